@@ -1,0 +1,468 @@
+"""The local stack: installs, starts, checks and stops the real servers SnapFix needs.
+
+Apache Kafka (KRaft, from Maven Central artifacts), FerretDB (a MongoDB-wire server
+built from the Go module proxy, SQLite backend) and Redis (Debian's package) run as
+native processes with their state under ``.stack/<profile>/``. With ``--apps`` the
+five SnapFix processes are started too. Every step is idempotent and names itself
+when it fails.
+
+    python deploy/local/stack.py up [--profile run|test] [--kafka-nodes 3] [--apps]
+    python deploy/local/stack.py status | down | stop kafka | start kafka
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+STACK = Path(os.environ.get("SNAPFIX_STACK_DIR", ROOT / ".stack"))
+ARTIFACTS = STACK / "artifacts"
+
+# Port layout per profile; `make test` uses its own so it never collides with `make run`.
+PORT_BASE = {"run": 0, "test": 10000, "bench": 20000}
+APPS = {
+    "gateway": ("snapfix_gateway", 8000),
+    "issues": ("snapfix_issues", 8001),
+    "media": ("snapfix_media", 8002),
+    "notify": ("snapfix_notify", 8003),
+    "analytics": ("snapfix_analytics", 8004),
+}
+
+
+class StepFailed(RuntimeError):
+    """A named set-up step failed; the message says which and where to look."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    profile: str
+    kafka_nodes: int
+
+    @property
+    def base(self) -> int:
+        return PORT_BASE[self.profile]
+
+    @property
+    def dir(self) -> Path:
+        return STACK / self.profile
+
+    def kafka_port(self, node: int) -> int:
+        return int(os.environ.get("SNAPFIX_KAFKA_PORT", 9092 + self.base)) + (node - 1) * 10
+
+    def controller_port(self, node: int) -> int:
+        return self.kafka_port(node) + 1
+
+    @property
+    def mongo_port(self) -> int:
+        return int(os.environ.get("SNAPFIX_MONGO_PORT", 27017 + self.base))
+
+    @property
+    def redis_port(self) -> int:
+        return int(os.environ.get("SNAPFIX_REDIS_PORT", 6379 + self.base))
+
+    def app_port(self, app: str) -> int:
+        return APPS[app][1] + self.base
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.kafka_port(n)}" for n in range(1, self.kafka_nodes + 1))
+
+    def env(self) -> dict[str, str]:
+        """The settings every SnapFix process of this profile reads."""
+        env = {
+            "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "SNAPFIX_MONGO_URL": f"mongodb://127.0.0.1:{self.mongo_port}/",
+            "SNAPFIX_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "SNAPFIX_KAFKA_REPLICATION_FACTOR": str(self.kafka_nodes),
+        }
+        for app in APPS:
+            env[f"SNAPFIX_{app.upper()}_URL"] = f"http://127.0.0.1:{self.app_port(app)}"
+        return env
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def log(msg: str) -> None:
+    print(f"[stack] {msg}", flush=True)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def spawn(name: str, cmd: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
+    pidfile = workdir / f"{name}.pid"
+    if pid_alive(pidfile):
+        log(f"{name}: already running (pid {pidfile.read_text().strip()})")
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    logfile = (workdir / f"{name}.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv built here
+        cmd,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=workdir,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    pidfile.write_text(str(proc.pid))
+    log(f"{name}: started (pid {proc.pid}, log {workdir / (name + '.log')})")
+
+
+def stop(name: str, workdir: Path, timeout: float = 20.0) -> None:
+    pidfile = workdir / f"{name}.pid"
+    pid = pid_alive(pidfile)
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pidfile):
+        time.sleep(0.1)
+        try:  # reap our own child if it is one
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    if pid_alive(pidfile):
+        os.killpg(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    log(f"{name}: stopped")
+
+
+def wait_until(step: str, check, timeout: float, logfile: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    hint = ""
+    if logfile and logfile.exists():
+        tail = logfile.read_text(errors="replace").splitlines()[-15:]
+        hint = f"\n--- last lines of {logfile} ---\n" + "\n".join(tail)
+    raise StepFailed(f"step '{step}' not ready after {timeout:.0f}s{hint}")
+
+
+def run_step(step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    log(f"{step} ...")
+    result = subprocess.run(  # noqa: S603
+        cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise StepFailed(f"step '{step}' failed ({' '.join(cmd)}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+# --------------------------------------------------------------------------- installs
+
+
+def kafka_lib() -> Path:
+    lib = ARTIFACTS / "kafka-lib"
+    stamp = lib / ".pom-stamp"
+    pom = (HERE / "kafka" / "pom.xml").read_bytes()
+    if stamp.exists() and stamp.read_bytes() == pom:
+        return lib
+    if shutil.which("mvn") is None or shutil.which("java") is None:
+        raise StepFailed("step 'kafka artifact download' needs Maven and a JDK 17+ on PATH")
+    shutil.rmtree(lib, ignore_errors=True)
+    run_step(
+        "kafka artifact download (Maven Central)",
+        ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={lib}"],
+        HERE / "kafka",
+    )
+    stamp.write_bytes(pom)
+    return lib
+
+
+def ferretdb_bin() -> Path:
+    out = ARTIFACTS / "bin" / "ferretdb"
+    src = HERE / "ferretdb"
+    newest = max(p.stat().st_mtime for p in src.iterdir())
+    if out.exists() and out.stat().st_mtime >= newest:
+        return out
+    if shutil.which("go") is None:
+        raise StepFailed("step 'ferretdb build' needs Go on PATH")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run_step("ferretdb build (Go module proxy)", ["go", "build", "-o", str(out), "."], src, {"CGO_ENABLED": "0"})
+    return out
+
+
+def redis_bin() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        run_step("redis install (apt-get update)", ["apt-get", "update", "-qq"], ROOT)
+        run_step("redis install (apt-get install redis-server)", ["apt-get", "install", "-y", "-qq", "redis-server"], ROOT)
+        found = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if Path(found).exists():
+            return found
+    raise StepFailed("step 'redis install': no redis-server on PATH and it cannot be installed (need root and apt-get)")
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def kafka_cluster_id(layout: Layout) -> str:
+    f = layout.dir / "kafka-cluster-id"
+    if not f.exists():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return f.read_text().strip()
+
+
+def kafka_properties(layout: Layout, node: int, data: Path) -> str:
+    n = layout.kafka_nodes
+    voters = ",".join(f"{i}@127.0.0.1:{layout.controller_port(i)}" for i in range(1, n + 1))
+    min_isr = 2 if n >= 3 else 1
+    return f"""
+process.roles=broker,controller
+node.id={node}
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://127.0.0.1:{layout.kafka_port(node)},CONTROLLER://127.0.0.1:{layout.controller_port(node)}
+advertised.listeners=PLAINTEXT://127.0.0.1:{layout.kafka_port(node)}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={data}
+auto.create.topics.enable=false
+default.replication.factor={n}
+min.insync.replicas={min_isr}
+unclean.leader.election.enable=false
+offsets.topic.replication.factor={n}
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor={n}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={n}
+share.coordinator.state.topic.min.isr={min_isr}
+group.initial.rebalance.delay.ms=0
+log.cleaner.dedupe.buffer.size=4194304
+num.network.threads=2
+num.io.threads=4
+"""
+
+
+LOG4J2 = """
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.cleaner.name = kafka.log.LogCleaner
+logger.cleaner.level = warn
+"""
+
+
+def start_kafka(layout: Layout, node: int | None = None) -> None:
+    lib = kafka_lib()
+    cluster = kafka_cluster_id(layout)
+    java = shutil.which("java") or "java"
+    nodes = [node] if node else list(range(1, layout.kafka_nodes + 1))
+    for n in nodes:
+        home = layout.dir / f"kafka-{n}"
+        home.mkdir(parents=True, exist_ok=True)
+        props = home / "server.properties"
+        props.write_text(kafka_properties(layout, n, home / "data"))
+        (home / "log4j2.properties").write_text(LOG4J2)
+        cp = f"{lib}/*"
+        if not (home / "data" / "meta.properties").exists():
+            run_step(
+                f"kafka format (node {n})",
+                [java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), "--ignore-formatted"],
+                home,
+            )
+        spawn(
+            "kafka",
+            [
+                java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
+                f"-Dkafka.logs.dir={home / 'logs'}",
+                f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+                "-cp", cp, "kafka.Kafka", str(props),
+            ],
+            home,
+        )
+    for n in nodes:
+        home = layout.dir / f"kafka-{n}"
+        wait_until(f"kafka start (node {n})", lambda n=n: port_open(layout.kafka_port(n)), 90, home / "kafka.log")
+    wait_until("kafka ready (metadata)", lambda: kafka_answers(layout), 90, layout.dir / "kafka-1" / "kafka.log")
+
+
+def kafka_answers(layout: Layout) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=layout.bootstrap, request_timeout_ms=3000)
+        try:
+            await asyncio.wait_for(admin.start(), 5)
+            cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
+            return len(cluster["brokers"]) >= layout.kafka_nodes
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            return False
+        finally:
+            await admin.close()
+
+    return asyncio.run(probe())
+
+
+def create_topics(layout: Layout) -> None:
+    from snapfix_shared.topics import ensure_topics
+
+    log("kafka topics ...")
+    created = asyncio.run(ensure_topics(layout.bootstrap, replication_factor=layout.kafka_nodes))
+    log(f"kafka topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
+
+
+def start_ferretdb(layout: Layout) -> None:
+    binary = ferretdb_bin()
+    home = layout.dir / "ferretdb"
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    spawn(
+        "ferretdb",
+        [
+            str(binary),
+            "-handler=sqlite",
+            f"-sqlite-url=file:{home / 'data'}/",
+            f"-listen-addr=127.0.0.1:{layout.mongo_port}",
+            "-log-level=warn",
+        ],
+        home,
+    )
+    wait_until("ferretdb start", lambda: port_open(layout.mongo_port), 30, home / "ferretdb.log")
+
+
+def start_redis(layout: Layout) -> None:
+    binary = redis_bin()
+    home = layout.dir / "redis"
+    home.mkdir(parents=True, exist_ok=True)
+    persistence = ["--appendonly", "yes"] if layout.profile == "run" else ["--appendonly", "no"]
+    spawn(
+        "redis",
+        [binary, "--port", str(layout.redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(home), *persistence],
+        home,
+    )
+    wait_until("redis start", lambda: port_open(layout.redis_port), 20, home / "redis.log")
+
+
+def start_apps(layout: Layout) -> None:
+    home = layout.dir / "apps"
+    for app, (module, _) in APPS.items():
+        env = {**layout.env(), "SNAPFIX_HTTP_PORT": str(layout.app_port(app)), "OTEL_SERVICE_NAME": f"snapfix-{app}"}
+        spawn(app, [sys.executable, "-m", module], home, env)
+    for app in APPS:
+        url = f"http://127.0.0.1:{layout.app_port(app)}/readyz"
+        wait_until(f"{app} ready ({url})", lambda url=url: http_ok(url), 60, home / f"{app}.log")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- verbs
+
+
+def up(layout: Layout, apps: bool) -> None:
+    (layout.dir).mkdir(parents=True, exist_ok=True)
+    (layout.dir / "kafka-nodes").write_text(str(layout.kafka_nodes))
+    start_redis(layout)
+    start_ferretdb(layout)
+    start_kafka(layout)
+    create_topics(layout)
+    env_file = layout.dir / "env"
+    env_file.write_text("".join(f"export {k}={v}\n" for k, v in layout.env().items()))
+    if apps:
+        start_apps(layout)
+        gw = f"http://127.0.0.1:{layout.app_port('gateway')}"
+        log(f"SnapFix is up. Gateway: {gw}  API docs: {gw}/docs")
+    log(f"stack '{layout.profile}' is up; its settings are in {env_file}")
+
+
+def down(layout: Layout) -> None:
+    for app in reversed(list(APPS)):
+        stop(app, layout.dir / "apps")
+    for n in range(1, 4):
+        stop("kafka", layout.dir / f"kafka-{n}", timeout=30)
+    stop("ferretdb", layout.dir / "ferretdb")
+    stop("redis", layout.dir / "redis")
+
+
+def status(layout: Layout) -> int:
+    rows = [("redis", layout.dir / "redis", layout.redis_port), ("ferretdb", layout.dir / "ferretdb", layout.mongo_port)]
+    rows += [("kafka", layout.dir / f"kafka-{n}", layout.kafka_port(n)) for n in range(1, layout.kafka_nodes + 1)]
+    rows += [(app, layout.dir / "apps", layout.app_port(app)) for app in APPS]
+    down_count = 0
+    for name, home, port in rows:
+        pid = pid_alive(home / f"{name}.pid")
+        state = "up" if pid and port_open(port) else ("starting" if pid else "down")
+        down_count += state != "up" and name in {"redis", "ferretdb", "kafka"}
+        print(f"{name:10} {home.name:10} port {port:<6} {state}{f' (pid {pid})' if pid else ''}")
+    return 1 if down_count else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("verb", choices=["up", "down", "status", "stop", "start", "env"])
+    parser.add_argument("component", nargs="?", choices=["kafka"], help="for stop/start: one component")
+    parser.add_argument("--profile", default=os.environ.get("SNAPFIX_STACK_PROFILE", "run"), choices=list(PORT_BASE))
+    parser.add_argument("--kafka-nodes", type=int, choices=[1, 3], default=None)
+    parser.add_argument("--apps", action="store_true", help="also start the five SnapFix processes")
+    args = parser.parse_args()
+    nodes_file = STACK / args.profile / "kafka-nodes"
+    nodes = args.kafka_nodes or (int(nodes_file.read_text()) if nodes_file.exists() else 1)
+    layout = Layout(args.profile, nodes)
+    try:
+        if args.verb == "up":
+            up(layout, args.apps)
+        elif args.verb == "down":
+            down(layout)
+        elif args.verb == "status":
+            return status(layout)
+        elif args.verb == "env":
+            print("".join(f"export {k}={v}\n" for k, v in layout.env().items()), end="")
+        elif args.verb == "stop":
+            for n in range(1, layout.kafka_nodes + 1):
+                stop("kafka", layout.dir / f"kafka-{n}", timeout=30)
+        elif args.verb == "start":
+            start_kafka(layout)
+    except StepFailed as exc:
+        print(f"[stack] FAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

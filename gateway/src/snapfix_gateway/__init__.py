@@ -1,0 +1,1 @@
+"""SnapFix gateway: the thin HTTP edge for the mobile app."""

@@ -1,0 +1,34 @@
+"""Request ids: taken from ``X-Request-ID`` when sane, else a new UUIDv7; echoed on every response.
+
+The request id becomes the ``correlation_id`` of every command the request publishes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uuid_utils.compat import uuid7
+
+HEADER = b"x-request-id"
+_SANE = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(HEADER, b"")
+        request_id = given.decode() if _SANE.match(given) else str(uuid7())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((HEADER, request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

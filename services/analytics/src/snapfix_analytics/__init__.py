@@ -1,0 +1,1 @@
+"""SnapFix analytics service. Owns aggregates: windowed statistics, the analyst streams, dashboard queries."""

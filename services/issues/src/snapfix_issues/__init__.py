@@ -1,0 +1,1 @@
+"""SnapFix issues service: owns reports, their lifecycle and queries."""

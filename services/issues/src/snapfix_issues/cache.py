@@ -1,0 +1,42 @@
+"""The issues service's Redis cache: keys, TTLs and cache-aside reads of public views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+
+def issue_key(issue_id: UUID) -> str:
+    return f"issues:issue:{issue_id}"
+
+
+class IssueCache:
+    """Cache-aside; a Redis failure degrades to a miss, never to an error."""
+
+    def __init__(self, redis: Redis, ttl_s: int) -> None:
+        self.redis, self.ttl_s = redis, ttl_s
+
+    async def get(self, issue_id: UUID) -> dict[str, object] | None:
+        try:
+            raw = await self.redis.get(issue_key(issue_id))
+        except RedisError:
+            return None
+        return orjson.loads(raw) if raw else None
+
+    async def put(self, issue_id: UUID, view: dict[str, object]) -> None:
+        try:
+            await self.redis.set(issue_key(issue_id), orjson.dumps(view), ex=self.ttl_s)
+        except RedisError:
+            pass
+
+    async def invalidate(self, issue_ids: Iterable[UUID]) -> None:
+        keys = [issue_key(i) for i in issue_ids]
+        if keys:
+            try:
+                await self.redis.delete(*keys)
+            except RedisError:
+                pass

@@ -1,0 +1,14 @@
+"""Settings of the issues service (``SNAPFIX_*`` environment variables)."""
+
+from pydantic import Field
+
+from snapfix_shared.settings import HttpSettings, KafkaSettings, MongoSettings, RedisSettings
+
+
+class IssuesSettings(HttpSettings, KafkaSettings, MongoSettings, RedisSettings):
+    http_port: int = 8001
+    mongo_database: str = "snapfix_issues"
+    consumer_group: str = "issues"
+    # One batch is stored with one bulk write and committed with one offset commit.
+    batch_max_records: int = Field(default=500, ge=1)
+    batch_timeout_ms: int = Field(default=50, ge=1)

@@ -1,0 +1,124 @@
+"""Subscribers of the issues service: parse, decide, store, announce, then commit.
+
+Commands arrive in batches: one bulk write and one offset commit per batch. A batch is
+committed only after its reports are stored and their events acknowledged by the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+from opentelemetry import propagate, trace
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from snapfix_issues.cache import IssueCache
+from snapfix_issues.config import IssuesSettings
+from snapfix_issues.models import Report
+from snapfix_issues.repository import ReportRepository
+from snapfix_issues.service import new_report, reported_event
+from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish
+from snapfix_shared.messages import ISSUE_COMMANDS, ReportIssue
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("snapfix.issues")
+
+
+async def raw_bodies(msg: StreamMessage[Any]) -> Any:
+    """Leave decoding to the handler, so a body that is not JSON is a dead letter, not a crash."""
+    return msg.body
+
+
+class IssueCommandHandler:
+    def __init__(self, runtime: Runtime, repo: ReportRepository, cache: IssueCache, group: str) -> None:
+        self.runtime, self.repo, self.cache, self.group = runtime, repo, cache, group
+
+    async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        commands: list[tuple[ReportIssue, ConsumerRecord[Any, Any]]] = []
+        for record in records:
+            command = await self._parse(record)
+            if command is not None:
+                commands.append((command, record))
+        if not commands:
+            return
+
+        await self._store([new_report(c) for c, _ in commands])
+        stored = {r.id: r for r in await self.repo.get_many([c.issue_id for c, _ in commands])}
+        missing = [str(c.issue_id) for c, _ in commands if c.issue_id not in stored]
+        if missing:  # should never happen after a successful write: retry the batch
+            raise RuntimeError(f"reports not readable after insert: {missing[:5]}")
+
+        # Each command's event is published in that command's own trace.
+        await asyncio.gather(*(self._announce(record, stored[c.issue_id]) for c, record in commands))
+        await self.cache.invalidate(stored)
+
+    async def _parse(self, record: ConsumerRecord[Any, Any]) -> ReportIssue | None:
+        timeout = self.runtime.publish_timeout_s
+        try:
+            command = ISSUE_COMMANDS.validate_json(record.value or b"")
+        except ValidationError as exc:
+            await dead_letter(self.runtime.broker, record, group=self.group, reason="invalid", error=str(exc), timeout_s=timeout)
+            return None
+        if accepted_too_late(command, record):
+            await dead_letter(
+                self.runtime.broker,
+                record,
+                group=self.group,
+                reason="expired",
+                error=f"appended after accept_by={command.accept_by.isoformat() if command.accept_by else None}; the sender reported failure",
+                timeout_s=timeout,
+            )
+            return None
+        return command
+
+    async def _store(self, reports: list[Report]) -> None:
+        # Transient store failures are retried here with backoff and jitter; past the
+        # deadline the batch is rewound (not committed) and comes back later.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(PyMongoError),
+            wait=wait_exponential_jitter(initial=0.2, max=5),
+            stop=stop_after_delay(30),
+            reraise=True,
+        ):
+            with attempt:
+                await self.repo.insert_new(reports)
+
+    async def _announce(self, record: ConsumerRecord[Any, Any], report: Report) -> None:
+        parent = propagate.extract(header_map(record))
+        with tracer.start_as_current_span(
+            "issues.report_issue", context=parent, kind=trace.SpanKind.CONSUMER, attributes={"snapfix.issue_id": str(report.id)}
+        ):
+            await publish(
+                self.runtime.broker,
+                Topic.ISSUES_EVENTS,
+                reported_event(report),
+                source=self.runtime.source,
+                timeout_s=self.runtime.publish_timeout_s,
+            )
+
+
+def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSettings) -> None:
+    @runtime.broker.subscriber(
+        Topic.ISSUES_COMMANDS,
+        group_id=settings.consumer_group,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        auto_offset_reset="earliest",
+        decoder=raw_bodies,
+        title="issues-commands",
+        description="Applies ReportIssue commands and announces IssueReported.",
+    )
+    async def on_issue_commands(_bodies: list[bytes], message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        await handler.handle(records)

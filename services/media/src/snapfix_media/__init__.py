@@ -1,0 +1,1 @@
+"""SnapFix media service. Owns photos: upload intake, validation, processing, storage, serving."""

@@ -1,0 +1,50 @@
+"""``/livez``, ``/readyz`` (dependencies checked, each with a timeout) and ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from snapfix_shared.problems import problem_response
+
+Check = Callable[[], Awaitable[object]]
+
+
+def health_router(checks: Mapping[str, Check], *, timeout_s: float = 2.0) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=None)
+    async def readyz(request: Request) -> dict[str, object] | JSONResponse:
+        async def run(name: str, check: Check) -> tuple[str, str | None]:
+            try:
+                await asyncio.wait_for(check(), timeout_s)
+            except Exception as exc:  # a failed check is reported, never raised
+                return name, f"{type(exc).__name__}: {exc}"[:300]
+            return name, None
+
+        results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))
+        failed = {name: err for name, err in results if err}
+        if failed:
+            return problem_response(
+                request,
+                503,
+                "Service Unavailable",
+                "Dependencies are not ready: " + ", ".join(sorted(failed)),
+                headers={"Retry-After": "2"},
+                extra={"checks": {n: (failed.get(n) or "ok") for n in checks}},
+            )
+        return {"status": "ok", "checks": {n: "ok" for n in checks}}
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return router

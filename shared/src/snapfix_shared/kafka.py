@@ -1,0 +1,173 @@
+"""Kafka wiring: the broker factory, publishing with CloudEvents headers, dead letters.
+
+Every producer is ``acks=all`` with idempotence; every subscriber gets an explicit
+group and an ack policy that commits only after the handler returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
+
+from snapfix_shared.messages.base import Command, Message
+from snapfix_shared.settings import KafkaSettings
+
+if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
+    from opentelemetry.trace import TracerProvider
+
+log = logging.getLogger(__name__)
+
+CLOUDEVENTS_SPEC = "1.0"
+
+DEAD_LETTERS = Counter(
+    "snapfix_dead_letters_total",
+    "Messages sent to a dead-letter topic",
+    ["topic", "group", "reason"],
+)
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not acknowledge a message in time: the caller must not report success."""
+
+
+def create_broker(
+    settings: KafkaSettings,
+    *,
+    client_id: str,
+    tracer_provider: TracerProvider | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> KafkaBroker:
+    """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        linger_ms=settings.kafka_linger_ms,
+        allow_auto_create_topics=False,
+        # Commit after the handler returns; on an unhandled error rewind and retry.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        graceful_timeout=15.0,
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=registry, app_name=client_id),
+        ],
+        logger=logging.getLogger(f"snapfix.{client_id}.kafka"),
+        log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
+    )
+
+
+def cloudevent_headers(message: Message, source: str) -> dict[str, str]:
+    """CloudEvents Kafka binding (binary mode) attributes, so any tool can read the stream."""
+    message_type = getattr(message, "type", type(message).__name__)
+    return {
+        "ce_specversion": CLOUDEVENTS_SPEC,
+        "ce_id": str(message.message_id),
+        "ce_type": f"{message.ce_type_prefix}.{message_type}.v{message.version}",
+        "ce_source": source,
+        "ce_time": message.occurred_at.isoformat(),
+        "content-type": "application/json",
+    }
+
+
+async def publish(
+    broker: KafkaBroker,
+    topic: str,
+    message: Message,
+    *,
+    source: str,
+    timeout_s: float,
+) -> None:
+    """Publish one message keyed by its aggregate id and wait for the broker's ack.
+
+    Raises PublishFailed when the broker does not acknowledge within ``timeout_s``.
+    """
+    try:
+        await asyncio.wait_for(
+            broker.publish(
+                message.model_dump_json().encode(),
+                topic,
+                key=message.partition_key().encode(),
+                headers=cloudevent_headers(message, source),
+                correlation_id=message.correlation_id,
+            ),
+            timeout_s,
+        )
+    except Exception as exc:  # any failure to get the ack means "not stored"
+        raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
+
+
+async def publish_all(
+    broker: KafkaBroker, topic: str, messages: Sequence[Message], *, source: str, timeout_s: float
+) -> None:
+    """Publish many messages concurrently (the producer batches them) and wait for every ack."""
+    await asyncio.gather(*(publish(broker, topic, m, source=source, timeout_s=timeout_s) for m in messages))
+
+
+def accepted_too_late(command: Command, record: ConsumerRecord[Any, Any]) -> bool:
+    """True when the log appended the command after its sender had stopped waiting.
+
+    Command topics use ``LogAppendTime``, so the record timestamp is the broker's clock.
+    """
+    if command.accept_by is None:
+        return False
+    appended = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    return appended > command.accept_by
+
+
+async def dead_letter(
+    broker: KafkaBroker,
+    record: ConsumerRecord[Any, Any],
+    *,
+    group: str,
+    reason: str,
+    error: str,
+    timeout_s: float,
+) -> None:
+    """Copy a poison record, untouched, to ``<topic>.dlq`` with the error in its headers."""
+    headers: dict[str, str] = {}
+    for key, value in record.headers or ():
+        headers[key] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    headers.update(
+        {
+            "dlq_reason": reason,
+            "dlq_error": error[:2000],
+            "dlq_original_topic": record.topic,
+            "dlq_original_partition": str(record.partition),
+            "dlq_original_offset": str(record.offset),
+            "dlq_consumer_group": group,
+            "dlq_failed_at": datetime.now(UTC).isoformat(),
+        }
+    )
+    try:
+        await asyncio.wait_for(
+            broker.publish(record.value or b"", f"{record.topic}.dlq", key=record.key, headers=headers),
+            timeout_s,
+        )
+    except Exception as exc:
+        raise PublishFailed(f"{record.topic}.dlq: {type(exc).__name__}: {exc}") from exc
+    DEAD_LETTERS.labels(record.topic, group, reason).inc()
+    log.warning(
+        "dead-lettered %s[%d]@%d: %s: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        reason,
+        error[:300],
+    )
+
+
+def header_map(record: ConsumerRecord[Any, Any]) -> Mapping[str, str]:
+    """A record's headers as text, for trace-context extraction."""
+    return {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in record.headers or ()}

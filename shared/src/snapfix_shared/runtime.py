@@ -1,0 +1,110 @@
+"""One composition root per process: clients built without I/O, opened and closed in the lifespan.
+
+A service (or the gateway) makes one ``Runtime`` from its settings, registers its
+subscribers on ``runtime.broker`` and its routes on the app from ``runtime.app()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from beanie import Document
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from snapfix_shared import telemetry
+from snapfix_shared.health import Check, health_router
+from snapfix_shared.http_metrics import HttpMetricsMiddleware
+from snapfix_shared.kafka import create_broker
+from snapfix_shared.logs import configure_logging
+from snapfix_shared.mongo import init_documents, mongo_client, ping
+from snapfix_shared.problems import install_problem_handlers
+from snapfix_shared.redis_client import redis_client
+from snapfix_shared.settings import HttpSettings, KafkaSettings, MongoSettings, RedisSettings
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class Runtime:
+    def __init__(
+        self,
+        name: str,
+        settings: HttpSettings,
+        *,
+        mongo_database: str | None = None,
+        documents: Sequence[type[Document]] = (),
+    ) -> None:
+        configure_logging(name, settings.log_level)
+        self.name = name
+        self.settings = settings
+        self.tracer_provider = telemetry.setup_tracing(name)
+        self.source = f"/snapfix/{name}"
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+
+        assert isinstance(settings, KafkaSettings), "every SnapFix process speaks Kafka"
+        self.kafka_settings: KafkaSettings = settings
+        self.broker = create_broker(settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider)
+        self.publish_timeout_s = settings.kafka_request_timeout_ms / 1000 + 1.0
+
+        self.mongo: AsyncMongoClient[dict[str, Any]] | None = None
+        self.mongo_database = mongo_database
+        self.documents = list(documents)
+        if mongo_database is not None:
+            assert isinstance(settings, MongoSettings)
+            self.mongo = mongo_client(settings, app_name=f"snapfix-{name}")
+
+        self.redis: Redis | None = None
+        if isinstance(settings, RedisSettings):
+            self.redis = redis_client(settings)
+
+    def checks(self) -> dict[str, Check]:
+        checks: dict[str, Check] = {}
+
+        async def kafka() -> None:
+            if not await self.broker.ping(timeout=1.5):
+                raise ConnectionError("kafka did not answer")
+
+        checks["kafka"] = kafka
+        if self.mongo is not None:
+            mongo = self.mongo
+            checks["mongo"] = lambda: ping(mongo)
+        if self.redis is not None:
+            checks["redis"] = self.redis.ping
+        return checks
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        if self.mongo is not None and self.mongo_database is not None:
+            await init_documents(self.mongo, self.mongo_database, self.documents)
+        await self.broker.start()
+        for hook in self.on_startup:
+            await hook()
+        log.info("%s started", self.name)
+        try:
+            yield
+        finally:
+            log.info("%s stopping", self.name)
+            for hook in self.on_shutdown:
+                await hook()
+            # Stops consumers (in-flight handlers finish and commit) and flushes the producer.
+            await self.broker.stop()
+            if self.redis is not None:
+                await self.redis.aclose()
+            if self.mongo is not None:
+                await self.mongo.close()
+            telemetry.flush()
+
+    def app(self, *, title: str, description: str = "") -> FastAPI:
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        install_problem_handlers(app)
+        app.include_router(health_router(self.checks()))
+        app.add_middleware(HttpMetricsMiddleware, service=self.name)
+        telemetry.instrument_app(app, self.tracer_provider)
+        return app

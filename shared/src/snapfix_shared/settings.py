@@ -1,0 +1,46 @@
+"""Settings fragments: each process composes the ones it needs into one BaseSettings.
+
+Every field reads from a ``SNAPFIX_``-prefixed environment variable (for example
+``SNAPFIX_KAFKA_BOOTSTRAP_SERVERS``); OpenTelemetry reads the standard ``OTEL_*``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CONFIG = SettingsConfigDict(env_prefix="SNAPFIX_", extra="ignore", frozen=True)
+
+
+class HttpSettings(BaseSettings):
+    model_config = _CONFIG
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    shutdown_grace_s: float = Field(default=10.0, gt=0)
+
+
+class KafkaSettings(BaseSettings):
+    model_config = _CONFIG
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Bounds how long a produce may wait for the broker's acknowledgement.
+    kafka_request_timeout_ms: int = Field(default=5000, ge=500)
+    kafka_linger_ms: int = Field(default=2, ge=0)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+
+
+class MongoSettings(BaseSettings):
+    model_config = _CONFIG
+
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_timeout_ms: int = Field(default=3000, ge=100)
+
+
+class RedisSettings(BaseSettings):
+    model_config = _CONFIG
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    cache_ttl_s: int = Field(default=300, ge=1)

@@ -1,0 +1,56 @@
+"""OpenTelemetry set-up: one tracer provider per process, exported by OTLP when the
+standard ``OTEL_*`` variables ask for it, with Mongo, Redis and HTTPX client spans."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_provider: TracerProvider | None = None
+
+HEALTH_URLS = "livez,readyz,metrics"
+
+
+def _otlp_requested() -> bool:
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower() == "none":
+        return False
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def setup_tracing(service: str) -> TracerProvider:
+    """The process's tracer provider (created once), exporting over OTLP/HTTP if configured."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", f"snapfix-{service}")})
+    provider = TracerProvider(resource=resource)
+    if _otlp_requested():
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=5)))
+    trace.set_tracer_provider(provider)
+    PymongoInstrumentor().instrument(tracer_provider=provider)
+    RedisInstrumentor().instrument(tracer_provider=provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    _provider = provider
+    return provider
+
+
+def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=HEALTH_URLS)
+
+
+def flush() -> None:
+    if _provider is not None:
+        _provider.force_flush(timeout_millis=5000)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -123,7 +124,7 @@ def spawn(name: str, cmd: list[str], workdir: Path, env: dict[str, str] | None =
         return
     workdir.mkdir(parents=True, exist_ok=True)
     logfile = (workdir / f"{name}.log").open("ab")
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv built here
+    proc = subprocess.Popen(
         cmd,
         stdout=logfile,
         stderr=subprocess.STDOUT,
@@ -146,10 +147,8 @@ def stop(name: str, workdir: Path, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and pid_alive(pidfile):
         time.sleep(0.1)
-        try:  # reap our own child if it is one
+        with contextlib.suppress(ChildProcessError):  # reap our own child if it is one
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
     if pid_alive(pidfile):
         os.killpg(pid, signal.SIGKILL)
     pidfile.unlink(missing_ok=True)
@@ -171,8 +170,8 @@ def wait_until(step: str, check, timeout: float, logfile: Path | None = None) ->
 
 def run_step(step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     log(f"{step} ...")
-    result = subprocess.run(  # noqa: S603
-        cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    result = subprocess.run(
+        cmd, check=False, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
     )
     if result.returncode != 0:
         raise StepFailed(f"step '{step}' failed ({' '.join(cmd)}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -218,7 +217,9 @@ def redis_bin() -> str:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         run_step("redis install (apt-get update)", ["apt-get", "update", "-qq"], ROOT)
-        run_step("redis install (apt-get install redis-server)", ["apt-get", "install", "-y", "-qq", "redis-server"], ROOT)
+        run_step(
+            "redis install (apt-get install redis-server)", ["apt-get", "install", "-y", "-qq", "redis-server"], ROOT
+        )
         found = shutil.which("redis-server") or "/usr/bin/redis-server"
         if Path(found).exists():
             return found
@@ -299,16 +300,34 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
         if not (home / "data" / "meta.properties").exists():
             run_step(
                 f"kafka format (node {n})",
-                [java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), "--ignore-formatted"],
+                [
+                    java,
+                    "-cp",
+                    cp,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster,
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                ],
                 home,
             )
         spawn(
             "kafka",
             [
-                java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
+                java,
+                "-Xms256m",
+                "-Xmx512m",
+                "-XX:+UseG1GC",
+                "-XX:TieredStopAtLevel=1",
                 f"-Dkafka.logs.dir={home / 'logs'}",
                 f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
-                "-cp", cp, "kafka.Kafka", str(props),
+                "-cp",
+                cp,
+                "kafka.Kafka",
+                str(props),
             ],
             home,
         )
@@ -327,7 +346,7 @@ def kafka_answers(layout: Layout) -> bool:
             await asyncio.wait_for(admin.start(), 5)
             cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
             return len(cluster["brokers"]) >= layout.kafka_nodes
-        except Exception:  # noqa: BLE001 - any failure means "not yet"
+        except Exception:
             return False
         finally:
             await admin.close()
@@ -368,7 +387,18 @@ def start_redis(layout: Layout) -> None:
     persistence = ["--appendonly", "yes"] if layout.profile == "run" else ["--appendonly", "no"]
     spawn(
         "redis",
-        [binary, "--port", str(layout.redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(home), *persistence],
+        [
+            binary,
+            "--port",
+            str(layout.redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(home),
+            *persistence,
+        ],
         home,
     )
     wait_until("redis start", lambda: port_open(layout.redis_port), 20, home / "redis.log")
@@ -421,7 +451,10 @@ def down(layout: Layout) -> None:
 
 
 def status(layout: Layout) -> int:
-    rows = [("redis", layout.dir / "redis", layout.redis_port), ("ferretdb", layout.dir / "ferretdb", layout.mongo_port)]
+    rows = [
+        ("redis", layout.dir / "redis", layout.redis_port),
+        ("ferretdb", layout.dir / "ferretdb", layout.mongo_port),
+    ]
     rows += [("kafka", layout.dir / f"kafka-{n}", layout.kafka_port(n)) for n in range(1, layout.kafka_nodes + 1)]
     rows += [(app, layout.dir / "apps", layout.app_port(app)) for app in APPS]
     down_count = 0
@@ -440,12 +473,16 @@ def main() -> int:
     parser.add_argument("--profile", default=os.environ.get("SNAPFIX_STACK_PROFILE", "run"), choices=list(PORT_BASE))
     parser.add_argument("--kafka-nodes", type=int, choices=[1, 3], default=None)
     parser.add_argument("--apps", action="store_true", help="also start the five SnapFix processes")
+    parser.add_argument("--fresh", action="store_true", help="with up: wipe the profile's state first")
     args = parser.parse_args()
     nodes_file = STACK / args.profile / "kafka-nodes"
     nodes = args.kafka_nodes or (int(nodes_file.read_text()) if nodes_file.exists() else 1)
     layout = Layout(args.profile, nodes)
     try:
         if args.verb == "up":
+            if args.fresh:
+                down(layout)
+                shutil.rmtree(layout.dir, ignore_errors=True)
             up(layout, args.apps)
         elif args.verb == "down":
             down(layout)

@@ -2,10 +2,10 @@
 
 from pydantic import Field
 
-from snapfix_shared.settings import HttpSettings, KafkaSettings
+from snapfix_shared.settings import ProcessSettings
 
 
-class GatewaySettings(HttpSettings, KafkaSettings):
+class GatewaySettings(ProcessSettings):
     http_port: int = 8000
     issues_url: str = "http://127.0.0.1:8001"
     # Reads routed to the owning service give up after this long (then 503).

@@ -13,6 +13,7 @@ from typing import Any
 
 from beanie import Document
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -24,7 +25,7 @@ from snapfix_shared.logs import configure_logging
 from snapfix_shared.mongo import init_documents, mongo_client, ping
 from snapfix_shared.problems import install_problem_handlers
 from snapfix_shared.redis_client import redis_client
-from snapfix_shared.settings import HttpSettings, KafkaSettings, MongoSettings, RedisSettings
+from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Runtime:
     def __init__(
         self,
         name: str,
-        settings: HttpSettings,
+        settings: ProcessSettings,
         *,
         mongo_database: str | None = None,
         documents: Sequence[type[Document]] = (),
@@ -48,14 +49,16 @@ class Runtime:
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
 
-        assert isinstance(settings, KafkaSettings), "every SnapFix process speaks Kafka"
-        self.kafka_settings: KafkaSettings = settings
-        self.broker = create_broker(settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider)
-        self.publish_timeout_s = settings.kafka_request_timeout_ms / 1000 + 1.0
+        self.broker: KafkaBroker = create_broker(
+            settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider
+        )
+        # A little longer than the producer's own request timeout, so the producer
+        # reports its failure before this deadline cuts it short.
+        self.publish_timeout_s: float = settings.kafka_request_timeout_ms / 1000 + 1.0
 
         self.mongo: AsyncMongoClient[dict[str, Any]] | None = None
-        self.mongo_database = mongo_database
-        self.documents = list(documents)
+        self.mongo_database: str | None = mongo_database
+        self.documents: list[type[Document]] = list(documents)
         if mongo_database is not None:
             assert isinstance(settings, MongoSettings)
             self.mongo = mongo_client(settings, app_name=f"snapfix-{name}")

@@ -31,6 +31,10 @@ class KafkaSettings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1)
 
 
+class ProcessSettings(HttpSettings, KafkaSettings):
+    """What every SnapFix process reads: its HTTP listener and its Kafka client."""
+
+
 class MongoSettings(BaseSettings):
     model_config = _CONFIG
 

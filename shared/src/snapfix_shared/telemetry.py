@@ -30,7 +30,7 @@ def _otlp_requested() -> bool:
 
 def setup_tracing(service: str) -> TracerProvider:
     """The process's tracer provider (created once), exporting over OTLP/HTTP if configured."""
-    global _provider
+    global _provider  # noqa: PLW0603 - one provider per process, set once
     if _provider is not None:
         return _provider
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", f"snapfix-{service}")})

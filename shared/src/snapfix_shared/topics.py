@@ -59,9 +59,7 @@ TOPIC_SPECS: dict[str, TopicSpec] = {
 TOPIC_SPECS.update({t.dlq: _DLQ for t in Topic if not t.value.startswith("analytics.")})
 
 
-async def ensure_topics(
-    bootstrap_servers: str, *, replication_factor: int = 1, timeout_s: float = 30.0
-) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, *, replication_factor: int = 1, timeout_s: float = 30.0) -> list[str]:
     """Create every missing topic of the catalogue; return the names created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 

@@ -22,9 +22,20 @@ router = APIRouter(prefix="/v1/issues", tags=["issues"])
 
 
 class ReportIssueRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"title": "Pothole on Main St", "description": "Deep, near the bus stop", "category": "pothole", "lat": 52.52, "lon": 13.405}
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Pothole on Main St",
+                    "description": "Deep, near the bus stop",
+                    "category": "pothole",
+                    "lat": 52.52,
+                    "lon": 13.405,
+                }
+            ]
+        },
+    )
 
     title: Title
     description: Description = ""
@@ -55,7 +66,7 @@ class IssueView(BaseModel):
     response_model=Accepted,
     responses={503: {"description": "Kafka did not take the command; retry after Retry-After"}},
 )
-async def report_issue(
+async def report_issue(  # noqa: PLR0917 - FastAPI injects by parameter
     body: ReportIssueRequest,
     response: Response,
     runtime: RuntimeDep,
@@ -78,7 +89,9 @@ async def report_issue(
         location=Location(lat=body.lat, lon=body.lon),
     )
     try:
-        await publish(runtime.broker, Topic.ISSUES_COMMANDS, command, source=runtime.source, timeout_s=runtime.publish_timeout_s)
+        await publish(
+            runtime.broker, Topic.ISSUES_COMMANDS, command, source=runtime.source, timeout_s=runtime.publish_timeout_s
+        )
     except PublishFailed as exc:
         raise ServiceUnavailable("The report could not be stored right now; please retry.", retry_after_s=5) from exc
     response.headers["Location"] = f"/v1/issues/{issue_id}"
@@ -88,7 +101,10 @@ async def report_issue(
 @router.get(
     "/{issue_id}",
     response_model=IssueView,
-    responses={404: {"description": "No such issue (or not yet stored)"}, 503: {"description": "Issues service unavailable"}},
+    responses={
+        404: {"description": "No such issue (or not yet stored)"},
+        503: {"description": "Issues service unavailable"},
+    },
 )
 async def get_issue(issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
     return await relay_get(issues, f"/v1/issues/{issue_id}", service="issues", request_id=request_id)

@@ -15,6 +15,9 @@ from snapfix_shared.runtime import Runtime
 def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     settings = settings or AnalyticsSettings()
     runtime = Runtime("analytics", settings, mongo_database=settings.mongo_database)
-    app = runtime.app(title="SnapFix analytics service", description="Owns aggregates: windowed statistics, the analyst streams, dashboard queries.")
+    app = runtime.app(
+        title="SnapFix analytics service",
+        description="Owns aggregates: windowed statistics, the analyst streams, dashboard queries.",
+    )
     app.state.runtime = runtime
     return app

@@ -1,8 +1,8 @@
 """Settings of the analytics service (``SNAPFIX_*`` environment variables)."""
 
-from snapfix_shared.settings import HttpSettings, KafkaSettings, MongoSettings, RedisSettings
+from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
 
-class AnalyticsSettings(HttpSettings, KafkaSettings, MongoSettings, RedisSettings):
+class AnalyticsSettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8004
     mongo_database: str = "snapfix_analytics"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
 import orjson
-from fastapi import Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.repository import ReportRepository

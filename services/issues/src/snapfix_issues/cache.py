@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -28,15 +29,11 @@ class IssueCache:
         return orjson.loads(raw) if raw else None
 
     async def put(self, issue_id: UUID, view: dict[str, object]) -> None:
-        try:
+        with contextlib.suppress(RedisError):
             await self.redis.set(issue_key(issue_id), orjson.dumps(view), ex=self.ttl_s)
-        except RedisError:
-            pass
 
     async def invalidate(self, issue_ids: Iterable[UUID]) -> None:
         keys = [issue_key(i) for i in issue_ids]
         if keys:
-            try:
+            with contextlib.suppress(RedisError):
                 await self.redis.delete(*keys)
-            except RedisError:
-                pass

@@ -2,10 +2,10 @@
 
 from pydantic import Field
 
-from snapfix_shared.settings import HttpSettings, KafkaSettings, MongoSettings, RedisSettings
+from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
 
-class IssuesSettings(HttpSettings, KafkaSettings, MongoSettings, RedisSettings):
+class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8001
     mongo_database: str = "snapfix_issues"
     consumer_group: str = "issues"

@@ -21,8 +21,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.models import Report
-from snapfix_issues.repository import ReportRepository
+from snapfix_issues.domain import IssueRecord
+from snapfix_issues.repository import Reports
 from snapfix_issues.service import new_report, reported_event
 from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish
 from snapfix_shared.messages import ISSUE_COMMANDS, ReportIssue
@@ -39,7 +39,7 @@ async def raw_bodies(msg: StreamMessage[Any]) -> Any:
 
 
 class IssueCommandHandler:
-    def __init__(self, runtime: Runtime, repo: ReportRepository, cache: IssueCache, group: str) -> None:
+    def __init__(self, runtime: Runtime, repo: Reports, cache: IssueCache, group: str) -> None:
         self.runtime, self.repo, self.cache, self.group = runtime, repo, cache, group
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
@@ -66,7 +66,9 @@ class IssueCommandHandler:
         try:
             command = ISSUE_COMMANDS.validate_json(record.value or b"")
         except ValidationError as exc:
-            await dead_letter(self.runtime.broker, record, group=self.group, reason="invalid", error=str(exc), timeout_s=timeout)
+            await dead_letter(
+                self.runtime.broker, record, group=self.group, reason="invalid", error=str(exc), timeout_s=timeout
+            )
             return None
         if accepted_too_late(command, record):
             await dead_letter(
@@ -74,28 +76,31 @@ class IssueCommandHandler:
                 record,
                 group=self.group,
                 reason="expired",
-                error=f"appended after accept_by={command.accept_by.isoformat() if command.accept_by else None}; the sender reported failure",
+                error=f"appended after accept_by={command.accept_by}; the sender had reported failure",
                 timeout_s=timeout,
             )
             return None
         return command
 
-    async def _store(self, reports: list[Report]) -> None:
+    async def _store(self, reports: list[IssueRecord]) -> None:
         # Transient store failures are retried here with backoff and jitter; past the
         # deadline the batch is rewound (not committed) and comes back later.
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(PyMongoError),
-            wait=wait_exponential_jitter(initial=0.2, max=5),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
             stop=stop_after_delay(30),
             reraise=True,
         ):
             with attempt:
                 await self.repo.insert_new(reports)
 
-    async def _announce(self, record: ConsumerRecord[Any, Any], report: Report) -> None:
+    async def _announce(self, record: ConsumerRecord[Any, Any], report: IssueRecord) -> None:
         parent = propagate.extract(header_map(record))
         with tracer.start_as_current_span(
-            "issues.report_issue", context=parent, kind=trace.SpanKind.CONSUMER, attributes={"snapfix.issue_id": str(report.id)}
+            "issues.report_issue",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"snapfix.issue_id": str(report.id)},
         ):
             await publish(
                 self.runtime.broker,
@@ -120,5 +125,5 @@ def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSet
     )
     async def on_issue_commands(_bodies: list[bytes], message: KafkaMessage) -> None:
         raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
+        records = raw if isinstance(raw, (tuple, list)) else (raw,)
         await handler.handle(records)

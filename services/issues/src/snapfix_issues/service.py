@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from uuid_utils.compat import uuid7
 
-from snapfix_issues.models import Report
+from snapfix_issues.domain import IssueRecord
 from snapfix_shared.messages import IssueReported, Location, ReportIssue
 from snapfix_shared.messages.base import utcnow
 
 
-def new_report(command: ReportIssue) -> Report:
+def new_report(command: ReportIssue) -> IssueRecord:
     """The report a ReportIssue creates; it records the event that will announce it."""
-    return Report(
+    return IssueRecord(
         id=command.issue_id,
         title=command.title,
         description=command.description,
@@ -28,7 +28,7 @@ def new_report(command: ReportIssue) -> Report:
     )
 
 
-def reported_event(report: Report) -> IssueReported:
+def reported_event(report: IssueRecord) -> IssueReported:
     """IssueReported rebuilt from what is stored, so a redelivery re-emits the same event."""
     return IssueReported(
         message_id=report.reported_event_id,
@@ -45,7 +45,7 @@ def reported_event(report: Report) -> IssueReported:
     )
 
 
-def public_view(report: Report) -> dict[str, object]:
+def public_view(report: IssueRecord) -> dict[str, object]:
     """The report as the API shows it."""
     return {
         "id": str(report.id),

@@ -15,6 +15,9 @@ from snapfix_shared.runtime import Runtime
 def create_app(settings: MediaSettings | None = None) -> FastAPI:
     settings = settings or MediaSettings()
     runtime = Runtime("media", settings, mongo_database=settings.mongo_database)
-    app = runtime.app(title="SnapFix media service", description="Owns photos: upload intake, validation, processing, storage, serving.")
+    app = runtime.app(
+        title="SnapFix media service",
+        description="Owns photos: upload intake, validation, processing, storage, serving.",
+    )
     app.state.runtime = runtime
     return app

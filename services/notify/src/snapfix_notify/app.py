@@ -15,6 +15,9 @@ from snapfix_shared.runtime import Runtime
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     runtime = Runtime("notify", settings, mongo_database=settings.mongo_database)
-    app = runtime.app(title="SnapFix notify service", description="Owns notifications: who is told what, on which channel, exactly once.")
+    app = runtime.app(
+        title="SnapFix notify service",
+        description="Owns notifications: who is told what, on which channel, exactly once.",
+    )
     app.state.runtime = runtime
     return app

@@ -1,0 +1,51 @@
+# SnapFix: the documented entry points. `make run` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+STACK := uv run --frozen python deploy/local/stack.py
+PROFILE ?= run
+
+.PHONY: help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit bench
+
+help:
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+install: ## Install uv, Debian packages and the Python workspace
+	@deploy/local/install.sh
+
+run: install ## Start the local stack and all five processes, then print the URLs
+	@$(STACK) up --profile run --apps
+
+stop: ## Stop everything `make run` started
+	@$(STACK) down --profile run
+
+stack-up: install ## Start Kafka, FerretDB and Redis (PROFILE=run|test, KAFKA_NODES=1|3)
+	@$(STACK) up --profile $(PROFILE) $(if $(KAFKA_NODES),--kafka-nodes $(KAFKA_NODES))
+
+stack-down: ## Stop the local stack of PROFILE
+	@$(STACK) down --profile $(PROFILE)
+
+stack-status: ## Show what runs in the local stack of PROFILE
+	@$(STACK) status --profile $(PROFILE)
+
+lint: ## ruff lint and format check
+	uv run --frozen ruff check .
+	uv run --frozen ruff format --check .
+
+typecheck: ## mypy (strict for shared/)
+	uv run --frozen mypy
+
+imports: ## import-linter: services and gateway never import each other; shared imports none of them
+	uv run --frozen lint-imports
+
+compose-check: ## Validate docker-compose.yml (no Docker engine needed)
+	docker-compose -f docker-compose.yml config -q
+
+check: lint typecheck imports compose-check
+
+test: install ## Install, start the test stack, run every check and test tier, stop what was started
+	@deploy/local/test.sh
+
+test-unit: install ## Unit tests only (no stack)
+	uv run --frozen pytest -m unit
+
+bench: install ## Benchmarks; results under bench/results/
+	@deploy/local/bench.sh

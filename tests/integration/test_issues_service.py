@@ -1,0 +1,145 @@
+"""The issues service against the real stack: Kafka in, FerretDB and Redis behind, events out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from snapfix_issues.app import create_app
+from snapfix_issues.config import IssuesSettings
+from snapfix_shared.topics import Topic
+from tests.builders import make_report_command
+from tests.stack import Stack, header, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Issues:
+    http: httpx.AsyncClient
+    settings: IssuesSettings
+
+
+@pytest.fixture(scope="module")
+async def issues(stack: Stack) -> AsyncIterator[Issues]:
+    settings = IssuesSettings(
+        kafka_bootstrap_servers=stack.kafka,
+        mongo_url=stack.mongo_url,
+        redis_url=stack.redis_url,
+        # A group of its own, so this in-process instance shares no partitions with others.
+        consumer_group=f"issues-it-{uuid4().hex[:8]}",
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://issues") as http:
+            yield Issues(http, settings)
+
+
+async def wait_for_issue(http: httpx.AsyncClient, issue_id: UUID, timeout_s: float = 30.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        response = await http.get(f"/v1/issues/{issue_id}")
+        if response.status_code == 200:
+            return response.json()  # type: ignore[no-any-return]
+        assert response.status_code == 404, response.text
+        await asyncio.sleep(0.1)
+    pytest.fail(f"issue {issue_id} was not stored within {timeout_s}s")
+
+
+def for_issue(issue_id: UUID) -> Any:
+    return lambda r: r.key == str(issue_id).encode()
+
+
+async def test_a_report_command_is_stored_and_announced(stack: Stack, issues: Issues) -> None:
+    command = make_report_command()
+    await produce(
+        stack.kafka, Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
+    )
+
+    view = await wait_for_issue(issues.http, command.issue_id)
+    assert view["title"] == command.title
+    assert view["status"] == "open"
+    assert (view["lat"], view["lon"]) == (command.location.lat, command.location.lon)
+    [event] = await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id))
+    assert header(event, "ce_type") == "dev.snapfix.IssueReported.v1"
+    assert header(event, "traceparent") is not None
+
+
+async def test_a_redelivered_command_creates_one_report_and_re_publishes_its_event(
+    stack: Stack, issues: Issues
+) -> None:
+    command = make_report_command()
+    body, key = command.model_dump_json().encode(), command.partition_key().encode()
+    await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
+    await wait_for_issue(issues.http, command.issue_id)
+    await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
+
+    events = await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id), count=2)
+    assert len(events) == 2
+    assert header(events[0], "ce_id") == header(events[1], "ce_id")  # the same event, again
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, uuidRepresentation="standard")
+    try:
+        stored = await mongo[issues.settings.mongo_database]["reports"].count_documents({"_id": command.issue_id})
+    finally:
+        await mongo.close()
+    assert stored == 1
+
+
+async def test_a_poison_message_is_dead_lettered_and_consuming_goes_on(stack: Stack, issues: Issues) -> None:
+    poison_key = f"poison-{uuid4()}".encode()
+    await produce(stack.kafka, Topic.ISSUES_COMMANDS, b"\x00 this is not a command", key=poison_key)
+    command = make_report_command()
+    await produce(
+        stack.kafka, Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
+    )
+
+    await wait_for_issue(issues.http, command.issue_id)
+    group = issues.settings.consumer_group
+    [dead] = await read_topic(
+        stack.kafka,
+        Topic.ISSUES_COMMANDS.dlq,
+        lambda r: r.key == poison_key and header(r, "dlq_consumer_group") == group,
+    )
+    assert dead.value == b"\x00 this is not a command"
+    assert header(dead, "dlq_reason") == "invalid"
+    assert header(dead, "dlq_original_topic") == Topic.ISSUES_COMMANDS
+    assert "Invalid JSON" in (header(dead, "dlq_error") or "")
+
+
+async def test_reads_are_served_cache_aside_from_the_services_own_redis(stack: Stack, issues: Issues) -> None:
+    command = make_report_command()
+    await produce(
+        stack.kafka, Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
+    )
+    first = await wait_for_issue(issues.http, command.issue_id)
+
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        cached = await redis.get(f"issues:issue:{command.issue_id}")
+    finally:
+        await redis.aclose()
+    assert cached is not None
+    second = await issues.http.get(f"/v1/issues/{command.issue_id}")
+    assert second.json() == first
+
+
+async def test_an_unknown_issue_is_a_problem_404(issues: Issues) -> None:
+    response = await issues.http.get(f"/v1/issues/{uuid4()}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+async def test_readiness_checks_every_dependency(issues: Issues) -> None:
+    response = await issues.http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"kafka": "ok", "mongo": "ok", "redis": "ok"}

@@ -1,0 +1,127 @@
+"""Access to the real local stack for integration and end-to-end tests.
+
+``make test`` starts the stack (profile "test") and exports its settings; a test that
+needs it and cannot reach it fails loudly, naming what is missing. It never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_FILE = ROOT / ".stack" / "test" / "env"
+
+
+@dataclass(frozen=True)
+class Stack:
+    kafka: str
+    mongo_url: str
+    redis_url: str
+
+
+def _env_file_values() -> dict[str, str]:
+    values: dict[str, str] = {}
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = shlex.split(value)[0] if value else ""
+    return values
+
+
+def _reachable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+def connect_stack() -> Stack:
+    file_values = _env_file_values()
+
+    def setting(name: str) -> str:
+        value = os.environ.get(name) or file_values.get(name)
+        if not value:
+            pytest.fail(
+                f"{name} is not set and {ENV_FILE} does not exist: start the stack with `make test`", pytrace=False
+            )
+        return value
+
+    stack = Stack(
+        kafka=setting("SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"),
+        mongo_url=setting("SNAPFIX_MONGO_URL"),
+        redis_url=setting("SNAPFIX_REDIS_URL"),
+    )
+    endpoints = {
+        "kafka": stack.kafka.split(",")[0],
+        "mongo": urlparse(stack.mongo_url).netloc,
+        "redis": urlparse(stack.redis_url).netloc,
+    }
+    for name, hostport in endpoints.items():
+        host, _, port = hostport.rpartition(":")
+        if not _reachable(host, int(port)):
+            pytest.fail(
+                f"{name} is not reachable at {hostport}: the test stack is down (`make test` starts it)", pytrace=False
+            )
+    return stack
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    value: bytes,
+    *,
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await asyncio.wait_for(producer.send_and_wait(topic, value, key=key, headers=headers), 15)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[ConsumerRecord[Any, Any]], bool],
+    *,
+    count: int = 1,
+    timeout_s: float = 20.0,
+) -> list[ConsumerRecord[Any, Any]]:
+    """Records of ``topic`` (from the beginning) that ``match``; waits for ``count`` of them or the timeout."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: list[ConsumerRecord[Any, Any]] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and len(found) < count:
+            batches = await consumer.getmany(timeout_ms=300, max_records=2000)
+            found.extend(r for records in batches.values() for r in records if match(r))
+    finally:
+        await consumer.stop()
+    return found
+
+
+def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode()
+    return None

@@ -1,0 +1,130 @@
+"""The issues command handler, in memory (FastStream's TestKafkaBroker, a fake repository)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+
+from snapfix_issues.config import IssuesSettings
+from snapfix_issues.domain import IssueRecord
+from snapfix_issues.handlers import IssueCommandHandler, register
+from snapfix_shared.messages import ISSUE_EVENTS
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+from tests.builders import make_report_command
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class FakeReports:
+    stored: dict[UUID, IssueRecord] = field(default_factory=dict)
+    inserts: int = 0
+
+    async def insert_new(self, reports: Sequence[IssueRecord]) -> None:
+        self.inserts += 1
+        for report in reports:
+            self.stored.setdefault(report.id, report)
+
+    async def get_many(self, ids: Sequence[UUID]) -> list[IssueRecord]:
+        return [self.stored[i] for i in ids if i in self.stored]
+
+    async def get(self, issue_id: UUID) -> IssueRecord | None:
+        return self.stored.get(issue_id)
+
+
+@dataclass
+class FakeCache:
+    invalidated: list[UUID] = field(default_factory=list)
+
+    async def invalidate(self, ids: Any) -> None:
+        self.invalidated.extend(ids)
+
+
+@dataclass
+class Harness:
+    broker: Any
+    reports: FakeReports
+    cache: FakeCache
+    events: Any
+    dead_letters: Any
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    settings = IssuesSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
+    runtime = Runtime("issues-unit", settings, mongo_database="unit")
+    reports, cache = FakeReports(), FakeCache()
+    register(runtime, IssueCommandHandler(runtime, reports, cache, "issues"), settings)  # type: ignore[arg-type]
+
+    @runtime.broker.subscriber(Topic.ISSUES_EVENTS, group_id="spy-events")
+    async def events(_: Any) -> None: ...
+
+    @runtime.broker.subscriber(Topic.ISSUES_COMMANDS.dlq, group_id="spy-dlq")
+    async def dead_letters(_: Any) -> None: ...
+
+    async with TestKafkaBroker(runtime.broker) as broker:
+        yield Harness(broker, reports, cache, events.mock, dead_letters.mock)
+
+
+async def test_a_report_command_stores_the_report_and_announces_it(harness: Harness) -> None:
+    command = make_report_command()
+    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    report = harness.reports.stored[command.issue_id]
+    assert (report.title, report.category, report.lat) == (command.title, command.category, command.location.lat)
+    event = ISSUE_EVENTS.validate_python(harness.events.call_args.args[0])
+    assert event.issue_id == command.issue_id
+    assert event.causation_id == str(command.message_id)
+    assert event.correlation_id == command.correlation_id
+    assert harness.cache.invalidated == [command.issue_id]
+
+
+async def test_a_redelivered_command_stores_once_and_re_announces_the_same_event(harness: Harness) -> None:
+    command = make_report_command()
+    body = command.model_dump_json().encode()
+    await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
+    await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
+
+    assert list(harness.reports.stored) == [command.issue_id]
+    first, second = (ISSUE_EVENTS.validate_python(c.args[0]) for c in harness.events.call_args_list)
+    assert first == second  # same message_id, so downstream consumers can drop the copy
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json at all", b'{"type": "ReportIssue"}', b'{"type": "Nope", "x": 1}', b""],
+    ids=["not-json", "missing-fields", "unknown-type", "empty"],
+)
+async def test_a_poison_message_goes_to_the_dead_letter_topic(harness: Harness, body: bytes) -> None:
+    await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
+
+    harness.dead_letters.assert_called_once()
+    assert harness.reports.stored == {}
+    harness.events.assert_not_called()
+
+
+async def test_the_consumer_keeps_consuming_after_a_poison_message(harness: Harness) -> None:
+    await harness.broker.publish(b"{broken", Topic.ISSUES_COMMANDS)
+    command = make_report_command()
+    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    assert command.issue_id in harness.reports.stored
+    harness.events.assert_called_once()
+
+
+async def test_a_command_appended_after_its_sender_gave_up_takes_no_effect(harness: Harness) -> None:
+    now = utcnow()
+    command = make_report_command(occurred_at=now - timedelta(seconds=20), accept_by=now - timedelta(seconds=10))
+    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    assert harness.reports.stored == {}
+    harness.dead_letters.assert_called_once()
+    harness.events.assert_not_called()

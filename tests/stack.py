@@ -20,6 +20,9 @@ from urllib.parse import urlparse
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from snapfix_shared.messages import Message
+from snapfix_shared.topics import Topic
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / ".stack" / "test" / "env"
 
@@ -92,6 +95,12 @@ async def produce(
         await producer.stop()
 
 
+async def produce_command(stack: Stack, command: Message) -> None:
+    """Produce a command to its topic as the gateway does (JSON body, aggregate-id key)."""
+    body, key = command.model_dump_json().encode(), command.partition_key().encode()
+    await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,
@@ -125,3 +134,32 @@ def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: float = 30.0) -> None:
+    """Wait until ``group`` has committed every record of ``topic`` (its lag is zero)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        deadline = time.monotonic() + timeout_s
+        lag: dict[TopicPartition, int] = {}
+        while time.monotonic() < deadline:
+            ends = await consumer.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            lag = {
+                tp: end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+                for tp, end in ends.items()
+            }
+            if not any(lag.values()):
+                return
+            await asyncio.sleep(0.3)
+        pytest.fail(f"group {group} still lags on {topic}: { {str(k): v for k, v in lag.items() if v} }")
+    finally:
+        await consumer.stop()
+        await admin.close()

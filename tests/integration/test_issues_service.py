@@ -17,7 +17,7 @@ from snapfix_issues.app import create_app
 from snapfix_issues.config import IssuesSettings
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command
-from tests.stack import Stack, header, produce, read_topic
+from tests.stack import Stack, header, produce, produce_command, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -61,9 +61,7 @@ def for_issue(issue_id: UUID) -> Any:
 
 async def test_a_report_command_is_stored_and_announced(stack: Stack, issues: Issues) -> None:
     command = make_report_command()
-    await produce(
-        stack.kafka, Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
-    )
+    await produce_command(stack, command)
 
     view = await wait_for_issue(issues.http, command.issue_id)
     assert view["title"] == command.title
@@ -98,9 +96,7 @@ async def test_a_poison_message_is_dead_lettered_and_consuming_goes_on(stack: St
     poison_key = f"poison-{uuid4()}".encode()
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, b"\x00 this is not a command", key=poison_key)
     command = make_report_command()
-    await produce(
-        stack.kafka, Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
-    )
+    await produce_command(stack, command)
 
     await wait_for_issue(issues.http, command.issue_id)
     group = issues.settings.consumer_group
@@ -117,9 +113,7 @@ async def test_a_poison_message_is_dead_lettered_and_consuming_goes_on(stack: St
 
 async def test_reads_are_served_cache_aside_from_the_services_own_redis(stack: Stack, issues: Issues) -> None:
     command = make_report_command()
-    await produce(
-        stack.kafka, Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
-    )
+    await produce_command(stack, command)
     first = await wait_for_issue(issues.http, command.issue_id)
 
     redis = Redis.from_url(stack.redis_url)

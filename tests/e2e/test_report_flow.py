@@ -108,7 +108,9 @@ async def test_one_request_is_one_trace_from_the_gateway_to_the_issues_service(s
             trace_id = handled[0].trace_id
             in_trace = {s.service for s in spans if s.trace_id == trace_id}
             gateway_http = [
-                s for s in spans if s.trace_id == trace_id and (s.service, s.name) == ("snapfix-gateway", "POST /v1/issues")
+                s
+                for s in spans
+                if s.trace_id == trace_id and (s.service, s.name) == ("snapfix-gateway", "POST /v1/issues")
             ]
             if gateway_http:
                 # The gateway's HTTP server span and the issues service's processing share one trace.

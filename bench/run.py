@@ -1,0 +1,322 @@
+"""`make bench`: SnapFix's benchmarks, each compared with a baseline measured in the same run.
+
+1. Gateway accept path (validation + Kafka acks=all + 202) vs a bare FastAPI endpoint with
+   the same body model, one uvicorn worker each, at full throttle (vegeta); then the
+   gateway's accept latency at a fixed rate of half its measured peak.
+2. Accepted -> readable through the gateway, at a fixed arrival rate (open loop).
+3. Issues consumer: commands/s from Kafka into the Mongo-wire server vs a raw PyMongo
+   bulk insert of the same documents.
+
+Results: bench/results/latest.json and bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from snapfix_issues.service import new_report
+from snapfix_shared.topics import Topic
+from tests.builders import make_report_command
+from tests.stack import wait_caught_up
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+BODY = {
+    "title": "Pothole on Main St",
+    "description": "Deep, near the bus stop",
+    "category": "pothole",
+    "lat": 52.52,
+    "lon": 13.405,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process(name: str, argv: list[str], env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (RESULTS / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        argv, env={**os.environ, **env, "SNAPFIX_HTTP_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start; see {log.name}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def vegeta(url: str, *, rate: int, duration_s: int, workers: int = 64) -> dict[str, Any]:
+    """Attack ``POST url/v1/issues``; rate 0 means as fast as ``workers`` allow."""
+    body = RESULTS / "body.json"
+    body.write_text(json.dumps(BODY))
+    target = f"POST {url}/v1/issues\nContent-Type: application/json\n@{body}\n"
+    attack = [
+        "vegeta",
+        "attack",
+        f"-rate={rate}",
+        f"-duration={duration_s}s",
+        f"-max-workers={workers}",
+        "-timeout=10s",
+    ]
+    if rate == 0:
+        attack.append(f"-workers={workers}")
+    result = subprocess.run(attack, input=target.encode(), capture_output=True, check=True)
+    report = subprocess.run(["vegeta", "report", "-type=json"], input=result.stdout, capture_output=True, check=True)
+    data = json.loads(report.stdout)
+    return {
+        "requests": data["requests"],
+        "throughput_rps": round(data["throughput"], 1),
+        "p50_ms": round(data["latencies"]["50th"] / 1e6, 2),
+        "p99_ms": round(data["latencies"]["99th"] / 1e6, 2),
+        "success": data["success"],
+        "status_codes": data["status_codes"],
+    }
+
+
+def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
+    bare_runs, gateway_runs = [], []
+    with (
+        process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare,
+        process(
+            "gateway", [sys.executable, "-m", "snapfix_gateway"], {**env, "SNAPFIX_LOG_LEVEL": "WARNING"}
+        ) as gateway,
+    ):
+        vegeta(bare, rate=0, duration_s=2)  # warm-up
+        vegeta(gateway, rate=0, duration_s=2)
+        for _ in range(2):  # interleaved, so drift on this shared machine hits both alike
+            bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s))
+            gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s))
+        peak = statistics.median(r["throughput_rps"] for r in gateway_runs)
+        half = max(1, int(peak / 2))
+        at_half = vegeta(gateway, rate=half, duration_s=duration_s)
+    bare_rps = statistics.median(r["throughput_rps"] for r in bare_runs)
+    return {
+        "bare": bare_runs,
+        "gateway": gateway_runs,
+        "gateway_over_bare": round(peak / bare_rps, 3),
+        "gateway_at_half_peak": {"rate": half, **at_half},
+    }
+
+
+async def bench_readable(gateway: str, *, rate: int, duration_s: int) -> dict[str, Any]:
+    """Open loop: a POST every 1/rate s regardless of answers; each then polls GET until 200."""
+    accept_ms: list[float] = []
+    readable_ms: list[float] = []
+    failures: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(base_url=gateway, timeout=10, limits=limits) as client:
+
+        async def one() -> None:
+            start = time.perf_counter()
+            response = await client.post("/v1/issues", json={**BODY, "title": f"Bench {uuid4().hex[:12]}"})
+            accepted = time.perf_counter()
+            if response.status_code != 202:
+                failures[str(response.status_code)] = failures.get(str(response.status_code), 0) + 1
+                return
+            accept_ms.append((accepted - start) * 1000)
+            location = response.headers["location"]
+            while time.perf_counter() - accepted < 10:
+                if (await client.get(location)).status_code == 200:
+                    readable_ms.append((time.perf_counter() - accepted) * 1000)
+                    return
+                await asyncio.sleep(0.005)
+            failures["not-readable-in-10s"] = failures.get("not-readable-in-10s", 0) + 1
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i in range(rate * duration_s):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+
+    def pct(values: list[float], q: float) -> float:
+        return round(statistics.quantiles(values, n=100)[q - 1], 2) if len(values) > 1 else float("nan")
+
+    return {
+        "rate": rate,
+        "reports": rate * duration_s,
+        "accept_p50_ms": pct(accept_ms, 50),
+        "accept_p99_ms": pct(accept_ms, 99),
+        "readable_p50_ms": pct(readable_ms, 50),
+        "readable_p99_ms": pct(readable_ms, 99),
+        "failures": failures,
+    }
+
+
+async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
+    kafka, mongo_url = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"], env["SNAPFIX_MONGO_URL"]
+    commands = [make_report_command() for _ in range(count)]
+
+    # Baseline: raw PyMongo bulk inserts of the same documents, in the consumer's batch size.
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, uuidRepresentation="standard")
+    raw = mongo["bench_raw"]["reports"]
+    await raw.drop()
+    docs = [{"_id": r.id, **r.model_dump(exclude={"id"})} for r in map(new_report, commands)]
+    start = time.perf_counter()
+    for i in range(0, len(docs), 500):
+        await raw.insert_many(docs[i : i + 500], ordered=False)
+    raw_rate = count / (time.perf_counter() - start)
+
+    # The real thing: produce the commands, then let a fresh issues service consume them.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(Topic.ISSUES_COMMANDS, c.model_dump_json().encode(), key=c.partition_key().encode())
+            for c in commands
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+    group, database = f"issues-bench-{uuid4().hex[:6]}", f"bench_issues_{uuid4().hex[:6]}"
+    service_env = {
+        **env,
+        "SNAPFIX_CONSUMER_GROUP": group,
+        "SNAPFIX_MONGO_DATABASE": database,
+        "SNAPFIX_LOG_LEVEL": "WARNING",
+    }
+    with process("issues", [sys.executable, "-m", "snapfix_issues"], service_env):
+        stored = mongo[database]["reports"]
+        first_seen = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            n = await stored.estimated_document_count()
+            now = time.perf_counter()
+            if n and first_seen is None:
+                first_seen, first_n = now, n
+            if n >= count:
+                break
+            await asyncio.sleep(0.05)
+        done = time.perf_counter()
+        await wait_caught_up(kafka, group, Topic.ISSUES_COMMANDS, timeout_s=120)
+    assert first_seen is not None
+    consumer_rate = (count - first_n) / max(done - first_seen, 1e-9)
+    await mongo.drop_database(database)
+    await raw.drop()
+    await mongo.close()
+    return {
+        "commands": count,
+        "raw_pymongo_docs_per_s": round(raw_rate, 1),
+        "consumer_commands_per_s": round(consumer_rate, 1),
+        "consumer_over_raw": round(consumer_rate / raw_rate, 3),
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    a, r, c = results["accept"], results["readable"], results["consumer"]
+    rows = [
+        ("bare FastAPI POST, 1 worker (median req/s)", statistics.median(x["throughput_rps"] for x in a["bare"]), ""),
+        (
+            "gateway accept path, 1 worker (median req/s)",
+            statistics.median(x["throughput_rps"] for x in a["gateway"]),
+            "",
+        ),
+        ("gateway / bare", a["gateway_over_bare"], ">= 0.70"),
+        ("gateway p99 at full throttle (ms)", max(x["p99_ms"] for x in a["gateway"]), ""),
+        (
+            f"gateway accept p50 / p99 at {a['gateway_at_half_peak']['rate']} req/s (half peak, ms)",
+            f"{a['gateway_at_half_peak']['p50_ms']} / {a['gateway_at_half_peak']['p99_ms']}",
+            "p99 <= 20",
+        ),
+        (
+            f"accepted -> readable p50 / p99 at {r['rate']} reports/s (ms)",
+            f"{r['readable_p50_ms']} / {r['readable_p99_ms']}",
+            "p99 <= 100 at 500/s",
+        ),
+        ("raw PyMongo bulk insert (docs/s)", c["raw_pymongo_docs_per_s"], ""),
+        ("issues consumer (commands/s)", c["consumer_commands_per_s"], ">= 5000"),
+        ("consumer / raw", c["consumer_over_raw"], ">= 0.70"),
+    ]
+    lines = [
+        f"# SnapFix benchmarks ({results['when']}, {results['machine']})",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {m} | {v} | {t} |" for m, v, t in rows]
+    lines += ["", f"Failures in the readable run: {r['failures'] or 'none'}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION_S", "10")))
+    parser.add_argument("--readable-rate", type=int, default=int(os.environ.get("BENCH_READABLE_RATE", "200")))
+    parser.add_argument("--commands", type=int, default=int(os.environ.get("BENCH_COMMANDS", "20000")))
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k.startswith("SNAPFIX_")}
+    env["OTEL_TRACES_EXPORTER"] = "none"
+
+    print("[bench] gateway accept path vs bare FastAPI ...", flush=True)
+    accept = bench_accept(env, args.duration)
+    print("[bench] accepted -> readable at a fixed rate ...", flush=True)
+    with (
+        process("issues", [sys.executable, "-m", "snapfix_issues"], {**env, "SNAPFIX_LOG_LEVEL": "WARNING"}) as issues,
+        process(
+            "gateway",
+            [sys.executable, "-m", "snapfix_gateway"],
+            {**env, "SNAPFIX_ISSUES_URL": issues, "SNAPFIX_LOG_LEVEL": "WARNING"},
+        ) as gw,
+    ):
+        readable = asyncio.run(bench_readable(gw, rate=args.readable_rate, duration_s=args.duration))
+    print("[bench] issues consumer vs raw PyMongo ...", flush=True)
+    consumer = asyncio.run(bench_consumer(env, args.commands))
+
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "accept": accept,
+        "readable": readable,
+        "consumer": consumer,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / "latest.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: a stack of its own (profile "bench"), the load generator, the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+stack() { uv run --frozen python deploy/local/stack.py "$@" --profile bench; }
+cleanup() { stack down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+# vegeta holds a fixed arrival rate (open loop) and reports latency percentiles.
+export GOBIN="$PWD/.stack/artifacts/bin"
+if [ ! -x "$GOBIN/vegeta" ]; then
+  echo "[bench] go install vegeta (Go module proxy)"
+  go install github.com/tsenart/vegeta/v12@v12.12.0
+fi
+export PATH="$GOBIN:$PATH"
+
+stack up --fresh
+# shellcheck disable=SC1091
+source .stack/bench/env
+uv run --frozen python -m bench.run "$@"

@@ -146,12 +146,21 @@ async def bench_readable(gateway: str, *, rate: int, duration_s: int) -> dict[st
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
     async with httpx.AsyncClient(base_url=gateway, timeout=10, limits=limits) as client:
 
+        def fail(reason: str) -> None:
+            failures[reason] = failures.get(reason, 0) + 1
+
         async def one() -> None:
+            try:
+                await attempt()
+            except httpx.HTTPError as exc:
+                fail(type(exc).__name__)
+
+        async def attempt() -> None:
             start = time.perf_counter()
             response = await client.post("/v1/issues", json={**BODY, "title": f"Bench {uuid4().hex[:12]}"})
             accepted = time.perf_counter()
             if response.status_code != 202:
-                failures[str(response.status_code)] = failures.get(str(response.status_code), 0) + 1
+                fail(f"POST {response.status_code}")
                 return
             accept_ms.append((accepted - start) * 1000)
             location = response.headers["location"]
@@ -160,7 +169,7 @@ async def bench_readable(gateway: str, *, rate: int, duration_s: int) -> dict[st
                     readable_ms.append((time.perf_counter() - accepted) * 1000)
                     return
                 await asyncio.sleep(0.005)
-            failures["not-readable-in-10s"] = failures.get("not-readable-in-10s", 0) + 1
+            fail("not readable within 10s")
 
         tasks = []
         t0 = time.perf_counter()
@@ -281,8 +290,12 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PHASES = ("readable", "consumer", "accept")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("phase", choices=[*PHASES, "report"])
     parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION_S", "10")))
     parser.add_argument("--readable-rate", type=int, default=int(os.environ.get("BENCH_READABLE_RATE", "200")))
     parser.add_argument("--commands", type=int, default=int(os.environ.get("BENCH_COMMANDS", "20000")))
@@ -290,32 +303,33 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k.startswith("SNAPFIX_")}
     env["OTEL_TRACES_EXPORTER"] = "none"
+    quiet = {**env, "SNAPFIX_LOG_LEVEL": "WARNING"}
 
-    print("[bench] gateway accept path vs bare FastAPI ...", flush=True)
-    accept = bench_accept(env, args.duration)
-    print("[bench] accepted -> readable at a fixed rate ...", flush=True)
-    with (
-        process("issues", [sys.executable, "-m", "snapfix_issues"], {**env, "SNAPFIX_LOG_LEVEL": "WARNING"}) as issues,
-        process(
-            "gateway",
-            [sys.executable, "-m", "snapfix_gateway"],
-            {**env, "SNAPFIX_ISSUES_URL": issues, "SNAPFIX_LOG_LEVEL": "WARNING"},
-        ) as gw,
-    ):
-        readable = asyncio.run(bench_readable(gw, rate=args.readable_rate, duration_s=args.duration))
-    print("[bench] issues consumer vs raw PyMongo ...", flush=True)
-    consumer = asyncio.run(bench_consumer(env, args.commands))
-
-    results = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "accept": accept,
-        "readable": readable,
-        "consumer": consumer,
-    }
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "latest.md").write_text(markdown(results))
-    print(markdown(results))
+    if args.phase == "readable":
+        print(f"[bench] accepted -> readable at {args.readable_rate} reports/s ...", flush=True)
+        with (
+            process("issues", [sys.executable, "-m", "snapfix_issues"], quiet) as issues,
+            process(
+                "gateway", [sys.executable, "-m", "snapfix_gateway"], {**quiet, "SNAPFIX_ISSUES_URL": issues}
+            ) as gw,
+        ):
+            result = asyncio.run(bench_readable(gw, rate=args.readable_rate, duration_s=args.duration))
+    elif args.phase == "consumer":
+        print(f"[bench] issues consumer vs raw PyMongo, {args.commands} commands ...", flush=True)
+        result = asyncio.run(bench_consumer(quiet, args.commands))
+    elif args.phase == "accept":
+        print("[bench] gateway accept path vs bare FastAPI ...", flush=True)
+        result = bench_accept(quiet, args.duration)
+    else:
+        results = {phase: json.loads((RESULTS / f"{phase}.json").read_text()) for phase in PHASES}
+        results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+        results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+        (RESULTS / "latest.md").write_text(markdown(results))
+        print(markdown(results))
+        return
+    (RESULTS / f"{args.phase}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

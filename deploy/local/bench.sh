@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: a stack of its own (profile "bench"), the load generator, the benchmarks.
+# `make bench`: each benchmark on a fresh stack of its own (profile "bench"), each
+# compared with a baseline measured in the same phase; results in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,7 +16,10 @@ if [ ! -x "$GOBIN/vegeta" ]; then
 fi
 export PATH="$GOBIN:$PATH"
 
-stack up --fresh
-# shellcheck disable=SC1091
-source .stack/bench/env
-uv run --frozen python -m bench.run "$@"
+for phase in readable consumer accept; do
+  stack up --fresh >/dev/null
+  # shellcheck disable=SC1091
+  source .stack/bench/env
+  uv run --frozen python -m bench.run "$phase" "$@"
+done
+uv run --frozen python -m bench.run report

@@ -321,7 +321,8 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
                 "-Xms256m",
                 "-Xmx512m",
                 "-XX:+UseG1GC",
-                "-XX:TieredStopAtLevel=1",
+                # Tests want a fast start; run and bench want the optimizing JIT.
+                *(["-XX:TieredStopAtLevel=1"] if layout.profile == "test" else []),
                 f"-Dkafka.logs.dir={home / 'logs'}",
                 f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
                 "-cp",

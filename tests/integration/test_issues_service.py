@@ -137,3 +137,22 @@ async def test_readiness_checks_every_dependency(issues: Issues) -> None:
     response = await issues.http.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"kafka": "ok", "mongo": "ok", "redis": "ok"}
+
+
+async def test_a_command_id_reused_for_another_issue_is_dead_lettered_as_a_conflict(
+    stack: Stack, issues: Issues
+) -> None:
+    first = make_report_command()
+    await produce_command(stack, first)
+    await wait_for_issue(issues.http, first.issue_id)
+    clash = make_report_command(message_id=first.message_id)  # same command id, another issue
+    await produce_command(stack, clash)
+
+    group = issues.settings.consumer_group
+    [dead] = await read_topic(
+        stack.kafka,
+        Topic.ISSUES_COMMANDS.dlq,
+        lambda r: r.key == clash.partition_key().encode() and header(r, "dlq_consumer_group") == group,
+    )
+    assert header(dead, "dlq_reason") == "conflict"
+    assert (await issues.http.get(f"/v1/issues/{clash.issue_id}")).status_code == 404

@@ -28,13 +28,12 @@ class FakeReports:
     stored: dict[UUID, IssueRecord] = field(default_factory=dict)
     inserts: int = 0
 
-    async def insert_new(self, reports: Sequence[IssueRecord]) -> None:
+    async def insert_new(self, reports: Sequence[IssueRecord]) -> set[UUID]:
         self.inserts += 1
+        existing = {r.id for r in reports if r.id in self.stored}
         for report in reports:
             self.stored.setdefault(report.id, report)
-
-    async def get_many(self, ids: Sequence[UUID]) -> list[IssueRecord]:
-        return [self.stored[i] for i in ids if i in self.stored]
+        return existing
 
     async def get(self, issue_id: UUID) -> IssueRecord | None:
         return self.stored.get(issue_id)

@@ -11,23 +11,23 @@ from snapfix_gateway.config import GatewaySettings
 from snapfix_shared.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_issues_http(request: Request) -> httpx.AsyncClient:
+async def get_issues_http(request: Request) -> httpx.AsyncClient:
     return request.app.state.issues_http  # type: ignore[no-any-return]
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return str(request.state.request_id)
 
 
-def get_actor_id(request: Request) -> str | None:
+async def get_actor_id(request: Request) -> str | None:
     """The signed-in user. Accounts and JWT sessions come with the mobile API; until then anonymous."""
     return None
 

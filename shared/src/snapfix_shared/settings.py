@@ -27,7 +27,8 @@ class KafkaSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Bounds how long a produce may wait for the broker's acknowledgement.
     kafka_request_timeout_ms: int = Field(default=5000, ge=500)
-    kafka_linger_ms: int = Field(default=2, ge=0)
+    # 0: a message waits only while an earlier request is in flight, which batches enough.
+    kafka_linger_ms: int = Field(default=0, ge=0)
     kafka_replication_factor: int = Field(default=1, ge=1)
 
 

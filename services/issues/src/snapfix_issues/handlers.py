@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
@@ -51,38 +52,48 @@ class IssueCommandHandler:
         if not commands:
             return
 
-        await self._store([new_report(c) for c, _ in commands])
-        stored = {r.id: r for r in await self.repo.get_many([c.issue_id for c, _ in commands])}
-        missing = [str(c.issue_id) for c, _ in commands if c.issue_id not in stored]
-        if missing:  # should never happen after a successful write: retry the batch
-            raise RuntimeError(f"reports not readable after insert: {missing[:5]}")
+        reports = [new_report(command) for command, _ in commands]
+        existing = list(await self._store(reports))
+        # A redelivered command re-announces what was stored the first time, unchanged.
+        # (Read back one by one on _id: FerretDB answers $in with a full scan.)
+        stored = {r.id: r for r in reports if r.id not in existing}
+        found = await asyncio.gather(*map(self.repo.get, existing))
+        stored.update({r.id: r for r in found if r is not None})
 
+        announcements = []
+        for command, record in commands:
+            if command.issue_id in stored:
+                announcements.append(self._announce(record, stored[command.issue_id]))
+            else:  # its command id already created another issue: a conflict, not worth a retry
+                await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
         # Each command's event is published in that command's own trace.
-        await asyncio.gather(*(self._announce(record, stored[c.issue_id]) for c, record in commands))
+        await asyncio.gather(*announcements)
         await self.cache.invalidate(stored)
 
     async def _parse(self, record: ConsumerRecord[Any, Any]) -> ReportIssue | None:
-        timeout = self.runtime.publish_timeout_s
         try:
             command = ISSUE_COMMANDS.validate_json(record.value or b"")
         except ValidationError as exc:
-            await dead_letter(
-                self.runtime.broker, record, group=self.group, reason="invalid", error=str(exc), timeout_s=timeout
-            )
+            await self._dead_letter(record, "invalid", str(exc))
             return None
         if accepted_too_late(command, record):
-            await dead_letter(
-                self.runtime.broker,
-                record,
-                group=self.group,
-                reason="expired",
-                error=f"appended after accept_by={command.accept_by}; the sender had reported failure",
-                timeout_s=timeout,
+            await self._dead_letter(
+                record, "expired", f"appended after accept_by={command.accept_by}; the sender had reported failure"
             )
             return None
         return command
 
-    async def _store(self, reports: list[IssueRecord]) -> None:
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str, error: str) -> None:
+        await dead_letter(
+            self.runtime.broker,
+            record,
+            group=self.group,
+            reason=reason,
+            error=error,
+            timeout_s=self.runtime.publish_timeout_s,
+        )
+
+    async def _store(self, reports: list[IssueRecord]) -> set[UUID]:
         # Transient store failures are retried here with backoff and jitter; past the
         # deadline the batch is rewound (not committed) and comes back later.
         async for attempt in AsyncRetrying(
@@ -92,7 +103,8 @@ class IssueCommandHandler:
             reraise=True,
         ):
             with attempt:
-                await self.repo.insert_new(reports)
+                return await self.repo.insert_new(reports)
+        raise AssertionError("unreachable: the retry loop returns or raises")
 
     async def _announce(self, record: ConsumerRecord[Any, Any], report: IssueRecord) -> None:
         parent = propagate.extract(header_map(record))

@@ -15,27 +15,27 @@ DUPLICATE_KEY = 11000
 
 
 class Reports(Protocol):
-    async def insert_new(self, records: Sequence[IssueRecord]) -> None: ...
-    async def get_many(self, ids: Sequence[UUID]) -> list[IssueRecord]: ...
+    async def insert_new(self, records: Sequence[IssueRecord]) -> set[UUID]: ...
     async def get(self, issue_id: UUID) -> IssueRecord | None: ...
 
 
 class ReportRepository:
-    async def insert_new(self, records: Sequence[IssueRecord]) -> None:
-        """Insert reports in one unordered bulk write; those already stored are left as they are."""
+    async def insert_new(self, records: Sequence[IssueRecord]) -> set[UUID]:
+        """Insert reports in one unordered bulk write; return the ids that were already stored.
+
+        Those are left as they are (a redelivered command), and the caller reads them back.
+        """
         if not records:
-            return
+            return set()
         docs = [{"_id": r.id, **r.model_dump(exclude={"id"})} for r in records]
         try:
             await Report.get_pymongo_collection().insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-            if others or exc.details.get("writeConcernErrors"):
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-
-    async def get_many(self, ids: Sequence[UUID]) -> list[IssueRecord]:
-        found = await Report.find({"_id": {"$in": list(ids)}}).to_list()
-        return [_record(r) for r in found]
+            return {records[e["index"]].id for e in errors}
+        return set()
 
     async def get(self, issue_id: UUID) -> IssueRecord | None:
         found = await Report.get(issue_id)

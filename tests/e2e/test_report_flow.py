@@ -96,28 +96,32 @@ async def test_one_request_is_one_trace_from_the_gateway_to_the_issues_service(s
     async with httpx.AsyncClient(base_url=system.gateway) as client:
         accepted = await client.post("/v1/issues", json=make_report_body())
         await read_back(client, accepted.headers["location"])
-    issue_id = accepted.json()["id"]
+    request_id = accepted.headers["x-request-id"]
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         spans = system.traces.snapshot()
-        handled = [
-            s for s in spans if s.service == "snapfix-issues" and s.attributes.get("snapfix.issue_id") == issue_id
+        # The issues service announces IssueReported for this request (correlation id = request id).
+        announced = [
+            s
+            for s in spans
+            if s.service == "snapfix-issues"
+            and Topic.ISSUES_EVENTS in s.name
+            and s.attributes.get("messaging.message.conversation_id") == request_id
         ]
-        if handled:
-            trace_id = handled[0].trace_id
-            in_trace = {s.service for s in spans if s.trace_id == trace_id}
+        if announced:
+            trace_id = announced[0].trace_id
             gateway_http = [
                 s
                 for s in spans
                 if s.trace_id == trace_id and (s.service, s.name) == ("snapfix-gateway", "POST /v1/issues")
             ]
             if gateway_http:
-                # The gateway's HTTP server span and the issues service's processing share one trace.
-                assert in_trace >= {"snapfix-gateway", "snapfix-issues"}
+                # The gateway's HTTP server span and the issues service's work share one trace.
+                assert {s.service for s in spans if s.trace_id == trace_id} >= {"snapfix-gateway", "snapfix-issues"}
                 return
         await asyncio.sleep(0.2)
-    pytest.fail("no trace joined the gateway's HTTP span and the issues service's processing span")
+    pytest.fail("no trace joined the gateway's HTTP span and the issues service's event for the request")
 
 
 def _kafka(verb: str) -> None:

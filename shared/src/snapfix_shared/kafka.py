@@ -16,6 +16,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from snapfix_shared.messages.base import Command, Message
@@ -109,10 +111,40 @@ async def publish(
 
 
 async def publish_all(
-    broker: KafkaBroker, topic: str, messages: Sequence[Message], *, source: str, timeout_s: float
+    broker: KafkaBroker,
+    topic: str,
+    messages: Sequence[tuple[Message, Context]],
+    *,
+    source: str,
+    timeout_s: float,
 ) -> None:
-    """Publish many messages concurrently (the producer batches them) and wait for every ack."""
-    await asyncio.gather(*(publish(broker, topic, m, source=source, timeout_s=timeout_s) for m in messages))
+    """Publish many messages, each in its own trace context, and wait for every ack.
+
+    All are handed to the producer first (it batches them into few requests), then
+    the acknowledgements are awaited together. Raises PublishFailed if any is missing.
+    """
+    acks: list[asyncio.Future[Any]] = []
+    try:
+        for message, trace_context in messages:
+            token = otel_context.attach(trace_context)
+            try:
+                ack = await broker.publish(
+                    message.model_dump_json().encode(),
+                    topic,
+                    key=message.partition_key().encode(),
+                    headers=cloudevent_headers(message, source),
+                    correlation_id=message.correlation_id,
+                    no_confirm=True,
+                )
+            finally:
+                otel_context.detach(token)
+            if ack is not None:  # FastStream's in-memory test broker delivers at once
+                acks.append(ack)
+        await asyncio.wait_for(asyncio.gather(*acks), timeout_s)
+    except Exception as exc:
+        for ack in acks:
+            ack.cancel()
+        raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
 
 
 def accepted_too_late(command: Command, record: ConsumerRecord[Any, Any]) -> bool:

@@ -15,7 +15,7 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
@@ -25,13 +25,12 @@ from snapfix_issues.config import IssuesSettings
 from snapfix_issues.domain import IssueRecord
 from snapfix_issues.repository import Reports
 from snapfix_issues.service import new_report, reported_event
-from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish
+from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish_all
 from snapfix_shared.messages import ISSUE_COMMANDS, ReportIssue
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("snapfix.issues")
 
 
 async def raw_bodies(msg: StreamMessage[Any]) -> Any:
@@ -63,11 +62,17 @@ class IssueCommandHandler:
         announcements = []
         for command, record in commands:
             if command.issue_id in stored:
-                announcements.append(self._announce(record, stored[command.issue_id]))
+                # Each event is published in the trace of the request that caused it.
+                announcements.append((reported_event(stored[command.issue_id]), propagate.extract(header_map(record))))
             else:  # its command id already created another issue: a conflict, not worth a retry
                 await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
-        # Each command's event is published in that command's own trace.
-        await asyncio.gather(*announcements)
+        await publish_all(
+            self.runtime.broker,
+            Topic.ISSUES_EVENTS,
+            announcements,
+            source=self.runtime.source,
+            timeout_s=self.runtime.publish_timeout_s,
+        )
         await self.cache.invalidate(stored)
 
     async def _parse(self, record: ConsumerRecord[Any, Any]) -> ReportIssue | None:
@@ -105,22 +110,6 @@ class IssueCommandHandler:
             with attempt:
                 return await self.repo.insert_new(reports)
         raise AssertionError("unreachable: the retry loop returns or raises")
-
-    async def _announce(self, record: ConsumerRecord[Any, Any], report: IssueRecord) -> None:
-        parent = propagate.extract(header_map(record))
-        with tracer.start_as_current_span(
-            "issues.report_issue",
-            context=parent,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"snapfix.issue_id": str(report.id)},
-        ):
-            await publish(
-                self.runtime.broker,
-                Topic.ISSUES_EVENTS,
-                reported_event(report),
-                source=self.runtime.source,
-                timeout_s=self.runtime.publish_timeout_s,
-            )
 
 
 def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSettings) -> None:

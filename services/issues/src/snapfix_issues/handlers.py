@@ -52,7 +52,7 @@ class IssueCommandHandler:
             return
 
         reports = [new_report(command) for command, _ in commands]
-        existing = list(await self._store(reports))
+        existing = await self._store(reports)
         # A redelivered command re-announces what was stored the first time, unchanged.
         # (Read back one by one on _id: FerretDB answers $in with a full scan.)
         stored = {r.id: r for r in reports if r.id not in existing}

@@ -14,7 +14,9 @@ def upstream_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        # Idle connections are dropped well before the services' keep-alive timeout
+        # (see serve.py), so a request never goes out on a socket the server is closing.
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=20),
     )
 
 

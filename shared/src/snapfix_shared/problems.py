@@ -60,6 +60,11 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        if exc.status >= 500:  # our side failed: visible in the logs, with its cause
+            cause = exc.__cause__
+            log.warning(
+                "%s %s -> %d: %s (%s)", request.method, request.url.path, exc.status, exc.detail, repr(cause)[:300]
+            )
         return problem_response(
             request, exc.status, exc.title, exc.detail, type_=exc.type, headers=exc.headers, extra=exc.extra
         )

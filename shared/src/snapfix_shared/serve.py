@@ -16,6 +16,8 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
         log_config=None,  # keep the JSON logging configured by the runtime
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        # Longer than the callers' pool expiry (gateway: 20 s), so callers close first.
+        timeout_keep_alive=60,
         proxy_headers=True,
         server_header=False,
     )

@@ -477,7 +477,8 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="with up: wipe the profile's state first")
     args = parser.parse_args()
     nodes_file = STACK / args.profile / "kafka-nodes"
-    nodes = args.kafka_nodes or (int(nodes_file.read_text()) if nodes_file.exists() else 1)
+    remembered = nodes_file.exists() and not args.fresh
+    nodes = args.kafka_nodes or (int(nodes_file.read_text()) if remembered else 1)
     layout = Layout(args.profile, nodes)
     try:
         if args.verb == "up":

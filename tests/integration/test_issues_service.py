@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import orjson
 import pytest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -111,19 +112,25 @@ async def test_a_poison_message_is_dead_lettered_and_consuming_goes_on(stack: St
     assert "Invalid JSON" in (header(dead, "dlq_error") or "")
 
 
-async def test_reads_are_served_cache_aside_from_the_services_own_redis(stack: Stack, issues: Issues) -> None:
+async def test_a_new_report_is_cached_in_the_services_own_redis_before_any_read(stack: Stack, issues: Issues) -> None:
     command = make_report_command()
     await produce_command(stack, command)
-    first = await wait_for_issue(issues.http, command.issue_id)
+    await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id))
 
     redis = Redis.from_url(stack.redis_url)
     try:
         cached = await redis.get(f"issues:issue:{command.issue_id}")
+        assert cached is not None
+        assert await redis.ttl(f"issues:issue:{command.issue_id}") > 0
+        read = await issues.http.get(f"/v1/issues/{command.issue_id}")
+        assert read.json() == orjson.loads(cached)
+        # A miss is filled from the store (cache-aside).
+        await redis.delete(f"issues:issue:{command.issue_id}")
+        again = await issues.http.get(f"/v1/issues/{command.issue_id}")
+        assert again.json() == read.json()
+        assert await redis.get(f"issues:issue:{command.issue_id}") is not None
     finally:
         await redis.aclose()
-    assert cached is not None
-    second = await issues.http.get(f"/v1/issues/{command.issue_id}")
-    assert second.json() == first
 
 
 async def test_an_unknown_issue_is_a_problem_404(issues: Issues) -> None:

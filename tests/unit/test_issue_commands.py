@@ -41,7 +41,11 @@ class FakeReports:
 
 @dataclass
 class FakeCache:
+    cached: dict[UUID, Any] = field(default_factory=dict)
     invalidated: list[UUID] = field(default_factory=list)
+
+    async def put_many(self, views: Any) -> None:
+        self.cached.update(views)
 
     async def invalidate(self, ids: Any) -> None:
         self.invalidated.extend(ids)
@@ -83,7 +87,7 @@ async def test_a_report_command_stores_the_report_and_announces_it(harness: Harn
     assert event.issue_id == command.issue_id
     assert event.causation_id == str(command.message_id)
     assert event.correlation_id == command.correlation_id
-    assert harness.cache.invalidated == [command.issue_id]
+    assert harness.cache.cached[command.issue_id]["title"] == command.title
 
 
 async def test_a_redelivered_command_stores_once_and_re_announces_the_same_event(harness: Harness) -> None:

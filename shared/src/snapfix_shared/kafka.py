@@ -51,7 +51,8 @@ def create_broker(
 ) -> KafkaBroker:
     """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # FastStream takes one host per list item (aiokafka alone also splits commas).
+        [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()],
         client_id=client_id,
         acks="all",
         enable_idempotence=True,

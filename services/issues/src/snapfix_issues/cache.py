@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 import orjson
@@ -31,6 +31,16 @@ class IssueCache:
     async def put(self, issue_id: UUID, view: dict[str, object]) -> None:
         with contextlib.suppress(RedisError):
             await self.redis.set(issue_key(issue_id), orjson.dumps(view), ex=self.ttl_s)
+
+    async def put_many(self, views: Mapping[UUID, dict[str, object]]) -> None:
+        """Warm the cache with reports just created, so the reporter's first read is a hit."""
+        if not views:
+            return
+        with contextlib.suppress(RedisError):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for issue_id, view in views.items():
+                    pipe.set(issue_key(issue_id), orjson.dumps(view), ex=self.ttl_s)
+                await pipe.execute()
 
     async def invalidate(self, issue_ids: Iterable[UUID]) -> None:
         keys = [issue_key(i) for i in issue_ids]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 
 class IssueRecord(BaseModel):
@@ -27,3 +28,9 @@ class IssueRecord(BaseModel):
     correlation_id: str
     reported_event_id: UUID
     reported_event_at: AwareDatetime
+
+    @field_validator("created_at", "reported_event_at")
+    @classmethod
+    def _storage_precision(cls, value: datetime) -> datetime:
+        """BSON keeps milliseconds: truncate first, so every view of a record agrees."""
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)

@@ -24,7 +24,7 @@ from snapfix_issues.cache import IssueCache
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.domain import IssueRecord
 from snapfix_issues.repository import Reports
-from snapfix_issues.service import new_report, reported_event
+from snapfix_issues.service import new_report, public_view, reported_event
 from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish_all
 from snapfix_shared.messages import ISSUE_COMMANDS, ReportIssue
 from snapfix_shared.runtime import Runtime
@@ -73,7 +73,10 @@ class IssueCommandHandler:
             source=self.runtime.source,
             timeout_s=self.runtime.publish_timeout_s,
         )
-        await self.cache.invalidate(stored)
+        # New reports are cached as they are; anything older is re-read on its next GET.
+        created = {r.id: public_view(r) for r in reports if r.id not in existing}
+        await self.cache.put_many(created)
+        await self.cache.invalidate(existing)
 
     async def _parse(self, record: ConsumerRecord[Any, Any]) -> ReportIssue | None:
         try:

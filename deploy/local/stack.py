@@ -306,8 +306,7 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
                     cp,
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster,
+                    f"--cluster-id={cluster}",  # "=" form: a random id may start with "-"
                     "-c",
                     str(props),
                     "--ignore-formatted",

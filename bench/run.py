@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from pymongo import AsyncMongoClient
 from snapfix_issues.service import new_report
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command
-from tests.stack import wait_caught_up
+from tests.stack import free_port, wait_caught_up, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -52,12 +51,6 @@ BODY = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def process(name: str, argv: list[str], env: dict[str, str]) -> Iterator[str]:
     port = free_port()
@@ -67,16 +60,8 @@ def process(name: str, argv: list[str], env: dict[str, str]) -> Iterator[str]:
         argv, env={**os.environ, **env, "SNAPFIX_HTTP_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start; see {log.name}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        if not wait_ready(url, proc):
+            raise RuntimeError(f"{name} did not start; see {log.name}")
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

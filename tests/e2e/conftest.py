@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.otlp import OtlpReceiver
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, free_port, wait_ready
 
 APPS = ("gateway", "issues", "media", "notify", "analytics")
 
@@ -32,25 +29,10 @@ class System:
         return self.urls["gateway"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-    pytest.fail(f"{name} did not become ready at {url} (exit code {proc.poll()}):\n{tail}", pytrace=False)
+def _wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    if not wait_ready(url, proc):
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        pytest.fail(f"{name} did not become ready at {url} (exit code {proc.poll()}):\n{tail}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

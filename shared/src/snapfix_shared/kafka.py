@@ -92,23 +92,11 @@ async def publish(
     source: str,
     timeout_s: float,
 ) -> None:
-    """Publish one message keyed by its aggregate id and wait for the broker's ack.
+    """Publish one message, in the current trace, and wait for the broker's ack.
 
     Raises PublishFailed when the broker does not acknowledge within ``timeout_s``.
     """
-    try:
-        await asyncio.wait_for(
-            broker.publish(
-                message.model_dump_json().encode(),
-                topic,
-                key=message.partition_key().encode(),
-                headers=cloudevent_headers(message, source),
-                correlation_id=message.correlation_id,
-            ),
-            timeout_s,
-        )
-    except Exception as exc:  # any failure to get the ack means "not stored"
-        raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
+    await publish_all(broker, topic, [(message, otel_context.get_current())], source=source, timeout_s=timeout_s)
 
 
 async def publish_all(
@@ -119,7 +107,7 @@ async def publish_all(
     source: str,
     timeout_s: float,
 ) -> None:
-    """Publish many messages, each in its own trace context, and wait for every ack.
+    """Publish messages keyed by aggregate id, each in its own trace context; wait for every ack.
 
     All are handed to the producer first (it batches them into few requests), then
     the acknowledgements are awaited together. Raises PublishFailed if any is missing.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -34,8 +34,14 @@ class Message(BaseModel):
         raise NotImplementedError
 
 
+Role = Literal["citizen", "staff", "admin"]
+
+
 class Command(Message):
     """An imperative message with exactly one owner."""
+
+    actor_role: Role | None = Field(default=None, description="The acting user's role, as authenticated")
+    actor_departments: tuple[str, ...] = Field(default=(), description="The acting staff member's departments")
 
     accept_by: AwareDatetime | None = Field(
         default=None,

@@ -1,4 +1,9 @@
-"""Contracts of the issues domain: ``issues.commands.v1`` and ``issues.events.v1``."""
+"""Contracts of the issues domain: ``issues.commands.v1`` and ``issues.events.v1``.
+
+Every command is keyed by its issue id, so one issue's commands are applied in order.
+The acting user travels on each command (``actor_id``, ``actor_role``,
+``actor_departments``): the gateway authenticates, the issues service decides.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,18 @@ from snapfix_shared.messages.base import Command, Event
 Title = Annotated[str, Field(min_length=3, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
 CategoryCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+DepartmentCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+Note = Annotated[str, Field(max_length=2000)]
+CommentBody = Annotated[str, Field(min_length=1, max_length=2000)]
+Address = Annotated[str, Field(max_length=300)]
+MediaIds = Annotated[tuple[UUID, ...], Field(max_length=5)]
+AttributeValue = str | int | float | bool
+Attributes = Annotated[dict[Annotated[str, Field(max_length=64)], AttributeValue], Field(max_length=30)]
+
+Status = Literal[
+    "open", "acknowledged", "in_progress", "resolved", "closed", "reopened", "duplicate", "rejected", "withdrawn"
+]
+Priority = Literal["low", "normal", "high", "urgent"]
 
 
 class Location(BaseModel):
@@ -21,35 +38,152 @@ class Location(BaseModel):
     lon: float = Field(ge=-180, le=180)
 
 
-class ReportIssue(Command):
-    type: Literal["ReportIssue"] = "ReportIssue"
+class IssueCommandBase(Command):
     issue_id: UUID
-    title: Title
-    description: Description = ""
-    category: CategoryCode
-    location: Location
 
     def partition_key(self) -> str:
         return str(self.issue_id)
 
 
-class IssueReported(Event):
-    type: Literal["IssueReported"] = "IssueReported"
+class IssueEventBase(Event):
     issue_id: UUID
+
+    def partition_key(self) -> str:
+        return str(self.issue_id)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+class ReportIssue(IssueCommandBase):
+    type: Literal["ReportIssue"] = "ReportIssue"
+    title: Title
+    description: Description = ""
+    category: CategoryCode
+    location: Location
+    address: Address | None = None
+    attributes: Attributes = Field(default_factory=dict)
+    media_ids: MediaIds = ()
+    anonymous: bool = Field(default=False, description="Hide the reporter from everyone but staff")
+
+
+class ChangeIssueStatus(IssueCommandBase):
+    """A staff transition, or the reporter reopening or withdrawing their report."""
+
+    type: Literal["ChangeIssueStatus"] = "ChangeIssueStatus"
+    to: Status
+    note: Note = Field(default="", description="Public note shown with the change")
+    duplicate_of: UUID | None = Field(default=None, description="The original, when to='duplicate'")
+    reason: Note | None = Field(default=None, description="Why, when to='rejected'")
+
+
+class CommentOnIssue(IssueCommandBase):
+    type: Literal["CommentOnIssue"] = "CommentOnIssue"
+    comment_id: UUID
+    body: CommentBody
+    internal: bool = Field(default=False, description="Staff only: never shown to citizens")
+
+
+class VoteOnIssue(IssueCommandBase):
+    type: Literal["VoteOnIssue"] = "VoteOnIssue"
+    vote: bool = Field(description="True casts the user's vote, False withdraws it")
+
+
+class FollowIssue(IssueCommandBase):
+    type: Literal["FollowIssue"] = "FollowIssue"
+    follow: bool = Field(description="True follows, False unfollows")
+
+
+class AssignIssue(IssueCommandBase):
+    """Staff assign a department and/or a staff member, and/or set the priority."""
+
+    type: Literal["AssignIssue"] = "AssignIssue"
+    department: DepartmentCode | None = None
+    assignee_id: str | None = Field(default=None, max_length=128)
+    priority: Priority | None = None
+
+
+class EditIssue(IssueCommandBase):
+    """The reporter's edit, allowed for a short while after reporting."""
+
+    type: Literal["EditIssue"] = "EditIssue"
+    title: Title | None = None
+    description: Description | None = None
+    media_ids: MediaIds | None = None
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+class IssueReported(IssueEventBase):
+    type: Literal["IssueReported"] = "IssueReported"
     title: Title
     description: Description = ""
     category: CategoryCode
     location: Location
     status: Literal["open"] = "open"
     reported_at: AwareDatetime
+    address: Address | None = None
+    attributes: Attributes = Field(default_factory=dict)
+    media_ids: MediaIds = ()
+    anonymous: bool = False
+    department: DepartmentCode | None = None
+    due_at: AwareDatetime | None = None
 
-    def partition_key(self) -> str:
-        return str(self.issue_id)
+
+class IssueStatusChanged(IssueEventBase):
+    type: Literal["IssueStatusChanged"] = "IssueStatusChanged"
+    from_status: Status
+    to_status: Status
+    note: Note = ""
+    duplicate_of: UUID | None = None
+    reason: Note | None = None
+    category: CategoryCode
+    changed_at: AwareDatetime
+
+
+class IssueCommented(IssueEventBase):
+    type: Literal["IssueCommented"] = "IssueCommented"
+    comment_id: UUID
+    body: CommentBody
+    internal: bool = False
+    commented_at: AwareDatetime
+
+
+class IssueVoted(IssueEventBase):
+    type: Literal["IssueVoted"] = "IssueVoted"
+    vote: bool
+    votes: int = Field(ge=0, description="The issue's vote count after this change")
+
+
+class IssueFollowed(IssueEventBase):
+    type: Literal["IssueFollowed"] = "IssueFollowed"
+    follow: bool
+
+
+class IssueAssigned(IssueEventBase):
+    type: Literal["IssueAssigned"] = "IssueAssigned"
+    department: DepartmentCode | None = None
+    assignee_id: str | None = None
+    priority: Priority
+
+
+class IssueEdited(IssueEventBase):
+    type: Literal["IssueEdited"] = "IssueEdited"
+    title: Title
+    description: Description
+    media_ids: MediaIds = ()
 
 
 # One union per topic, discriminated on ``type``; new members are added with ``|``.
-IssueCommand = Annotated[ReportIssue, Field(discriminator="type")]
-IssueEvent = Annotated[IssueReported, Field(discriminator="type")]
+IssueCommand = Annotated[
+    ReportIssue | ChangeIssueStatus | CommentOnIssue | VoteOnIssue | FollowIssue | AssignIssue | EditIssue,
+    Field(discriminator="type"),
+]
+IssueEvent = Annotated[
+    IssueReported | IssueStatusChanged | IssueCommented | IssueVoted | IssueFollowed | IssueAssigned | IssueEdited,
+    Field(discriminator="type"),
+]
 
 ISSUE_COMMANDS: TypeAdapter[IssueCommand] = TypeAdapter(IssueCommand)
 ISSUE_EVENTS: TypeAdapter[IssueEvent] = TypeAdapter(IssueEvent)

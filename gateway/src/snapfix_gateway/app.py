@@ -2,26 +2,91 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from fastapi import FastAPI
 
-from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
+from snapfix_gateway.idempotency import IdempotencyMiddleware
+from snapfix_gateway.identity.accounts import Accounts
+from snapfix_gateway.identity.models import Account
+from snapfix_gateway.identity.passwords import Passwords
+from snapfix_gateway.identity.sessions import Sessions
+from snapfix_gateway.identity.tokens import TokenCodec
+from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
 from snapfix_gateway.request_id import RequestIdMiddleware
-from snapfix_gateway.routes import issues
+from snapfix_gateway.routes import auth, issues
 from snapfix_gateway.upstream import upstream_client
 from snapfix_shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    runtime = Runtime("gateway", settings)
+    runtime = Runtime("gateway", settings, mongo_database=settings.mongo_database, documents=[Account])
+    assert runtime.redis is not None
     issues_http = upstream_client(settings.issues_url, settings.upstream_timeout_s)
     runtime.on_shutdown.append(issues_http.aclose)
 
+    secret = settings.jwt_secret.get_secret_value()
+    if secret == DEV_JWT_SECRET:
+        log.warning("SNAPFIX_JWT_SECRET is not set: using the development secret (never in production)")
+    tokens = TokenCodec(
+        secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=settings.access_token_ttl_s
+    )
+    sessions = Sessions(runtime.redis, settings.refresh_token_ttl_s)
+    accounts = Accounts(
+        runtime.broker,
+        Passwords(settings.password_hash_concurrency),
+        source=runtime.source,
+        publish_timeout_s=runtime.publish_timeout_s,
+        public_base_url=settings.public_base_url,
+        min_password_score=settings.min_password_score,
+    )
+    _background(runtime, accounts, settings)
+
     app = runtime.app(
         title="SnapFix API",
-        description="Report civic issues (potholes, broken lights, garbage) and follow them to resolution.",
+        description=(
+            "Report civic issues (potholes, broken lights, garbage) and follow them to resolution. "
+            "Sign in with `POST /v1/auth/token` (the Authorize button) and send the access token as a Bearer token. "
+            "Every error is RFC 9457 `application/problem+json`; every POST accepts an `Idempotency-Key`."
+        ),
     )
     app.state.runtime, app.state.settings, app.state.issues_http = runtime, settings, issues_http
+    app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
+    # Outermost last: request id, then rate limits, then idempotency keys, then the routes.
+    app.add_middleware(IdempotencyMiddleware, redis=runtime.redis, tokens=tokens, ttl_s=settings.idempotency_ttl_s)
+    app.add_middleware(
+        RateLimitMiddleware,
+        settings=settings,
+        tokens=tokens,
+        limiter=Limiter(settings.redis_url, settings.redis_timeout_s),
+    )
     app.add_middleware(RequestIdMiddleware)
+    app.include_router(auth.router)
     app.include_router(issues.router)
     return app
+
+
+def _background(runtime: Runtime, accounts: Accounts, settings: GatewaySettings) -> None:
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        if settings.bootstrap_admin_email and settings.bootstrap_admin_password:
+            await accounts.ensure_admin(
+                settings.bootstrap_admin_email, settings.bootstrap_admin_password.get_secret_value()
+            )
+        tasks.append(asyncio.create_task(accounts.relay_outbox(), name="user-outbox-relay"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    runtime.on_startup.append(start)
+    runtime.on_shutdown.append(stop)

@@ -1,15 +1,42 @@
 """Settings of the gateway (``SNAPFIX_*`` environment variables)."""
 
-from pydantic import Field
+from __future__ import annotations
 
-from snapfix_shared.settings import ProcessSettings
+from pydantic import Field, SecretStr
+
+from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
+
+# Only for a laptop: `make run` and the tests. A deployment sets SNAPFIX_JWT_SECRET
+# (at least 32 random bytes); the gateway logs a warning when this default is in use.
+DEV_JWT_SECRET = "snapfix-local-development-secret-change-me-0123456789"  # noqa: S105
 
 
-class GatewaySettings(ProcessSettings):
+class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8000
+    mongo_database: str = "snapfix_gateway"
     issues_url: str = "http://127.0.0.1:8001"
+    # The URL clients use to reach this API (for links sent by e-mail).
+    public_base_url: str = "http://127.0.0.1:8000"
     # Reads routed to the owning service give up after this long (then 503).
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     # Allowance for clock skew between the gateway and the brokers, added to a
     # command's accept_by so that a command acknowledged in time is never refused.
     clock_skew_allowance_s: float = Field(default=1.0, ge=0)
+
+    # -- identity (RFC 8725: one pinned algorithm, iss/aud/exp/iat required)
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "https://snapfix.local"
+    jwt_audience: str = "snapfix-api"
+    access_token_ttl_s: int = Field(default=900, ge=30)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    min_password_score: int = Field(default=3, ge=0, le=4, description="zxcvbn score a password must reach")
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+    # Concurrent Argon2 computations (each takes tens of ms and ~64 MiB).
+    password_hash_concurrency: int = Field(default=4, ge=1)
+
+    # -- limits (the `limits` library's notation)
+    rate_limit_user: str = "100/minute"
+    rate_limit_anonymous: str = "60/minute"
+    rate_limit_token: str = "10/minute"  # noqa: S105 - a rate, not a secret
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)

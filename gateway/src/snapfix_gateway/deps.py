@@ -1,4 +1,4 @@
-"""Request-scoped dependencies of the gateway's routes."""
+"""Request-scoped dependencies of the gateway's routes: clients, the request id, the signed-in user."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from redis.exceptions import RedisError
 
 from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.identity.accounts import Accounts
+from snapfix_gateway.identity.sessions import Principal, Sessions
+from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
+
+# Gives the OpenAPI document its security scheme and Swagger UI its Authorize button.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -23,17 +32,73 @@ async def get_issues_http(request: Request) -> httpx.AsyncClient:
     return request.app.state.issues_http  # type: ignore[no-any-return]
 
 
+async def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts  # type: ignore[no-any-return]
+
+
+async def get_sessions(request: Request) -> Sessions:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+async def get_tokens(request: Request) -> TokenCodec:
+    return request.app.state.tokens  # type: ignore[no-any-return]
+
+
 async def get_request_id(request: Request) -> str:
     return str(request.state.request_id)
 
 
-async def get_actor_id(request: Request) -> str | None:
-    """The signed-in user. Accounts and JWT sessions come with the mobile API; until then anonymous."""
-    return None
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+async def get_optional_principal(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    tokens: Annotated[TokenCodec, Depends(get_tokens)],
+    sessions: Annotated[Sessions, Depends(get_sessions)],
+) -> Principal | None:
+    """The signed-in user, or None without a token. A bad or revoked token is a 401, never anonymous."""
+    if token is None:
+        return None
+    try:
+        claims = tokens.verify(token)
+    except InvalidToken as exc:
+        raise unauthorized(f"The access token is not valid ({exc}).") from exc
+    try:
+        principal = await sessions.get(claims.session_id)
+    except RedisError as exc:  # fail closed: a revoked session must never pass
+        raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
+    if principal is None or principal.user_id != claims.user_id:
+        raise unauthorized("The session has ended; sign in again.")
+    return principal
+
+
+async def get_principal(principal: Annotated[Principal | None, Depends(get_optional_principal)]) -> Principal:
+    if principal is None:
+        raise Problem(401, "Unauthorized", "Sign in first.", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+async def get_staff(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.is_staff:
+        raise Problem(403, "Forbidden", "Only the city's staff may do this.")
+    return principal
+
+
+async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role != "admin":
+        raise Problem(403, "Forbidden", "Only administrators may do this.")
+    return principal
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 IssuesHttpDep = Annotated[httpx.AsyncClient, Depends(get_issues_http)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+TokensDep = Annotated[TokenCodec, Depends(get_tokens)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
-ActorDep = Annotated[str | None, Depends(get_actor_id)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+StaffDep = Annotated[Principal, Depends(get_staff)]
+AdminDep = Annotated[Principal, Depends(get_admin)]

@@ -78,7 +78,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"location": [str(p) for p in err.get("loc", ())], "message": err.get("msg", ""), "type": err.get("type")}
+            {
+                # The field as the client named it (``title``, ``attributes.depth``), then the full location.
+                "field": ".".join(str(p) for p in err.get("loc", ())[1:]) or str(err.get("loc", ("",))[0]),
+                "location": [str(p) for p in err.get("loc", ())],
+                "message": err.get("msg", ""),
+                "type": err.get("type"),
+            }
             for err in exc.errors()
         ]
         return problem_response(

@@ -1,24 +1,71 @@
-"""``/v1/issues``: report an issue (a command on Kafka) and read one (routed to the issues service)."""
+"""``/v1/issues``, ``/v1/me/...``, ``/v1/staff/queue``, ``/v1/categories``: commands on Kafka, reads routed to issues.
+
+Every change is a command: the issues service checks it (so the client gets 403, 404,
+409 or 422 at once), the gateway publishes it and answers ``202`` after the broker's
+ack; the issues service applies it moments later. Reads are answered by the issues
+service, which decides what this viewer may see.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+import httpx
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from uuid_utils.compat import uuid7
 
-from snapfix_gateway.deps import ActorDep, IssuesHttpDep, RequestIdDep, RuntimeDep, SettingsDep
-from snapfix_gateway.upstream import relay_get
-from snapfix_shared.kafka import PublishFailed, publish
-from snapfix_shared.messages import Location, ReportIssue
-from snapfix_shared.messages.base import utcnow
-from snapfix_shared.messages.issues import CategoryCode, Description, Title
-from snapfix_shared.problems import ServiceUnavailable
+from snapfix_gateway.commands import check_and_publish, command_fields
+from snapfix_gateway.deps import (
+    AdminDep,
+    IssuesHttpDep,
+    OptionalPrincipalDep,
+    PrincipalDep,
+    RequestIdDep,
+    RuntimeDep,
+    SettingsDep,
+    StaffDep,
+)
+from snapfix_gateway.identity.sessions import Principal
+from snapfix_gateway.upstream import call, relay, relay_get, viewer_headers
+from snapfix_shared.messages import (
+    AssignIssue,
+    ChangeIssueStatus,
+    CommentOnIssue,
+    EditIssue,
+    FollowIssue,
+    Location,
+    Priority,
+    ReportIssue,
+    Status,
+    VoteOnIssue,
+)
+from snapfix_shared.messages.issues import (
+    Address,
+    Attributes,
+    CategoryCode,
+    CommentBody,
+    DepartmentCode,
+    Description,
+    MediaIds,
+    Note,
+    Title,
+)
+from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
-router = APIRouter(prefix="/v1/issues", tags=["issues"])
+router = APIRouter(tags=["issues"])
+
+_ISSUE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Not allowed for this user"},
+    404: {"description": "No such issue"},
+    409: {"description": "Not possible in the issue's current state"},
+    422: {"description": "Invalid request; `errors` names each field"},
+    429: {"description": "Rate limit reached; see Retry-After"},
+    503: {"description": "Kafka or the issues service is unavailable; retry after Retry-After"},
+}
 
 
 class ReportIssueRequest(BaseModel):
@@ -32,6 +79,10 @@ class ReportIssueRequest(BaseModel):
                     "category": "pothole",
                     "lat": 52.52,
                     "lon": 13.405,
+                    "address": "Main St 12",
+                    "attributes": {},
+                    "media_ids": [],
+                    "anonymous": False,
                 }
             ]
         },
@@ -42,69 +93,398 @@ class ReportIssueRequest(BaseModel):
     category: CategoryCode
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
+    address: Address | None = None
+    attributes: Attributes = Field(default_factory=dict, description="Values of the category's attributes")
+    media_ids: MediaIds = Field(default=(), description="Up to 5 photos uploaded before (media ids)")
+    anonymous: bool = Field(default=False, description="Hide your identity from everyone but the city's staff")
+
+
+class TransitionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"to": "acknowledged", "note": "A crew is scheduled."}]}
+    )
+
+    to: Status
+    note: Note = ""
+    duplicate_of: UUID | None = Field(default=None, description="Required when to='duplicate'")
+    reason: Note | None = Field(default=None, description="Required when to='rejected'")
+
+
+class CommentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"body": "Still there this morning."}]})
+
+    body: CommentBody
+    internal: bool = Field(default=False, description="Staff only: visible to staff alone")
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"department": "roads", "priority": "high"}]}
+    )
+
+    department: DepartmentCode | None = None
+    assignee_id: str | None = Field(default=None, max_length=128)
+    priority: Priority | None = None
+
+
+class EditRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"title": "Deep pothole on Main St"}]})
+
+    title: Title | None = None
+    description: Description | None = None
+    media_ids: MediaIds | None = None
 
 
 class Accepted(BaseModel):
-    id: UUID
-    status: str = "accepted"
+    id: UUID = Field(description="The issue (or, for a comment, the comment) this request is about")
+    status: Literal["accepted"] = "accepted"
 
 
-class IssueView(BaseModel):
-    id: UUID
-    title: str
-    description: str
-    category: str
-    lat: float
-    lon: float
-    status: str
-    created_at: str
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses={503: {"description": "Kafka did not take the command; retry after Retry-After"}},
-)
+async def _submit(
+    runtime: Runtime,
+    issues: httpx.AsyncClient,
+    *,
+    request_id: str,
+    principal: Principal,
+    command: Any,
+    response: Response,
+) -> None:
+    await check_and_publish(runtime, issues, Topic.ISSUES_COMMANDS, command, request_id=request_id, principal=principal)
+    response.headers["Location"] = f"/v1/issues/{command.issue_id}"
+
+
+@router.post("/v1/issues", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_ISSUE_ERRORS)
 async def report_issue(  # noqa: PLR0917 - FastAPI injects by parameter
     body: ReportIssueRequest,
     response: Response,
     runtime: RuntimeDep,
     settings: SettingsDep,
+    issues: IssuesHttpDep,
     request_id: RequestIdDep,
-    actor_id: ActorDep,
+    principal: PrincipalDep,
 ) -> Accepted:
-    """Accept a report. 202 means the command is stored by Kafka; the report is readable shortly after."""
-    issue_id = uuid7()
-    now = utcnow()
+    """Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later."""
     command = ReportIssue(
-        occurred_at=now,
-        accept_by=now + timedelta(seconds=runtime.publish_timeout_s + settings.clock_skew_allowance_s),
-        correlation_id=request_id,
-        actor_id=actor_id,
-        issue_id=issue_id,
+        **command_fields(runtime, settings, request_id, principal),
+        issue_id=uuid7(),
         title=body.title,
         description=body.description,
         category=body.category,
         location=Location(lat=body.lat, lon=body.lon),
+        address=body.address,
+        attributes=body.attributes,
+        media_ids=body.media_ids,
+        anonymous=body.anonymous,
     )
-    try:
-        await publish(
-            runtime.broker, Topic.ISSUES_COMMANDS, command, source=runtime.source, timeout_s=runtime.publish_timeout_s
-        )
-    except PublishFailed as exc:
-        raise ServiceUnavailable("The report could not be stored right now; please retry.", retry_after_s=5) from exc
-    response.headers["Location"] = f"/v1/issues/{issue_id}"
+    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    return Accepted(id=command.issue_id)
+
+
+@router.post(
+    "/v1/issues/{issue_id}/transitions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=_ISSUE_ERRORS,
+)
+async def transition(  # noqa: PLR0917
+    issue_id: UUID,
+    body: TransitionRequest,
+    response: Response,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: PrincipalDep,
+) -> Accepted:
+    """Change the status. Staff of the owning department (or admins) move an issue along
+    `open → acknowledged → in_progress → resolved → closed`, or mark it `duplicate` / `rejected`;
+    the reporter may `reopened` it within 30 days of resolution, or `withdrawn` it while it is new."""
+    command = ChangeIssueStatus(
+        **command_fields(runtime, settings, request_id, principal), issue_id=issue_id, **body.model_dump()
+    )
+    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
     return Accepted(id=issue_id)
 
 
-@router.get(
-    "/{issue_id}",
-    response_model=IssueView,
-    responses={
-        404: {"description": "No such issue (or not yet stored)"},
-        503: {"description": "Issues service unavailable"},
-    },
+@router.post(
+    "/v1/issues/{issue_id}/comments",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=_ISSUE_ERRORS,
 )
-async def get_issue(issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
-    return await relay_get(issues, f"/v1/issues/{issue_id}", service="issues", request_id=request_id)
+async def comment(  # noqa: PLR0917
+    issue_id: UUID,
+    body: CommentRequest,
+    response: Response,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: PrincipalDep,
+) -> Accepted:
+    """Comment on an issue; staff may mark a comment internal (never shown to citizens)."""
+    command = CommentOnIssue(
+        **command_fields(runtime, settings, request_id, principal),
+        issue_id=issue_id,
+        comment_id=uuid7(),
+        body=body.body,
+        internal=body.internal,
+    )
+    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    return Accepted(id=command.comment_id)
+
+
+async def _vote_or_follow(
+    command_type: type[VoteOnIssue] | type[FollowIssue],
+    on: bool,
+    *,
+    issue_id: UUID,
+    response: Response,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issues: IssuesHttpDep,
+    request_id: str,
+    principal: Principal,
+) -> Accepted:
+    fields = command_fields(runtime, settings, request_id, principal)
+    command = (
+        VoteOnIssue(**fields, issue_id=issue_id, vote=on)
+        if command_type is VoteOnIssue
+        else FollowIssue(**fields, issue_id=issue_id, follow=on)
+    )
+    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    return Accepted(id=issue_id)
+
+
+def _toggle_route(
+    method: str, path: str, command_type: type[VoteOnIssue] | type[FollowIssue], on: bool, doc: str
+) -> None:
+    async def endpoint(  # noqa: PLR0917
+        issue_id: UUID,
+        response: Response,
+        runtime: RuntimeDep,
+        settings: SettingsDep,
+        issues: IssuesHttpDep,
+        request_id: RequestIdDep,
+        principal: PrincipalDep,
+    ) -> Accepted:
+        return await _vote_or_follow(
+            command_type,
+            on,
+            issue_id=issue_id,
+            response=response,
+            runtime=runtime,
+            settings=settings,
+            issues=issues,
+            request_id=request_id,
+            principal=principal,
+        )
+
+    endpoint.__doc__ = doc
+    endpoint.__name__ = f"{method.lower()}_{path.rsplit('/', 1)[-1]}"
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=[method],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        responses=_ISSUE_ERRORS,
+    )
+
+
+_toggle_route("POST", "/v1/issues/{issue_id}/vote", VoteOnIssue, True, "Upvote an issue (one vote per user).")
+_toggle_route("DELETE", "/v1/issues/{issue_id}/vote", VoteOnIssue, False, "Take your vote back.")
+_toggle_route("PUT", "/v1/issues/{issue_id}/follow", FollowIssue, True, "Follow an issue: its changes reach you live.")
+_toggle_route("DELETE", "/v1/issues/{issue_id}/follow", FollowIssue, False, "Stop following an issue.")
+
+
+@router.post(
+    "/v1/issues/{issue_id}/assignment",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=_ISSUE_ERRORS,
+)
+async def assign(  # noqa: PLR0917
+    issue_id: UUID,
+    body: AssignRequest,
+    response: Response,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    staff: StaffDep,
+) -> Accepted:
+    """Staff: assign to a department or a staff member, and set the priority."""
+    command = AssignIssue(
+        **command_fields(runtime, settings, request_id, staff), issue_id=issue_id, **body.model_dump()
+    )
+    await _submit(runtime, issues, request_id=request_id, principal=staff, command=command, response=response)
+    return Accepted(id=issue_id)
+
+
+@router.patch(
+    "/v1/issues/{issue_id}", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_ISSUE_ERRORS
+)
+async def edit(  # noqa: PLR0917
+    issue_id: UUID,
+    body: EditRequest,
+    response: Response,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: PrincipalDep,
+) -> Accepted:
+    """The reporter edits title, description or photos, within 15 minutes of reporting."""
+    command = EditIssue(
+        **command_fields(runtime, settings, request_id, principal),
+        issue_id=issue_id,
+        **body.model_dump(exclude_unset=True),
+    )
+    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    return Accepted(id=issue_id)
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+@router.get("/v1/issues", response_model=Page, responses=_ISSUE_ERRORS)
+async def nearby(  # noqa: PLR0917
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: OptionalPrincipalDep,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    radius_m: Annotated[int, Query(ge=1, le=50_000)] = 1000,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    category: Annotated[CategoryCode | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    sort: Annotated[Literal["distance", "recent"], Query()] = "distance",
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    """Issues near a point: within `radius_m`, closest or newest first, one page at a time."""
+    return await relay_get(
+        issues, "/v1/issues", service="issues", request_id=request_id, principal=principal, params=request.url.query
+    )
+
+
+@router.get("/v1/issues/suggestions", response_model=Page, responses=_ISSUE_ERRORS)
+async def suggestions(  # noqa: PLR0917
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: OptionalPrincipalDep,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    category: Annotated[CategoryCode, Query()],
+    radius_m: Annotated[int, Query(ge=1, le=5000)] = 150,
+) -> Response:
+    """Open reports of the same category close by: probably the same problem (ask before reporting)."""
+    return await relay_get(
+        issues,
+        "/v1/issues/suggestions",
+        service="issues",
+        request_id=request_id,
+        principal=principal,
+        params=request.url.query,
+    )
+
+
+@router.get("/v1/issues/{issue_id}", responses=_ISSUE_ERRORS)
+async def get_issue(
+    issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
+) -> Response:
+    """One issue with its history and the comments you may see."""
+    return await relay_get(
+        issues, f"/v1/issues/{issue_id}", service="issues", request_id=request_id, principal=principal
+    )
+
+
+@router.get("/v1/me/issues", response_model=Page, tags=["me"], responses=_ISSUE_ERRORS)
+async def my_issues(
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: PrincipalDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """The issues you reported (anonymous ones included), newest first."""
+    return await relay_get(
+        issues,
+        f"/v1/users/{principal.user_id}/issues",
+        service="issues",
+        request_id=request_id,
+        principal=principal,
+        params=request.url.query,
+    )
+
+
+@router.get("/v1/me/following", response_model=Page, tags=["me"], responses=_ISSUE_ERRORS)
+async def my_following(
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: PrincipalDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """The issues you follow."""
+    return await relay_get(
+        issues,
+        f"/v1/users/{principal.user_id}/following",
+        service="issues",
+        request_id=request_id,
+        principal=principal,
+        params=request.url.query,
+    )
+
+
+@router.get("/v1/staff/queue", response_model=Page, tags=["staff"], responses=_ISSUE_ERRORS)
+async def staff_queue(  # noqa: PLR0917
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    staff: StaffDep,
+    department: Annotated[DepartmentCode | None, Query()] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    priority: Annotated[Priority | None, Query()] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Staff: the work queue of your departments, most urgent first."""
+    return await relay_get(
+        issues, "/v1/staff/queue", service="issues", request_id=request_id, principal=staff, params=request.url.query
+    )
+
+
+# -- the catalogue ----------------------------------------------------------------------
+
+
+@router.get("/v1/categories", tags=["categories"])
+async def categories(request: Request, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
+    """The catalogue: what can be reported, which department owns it, its SLA and attributes."""
+    headers = viewer_headers(request_id, None)
+    if etag := request.headers.get("if-none-match"):
+        headers["if-none-match"] = etag
+    return relay(await call(issues, "GET", "/v1/categories", service="issues", headers=headers))
+
+
+@router.get("/v1/categories/{code}", tags=["categories"], responses={404: {"description": "No such category"}})
+async def category(code: CategoryCode, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
+    return await relay_get(issues, f"/v1/categories/{code}", service="issues", request_id=request_id)
+
+
+@router.put("/v1/categories/{code}", tags=["categories", "admin"], responses=_ISSUE_ERRORS)
+async def put_category(
+    code: CategoryCode, request: Request, issues: IssuesHttpDep, request_id: RequestIdDep, admin: AdminDep
+) -> Response:
+    """Admins: create or change a category (the body as `GET /v1/categories/{code}` shows it, without `code`)."""
+    headers = {**viewer_headers(request_id, admin), "content-type": "application/json"}
+    body = await request.body()
+    return relay(await call(issues, "PUT", f"/v1/categories/{code}", service="issues", headers=headers, content=body))

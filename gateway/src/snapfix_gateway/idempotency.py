@@ -1,0 +1,182 @@
+"""``Idempotency-Key`` on every POST (draft-ietf-httpapi-idempotency-key-header).
+
+The first request with a key is processed and its answer kept in Redis; a retry with
+the same key and the same request gets that answer again (``Idempotent-Replayed: true``)
+without a second command. The same key with another request is ``422``; a retry that
+arrives while the first is still being processed is ``409``. Keys are scoped to the
+caller (user, or client IP when anonymous). Server errors are not kept, so they can be
+retried. When Redis does not answer, requests go through unprotected rather than failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_shared.problems import PROBLEM_JSON
+
+log = logging.getLogger(__name__)
+
+HEADER = b"idempotency-key"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_PENDING_TTL_S = 60
+_NOT_KEPT = {b"content-length", b"x-request-id", b"ratelimit", b"ratelimit-policy"}
+
+
+def _problem(scope: Scope, status: int, title: str, detail: str) -> tuple[int, bytes]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": scope["path"]}
+    return status, orjson.dumps(body)
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, *, redis: Redis, tokens: TokenCodec, ttl_s: int) -> None:
+        self.app, self.redis, self.tokens, self.ttl_s = app, redis, tokens, ttl_s
+
+    def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            try:
+                return "u:" + self.tokens.verify(token.strip()).user_id
+            except InvalidToken:
+                pass
+        return "ip:" + (scope.get("client") or ("unknown", 0))[0]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        raw_key = headers.get(HEADER)
+        if raw_key is None:
+            await self.app(scope, receive, send)
+            return
+        key = raw_key.decode("latin-1")
+        if not _VALID_KEY.match(key):
+            await self._answer(
+                send, *_problem(scope, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
+            )
+            return
+
+        body, more = b"", True
+        while more:  # the whole request body, to fingerprint it and to hand it on
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        fingerprint = hashlib.sha256(
+            b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+        store_key = f"gw:idem:{self._caller(scope, headers)}:{hashlib.sha256(raw_key).hexdigest()}"
+
+        try:
+            claimed = await self.redis.set(
+                store_key, orjson.dumps({"fp": fingerprint, "state": "pending"}), nx=True, ex=_PENDING_TTL_S
+            )
+            kept = None if claimed else await self.redis.get(store_key)
+        except RedisError as exc:
+            log.warning("Idempotency-Key not enforced: Redis is not answering (%r)", exc)
+            await self.app(scope, _replay_body(body, receive), send)
+            return
+
+        if not claimed and kept is not None:
+            await self._repeat(scope, send, orjson.loads(kept), fingerprint)
+            return
+        await self._first(scope, receive, send, body=body, store_key=store_key, fingerprint=fingerprint)
+
+    async def _repeat(self, scope: Scope, send: Send, kept: dict[str, object], fingerprint: str) -> None:
+        if kept["fp"] != fingerprint:
+            await self._answer(
+                send,
+                *_problem(
+                    scope, 422, "Unprocessable Content", "This Idempotency-Key was used for a different request."
+                ),
+            )
+        elif kept["state"] == "pending":
+            await self._answer(
+                send,
+                *_problem(scope, 409, "Conflict", "A request with this Idempotency-Key is still being processed."),
+                extra=[(b"retry-after", b"1")],
+            )
+        else:
+            stored_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept["headers"]]  # type: ignore[attr-defined]
+            body = base64.b64decode(kept["body"])  # type: ignore[arg-type]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": kept["status"],
+                    "headers": [
+                        *stored_headers,
+                        (b"content-length", str(len(body)).encode()),
+                        (b"idempotent-replayed", b"true"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+    async def _first(
+        self, scope: Scope, receive: Receive, send: Send, *, body: bytes, store_key: str, fingerprint: str
+    ) -> None:
+        status = 500
+        out_headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, out_headers
+            if message["type"] == "http.response.start":
+                status, out_headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, _replay_body(body, receive), capture)
+        finally:
+            try:
+                if status >= 500:  # a failure is not an answer: let the retry try again
+                    await self.redis.delete(store_key)
+                else:
+                    kept = {
+                        "fp": fingerprint,
+                        "state": "done",
+                        "status": status,
+                        "headers": [
+                            (k.decode("latin-1"), v.decode("latin-1"))
+                            for k, v in out_headers
+                            if k.lower() not in _NOT_KEPT
+                        ],
+                        "body": base64.b64encode(b"".join(chunks)).decode(),
+                    }
+                    await self.redis.set(store_key, orjson.dumps(kept), ex=self.ttl_s)
+            except RedisError as exc:
+                log.warning("Idempotency-Key answer not kept (%r)", exc)
+
+    @staticmethod
+    async def _answer(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *(extra or []),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """The body already read, then the client's own messages (a disconnect, eventually)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

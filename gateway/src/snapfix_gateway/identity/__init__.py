@@ -1,0 +1,1 @@
+"""Identity, owned by the gateway: accounts, passwords, sessions and access tokens."""

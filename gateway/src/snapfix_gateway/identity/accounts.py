@@ -1,0 +1,190 @@
+"""Accounts: registration, sign-in, staff creation, e-mail verification, and their events.
+
+The account is written first, with its events in an outbox field; the events are then
+published (acks=all) and the outbox cleared. A crash or a Kafka outage in between leaves
+the outbox pending, and the relay publishes it later, so no user event is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from email_validator import EmailNotValidError, validate_email
+from faststream.kafka import KafkaBroker
+from opentelemetry import context as otel_context
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from uuid_utils.compat import uuid7
+
+from snapfix_gateway.identity.models import Account
+from snapfix_gateway.identity.passwords import Passwords, check_strength
+from snapfix_shared.kafka import PublishFailed, publish_all
+from snapfix_shared.messages import USER_EVENTS, EmailVerificationRequested, Role, UserEmailVerified, UserRegistered
+from snapfix_shared.messages.users import UserEvent
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+
+
+class EmailTaken(Exception):
+    pass
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+def normalize_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from exc
+
+
+def _now_ms() -> datetime:
+    """BSON keeps milliseconds: truncate first, so the answer equals what a later read shows."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        passwords: Passwords,
+        *,
+        source: str,
+        publish_timeout_s: float,
+        public_base_url: str,
+        min_password_score: int,
+    ) -> None:
+        self.broker, self.passwords, self.source = broker, passwords, source
+        self.publish_timeout_s, self.public_base_url = publish_timeout_s, public_base_url.rstrip("/")
+        self.min_password_score = min_password_score
+
+    async def register(
+        self,
+        email: str,
+        password: str,
+        display_name: str,
+        *,
+        correlation_id: str,
+        role: Role = "citizen",
+        departments: Sequence[str] = (),
+        actor_id: str | None = None,
+        verified: bool = False,
+    ) -> Account:
+        email = normalize_email(email)
+        check_strength(password, user_inputs=[email, display_name], min_score=self.min_password_score)
+        user_id = uuid7()
+        token = secrets.token_urlsafe(32)
+        base = {"correlation_id": correlation_id, "actor_id": actor_id or str(user_id), "user_id": user_id}
+        events: list[UserEvent] = [
+            UserRegistered(**base, email=email, display_name=display_name, role=role, departments=tuple(departments))
+        ]
+        if not verified:
+            verify_url = f"{self.public_base_url}/v1/auth/verify-email?token={token}"
+            events.append(
+                EmailVerificationRequested(**base, email=email, display_name=display_name, verify_url=verify_url)
+            )
+        account = Account(
+            id=user_id,
+            email=email,
+            display_name=display_name,
+            password_hash=await self.passwords.hash(password),
+            role=role,
+            departments=sorted(set(departments)),
+            email_verified=verified,
+            verify_token_hash=None if verified else _digest(token),
+            created_at=_now_ms(),
+            outbox=[e.model_dump(mode="json") for e in events],
+            outbox_pending=True,
+        )
+        try:
+            await account.insert()
+        except DuplicateKeyError as exc:
+            raise EmailTaken(email) from exc
+        await self._flush(account)
+        return account
+
+    async def authenticate(self, email: str, password: str) -> Account | None:
+        try:
+            email = normalize_email(email)
+        except InvalidEmail:
+            email = ""
+        account = await Account.find_one(Account.email == email) if email else None
+        ok = await self.passwords.verify(account.password_hash if account else None, password)
+        return account if ok else None
+
+    async def get(self, user_id: str) -> Account | None:
+        try:
+            return await Account.get(UUID(user_id))
+        except ValueError:
+            return None
+
+    async def verify_email(self, token: str, *, correlation_id: str) -> bool:
+        account = await Account.find_one(Account.verify_token_hash == _digest(token))
+        if account is None:
+            return False
+        event = UserEmailVerified(correlation_id=correlation_id, actor_id=str(account.id), user_id=account.id)
+        await Account.find_one(Account.id == account.id).update(
+            {
+                "$set": {"email_verified": True, "verify_token_hash": None, "outbox_pending": True},
+                "$push": {"outbox": event.model_dump(mode="json")},
+            }
+        )
+        refreshed = await Account.get(account.id)
+        if refreshed is not None:
+            await self._flush(refreshed)
+        return True
+
+    async def ensure_admin(self, email: str, password: str) -> None:
+        """Create the bootstrap admin when it does not exist yet (idempotent across replicas)."""
+        if await Account.find_one(Account.email == normalize_email(email)) is not None:
+            return
+        with contextlib.suppress(EmailTaken):  # another replica got there first
+            await self.register(
+                email, password, "Administrator", correlation_id="bootstrap", role="admin", verified=True
+            )
+            log.info("bootstrap admin %s created", email)
+
+    async def _flush(self, account: Account) -> None:
+        """Publish the account's pending events, then clear them; on failure the relay retries."""
+        if not account.outbox:
+            return
+        events = [USER_EVENTS.validate_python(e) for e in account.outbox]
+        try:
+            await publish_all(
+                self.broker,
+                Topic.USERS_EVENTS,
+                [(e, otel_context.get_current()) for e in events],
+                source=self.source,
+                timeout_s=self.publish_timeout_s,
+            )
+        except PublishFailed:
+            log.warning("user events of %s not published yet; the outbox relay will retry", account.id)
+            return
+        ids = [e["message_id"] for e in account.outbox]
+        await Account.find_one(Account.id == account.id).update(
+            {"$pull": {"outbox": {"message_id": {"$in": ids}}}, "$set": {"outbox_pending": False}}
+        )
+
+    async def relay_outbox(self, interval_s: float = 15.0) -> None:
+        """Runs for the life of the process: publishes outboxes a failed publish left behind."""
+        while True:
+            try:
+                async for account in Account.find(Account.outbox_pending == True).limit(100):  # noqa: E712
+                    await self._flush(account)
+            except PyMongoError as exc:
+                log.warning("outbox relay: %r", exc)
+            await asyncio.sleep(interval_s)

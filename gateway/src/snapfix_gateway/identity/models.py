@@ -1,0 +1,41 @@
+"""Beanie documents of the gateway's identity store (private to the gateway)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from beanie import Document
+from pydantic import Field
+from pymongo import IndexModel
+
+from snapfix_shared.messages import Role
+
+
+class Account(Document):
+    """A user account. Intended shard key: ``{_id}`` (lookups by e-mail go through its unique index).
+
+    ``outbox`` holds the user events not yet acknowledged by Kafka; they are published
+    right after the write and, should that fail, by the outbox relay later.
+    """
+
+    id: UUID  # type: ignore[assignment]  # UUIDv7, not ObjectId
+    email: str
+    display_name: str
+    password_hash: str
+    role: Role
+    departments: list[str] = Field(default_factory=list)
+    email_verified: bool = False
+    verify_token_hash: str | None = None
+    created_at: datetime
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
+
+    class Settings:
+        name = "accounts"
+        indexes: ClassVar = [
+            IndexModel("email", unique=True),
+            IndexModel("verify_token_hash"),
+            IndexModel("outbox_pending"),
+        ]

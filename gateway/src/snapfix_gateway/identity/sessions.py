@@ -1,0 +1,124 @@
+"""Sessions in Redis: revocable at once, with rotating refresh tokens.
+
+A refresh token is ``<session id>.<secret>``. The session keeps the hash of its current
+secret and the hashes of the ones it rotated away from; presenting a rotated secret
+again means the token was stolen or replayed, and the whole session (the family of
+tokens descending from one sign-in) is revoked. Both keys share a hash tag, so the
+rotation script is atomic on Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from redis.asyncio import Redis
+from uuid_utils.compat import uuid7
+
+from snapfix_shared.messages import Role
+
+_ROTATE = """
+local current = redis.call('HGET', KEYS[1], 'refresh')
+if not current then return 'missing' end
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  return 'rotated'
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 'reused'
+end
+return 'invalid'
+"""
+
+Outcome = Literal["rotated", "reused", "invalid", "missing"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user behind a request."""
+
+    user_id: str
+    role: Role
+    departments: tuple[str, ...]
+    session_id: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in {"staff", "admin"}
+
+
+def _keys(session_id: str) -> tuple[str, str]:
+    return f"gw:sess:{{{session_id}}}", f"gw:sess:{{{session_id}}}:rotated"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class RefreshRejected(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+class Sessions:
+    def __init__(self, redis: Redis, ttl_s: int) -> None:
+        self.redis, self.ttl_s = redis, ttl_s
+        self._rotate = redis.register_script(_ROTATE)
+
+    async def create(self, user_id: str, role: Role, departments: tuple[str, ...]) -> tuple[str, str]:
+        """Start a session; returns (session id, refresh token)."""
+        session_id = str(uuid7())
+        secret = secrets.token_urlsafe(32)
+        key, _ = _keys(session_id)
+        fields: dict[Any, Any] = {
+            "user_id": user_id,
+            "role": role,
+            "departments": ",".join(departments),
+            "refresh": _digest(secret),
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+        return session_id, f"{session_id}.{secret}"
+
+    async def get(self, session_id: str) -> Principal | None:
+        key, _ = _keys(session_id)
+        user_id, role, departments = (
+            v.decode() if isinstance(v, bytes) else v
+            for v in await self.redis.hmget(key, ["user_id", "role", "departments"])
+        )
+        if not user_id or not role:
+            return None
+        return Principal(
+            user_id=user_id,
+            role=cast("Role", role),
+            departments=tuple(d for d in (departments or "").split(",") if d),
+            session_id=session_id,
+        )
+
+    async def rotate(self, refresh_token: str) -> tuple[Principal, str]:
+        """Exchange a refresh token for its successor; a replayed one revokes the session."""
+        session_id, _, secret = refresh_token.partition(".")
+        if not session_id or not secret or len(refresh_token) > 200:
+            raise RefreshRejected("invalid")
+        principal = await self.get(session_id)
+        if principal is None:
+            raise RefreshRejected("missing")
+        new_secret = secrets.token_urlsafe(32)
+        outcome = (
+            await self._rotate(keys=list(_keys(session_id)), args=[_digest(secret), _digest(new_secret), self.ttl_s])
+        ).decode()
+        if outcome != "rotated":
+            raise RefreshRejected(cast("Outcome", outcome))
+        return principal, f"{session_id}.{new_secret}"
+
+    async def revoke(self, session_id: str) -> None:
+        await self.redis.delete(*_keys(session_id))

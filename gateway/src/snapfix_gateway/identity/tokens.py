@@ -1,0 +1,60 @@
+"""Access tokens: short-lived JWTs per RFC 8725 (one pinned algorithm; iss, aud, exp, iat required).
+
+A token names its session (``sid``); the session is checked against Redis on every
+request, so logout and revocation take effect at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHM = "HS256"
+TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068: refuse other JWTs signed with the same key
+_REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid"]
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: str
+    session_id: str
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenCodec:
+    def __init__(self, secret: str, *, issuer: str, audience: str, ttl_s: int) -> None:
+        self._secret, self.issuer, self.audience, self.ttl_s = secret, issuer, audience, ttl_s
+
+    def issue(self, user_id: str, session_id: str, *, now: float | None = None) -> str:
+        iat = int(now if now is not None else time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user_id,
+            "sid": session_id,
+            "iat": iat,
+            "exp": iat + self.ttl_s,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
+
+    def verify(self, token: str) -> Claims:
+        try:
+            if jwt.get_unverified_header(token).get("typ") != TOKEN_TYPE:
+                raise InvalidToken("not an access token")
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=5,
+                options={"require": _REQUIRED},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return Claims(user_id=str(claims["sub"]), session_id=str(claims["sid"]))

@@ -1,0 +1,164 @@
+"""Rate limits at the edge, with the `limits` library: fixed windows counted in Redis.
+
+- every signed-in user: ``rate_limit_user`` over the whole API (the product's 100/minute);
+- anonymous callers: ``rate_limit_anonymous`` per client IP;
+- the token and registration endpoints: also ``rate_limit_token`` per client IP.
+
+Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers);
+a refused request is ``429`` problem+json with ``Retry-After``. When Redis is down the
+counting falls back to this process's memory rather than failing the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import orjson
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_shared.problems import PROBLEM_JSON
+
+log = logging.getLogger(__name__)
+
+_EXEMPT = ("/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
+_CREDENTIAL_PATHS = ("/v1/auth/token", "/v1/auth/register")
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    item: RateLimitItem
+
+    @property
+    def window_s(self) -> int:
+        return int(self.item.get_expiry())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    policy: Policy
+    allowed: bool
+    remaining: int
+    reset_s: int
+
+
+class Limiter:
+    """Redis first; this process's memory while Redis does not answer."""
+
+    def __init__(self, redis_url: str, timeout_s: float) -> None:
+        self._redis = FixedWindowRateLimiter(
+            RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                wrap_exceptions=True,
+                key_prefix="gw:rl",
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+            )
+        )
+        self._local = FixedWindowRateLimiter(MemoryStorage())
+        self.degraded = False
+
+    async def check(self, policy: Policy, key: str) -> Verdict:
+        try:
+            return await self._check(self._redis, policy, key)
+        except StorageError as exc:
+            if not self.degraded:
+                log.warning("rate limits counted locally: Redis is not answering (%r)", exc.storage_error)
+            self.degraded = True
+            return await self._check(self._local, policy, key)
+
+    async def _check(self, limiter: FixedWindowRateLimiter, policy: Policy, key: str) -> Verdict:
+        allowed = await limiter.hit(policy.item, policy.name, key)
+        stats = await limiter.get_window_stats(policy.item, policy.name, key)
+        if limiter is self._redis:
+            self.degraded = False
+        reset_s = max(1, math.ceil(stats.reset_time - time.time()))
+        return Verdict(policy, allowed, stats.remaining, reset_s)
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, settings: GatewaySettings, tokens: TokenCodec, limiter: Limiter) -> None:
+        self.app, self.tokens, self.limiter = app, tokens, limiter
+        self.user = Policy("user", parse(settings.rate_limit_user))
+        self.anonymous = Policy("anonymous", parse(settings.rate_limit_anonymous))
+        self.credentials = Policy("credentials", parse(settings.rate_limit_token))
+
+    def _user_id(self, scope: Scope) -> str | None:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and token:
+                    try:
+                        return self.tokens.verify(token.strip()).user_id
+                    except InvalidToken:
+                        return None
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(_EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        client_ip = (scope.get("client") or ("unknown", 0))[0]
+        user_id = self._user_id(scope)
+        checks = [(self.user, user_id)] if user_id else [(self.anonymous, client_ip)]
+        if scope["method"] == "POST" and path in _CREDENTIAL_PATHS:
+            checks.append((self.credentials, client_ip))
+        verdicts = [await self.limiter.check(policy, key) for policy, key in checks]
+        # The policy closest to refusing is the one the client is told about.
+        shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
+        headers = [
+            (
+                b"ratelimit-policy",
+                f'"{shown.policy.name}";q={shown.policy.item.amount};w={shown.policy.window_s}'.encode(),
+            ),
+            (b"ratelimit", f'"{shown.policy.name}";r={shown.remaining};t={shown.reset_s}'.encode()),
+        ]
+        if not shown.allowed:
+            await self._refuse(scope, send, shown, headers)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).extend(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple[bytes, bytes]]) -> None:
+        body = orjson.dumps(
+            {
+                "type": "about:blank",
+                "title": "Too Many Requests",
+                "status": 429,
+                "detail": (
+                    f"At most {verdict.policy.item.amount} requests per {verdict.policy.window_s} s "
+                    f"({verdict.policy.name}); retry in {verdict.reset_s} s."
+                ),
+                "instance": scope.get("path", ""),
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(verdict.reset_s).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,268 @@
+"""``/v1/auth``, ``/v1/me`` and ``/v1/admin/users``: accounts, sign-in (OAuth2 token endpoint), sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
+
+from snapfix_gateway.deps import (
+    AccountsDep,
+    AdminDep,
+    PrincipalDep,
+    RequestIdDep,
+    SessionsDep,
+    SettingsDep,
+    TokensDep,
+)
+from snapfix_gateway.identity.accounts import EmailTaken, InvalidEmail
+from snapfix_gateway.identity.models import Account
+from snapfix_gateway.identity.passwords import WeakPassword
+from snapfix_gateway.identity.sessions import RefreshRejected
+from snapfix_shared.messages import Role
+from snapfix_shared.messages.issues import DepartmentCode
+from snapfix_shared.problems import Problem, ServiceUnavailable
+
+router = APIRouter(tags=["accounts"])
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
+Email = Annotated[str, Field(min_length=3, max_length=320)]
+Password = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"email": "ada@example.org", "password": "violet-harbour-71-lantern", "display_name": "Ada"}]
+        },
+    )
+
+    email: Email
+    password: Password
+    display_name: DisplayName
+
+
+class CreateUserRequest(RegisterRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "road.crew@city.example",
+                    "password": "granite-otter-52-compass",
+                    "display_name": "Road crew",
+                    "role": "staff",
+                    "departments": ["roads"],
+                }
+            ]
+        },
+    )
+
+    role: Role = "staff"
+    departments: list[DepartmentCode] = Field(default_factory=list, max_length=20)
+
+
+class UserView(BaseModel):
+    id: UUID
+    email: str
+    display_name: str
+    role: Role
+    departments: list[str]
+    email_verified: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> UserView:
+        return cls.model_validate(account.model_dump())
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+def _identity_store_down(exc: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable(f"Accounts cannot be reached right now ({type(exc).__name__}).")
+
+
+def _invalid_grant(detail: str) -> Problem:
+    # RFC 6749 §5.2's error code, inside an RFC 9457 problem.
+    return Problem(400, "Bad Request", detail, extra={"error": "invalid_grant"}, headers={"Cache-Control": "no-store"})
+
+
+async def _create(
+    accounts: AccountsDep,
+    body: RegisterRequest,
+    request_id: str,
+    *,
+    role: Role = "citizen",
+    departments: list[str] | None = None,
+    actor_id: str | None = None,
+) -> Account:
+    try:
+        return await accounts.register(
+            body.email,
+            body.password,
+            body.display_name,
+            correlation_id=request_id,
+            role=role,
+            departments=departments or [],
+            actor_id=actor_id,
+        )
+    except InvalidEmail as exc:
+        raise Problem(
+            422, "Unprocessable Content", str(exc), extra={"errors": [{"field": "email", "message": str(exc)}]}
+        ) from exc
+    except WeakPassword as exc:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            f"The password is too weak: {exc}",
+            extra={"errors": [{"field": "password", "message": str(exc)}]},
+        ) from exc
+    except EmailTaken as exc:
+        raise Problem(409, "Conflict", "An account with this e-mail address exists already.") from exc
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+
+
+@router.post(
+    "/v1/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserView,
+    responses={409: {"description": "E-mail taken"}, 422: {"description": "Invalid e-mail or weak password"}},
+)
+async def register(
+    body: RegisterRequest, accounts: AccountsDep, request_id: RequestIdDep, response: Response
+) -> UserView:
+    """Create a citizen account. A verification link is sent to the address (once notifications exist)."""
+    account = await _create(accounts, body, request_id)
+    response.headers["Location"] = "/v1/me"
+    return UserView.of(account)
+
+
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenResponse,
+    responses={400: {"description": "invalid_grant / unsupported_grant_type (RFC 6749 §5.2)"}},
+)
+async def token(  # noqa: PLR0917 - FastAPI injects by parameter
+    accounts: AccountsDep,
+    sessions: SessionsDep,
+    tokens: TokensDep,
+    settings: SettingsDep,
+    response: Response,
+    grant_type: Annotated[str, Form(description="password or refresh_token")],
+    username: Annotated[str | None, Form(description="The e-mail address (grant_type=password)")] = None,
+    password: Annotated[str | None, Form(max_length=128)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[str, Form()] = "",
+) -> TokenResponse:
+    """OAuth2 token endpoint: sign in with e-mail and password, or exchange a refresh token.
+
+    Refresh tokens rotate: each can be used once. Presenting one that was already used
+    revokes the whole session (every token descended from that sign-in).
+    """
+    response.headers["Cache-Control"] = "no-store"
+    try:
+        if grant_type == "password":
+            if not username or not password:
+                raise _invalid_grant("username and password are required.")
+            account = await accounts.authenticate(username, password)
+            if account is None:
+                raise _invalid_grant("The e-mail address or the password is wrong.")
+            session_id, refresh = await sessions.create(str(account.id), account.role, tuple(account.departments))
+            user_id = str(account.id)
+        elif grant_type == "refresh_token":
+            if not refresh_token:
+                raise _invalid_grant("refresh_token is required.")
+            try:
+                principal, refresh = await sessions.rotate(refresh_token)
+            except RefreshRejected as exc:
+                detail = {
+                    "reused": "This refresh token was used before; the session is revoked. Sign in again.",
+                    "missing": "The session has ended. Sign in again.",
+                }.get(exc.outcome, "The refresh token is not valid.")
+                raise _invalid_grant(detail) from exc
+            session_id, user_id = principal.session_id, principal.user_id
+        else:
+            raise Problem(
+                400,
+                "Bad Request",
+                f"grant_type {grant_type!r} is not supported.",
+                extra={"error": "unsupported_grant_type"},
+            )
+    except (PyMongoError, RedisError) as exc:
+        raise _identity_store_down(exc) from exc
+    return TokenResponse(
+        access_token=tokens.issue(user_id, session_id),
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_s,
+    )
+
+
+@router.post("/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: PrincipalDep, sessions: SessionsDep) -> Response:
+    """End this session now: its access and refresh tokens stop working at once."""
+    try:
+        await sessions.revoke(principal.session_id)
+    except RedisError as exc:
+        raise _identity_store_down(exc) from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/v1/auth/verify-email")
+async def verify_email(
+    accounts: AccountsDep, request_id: RequestIdDep, token: Annotated[str, Query(min_length=10, max_length=200)]
+) -> dict[str, str]:
+    """The link sent by e-mail: marks the address verified."""
+    try:
+        verified = await accounts.verify_email(token, correlation_id=request_id)
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    if not verified:
+        raise Problem(404, "Not Found", "This verification link is not valid (or was used already).")
+    return {"status": "verified"}
+
+
+@router.get("/v1/me", response_model=UserView, tags=["me"])
+async def me(principal: PrincipalDep, accounts: AccountsDep) -> UserView:
+    try:
+        account = await accounts.get(principal.user_id)
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    if account is None:
+        raise Problem(404, "Not Found", "This account no longer exists.")
+    return UserView.of(account)
+
+
+@router.post(
+    "/v1/admin/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserView,
+    tags=["admin"],
+    responses={403: {"description": "Not an administrator"}, 409: {"description": "E-mail taken"}},
+)
+async def create_user(
+    body: CreateUserRequest, admin: AdminDep, accounts: AccountsDep, request_id: RequestIdDep
+) -> UserView:
+    """Create a staff member (with departments) or another administrator."""
+    if body.role == "staff" and not body.departments:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "Staff belong to at least one department.",
+            extra={"errors": [{"field": "departments", "message": "at least one department"}]},
+        )
+    account = await _create(
+        accounts, body, request_id, role=body.role, departments=list(body.departments), actor_id=admin.user_id
+    )
+    return UserView.of(account)

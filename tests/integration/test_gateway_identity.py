@@ -35,6 +35,7 @@ def gateway_settings(stack: Stack, **overrides: Any) -> GatewaySettings:
         # Generous per-IP limits here: every request of this module comes from one address.
         "rate_limit_anonymous": "10000/minute",
         "rate_limit_token": "10000/minute",
+        "live_updates": False,  # no issues service runs here to ask for audiences
         **overrides,
     }
     return GatewaySettings(**values)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.idempotency import IdempotencyMiddleware
@@ -15,9 +16,11 @@ from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.passwords import Passwords
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
+from snapfix_gateway.live import LiveFanout
+from snapfix_gateway.live import register as register_live
 from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
 from snapfix_gateway.request_id import RequestIdMiddleware
-from snapfix_gateway.routes import auth, issues
+from snapfix_gateway.routes import auth, issues, live
 from snapfix_gateway.upstream import upstream_client
 from snapfix_shared.runtime import Runtime
 
@@ -47,6 +50,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         min_password_score=settings.min_password_score,
     )
     _background(runtime, accounts, settings)
+    if settings.live_updates:
+        register_live(runtime, LiveFanout(runtime, runtime.redis, issues_http))
+    # Stream reads block for a while: they get their own connections, with a longer timeout.
+    live_redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.live_block_s + 5,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
+    runtime.on_shutdown.append(live_redis.aclose)
 
     app = runtime.app(
         title="SnapFix API",
@@ -58,6 +70,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.runtime, app.state.settings, app.state.issues_http = runtime, settings, issues_http
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
+    app.state.live_redis = live_redis
     # Outermost last: request id, then rate limits, then idempotency keys, then the routes.
     app.add_middleware(IdempotencyMiddleware, redis=runtime.redis, tokens=tokens, ttl_s=settings.idempotency_ttl_s)
     app.add_middleware(
@@ -69,6 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)
     app.include_router(issues.router)
+    app.include_router(live.router)
     return app
 
 

@@ -40,3 +40,7 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     rate_limit_anonymous: str = "60/minute"
     rate_limit_token: str = "10/minute"  # noqa: S105 - a rate, not a secret
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
+
+    # -- live updates (GET /v1/events)
+    live_updates: bool = Field(default=True, description="Consume issues.events.v1 into users' live streams")
+    live_block_s: float = Field(default=10.0, gt=0, description="How long one stream read waits for news")

@@ -12,8 +12,11 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.domain import IssueRecord
+from snapfix_issues.cache import CachedIssue
+from snapfix_issues.catalogue import Catalogue, seed_categories
+from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, StoredEvent
 from snapfix_issues.handlers import IssueCommandHandler, register
+from snapfix_issues.rules import Change
 from snapfix_shared.messages import ISSUE_EVENTS
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
@@ -25,7 +28,11 @@ pytestmark = pytest.mark.unit
 
 @dataclass
 class FakeReports:
+    """The store in memory, with the same idempotency rules as the repository."""
+
     stored: dict[UUID, IssueRecord] = field(default_factory=dict)
+    comments: dict[UUID, CommentRecord] = field(default_factory=dict)
+    participation: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     inserts: int = 0
 
     async def insert_new(self, reports: Sequence[IssueRecord]) -> set[UUID]:
@@ -38,14 +45,50 @@ class FakeReports:
     async def get(self, issue_id: UUID) -> IssueRecord | None:
         return self.stored.get(issue_id)
 
+    async def apply_change(self, issue: IssueRecord, command_id: UUID, change: Change) -> bool:
+        current = self.stored[issue.id]
+        if current.version != issue.version or command_id in current.applied_commands:
+            return False
+        updates = {
+            **change.fields,
+            "version": issue.version + 1,
+            "applied_commands": (*current.applied_commands, command_id),
+            "events": (*current.events, StoredEvent(command_id=command_id, event=change.event.model_dump(mode="json"))),
+        }
+        if change.history is not None:
+            updates["history"] = (*current.history, HistoryEntry.model_validate(change.history))
+        self.stored[issue.id] = current.model_copy(update=updates)
+        return True
+
+    async def insert_comment(self, comment: CommentRecord) -> CommentRecord | None:
+        if comment.id in self.comments:
+            return self.comments[comment.id]
+        self.comments[comment.id] = comment
+        return None
+
+    async def get_participation(self, kind: str, issue_id: UUID, user_id: str) -> dict[str, Any] | None:
+        return self.participation.get((kind, f"{issue_id}:{user_id}"))
+
+    async def put_participation(self, kind: str, doc: dict[str, Any]) -> None:
+        self.participation[kind, f"{doc['issue_id']}:{doc['user_id']}"] = dict(doc)
+
+    async def recount(self, kind: str, issue_id: UUID) -> int:
+        count = sum(1 for (k, _), d in self.participation.items() if k == kind and d["issue_id"] == issue_id and d["active"])
+        name = "votes" if kind == "vote" else "followers"
+        self.stored[issue_id] = self.stored[issue_id].model_copy(update={name: count})
+        return count
+
+    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: Any) -> None:
+        raise NotImplementedError("not exercised in memory")
+
 
 @dataclass
 class FakeCache:
-    cached: dict[UUID, Any] = field(default_factory=dict)
+    cached: dict[UUID, CachedIssue] = field(default_factory=dict)
     invalidated: list[UUID] = field(default_factory=list)
 
-    async def put_many(self, views: Any) -> None:
-        self.cached.update(views)
+    async def put_many(self, entries: Sequence[CachedIssue]) -> None:
+        self.cached.update({e.issue.id: e for e in entries})
 
     async def invalidate(self, ids: Any) -> None:
         self.invalidated.extend(ids)
@@ -65,7 +108,9 @@ async def harness() -> AsyncIterator[Harness]:
     settings = IssuesSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
     runtime = Runtime("issues-unit", settings, mongo_database="unit")
     reports, cache = FakeReports(), FakeCache()
-    register(runtime, IssueCommandHandler(runtime, reports, cache, "issues"), settings)  # type: ignore[arg-type]
+    catalogue = Catalogue(seed_categories())
+    handler = IssueCommandHandler(runtime, reports, cache, catalogue, group="issues")  # type: ignore[arg-type]
+    register(runtime, handler, settings)
 
     @runtime.broker.subscriber(Topic.ISSUES_EVENTS, group_id="spy-events")
     async def events(_: Any) -> None: ...
@@ -87,7 +132,9 @@ async def test_a_report_command_stores_the_report_and_announces_it(harness: Harn
     assert event.issue_id == command.issue_id
     assert event.causation_id == str(command.message_id)
     assert event.correlation_id == command.correlation_id
-    assert harness.cache.cached[command.issue_id]["title"] == command.title
+    assert harness.cache.cached[command.issue_id].issue.title == command.title
+    assert report.department == "roads"  # the pothole category's owner
+    assert report.due_at == report.created_at + timedelta(hours=72)
 
 
 async def test_a_redelivered_command_stores_once_and_re_announces_the_same_event(harness: Harness) -> None:

@@ -1,18 +1,36 @@
-"""The issues service's HTTP query API (reached through the gateway)."""
+"""The issues service's HTTP query API (internal: reached through the gateway).
+
+The gateway authenticates and passes the viewer as headers: ``x-snapfix-user`` (user
+id), ``x-snapfix-role`` and ``x-snapfix-departments`` (comma-separated); none means an
+anonymous viewer. Lists answer ``{"items": [...], "next_cursor": str | null}``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from snapfix_issues.cache import IssueCache
+from snapfix_issues import geo, rules
+from snapfix_issues.cache import CachedIssue, IssueCache
+from snapfix_issues.catalogue import Catalogue
+from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, Viewer
+from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
 from snapfix_issues.repository import ReportRepository
-from snapfix_issues.service import public_view
-from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_issues.rules import Rejection
+from snapfix_issues.views import detail, summary
+from snapfix_shared.messages import ChangeIssueStatus, IssueCommand, Priority, Role, Status
+from snapfix_shared.problems import Problem, ServiceUnavailable, problem_response
+
+log = logging.getLogger(__name__)
+MAX_RADIUS_M = 50_000
+FAR_FUTURE_MS = 2**53  # sorts issues without a due date last
 
 
 async def get_repo(request: Request) -> ReportRepository:
@@ -23,22 +41,264 @@ async def get_cache(request: Request) -> IssueCache:
     return request.app.state.cache  # type: ignore[no-any-return]
 
 
+async def get_catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue  # type: ignore[no-any-return]
+
+
+async def get_viewer(
+    x_snapfix_user: Annotated[str | None, Header()] = None,
+    x_snapfix_role: Annotated[str | None, Header()] = None,
+    x_snapfix_departments: Annotated[str | None, Header()] = None,
+) -> Viewer:
+    role: Role | None = x_snapfix_role if x_snapfix_role in get_args(Role) else None  # type: ignore[assignment]
+    departments = frozenset(d.strip() for d in (x_snapfix_departments or "").split(",") if d.strip())
+    return Viewer(user_id=x_snapfix_user or None, role=role, departments=departments)
+
+
 RepoDep = Annotated[ReportRepository, Depends(get_repo)]
 CacheDep = Annotated[IssueCache, Depends(get_cache)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+CursorQuery = Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")]
+LimitQuery = Annotated[int, Query(ge=1, le=100)]
 
 router = APIRouter(prefix="/v1")
 
+_TITLES = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}
+
+
+def rejection_problem(rejection: Rejection) -> Problem:
+    """A rule's refusal as a problem; 422s list their fields like request validation errors do."""
+    extra: dict[str, Any] = {}
+    if rejection.errors:
+        extra["errors"] = [
+            {"field": f, "location": ["body", *f.split(".")], "message": m, "type": "rejected"}
+            for f, m in rejection.errors
+        ]
+    return Problem(rejection.status, _TITLES.get(rejection.status, "Refused"), rejection.detail, extra=extra)
+
+
+def invalid_query(field: str, message: str) -> Problem:
+    error = {"field": field, "location": ["query", field], "message": message, "type": "value_error"}
+    return Problem(422, "Unprocessable Content", message, extra={"errors": [error]})
+
+
+def _statuses(raw: str | None, default: tuple[Status, ...] = ()) -> tuple[Status, ...]:
+    if not raw:
+        return default
+    values = tuple(s.strip() for s in raw.split(",") if s.strip())
+    unknown = [s for s in values if s not in get_args(Status)]
+    if unknown:
+        raise invalid_query("status", f"unknown status {', '.join(unknown)}")
+    return values  # type: ignore[return-value]
+
+
+def _cursor_key(cursor: str | None) -> tuple[Any, str] | None:
+    try:
+        return decode_cursor(cursor) if cursor else None
+    except BadCursor as exc:
+        raise invalid_query("cursor", str(exc)) from exc
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _from_ms(value: float) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _page(items: list[Any], next_cursor: str | None) -> Response:
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
+async def load_issue(issue_id: UUID, repo: ReportRepository, cache: CacheDep) -> CachedIssue | None:
+    """Cache-aside: the stored issue and its comments."""
+    entry = await cache.get(issue_id)
+    if entry is None:
+        issue = await repo.get(issue_id)
+        if issue is None:
+            return None
+        entry = CachedIssue(issue, tuple(await repo.comments(issue_id)))
+        await cache.put(entry)
+    return entry
+
+
+# -- the gateway's synchronous check --------------------------------------------------------
+
+
+@router.post(
+    "/commands/check",
+    status_code=204,
+    responses={403: {}, 404: {}, 409: {}, 422: {"description": "errors: [{field, message}]"}},
+)
+async def check_command(command: IssueCommand, repo: RepoDep, cache: CacheDep, catalogue: CatalogueDep) -> Response:
+    """Would this command be accepted now? 204 yes, else the problem the consumer would refuse it with."""
+    issue: IssueRecord | None = None
+    original_exists = False
+    if command.type != "ReportIssue":  # a report is checked against the in-memory catalogue only
+        entry = await load_issue(command.issue_id, repo, cache)
+        issue = entry.issue if entry else None
+        if isinstance(command, ChangeIssueStatus) and command.duplicate_of not in {None, command.issue_id}:
+            assert command.duplicate_of is not None
+            original_exists = await load_issue(command.duplicate_of, repo, cache) is not None
+    verdict = rules.decide(issue, command, catalogue=catalogue, original_exists=original_exists)
+    if isinstance(verdict, Rejection):
+        raise rejection_problem(verdict)
+    return Response(status_code=204)
+
+
+# -- issues ---------------------------------------------------------------------------------
+
+
+@router.get("/issues")
+async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
+    repo: RepoDep,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    radius_m: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = 1000,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    sort: Literal["distance", "recent"] = "distance",
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Response:
+    """Reports within ``radius_m`` of a point, closest (or newest) first, each with ``distance_m``."""
+    statuses = _statuses(status)
+    _cursor_key(cursor)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=statuses, category=category, since=since)
+    now = datetime.now(UTC)
+    rows = []
+    for issue in found:
+        distance = geo.distance_m(lat, lon, issue.lat, issue.lon)
+        if distance <= radius_m:
+            key = (distance,) if sort == "distance" else (float(_ms(issue.created_at)),)
+            rows.append((key, str(issue.id), summary(issue, now=now, distance_m=distance)))
+    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit, descending=sort == "recent")
+    return _page(items, next_cursor)
+
+
+@router.get("/issues/suggestions")
+async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
+    repo: RepoDep,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    category: str,
+    radius_m: Annotated[float, Query(gt=0, le=1000)] = 150,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> Response:
+    """Possible duplicates before reporting: unresolved reports of the category nearby, closest first."""
+    found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=ACTIVE_STATUSES, category=category)
+    now = datetime.now(UTC)
+    near = sorted(
+        ((d, issue) for issue in found if (d := geo.distance_m(lat, lon, issue.lat, issue.lon)) <= radius_m),
+        key=lambda pair: (pair[0], str(pair[1].id)),
+    )
+    return _page([summary(issue, now=now, distance_m=d) for d, issue in near[:limit]], None)
+
 
 @router.get("/issues/{issue_id}")
-async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep) -> Response:
-    view = await cache.get(issue_id)
-    if view is None:
-        try:
-            report = await repo.get(issue_id)
-        except PyMongoError as exc:  # overloaded or down: the client should come back later
-            raise ServiceUnavailable(f"The issue store is not answering ({type(exc).__name__}).") from exc
-        if report is None:
-            raise Problem(404, "Not Found", f"No issue {issue_id}.")
-        view = public_view(report)
-        await cache.put(issue_id, view)
-    return Response(orjson.dumps(view), media_type="application/json")
+async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep, viewer: ViewerDep) -> Response:
+    """One issue with its history and comments, as the viewer may see it."""
+    entry = await load_issue(issue_id, repo, cache)
+    if entry is None:
+        raise Problem(404, "Not Found", f"No issue {issue_id}.")
+    return _json(detail(entry.issue, entry.comments, viewer, now=datetime.now(UTC)))
+
+
+@router.get("/issues/{issue_id}/audience")
+async def audience(issue_id: UUID, repo: RepoDep, cache: CacheDep) -> Response:
+    """Who is told about changes: the reporter and the followers (for the gateway's live updates)."""
+    entry = await load_issue(issue_id, repo, cache)
+    if entry is None:
+        raise Problem(404, "Not Found", f"No issue {issue_id}.")
+    return _json({"user_ids": await repo.audience(entry.issue)})
+
+
+# -- a user's own lists ---------------------------------------------------------------------
+
+
+@router.get("/users/{user_id}/issues")
+async def reported_by(user_id: str, repo: RepoDep, cursor: CursorQuery = None, limit: LimitQuery = 20) -> Response:
+    """A user's reports, newest first, anonymous ones included (the gateway asks only for the caller's own)."""
+    after = _cursor_key(cursor)
+    try:
+        mark = (_from_ms(after[0]), UUID(after[1])) if after else None
+    except ValueError as exc:
+        raise invalid_query("cursor", "not a cursor of this list") from exc
+    found = await repo.by_reporter(user_id, after=mark, limit=limit + 1)
+    now = datetime.now(UTC)
+    items = [{**summary(i, now=now), "anonymous": i.anonymous} for i in found[:limit]]
+    last = found[limit - 1] if len(found) > limit else None
+    return _page(items, encode_cursor(_ms(last.created_at), str(last.id)) if last else None)
+
+
+@router.get("/users/{user_id}/following")
+async def following(user_id: str, repo: RepoDep, cursor: CursorQuery = None, limit: LimitQuery = 20) -> Response:
+    """The issues a user follows, most recently followed first."""
+    after = _cursor_key(cursor)
+    found = await repo.following(user_id, after=(_from_ms(after[0]), after[1]) if after else None, limit=limit + 1)
+    items = [{"issue_id": str(f["issue_id"]), "since": f["since"].isoformat()} for f in found[:limit]]
+    last = found[limit - 1] if len(found) > limit else None
+    return _page(items, encode_cursor(_ms(last["since"]), last["_id"]) if last else None)
+
+
+# -- staff ----------------------------------------------------------------------------------
+
+
+@router.get("/staff/queue")
+async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
+    repo: RepoDep,
+    viewer: ViewerDep,
+    department: str | None = None,
+    status: Annotated[str | None, Query(description="comma-separated; default: every unresolved status")] = None,
+    priority: Priority | None = None,
+    overdue: bool | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Response:
+    """Work for staff: their departments' issues, urgent first, then by due date."""
+    if not viewer.is_staff:
+        raise Problem(403, "Forbidden", "The staff queue is for staff.")
+    departments: list[str] | None
+    if department is not None:
+        if not viewer.staff_of(department):
+            raise Problem(403, "Forbidden", f"You are not staff of the {department} department.")
+        departments = [department]
+    else:
+        departments = None if viewer.role == "admin" else sorted(viewer.departments)
+    if departments == []:
+        return _page([], None)
+    statuses = _statuses(status, ACTIVE_STATUSES)
+    _cursor_key(cursor)
+    found = await repo.for_departments(departments, statuses=statuses, priority=priority)
+    now = datetime.now(UTC)
+    rows = [
+        (
+            (float(PRIORITY_ORDER.index(i.priority)), float(_ms(i.due_at) if i.due_at else FAR_FUTURE_MS)),
+            str(i.id),
+            summary(i, now=now),
+        )
+        for i in found
+        if overdue is None or rules.is_overdue(i, now) == overdue
+    ]
+    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit)
+    return _page(items, next_cursor)
+
+
+def install(app: FastAPI) -> None:
+    """The routes, and the store's failures as 503 (the client should come back later)."""
+    app.include_router(router)
+
+    @app.exception_handler(PyMongoError)
+    async def _store_down(request: Request, exc: PyMongoError) -> JSONResponse:
+        problem = ServiceUnavailable(f"The issue store is not answering ({type(exc).__name__}).")
+        log.warning("%s %s -> 503: %r", request.method, request.url.path, exc)
+        return problem_response(request, 503, problem.title, problem.detail, headers=problem.headers)

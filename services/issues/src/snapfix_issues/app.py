@@ -4,23 +4,37 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from snapfix_issues import api, handlers
+from snapfix_issues import api, categories_api, handlers
 from snapfix_issues.cache import IssueCache
+from snapfix_issues.catalogue import Catalogue
+from snapfix_issues.catalogue_sync import CatalogueSync
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.models import Report
-from snapfix_issues.repository import ReportRepository
+from snapfix_issues.models import Category, Comment, Follow, Report, Vote
+from snapfix_issues.repository import CategoryRepository, ReportRepository
 from snapfix_shared.runtime import Runtime
 
 
 def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     settings = settings or IssuesSettings()
-    runtime = Runtime("issues", settings, mongo_database=settings.mongo_database, documents=[Report])
+    runtime = Runtime(
+        "issues",
+        settings,
+        mongo_database=settings.mongo_database,
+        documents=[Report, Comment, Vote, Follow, Category],
+    )
     assert runtime.redis is not None
     repo = ReportRepository()
     cache = IssueCache(runtime.redis, settings.cache_ttl_s)
-    handlers.register(runtime, handlers.IssueCommandHandler(runtime, repo, cache, settings.consumer_group), settings)
+    catalogue = Catalogue()
+    sync = CatalogueSync(catalogue, CategoryRepository(), settings.catalogue_refresh_s)
+    runtime.on_startup.append(sync.start)
+    runtime.on_shutdown.append(sync.stop)
+    handler = handlers.IssueCommandHandler(runtime, repo, cache, catalogue, group=settings.consumer_group, sync=sync)
+    handlers.register(runtime, handler, settings)
 
     app = runtime.app(title="SnapFix issues service", description="Owns reports: their lifecycle and queries.")
     app.state.runtime, app.state.repo, app.state.cache = runtime, repo, cache
-    app.include_router(api.router)
+    app.state.catalogue, app.state.catalogue_sync = catalogue, sync
+    app.include_router(categories_api.router)
+    api.install(app)
     return app

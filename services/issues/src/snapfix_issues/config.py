@@ -12,3 +12,5 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     # One batch is stored with one bulk write and committed with one offset commit.
     batch_max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
+    # How stale the in-memory catalogue may be after an admin's edit on another instance.
+    catalogue_refresh_s: float = Field(default=30.0, gt=0)

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
+from snapfix_shared.messages import Priority, Role, Status
+from snapfix_shared.messages.issues import AttributeValue
 
-class IssueRecord(BaseModel):
-    """A report as the issues service keeps it."""
+# Where a report still needs work (suggestions, the staff queue's default, overdue).
+ACTIVE_STATUSES: tuple[Status, ...] = ("open", "acknowledged", "in_progress", "reopened")
+PRIORITY_ORDER: tuple[Priority, ...] = ("urgent", "high", "normal", "low")
 
+
+def storage_precision(value: datetime) -> datetime:
+    """BSON keeps milliseconds: truncate first, so every view of a record agrees."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+class _Stored(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class HistoryEntry(_Stored):
+    """One status change, as kept (all of them) on the issue."""
+
+    at: AwareDatetime
+    from_status: Status
+    to_status: Status
+    note: str = ""
+    actor_id: str | None = None
+    duplicate_of: UUID | None = None
+    reason: str | None = None
+    command_id: UUID | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _ms(cls, value: datetime) -> datetime:
+        return storage_precision(value)
+
+
+class StoredEvent(_Stored):
+    """The event a lifecycle command produced (JSON form), re-published as is on redelivery."""
+
+    command_id: UUID
+    event: dict[str, Any]
+
+
+class IssueRecord(_Stored):
+    """A report as the issues service keeps it."""
 
     id: UUID
     title: str
@@ -19,18 +60,73 @@ class IssueRecord(BaseModel):
     category: str
     lat: float
     lon: float
-    status: str = "open"
+    geohash: str = ""
+    address: str | None = None
+    attributes: dict[str, AttributeValue] = {}
+    media_ids: tuple[UUID, ...] = ()
+    anonymous: bool = False
+    status: Status = "open"
     created_at: AwareDatetime
     reporter_id: str | None = None
+    department: str | None = None
+    assignee_id: str | None = None
+    priority: Priority = "normal"
+    due_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    votes: int = 0
+    followers: int = 0
+    history: tuple[HistoryEntry, ...] = ()
     # Idempotency: the command that created it, and the event that announced it
     # (re-published unchanged when the command is redelivered).
     command_id: UUID
     correlation_id: str
     reported_event_id: UUID
     reported_event_at: AwareDatetime
+    # Lifecycle commands applied so far (a redelivery is recognised by its id) with their
+    # events, and the optimistic-concurrency version every lifecycle change increments.
+    version: int = 0
+    applied_commands: tuple[UUID, ...] = ()
+    events: tuple[StoredEvent, ...] = ()
 
-    @field_validator("created_at", "reported_event_at")
+    @field_validator("created_at", "reported_event_at", "due_at", "resolved_at", "updated_at")
     @classmethod
-    def _storage_precision(cls, value: datetime) -> datetime:
-        """BSON keeps milliseconds: truncate first, so every view of a record agrees."""
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    def _ms(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else storage_precision(value)
+
+    def stored_event(self, command_id: UUID) -> dict[str, Any] | None:
+        return next((e.event for e in self.events if e.command_id == command_id), None)
+
+
+class CommentRecord(_Stored):
+    id: UUID
+    issue_id: UUID
+    author_id: str | None
+    body: str
+    internal: bool = False
+    created_at: AwareDatetime
+    command_id: UUID
+    correlation_id: str
+    event_id: UUID
+    event_at: AwareDatetime
+
+    @field_validator("created_at", "event_at")
+    @classmethod
+    def _ms(cls, value: datetime) -> datetime:
+        return storage_precision(value)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, as the gateway authenticated them; ``user_id`` None is anonymous."""
+
+    user_id: str | None = None
+    role: Role | None = None
+    departments: frozenset[str] = frozenset()
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in {"staff", "admin"}
+
+    def staff_of(self, department: str | None) -> bool:
+        return self.role == "admin" or (self.role == "staff" and department in self.departments)

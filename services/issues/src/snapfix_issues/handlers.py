@@ -1,36 +1,63 @@
 """Subscribers of the issues service: parse, decide, store, announce, then commit.
 
-Commands arrive in batches: one bulk write and one offset commit per batch. A batch is
-committed only after its reports are stored and their events acknowledged by the broker.
+Commands arrive in batches. A batch's reports are stored with one bulk write; its other
+commands are then applied one by one in record order (one issue's commands share a
+partition and a report precedes its issue's later commands, so per-issue order holds).
+A batch is committed only after its effects are stored and their events acknowledged.
+A redelivered command stores nothing twice and re-publishes the event it produced first.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
-from uuid import UUID
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry import propagate
+from opentelemetry.context import Context
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from uuid_utils.compat import uuid7
 
-from snapfix_issues.cache import IssueCache
+from snapfix_issues import rules
+from snapfix_issues.cache import CachedIssue, IssueCache
+from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.domain import IssueRecord
+from snapfix_issues.domain import IssueRecord, storage_precision
 from snapfix_issues.repository import Reports
-from snapfix_issues.service import new_report, public_view, reported_event
+from snapfix_issues.rules import Change, Rejection
+from snapfix_issues.service import commented_event, followed_event, new_comment, new_report, reported_event, voted_event
 from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish_all
-from snapfix_shared.messages import ISSUE_COMMANDS, ReportIssue
+from snapfix_shared.messages import (
+    ISSUE_COMMANDS,
+    ISSUE_EVENTS,
+    AssignIssue,
+    ChangeIssueStatus,
+    CommentOnIssue,
+    EditIssue,
+    Event,
+    FollowIssue,
+    IssueCommand,
+    Message,
+    ReportIssue,
+    VoteOnIssue,
+)
+from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Record = ConsumerRecord[Any, Any]
+# Lifecycle changes are decided on a version; another writer in between means decide again.
+MAX_DECISIONS = 5
 
 
 async def raw_bodies(msg: StreamMessage[Any]) -> Any:
@@ -38,47 +65,207 @@ async def raw_bodies(msg: StreamMessage[Any]) -> Any:
     return msg.body
 
 
-class IssueCommandHandler:
-    def __init__(self, runtime: Runtime, repo: Reports, cache: IssueCache, group: str) -> None:
-        self.runtime, self.repo, self.cache, self.group = runtime, repo, cache, group
+@dataclass(frozen=True)
+class Refused:
+    """A command that must not take effect: it goes to the dead-letter topic."""
 
-    async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        commands: list[tuple[ReportIssue, ConsumerRecord[Any, Any]]] = []
+    reason: str
+    error: str
+
+
+@dataclass
+class Batch:
+    announcements: list[tuple[Message, Context]] = field(default_factory=list)
+
+    def announce(self, events: Sequence[Event], record: Record) -> None:
+        # Each event is published in the trace of the request that caused it.
+        context = propagate.extract(header_map(record))
+        self.announcements.extend((event, context) for event in events)
+
+
+class CatalogueHooks(Protocol):
+    async def loaded(self) -> None: ...
+    async def refresh(self) -> None: ...
+
+
+class IssueCommandHandler:
+    def __init__(
+        self,
+        runtime: Runtime,
+        repo: Reports,
+        cache: IssueCache,
+        catalogue: Catalogue,
+        *,
+        group: str,
+        sync: CatalogueHooks | None = None,
+    ) -> None:
+        self.runtime, self.repo, self.cache, self.catalogue, self.group = runtime, repo, cache, catalogue, group
+        self.sync = sync
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        if self.sync is not None:
+            await self.sync.loaded()
+        commands: list[tuple[IssueCommand, Record]] = []
         for record in records:
             command = await self._parse(record)
             if command is not None:
                 commands.append((command, record))
-        if not commands:
-            return
-
-        reports = [new_report(command) for command, _ in commands]
-        existing = await self._store(reports)
-        # A redelivered command re-announces what was stored the first time, unchanged.
-        # (Read back one by one on _id: FerretDB answers $in with a full scan.)
-        stored = {r.id: r for r in reports if r.id not in existing}
-        found = await asyncio.gather(*map(self.repo.get, existing))
-        stored.update({r.id: r for r in found if r is not None})
-
-        announcements = []
+        batch = Batch()
+        await self._apply_reports([(c, r) for c, r in commands if isinstance(c, ReportIssue)], batch)
         for command, record in commands:
-            if command.issue_id in stored:
-                # Each event is published in the trace of the request that caused it.
-                announcements.append((reported_event(stored[command.issue_id]), propagate.extract(header_map(record))))
-            else:  # its command id already created another issue: a conflict, not worth a retry
-                await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
+            if isinstance(command, ReportIssue):
+                continue
+            outcome = await self._apply(command)
+            if isinstance(outcome, Refused):
+                await self._dead_letter(record, outcome.reason, outcome.error)
+            else:
+                batch.announce(outcome, record)
         await publish_all(
             self.runtime.broker,
             Topic.ISSUES_EVENTS,
-            announcements,
+            batch.announcements,
             source=self.runtime.source,
             timeout_s=self.runtime.publish_timeout_s,
         )
+
+    # -- reports --------------------------------------------------------------------------
+
+    async def _apply_reports(self, commands: list[tuple[ReportIssue, Record]], batch: Batch) -> None:
+        if not commands:
+            return
+        if self.sync is not None and any(self.catalogue.get(c.category) is None for c, _ in commands):
+            await self._retry(self.sync.refresh)  # an admin may have added it on another instance
+        accepted: list[tuple[ReportIssue, Record]] = []
+        for command, record in commands:
+            rejection = rules.check_report(command, self.catalogue)
+            if rejection is None:
+                accepted.append((command, record))
+                continue
+            # Refused now, but perhaps stored before the catalogue changed: then announce again.
+            stored = await self._retry(self.repo.get, command.issue_id)
+            if stored is not None and stored.command_id == command.message_id:
+                batch.announce([reported_event(stored)], record)
+            else:
+                await self._dead_letter(record, "rejected", _describe(rejection))
+
+        reports = [new_report(c, self.catalogue.get(c.category)) for c, _ in accepted]
+        existing = await self._retry(self.repo.insert_new, reports)
+        # A redelivered command re-announces what was stored the first time, unchanged.
+        # (Read back one by one on _id: FerretDB answers $in with a full scan.)
+        stored_now = {r.id: r for r in reports if r.id not in existing}
+        for issue_id in existing:
+            found = await self._retry(self.repo.get, issue_id)
+            if found is not None:
+                stored_now[issue_id] = found
+        for command, record in accepted:
+            if command.issue_id in stored_now:
+                batch.announce([reported_event(stored_now[command.issue_id])], record)
+            else:  # its command id already created another issue: a conflict, not worth a retry
+                await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
         # New reports are cached as they are; anything older is re-read on its next GET.
-        created = {r.id: public_view(r) for r in reports if r.id not in existing}
-        await self.cache.put_many(created)
+        await self.cache.put_many([CachedIssue(r) for r in reports if r.id not in existing])
         await self.cache.invalidate(existing)
 
-    async def _parse(self, record: ConsumerRecord[Any, Any]) -> ReportIssue | None:
+    # -- everything else ------------------------------------------------------------------
+
+    async def _apply(self, command: IssueCommand) -> list[Event] | Refused:
+        match command:
+            case ChangeIssueStatus() | AssignIssue() | EditIssue():
+                return await self._apply_change(command)
+            case CommentOnIssue():
+                return await self._apply_comment(command)
+            case VoteOnIssue() | FollowIssue():
+                return await self._apply_participation(command)
+        raise AssertionError(f"unhandled command {type(command).__name__}")
+
+    async def _apply_change(self, command: ChangeIssueStatus | AssignIssue | EditIssue) -> list[Event] | Refused:
+        for _ in range(MAX_DECISIONS):
+            issue = await self._retry(self.repo.get, command.issue_id)
+            if issue is None:
+                return _refused(Rejection(404, f"no issue {command.issue_id}"))
+            stored = issue.stored_event(command.message_id)
+            if stored is not None:  # applied before: the same event again, and finish what followed it
+                await self._after_change(issue, command)
+                return [ISSUE_EVENTS.validate_python(stored)]
+            verdict = rules.decide(
+                issue, command, catalogue=self.catalogue, original_exists=await self._original_exists(issue, command)
+            )
+            if not isinstance(verdict, Change):
+                return _refused(verdict or Rejection(422, "nothing to change"))
+            if await self._retry(self.repo.apply_change, issue, command.message_id, verdict):
+                await self.cache.invalidate([issue.id])
+                await self._after_change(issue, command)
+                return [verdict.event]
+        raise RuntimeError(f"issue {command.issue_id} kept changing while {command.message_id} was decided")
+
+    async def _original_exists(self, issue: IssueRecord, command: IssueCommand) -> bool:
+        if not isinstance(command, ChangeIssueStatus) or command.duplicate_of in {None, issue.id}:
+            return False
+        assert command.duplicate_of is not None
+        return await self._retry(self.repo.get, command.duplicate_of) is not None
+
+    async def _after_change(self, issue: IssueRecord, command: IssueCommand) -> None:
+        if isinstance(command, ChangeIssueStatus) and command.to == "duplicate" and command.duplicate_of:
+            at = storage_precision(command.occurred_at)
+            await self._retry(self.repo.move_followers, issue.id, command.duplicate_of, issue.reporter_id, at)
+            await self.cache.invalidate([issue.id, command.duplicate_of])
+
+    async def _checked_issue(self, command: IssueCommand) -> IssueRecord | Refused:
+        issue = await self._retry(self.repo.get, command.issue_id)
+        verdict = rules.decide(issue, command, catalogue=self.catalogue)
+        if isinstance(verdict, Rejection):
+            return _refused(verdict)
+        assert issue is not None
+        return issue
+
+    async def _apply_comment(self, command: CommentOnIssue) -> list[Event] | Refused:
+        checked = await self._checked_issue(command)
+        if isinstance(checked, Refused):
+            return checked
+        comment = new_comment(command)
+        earlier = await self._retry(self.repo.insert_comment, comment)
+        if earlier is not None:
+            if earlier.command_id != command.message_id:
+                return Refused("conflict", f"comment {command.comment_id} was made by another command")
+            comment = earlier
+        await self.cache.invalidate([command.issue_id])
+        return [commented_event(comment)]
+
+    async def _apply_participation(self, command: VoteOnIssue | FollowIssue) -> list[Event] | Refused:
+        checked = await self._checked_issue(command)
+        if isinstance(checked, Refused):
+            return checked
+        assert command.actor_id is not None  # checked by the rules
+        kind = "vote" if isinstance(command, VoteOnIssue) else "follow"
+        active = command.vote if isinstance(command, VoteOnIssue) else command.follow
+        current = await self._retry(self.repo.get_participation, kind, command.issue_id, command.actor_id)
+        if current is not None and current.get("command_id") == command.message_id:
+            doc = current  # applied before: re-announce the same event
+        else:
+            was_active = current is not None and current.get("active")
+            doc = {
+                "issue_id": command.issue_id,
+                "user_id": command.actor_id,
+                "active": active,
+                "command_id": command.message_id,
+                "event_id": uuid7(),
+                "event_at": storage_precision(utcnow()),
+            }
+            if kind == "follow":
+                doc["since"] = current["since"] if current is not None and was_active else command.occurred_at
+            await self._retry(self.repo.put_participation, kind, doc)
+        count = await self._retry(self.repo.recount, kind, command.issue_id)  # also heals a lost count
+        await self.cache.invalidate([command.issue_id])
+        if isinstance(command, VoteOnIssue):
+            if doc.get("votes") is None:  # the count this command's event reports, fixed once
+                doc = {**doc, "votes": count}
+                await self._retry(self.repo.put_participation, kind, doc)
+            return [voted_event(command, event_id=doc["event_id"], event_at=doc["event_at"], votes=doc["votes"])]
+        return [followed_event(command, event_id=doc["event_id"], event_at=doc["event_at"])]
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _parse(self, record: Record) -> IssueCommand | None:
         try:
             command = ISSUE_COMMANDS.validate_json(record.value or b"")
         except ValidationError as exc:
@@ -91,7 +278,7 @@ class IssueCommandHandler:
             return None
         return command
 
-    async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str, error: str) -> None:
+    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await dead_letter(
             self.runtime.broker,
             record,
@@ -101,7 +288,7 @@ class IssueCommandHandler:
             timeout_s=self.runtime.publish_timeout_s,
         )
 
-    async def _store(self, reports: list[IssueRecord]) -> set[UUID]:
+    async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Transient store failures are retried here with backoff and jitter; past the
         # deadline the batch is rewound (not committed) and comes back later.
         async for attempt in AsyncRetrying(
@@ -111,8 +298,16 @@ class IssueCommandHandler:
             reraise=True,
         ):
             with attempt:
-                return await self.repo.insert_new(reports)
+                return await fn(*args, **kwargs)
         raise AssertionError("unreachable: the retry loop returns or raises")
+
+
+def _describe(rejection: Rejection) -> str:
+    return f"{rejection.status}: {rejection.detail}"
+
+
+def _refused(rejection: Rejection) -> Refused:
+    return Refused("rejected", _describe(rejection))
 
 
 def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSettings) -> None:
@@ -125,7 +320,7 @@ def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSet
         auto_offset_reset="earliest",
         decoder=raw_bodies,
         title="issues-commands",
-        description="Applies ReportIssue commands and announces IssueReported.",
+        description="Applies issue commands (reports, lifecycle, comments, votes, follows) and announces their events.",
     )
     async def on_issue_commands(_bodies: list[bytes], message: KafkaMessage) -> None:
         raw = message.raw_message

@@ -1,25 +1,71 @@
-"""The only place with queries on the issues service's collections."""
+"""The only place with queries on the issues service's collections.
+
+Portable subset only (DESIGN §6). FerretDB notes: ``$in`` on ``_id`` is a full scan, so
+nothing here reads many ids at once; nearby search asks for geohash prefix ranges.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
-from pymongo.errors import BulkWriteError
+from pydantic import ValidationError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from snapfix_issues.domain import IssueRecord
-from snapfix_issues.models import Report
+from snapfix_issues.catalogue import CategoryBody, CategorySpec
+from snapfix_issues.domain import CommentRecord, IssueRecord
+from snapfix_issues.models import Category, Comment, Follow, Report, Vote
+from snapfix_issues.rules import Change
 
 DUPLICATE_KEY = 11000
+# Lists never carry what only the lifecycle needs.
+LIST_PROJECTION = {"history": 0, "events": 0, "applied_commands": 0}
+# Bounds on candidates read for a search that sorts in memory (distance, the staff queue).
+MAX_CANDIDATES = 5000
+# '~' sorts after every geohash character, so [cell, cell + '~') is "starts with cell".
+PREFIX_END = "~"
+
+log = logging.getLogger(__name__)
 
 
 class Reports(Protocol):
+    """What the command handler needs from the store (a fake in the unit tests)."""
+
     async def insert_new(self, records: Sequence[IssueRecord]) -> set[UUID]: ...
     async def get(self, issue_id: UUID) -> IssueRecord | None: ...
+    async def apply_change(self, issue: IssueRecord, command_id: UUID, change: Change) -> bool: ...
+    async def insert_comment(self, comment: CommentRecord) -> CommentRecord | None: ...
+    async def get_participation(self, kind: str, issue_id: UUID, user_id: str) -> dict[str, Any] | None: ...
+    async def put_participation(self, kind: str, doc: dict[str, Any]) -> None: ...
+    async def recount(self, kind: str, issue_id: UUID) -> int: ...
+    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> None: ...
+
+
+def _record(doc: dict[str, Any]) -> IssueRecord:
+    return IssueRecord.model_validate({"id": doc["_id"], **doc})
+
+
+def _report_doc(record: IssueRecord) -> dict[str, Any]:
+    doc = record.model_dump(exclude={"id"})
+    doc["media_ids"] = list(record.media_ids)
+    doc["history"], doc["applied_commands"], doc["events"] = [], [], []
+    return {"_id": record.id, **doc}
+
+
+def participation_id(issue_id: UUID, user_id: str) -> str:
+    return f"{issue_id}:{user_id}"
+
+
+_PARTICIPATION = {"vote": Vote, "follow": Follow}
+_COUNTED_FIELD = {"vote": "votes", "follow": "followers"}
 
 
 class ReportRepository:
+    # -- the command side ---------------------------------------------------------------
+
     async def insert_new(self, records: Sequence[IssueRecord]) -> set[UUID]:
         """Insert reports in one unordered bulk write; return the ids that were already stored.
 
@@ -27,9 +73,8 @@ class ReportRepository:
         """
         if not records:
             return set()
-        docs = [{"_id": r.id, **r.model_dump(exclude={"id"})} for r in records]
         try:
-            await Report.get_pymongo_collection().insert_many(docs, ordered=False)
+            await Report.get_pymongo_collection().insert_many([_report_doc(r) for r in records], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
@@ -38,9 +83,185 @@ class ReportRepository:
         return set()
 
     async def get(self, issue_id: UUID) -> IssueRecord | None:
-        found = await Report.get(issue_id)
+        found = await Report.get_pymongo_collection().find_one({"_id": issue_id})
         return _record(found) if found else None
 
+    async def apply_change(self, issue: IssueRecord, command_id: UUID, change: Change) -> bool:
+        """Apply a lifecycle change unless the issue moved on or the command was applied already.
 
-def _record(report: Report) -> IssueRecord:
-    return IssueRecord.model_validate(report.model_dump())
+        One conditional update: the version the change was decided on, and the command id
+        not yet among the applied ones. False means neither held: re-read and decide again.
+        """
+        push: dict[str, Any] = {
+            "applied_commands": command_id,
+            "events": {"command_id": command_id, "event": change.event.model_dump(mode="json")},
+        }
+        if change.history is not None:
+            push["history"] = change.history
+        result = await Report.get_pymongo_collection().update_one(
+            {"_id": issue.id, "version": issue.version, "applied_commands": {"$ne": command_id}},
+            {"$set": {**change.fields, "version": issue.version + 1}, "$push": push},
+        )
+        return result.matched_count == 1
+
+    async def insert_comment(self, comment: CommentRecord) -> CommentRecord | None:
+        """Store a comment; if its id is taken, return the stored one instead."""
+        doc = {"_id": comment.id, **comment.model_dump(exclude={"id"})}
+        collection = Comment.get_pymongo_collection()
+        try:
+            await collection.insert_one(doc)
+        except DuplicateKeyError:
+            found = await collection.find_one({"_id": comment.id})
+            if found is None:
+                raise
+            return CommentRecord.model_validate({"id": found["_id"], **found})
+        return None
+
+    async def get_participation(self, kind: str, issue_id: UUID, user_id: str) -> dict[str, Any] | None:
+        """A user's vote or follow of an issue (``kind`` is ``vote`` or ``follow``)."""
+        return (
+            await _PARTICIPATION[kind].get_pymongo_collection().find_one({"_id": participation_id(issue_id, user_id)})
+        )
+
+    async def put_participation(self, kind: str, doc: dict[str, Any]) -> None:
+        await (
+            _PARTICIPATION[kind]
+            .get_pymongo_collection()
+            .replace_one({"_id": participation_id(doc["issue_id"], doc["user_id"])}, doc, upsert=True)
+        )
+
+    async def recount(self, kind: str, issue_id: UUID) -> int:
+        """Count the active votes or follows and store the count on the issue (a redelivery heals it)."""
+        count = (
+            await _PARTICIPATION[kind].get_pymongo_collection().count_documents({"issue_id": issue_id, "active": True})
+        )
+        await Report.get_pymongo_collection().update_one({"_id": issue_id}, {"$set": {_COUNTED_FIELD[kind]: count}})
+        return count
+
+    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> None:
+        """Followers of a duplicate (and its reporter) follow the original instead. Idempotent."""
+        follows = Follow.get_pymongo_collection()
+        users = [d["user_id"] async for d in follows.find({"issue_id": from_issue, "active": True}, {"user_id": 1})]
+        if also is not None:
+            users.append(also)
+        for user in dict.fromkeys(users):
+            key = participation_id(to_issue, user)
+            await follows.update_one(
+                {"_id": key},
+                {
+                    "$set": {"active": True},
+                    "$setOnInsert": {"issue_id": to_issue, "user_id": user, "since": at},
+                },
+                upsert=True,
+            )
+        await follows.update_many({"issue_id": from_issue, "active": True}, {"$set": {"active": False}})
+        await self.recount("follow", to_issue)
+        await self.recount("follow", from_issue)
+
+    # -- the query side -------------------------------------------------------------------
+
+    async def comments(self, issue_id: UUID) -> list[CommentRecord]:
+        cursor = Comment.get_pymongo_collection().find({"issue_id": issue_id}).sort([("created_at", 1), ("_id", 1)])
+        return [CommentRecord.model_validate({"id": d["_id"], **d}) async for d in cursor]
+
+    async def audience(self, issue: IssueRecord) -> list[str]:
+        """Who hears about changes: the reporter and every active follower."""
+        followers = Follow.get_pymongo_collection().find({"issue_id": issue.id, "active": True}, {"user_id": 1})
+        users = [issue.reporter_id] if issue.reporter_id else []
+        users += [d["user_id"] async for d in followers]
+        return list(dict.fromkeys(users))
+
+    async def in_cells(
+        self,
+        cells: Iterable[str],
+        *,
+        statuses: Sequence[str] = (),
+        category: str | None = None,
+        since: datetime | None = None,
+    ) -> list[IssueRecord]:
+        """Reports whose geohash starts with one of ``cells`` (an index range each)."""
+        query: dict[str, Any] = {"$or": [{"geohash": {"$gte": c, "$lt": c + PREFIX_END}} for c in cells]}
+        query.update(_filters(statuses=statuses, category=category))
+        if since is not None:
+            query["created_at"] = {"$gte": since}
+        cursor = Report.get_pymongo_collection().find(query, LIST_PROJECTION).limit(MAX_CANDIDATES)
+        return [_record(d) async for d in cursor]
+
+    async def by_reporter(
+        self, reporter_id: str, *, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[IssueRecord]:
+        """A user's reports, newest first (keyset pagination on ``created_at, _id``)."""
+        query: dict[str, Any] = {"reporter_id": reporter_id}
+        if after is not None:
+            at, last = after
+            query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last}}]
+        cursor = (
+            Report.get_pymongo_collection()
+            .find(query, LIST_PROJECTION)
+            .sort([("created_at", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        return [_record(d) async for d in cursor]
+
+    async def following(self, user_id: str, *, after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
+        """The issues a user follows, most recently followed first."""
+        query: dict[str, Any] = {"user_id": user_id, "active": True}
+        if after is not None:
+            at, last = after
+            query["$or"] = [{"since": {"$lt": at}}, {"since": at, "_id": {"$lt": last}}]
+        cursor = Follow.get_pymongo_collection().find(query).sort([("since", -1), ("_id", -1)]).limit(limit)
+        return [d async for d in cursor]
+
+    async def for_departments(
+        self, departments: Sequence[str] | None, *, statuses: Sequence[str], priority: str | None
+    ) -> list[IssueRecord]:
+        """Candidates for the staff queue (``departments`` None: every department)."""
+        query = _filters(statuses=statuses)
+        if departments is not None:
+            query.update(_one_of("department", departments))
+        if priority is not None:
+            query["priority"] = priority
+        cursor = Report.get_pymongo_collection().find(query, LIST_PROJECTION).limit(MAX_CANDIDATES)
+        return [_record(d) async for d in cursor]
+
+
+def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:
+    return {field: values[0]} if len(values) == 1 else {field: {"$in": list(values)}}
+
+
+def _filters(*, statuses: Sequence[str] = (), category: str | None = None) -> dict[str, Any]:
+    query: dict[str, Any] = _one_of("status", statuses) if statuses else {}
+    if category is not None:
+        query["category"] = category
+    return query
+
+
+class CategoryRepository:
+    async def all(self) -> list[CategorySpec]:
+        specs = []
+        async for doc in Category.get_pymongo_collection().find({}):
+            try:
+                specs.append(CategorySpec.model_validate({**doc, "code": doc["_id"]}))
+            except ValidationError as exc:  # edited by hand into something unusable: skip, say so
+                log.warning("category %s is not valid and is ignored: %s", doc.get("_id"), exc)
+        return specs
+
+    async def insert_absent(self, specs: Sequence[CategorySpec]) -> int:
+        """Insert the categories whose codes are not stored yet; stored ones keep their edits."""
+        if not specs:
+            return 0
+        docs = [{"_id": s.code, **s.model_dump(mode="json", exclude={"code"})} for s in specs]
+        try:
+            await Category.get_pymongo_collection().insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return len(specs) - len(errors)
+        return len(specs)
+
+    async def put(self, code: str, body: CategoryBody, at: datetime) -> bool:
+        """Create or replace a category; True when it was created."""
+        doc = {**body.model_dump(mode="json"), "updated_at": at}
+        result = await Category.get_pymongo_collection().replace_one({"_id": code}, doc, upsert=True)
+        return result.upserted_id is not None

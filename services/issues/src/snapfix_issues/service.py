@@ -1,16 +1,34 @@
-"""Decisions of the issues domain, free of Kafka and Mongo: commands in, documents and events out."""
+"""Decisions of the issues domain, free of Kafka and Mongo: commands in, records and events out."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from uuid import UUID
+
 from uuid_utils.compat import uuid7
 
-from snapfix_issues.domain import IssueRecord
-from snapfix_shared.messages import IssueReported, Location, ReportIssue
+from snapfix_issues import geo
+from snapfix_issues.catalogue import CategorySpec
+from snapfix_issues.domain import CommentRecord, IssueRecord
+from snapfix_shared.messages import (
+    CommentOnIssue,
+    FollowIssue,
+    IssueCommented,
+    IssueFollowed,
+    IssueReported,
+    IssueVoted,
+    Location,
+    ReportIssue,
+    VoteOnIssue,
+)
 from snapfix_shared.messages.base import utcnow
 
 
-def new_report(command: ReportIssue) -> IssueRecord:
-    """The report a ReportIssue creates; it records the event that will announce it."""
+def new_report(command: ReportIssue, category: CategorySpec | None = None) -> IssueRecord:
+    """The report a ReportIssue creates; it records the event that will announce it.
+
+    The category (already checked) gives the owning department and the due date.
+    """
     return IssueRecord(
         id=command.issue_id,
         title=command.title,
@@ -18,9 +36,17 @@ def new_report(command: ReportIssue) -> IssueRecord:
         category=command.category,
         lat=command.location.lat,
         lon=command.location.lon,
+        geohash=geo.encode(command.location.lat, command.location.lon),
+        address=command.address,
+        attributes=command.attributes,
+        media_ids=command.media_ids,
+        anonymous=command.anonymous,
         status="open",
         created_at=command.occurred_at,
         reporter_id=command.actor_id,
+        department=category.department if category else None,
+        priority="normal",
+        due_at=command.occurred_at + timedelta(hours=category.sla_hours) if category else None,
         command_id=command.message_id,
         correlation_id=command.correlation_id,
         reported_event_id=uuid7(),
@@ -42,18 +68,66 @@ def reported_event(report: IssueRecord) -> IssueReported:
         category=report.category,
         location=Location(lat=report.lat, lon=report.lon),
         reported_at=report.created_at,
+        address=report.address,
+        attributes=report.attributes,
+        media_ids=report.media_ids,
+        anonymous=report.anonymous,
+        department=report.department,
+        due_at=report.due_at,
     )
 
 
-def public_view(report: IssueRecord) -> dict[str, object]:
-    """The report as the API shows it."""
-    return {
-        "id": str(report.id),
-        "title": report.title,
-        "description": report.description,
-        "category": report.category,
-        "lat": report.lat,
-        "lon": report.lon,
-        "status": report.status,
-        "created_at": report.created_at.isoformat(),
-    }
+def new_comment(command: CommentOnIssue) -> CommentRecord:
+    return CommentRecord(
+        id=command.comment_id,
+        issue_id=command.issue_id,
+        author_id=command.actor_id,
+        body=command.body,
+        internal=command.internal,
+        created_at=command.occurred_at,
+        command_id=command.message_id,
+        correlation_id=command.correlation_id,
+        event_id=uuid7(),
+        event_at=utcnow(),
+    )
+
+
+def commented_event(comment: CommentRecord) -> IssueCommented:
+    """IssueCommented rebuilt from the stored comment."""
+    return IssueCommented(
+        message_id=comment.event_id,
+        occurred_at=comment.event_at,
+        correlation_id=comment.correlation_id,
+        causation_id=str(comment.command_id),
+        actor_id=comment.author_id,
+        issue_id=comment.issue_id,
+        comment_id=comment.id,
+        body=comment.body,
+        internal=comment.internal,
+        commented_at=comment.created_at,
+    )
+
+
+def voted_event(command: VoteOnIssue, *, event_id: UUID, event_at: datetime, votes: int) -> IssueVoted:
+    return IssueVoted(
+        message_id=event_id,
+        occurred_at=event_at,
+        correlation_id=command.correlation_id,
+        causation_id=str(command.message_id),
+        actor_id=command.actor_id,
+        issue_id=command.issue_id,
+        vote=command.vote,
+        votes=votes,
+    )
+
+
+def followed_event(command: FollowIssue, *, event_id: UUID, event_at: datetime) -> IssueFollowed:
+    return IssueFollowed(
+        message_id=event_id,
+        occurred_at=event_at,
+        correlation_id=command.correlation_id,
+        causation_id=str(command.message_id),
+        actor_id=command.actor_id,
+        issue_id=command.issue_id,
+        follow=command.follow,
+    )

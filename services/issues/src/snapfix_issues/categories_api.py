@@ -1,0 +1,75 @@
+"""``/v1/categories``: the catalogue (Open311 services), public and cacheable; admins edit it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+
+from snapfix_issues.catalogue import Catalogue, CategoryBody
+from snapfix_issues.catalogue_sync import CatalogueSync
+from snapfix_shared.messages.issues import CategoryCode
+from snapfix_shared.problems import Problem
+
+PUBLIC_CACHE = "public, max-age=60"
+
+router = APIRouter(prefix="/v1/categories", tags=["categories"])
+
+
+async def get_catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue  # type: ignore[no-any-return]
+
+
+async def get_sync(request: Request) -> CatalogueSync:
+    return request.app.state.catalogue_sync  # type: ignore[no-any-return]
+
+
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+CodePath = Annotated[CategoryCode, Path()]
+
+
+def _cacheable(body: object, if_none_match: str | None) -> Response:
+    """A public answer with a content ETag; 304 when the client already has it."""
+    raw = orjson.dumps(body)
+    etag = f'"{hashlib.sha256(raw).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE}
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(raw, media_type="application/json", headers=headers)
+
+
+@router.get("")
+async def list_categories(catalogue: CatalogueDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    items = [spec.model_dump(mode="json") for spec in catalogue.all()]
+    return _cacheable({"items": items, "next_cursor": None}, if_none_match)
+
+
+@router.get("/{code}", responses={404: {}})
+async def get_category(
+    code: CodePath, catalogue: CatalogueDep, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
+    spec = catalogue.get(code)
+    if spec is None:
+        raise Problem(404, "Not Found", f"No category {code}.")
+    return _cacheable(spec.model_dump(mode="json"), if_none_match)
+
+
+@router.put("/{code}", responses={200: {}, 201: {}, 403: {}})
+async def put_category(
+    code: CodePath,
+    body: CategoryBody,
+    sync: Annotated[CatalogueSync, Depends(get_sync)],
+    x_snapfix_role: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Create (201) or replace (200) a category. Admins only (``x-snapfix-role: admin``)."""
+    if x_snapfix_role != "admin":
+        raise Problem(403, "Forbidden", "Only admins edit the catalogue.")
+    spec, created = await sync.put(code, body)
+    return Response(
+        orjson.dumps(spec.model_dump(mode="json")),
+        status_code=201 if created else 200,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import orjson
 import uvicorn
 from fastapi import FastAPI, Response, status
 from uuid_utils.compat import uuid7
@@ -21,6 +22,39 @@ async def report_issue(body: ReportIssueRequest, response: Response) -> Accepted
     issue_id = uuid7()
     response.headers["Location"] = f"/v1/issues/{issue_id}"
     return Accepted(id=issue_id)
+
+
+# About the size of one issue as GET /v1/issues/{id} shows it.
+ISSUE = {
+    "title": "Pothole on Main St",
+    "description": "Deep, near the bus stop",
+    "category": "pothole",
+    "lat": 52.52,
+    "lon": 13.405,
+    "address": None,
+    "attributes": {},
+    "media_ids": [],
+    "anonymous": False,
+    "reporter_id": "01a214af-7a77-7585-be5b-41d730f90259",
+    "status": "open",
+    "department": "roads",
+    "assignee_id": None,
+    "priority": "normal",
+    "created_at": "2026-11-25T21:49:34.391000+00:00",
+    "updated_at": None,
+    "due_at": "2026-11-28T21:49:34.391000+00:00",
+    "resolved_at": None,
+    "overdue": False,
+    "votes": 0,
+    "followers": 0,
+    "history": [],
+    "comments": [],
+}
+
+
+@app.get("/v1/issues/{issue_id}")
+async def get_issue(issue_id: str) -> Response:
+    return Response(orjson.dumps({"id": issue_id, **ISSUE}), media_type="application/json")
 
 
 @app.get("/readyz")

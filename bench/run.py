@@ -1,11 +1,18 @@
 """`make bench`: SnapFix's benchmarks, each compared with a baseline measured in the same run.
 
-1. Gateway accept path (validation + Kafka acks=all + 202) vs a bare FastAPI endpoint with
+1. Gateway accept path for a signed-in user (JWT + session check + rate limit + validation
+   + the issues service's check + Kafka acks=all + 202) vs a bare FastAPI endpoint with
    the same body model, one uvicorn worker each, at full throttle (vegeta); then the
    gateway's accept latency at a fixed rate of half its measured peak.
 2. Accepted -> readable through the gateway, at a fixed arrival rate (open loop).
 3. Issues consumer: commands/s from Kafka into the Mongo-wire server vs a raw PyMongo
    bulk insert of the same documents.
+4. Reads: GET /v1/issues/{id} through the gateway (served from the issues service's
+   cache) vs a bare FastAPI GET of a same-sized body; nearby search at full throttle
+   and its latency at a fixed rate.
+
+The per-user rate limit is raised for the benchmark user (the limiter still counts every
+request in Redis, so its cost is measured; only refusals are avoided).
 
 Results: bench/results/latest.json and bench/results/latest.md.
 """
@@ -72,11 +79,33 @@ def process(name: str, argv: list[str], env: dict[str, str]) -> Iterator[str]:
         log.close()
 
 
-def vegeta(url: str, *, rate: int, duration_s: int, workers: int = 64) -> dict[str, Any]:
-    """Attack ``POST url/v1/issues``; rate 0 means as fast as ``workers`` allow."""
+BENCH_LIMITS = {"SNAPFIX_RATE_LIMIT_USER": "100000000/minute", "SNAPFIX_RATE_LIMIT_ANONYMOUS": "100000000/minute"}
+
+
+def sign_up(gateway: str) -> str:
+    """A new citizen, signed in: the bearer token for the benchmark's requests."""
+    email, password = f"bench-{uuid4().hex[:10]}@example.org", "violet-harbour-71-lantern"
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        created = client.post("/v1/auth/register", json={"email": email, "password": password, "display_name": "B"})
+        created.raise_for_status()
+        token = client.post("/v1/auth/token", data={"grant_type": "password", "username": email, "password": password})
+        token.raise_for_status()
+        return str(token.json()["access_token"])
+
+
+def post_target(url: str, token: str | None = None) -> str:
     body = RESULTS / "body.json"
     body.write_text(json.dumps(BODY))
-    target = f"POST {url}/v1/issues\nContent-Type: application/json\n@{body}\n"
+    auth = f"Authorization: Bearer {token}\n" if token else ""
+    return f"POST {url}/v1/issues\nContent-Type: application/json\n{auth}@{body}\n"
+
+
+def get_targets(url: str, paths: list[str]) -> str:
+    return "".join(f"GET {url}{path}\n\n" for path in paths)
+
+
+def vegeta(target: str, *, rate: int, duration_s: int, workers: int = 64) -> dict[str, Any]:
+    """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers`` allow."""
     attack = [
         "vegeta",
         "attack",
@@ -100,14 +129,24 @@ def vegeta(url: str, *, rate: int, duration_s: int, workers: int = 64) -> dict[s
     }
 
 
+@contextmanager
+def issues_and_gateway(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    with (
+        process("issues", [sys.executable, "-m", "snapfix_issues"], env) as issues,
+        process(
+            "gateway", [sys.executable, "-m", "snapfix_gateway"], {**env, **BENCH_LIMITS, "SNAPFIX_ISSUES_URL": issues}
+        ) as gateway,
+    ):
+        yield issues, gateway
+
+
 def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
     bare_runs, gateway_runs = [], []
     with (
-        process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare,
-        process(
-            "gateway", [sys.executable, "-m", "snapfix_gateway"], {**env, "SNAPFIX_LOG_LEVEL": "WARNING"}
-        ) as gateway,
+        process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare_url,
+        issues_and_gateway(env) as (_, gateway_url),
     ):
+        bare, gateway = post_target(bare_url), post_target(gateway_url, sign_up(gateway_url))
         vegeta(bare, rate=0, duration_s=2)  # warm-up
         vegeta(gateway, rate=0, duration_s=2)
         for _ in range(2):  # interleaved, so drift on this shared machine hits both alike
@@ -159,9 +198,7 @@ async def bench_readable(gateway: str, kafka: str, *, rate: int, duration_s: int
                     seen_at.setdefault(record.key.decode(), now)
 
     watcher = asyncio.create_task(watch())
-    body = RESULTS / "body.json"
-    body.write_text(json.dumps(BODY))
-    target = f"POST {gateway}/v1/issues\nContent-Type: application/json\n@{body}\n"
+    target = post_target(gateway, await asyncio.to_thread(sign_up, gateway))
     attack = await asyncio.create_subprocess_exec(
         "vegeta",
         "attack",
@@ -292,8 +329,63 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
     }
 
 
+async def seed_reports(gateway: str, token: str, count: int) -> list[str]:
+    """``count`` reports scattered within 1 km of BODY's point, each readable before this returns."""
+    headers = {"authorization": f"Bearer {token}"}
+    ids: list[str] = []
+    async with httpx.AsyncClient(base_url=gateway, timeout=10, headers=headers) as client:
+        for i in range(count):
+            body = BODY | {
+                "lat": BODY["lat"] + random.uniform(-0.008, 0.008),
+                "lon": BODY["lon"] + random.uniform(-0.012, 0.012),
+                "title": f"Pothole {i}",
+            }
+            accepted = await client.post("/v1/issues", json=body)
+            accepted.raise_for_status()
+            ids.append(accepted.json()["id"])
+        deadline = time.monotonic() + 120
+        for issue_id in ids:
+            while (await client.get(f"/v1/issues/{issue_id}")).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"seeded report {issue_id} not readable after 120 s")
+                await asyncio.sleep(0.05)
+    return ids
+
+
+async def bench_reads(env: dict[str, str], duration_s: int) -> dict[str, Any]:
+    with (
+        process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare_url,
+        issues_and_gateway(env) as (_, gateway_url),
+    ):
+        token = await asyncio.to_thread(sign_up, gateway_url)
+        ids = await seed_reports(gateway_url, token, int(os.environ.get("BENCH_SEED_REPORTS", "300")))
+        one = [f"/v1/issues/{i}" for i in ids]
+        bare, gateway = get_targets(bare_url, one), get_targets(gateway_url, one)
+        near = [f"/v1/issues?lat={BODY['lat']}&lon={BODY['lon']}&radius_m=1000"]
+        nearby = get_targets(gateway_url, near)
+        vegeta(bare, rate=0, duration_s=2)  # warm-up (and every issue cached once)
+        vegeta(gateway, rate=0, duration_s=2)
+        bare_runs, gateway_runs = [], []
+        for _ in range(2):
+            bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s))
+            gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s))
+        nearby_peak = vegeta(nearby, rate=0, duration_s=duration_s, workers=16)
+        nearby_rate = max(1, int(nearby_peak["throughput_rps"] / 2))
+        nearby_half = vegeta(nearby, rate=nearby_rate, duration_s=duration_s)
+    bare_rps = statistics.median(r["throughput_rps"] for r in bare_runs)
+    gateway_rps = statistics.median(r["throughput_rps"] for r in gateway_runs)
+    return {
+        "seeded_reports": len(ids),
+        "bare_get": bare_runs,
+        "gateway_get": gateway_runs,
+        "gateway_get_over_bare": round(gateway_rps / bare_rps, 3),
+        "nearby_peak": nearby_peak,
+        "nearby_at_half_peak": {"rate": nearby_rate, **nearby_half},
+    }
+
+
 def markdown(results: dict[str, Any]) -> str:
-    a, r, c = results["accept"], results["readable"], results["consumer"]
+    a, r, c, g = results["accept"], results["readable"], results["consumer"], results["reads"]
     rows = [
         (
             "bare FastAPI POST, 1 worker (median req/s)",
@@ -320,6 +412,23 @@ def markdown(results: dict[str, Any]) -> str:
         ("raw PyMongo bulk insert (docs/s)", c["raw_pymongo_docs_per_s"], ""),
         ("issues consumer (commands/s)", c["consumer_commands_per_s"], ">= 5000"),
         ("consumer / raw", c["consumer_over_raw"], ">= 0.70"),
+        ("bare FastAPI GET (median req/s)", statistics.median(x["throughput_rps"] for x in g["bare_get"]), ""),
+        (
+            "GET /v1/issues/{id} through the gateway, cached (median req/s)",
+            statistics.median(x["throughput_rps"] for x in g["gateway_get"]),
+            "",
+        ),
+        ("gateway GET / bare GET", g["gateway_get_over_bare"], ">= 0.50"),
+        (
+            f"nearby search, {g['seeded_reports']} reports within 1 km (req/s at full throttle)",
+            g["nearby_peak"]["throughput_rps"],
+            "",
+        ),
+        (
+            f"nearby search p50 / p99 at {g['nearby_at_half_peak']['rate']} req/s (ms)",
+            f"{g['nearby_at_half_peak']['p50_ms']} / {g['nearby_at_half_peak']['p99_ms']}",
+            "",
+        ),
     ]
     lines = [
         f"# SnapFix benchmarks ({results['when']}, {results['machine']})",
@@ -336,7 +445,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-PHASES = ("readable", "consumer", "accept")
+PHASES = ("readable", "consumer", "accept", "reads")
 
 
 def main() -> None:
@@ -353,12 +462,7 @@ def main() -> None:
 
     if args.phase == "readable":
         print(f"[bench] accepted -> readable at {args.readable_rate} reports/s ...", flush=True)
-        with (
-            process("issues", [sys.executable, "-m", "snapfix_issues"], quiet) as issues,
-            process(
-                "gateway", [sys.executable, "-m", "snapfix_gateway"], {**quiet, "SNAPFIX_ISSUES_URL": issues}
-            ) as gw,
-        ):
+        with issues_and_gateway(quiet) as (_, gw):
             kafka = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]
             result = asyncio.run(bench_readable(gw, kafka, rate=args.readable_rate, duration_s=args.duration))
     elif args.phase == "consumer":
@@ -367,6 +471,9 @@ def main() -> None:
     elif args.phase == "accept":
         print("[bench] gateway accept path vs bare FastAPI ...", flush=True)
         result = bench_accept(quiet, args.duration)
+    elif args.phase == "reads":
+        print("[bench] reads: GET one issue vs bare GET; nearby search ...", flush=True)
+        result = asyncio.run(bench_reads(quiet, args.duration))
     else:
         results = {phase: json.loads((RESULTS / f"{phase}.json").read_text()) for phase in PHASES}
         results["when"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -16,7 +16,7 @@ if [ ! -x "$GOBIN/vegeta" ]; then
 fi
 export PATH="$GOBIN:$PATH"
 
-for phase in readable consumer accept; do
+for phase in readable consumer accept reads; do
   stack up --fresh >/dev/null
   # shellcheck disable=SC1091
   source .stack/bench/env

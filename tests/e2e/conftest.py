@@ -16,6 +16,7 @@ from tests.otlp import OtlpReceiver
 from tests.stack import ROOT, Stack, free_port, wait_ready
 
 APPS = ("gateway", "issues", "media", "notify", "analytics")
+ADMIN = ("admin@city.example", "amber-walrus-93-fjord")
 
 
 @dataclass
@@ -50,6 +51,14 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             "SNAPFIX_ISSUES_URL": urls["issues"],
             "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "SNAPFIX_BOOTSTRAP_ADMIN_EMAIL": ADMIN[0],
+            "SNAPFIX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN[1],
+            "SNAPFIX_PUBLIC_BASE_URL": urls["gateway"],
+            # Every test request comes from one address and a few users polling for results;
+            # the limits themselves are tested on their own (integration and the test below).
+            "SNAPFIX_RATE_LIMIT_USER": "2000/minute",
+            "SNAPFIX_RATE_LIMIT_ANONYMOUS": "20000/minute",
+            "SNAPFIX_RATE_LIMIT_TOKEN": "20000/minute",
         }
         try:
             for app in APPS:

@@ -146,6 +146,8 @@ async def stream(
         # Pin "now" to a concrete id, so nothing appended between two reads is skipped.
         latest: Any = await redis.xrevrange(key, count=1)  # redis-py types replies loosely
         position = latest[0][0].decode() if latest else "0-0"
+        # Tells the client where "now" is, so even a quiet stream has an id to resume from.
+        yield ServerSentEvent(data="{}", event="ready", id=position)
     while True:
         batches: Any = await redis.xread({key: position}, block=block_ms, count=100)
         for _, entries in batches or ():

@@ -11,9 +11,9 @@ from uuid import UUID
 import pytest
 from faststream.kafka import TestKafkaBroker
 
-from snapfix_issues.config import IssuesSettings
 from snapfix_issues.cache import CachedIssue
 from snapfix_issues.catalogue import Catalogue, seed_categories
+from snapfix_issues.config import IssuesSettings
 from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, StoredEvent
 from snapfix_issues.handlers import IssueCommandHandler, register
 from snapfix_issues.rules import Change
@@ -73,7 +73,9 @@ class FakeReports:
         self.participation[kind, f"{doc['issue_id']}:{doc['user_id']}"] = dict(doc)
 
     async def recount(self, kind: str, issue_id: UUID) -> int:
-        count = sum(1 for (k, _), d in self.participation.items() if k == kind and d["issue_id"] == issue_id and d["active"])
+        count = sum(
+            1 for (k, _), d in self.participation.items() if k == kind and d["issue_id"] == issue_id and d["active"]
+        )
         name = "votes" if kind == "vote" else "followers"
         self.stored[issue_id] = self.stored[issue_id].model_copy(update={name: count})
         return count

@@ -241,7 +241,8 @@ class CategoryRepository:
         specs = []
         async for doc in Category.get_pymongo_collection().find({}):
             try:
-                specs.append(CategorySpec.model_validate({**doc, "code": doc["_id"]}))
+                fields = {k: v for k, v in doc.items() if k not in {"_id", "updated_at"}}
+                specs.append(CategorySpec.model_validate({**fields, "code": doc["_id"]}))
             except ValidationError as exc:  # edited by hand into something unusable: skip, say so
                 log.warning("category %s is not valid and is ignored: %s", doc.get("_id"), exc)
         return specs

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -404,10 +405,31 @@ def start_redis(layout: Layout) -> None:
     wait_until("redis start", lambda: port_open(layout.redis_port), 20, home / "redis.log")
 
 
+ADMIN_EMAIL = "admin@snapfix.local"
+
+
+def local_secret(layout: Layout, name: str) -> str:
+    """A random secret kept under the profile's state folder, the same on every start."""
+    path = layout.dir / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def start_apps(layout: Layout) -> None:
     home = layout.dir / "apps"
+    gateway_url = f"http://127.0.0.1:{layout.app_port('gateway')}"
+    identity = {
+        "SNAPFIX_JWT_SECRET": local_secret(layout, "jwt-secret"),
+        "SNAPFIX_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+        "SNAPFIX_BOOTSTRAP_ADMIN_PASSWORD": local_secret(layout, "admin-password"),
+        "SNAPFIX_PUBLIC_BASE_URL": gateway_url,
+    }
     for app, (module, _) in APPS.items():
         env = {**layout.env(), "SNAPFIX_HTTP_PORT": str(layout.app_port(app)), "OTEL_SERVICE_NAME": f"snapfix-{app}"}
+        if app == "gateway":
+            env |= identity
         spawn(app, [sys.executable, "-m", module], home, env)
     for app in APPS:
         url = f"http://127.0.0.1:{layout.app_port(app)}/readyz"
@@ -438,6 +460,8 @@ def up(layout: Layout, apps: bool) -> None:
         start_apps(layout)
         gw = f"http://127.0.0.1:{layout.app_port('gateway')}"
         log(f"SnapFix is up. Gateway: {gw}  API docs: {gw}/docs")
+        password = layout.dir / "admin-password"
+        log(f"Administrator: {ADMIN_EMAIL}, password in {password}")
     log(f"stack '{layout.profile}' is up; its settings are in {env_file}")
 
 

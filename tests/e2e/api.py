@@ -18,6 +18,7 @@ PASSWORD = "violet-harbour-71-lantern"
 
 
 async def sign_in(system: System, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    """A client holding the user's access token; the caller closes it (``aclose``)."""
     client = httpx.AsyncClient(base_url=system.gateway, timeout=30)
     response = await client.post(
         "/v1/auth/token", data={"grant_type": "password", "username": email, "password": password}
@@ -40,10 +41,13 @@ async def citizen(system: System) -> httpx.AsyncClient:
 
 async def staff(system: System, *departments: str) -> httpx.AsyncClient:
     email = f"staff-{uuid4().hex[:10]}@city.example"
-    async with await sign_in(system, *ADMIN) as admin:
+    admin = await sign_in(system, *ADMIN)
+    try:
         body = {"email": email, "password": PASSWORD, "display_name": "Crew", "departments": list(departments)}
         response = await admin.post("/v1/admin/users", json=body)
         assert response.status_code == 201, response.text
+    finally:
+        await admin.aclose()
     return await sign_in(system, email)
 
 

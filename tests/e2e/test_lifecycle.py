@@ -30,13 +30,17 @@ async def report(client: httpx.AsyncClient, **overrides: Any) -> str:
 
 @pytest.fixture
 async def people(system: System) -> Any:
-    async with (
-        await citizen(system) as reporter,
-        await citizen(system) as neighbour,
-        await staff(system, "roads") as roads,
-        await staff(system, "lighting") as lighting,
-    ):
-        yield reporter, neighbour, roads, lighting
+    clients = (
+        await citizen(system),
+        await citizen(system),
+        await staff(system, "roads"),
+        await staff(system, "lighting"),
+    )
+    try:
+        yield clients  # reporter, neighbour, roads staff, lighting staff
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def test_staff_of_the_owning_department_move_an_issue_along(people: Any) -> None:
@@ -212,7 +216,7 @@ async def test_the_catalogue_is_public_and_managed_by_admins(system: System, peo
     reporter = people[0]
     listed = await reporter.get("/v1/categories")
     assert listed.status_code == 200
-    codes = {c["code"]: c for c in listed.json()}
+    codes = {c["code"]: c for c in listed.json()["items"]}
     assert codes["pothole"]["department"] == "roads"
     assert listed.headers.get("etag")
 
@@ -226,9 +230,12 @@ async def test_the_catalogue_is_public_and_managed_by_admins(system: System, peo
         "attributes": [],
     }
     assert (await reporter.put(f"/v1/categories/{code}", json=category)).status_code == 403
-    async with await sign_in(system, *ADMIN) as admin:
+    admin = await sign_in(system, *ADMIN)
+    try:
         created = await admin.put(f"/v1/categories/{code}", json=category)
         assert created.status_code in {200, 201}, created.text
+    finally:
+        await admin.aclose()
     got = await eventually(reporter, f"/v1/categories/{code}", lambda _: True)
     assert got["department"] == "parks"
 
@@ -238,7 +245,7 @@ async def test_live_updates_reach_reporter_and_followers_and_resume(people: Any)
     issue_id = await report(reporter)
     path = f"/v1/issues/{issue_id}"
     assert (await neighbour.put(f"{path}/follow")).status_code == 202
-    await eventually(neighbour, "/v1/me/following", lambda page: issue_id in [i["id"] for i in page["items"]])
+    await eventually(neighbour, "/v1/me/following", lambda page: issue_id in [i["issue_id"] for i in page["items"]])
 
     started = asyncio.Event()
     listening = asyncio.create_task(read_events(neighbour, 1, started=started))

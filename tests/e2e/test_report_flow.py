@@ -36,8 +36,11 @@ async def read_back(client: httpx.AsyncClient, location: str, timeout_s: float =
 @pytest.fixture
 async def client(system: System) -> Any:
     """A citizen, signed in."""
-    async with await citizen(system) as signed_in:
+    signed_in = await citizen(system)
+    try:
         yield signed_in
+    finally:
+        await signed_in.aclose()
 
 
 async def test_every_process_is_live_and_ready(system: System) -> None:

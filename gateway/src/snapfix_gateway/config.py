@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
@@ -39,6 +39,14 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     rate_limit_user: str = "100/minute"
     rate_limit_anonymous: str = "60/minute"
     rate_limit_token: str = "10/minute"  # noqa: S105 - a rate, not a secret
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("SNAPFIX_JWT_SECRET must be at least 32 characters (RFC 7518 §3.2: a 256-bit key)")
+        return value
+
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     # -- live updates (GET /v1/events)

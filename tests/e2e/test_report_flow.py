@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from snapfix_gateway.routes.issues import IssueDetail, Page
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_body
 from tests.e2e.api import citizen
@@ -82,6 +83,10 @@ async def test_a_report_is_accepted_then_readable_through_the_gateway(client: ht
     assert issue["reporter_id"] == client.headers["x-test-user-id"]
     assert (issue["department"], issue["history"], issue["comments"]) == ("lighting", [], [])
     assert issue["created_at"].endswith("+00:00")
+    # The answer is what the OpenAPI document says it is.
+    IssueDetail.model_validate(issue)
+    nearby = await client.get("/v1/issues", params={"lat": body["lat"], "lon": body["lon"], "radius_m": 50})
+    assert issue_id in [i["id"] for i in Page.model_validate(nearby.json()).model_dump(mode="json")["items"]]
 
 
 @pytest.mark.parametrize(

@@ -140,9 +140,81 @@ class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
 
 
+class HistoryEntry(BaseModel):
+    at: AwareDatetime
+    from_: Status = Field(alias="from")
+    to: Status
+    note: str
+    actor_id: str | None = Field(description="Hidden (null) when it would reveal an anonymous reporter")
+    duplicate_of: UUID | None = None
+    reason: str | None = None
+
+
+class CommentView(BaseModel):
+    id: UUID
+    author_id: str | None = Field(description="Hidden (null) when it would reveal an anonymous reporter")
+    body: str
+    internal: bool = Field(description="Only staff ever see internal comments")
+    created_at: AwareDatetime
+
+
+class IssueSummary(BaseModel):
+    """One issue in a list; never names its reporter."""
+
+    id: UUID
+    title: str
+    category: str
+    status: Status
+    lat: float
+    lon: float
+    address: str | None = None
+    department: str | None = None
+    assignee_id: str | None = None
+    priority: Priority
+    votes: int
+    created_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+    overdue: bool
+    distance_m: float | None = Field(default=None, description="In nearby searches: metres from the point")
+
+
+class IssueDetail(BaseModel):
+    """One issue as the viewer may see it."""
+
+    id: UUID
+    title: str
+    description: str
+    category: str
+    lat: float
+    lon: float
+    address: str | None = None
+    attributes: dict[str, str | int | float | bool]
+    media_ids: list[UUID]
+    anonymous: bool
+    reporter_id: str | None = Field(description="null for an anonymous report, except for staff and the reporter")
+    status: Status
+    department: str | None = None
+    assignee_id: str | None = None
+    priority: Priority
+    created_at: AwareDatetime
+    updated_at: AwareDatetime | None = None
+    due_at: AwareDatetime | None = Field(default=None, description="From the category's SLA")
+    resolved_at: AwareDatetime | None = None
+    overdue: bool
+    votes: int
+    followers: int
+    history: list[HistoryEntry]
+    comments: list[CommentView]
+
+
 class Page(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[IssueSummary]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
+
+
+class FollowedPage(BaseModel):
+    items: list[dict[str, str]] = Field(description="`issue_id` and `since` of each issue followed")
+    next_cursor: str | None = None
 
 
 async def _submit(
@@ -397,7 +469,7 @@ async def suggestions(  # noqa: PLR0917
     )
 
 
-@router.get("/v1/issues/{issue_id}", responses=_ISSUE_ERRORS)
+@router.get("/v1/issues/{issue_id}", response_model=IssueDetail, responses=_ISSUE_ERRORS)
 async def get_issue(
     issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
 ) -> Response:
@@ -426,7 +498,7 @@ async def my_issues(
     )
 
 
-@router.get("/v1/me/following", response_model=Page, tags=["me"], responses=_ISSUE_ERRORS)
+@router.get("/v1/me/following", response_model=FollowedPage, tags=["me"], responses=_ISSUE_ERRORS)
 async def my_following(
     request: Request,
     issues: IssuesHttpDep,

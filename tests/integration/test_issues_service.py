@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-import httpx
 import orjson
 import pytest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from snapfix_issues.app import create_app
-from snapfix_issues.config import IssuesSettings
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command
+from tests.integration.issues_app import Issues, for_issue, running_issues, wait_for_issue
 from tests.stack import Stack, header, produce, produce_command, read_topic
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Issues:
-    http: httpx.AsyncClient
-    settings: IssuesSettings
-
-
 @pytest.fixture(scope="module")
 async def issues(stack: Stack) -> AsyncIterator[Issues]:
-    settings = IssuesSettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
-        # A group of its own, so this in-process instance shares no partitions with others.
-        consumer_group=f"issues-it-{uuid4().hex[:8]}",
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://issues") as http:
-            yield Issues(http, settings)
-
-
-async def wait_for_issue(http: httpx.AsyncClient, issue_id: UUID, timeout_s: float = 30.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        response = await http.get(f"/v1/issues/{issue_id}")
-        if response.status_code == 200:
-            return response.json()  # type: ignore[no-any-return]
-        assert response.status_code == 404, response.text
-        await asyncio.sleep(0.1)
-    pytest.fail(f"issue {issue_id} was not stored within {timeout_s}s")
-
-
-def for_issue(issue_id: UUID) -> Any:
-    return lambda r: r.key == str(issue_id).encode()
+    async with running_issues(stack) as running:
+        yield running
 
 
 async def test_a_report_command_is_stored_and_announced(stack: Stack, issues: Issues) -> None:
@@ -122,8 +87,10 @@ async def test_a_new_report_is_cached_in_the_services_own_redis_before_any_read(
         cached = await redis.get(f"issues:issue:{command.issue_id}")
         assert cached is not None
         assert await redis.ttl(f"issues:issue:{command.issue_id}") > 0
+        # The stored issue is cached (rendered per viewer on each read), not a rendered view.
+        assert orjson.loads(cached)["issue"]["title"] == command.title
         read = await issues.http.get(f"/v1/issues/{command.issue_id}")
-        assert read.json() == orjson.loads(cached)
+        assert read.json()["title"] == command.title
         # A miss is filled from the store (cache-aside).
         await redis.delete(f"issues:issue:{command.issue_id}")
         again = await issues.http.get(f"/v1/issues/{command.issue_id}")

@@ -245,3 +245,45 @@ async def test_the_audience_is_the_reporter_and_the_followers(stack: Stack, issu
     assert audience.json() == {"user_ids": [report.actor_id, follower["actor_id"]]}
     following = await issues.http.get(f"/v1/users/{follower['actor_id']}/following")
     assert [f["issue_id"] for f in following.json()["items"]] == [str(report.issue_id)]
+
+
+async def test_followers_of_a_duplicate_follow_the_original(stack: Stack, issues: Issues) -> None:
+    original = await reported(stack, issues)
+    duplicate = await reported(stack, issues)
+    follower = citizen()
+    await produce_command(stack, make_command(FollowIssue, issue_id=duplicate.issue_id, follow=True, **follower))
+    await events_of(stack, duplicate.issue_id, "IssueFollowed")
+    marking = make_command(
+        ChangeIssueStatus, issue_id=duplicate.issue_id, to="duplicate", duplicate_of=original.issue_id, **ROADS_STAFF
+    )
+    await produce_command(stack, marking)
+    [event] = await events_of(stack, duplicate.issue_id, "IssueStatusChanged")
+    assert orjson.loads(event.value)["duplicate_of"] == str(original.issue_id)
+
+    audience = (await issues.http.get(f"/v1/issues/{original.issue_id}/audience")).json()["user_ids"]
+    assert audience[0] == original.actor_id
+    assert sorted(audience[1:]) == sorted([follower["actor_id"], duplicate.actor_id])
+    assert (await wait_for_issue(issues.http, original.issue_id))["followers"] == 2
+
+
+async def test_suggestions_are_unresolved_reports_of_the_category_nearby(stack: Stack, issues: Issues) -> None:
+    here = somewhere()
+    close = await reported(stack, issues, location=Location(lat=here.lat + 0.0005, lon=here.lon))  # ~56 m
+    await reported(stack, issues, location=Location(lat=here.lat + 0.0003, lon=here.lon), category="graffiti")
+    await reported(stack, issues, location=Location(lat=here.lat + 0.003, lon=here.lon))  # ~334 m: too far
+
+    response = await issues.http.get(
+        "/v1/issues/suggestions", params={"lat": here.lat, "lon": here.lon, "category": "pothole"}
+    )
+    assert response.status_code == 200, response.text
+    assert [i["id"] for i in response.json()["items"]] == [str(close.issue_id)]
+
+
+async def test_a_user_pages_through_their_own_reports_newest_first(stack: Stack, issues: Issues) -> None:
+    user = f"citizen-{uuid4().hex[:8]}"
+    commands = [await reported(stack, issues, actor_id=user, anonymous=n == 1) for n in range(3)]
+    first = (await issues.http.get(f"/v1/users/{user}/issues", params={"limit": 2})).json()
+    second = await issues.http.get(f"/v1/users/{user}/issues", params={"limit": 2, "cursor": first["next_cursor"]})
+    ids = [i["id"] for i in first["items"] + second.json()["items"]]
+    assert ids == [str(c.issue_id) for c in reversed(commands)]
+    assert second.json()["next_cursor"] is None

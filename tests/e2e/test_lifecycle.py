@@ -203,8 +203,18 @@ async def test_nearby_search_and_duplicate_suggestions(people: Any) -> None:
 async def test_the_staff_queue_is_scoped_to_the_staff_members_departments(people: Any) -> None:
     reporter, neighbour, roads, lighting = people
     issue_id = await report(reporter)
-    queue = (await roads.get("/v1/staff/queue", params={"department": "roads", "status": "open"})).json()
-    assert issue_id in [i["id"] for i in queue["items"]]
+    assert (await roads.post(f"/v1/issues/{issue_id}/assignment", json={"priority": "urgent"})).status_code == 202
+    await eventually(roads, f"/v1/issues/{issue_id}", lambda i: i["priority"] == "urgent")
+    queued: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"department": "roads", "status": "open", "priority": "urgent", "limit": 100}
+    while True:  # every page of the queue
+        page = (await roads.get("/v1/staff/queue", params=params)).json()
+        queued += page["items"]
+        if not page["next_cursor"]:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert issue_id in [i["id"] for i in queued]
+    assert {(i["department"], i["priority"], i["status"]) for i in queued} == {("roads", "urgent", "open")}
     assert (await lighting.get("/v1/staff/queue", params={"department": "roads"})).status_code == 403
     assert (await neighbour.get("/v1/staff/queue")).status_code == 403
 

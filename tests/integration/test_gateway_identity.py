@@ -78,9 +78,11 @@ def bearer(tokens: dict[str, Any]) -> dict[str, str]:
 
 
 async def test_register_sign_in_and_read_me(gw: httpx.AsyncClient) -> None:
-    user = await register(gw, "  Grace.Hopper@Example.ORG ")
-    assert (user["email"], user["role"], user["email_verified"]) == ("grace.hopper@example.org", "citizen", False)
-    tokens = await sign_in(gw, "grace.hopper@example.org")
+    tag = uuid4().hex[:8]
+    user = await register(gw, f"  Grace.Hopper.{tag}@Example.ORG ")
+    email = f"grace.hopper.{tag}@example.org"
+    assert (user["email"], user["role"], user["email_verified"]) == (email, "citizen", False)
+    tokens = await sign_in(gw, email)
     assert tokens["token_type"] == "bearer"
     assert tokens["expires_in"] == 900
     me = await gw.get("/v1/me", headers=bearer(tokens))

@@ -21,7 +21,7 @@ from snapfix_gateway.live import register as register_live
 from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
 from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import auth, issues, live
-from snapfix_gateway.upstream import upstream_client
+from snapfix_gateway.upstream import Upstream
 from snapfix_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     runtime = Runtime("gateway", settings, mongo_database=settings.mongo_database, documents=[Account])
     assert runtime.redis is not None
-    issues_http = upstream_client(settings.issues_url, settings.upstream_timeout_s)
-    runtime.on_shutdown.append(issues_http.aclose)
+    issues_http = Upstream("issues", settings.issues_url, settings.upstream_timeout_s)
+    runtime.on_startup.insert(0, issues_http.open)
+    runtime.on_shutdown.append(issues_http.close)
 
     secret = settings.jwt_secret.get_secret_value()
     if secret == DEV_JWT_SECRET:

@@ -7,70 +7,97 @@ against the state it finds then.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated, Any
 
-import httpx
 import orjson
+from fastapi import Depends, Response
 
 from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.deps import IssuesHttpDep, PrincipalDep, RequestIdDep, RuntimeDep, SettingsDep
 from snapfix_gateway.identity.sessions import Principal
-from snapfix_gateway.upstream import call, viewer_headers
+from snapfix_gateway.upstream import Answer, Upstream, viewer_headers
 from snapfix_shared.kafka import PublishFailed, publish
-from snapfix_shared.messages import Command
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages.issues import IssueCommandBase
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
 
-def command_fields(
-    runtime: Runtime, settings: GatewaySettings, request_id: str, principal: Principal
-) -> dict[str, object]:
-    """The envelope every command from this request carries: who, when, and the deadline to take effect."""
-    now = utcnow()
-    return {
-        "occurred_at": now,
-        "accept_by": now + timedelta(seconds=runtime.publish_timeout_s + settings.clock_skew_allowance_s),
-        "correlation_id": request_id,
-        "actor_id": principal.user_id,
-        "actor_role": principal.role,
-        "actor_departments": principal.departments,
-    }
+@dataclass(frozen=True)
+class Submitter:
+    """Turns one request into one checked, published command on ``issues.commands.v1``."""
+
+    runtime: Runtime
+    settings: GatewaySettings
+    issues_http: Upstream
+    request_id: str
+    principal: Principal
+    response: Response
+
+    def envelope(self) -> dict[str, Any]:
+        """What every command from this request carries: who and when (its deadline is set at publishing)."""
+        return {
+            "occurred_at": utcnow(),
+            "correlation_id": self.request_id,
+            "actor_id": self.principal.user_id,
+            "actor_role": self.principal.role,
+            "actor_departments": self.principal.departments,
+        }
+
+    async def __call__(self, command: IssueCommandBase) -> None:
+        upstream = await self.issues_http.call(
+            "POST",
+            "/v1/commands/check",
+            headers={**viewer_headers(self.request_id, self.principal), "content-type": "application/json"},
+            content=command.model_dump_json().encode(),
+        )
+        if upstream.status != 204:
+            raise _refusal(upstream)
+        runtime = self.runtime
+        # The deadline starts now, after the check: a command the broker appends later than
+        # this was given up on (503), and the consumer dead-letters it instead of applying it.
+        allowance = runtime.publish_timeout_s + self.settings.clock_skew_allowance_s
+        command = command.model_copy(update={"accept_by": utcnow() + timedelta(seconds=allowance)})
+        try:
+            await publish(
+                runtime.broker,
+                Topic.ISSUES_COMMANDS,
+                command,
+                source=runtime.source,
+                timeout_s=runtime.publish_timeout_s,
+            )
+        except PublishFailed as exc:
+            raise ServiceUnavailable(
+                "The request could not be stored right now; please retry.", retry_after_s=5
+            ) from exc
+        self.response.headers["Location"] = f"/v1/issues/{command.issue_id}"
 
 
-async def check_and_publish(
-    runtime: Runtime,
-    issues_http: httpx.AsyncClient,
-    topic: Topic,
-    command: Command,
-    *,
-    request_id: str,
-    principal: Principal,
-) -> None:
-    upstream = await call(
-        issues_http,
-        "POST",
-        "/v1/commands/check",
-        service="issues",
-        headers={**viewer_headers(request_id, principal), "content-type": "application/json"},
-        content=command.model_dump_json().encode(),
-    )
-    if upstream.status_code != 204:
-        raise _refusal(upstream)
-    try:
-        await publish(runtime.broker, topic, command, source=runtime.source, timeout_s=runtime.publish_timeout_s)
-    except PublishFailed as exc:
-        raise ServiceUnavailable("The request could not be stored right now; please retry.", retry_after_s=5) from exc
+async def get_submitter(  # noqa: PLR0917 - FastAPI injects by parameter
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issues_http: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> Submitter:
+    return Submitter(runtime, settings, issues_http, request_id, principal, response)
 
 
-def _refusal(upstream: httpx.Response) -> Problem:
+SubmitDep = Annotated[Submitter, Depends(get_submitter)]
+
+
+def _refusal(upstream: Answer) -> Problem:
     """The owner's problem (403, 404, 409, 422 with its field errors), relayed as it is."""
     try:
-        body = orjson.loads(upstream.content)
+        body = orjson.loads(upstream.body)
     except orjson.JSONDecodeError:
         body = {}
     return Problem(
-        upstream.status_code,
+        upstream.status,
         str(body.get("title", "Refused")),
         body.get("detail"),
         type_=str(body.get("type", "about:blank")),

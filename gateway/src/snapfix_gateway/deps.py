@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
@@ -13,6 +12,7 @@ from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.sessions import Principal, Sessions
 from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_gateway.upstream import Upstream
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
 
@@ -28,7 +28,7 @@ async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def get_issues_http(request: Request) -> httpx.AsyncClient:
+async def get_issues_http(request: Request) -> Upstream:
     return request.app.state.issues_http  # type: ignore[no-any-return]
 
 
@@ -93,7 +93,7 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-IssuesHttpDep = Annotated[httpx.AsyncClient, Depends(get_issues_http)]
+IssuesHttpDep = Annotated[Upstream, Depends(get_issues_http)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 TokensDep = Annotated[TokenCodec, Depends(get_tokens)]

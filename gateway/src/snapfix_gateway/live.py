@@ -14,7 +14,6 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import httpx
 import orjson
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
@@ -26,6 +25,7 @@ from sse_starlette import ServerSentEvent
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from snapfix_gateway.identity.sessions import Sessions
+from snapfix_gateway.upstream import Upstream, UpstreamError
 from snapfix_shared.kafka import dead_letter
 from snapfix_shared.messages import ISSUE_EVENTS, IssueCommented, IssueEvent, IssueStatusChanged
 from snapfix_shared.runtime import Runtime
@@ -72,7 +72,7 @@ async def _raw(msg: StreamMessage[Any]) -> Any:
 
 
 class LiveFanout:
-    def __init__(self, runtime: Runtime, redis: Redis, issues_http: httpx.AsyncClient) -> None:
+    def __init__(self, runtime: Runtime, redis: Redis, issues_http: Upstream) -> None:
         self.runtime, self.redis, self.issues_http = runtime, redis, issues_http
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
@@ -94,13 +94,14 @@ class LiveFanout:
                 await self._retrying(self._fan_out, event, payload)
 
     async def _fan_out(self, event: IssueEvent, payload: dict[str, Any]) -> None:
-        response = await self.issues_http.get(f"/v1/issues/{event.issue_id}/audience")
-        if response.status_code == 404:
+        answer = await self.issues_http.fetch("GET", f"/v1/issues/{event.issue_id}/audience")
+        if answer.status == 404:
             return
-        response.raise_for_status()
+        if answer.status != 200:
+            raise UpstreamError(f"audience of {event.issue_id}: {answer.status}")
         data = orjson.dumps(payload)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id in response.json()["user_ids"]:
+            for user_id in orjson.loads(answer.body)["user_ids"]:
                 key = stream_key(user_id)
                 pipe.xadd(key, {"type": payload["type"], "data": data}, maxlen=STREAM_MAXLEN, approximate=True)
                 pipe.expire(key, STREAM_TTL_S)
@@ -110,7 +111,7 @@ class LiveFanout:
     async def _retrying(fn: Any, *args: Any) -> None:
         # Transient failures are retried; past the deadline the batch is not committed and comes back.
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((httpx.HTTPError, RedisError)),
+            retry=retry_if_exception_type((UpstreamError, RedisError)),
             wait=wait_exponential_jitter(multiplier=0.2, max=5),
             stop=stop_after_delay(30),
             reraise=True,

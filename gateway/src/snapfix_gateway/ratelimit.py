@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import StorageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,38 +51,55 @@ class Verdict:
 
 
 class Limiter:
-    """Redis first; this process's memory while Redis does not answer."""
+    """Fixed windows in the `limits` library's storage: Redis first, this process's memory
+    while Redis does not answer.
+
+    One Redis call per request in the common case: the storage's atomic increment gives
+    the count (so the remaining quota), and each window's end is asked for once and then
+    remembered here until it passes.
+    """
+
+    _MAX_REMEMBERED = 100_000
 
     def __init__(self, redis_url: str, timeout_s: float) -> None:
-        self._redis = FixedWindowRateLimiter(
-            RedisStorage(
-                "async+" + redis_url,
-                implementation="redispy",
-                wrap_exceptions=True,
-                key_prefix="gw:rl",
-                socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s,
-            )
+        self._redis: Storage = RedisStorage(
+            "async+" + redis_url,
+            implementation="redispy",
+            wrap_exceptions=True,
+            key_prefix="gw:rl",
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
         )
-        self._local = FixedWindowRateLimiter(MemoryStorage())
+        self._local: Storage = MemoryStorage()
+        self._window_ends: dict[tuple[int, str], float] = {}
         self.degraded = False
 
     async def check(self, policy: Policy, key: str) -> Verdict:
         try:
-            return await self._check(self._redis, policy, key)
+            verdict = await self._check(self._redis, policy, key)
         except StorageError as exc:
             if not self.degraded:
                 log.warning("rate limits counted locally: Redis is not answering (%r)", exc.storage_error)
             self.degraded = True
             return await self._check(self._local, policy, key)
+        self.degraded = False
+        return verdict
 
-    async def _check(self, limiter: FixedWindowRateLimiter, policy: Policy, key: str) -> Verdict:
-        allowed = await limiter.hit(policy.item, policy.name, key)
-        stats = await limiter.get_window_stats(policy.item, policy.name, key)
-        if limiter is self._redis:
-            self.degraded = False
-        reset_s = max(1, math.ceil(stats.reset_time - time.time()))
-        return Verdict(policy, allowed, stats.remaining, reset_s)
+    async def _check(self, storage: Storage, policy: Policy, key: str) -> Verdict:
+        item, now = policy.item, time.time()
+        storage_key = item.key_for(policy.name, key)
+        count = await storage.incr(storage_key, item.get_expiry())
+        remembered = (id(storage), storage_key)
+        ends_at = self._window_ends.get(remembered, 0.0)
+        if count == 1:  # this hit opened the window
+            ends_at = now + item.get_expiry()
+        elif ends_at <= now:
+            ends_at = await storage.get_expiry(storage_key)
+        if len(self._window_ends) >= self._MAX_REMEMBERED:
+            self._window_ends.clear()
+        self._window_ends[remembered] = ends_at
+        reset_s = max(1, math.ceil(ends_at - now))
+        return Verdict(policy, count <= item.amount, max(0, item.amount - count), reset_s)
 
 
 class RateLimitMiddleware:

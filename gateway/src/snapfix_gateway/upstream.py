@@ -1,16 +1,21 @@
-"""Reads routed to the service that owns the data, over pooled HTTP with timeouts.
+"""Calls to the services that own the data, over pooled HTTP (aiohttp) with timeouts.
 
 The signed-in user travels to the owner as ``x-snapfix-user``, ``x-snapfix-role`` and
 ``x-snapfix-departments``; the owner decides what that viewer may see. The services are
 reachable only from inside the deployment (the gateway is the only public entry).
+
+aiohttp rather than httpx here: httpcore's pool checks every idle connection on every
+request, which cost the gateway about 7 ms of CPU per relayed call under load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-import httpx
+import aiohttp
 from fastapi import Response
+from multidict import CIMultiDictProxy
 
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_shared.problems import ServiceUnavailable
@@ -18,14 +23,70 @@ from snapfix_shared.problems import ServiceUnavailable
 _PASSED_HEADERS = ("content-type", "etag", "cache-control", "last-modified")
 
 
-def upstream_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout_s),
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: CIMultiDictProxy[str]
+
+
+class UpstreamError(Exception):
+    """The owner did not answer (refused, reset, timed out)."""
+
+
+class Upstream:
+    """One owner's base URL and a connection pool, opened in the lifespan."""
+
+    def __init__(self, name: str, base_url: str, timeout_s: float) -> None:
+        self.name, self.base_url, self.timeout_s = name, base_url.rstrip("/"), timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
         # Idle connections are dropped well before the services' keep-alive timeout
         # (see serve.py), so a request never goes out on a socket the server is closing.
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=20),
-    )
+        connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=20)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s), raise_for_status=False
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def fetch(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: str | None = None,
+        content: bytes | None = None,
+    ) -> Answer:
+        assert self._session is not None, "Upstream.open() runs in the lifespan"
+        url = f"{self.base_url}{path}" + (f"?{params}" if params else "")
+        try:
+            async with self._session.request(method, url, headers=headers, data=content) as response:
+                return Answer(response.status, await response.read(), response.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        params: str | None = None,
+        content: bytes | None = None,
+    ) -> Answer:
+        """One request to the owner; an unreachable or failing owner is a 503 for the client."""
+        try:
+            answer = await self.fetch(method, path, headers=headers, params=params, content=content)
+        except UpstreamError as exc:
+            raise ServiceUnavailable(f"The {self.name} service is not reachable ({exc}).") from exc
+        if answer.status >= 500:
+            raise ServiceUnavailable(f"The {self.name} service failed ({answer.status}).")
+        return answer
 
 
 def viewer_headers(request_id: str, principal: Principal | None) -> dict[str, str]:
@@ -39,40 +100,19 @@ def viewer_headers(request_id: str, principal: Principal | None) -> dict[str, st
     return headers
 
 
-async def call(
-    client: httpx.AsyncClient,
-    method: str,
-    path: str,
-    *,
-    service: str,
-    headers: Mapping[str, str],
-    params: str | None = None,
-    content: bytes | None = None,
-) -> httpx.Response:
-    """One request to an owner; unreachable or failing owners are a 503 for the client."""
-    try:
-        upstream = await client.request(method, path, headers=dict(headers), params=params, content=content)
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailable(f"The {service} service is not reachable ({type(exc).__name__}).") from exc
-    if upstream.status_code >= 500:
-        raise ServiceUnavailable(f"The {service} service failed ({upstream.status_code}).")
-    return upstream
-
-
-def relay(upstream: httpx.Response) -> Response:
-    headers = {k: v for k in _PASSED_HEADERS if (v := upstream.headers.get(k))}
-    return Response(upstream.content, status_code=upstream.status_code, headers=headers)
+def relay(answer: Answer) -> Response:
+    headers = {k: v for k in _PASSED_HEADERS if (v := answer.headers.get(k))}
+    return Response(answer.body, status_code=answer.status, headers=headers)
 
 
 async def relay_get(
-    client: httpx.AsyncClient,
+    upstream: Upstream,
     path: str,
     *,
-    service: str,
     request_id: str,
     principal: Principal | None = None,
     params: str | None = None,
 ) -> Response:
     """GET ``path`` from the owner and relay its answer."""
     headers = viewer_headers(request_id, principal)
-    return relay(await call(client, "GET", path, service=service, headers=headers, params=params))
+    return relay(await upstream.call("GET", path, headers=headers, params=params))

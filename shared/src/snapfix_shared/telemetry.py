@@ -1,5 +1,5 @@
 """OpenTelemetry set-up: one tracer provider per process, exported by OTLP when the
-standard ``OTEL_*`` variables ask for it, with Mongo, Redis and HTTPX client spans."""
+standard ``OTEL_*`` variables ask for it, with Mongo, Redis and HTTP client (aiohttp, HTTPX) spans."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 
 from fastapi import FastAPI
 from opentelemetry import trace
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
@@ -43,6 +44,7 @@ def setup_tracing(service: str) -> TracerProvider:
     PymongoInstrumentor().instrument(tracer_provider=provider)
     RedisInstrumentor().instrument(tracer_provider=provider)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    AioHttpClientInstrumentor().instrument(tracer_provider=provider)
     _provider = provider
     return provider
 

@@ -11,24 +11,21 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from uuid_utils.compat import uuid7
 
-from snapfix_gateway.commands import check_and_publish, command_fields
+from snapfix_gateway.commands import SubmitDep
 from snapfix_gateway.deps import (
     AdminDep,
     IssuesHttpDep,
     OptionalPrincipalDep,
     PrincipalDep,
     RequestIdDep,
-    RuntimeDep,
-    SettingsDep,
     StaffDep,
 )
 from snapfix_gateway.identity.sessions import Principal
-from snapfix_gateway.upstream import call, relay, relay_get, viewer_headers
+from snapfix_gateway.upstream import Upstream, relay, relay_get, viewer_headers
 from snapfix_shared.messages import (
     AssignIssue,
     ChangeIssueStatus,
@@ -52,8 +49,6 @@ from snapfix_shared.messages.issues import (
     Note,
     Title,
 )
-from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
 
 router = APIRouter(tags=["issues"])
 
@@ -217,208 +212,80 @@ class FollowedPage(BaseModel):
     next_cursor: str | None = None
 
 
-async def _submit(
-    runtime: Runtime,
-    issues: httpx.AsyncClient,
-    *,
-    request_id: str,
-    principal: Principal,
-    command: Any,
-    response: Response,
-) -> None:
-    await check_and_publish(runtime, issues, Topic.ISSUES_COMMANDS, command, request_id=request_id, principal=principal)
-    response.headers["Location"] = f"/v1/issues/{command.issue_id}"
+_COMMAND_ROUTE: dict[str, Any] = {
+    "status_code": status.HTTP_202_ACCEPTED,
+    "response_model": Accepted,
+    "responses": _ISSUE_ERRORS,
+}
 
 
-@router.post("/v1/issues", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_ISSUE_ERRORS)
-async def report_issue(  # noqa: PLR0917 - FastAPI injects by parameter
-    body: ReportIssueRequest,
-    response: Response,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: PrincipalDep,
-) -> Accepted:
+@router.post("/v1/issues", **_COMMAND_ROUTE)
+async def report_issue(body: ReportIssueRequest, submit: SubmitDep) -> Accepted:
     """Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later."""
+    fields = body.model_dump(exclude={"lat", "lon"})
     command = ReportIssue(
-        **command_fields(runtime, settings, request_id, principal),
-        issue_id=uuid7(),
-        title=body.title,
-        description=body.description,
-        category=body.category,
-        location=Location(lat=body.lat, lon=body.lon),
-        address=body.address,
-        attributes=body.attributes,
-        media_ids=body.media_ids,
-        anonymous=body.anonymous,
+        **submit.envelope(), issue_id=uuid7(), location=Location(lat=body.lat, lon=body.lon), **fields
     )
-    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    await submit(command)
     return Accepted(id=command.issue_id)
 
 
-@router.post(
-    "/v1/issues/{issue_id}/transitions",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=_ISSUE_ERRORS,
-)
-async def transition(  # noqa: PLR0917
-    issue_id: UUID,
-    body: TransitionRequest,
-    response: Response,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: PrincipalDep,
-) -> Accepted:
+@router.post("/v1/issues/{issue_id}/transitions", **_COMMAND_ROUTE)
+async def transition(issue_id: UUID, body: TransitionRequest, submit: SubmitDep) -> Accepted:
     """Change the status. Staff of the owning department (or admins) move an issue along
     `open → acknowledged → in_progress → resolved → closed`, or mark it `duplicate` / `rejected`;
     the reporter may `reopened` it within 30 days of resolution, or `withdrawn` it while it is new."""
-    command = ChangeIssueStatus(
-        **command_fields(runtime, settings, request_id, principal), issue_id=issue_id, **body.model_dump()
-    )
-    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    await submit(ChangeIssueStatus(**submit.envelope(), issue_id=issue_id, **body.model_dump()))
     return Accepted(id=issue_id)
 
 
-@router.post(
-    "/v1/issues/{issue_id}/comments",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=_ISSUE_ERRORS,
-)
-async def comment(  # noqa: PLR0917
-    issue_id: UUID,
-    body: CommentRequest,
-    response: Response,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: PrincipalDep,
-) -> Accepted:
+@router.post("/v1/issues/{issue_id}/comments", **_COMMAND_ROUTE)
+async def comment(issue_id: UUID, body: CommentRequest, submit: SubmitDep) -> Accepted:
     """Comment on an issue; staff may mark a comment internal (never shown to citizens)."""
-    command = CommentOnIssue(
-        **command_fields(runtime, settings, request_id, principal),
-        issue_id=issue_id,
-        comment_id=uuid7(),
-        body=body.body,
-        internal=body.internal,
-    )
-    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    command = CommentOnIssue(**submit.envelope(), issue_id=issue_id, comment_id=uuid7(), **body.model_dump())
+    await submit(command)
     return Accepted(id=command.comment_id)
 
 
-async def _vote_or_follow(
-    command_type: type[VoteOnIssue] | type[FollowIssue],
-    on: bool,
-    *,
-    issue_id: UUID,
-    response: Response,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    issues: IssuesHttpDep,
-    request_id: str,
-    principal: Principal,
-) -> Accepted:
-    fields = command_fields(runtime, settings, request_id, principal)
-    command = (
-        VoteOnIssue(**fields, issue_id=issue_id, vote=on)
-        if command_type is VoteOnIssue
-        else FollowIssue(**fields, issue_id=issue_id, follow=on)
-    )
-    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+@router.post("/v1/issues/{issue_id}/vote", **_COMMAND_ROUTE)
+async def vote(issue_id: UUID, submit: SubmitDep) -> Accepted:
+    """Upvote an issue (one vote per user)."""
+    await submit(VoteOnIssue(**submit.envelope(), issue_id=issue_id, vote=True))
     return Accepted(id=issue_id)
 
 
-def _toggle_route(
-    method: str, path: str, command_type: type[VoteOnIssue] | type[FollowIssue], on: bool, doc: str
-) -> None:
-    async def endpoint(  # noqa: PLR0917
-        issue_id: UUID,
-        response: Response,
-        runtime: RuntimeDep,
-        settings: SettingsDep,
-        issues: IssuesHttpDep,
-        request_id: RequestIdDep,
-        principal: PrincipalDep,
-    ) -> Accepted:
-        return await _vote_or_follow(
-            command_type,
-            on,
-            issue_id=issue_id,
-            response=response,
-            runtime=runtime,
-            settings=settings,
-            issues=issues,
-            request_id=request_id,
-            principal=principal,
-        )
-
-    endpoint.__doc__ = doc
-    endpoint.__name__ = f"{method.lower()}_{path.rsplit('/', 1)[-1]}"
-    router.add_api_route(
-        path,
-        endpoint,
-        methods=[method],
-        status_code=status.HTTP_202_ACCEPTED,
-        response_model=Accepted,
-        responses=_ISSUE_ERRORS,
-    )
+@router.delete("/v1/issues/{issue_id}/vote", **_COMMAND_ROUTE)
+async def unvote(issue_id: UUID, submit: SubmitDep) -> Accepted:
+    """Take your vote back."""
+    await submit(VoteOnIssue(**submit.envelope(), issue_id=issue_id, vote=False))
+    return Accepted(id=issue_id)
 
 
-_toggle_route("POST", "/v1/issues/{issue_id}/vote", VoteOnIssue, True, "Upvote an issue (one vote per user).")
-_toggle_route("DELETE", "/v1/issues/{issue_id}/vote", VoteOnIssue, False, "Take your vote back.")
-_toggle_route("PUT", "/v1/issues/{issue_id}/follow", FollowIssue, True, "Follow an issue: its changes reach you live.")
-_toggle_route("DELETE", "/v1/issues/{issue_id}/follow", FollowIssue, False, "Stop following an issue.")
+@router.put("/v1/issues/{issue_id}/follow", **_COMMAND_ROUTE)
+async def follow(issue_id: UUID, submit: SubmitDep) -> Accepted:
+    """Follow an issue: its status changes and public comments reach you live (`GET /v1/events`)."""
+    await submit(FollowIssue(**submit.envelope(), issue_id=issue_id, follow=True))
+    return Accepted(id=issue_id)
 
 
-@router.post(
-    "/v1/issues/{issue_id}/assignment",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses=_ISSUE_ERRORS,
-)
-async def assign(  # noqa: PLR0917
-    issue_id: UUID,
-    body: AssignRequest,
-    response: Response,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    staff: StaffDep,
-) -> Accepted:
+@router.delete("/v1/issues/{issue_id}/follow", **_COMMAND_ROUTE)
+async def unfollow(issue_id: UUID, submit: SubmitDep) -> Accepted:
+    """Stop following an issue."""
+    await submit(FollowIssue(**submit.envelope(), issue_id=issue_id, follow=False))
+    return Accepted(id=issue_id)
+
+
+@router.post("/v1/issues/{issue_id}/assignment", **_COMMAND_ROUTE)
+async def assign(issue_id: UUID, body: AssignRequest, submit: SubmitDep, _staff: StaffDep) -> Accepted:
     """Staff: assign to a department or a staff member, and set the priority."""
-    command = AssignIssue(
-        **command_fields(runtime, settings, request_id, staff), issue_id=issue_id, **body.model_dump()
-    )
-    await _submit(runtime, issues, request_id=request_id, principal=staff, command=command, response=response)
+    await submit(AssignIssue(**submit.envelope(), issue_id=issue_id, **body.model_dump()))
     return Accepted(id=issue_id)
 
 
-@router.patch(
-    "/v1/issues/{issue_id}", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_ISSUE_ERRORS
-)
-async def edit(  # noqa: PLR0917
-    issue_id: UUID,
-    body: EditRequest,
-    response: Response,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: PrincipalDep,
-) -> Accepted:
+@router.patch("/v1/issues/{issue_id}", **_COMMAND_ROUTE)
+async def edit(issue_id: UUID, body: EditRequest, submit: SubmitDep) -> Accepted:
     """The reporter edits title, description or photos, within 15 minutes of reporting."""
-    command = EditIssue(
-        **command_fields(runtime, settings, request_id, principal),
-        issue_id=issue_id,
-        **body.model_dump(exclude_unset=True),
-    )
-    await _submit(runtime, issues, request_id=request_id, principal=principal, command=command, response=response)
+    await submit(EditIssue(**submit.envelope(), issue_id=issue_id, **body.model_dump(exclude_unset=True)))
     return Accepted(id=issue_id)
 
 
@@ -442,9 +309,7 @@ async def nearby(  # noqa: PLR0917
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Issues near a point: within `radius_m`, closest or newest first, one page at a time."""
-    return await relay_get(
-        issues, "/v1/issues", service="issues", request_id=request_id, principal=principal, params=request.url.query
-    )
+    return await relay_get(issues, "/v1/issues", request_id=request_id, principal=principal, params=request.url.query)
 
 
 @router.get("/v1/issues/suggestions", response_model=Page, responses=_ISSUE_ERRORS)
@@ -462,7 +327,6 @@ async def suggestions(  # noqa: PLR0917
     return await relay_get(
         issues,
         "/v1/issues/suggestions",
-        service="issues",
         request_id=request_id,
         principal=principal,
         params=request.url.query,
@@ -474,8 +338,16 @@ async def get_issue(
     issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
 ) -> Response:
     """One issue with its history and the comments you may see."""
+    return await relay_get(issues, f"/v1/issues/{issue_id}", request_id=request_id, principal=principal)
+
+
+async def _mine(request: Request, issues: Upstream, request_id: str, principal: Principal, what: str) -> Response:
     return await relay_get(
-        issues, f"/v1/issues/{issue_id}", service="issues", request_id=request_id, principal=principal
+        issues,
+        f"/v1/users/{principal.user_id}/{what}",
+        request_id=request_id,
+        principal=principal,
+        params=request.url.query,
     )
 
 
@@ -488,14 +360,7 @@ async def my_issues(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """The issues you reported (anonymous ones included), newest first."""
-    return await relay_get(
-        issues,
-        f"/v1/users/{principal.user_id}/issues",
-        service="issues",
-        request_id=request_id,
-        principal=principal,
-        params=request.url.query,
-    )
+    return await _mine(request, issues, request_id, principal, "issues")
 
 
 @router.get("/v1/me/following", response_model=FollowedPage, tags=["me"], responses=_ISSUE_ERRORS)
@@ -507,14 +372,7 @@ async def my_following(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """The issues you follow."""
-    return await relay_get(
-        issues,
-        f"/v1/users/{principal.user_id}/following",
-        service="issues",
-        request_id=request_id,
-        principal=principal,
-        params=request.url.query,
-    )
+    return await _mine(request, issues, request_id, principal, "following")
 
 
 @router.get("/v1/staff/queue", response_model=Page, tags=["staff"], responses=_ISSUE_ERRORS)
@@ -530,9 +388,7 @@ async def staff_queue(  # noqa: PLR0917
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """Staff: the work queue of your departments, most urgent first."""
-    return await relay_get(
-        issues, "/v1/staff/queue", service="issues", request_id=request_id, principal=staff, params=request.url.query
-    )
+    return await relay_get(issues, "/v1/staff/queue", request_id=request_id, principal=staff, params=request.url.query)
 
 
 # -- the catalogue ----------------------------------------------------------------------
@@ -544,12 +400,12 @@ async def categories(request: Request, issues: IssuesHttpDep, request_id: Reques
     headers = viewer_headers(request_id, None)
     if etag := request.headers.get("if-none-match"):
         headers["if-none-match"] = etag
-    return relay(await call(issues, "GET", "/v1/categories", service="issues", headers=headers))
+    return relay(await issues.call("GET", "/v1/categories", headers=headers))
 
 
 @router.get("/v1/categories/{code}", tags=["categories"], responses={404: {"description": "No such category"}})
 async def category(code: CategoryCode, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
-    return await relay_get(issues, f"/v1/categories/{code}", service="issues", request_id=request_id)
+    return await relay_get(issues, f"/v1/categories/{code}", request_id=request_id)
 
 
 @router.put("/v1/categories/{code}", tags=["categories", "admin"], responses=_ISSUE_ERRORS)
@@ -559,4 +415,4 @@ async def put_category(
     """Admins: create or change a category (the body as `GET /v1/categories/{code}` shows it, without `code`)."""
     headers = {**viewer_headers(request_id, admin), "content-type": "application/json"}
     body = await request.body()
-    return relay(await call(issues, "PUT", f"/v1/categories/{code}", service="issues", headers=headers, content=body))
+    return relay(await issues.call("PUT", f"/v1/categories/{code}", headers=headers, content=body))

@@ -270,6 +270,19 @@ async def test_the_101st_request_in_a_minute_is_refused(gw: httpx.AsyncClient) -
     assert (await gw.get("/v1/me", headers=bearer(await sign_in(gw, other)))).status_code == 200
 
 
+async def test_tokens_are_never_kept_for_idempotent_replay(gw: httpx.AsyncClient) -> None:
+    email = new_email()
+    await register(gw, email)
+    form = {"grant_type": "password", "username": email, "password": PASSWORD}
+    key = {"idempotency-key": f"token-{uuid4()}"}
+    first, again = [await gw.post("/v1/auth/token", data=form, headers=key) for _ in range(2)]
+    assert first.status_code == again.status_code == 200
+    assert "idempotent-replayed" not in again.headers
+    assert first.json()["refresh_token"] != again.json()["refresh_token"]  # two sign-ins, nothing stored
+
+
+# Runs after the tests that use the module's gateway: Beanie binds documents to the
+# database of the app started last, and this one starts (and closes) its own.
 async def test_limits_reset_after_their_window_and_guard_the_token_endpoint(stack: Stack) -> None:
     settings = gateway_settings(stack, rate_limit_user="3/2 seconds", rate_limit_token="4/2 seconds")
     async for gw in running(settings):

@@ -138,8 +138,11 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, _replay_body(body, receive), capture)
         finally:
+            no_store = any(k.lower() == b"cache-control" and b"no-store" in v for k, v in out_headers)
             try:
-                if status >= 500:  # a failure is not an answer: let the retry try again
+                # A failure is not an answer: the retry tries again. Answers marked no-store
+                # (tokens) are never kept; such a retry is simply processed again.
+                if status >= 500 or no_store:
                     await self.redis.delete(store_key)
                 else:
                     kept = {

@@ -12,6 +12,7 @@ from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.sessions import Principal, Sessions
 from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_gateway.ratelimit import VERIFIED_TOKEN
 from snapfix_gateway.upstream import Upstream
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
@@ -53,6 +54,7 @@ def unauthorized(detail: str) -> Problem:
 
 
 async def get_optional_principal(
+    request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     tokens: Annotated[TokenCodec, Depends(get_tokens)],
     sessions: Annotated[Sessions, Depends(get_sessions)],
@@ -60,10 +62,14 @@ async def get_optional_principal(
     """The signed-in user, or None without a token. A bad or revoked token is a 401, never anonymous."""
     if token is None:
         return None
-    try:
-        claims = tokens.verify(token)
-    except InvalidToken as exc:
-        raise unauthorized(f"The access token is not valid ({exc}).") from exc
+    verified = getattr(request.state, VERIFIED_TOKEN, None)  # by the rate limiter, for this request
+    if verified is not None and verified[0] == token:
+        claims = verified[1]
+    else:
+        try:
+            claims = tokens.verify(token)
+        except InvalidToken as exc:
+            raise unauthorized(f"The access token is not valid ({exc}).") from exc
     try:
         principal = await sessions.get(claims.session_id)
     except RedisError as exc:  # fail closed: a revoked session must never pass

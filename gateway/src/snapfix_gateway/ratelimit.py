@@ -28,6 +28,7 @@ from snapfix_shared.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
 
+VERIFIED_TOKEN = "verified_token"  # noqa: S105 - a scope key, not a secret
 _EXEMPT = ("/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
 _CREDENTIAL_PATHS = ("/v1/auth/token", "/v1/auth/register")
 
@@ -115,9 +116,12 @@ class RateLimitMiddleware:
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and token:
                     try:
-                        return self.tokens.verify(token.strip()).user_id
+                        claims = self.tokens.verify(token.strip())
                     except InvalidToken:
                         return None
+                    # Verified once per request: the auth dependency reuses it (same token).
+                    scope.setdefault("state", {})[VERIFIED_TOKEN] = (token.strip(), claims)
+                    return claims.user_id
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -90,6 +90,8 @@ class Layout:
             "SNAPFIX_MONGO_URL": f"mongodb://127.0.0.1:{self.mongo_port}/",
             "SNAPFIX_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "SNAPFIX_KAFKA_REPLICATION_FACTOR": str(self.kafka_nodes),
+            # Which local stack these are, for tests that stop and start its servers.
+            "SNAPFIX_STACK_PROFILE": self.profile,
         }
         for app in APPS:
             env[f"SNAPFIX_{app.upper()}_URL"] = f"http://127.0.0.1:{self.app_port(app)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -155,7 +156,14 @@ async def test_one_request_is_one_trace_from_the_gateway_to_the_issues_service(
 
 def _kafka(verb: str) -> None:
     result = subprocess.run(
-        [sys.executable, "deploy/local/stack.py", verb, "kafka", "--profile", "test"],
+        [
+            sys.executable,
+            "deploy/local/stack.py",
+            verb,
+            "kafka",
+            "--profile",
+            os.environ.get("SNAPFIX_STACK_PROFILE", "test"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -187,6 +187,12 @@ class IssueDetail(BaseModel):
     media_ids: list[UUID]
     anonymous: bool
     reporter_id: str | None = Field(description="null for an anonymous report, except for staff and the reporter")
+    channel: Literal["app", "open311"] | None = Field(default=None, description="Where the report came from")
+    address_id: str | None = None
+    media_url: str | None = Field(default=None, description="A photo URL given by an Open311 client")
+    contact: dict[str, str | None] | None = Field(default=None, description="Open311 contact details: staff only")
+    device_id: str | None = Field(default=None, description="Staff only")
+    account_id: str | None = Field(default=None, description="Staff only")
     status: Status
     department: str | None = None
     assignee_id: str | None = None

@@ -24,12 +24,13 @@ from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, 
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
-from snapfix_issues.views import detail, summary
+from snapfix_issues.views import detail, public_record, status_change, summary
 from snapfix_shared.messages import ChangeIssueStatus, IssueCommand, Priority, Role, Status
 from snapfix_shared.problems import Problem, ServiceUnavailable, problem_response
 
 log = logging.getLogger(__name__)
 MAX_RADIUS_M = 50_000
+MAX_IDS = 100  # explicit ids in one public listing (each read alone: FerretDB scans for $in on _id)
 FAR_FUTURE_MS = 2**53  # sorts issues without a due date last
 
 
@@ -291,6 +292,79 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     ]
     items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit)
     return _page(items, next_cursor)
+
+
+# -- public listings (the gateway's Open311 GeoReport v2) -------------------------------------
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise invalid_query(field, "a datetime with a timezone is required")
+    return value
+
+
+def _csv(raw: str | None) -> list[str]:
+    return [v.strip() for v in (raw or "").split(",") if v.strip()]
+
+
+@router.get("/reports")
+async def reports(  # noqa: PLR0917 - FastAPI injects by parameter
+    repo: RepoDep,
+    cache: CacheDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    category: Annotated[str | None, Query(description="comma-separated category codes")] = None,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    ids: Annotated[str | None, Query(description="comma-separated issue ids; overrides every other filter")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> Response:
+    """Public records of reports: the given ``ids`` (in that order, unknown ones left out), or those
+    created in ``[start, end)``, newest first, filtered by category and status, one offset page."""
+    if ids:
+        wanted = list(dict.fromkeys(_csv(ids)))
+        if len(wanted) > MAX_IDS:
+            raise invalid_query("ids", f"at most {MAX_IDS} ids")
+        found = []
+        for raw in wanted:
+            try:
+                entry = await load_issue(UUID(raw), repo, cache)
+            except ValueError:
+                continue  # not an id of ours: nothing to find
+            if entry is not None:
+                found.append(public_record(entry.issue))
+        return _page(found, None)
+    if start is None or end is None:
+        raise invalid_query("start", "start and end are required without ids")
+    records = await repo.in_window(
+        start=_aware(start, "start"),
+        end=_aware(end, "end"),
+        categories=_csv(category),
+        statuses=_statuses(status),
+        skip=offset,
+        limit=limit,
+    )
+    return _page([public_record(r) for r in records], None)
+
+
+@router.get("/reports/status-changes")
+async def status_changes(
+    repo: RepoDep,
+    start: datetime,
+    end: datetime,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> Response:
+    """Status changes made in ``[start, end)``, oldest first (public fields only, no actors)."""
+    start, end = _aware(start, "start"), _aware(end, "end")
+    changes = [
+        (h.at, str(issue.id), index, issue)
+        for issue in await repo.changed_since(start)
+        for index, h in enumerate(issue.history)
+        if start <= h.at < end
+    ]
+    changes.sort(key=lambda c: (c[0], c[1], c[2]))
+    return _page([status_change(issue, index) for _, _, index, issue in changes[offset : offset + limit]], None)
 
 
 def install(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 from snapfix_shared.messages import Priority, Role, Status
-from snapfix_shared.messages.issues import AttributeValue
+from snapfix_shared.messages.issues import AttributeValue, ReporterContact
 
 # Where a report still needs work (suggestions, the staff queue's default, overdue).
 ACTIVE_STATUSES: tuple[Status, ...] = ("open", "acknowledged", "in_progress", "reopened")
@@ -68,6 +68,13 @@ class IssueRecord(_Stored):
     status: Status = "open"
     created_at: AwareDatetime
     reporter_id: str | None = None
+    # Open311 submissions: where from, and (personal data, staff only) how to reach the reporter.
+    channel: str | None = None
+    address_id: str | None = None
+    media_url: str | None = None
+    contact: ReporterContact | None = None
+    device_id: str | None = None
+    account_id: str | None = None
     department: str | None = None
     assignee_id: str | None = None
     priority: Priority = "normal"

@@ -36,6 +36,12 @@ class Report(Document):
     status: str = "open"
     created_at: datetime
     reporter_id: str | None = None
+    channel: str | None = None
+    address_id: str | None = None
+    media_url: str | None = None
+    contact: dict[str, Any] | None = None  # personal data: staff only
+    device_id: str | None = None
+    account_id: str | None = None
     department: str | None = None
     assignee_id: str | None = None
     priority: str = "normal"
@@ -61,6 +67,9 @@ class Report(Document):
             IndexModel("geohash"),
             IndexModel([("reporter_id", 1), ("created_at", -1)]),
             IndexModel([("department", 1), ("status", 1)]),
+            # Open311: requests in a date window, and status changes since a date.
+            IndexModel([("created_at", -1), ("_id", -1)]),
+            IndexModel("updated_at"),
         ]
 
 

@@ -224,6 +224,39 @@ class ReportRepository:
         cursor = Report.get_pymongo_collection().find(query, LIST_PROJECTION).limit(MAX_CANDIDATES)
         return [_record(d) async for d in cursor]
 
+    async def in_window(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        categories: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        skip: int = 0,
+        limit: int,
+    ) -> list[IssueRecord]:
+        """Reports created in ``[start, end)``, newest first, one offset page (history included)."""
+        query: dict[str, Any] = {"created_at": {"$gte": start, "$lt": end}}
+        query.update(_filters(statuses=statuses))
+        if categories:
+            query.update(_one_of("category", categories))
+        cursor = (
+            Report.get_pymongo_collection()
+            .find(query, {"events": 0, "applied_commands": 0})
+            .sort([("created_at", -1), ("_id", -1)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return [_record(d) async for d in cursor]
+
+    async def changed_since(self, start: datetime) -> list[IssueRecord]:
+        """Reports changed at or after ``start`` (candidates for a window of status changes)."""
+        cursor = (
+            Report.get_pymongo_collection()
+            .find({"updated_at": {"$gte": start}}, {"events": 0, "applied_commands": 0})
+            .limit(MAX_CANDIDATES)
+        )
+        return [_record(d) async for d in cursor]
+
 
 def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:
     return {field: values[0]} if len(values) == 1 else {field: {"$in": list(values)}}

@@ -64,6 +64,13 @@ def detail(
         "media_ids": [str(m) for m in issue.media_ids],
         "anonymous": issue.anonymous,
         "reporter_id": actor(issue.reporter_id),
+        "channel": issue.channel,
+        "address_id": issue.address_id,
+        "media_url": issue.media_url,
+        # Personal data of Open311 submissions: staff only.
+        "contact": issue.contact.model_dump() if issue.contact and viewer.is_staff else None,
+        "device_id": issue.device_id if viewer.is_staff else None,
+        "account_id": issue.account_id if viewer.is_staff else None,
         "status": issue.status,
         "department": issue.department,
         "assignee_id": issue.assignee_id,
@@ -98,4 +105,45 @@ def detail(
             for c in comments
             if viewer.is_staff or not c.internal
         ],
+    }
+
+
+def public_record(issue: IssueRecord) -> dict[str, object]:
+    """An issue for public interfaces (Open311): what was reported and what happened to it.
+
+    Never the reporter, the actors of changes, the contact details or internal comments.
+    """
+    return {
+        "id": str(issue.id),
+        "title": issue.title,
+        "description": issue.description,
+        "category": issue.category,
+        "status": issue.status,
+        "lat": issue.lat,
+        "lon": issue.lon,
+        "address": issue.address,
+        "address_id": issue.address_id,
+        "department": issue.department,
+        "media_ids": [str(m) for m in issue.media_ids],
+        "media_url": issue.media_url,
+        "created_at": issue.created_at.isoformat(),
+        "updated_at": _iso(issue.updated_at),
+        "due_at": _iso(issue.due_at),
+        "resolved_at": _iso(issue.resolved_at),
+        "history": [status_change(issue, index) for index in range(len(issue.history))],
+    }
+
+
+def status_change(issue: IssueRecord, index: int) -> dict[str, object]:
+    """The ``index``-th status change of an issue, public fields only, with a stable id."""
+    h = issue.history[index]
+    return {
+        "id": str(h.command_id) if h.command_id else f"{issue.id}-{index}",
+        "issue_id": str(issue.id),
+        "at": h.at.isoformat(),
+        "from": h.from_status,
+        "to": h.to_status,
+        "note": h.note,
+        "reason": h.reason,
+        "duplicate_of": str(h.duplicate_of) if h.duplicate_of else None,
     }

@@ -38,6 +38,18 @@ class Location(BaseModel):
     lon: float = Field(ge=-180, le=180)
 
 
+class ReporterContact(BaseModel):
+    """How the city may reach a reporter (Open311 contact fields). Personal data: staff only,
+    never in public answers, never on event streams."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=50)
+
+
 class IssueCommandBase(Command):
     issue_id: UUID
 
@@ -65,6 +77,13 @@ class ReportIssue(IssueCommandBase):
     attributes: Attributes = Field(default_factory=dict)
     media_ids: MediaIds = ()
     anonymous: bool = Field(default=False, description="Hide the reporter from everyone but staff")
+    # Added for Open311 GeoReport v2 (all optional; absent from mobile reports).
+    channel: Literal["app", "open311"] | None = Field(default=None, description="Where the report came from")
+    address_id: str | None = Field(default=None, max_length=200, description="Id in the city's address system")
+    media_url: str | None = Field(default=None, max_length=2000, description="A photo elsewhere (Open311)")
+    contact: ReporterContact | None = Field(default=None, description="Personal data: shown to staff only")
+    device_id: str | None = Field(default=None, max_length=200, description="The submitting device (Open311)")
+    account_id: str | None = Field(default=None, max_length=200, description="The integrator's user (Open311)")
 
 
 class ChangeIssueStatus(IssueCommandBase):

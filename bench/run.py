@@ -431,6 +431,11 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ),
     ]
+    if m := results.get("media"):
+        rows += [
+            (f"image pipeline, {m['image']} (images/s per core)", m["images_per_s_per_core"], ""),
+            ("image pipeline peak memory per image (MiB)", m["peak_memory_mib_per_image"], ""),
+        ]
     lines = [
         f"# SnapFix benchmarks ({results['when']}, {results['machine']})",
         "",
@@ -477,6 +482,8 @@ def main() -> None:
         result = asyncio.run(bench_reads(quiet, args.duration))
     else:
         results = {phase: json.loads((RESULTS / f"{phase}.json").read_text()) for phase in PHASES}
+        if (RESULTS / "media.json").exists():  # written by bench.media
+            results["media"] = json.loads((RESULTS / "media.json").read_text())
         results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
         results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))

@@ -22,4 +22,6 @@ for phase in readable consumer accept reads; do
   source .stack/bench/env
   uv run --frozen python -m bench.run "$phase" "$@"
 done
+# The image pipeline needs no stack: one worker process, one core.
+uv run --frozen python -m bench.media
 uv run --frozen python -m bench.run report

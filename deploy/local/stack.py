@@ -432,6 +432,8 @@ def start_apps(layout: Layout) -> None:
         env = {**layout.env(), "SNAPFIX_HTTP_PORT": str(layout.app_port(app)), "OTEL_SERVICE_NAME": f"snapfix-{app}"}
         if app == "gateway":
             env |= identity
+        if app == "media":
+            env["SNAPFIX_UPLOAD_SECRET"] = local_secret(layout, "upload-secret")
         spawn(app, [sys.executable, "-m", module], home, env)
     for app in APPS:
         url = f"http://127.0.0.1:{layout.app_port(app)}/readyz"

@@ -18,9 +18,11 @@ from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_gateway.live import LiveFanout
 from snapfix_gateway.live import register as register_live
+from snapfix_gateway.open311 import routes as open311
+from snapfix_gateway.open311.keys import ApiKey, ApiKeys
 from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
 from snapfix_gateway.request_id import RequestIdMiddleware
-from snapfix_gateway.routes import auth, issues, live
+from snapfix_gateway.routes import auth, issues, live, media
 from snapfix_gateway.upstream import Upstream
 from snapfix_shared.runtime import Runtime
 
@@ -29,11 +31,14 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    runtime = Runtime("gateway", settings, mongo_database=settings.mongo_database, documents=[Account])
+    runtime = Runtime("gateway", settings, mongo_database=settings.mongo_database, documents=[Account, ApiKey])
     assert runtime.redis is not None
     issues_http = Upstream("issues", settings.issues_url, settings.upstream_timeout_s)
     runtime.on_startup.insert(0, issues_http.open)
     runtime.on_shutdown.append(issues_http.close)
+    media_http = Upstream("media", settings.media_url, settings.upstream_timeout_s)
+    runtime.on_startup.insert(0, media_http.open)
+    runtime.on_shutdown.append(media_http.close)
 
     secret = settings.jwt_secret.get_secret_value()
     if secret == DEV_JWT_SECRET:
@@ -72,6 +77,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.runtime, app.state.settings, app.state.issues_http = runtime, settings, issues_http
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
     app.state.live_redis = live_redis
+    app.state.media_http = media_http
+    app.state.api_keys = ApiKeys()
     # Outermost last: request id, then rate limits, then idempotency keys, then the routes.
     app.add_middleware(IdempotencyMiddleware, redis=runtime.redis, tokens=tokens, ttl_s=settings.idempotency_ttl_s)
     app.add_middleware(
@@ -84,6 +91,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(issues.router)
     app.include_router(live.router)
+    app.include_router(media.router)
+    app.include_router(open311.router)
+    app.include_router(open311.admin_router)
     return app
 
 

@@ -15,6 +15,7 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8000
     mongo_database: str = "snapfix_gateway"
     issues_url: str = "http://127.0.0.1:8001"
+    media_url: str = "http://127.0.0.1:8002"
     # The URL clients use to reach this API (for links sent by e-mail).
     public_base_url: str = "http://127.0.0.1:8000"
     # Reads routed to the owning service give up after this long (then 503).
@@ -52,3 +53,11 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # -- live updates (GET /v1/events)
     live_updates: bool = Field(default=True, description="Consume issues.events.v1 into users' live streams")
     live_block_s: float = Field(default=10.0, gt=0, description="How long one stream read waits for news")
+
+    # -- photos (/v1/media): bytes are streamed to the media service, capped on the way
+    max_upload_bytes: int = Field(default=15 * 1024 * 1024, ge=1)
+    upload_timeout_s: float = Field(default=120.0, gt=0, description="One upload, start to finish")
+
+    # -- Open311 GeoReport v2 discovery (/open311/v2/discovery.{xml,json})
+    open311_contact: str = "The city's SnapFix administrators"
+    open311_key_service: str = "Ask the city's SnapFix administrators for an API key (POST /v1/admin/api-keys)"

@@ -33,6 +33,10 @@ async def get_issues_http(request: Request) -> Upstream:
     return request.app.state.issues_http  # type: ignore[no-any-return]
 
 
+async def get_media_http(request: Request) -> Upstream:
+    return request.app.state.media_http  # type: ignore[no-any-return]
+
+
 async def get_accounts(request: Request) -> Accounts:
     return request.app.state.accounts  # type: ignore[no-any-return]
 
@@ -100,6 +104,7 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 IssuesHttpDep = Annotated[Upstream, Depends(get_issues_http)]
+MediaHttpDep = Annotated[Upstream, Depends(get_media_http)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 TokensDep = Annotated[TokenCodec, Depends(get_tokens)]

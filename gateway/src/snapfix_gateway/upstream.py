@@ -10,7 +10,7 @@ request, which cost the gateway about 7 ms of CPU per relayed call under load.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -66,6 +66,26 @@ class Upstream:
         url = f"{self.base_url}{path}" + (f"?{params}" if params else "")
         try:
             async with self._session.request(method, url, headers=headers, data=content) as response:
+                return Answer(response.status, await response.read(), response.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def send_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        body: AsyncIterable[bytes],
+        timeout_s: float,
+        params: str | None = None,
+    ) -> Answer:
+        """Send a request body chunk by chunk as it arrives (never held whole); read the short answer."""
+        assert self._session is not None, "Upstream.open() runs in the lifespan"
+        url = f"{self.base_url}{path}" + (f"?{params}" if params else "")
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        try:
+            async with self._session.request(method, url, headers=headers, data=body, timeout=timeout) as response:
                 return Answer(response.status, await response.read(), response.headers)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc

@@ -24,6 +24,16 @@ from snapfix_shared.messages.issues import (
     Status,
     VoteOnIssue,
 )
+from snapfix_shared.messages.media import (
+    MEDIA_COMMANDS,
+    MEDIA_EVENTS,
+    MediaCommand,
+    MediaEvent,
+    MediaProcessed,
+    MediaRejected,
+    MediaVariant,
+    ProcessMedia,
+)
 from snapfix_shared.messages.users import (
     USER_EVENTS,
     EmailVerificationRequested,
@@ -35,6 +45,8 @@ from snapfix_shared.messages.users import (
 __all__ = [
     "ISSUE_COMMANDS",
     "ISSUE_EVENTS",
+    "MEDIA_COMMANDS",
+    "MEDIA_EVENTS",
     "USER_EVENTS",
     "AssignIssue",
     "ChangeIssueStatus",
@@ -54,8 +66,14 @@ __all__ = [
     "IssueStatusChanged",
     "IssueVoted",
     "Location",
+    "MediaCommand",
+    "MediaEvent",
+    "MediaProcessed",
+    "MediaRejected",
+    "MediaVariant",
     "Message",
     "Priority",
+    "ProcessMedia",
     "ReportIssue",
     "Role",
     "Status",

@@ -1,0 +1,281 @@
+"""The media service's HTTP API (internal: reached through the gateway).
+
+The gateway authenticates and passes the user as ``x-snapfix-user`` / ``x-snapfix-role``.
+
+- ``POST /v1/uploads``: a media id and a signed upload URL, valid once, for a while.
+- ``PUT /v1/uploads/{id}?expires=&signature=``: the bytes, streamed into storage (never
+  held whole), capped while they arrive; then ``ProcessMedia`` is published; ``202``.
+- ``GET /v1/media/{id}``: the photo's state, for its owner (and staff).
+- ``GET /v1/media/{id}/{variant}``: a public variant; ``ETag``, immutable caching,
+  ``304`` on ``If-None-Match``, single ``Range`` requests (``206``/``416``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime, timedelta
+from typing import Annotated, Any, get_args
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from uuid_utils.compat import uuid7
+
+from snapfix_media.config import MediaSettings
+from snapfix_media.models import Media
+from snapfix_media.repository import MediaRepository
+from snapfix_media.signing import UploadSigner
+from snapfix_media.storage import BlobStore, TooLarge, original_key, variant_key
+from snapfix_shared.kafka import PublishFailed, publish
+from snapfix_shared.messages import ProcessMedia
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages.media import ContentType, VariantName
+from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+IMMUTABLE = "public, max-age=31536000, immutable"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: ContentType
+    size: int = Field(ge=1, description="Bytes the client will send")
+
+
+class UploadTicket(BaseModel):
+    id: UUID
+    upload_url: str = Field(description="Path (on the gateway) to PUT the bytes to, once, before expires_at")
+    expires_at: datetime
+
+
+class MediaState(BaseModel):
+    id: UUID
+    status: str = Field(description="awaiting_upload, pending, processed or rejected")
+    reason: str | None = None
+    width: int | None = None
+    height: int | None = None
+    variants: dict[str, str] = Field(default_factory=dict, description="Variant name -> public path")
+
+
+def upload_lock_key(media_id: UUID) -> str:
+    return f"media:upload-used:{media_id}"
+
+
+async def get_user(x_snapfix_user: Annotated[str | None, Header()] = None) -> str:
+    if not x_snapfix_user:
+        raise Problem(401, "Unauthorized", "Sign in first.")
+    return x_snapfix_user
+
+
+UserDep = Annotated[str, Depends(get_user)]
+router = APIRouter(prefix="/v1")
+
+
+def _state(request: Request) -> tuple[MediaSettings, Runtime, MediaRepository, BlobStore, UploadSigner, Redis]:
+    s = request.app.state
+    return s.settings, s.runtime, s.repo, s.store, s.signer, s.runtime.redis
+
+
+async def _media(repo: MediaRepository, media_id: UUID) -> Media | None:
+    try:
+        return await repo.get(media_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Media records cannot be read right now.") from exc
+
+
+@router.post("/uploads", status_code=201, response_model=UploadTicket)
+async def create_upload(body: UploadRequest, user: UserDep, request: Request) -> UploadTicket:
+    settings, _, repo, _, signer, _ = _state(request)
+    if body.size > settings.max_upload_bytes:
+        raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.")
+    now = utcnow()
+    expires_at = (now + timedelta(seconds=settings.upload_url_ttl_s)).replace(microsecond=0)
+    media = Media(
+        id=UUID(str(uuid7())),
+        owner_id=user,
+        declared_type=body.content_type,
+        declared_size=body.size,
+        created_at=now,
+        upload_expires_at=expires_at,
+    )
+    try:
+        await repo.create(media)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Uploads cannot be registered right now.") from exc
+    expires = int(expires_at.timestamp())
+    signature = signer.sign(media.id, user, expires)
+    url = f"/v1/media/{media.id}/upload?expires={expires}&signature={signature}"
+    return UploadTicket(id=media.id, upload_url=url, expires_at=expires_at)
+
+
+@router.put("/uploads/{media_id}", status_code=202)
+async def upload(  # noqa: PLR0917 - FastAPI injects by parameter
+    media_id: UUID,
+    user: UserDep,
+    request: Request,
+    expires: Annotated[int, Query()],
+    signature: Annotated[str, Query(max_length=128)],
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    settings, runtime, repo, store, signer, redis = _state(request)
+    if not signer.verify(media_id, user, expires, signature):
+        raise Problem(403, "Forbidden", "This upload URL is not valid for you.")
+    if time.time() > expires:
+        raise Problem(410, "Gone", "This upload URL has expired; ask for a new one.")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.")
+    lock = upload_lock_key(media_id)
+    try:
+        first = await redis.set(lock, "1", nx=True, ex=settings.upload_url_ttl_s + 60)
+    except RedisError as exc:
+        raise ServiceUnavailable("Uploads cannot be checked right now.") from exc
+    if not first:
+        raise Problem(409, "Conflict", "This upload URL was used already.")
+    try:
+        return await _receive(media_id, user, request, x_request_id or "media-upload", settings, runtime, repo, store)
+    except BaseException:
+        # Nothing was accepted: the client may try the same URL again.
+        try:
+            await redis.delete(lock)
+        except RedisError:
+            log.warning("could not release the upload lock of %s", media_id)
+        raise
+
+
+async def _receive(  # noqa: PLR0917
+    media_id: UUID,
+    user: str,
+    request: Request,
+    request_id: str,
+    settings: MediaSettings,
+    runtime: Runtime,
+    repo: MediaRepository,
+    store: BlobStore,
+) -> dict[str, Any]:
+    media = await _media(repo, media_id)
+    if media is None or media.owner_id != user:
+        raise Problem(404, "Not Found", f"No upload {media_id}.")
+    if media.status != "awaiting_upload":
+        raise Problem(409, "Conflict", "This photo was uploaded already.")
+    try:
+        size = await store.put_stream(
+            original_key(media_id), request.stream(), max_bytes=settings.max_upload_bytes, content_type="original"
+        )
+    except TooLarge as exc:
+        raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.") from exc
+    except PyMongoError as exc:
+        raise ServiceUnavailable("The photo cannot be stored right now.") from exc
+    now = utcnow()
+    if not await repo.uploaded(media_id, size, now):
+        raise Problem(409, "Conflict", "This photo was uploaded already.")
+    command = ProcessMedia(
+        media_id=media_id,
+        owner_id=user,
+        content_type=media.declared_type,  # validated when the upload was created
+        size=size,
+        correlation_id=request_id,
+        actor_id=user,
+        accept_by=now + timedelta(seconds=runtime.publish_timeout_s + 1),
+    )
+    try:
+        await publish(
+            runtime.broker, Topic.MEDIA_COMMANDS, command, source=runtime.source, timeout_s=runtime.publish_timeout_s
+        )
+    except PublishFailed as exc:
+        await repo.move(media_id, "pending", "awaiting_upload", size=None, uploaded_at=None)
+        raise ServiceUnavailable("The photo could not be queued right now; please retry.", retry_after_s=5) from exc
+    return {"id": str(media_id), "status": "pending", "size": size}
+
+
+@router.get("/media/{media_id}", response_model=MediaState)
+async def media_state(
+    media_id: UUID, user: UserDep, request: Request, x_snapfix_role: Annotated[str | None, Header()] = None
+) -> MediaState:
+    _, _, repo, _, _, _ = _state(request)
+    media = await _media(repo, media_id)
+    if media is None or (media.owner_id != user and x_snapfix_role not in {"staff", "admin"}):
+        raise Problem(404, "Not Found", f"No photo {media_id}.")
+    return MediaState(
+        id=media.id,
+        status=media.status,
+        reason=media.reason,
+        width=media.width,
+        height=media.height,
+        variants={v["name"]: f"/v1/media/{media.id}/{v['name']}" for v in media.variants},
+    )
+
+
+@router.get(
+    "/media/{media_id}/{variant}",
+    response_class=Response,
+    responses={200: {"content": {"image/webp": {}, "image/jpeg": {}}}, 206: {}, 304: {}, 416: {}},
+)
+async def variant(
+    media_id: UUID,
+    variant: str,
+    request: Request,
+    if_none_match: Annotated[str | None, Header()] = None,
+    range_: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
+    if variant not in get_args(VariantName):  # "original" and anything else are never served
+        raise Problem(404, "Not Found", f"No variant {variant!r}.")
+    _, _, repo, store, _, _ = _state(request)
+    media = await _media(repo, media_id)
+    meta = media.variant(variant) if media is not None else None
+    if media is None or meta is None:
+        raise Problem(404, "Not Found", f"No processed photo {media_id}.")
+    etag = str(meta["etag"])
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    if if_none_match is not None and (if_none_match.strip() == "*" or etag in _etags(if_none_match)):
+        return Response(status_code=304, headers=headers)
+    try:
+        data = await store.get(variant_key(media_id, variant))
+    except PyMongoError as exc:
+        raise ServiceUnavailable("The photo cannot be read right now.") from exc
+    if data is None:
+        raise Problem(404, "Not Found", f"No processed photo {media_id}.")
+    content_type = str(meta["content_type"])
+    if range_ is None:
+        return Response(data, headers=headers, media_type=content_type)
+    span = _byte_range(range_, len(data))
+    if span is None:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{len(data)}"})
+    start, end = span
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return Response(data[start : end + 1], status_code=206, headers=headers, media_type=content_type)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
+
+
+def _byte_range(header: str, length: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range (RFC 9110 §14.1.2) as inclusive offsets; None when unsatisfiable."""
+    match = _RANGE.match(header.strip())
+    if match is None or length == 0:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # a suffix: the last N bytes
+        n = int(last)
+        return None if n == 0 else (max(0, length - n), length - 1)
+    start = int(first)
+    end = min(int(last), length - 1) if last else length - 1
+    if start >= length or end < start:
+        return None
+    return start, end
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)

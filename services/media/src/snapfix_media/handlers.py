@@ -1,0 +1,176 @@
+"""Subscriber of ``media.commands.v1``: process a stored original, store its variants, announce.
+
+Idempotent on the media id: a redelivered ``ProcessMedia`` whose photo was already
+processed (or rejected) re-publishes the event stored the first time and does nothing
+else. A command that cannot be parsed, or names a photo that was never uploaded, goes
+to the dead-letter topic; store failures propagate, so the record is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from snapfix_media.config import MediaSettings
+from snapfix_media.pipeline import Processed
+from snapfix_media.repository import MediaRepository
+from snapfix_media.storage import BlobStore, original_key, variant_key
+from snapfix_media.workers import ImageWorkers
+from snapfix_shared.kafka import PublishFailed, accepted_too_late, dead_letter, header_map, publish
+from snapfix_shared.messages import (
+    MEDIA_COMMANDS,
+    MEDIA_EVENTS,
+    MediaEvent,
+    MediaProcessed,
+    MediaRejected,
+    MediaVariant,
+    ProcessMedia,
+)
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+Record = ConsumerRecord[Any, Any]
+P = ParamSpec("P")
+T = TypeVar("T")
+# Failures worth waiting out: the store or the broker is unreachable for a while.
+TRANSIENT = (ConnectionFailure, PublishFailed)
+
+
+async def raw_body(msg: StreamMessage[Any]) -> Any:
+    """Leave decoding to the handler, so a body that is not JSON is a dead letter, not a crash."""
+    return msg.body
+
+
+class ProcessMediaHandler:
+    def __init__(
+        self, runtime: Runtime, repo: MediaRepository, store: BlobStore, workers: ImageWorkers, *, group: str
+    ) -> None:
+        self.runtime, self.repo, self.store, self.workers, self.group = runtime, repo, store, workers, group
+
+    async def handle(self, record: Record) -> None:
+        try:
+            command = MEDIA_COMMANDS.validate_json(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, "invalid", str(exc))
+            return
+        if accepted_too_late(command, record):
+            await self._dead_letter(record, "expired", f"appended after accept_by={command.accept_by}")
+            return
+        try:
+            event = await self._retry(self._apply, command, record)
+        except TRANSIENT:
+            raise  # not committed: the record comes back after the rebalance or restart
+        except Exception as exc:  # anything else fails the same way every time: poison
+            log.exception("media command %s failed permanently", command.message_id)
+            await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
+            return
+        if event is None:
+            return
+        token = otel_context.attach(propagate.extract(header_map(record)))
+        try:
+            await publish(
+                self.runtime.broker,
+                Topic.MEDIA_EVENTS,
+                event,
+                source=self.runtime.source,
+                timeout_s=self.runtime.publish_timeout_s,
+            )
+        finally:
+            otel_context.detach(token)
+
+    async def _apply(self, command: ProcessMedia, record: Record) -> MediaEvent | None:
+        media = await self.repo.get(command.media_id)
+        if media is None or media.owner_id != command.owner_id:
+            await self._dead_letter(record, "unknown", f"no media {command.media_id} of {command.owner_id}")
+            return None
+        if media.event is not None:  # processed before: announce the same outcome again
+            return MEDIA_EVENTS.validate_python(media.event)
+        if media.status != "pending":
+            await self._dead_letter(record, "not-uploaded", f"media {media.id} is {media.status}")
+            return None
+        data = await self.store.get(original_key(media.id))
+        if data is None:
+            await self._dead_letter(record, "missing", f"the original of {media.id} is not stored")
+            return None
+
+        result = await self.workers.process(data)
+        envelope = {"correlation_id": command.correlation_id, "causation_id": str(command.message_id)}
+        if not isinstance(result, Processed):
+            rejected = MediaRejected(media_id=media.id, owner_id=media.owner_id, reason=result.reason, **envelope)
+            await self.repo.finish(media.id, "rejected", rejected.model_dump(mode="json"), reason=result.reason)
+            log.info("media %s rejected: %s", media.id, result.reason)
+            return rejected
+
+        variants: list[MediaVariant] = []
+        for v in result.variants:
+            await self.store.put(variant_key(media.id, v.name), v.data, content_type=v.content_type)
+            variants.append(
+                MediaVariant(name=v.name, content_type=v.content_type, width=v.width, height=v.height, size=len(v.data))
+            )
+        etags = {v.name: v.etag for v in result.variants}
+        processed = MediaProcessed(
+            media_id=media.id,
+            owner_id=media.owner_id,
+            variants=tuple(variants),
+            width=result.width,
+            height=result.height,
+            phash=result.phash,
+            **envelope,
+        )
+        await self.repo.finish(
+            media.id,
+            "processed",
+            processed.model_dump(mode="json"),
+            variants=[{**v.model_dump(), "etag": etags[v.name]} for v in variants],
+            width=result.width,
+            height=result.height,
+            phash=result.phash,
+        )
+        return processed
+
+    async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        # Transient store failures are retried with backoff and jitter; past the deadline
+        # the record is not committed and comes back later.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
+            stop=stop_after_delay(30),
+            reraise=True,
+        ):
+            with attempt:
+                return await fn(*args, **kwargs)
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
+        await dead_letter(
+            self.runtime.broker,
+            record,
+            group=self.group,
+            reason=reason,
+            error=error,
+            timeout_s=self.runtime.publish_timeout_s,
+        )
+
+
+def register(runtime: Runtime, handler: ProcessMediaHandler, settings: MediaSettings) -> None:
+    @runtime.broker.subscriber(
+        Topic.MEDIA_COMMANDS,
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        decoder=raw_body,
+        title="media-commands",
+        description="Processes stored originals into clean public variants and announces the outcome.",
+    )
+    async def on_media_command(_body: bytes, message: KafkaMessage) -> None:
+        await handler.handle(message.raw_message)  # type: ignore[arg-type]

@@ -1,0 +1,46 @@
+"""Beanie documents of the media service (private to it; never on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from beanie import Document
+from pydantic import Field
+from pymongo import IndexModel
+
+MediaStatus = Literal["awaiting_upload", "pending", "processed", "rejected"]
+
+
+class Media(Document):
+    """One photo: its owner, its state and, once processed, its public variants.
+
+    ``_id`` is the media id handed out with the upload URL. ``event`` is what processing
+    announced, kept so a redelivered command re-publishes exactly that.
+    Intended shard key: ``{_id: "hashed"}`` (reads are by id).
+    """
+
+    id: UUID  # type: ignore[assignment]  # our ids are UUIDv7, not ObjectIds
+    owner_id: str
+    declared_type: str
+    declared_size: int
+    status: MediaStatus = "awaiting_upload"
+    created_at: datetime
+    upload_expires_at: datetime
+    size: int | None = None
+    uploaded_at: datetime | None = None
+    reason: str | None = None
+    width: int | None = None
+    height: int | None = None
+    phash: str | None = None
+    # [{name, content_type, width, height, size, etag}]: a list, as FerretDB refuses "." in field names
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+    event: dict[str, Any] | None = None
+
+    def variant(self, name: str) -> dict[str, Any] | None:
+        return next((v for v in self.variants if v.get("name") == name), None)
+
+    class Settings:
+        name = "media"
+        indexes: ClassVar = [IndexModel([("owner_id", 1), ("created_at", -1)])]

@@ -1,0 +1,81 @@
+"""Contracts of the media domain: ``media.commands.v1`` and ``media.events.v1``.
+
+Kafka carries references, never blobs: a photo travels as its media id, keyed by it, so
+one photo's messages stay in order. The bytes live in the media service's storage.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from snapfix_shared.messages.base import Command, Event
+
+# What the upload intake accepts (sniffed from the bytes; the declared type is only a hint).
+ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]
+VariantName = Literal["thumb.webp", "thumb.jpg", "medium.webp", "medium.jpg", "large.webp", "large.jpg"]
+OwnerId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class MediaCommandBase(Command):
+    media_id: UUID
+
+    def partition_key(self) -> str:
+        return str(self.media_id)
+
+
+class MediaEventBase(Event):
+    media_id: UUID
+
+    def partition_key(self) -> str:
+        return str(self.media_id)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+class ProcessMedia(MediaCommandBase):
+    """An original was stored: validate it, strip its metadata and make its public variants."""
+
+    type: Literal["ProcessMedia"] = "ProcessMedia"
+    owner_id: OwnerId
+    content_type: ContentType = Field(description="As declared by the client; the service sniffs the bytes")
+    size: int = Field(ge=0, description="Bytes stored")
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+class MediaVariant(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: VariantName
+    content_type: Literal["image/webp", "image/jpeg"]
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    size: int = Field(ge=1, description="Bytes")
+
+
+class MediaProcessed(MediaEventBase):
+    type: Literal["MediaProcessed"] = "MediaProcessed"
+    owner_id: OwnerId
+    variants: tuple[MediaVariant, ...]
+    width: int = Field(ge=1, description="Of the upright original, in pixels")
+    height: int = Field(ge=1)
+    phash: str = Field(min_length=1, max_length=64, description="Perceptual hash (hex), for duplicate photos")
+
+
+class MediaRejected(MediaEventBase):
+    type: Literal["MediaRejected"] = "MediaRejected"
+    owner_id: OwnerId
+    reason: str = Field(min_length=1, max_length=500, description="Why, in words a person can read")
+
+
+# One union per topic, discriminated on ``type``; new members are added with ``|``.
+MediaCommand = Annotated[ProcessMedia, Field(discriminator="type")]
+MediaEvent = Annotated[MediaProcessed | MediaRejected, Field(discriminator="type")]
+
+MEDIA_COMMANDS: TypeAdapter[MediaCommand] = TypeAdapter(MediaCommand)
+MEDIA_EVENTS: TypeAdapter[MediaEvent] = TypeAdapter(MediaEvent)

@@ -153,6 +153,13 @@ class CommentView(BaseModel):
     created_at: AwareDatetime
 
 
+class PhotoView(BaseModel):
+    id: UUID
+    status: Literal["pending", "processed", "rejected", "deleted"]
+    urls: dict[str, str] | None = Field(default=None, description="Public variants once processed")
+    reason: str | None = Field(default=None, description="Why it was rejected")
+
+
 class IssueSummary(BaseModel):
     """One issue in a list; never names its reporter."""
 
@@ -206,6 +213,7 @@ class IssueDetail(BaseModel):
     followers: int
     history: list[HistoryEntry]
     comments: list[CommentView]
+    photos: list[PhotoView] = Field(default_factory=list, description="The report's photos, in order")
 
 
 class Page(BaseModel):

@@ -22,10 +22,12 @@ from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, Viewer
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
+from snapfix_issues.photos import check_photos, photo_views
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
 from snapfix_issues.views import detail, public_record, status_change, summary
-from snapfix_shared.messages import ChangeIssueStatus, IssueCommand, Priority, Role, Status
+from snapfix_shared.http_client import Upstream
+from snapfix_shared.messages import ChangeIssueStatus, EditIssue, IssueCommand, Priority, ReportIssue, Role, Status
 from snapfix_shared.problems import Problem, ServiceUnavailable, problem_response
 
 log = logging.getLogger(__name__)
@@ -121,11 +123,12 @@ async def load_issue(issue_id: UUID, repo: ReportRepository, cache: CacheDep) ->
     """Cache-aside: the stored issue and its comments."""
     entry = await cache.get(issue_id)
     if entry is None:
+        generation = await cache.generation(issue_id)  # before reading the store: see cache.py
         issue = await repo.get(issue_id)
         if issue is None:
             return None
         entry = CachedIssue(issue, tuple(await repo.comments(issue_id)))
-        await cache.put(entry)
+        await cache.put(entry, generation)
     return entry
 
 
@@ -137,8 +140,19 @@ async def load_issue(issue_id: UUID, repo: ReportRepository, cache: CacheDep) ->
     status_code=204,
     responses={403: {}, 404: {}, 409: {}, 422: {"description": "errors: [{field, message}]"}},
 )
-async def check_command(command: IssueCommand, repo: RepoDep, cache: CacheDep, catalogue: CatalogueDep) -> Response:
-    """Would this command be accepted now? 204 yes, else the problem the consumer would refuse it with."""
+async def check_command(  # noqa: PLR0917 - FastAPI injects by parameter
+    command: IssueCommand,
+    request: Request,
+    repo: RepoDep,
+    cache: CacheDep,
+    catalogue: CatalogueDep,
+    x_request_id: Annotated[str, Header()] = "",
+) -> Response:
+    """Would this command be accepted now? 204 yes, else the problem the consumer would refuse it with.
+
+    Photos a report (or the reporter's edit) names are checked with the media service here,
+    once: each must exist, belong to the reporter and not have been rejected.
+    """
     issue: IssueRecord | None = None
     original_exists = False
     if command.type != "ReportIssue":  # a report is checked against the in-memory catalogue only
@@ -150,6 +164,12 @@ async def check_command(command: IssueCommand, repo: RepoDep, cache: CacheDep, c
     verdict = rules.decide(issue, command, catalogue=catalogue, original_exists=original_exists)
     if isinstance(verdict, Rejection):
         raise rejection_problem(verdict)
+    media_ids = command.media_ids if isinstance(command, (ReportIssue, EditIssue)) else None
+    if media_ids:
+        media: Upstream = request.app.state.media
+        errors = await check_photos(media, media_ids, actor_id=command.actor_id, request_id=x_request_id)
+        if errors:
+            raise rejection_problem(Rejection(422, "The report names photos it cannot use.", tuple(errors)))
     return Response(status_code=204)
 
 
@@ -211,7 +231,9 @@ async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep, viewer: View
     entry = await load_issue(issue_id, repo, cache)
     if entry is None:
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
-    return _json(detail(entry.issue, entry.comments, viewer, now=datetime.now(UTC)))
+    view = detail(entry.issue, entry.comments, viewer, now=datetime.now(UTC))
+    view["photos"] = await photo_views(entry.issue.media_ids)
+    return _json(view)
 
 
 @router.get("/issues/{issue_id}/audience")

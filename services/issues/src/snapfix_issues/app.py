@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from snapfix_issues import api, categories_api, handlers
+from snapfix_issues import api, categories_api, handlers, photos
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.models import Category, Comment, Follow, Report, Vote
 from snapfix_issues.repository import CategoryRepository, ReportRepository
+from snapfix_shared.http_client import Upstream
 from snapfix_shared.runtime import Runtime
 
 
@@ -20,7 +21,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         "issues",
         settings,
         mongo_database=settings.mongo_database,
-        documents=[Report, Comment, Vote, Follow, Category],
+        documents=[Report, Comment, Vote, Follow, Category, photos.Photo],
     )
     assert runtime.redis is not None
     repo = ReportRepository()
@@ -31,10 +32,15 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     runtime.on_shutdown.append(sync.stop)
     handler = handlers.IssueCommandHandler(runtime, repo, cache, catalogue, group=settings.consumer_group, sync=sync)
     handlers.register(runtime, handler, settings)
+    photos.register(runtime, photos.PhotoEvents(runtime))
+    media = Upstream("media", settings.media_url, settings.upstream_timeout_s)
+    runtime.on_startup.insert(0, media.open)
+    runtime.on_shutdown.append(media.close)
 
     app = runtime.app(title="SnapFix issues service", description="Owns reports: their lifecycle and queries.")
     app.state.runtime, app.state.repo, app.state.cache = runtime, repo, cache
     app.state.catalogue, app.state.catalogue_sync = catalogue, sync
+    app.state.media = media
     app.include_router(categories_api.router)
     api.install(app)
     return app

@@ -14,3 +14,6 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     batch_timeout_ms: int = Field(default=50, ge=1)
     # How stale the in-memory catalogue may be after an admin's edit on another instance.
     catalogue_refresh_s: float = Field(default=30.0, gt=0)
+    # The media service, asked whether a report's photos exist and belong to its reporter.
+    media_url: str = "http://127.0.0.1:8002"
+    upstream_timeout_s: float = Field(default=2.0, gt=0)

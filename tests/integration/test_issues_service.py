@@ -11,6 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from snapfix_issues.cache import issue_key
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command
 from tests.integration.issues_app import Issues, for_issue, running_issues, wait_for_issue
@@ -84,18 +85,18 @@ async def test_a_new_report_is_cached_in_the_services_own_redis_before_any_read(
 
     redis = Redis.from_url(stack.redis_url)
     try:
-        cached = await redis.get(f"issues:issue:{command.issue_id}")
+        cached = await redis.get(issue_key(command.issue_id))
         assert cached is not None
-        assert await redis.ttl(f"issues:issue:{command.issue_id}") > 0
+        assert await redis.ttl(issue_key(command.issue_id)) > 0
         # The stored issue is cached (rendered per viewer on each read), not a rendered view.
         assert orjson.loads(cached)["issue"]["title"] == command.title
         read = await issues.http.get(f"/v1/issues/{command.issue_id}")
         assert read.json()["title"] == command.title
         # A miss is filled from the store (cache-aside).
-        await redis.delete(f"issues:issue:{command.issue_id}")
+        await redis.delete(issue_key(command.issue_id))
         again = await issues.http.get(f"/v1/issues/{command.issue_id}")
         assert again.json() == read.json()
-        assert await redis.get(f"issues:issue:{command.issue_id}") is not None
+        assert await redis.get(issue_key(command.issue_id)) is not None
     finally:
         await redis.aclose()
 

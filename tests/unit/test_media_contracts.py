@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from snapfix_shared.messages import MEDIA_COMMANDS, MEDIA_EVENTS, MediaRejected, ProcessMedia
+from snapfix_shared.messages import MEDIA_COMMANDS, MEDIA_EVENTS, MediaDeleted, MediaRejected, ProcessMedia
 
 pytestmark = pytest.mark.unit
 
@@ -28,3 +28,12 @@ def test_events_are_discriminated_on_type_and_refuse_unknown_fields() -> None:
 def test_only_image_types_are_accepted_as_declared() -> None:
     with pytest.raises(ValidationError):
         ProcessMedia(media_id=uuid4(), owner_id="u1", content_type="text/html", size=10, correlation_id="r")  # type: ignore[arg-type]
+
+
+def test_media_deleted_joins_the_event_union_additively() -> None:
+    event = MediaDeleted(media_id=uuid4(), owner_id="u1", reason="issue_withdrawn", correlation_id="r")
+    assert MEDIA_EVENTS.validate_json(event.model_dump_json()) == event
+    assert event.partition_key() == str(event.media_id)
+    assert event.issue_id is None  # optional: older producers never had it
+    with pytest.raises(ValidationError):
+        MediaDeleted(media_id=uuid4(), owner_id="u1", reason="", correlation_id="r")

@@ -7,7 +7,8 @@ The gateway authenticates and passes the user as ``x-snapfix-user`` / ``x-snapfi
   held whole), capped while they arrive; then ``ProcessMedia`` is published; ``202``.
 - ``GET /v1/media/{id}``: the photo's state, for its owner (and staff).
 - ``GET /v1/media/{id}/{variant}``: a public variant; ``ETag``, immutable caching,
-  ``304`` on ``If-None-Match``, single ``Range`` requests (``206``/``416``).
+  ``304`` on ``If-None-Match``, single ``Range`` requests (``206``/``416``); ``410`` once
+  the photo was deleted (its report was withdrawn).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class UploadTicket(BaseModel):
 
 class MediaState(BaseModel):
     id: UUID
-    status: str = Field(description="awaiting_upload, pending, processed or rejected")
+    status: str = Field(description="awaiting_upload, pending, processed, rejected or deleted")
     reason: str | None = None
     width: int | None = None
     height: int | None = None
@@ -218,7 +219,7 @@ async def media_state(
 @router.get(
     "/media/{media_id}/{variant}",
     response_class=Response,
-    responses={200: {"content": {"image/webp": {}, "image/jpeg": {}}}, 206: {}, 304: {}, 416: {}},
+    responses={200: {"content": {"image/webp": {}, "image/jpeg": {}}}, 206: {}, 304: {}, 410: {}, 416: {}},
 )
 async def variant(
     media_id: UUID,
@@ -231,6 +232,8 @@ async def variant(
         raise Problem(404, "Not Found", f"No variant {variant!r}.")
     _, _, repo, store, _, _ = _state(request)
     media = await _media(repo, media_id)
+    if media is not None and media.status == "deleted":
+        raise Problem(410, "Gone", f"Photo {media_id} was deleted: {media.reason or 'its report was withdrawn'}")
     meta = media.variant(variant) if media is not None else None
     if media is None or meta is None:
         raise Problem(404, "Not Found", f"No processed photo {media_id}.")

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_media import api, handlers
+from snapfix_media import api, handlers, issue_photos
 from snapfix_media.config import DEV_UPLOAD_SECRET, MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
@@ -36,6 +36,8 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     runtime.on_shutdown.append(workers.close)
     handler = handlers.ProcessMediaHandler(runtime, repo, store, workers, group=settings.consumer_group)
     handlers.register(runtime, handler, settings)
+    photos = issue_photos.IssuePhotosHandler(runtime, repo, store, group=settings.issues_events_group)
+    issue_photos.register(runtime, photos, settings)
 
     app = runtime.app(
         title="SnapFix media service",

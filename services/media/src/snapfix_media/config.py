@@ -19,6 +19,9 @@ class MediaSettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8002
     mongo_database: str = "snapfix_media"
     consumer_group: str = "media"
+    # issues.events.v1 (photos of withdrawn reports): a group of its own, never shared with the above
+    issues_events_group: str = "media-issues"
+    issues_events_batch: int = Field(default=200, ge=1, description="Records per batch")
 
     # -- upload intake
     upload_secret: SecretStr = SecretStr(DEV_UPLOAD_SECRET)

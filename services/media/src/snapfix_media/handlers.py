@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
@@ -22,6 +23,7 @@ from pymongo.errors import ConnectionFailure
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from snapfix_media.config import MediaSettings
+from snapfix_media.models import Media
 from snapfix_media.pipeline import Processed
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import BlobStore, original_key, variant_key
@@ -94,6 +96,9 @@ class ProcessMediaHandler:
         if media is None or media.owner_id != command.owner_id:
             await self._dead_letter(record, "unknown", f"no media {command.media_id} of {command.owner_id}")
             return None
+        if media.status == "deleted":  # its report was withdrawn first: nothing left to do or announce
+            log.info("media %s was deleted before it was processed", media.id)
+            return None
         if media.event is not None:  # processed before: announce the same outcome again
             return MEDIA_EVENTS.validate_python(media.event)
         if media.status != "pending":
@@ -103,17 +108,22 @@ class ProcessMediaHandler:
         if data is None:
             await self._dead_letter(record, "missing", f"the original of {media.id} is not stored")
             return None
+        return await self._process(media, data, command)
 
+    async def _process(self, media: Media, data: bytes, command: ProcessMedia) -> MediaEvent | None:
         result = await self.workers.process(data)
         envelope = {"correlation_id": command.correlation_id, "causation_id": str(command.message_id)}
         if not isinstance(result, Processed):
             rejected = MediaRejected(media_id=media.id, owner_id=media.owner_id, reason=result.reason, **envelope)
-            await self.repo.finish(media.id, "rejected", rejected.model_dump(mode="json"), reason=result.reason)
+            if not await self.repo.finish(media.id, "rejected", rejected.model_dump(mode="json"), reason=result.reason):
+                return await self._settled_meanwhile(media.id, [])
             log.info("media %s rejected: %s", media.id, result.reason)
             return rejected
 
         variants: list[MediaVariant] = []
+        written: list[str] = []
         for v in result.variants:
+            written.append(variant_key(media.id, v.name))
             await self.store.put(variant_key(media.id, v.name), v.data, content_type=v.content_type)
             variants.append(
                 MediaVariant(name=v.name, content_type=v.content_type, width=v.width, height=v.height, size=len(v.data))
@@ -128,7 +138,7 @@ class ProcessMediaHandler:
             phash=result.phash,
             **envelope,
         )
-        await self.repo.finish(
+        finished = await self.repo.finish(
             media.id,
             "processed",
             processed.model_dump(mode="json"),
@@ -137,7 +147,19 @@ class ProcessMediaHandler:
             height=result.height,
             phash=result.phash,
         )
+        if not finished:
+            return await self._settled_meanwhile(media.id, written)
         return processed
+
+    async def _settled_meanwhile(self, media_id: UUID, written: list[str]) -> MediaEvent | None:
+        """Processing lost a race: the photo was deleted (or processed by a redelivery) meanwhile."""
+        current = await self.repo.get(media_id)
+        if current is None or current.status == "deleted":
+            for key in written:  # the deletion may have run before these were stored
+                await self.store.delete(key)
+            log.info("media %s was deleted while it was processed", media_id)
+            return None
+        return MEDIA_EVENTS.validate_python(current.event) if current.event is not None else None
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Transient store failures are retried with backoff and jitter; past the deadline

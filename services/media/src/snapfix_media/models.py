@@ -10,7 +10,7 @@ from beanie import Document
 from pydantic import Field
 from pymongo import IndexModel
 
-MediaStatus = Literal["awaiting_upload", "pending", "processed", "rejected"]
+MediaStatus = Literal["awaiting_upload", "pending", "processed", "rejected", "deleted"]
 
 
 class Media(Document):
@@ -18,6 +18,13 @@ class Media(Document):
 
     ``_id`` is the media id handed out with the upload URL. ``event`` is what processing
     announced, kept so a redelivered command re-publishes exactly that.
+
+    ``issue_ids`` are the reports that name the photo (learnt from ``issues.events.v1``,
+    only from its owner's own reports); ``links_version`` is bumped by every change to
+    them, so changes are compare-and-set. When the last report lets go of the photo
+    (withdrawn, or an edit removed it) its bytes are deleted, its status becomes
+    ``deleted`` and ``issue_ids`` stays as it was, so a redelivered event finds it again
+    and re-publishes ``deleted_event`` (the ``MediaDeleted`` announced the first time).
     Intended shard key: ``{_id: "hashed"}`` (reads are by id).
     """
 
@@ -37,10 +44,17 @@ class Media(Document):
     # [{name, content_type, width, height, size, etag}]: a list, as FerretDB refuses "." in field names
     variants: list[dict[str, Any]] = Field(default_factory=list)
     event: dict[str, Any] | None = None
+    issue_ids: list[UUID] = Field(default_factory=list)
+    links_version: int = 0
+    deleted_at: datetime | None = None
+    deleted_event: dict[str, Any] | None = None
 
     def variant(self, name: str) -> dict[str, Any] | None:
         return next((v for v in self.variants if v.get("name") == name), None)
 
     class Settings:
         name = "media"
-        indexes: ClassVar = [IndexModel([("owner_id", 1), ("created_at", -1)])]
+        indexes: ClassVar = [
+            IndexModel([("owner_id", 1), ("created_at", -1)]),
+            IndexModel([("issue_ids", 1)]),  # multikey: a withdrawn report's photos
+        ]

@@ -73,9 +73,23 @@ class MediaRejected(MediaEventBase):
     reason: str = Field(min_length=1, max_length=500, description="Why, in words a person can read")
 
 
+class MediaDeleted(MediaEventBase):
+    """The photo's original and every variant were removed from storage; its URLs answer 410 Gone."""
+
+    type: Literal["MediaDeleted"] = "MediaDeleted"
+    owner_id: OwnerId
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why, as a short code: issue_withdrawn (its report was withdrawn) or "
+        "removed_from_issue (the reporter's edit took it out of the report)",
+    )
+    issue_id: UUID | None = Field(default=None, description="The report whose withdrawal or edit caused it")
+
+
 # One union per topic, discriminated on ``type``; new members are added with ``|``.
 MediaCommand = Annotated[ProcessMedia, Field(discriminator="type")]
-MediaEvent = Annotated[MediaProcessed | MediaRejected, Field(discriminator="type")]
+MediaEvent = Annotated[MediaProcessed | MediaRejected | MediaDeleted, Field(discriminator="type")]
 
 MEDIA_COMMANDS: TypeAdapter[MediaCommand] = TypeAdapter(MediaCommand)
 MEDIA_EVENTS: TypeAdapter[MediaEvent] = TypeAdapter(MediaEvent)

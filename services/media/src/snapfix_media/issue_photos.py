@@ -1,0 +1,241 @@
+"""Subscriber of ``issues.events.v1``: which report each photo belongs to, and deleting the
+photos of a withdrawn report.
+
+- ``IssueReported`` / ``IssueEdited`` link the photos they name to the report, but only
+  photos this service knows whose owner is the event's actor (the reporter): no one
+  attaches, and so gets deleted, someone else's photo. Unknown ids are ignored.
+- ``IssueStatusChanged`` to ``withdrawn`` lets go of the report's photos; ``IssueEdited``
+  lets go of the photos the reporter's edit took out of the list. A photo no other report
+  names then loses its original and every variant from storage, becomes ``deleted``
+  (its variant URLs answer 410 Gone) and ``MediaDeleted`` is published on ``media.events.v1``.
+
+A batch is committed only after its effects are stored and its events acknowledged.
+Idempotent: a redelivered event deletes nothing twice (blob deletes of missing keys are
+no-ops) and re-publishes the very ``MediaDeleted`` stored on the photo the first time.
+A record that is not JSON, or a relevant event that does not validate, goes to the
+dead-letter topic; event types this service does not follow are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ParamSpec, TypeVar, get_args
+from uuid import UUID
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+from opentelemetry import propagate
+from opentelemetry.context import Context
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from snapfix_media.config import MediaSettings
+from snapfix_media.models import Media
+from snapfix_media.repository import MediaRepository
+from snapfix_media.storage import BlobStore, original_key, variant_key
+from snapfix_shared.kafka import PublishFailed, dead_letter, header_map, publish_all
+from snapfix_shared.messages import (
+    ISSUE_EVENTS,
+    MEDIA_EVENTS,
+    IssueEdited,
+    IssueEvent,
+    IssueReported,
+    IssueStatusChanged,
+    MediaDeleted,
+    Message,
+)
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages.media import VariantName
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+Record = ConsumerRecord[Any, Any]
+P = ParamSpec("P")
+T = TypeVar("T")
+TRANSIENT = (ConnectionFailure, PublishFailed)
+FOLLOWED = frozenset({"IssueReported", "IssueEdited", "IssueStatusChanged"})
+# Two reports naming one photo may change its links at once (they sit on other partitions).
+MAX_ATTEMPTS = 10
+WITHDRAWN, REMOVED = "issue_withdrawn", "removed_from_issue"
+REASONS = {
+    WITHDRAWN: "The report it belonged to was withdrawn.",
+    REMOVED: "The reporter removed it from the report.",
+}
+
+
+async def raw_bodies(msg: StreamMessage[Any]) -> Any:
+    """Leave decoding to the handler, so a body that is not JSON is a dead letter, not a crash."""
+    return msg.body
+
+
+def blob_keys(media_id: UUID) -> list[str]:
+    """Every key a photo may have in storage: its original and all variants (listed or not)."""
+    return [original_key(media_id), *(variant_key(media_id, name) for name in get_args(VariantName))]
+
+
+class IssuePhotosHandler:
+    def __init__(self, runtime: Runtime, repo: MediaRepository, store: BlobStore, *, group: str) -> None:
+        self.runtime, self.repo, self.store, self.group = runtime, repo, store, group
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        announcements: list[tuple[Message, Context]] = []
+        for record in records:
+            event = await self._parse(record)
+            if event is None:
+                continue
+            try:
+                deleted = await self._retry(self._apply, event)
+            except TRANSIENT:
+                raise  # not committed: the batch comes back after the rebalance or restart
+            except Exception as exc:  # anything else fails the same way every time: poison
+                log.exception("issue event %s failed permanently", event.message_id)
+                await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
+                continue
+            context = propagate.extract(header_map(record))  # each in the trace that caused it
+            announcements.extend((d, context) for d in deleted)
+        if announcements:
+            await self._retry(
+                publish_all,
+                self.runtime.broker,
+                Topic.MEDIA_EVENTS,
+                announcements,
+                source=self.runtime.source,
+                timeout_s=self.runtime.publish_timeout_s,
+            )
+
+    async def _apply(self, event: IssueEvent) -> list[MediaDeleted]:
+        match event:
+            case IssueReported():
+                await self._attach(event.issue_id, event.media_ids, event.actor_id)
+            case IssueEdited():
+                await self._attach(event.issue_id, event.media_ids, event.actor_id)
+                kept = set(event.media_ids)
+                # Only the reporter edits a report, and only their own photos are linked to it.
+                dropped = [
+                    m
+                    for m in await self.repo.of_issue(event.issue_id)
+                    if m.id not in kept and m.owner_id == event.actor_id
+                ]
+                return await self._release_all(dropped, event, REMOVED)
+            case IssueStatusChanged() if event.to_status == "withdrawn":
+                return await self._release_all(await self.repo.of_issue(event.issue_id), event, WITHDRAWN)
+        return []
+
+    async def _attach(self, issue_id: UUID, media_ids: Sequence[UUID], actor_id: str | None) -> None:
+        if actor_id is None:
+            return
+        for media_id in media_ids:
+            if not await self.repo.attach(media_id, issue_id, actor_id):
+                log.debug("media %s not linked to issue %s (unknown, foreign, deleted or linked)", media_id, issue_id)
+
+    async def _release_all(self, media: list[Media], event: IssueEvent, reason: str) -> list[MediaDeleted]:
+        deleted: list[MediaDeleted] = []
+        for m in media:
+            announced = await self._release(m, event, reason)
+            if announced is not None:
+                deleted.append(announced)
+        return deleted
+
+    async def _release(self, media: Media | None, event: IssueEvent, reason: str) -> MediaDeleted | None:
+        """Let ``event``'s report go of a photo; delete it when no other report names it."""
+        for _ in range(MAX_ATTEMPTS):
+            if media is None or event.issue_id not in media.issue_ids:
+                return None
+            if media.status == "deleted":
+                # Deleted before: make sure the bytes are gone (a crash may have come between the
+                # mark and the deletes) and, if it was this very event, announce the same again.
+                await self._delete_blobs(media.id)
+                stored = MEDIA_EVENTS.validate_python(media.deleted_event) if media.deleted_event else None
+                if isinstance(stored, MediaDeleted) and stored.causation_id == str(event.message_id):
+                    return stored
+                return None
+            others = [i for i in media.issue_ids if i != event.issue_id]
+            if others:  # another of the owner's reports still shows it: keep the photo
+                if await self.repo.relink(media, others):
+                    return None
+            else:
+                announced = MediaDeleted(
+                    media_id=media.id,
+                    owner_id=media.owner_id,
+                    reason=reason,
+                    issue_id=event.issue_id,
+                    correlation_id=event.correlation_id,
+                    causation_id=str(event.message_id),
+                    actor_id=event.actor_id,
+                )
+                # Marked first (its URLs answer 410 at once), then the bytes go; a crash in between
+                # is finished by the redelivery, which finds it deleted and deletes the bytes again.
+                body = announced.model_dump(mode="json")
+                if await self.repo.mark_deleted(media, body, reason=REASONS[reason], at=utcnow()):
+                    await self._delete_blobs(media.id)
+                    log.info("media %s deleted: %s (issue %s)", media.id, reason, event.issue_id)
+                    return announced
+            media = await self.repo.get(media.id)  # changed meanwhile: decide again
+        raise RuntimeError(f"the links of a photo of issue {event.issue_id} kept changing")
+
+    async def _delete_blobs(self, media_id: UUID) -> None:
+        for key in blob_keys(media_id):
+            await self.store.delete(key)
+
+    async def _parse(self, record: Record) -> IssueEvent | None:
+        try:
+            head = json.loads(record.value or b"")
+        except ValueError as exc:
+            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
+            return None
+        kind = head.get("type") if isinstance(head, dict) else None
+        if not isinstance(kind, str):
+            await self._dead_letter(record, "invalid", "not an event: no type")
+            return None
+        if kind not in FOLLOWED:  # valid for others (or newer than this service): none of its business
+            return None
+        try:
+            return ISSUE_EVENTS.validate_json(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, "invalid", str(exc))
+            return None
+
+    async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        # Transient store or broker failures are retried with backoff and jitter; past the
+        # deadline the batch is not committed and comes back later.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
+            stop=stop_after_delay(30),
+            reraise=True,
+        ):
+            with attempt:
+                return await fn(*args, **kwargs)
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
+        await dead_letter(
+            self.runtime.broker,
+            record,
+            group=self.group,
+            reason=reason,
+            error=error,
+            timeout_s=self.runtime.publish_timeout_s,
+        )
+
+
+def register(runtime: Runtime, handler: IssuePhotosHandler, settings: MediaSettings) -> None:
+    @runtime.broker.subscriber(
+        Topic.ISSUES_EVENTS,
+        group_id=settings.issues_events_group,
+        batch=True,
+        max_records=settings.issues_events_batch,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        decoder=raw_bodies,
+        title="media-issue-events",
+        description="Links photos to their owner's reports; deletes the photos of withdrawn reports and edits.",
+    )
+    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await handler.handle(raw if isinstance(raw, (tuple, list)) else (raw,))

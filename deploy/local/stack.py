@@ -407,7 +407,7 @@ def start_redis(layout: Layout) -> None:
     wait_until("redis start", lambda: port_open(layout.redis_port), 20, home / "redis.log")
 
 
-ADMIN_EMAIL = "admin@snapfix.local"
+ADMIN_EMAIL = "admin@snapfix.example"  # a .local address is refused (special-use name)
 
 
 def local_secret(layout: Layout, name: str) -> str:

@@ -47,3 +47,21 @@ async def test_limits_are_counted_locally_while_redis_is_down() -> None:
     assert limiter.degraded
     assert verdicts[-1].remaining == 0
     assert 1 <= verdicts[-1].reset_s <= 60
+
+
+def test_the_administrator_make_run_creates_is_a_valid_account() -> None:
+    """`make run` starts the gateway with this bootstrap admin; a refused address stops it at start-up."""
+    import importlib.util
+    import secrets
+    from pathlib import Path
+
+    from snapfix_gateway.identity.accounts import normalize_email
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "local" / "stack.py"
+    spec = importlib.util.spec_from_file_location("local_stack", path)
+    assert spec is not None and spec.loader is not None
+    stack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stack)
+    assert normalize_email(stack.ADMIN_EMAIL) == stack.ADMIN_EMAIL
+    # The generated password (token_urlsafe(32), as local_secret makes it) passes the policy.
+    check_strength(secrets.token_urlsafe(32), user_inputs=[stack.ADMIN_EMAIL, "Administrator"], min_score=3)

@@ -17,15 +17,14 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sse_starlette import ServerSentEvent
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.upstream import Upstream, UpstreamError
+from snapfix_shared.consuming import batch_records, raw_body, retry_transient
 from snapfix_shared.kafka import dead_letter
 from snapfix_shared.messages import ISSUE_EVENTS, IssueCommented, IssueEvent, IssueStatusChanged
 from snapfix_shared.runtime import Runtime
@@ -67,10 +66,6 @@ def live_payload(event: IssueEvent) -> dict[str, Any] | None:
     return None
 
 
-async def _raw(msg: StreamMessage[Any]) -> Any:
-    return msg.body
-
-
 class LiveFanout:
     def __init__(self, runtime: Runtime, redis: Redis, issues_http: Upstream) -> None:
         self.runtime, self.redis, self.issues_http = runtime, redis, issues_http
@@ -91,7 +86,8 @@ class LiveFanout:
                 continue
             payload = live_payload(event)
             if payload is not None:
-                await self._retrying(self._fan_out, event, payload)
+                # Past the deadline the batch is not committed and comes back.
+                await retry_transient((UpstreamError, RedisError), self._fan_out, event, payload)
 
     async def _fan_out(self, event: IssueEvent, payload: dict[str, Any]) -> None:
         answer = await self.issues_http.fetch("GET", f"/v1/issues/{event.issue_id}/audience")
@@ -107,18 +103,6 @@ class LiveFanout:
                 pipe.expire(key, STREAM_TTL_S)
             await pipe.execute()
 
-    @staticmethod
-    async def _retrying(fn: Any, *args: Any) -> None:
-        # Transient failures are retried; past the deadline the batch is not committed and comes back.
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((UpstreamError, RedisError)),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5),
-            stop=stop_after_delay(30),
-            reraise=True,
-        ):
-            with attempt:
-                await fn(*args)
-
 
 def register(runtime: Runtime, fanout: LiveFanout) -> None:
     @runtime.broker.subscriber(
@@ -128,13 +112,12 @@ def register(runtime: Runtime, fanout: LiveFanout) -> None:
         max_records=200,
         batch_timeout_ms=20,
         auto_offset_reset="latest",
-        decoder=_raw,
+        decoder=raw_body,
         title="gateway-live",
         description="Fans status changes and public comments out to the live streams of reporters and followers.",
     )
     async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        raw = message.raw_message
-        await fanout.handle(raw if isinstance(raw, (tuple, list)) else (raw,))
+        await fanout.handle(batch_records(message))
 
 
 async def stream(

@@ -16,12 +16,10 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from opentelemetry import propagate
 from opentelemetry.context import Context
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 from uuid_utils.compat import uuid7
 
 from snapfix_issues import rules
@@ -32,6 +30,7 @@ from snapfix_issues.domain import IssueRecord, storage_precision
 from snapfix_issues.repository import Reports
 from snapfix_issues.rules import Change, Rejection
 from snapfix_issues.service import commented_event, followed_event, new_comment, new_report, reported_event, voted_event
+from snapfix_shared.consuming import batch_records, raw_body, retry_transient
 from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_COMMANDS,
@@ -58,11 +57,6 @@ T = TypeVar("T")
 Record = ConsumerRecord[Any, Any]
 # Lifecycle changes are decided on a version; another writer in between means decide again.
 MAX_DECISIONS = 5
-
-
-async def raw_bodies(msg: StreamMessage[Any]) -> Any:
-    """Leave decoding to the handler, so a body that is not JSON is a dead letter, not a crash."""
-    return msg.body
 
 
 @dataclass(frozen=True)
@@ -289,17 +283,8 @@ class IssueCommandHandler:
         )
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        # Transient store failures are retried here with backoff and jitter; past the
-        # deadline the batch is rewound (not committed) and comes back later.
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(PyMongoError),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5),
-            stop=stop_after_delay(30),
-            reraise=True,
-        ):
-            with attempt:
-                return await fn(*args, **kwargs)
-        raise AssertionError("unreachable: the retry loop returns or raises")
+        # Past the deadline the batch is rewound (not committed) and comes back later.
+        return await retry_transient((PyMongoError,), fn, *args, **kwargs)
 
 
 def _describe(rejection: Rejection) -> str:
@@ -318,11 +303,9 @@ def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSet
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
-        decoder=raw_bodies,
+        decoder=raw_body,
         title="issues-commands",
         description="Applies issue commands (reports, lifecycle, comments, votes, follows) and announces their events.",
     )
     async def on_issue_commands(_bodies: list[bytes], message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records = raw if isinstance(raw, (tuple, list)) else (raw,)
-        await handler.handle(records)
+        await handler.handle(batch_records(message))

@@ -18,11 +18,10 @@ import orjson
 from aiokafka import ConsumerRecord
 from beanie import Document
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from pydantic import Field, ValidationError
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
+from snapfix_shared.consuming import batch_records, raw_body, retry_transient
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.kafka import dead_letter
 from snapfix_shared.messages import MEDIA_EVENTS
@@ -91,10 +90,6 @@ async def photo_views(media_ids: Sequence[UUID]) -> list[dict[str, Any]]:
     return views
 
 
-async def _raw(msg: StreamMessage[Any]) -> Any:
-    return msg.body
-
-
 class PhotoEvents:
     """Keeps the ``photos`` projection from ``media.events.v1``; idempotent (an upsert per event)."""
 
@@ -127,18 +122,15 @@ class PhotoEvents:
             await self._store(event.media_id, fields)
 
     async def _store(self, media_id: UUID, fields: dict[str, Any]) -> None:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(PyMongoError),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5),
-            stop=stop_after_delay(30),
-            reraise=True,
-        ):
+        async def upsert() -> None:
             # A deleted photo stays deleted, whatever arrives after (a replay of older events):
             # the filter then matches nothing and the upsert's insert meets the existing _id.
-            with attempt, contextlib.suppress(DuplicateKeyError):
+            with contextlib.suppress(DuplicateKeyError):
                 await Photo.get_pymongo_collection().update_one(
                     {"_id": media_id, "status": {"$ne": "deleted"}}, {"$set": fields}, upsert=True
                 )
+
+        await retry_transient((PyMongoError,), upsert)
 
 
 def register(runtime: Runtime, events: PhotoEvents) -> None:
@@ -149,10 +141,9 @@ def register(runtime: Runtime, events: PhotoEvents) -> None:
         max_records=200,
         batch_timeout_ms=20,
         auto_offset_reset="earliest",
-        decoder=_raw,
+        decoder=raw_body,
         title="issues-media-events",
         description="Follows what became of the photos reports name (processed, rejected, deleted).",
     )
     async def on_media_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        raw = message.raw_message
-        await events.handle(raw if isinstance(raw, (tuple, list)) else (raw,))
+        await events.handle(batch_records(message))

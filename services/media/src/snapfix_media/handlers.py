@@ -15,12 +15,10 @@ from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
@@ -28,6 +26,7 @@ from snapfix_media.pipeline import Processed
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import BlobStore, original_key, variant_key
 from snapfix_media.workers import ImageWorkers
+from snapfix_shared.consuming import raw_body, retry_transient
 from snapfix_shared.kafka import PublishFailed, accepted_too_late, dead_letter, header_map, publish
 from snapfix_shared.messages import (
     MEDIA_COMMANDS,
@@ -47,11 +46,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 # Failures worth waiting out: the store or the broker is unreachable for a while.
 TRANSIENT = (ConnectionFailure, PublishFailed)
-
-
-async def raw_body(msg: StreamMessage[Any]) -> Any:
-    """Leave decoding to the handler, so a body that is not JSON is a dead letter, not a crash."""
-    return msg.body
 
 
 class ProcessMediaHandler:
@@ -162,17 +156,8 @@ class ProcessMediaHandler:
         return MEDIA_EVENTS.validate_python(current.event) if current.event is not None else None
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        # Transient store failures are retried with backoff and jitter; past the deadline
-        # the record is not committed and comes back later.
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5),
-            stop=stop_after_delay(30),
-            reraise=True,
-        ):
-            with attempt:
-                return await fn(*args, **kwargs)
-        raise AssertionError("unreachable: the retry loop returns or raises")
+        # Past the deadline the record is not committed and comes back later.
+        return await retry_transient(TRANSIENT, fn, *args, **kwargs)
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await dead_letter(

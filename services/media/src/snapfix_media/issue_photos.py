@@ -26,17 +26,16 @@ from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from opentelemetry import propagate
 from opentelemetry.context import Context
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import BlobStore, original_key, variant_key
+from snapfix_shared.consuming import batch_records, raw_body, retry_transient
 from snapfix_shared.kafka import PublishFailed, dead_letter, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
@@ -66,11 +65,6 @@ REASONS = {
     WITHDRAWN: "The report it belonged to was withdrawn.",
     REMOVED: "The reporter removed it from the report.",
 }
-
-
-async def raw_bodies(msg: StreamMessage[Any]) -> Any:
-    """Leave decoding to the handler, so a body that is not JSON is a dead letter, not a crash."""
-    return msg.body
 
 
 def blob_keys(media_id: UUID) -> list[str]:
@@ -201,17 +195,8 @@ class IssuePhotosHandler:
             return None
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        # Transient store or broker failures are retried with backoff and jitter; past the
-        # deadline the batch is not committed and comes back later.
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5),
-            stop=stop_after_delay(30),
-            reraise=True,
-        ):
-            with attempt:
-                return await fn(*args, **kwargs)
-        raise AssertionError("unreachable: the retry loop returns or raises")
+        # Past the deadline the batch is not committed and comes back later.
+        return await retry_transient(TRANSIENT, fn, *args, **kwargs)
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await dead_letter(
@@ -232,10 +217,9 @@ def register(runtime: Runtime, handler: IssuePhotosHandler, settings: MediaSetti
         max_records=settings.issues_events_batch,
         batch_timeout_ms=20,
         auto_offset_reset="earliest",
-        decoder=raw_bodies,
+        decoder=raw_body,
         title="media-issue-events",
         description="Links photos to their owner's reports; deletes the photos of withdrawn reports and edits.",
     )
     async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        raw = message.raw_message
-        await handler.handle(raw if isinstance(raw, (tuple, list)) else (raw,))
+        await handler.handle(batch_records(message))

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_gateway.ratelimit import VERIFIED_TOKEN
 from snapfix_shared.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class IdempotencyMiddleware:
         self.app, self.redis, self.tokens, self.ttl_s = app, redis, tokens, ttl_s
 
     def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        verified = scope.get("state", {}).get(VERIFIED_TOKEN)  # by the rate limiter, outside this one
+        if verified is not None:
+            return f"u:{verified[1].user_id}"
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         if scheme.lower() == "bearer" and token:
             try:

@@ -25,7 +25,6 @@ from sse_starlette import ServerSentEvent
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.upstream import Upstream, UpstreamError
 from snapfix_shared.consuming import batch_records, raw_body, retry_transient
-from snapfix_shared.kafka import dead_letter
 from snapfix_shared.messages import ISSUE_EVENTS, IssueCommented, IssueEvent, IssueStatusChanged
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -75,14 +74,7 @@ class LiveFanout:
             try:
                 event = ISSUE_EVENTS.validate_json(record.value or b"")
             except ValidationError as exc:
-                await dead_letter(
-                    self.runtime.broker,
-                    record,
-                    group=GROUP,
-                    reason="invalid",
-                    error=str(exc),
-                    timeout_s=self.runtime.publish_timeout_s,
-                )
+                await self.runtime.dead_letter(record, group=GROUP, reason="invalid", error=str(exc))
                 continue
             payload = live_payload(event)
             if payload is not None:

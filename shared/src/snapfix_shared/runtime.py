@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from beanie import Document
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -20,7 +21,7 @@ from redis.asyncio import Redis
 from snapfix_shared import telemetry
 from snapfix_shared.health import Check, health_router
 from snapfix_shared.http_metrics import HttpMetricsMiddleware
-from snapfix_shared.kafka import create_broker
+from snapfix_shared.kafka import create_broker, dead_letter
 from snapfix_shared.logs import configure_logging
 from snapfix_shared.mongo import init_documents, mongo_client, ping
 from snapfix_shared.problems import install_problem_handlers
@@ -66,6 +67,12 @@ class Runtime:
         self.redis: Redis | None = None
         if isinstance(settings, RedisSettings):
             self.redis = redis_client(settings)
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
+        """Send a poison record of ``group`` to its topic's DLQ (acks=all), with the error in headers."""
+        await dead_letter(
+            self.broker, record, group=group, reason=reason, error=error, timeout_s=self.publish_timeout_s
+        )
 
     def checks(self) -> dict[str, Check]:
         checks: dict[str, Check] = {}

@@ -31,7 +31,7 @@ from snapfix_issues.repository import Reports
 from snapfix_issues.rules import Change, Rejection
 from snapfix_issues.service import commented_event, followed_event, new_comment, new_report, reported_event, voted_event
 from snapfix_shared.consuming import batch_records, raw_body, retry_transient
-from snapfix_shared.kafka import accepted_too_late, dead_letter, header_map, publish_all
+from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_COMMANDS,
     ISSUE_EVENTS,
@@ -273,14 +273,7 @@ class IssueCommandHandler:
         return command
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await dead_letter(
-            self.runtime.broker,
-            record,
-            group=self.group,
-            reason=reason,
-            error=error,
-            timeout_s=self.runtime.publish_timeout_s,
-        )
+        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Past the deadline the batch is rewound (not committed) and comes back later.

@@ -23,7 +23,6 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from snapfix_shared.consuming import batch_records, raw_body, retry_transient
 from snapfix_shared.http_client import Upstream
-from snapfix_shared.kafka import dead_letter
 from snapfix_shared.messages import MEDIA_EVENTS
 from snapfix_shared.messages.media import MediaProcessed, MediaRejected
 from snapfix_shared.runtime import Runtime
@@ -101,14 +100,7 @@ class PhotoEvents:
             try:
                 event = MEDIA_EVENTS.validate_json(record.value or b"")
             except ValidationError as exc:
-                await dead_letter(
-                    self.runtime.broker,
-                    record,
-                    group=GROUP,
-                    reason="invalid",
-                    error=str(exc),
-                    timeout_s=self.runtime.publish_timeout_s,
-                )
+                await self.runtime.dead_letter(record, group=GROUP, reason="invalid", error=str(exc))
                 continue
             fields: dict[str, Any] = {"owner_id": event.owner_id, "event_id": event.message_id}
             if isinstance(event, MediaProcessed):

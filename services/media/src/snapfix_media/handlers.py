@@ -27,7 +27,7 @@ from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import BlobStore, original_key, variant_key
 from snapfix_media.workers import ImageWorkers
 from snapfix_shared.consuming import raw_body, retry_transient
-from snapfix_shared.kafka import PublishFailed, accepted_too_late, dead_letter, header_map, publish
+from snapfix_shared.kafka import PublishFailed, accepted_too_late, header_map, publish
 from snapfix_shared.messages import (
     MEDIA_COMMANDS,
     MEDIA_EVENTS,
@@ -160,14 +160,7 @@ class ProcessMediaHandler:
         return await retry_transient(TRANSIENT, fn, *args, **kwargs)
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await dead_letter(
-            self.runtime.broker,
-            record,
-            group=self.group,
-            reason=reason,
-            error=error,
-            timeout_s=self.runtime.publish_timeout_s,
-        )
+        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
 
 
 def register(runtime: Runtime, handler: ProcessMediaHandler, settings: MediaSettings) -> None:

@@ -36,7 +36,7 @@ from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import BlobStore, original_key, variant_key
 from snapfix_shared.consuming import batch_records, raw_body, retry_transient
-from snapfix_shared.kafka import PublishFailed, dead_letter, header_map, publish_all
+from snapfix_shared.kafka import PublishFailed, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
     MEDIA_EVENTS,
@@ -199,14 +199,7 @@ class IssuePhotosHandler:
         return await retry_transient(TRANSIENT, fn, *args, **kwargs)
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await dead_letter(
-            self.runtime.broker,
-            record,
-            group=self.group,
-            reason=reason,
-            error=error,
-            timeout_s=self.runtime.publish_timeout_s,
-        )
+        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
 
 
 def register(runtime: Runtime, handler: IssuePhotosHandler, settings: MediaSettings) -> None:

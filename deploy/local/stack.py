@@ -37,7 +37,7 @@ ARTIFACTS = STACK / "artifacts"
 # Port layout per profile; `make test` uses its own so it never collides with `make run`.
 PORT_BASE = {"run": 0, "test": 10000, "bench": 20000}
 # Extra developer stacks, so several people (or agents) can run the suites side by side.
-PORT_BASE.update({f"dev{n}": n * 1000 for n in range(1, 5)})
+PORT_BASE.update({f"dev{n}": n * 1000 for n in range(1, 7)})
 APPS = {
     "gateway": ("snapfix_gateway", 8000),
     "issues": ("snapfix_issues", 8001),

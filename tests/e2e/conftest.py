@@ -50,6 +50,8 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             "SNAPFIX_REDIS_URL": stack.redis_url,
             "SNAPFIX_ISSUES_URL": urls["issues"],
             "SNAPFIX_MEDIA_URL": urls["media"],
+            "SNAPFIX_NOTIFY_URL": urls["notify"],
+            "SNAPFIX_ANALYTICS_URL": urls["analytics"],
             "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "SNAPFIX_BOOTSTRAP_ADMIN_EMAIL": ADMIN[0],

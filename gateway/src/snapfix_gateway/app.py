@@ -39,6 +39,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     media_http = Upstream("media", settings.media_url, settings.upstream_timeout_s)
     runtime.on_startup.insert(0, media_http.open)
     runtime.on_shutdown.append(media_http.close)
+    notify_http = Upstream("notify", settings.notify_url, settings.upstream_timeout_s)
+    runtime.on_startup.insert(0, notify_http.open)
+    runtime.on_shutdown.append(notify_http.close)
+    analytics_http = Upstream("analytics", settings.analytics_url, settings.upstream_timeout_s)
+    runtime.on_startup.insert(0, analytics_http.open)
+    runtime.on_shutdown.append(analytics_http.close)
 
     secret = settings.jwt_secret.get_secret_value()
     if secret == DEV_JWT_SECRET:
@@ -78,6 +84,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
     app.state.live_redis = live_redis
     app.state.media_http = media_http
+    app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()
     # Outermost last: request id, then rate limits, then idempotency keys, then the routes.
     app.add_middleware(IdempotencyMiddleware, redis=runtime.redis, tokens=tokens, ttl_s=settings.idempotency_ttl_s)

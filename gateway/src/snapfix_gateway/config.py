@@ -16,6 +16,8 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     mongo_database: str = "snapfix_gateway"
     issues_url: str = "http://127.0.0.1:8001"
     media_url: str = "http://127.0.0.1:8002"
+    notify_url: str = "http://127.0.0.1:8003"
+    analytics_url: str = "http://127.0.0.1:8004"
     # The URL clients use to reach this API (for links sent by e-mail).
     public_base_url: str = "http://127.0.0.1:8000"
     # Reads routed to the owning service give up after this long (then 503).

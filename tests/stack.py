@@ -87,8 +87,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> bool:
-    """Poll ``url/readyz`` until it answers 200 (True), the process exits or time runs out (False)."""
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> bool:
+    """Poll ``url/readyz`` until it answers 200 (True), the process exits or time runs out (False).
+
+    Generous: on a loaded machine five Python processes importing at once take a while.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         try:

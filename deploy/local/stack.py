@@ -471,6 +471,24 @@ def up(layout: Layout, apps: bool) -> None:
     log(f"stack '{layout.profile}' is up; its settings are in {env_file}")
 
 
+def stop_component(layout: Layout, component: str) -> None:
+    """Stop one server of the stack (outage tests); ``start`` brings it back with its data."""
+    if component == "kafka":
+        for n in range(1, layout.kafka_nodes + 1):
+            stop("kafka", layout.dir / f"kafka-{n}", timeout=30)
+    elif component == "redis":
+        # Saved first, so that sessions and caches survive the outage like a persistent Redis.
+        subprocess.run(
+            [str(Path(redis_bin()).with_name("redis-cli")), "-p", str(layout.redis_port), "save"],
+            check=False,
+            capture_output=True,
+            timeout=30,
+        )
+        stop("redis", layout.dir / "redis")
+    else:
+        stop("ferretdb", layout.dir / "ferretdb")
+
+
 def down(layout: Layout) -> None:
     for app in reversed(list(APPS)):
         stop(app, layout.dir / "apps")
@@ -499,7 +517,9 @@ def status(layout: Layout) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("verb", choices=["up", "down", "status", "stop", "start", "env"])
-    parser.add_argument("component", nargs="?", choices=["kafka"], help="for stop/start: one component")
+    parser.add_argument(
+        "component", nargs="?", choices=["kafka", "redis", "ferretdb"], help="for stop/start: one component"
+    )
     parser.add_argument("--profile", default=os.environ.get("SNAPFIX_STACK_PROFILE", "run"), choices=list(PORT_BASE))
     parser.add_argument("--kafka-nodes", type=int, choices=[1, 3], default=None)
     parser.add_argument("--apps", action="store_true", help="also start the five SnapFix processes")
@@ -522,10 +542,9 @@ def main() -> int:
         elif args.verb == "env":
             print("".join(f"export {k}={v}\n" for k, v in layout.env().items()), end="")
         elif args.verb == "stop":
-            for n in range(1, layout.kafka_nodes + 1):
-                stop("kafka", layout.dir / f"kafka-{n}", timeout=30)
+            stop_component(layout, args.component or "kafka")
         elif args.verb == "start":
-            start_kafka(layout)
+            {"kafka": start_kafka, "redis": start_redis, "ferretdb": start_ferretdb}[args.component or "kafka"](layout)
     except StepFailed as exc:
         print(f"[stack] FAILED: {exc}", file=sys.stderr)
         return 1

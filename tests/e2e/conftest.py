@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -24,10 +24,38 @@ class System:
     urls: dict[str, str]
     traces: OtlpReceiver
     stack: Stack
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    logs: Path | None = None
 
     @property
     def gateway(self) -> str:
         return self.urls["gateway"]
+
+    def spawn(self, app: str) -> None:
+        assert self.logs is not None
+        with (self.logs / f"{app}.log").open("ab") as out:
+            self.procs[app] = subprocess.Popen(
+                [sys.executable, "-m", f"snapfix_{app}"],
+                env=self.envs[app],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+
+    def wait_ready(self, app: str) -> None:
+        assert self.logs is not None
+        _wait_ready(app, self.urls[app], self.procs[app], self.logs / f"{app}.log")
+
+    def stop(self, app: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Take one process down (outage tests); ``start`` brings it back on the same port."""
+        proc = self.procs[app]
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def start(self, app: str) -> None:
+        self.spawn(app)
+        self.wait_ready(app)
 
 
 def _wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -63,20 +91,18 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             "SNAPFIX_RATE_LIMIT_ANONYMOUS": "20000/minute",
             "SNAPFIX_RATE_LIMIT_TOKEN": "20000/minute",
         }
+        system = System(urls, traces, stack, procs=procs, logs=logs)
         try:
             for app in APPS:
-                env = {**base_env, "SNAPFIX_HTTP_PORT": str(ports[app]), "OTEL_SERVICE_NAME": f"snapfix-{app}"}
-                with (logs / f"{app}.log").open("wb") as out:
-                    procs[app] = subprocess.Popen(
-                        [sys.executable, "-m", f"snapfix_{app}"],
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        cwd=ROOT,
-                    )
+                system.envs[app] = {
+                    **base_env,
+                    "SNAPFIX_HTTP_PORT": str(ports[app]),
+                    "OTEL_SERVICE_NAME": f"snapfix-{app}",
+                }
+                system.spawn(app)
             for app in APPS:
-                _wait_ready(app, urls[app], procs[app], logs / f"{app}.log")
-            yield System(urls, traces, stack)
+                system.wait_ready(app)
+            yield system
         finally:
             for proc in procs.values():
                 proc.send_signal(signal.SIGTERM)

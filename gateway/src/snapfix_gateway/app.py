@@ -33,16 +33,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     runtime = Runtime("gateway", settings, mongo_database=settings.mongo_database, documents=[Account, ApiKey])
     assert runtime.redis is not None
-    issues_http = Upstream("issues", settings.issues_url, settings.upstream_timeout_s)
+    issues_http = Upstream("issues", settings.issues_url, settings.upstream_timeout_s, breakers=runtime.breakers)
     runtime.on_startup.insert(0, issues_http.open)
     runtime.on_shutdown.append(issues_http.close)
-    media_http = Upstream("media", settings.media_url, settings.upstream_timeout_s)
+    media_http = Upstream("media", settings.media_url, settings.upstream_timeout_s, breakers=runtime.breakers)
     runtime.on_startup.insert(0, media_http.open)
     runtime.on_shutdown.append(media_http.close)
-    notify_http = Upstream("notify", settings.notify_url, settings.upstream_timeout_s)
+    notify_http = Upstream("notify", settings.notify_url, settings.upstream_timeout_s, breakers=runtime.breakers)
     runtime.on_startup.insert(0, notify_http.open)
     runtime.on_shutdown.append(notify_http.close)
-    analytics_http = Upstream("analytics", settings.analytics_url, settings.upstream_timeout_s)
+    analytics_http = Upstream(
+        "analytics", settings.analytics_url, settings.upstream_timeout_s, breakers=runtime.breakers
+    )
     runtime.on_startup.insert(0, analytics_http.open)
     runtime.on_shutdown.append(analytics_http.close)
 
@@ -73,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     runtime.on_shutdown.append(live_redis.aclose)
 
     app = runtime.app(
+        needs_mongo=_needs_mongo,
         title="SnapFix API",
         description=(
             "Report civic issues (potholes, broken lights, garbage) and follow them to resolution. "
@@ -87,12 +90,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()
     # Outermost last: request id, then rate limits, then idempotency keys, then the routes.
-    app.add_middleware(IdempotencyMiddleware, redis=runtime.redis, tokens=tokens, ttl_s=settings.idempotency_ttl_s)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        redis=runtime.redis,
+        tokens=tokens,
+        ttl_s=settings.idempotency_ttl_s,
+        breakers=runtime.breakers,
+    )
     app.add_middleware(
         RateLimitMiddleware,
         settings=settings,
         tokens=tokens,
-        limiter=Limiter(settings.redis_url, settings.redis_timeout_s),
+        limiter=Limiter(settings.redis_url, settings.redis_timeout_s, runtime.breakers),
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)
@@ -102,6 +111,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(open311.admin_router)
     return app
+
+
+# The gateway's own database holds accounts and API keys only: a Mongo outage must not
+# stop what does not need them (accepting reports, reads routed to the services).
+_MONGO_PATHS = (
+    "/v1/auth/register",
+    "/v1/auth/token",
+    "/v1/auth/verify-email",
+    "/v1/admin/users",
+    "/v1/admin/api-keys",
+    "/open311/v2/requests",
+)
+
+
+def _needs_mongo(path: str) -> bool:
+    return path == "/v1/me" or path.startswith(_MONGO_PATHS)
 
 
 def _background(runtime: Runtime, accounts: Accounts, settings: GatewaySettings) -> None:

@@ -2,7 +2,9 @@
 
 The owner's check (``POST /v1/commands/check`` on the issues service) answers the client's
 403/404/409/422 synchronously; the consumer applies the command later and re-checks it
-against the state it finds then.
+against the state it finds then. When the owner cannot check (its database or the service
+itself is down), the command is still accepted, unchecked: the consumer's own check decides
+after recovery, and dead-letters what it refuses (degraded mode, never a lost report).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Response
+from prometheus_client import Counter
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.deps import IssuesHttpDep, PrincipalDep, RequestIdDep, RuntimeDep, SettingsDep
@@ -24,6 +27,12 @@ from snapfix_shared.messages.issues import IssueCommandBase
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
+
+CHECKS_DEFERRED = Counter(
+    "snapfix_gateway_checks_deferred_total",
+    "Commands accepted unchecked because their owner could not check them",
+    ["command"],
+)
 
 
 @dataclass(frozen=True)
@@ -48,14 +57,21 @@ class Submitter:
         }
 
     async def __call__(self, command: IssueCommandBase) -> None:
-        upstream = await self.issues_http.call(
-            "POST",
-            "/v1/commands/check",
-            headers={**viewer_headers(self.request_id, self.principal), "content-type": "application/json"},
-            content=command.model_dump_json().encode(),
-        )
-        if upstream.status != 204:
-            raise _refusal(upstream)
+        try:
+            upstream = await self.issues_http.call(
+                "POST",
+                "/v1/commands/check",
+                headers={**viewer_headers(self.request_id, self.principal), "content-type": "application/json"},
+                content=command.model_dump_json().encode(),
+            )
+        except ServiceUnavailable:
+            if not self.settings.defer_checks_when_owner_down:
+                raise
+            CHECKS_DEFERRED.labels(type(command).__name__).inc()
+            self.response.headers["SnapFix-Check"] = "deferred"
+        else:
+            if upstream.status != 204:
+                raise _refusal(upstream)
         runtime = self.runtime
         # The deadline starts now, after the check: a command the broker appends later than
         # this was given up on (503), and the consumer dead-letters it instead of applying it.

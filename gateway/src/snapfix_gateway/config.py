@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 
 from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
@@ -20,6 +22,13 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     analytics_url: str = "http://127.0.0.1:8004"
     # The URL clients use to reach this API (for links sent by e-mail).
     public_base_url: str = "http://127.0.0.1:8000"
+    # While Redis (the sessions) is down: "token" serves signed-in users on their access
+    # token's own claims (revocation then lags by at most the token's lifetime); "closed"
+    # answers 503 instead.
+    sessions_when_redis_down: Literal["token", "closed"] = "token"
+    # When the issues service cannot check a command (it or its database is down), accept
+    # it unchecked: its consumer checks it after recovery (and dead-letters a refusal).
+    defer_checks_when_owner_down: bool = True
     # Reads routed to the owning service give up after this long (then 503).
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     # Allowance for clock skew between the gateway and the brokers, added to a

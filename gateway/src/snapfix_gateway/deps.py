@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from snapfix_gateway.config import GatewaySettings
@@ -14,8 +15,14 @@ from snapfix_gateway.identity.sessions import Principal, Sessions
 from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
 from snapfix_gateway.ratelimit import VERIFIED_TOKEN
 from snapfix_gateway.upstream import Upstream
+from snapfix_shared.breakers import REDIS_DOWN, CircuitOpen
+from snapfix_shared.messages.base import Role
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
+
+SESSIONS_DEGRADED = Counter(
+    "snapfix_gateway_sessions_degraded_total", "Requests authenticated on token claims alone while Redis was down"
+)
 
 # Gives the OpenAPI document its security scheme and Swagger UI its Authorize button.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -59,9 +66,12 @@ def unauthorized(detail: str) -> Problem:
 
 async def get_optional_principal(
     request: Request,
+    *,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     tokens: Annotated[TokenCodec, Depends(get_tokens)],
     sessions: Annotated[Sessions, Depends(get_sessions)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    settings: Annotated[GatewaySettings, Depends(get_settings)],
 ) -> Principal | None:
     """The signed-in user, or None without a token. A bad or revoked token is a 401, never anonymous."""
     if token is None:
@@ -75,8 +85,18 @@ async def get_optional_principal(
         except InvalidToken as exc:
             raise unauthorized(f"The access token is not valid ({exc}).") from exc
     try:
-        principal = await sessions.get(claims.session_id)
-    except RedisError as exc:  # fail closed: a revoked session must never pass
+        async with runtime.breakers.guard("redis", REDIS_DOWN):
+            principal = await sessions.get(claims.session_id)
+    except (RedisError, CircuitOpen) as exc:
+        if settings.sessions_when_redis_down == "token" and claims.role in ("citizen", "staff", "admin"):
+            # Degraded: the signed claims stand in for the session until Redis is back.
+            SESSIONS_DEGRADED.inc()
+            return Principal(
+                user_id=claims.user_id,
+                role=cast("Role", claims.role),
+                departments=claims.departments,
+                session_id=claims.session_id,
+            )
         raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
     if principal is None or principal.user_id != claims.user_id:
         raise unauthorized("The session has ended; sign in again.")

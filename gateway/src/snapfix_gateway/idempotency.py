@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
 from snapfix_gateway.ratelimit import VERIFIED_TOKEN
+from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ def _problem(scope: Scope, status: int, title: str, detail: str) -> tuple[int, b
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, redis: Redis, tokens: TokenCodec, ttl_s: int) -> None:
+    def __init__(self, app: ASGIApp, *, redis: Redis, tokens: TokenCodec, ttl_s: int, breakers: Breakers) -> None:
         self.app, self.redis, self.tokens, self.ttl_s = app, redis, tokens, ttl_s
+        self.breakers = breakers
 
     def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
         verified = scope.get("state", {}).get(VERIFIED_TOKEN)  # by the rate limiter, outside this one
@@ -80,11 +82,12 @@ class IdempotencyMiddleware:
         store_key = f"gw:idem:{self._caller(scope, headers)}:{hashlib.sha256(raw_key).hexdigest()}"
 
         try:
-            claimed = await self.redis.set(
-                store_key, orjson.dumps({"fp": fingerprint, "state": "pending"}), nx=True, ex=_PENDING_TTL_S
-            )
-            kept = None if claimed else await self.redis.get(store_key)
-        except RedisError as exc:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                claimed = await self.redis.set(
+                    store_key, orjson.dumps({"fp": fingerprint, "state": "pending"}), nx=True, ex=_PENDING_TTL_S
+                )
+                kept = None if claimed else await self.redis.get(store_key)
+        except (RedisError, CircuitOpen) as exc:
             log.warning("Idempotency-Key not enforced: Redis is not answering (%r)", exc)
             await self.app(scope, _replay_body(body, receive), send)
             return

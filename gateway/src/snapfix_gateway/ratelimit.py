@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
+from snapfix_shared.breakers import Breakers, CircuitOpen
 from snapfix_shared.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class Verdict:
     reset_s: int
 
 
+def _storage_down(exc: BaseException) -> bool:
+    return isinstance(exc, StorageError)
+
+
 class Limiter:
     """Fixed windows in the `limits` library's storage: Redis first, this process's memory
     while Redis does not answer.
@@ -62,7 +67,10 @@ class Limiter:
 
     _MAX_REMEMBERED = 100_000
 
-    def __init__(self, redis_url: str, timeout_s: float) -> None:
+    def __init__(self, redis_url: str, timeout_s: float, breakers: Breakers | None = None) -> None:
+        # While Redis's circuit is open, counting goes straight to memory instead of each
+        # request waiting out the Redis timeout first.
+        self.breakers = breakers or Breakers("gateway")
         self._redis: Storage = RedisStorage(
             "async+" + redis_url,
             implementation="redispy",
@@ -77,10 +85,11 @@ class Limiter:
 
     async def check(self, policy: Policy, key: str) -> Verdict:
         try:
-            verdict = await self._check(self._redis, policy, key)
-        except StorageError as exc:
+            async with self.breakers.guard("redis", _storage_down):
+                verdict = await self._check(self._redis, policy, key)
+        except (StorageError, CircuitOpen) as exc:
             if not self.degraded:
-                log.warning("rate limits counted locally: Redis is not answering (%r)", exc.storage_error)
+                log.warning("rate limits counted locally: Redis is not answering (%r)", exc)
             self.degraded = True
             return await self._check(self._local, policy, key)
         self.degraded = False

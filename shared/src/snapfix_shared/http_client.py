@@ -6,13 +6,19 @@ which cost the gateway about 7 ms of CPU per relayed call under load.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from snapfix_shared.breakers import HTTP_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import ServiceUnavailable
+
+
+def _retry_after(exc: CircuitOpen) -> int:
+    return int(exc.headers.get("Retry-After", "2"))
 
 
 @dataclass(frozen=True)
@@ -23,15 +29,33 @@ class Answer:
 
 
 class UpstreamError(Exception):
-    """The owner did not answer (refused, reset, timed out)."""
+    """The owner did not answer (refused, reset, timed out), or its circuit is open."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Upstream:
     """One owner's base URL and a connection pool, opened in the lifespan."""
 
-    def __init__(self, name: str, base_url: str, timeout_s: float) -> None:
+    def __init__(self, name: str, base_url: str, timeout_s: float, *, breakers: Breakers | None = None) -> None:
         self.name, self.base_url, self.timeout_s = name, base_url.rstrip("/"), timeout_s
+        # Without a circuit, a hanging owner would hold every caller for the whole timeout.
+        self.breakers = breakers or Breakers(f"upstream-{name}")
         self._session: aiohttp.ClientSession | None = None
+
+    @asynccontextmanager
+    async def _circuit(self) -> AsyncIterator[None]:
+        try:
+            async with self.breakers.guard(self.name, HTTP_DOWN):
+                yield
+        except CircuitOpen as exc:
+            raise UpstreamError(
+                f"circuit open after repeated failures ({exc.detail})", retry_after_s=_retry_after(exc)
+            ) from exc
+        except HTTP_DOWN as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
 
     async def open(self) -> None:
         # Idle connections are dropped well before the services' keep-alive timeout
@@ -56,11 +80,8 @@ class Upstream:
     ) -> Answer:
         assert self._session is not None, "Upstream.open() runs in the lifespan"
         url = f"{self.base_url}{path}" + (f"?{params}" if params else "")
-        try:
-            async with self._session.request(method, url, headers=headers, data=content) as response:
-                return Answer(response.status, await response.read(), response.headers)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+        async with self._circuit(), self._session.request(method, url, headers=headers, data=content) as response:
+            return Answer(response.status, await response.read(), response.headers)
 
     async def send_stream(
         self,
@@ -76,11 +97,11 @@ class Upstream:
         assert self._session is not None, "Upstream.open() runs in the lifespan"
         url = f"{self.base_url}{path}" + (f"?{params}" if params else "")
         timeout = aiohttp.ClientTimeout(total=timeout_s)
-        try:
-            async with self._session.request(method, url, headers=headers, data=body, timeout=timeout) as response:
-                return Answer(response.status, await response.read(), response.headers)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+        async with (
+            self._circuit(),
+            self._session.request(method, url, headers=headers, data=body, timeout=timeout) as response,
+        ):
+            return Answer(response.status, await response.read(), response.headers)
 
     async def call(
         self,
@@ -95,7 +116,9 @@ class Upstream:
         try:
             answer = await self.fetch(method, path, headers=headers, params=params, content=content)
         except UpstreamError as exc:
-            raise ServiceUnavailable(f"The {self.name} service is not reachable ({exc}).") from exc
+            raise ServiceUnavailable(
+                f"The {self.name} service is not reachable ({exc}).", retry_after_s=exc.retry_after_s
+            ) from exc
         if answer.status >= 500:
             raise ServiceUnavailable(f"The {self.name} service failed ({answer.status}).")
         return answer

@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from snapfix_shared import telemetry
+from snapfix_shared.breakers import Breakers, MongoCircuitMiddleware
 from snapfix_shared.health import Check, health_router
 from snapfix_shared.http_metrics import HttpMetricsMiddleware
 from snapfix_shared.kafka import create_broker, dead_letter
@@ -47,8 +48,11 @@ class Runtime:
         self.settings = settings
         self.tracer_provider = telemetry.setup_tracing(name)
         self.source = f"/snapfix/{name}"
+        self.breakers = Breakers(name, threshold=settings.breaker_threshold, ttl_s=settings.breaker_ttl_s)
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
+        # Run after the consumers stopped: for clients their in-flight handlers still use.
+        self.after_stop: list[Hook] = []
 
         self.broker: KafkaBroker = create_broker(
             settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider
@@ -105,16 +109,24 @@ class Runtime:
                 await hook()
             # Stops consumers (in-flight handlers finish and commit) and flushes the producer.
             await self.broker.stop()
+            for hook in self.after_stop:
+                await hook()
             if self.redis is not None:
                 await self.redis.aclose()
             if self.mongo is not None:
                 await self.mongo.close()
             telemetry.flush()
 
-    def app(self, *, title: str, description: str = "") -> FastAPI:
+    def app(
+        self, *, title: str, description: str = "", needs_mongo: Callable[[str], bool] = lambda _path: True
+    ) -> FastAPI:
+        """The process's FastAPI app: problems, health, metrics, tracing, and the Mongo circuit
+        around the requests whose path ``needs_mongo`` (every one, for a service)."""
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
         install_problem_handlers(app)
         app.include_router(health_router(self.checks()))
+        if self.mongo is not None:
+            app.add_middleware(MongoCircuitMiddleware, breakers=self.breakers, applies=needs_mongo)
         app.add_middleware(HttpMetricsMiddleware, service=self.name)
         telemetry.instrument_app(app, self.tracer_provider)
         return app

@@ -35,6 +35,11 @@ class KafkaSettings(BaseSettings):
 class ProcessSettings(HttpSettings, KafkaSettings):
     """What every SnapFix process reads: its HTTP listener and its Kafka client."""
 
+    # Consecutive failures of one dependency (Mongo, Redis, a service) that open its circuit,
+    # and how long it stays open before one trial call is let through.
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_ttl_s: float = Field(default=10.0, gt=0)
+
 
 class MongoSettings(BaseSettings):
     model_config = _CONFIG

@@ -1,7 +1,9 @@
 """Access tokens: short-lived JWTs per RFC 8725 (one pinned algorithm; iss, aud, exp, iat required).
 
 A token names its session (``sid``); the session is checked against Redis on every
-request, so logout and revocation take effect at once.
+request, so logout and revocation take effect at once. It also carries the role and
+departments the session had when it was issued (``role``, ``dep``): while Redis is down
+the gateway can serve on those alone, for at most the token's 15 minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid"]
 class Claims:
     user_id: str
     session_id: str
+    role: str | None = None
+    departments: tuple[str, ...] = ()
 
 
 class InvalidToken(Exception):
@@ -30,9 +34,17 @@ class TokenCodec:
     def __init__(self, secret: str, *, issuer: str, audience: str, ttl_s: int) -> None:
         self._secret, self.issuer, self.audience, self.ttl_s = secret, issuer, audience, ttl_s
 
-    def issue(self, user_id: str, session_id: str, *, now: float | None = None) -> str:
+    def issue(
+        self,
+        user_id: str,
+        session_id: str,
+        *,
+        role: str | None = None,
+        departments: tuple[str, ...] = (),
+        now: float | None = None,
+    ) -> str:
         iat = int(now if now is not None else time.time())
-        claims = {
+        claims: dict[str, object] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": user_id,
@@ -40,6 +52,8 @@ class TokenCodec:
             "iat": iat,
             "exp": iat + self.ttl_s,
         }
+        if role is not None:
+            claims["role"], claims["dep"] = role, list(departments)
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
 
     def verify(self, token: str) -> Claims:
@@ -57,4 +71,11 @@ class TokenCodec:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        return Claims(user_id=str(claims["sub"]), session_id=str(claims["sid"]))
+        role = claims.get("role")
+        departments = claims.get("dep") or []
+        return Claims(
+            user_id=str(claims["sub"]),
+            session_id=str(claims["sid"]),
+            role=role if isinstance(role, str) else None,
+            departments=tuple(str(d) for d in departments) if isinstance(departments, list) else (),
+        )

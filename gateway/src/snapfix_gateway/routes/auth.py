@@ -180,7 +180,7 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
             if account is None:
                 raise _invalid_grant("The e-mail address or the password is wrong.")
             session_id, refresh = await sessions.create(str(account.id), account.role, tuple(account.departments))
-            user_id = str(account.id)
+            user_id, role, departments = str(account.id), account.role, tuple(account.departments)
         elif grant_type == "refresh_token":
             if not refresh_token:
                 raise _invalid_grant("refresh_token is required.")
@@ -193,6 +193,7 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
                 }.get(exc.outcome, "The refresh token is not valid.")
                 raise _invalid_grant(detail) from exc
             session_id, user_id = principal.session_id, principal.user_id
+            role, departments = principal.role, principal.departments
         else:
             raise Problem(
                 400,
@@ -203,7 +204,7 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
     except (PyMongoError, RedisError) as exc:
         raise _identity_store_down(exc) from exc
     return TokenResponse(
-        access_token=tokens.issue(user_id, session_id),
+        access_token=tokens.issue(user_id, session_id, role=role, departments=departments),
         refresh_token=refresh,
         expires_in=settings.access_token_ttl_s,
     )

@@ -25,7 +25,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     )
     assert runtime.redis is not None
     repo = ReportRepository()
-    cache = IssueCache(runtime.redis, settings.cache_ttl_s)
+    cache = IssueCache(runtime.redis, settings.cache_ttl_s, runtime.breakers)
     catalogue = Catalogue()
     sync = CatalogueSync(catalogue, CategoryRepository(), settings.catalogue_refresh_s)
     runtime.on_startup.append(sync.start)
@@ -33,7 +33,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     handler = handlers.IssueCommandHandler(runtime, repo, cache, catalogue, group=settings.consumer_group, sync=sync)
     handlers.register(runtime, handler, settings)
     photos.register(runtime, photos.PhotoEvents(runtime))
-    media = Upstream("media", settings.media_url, settings.upstream_timeout_s)
+    media = Upstream("media", settings.media_url, settings.upstream_timeout_s, breakers=runtime.breakers)
     runtime.on_startup.insert(0, media.open)
     runtime.on_shutdown.append(media.close)
 

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from snapfix_issues.domain import CommentRecord, IssueRecord
+from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 
 # What a cached entry leaves out: only the command side needs it, and it only grows.
 NOT_CACHED = {"events", "applied_commands"}
@@ -71,24 +72,32 @@ class CachedIssue:
 
 
 class IssueCache:
-    """Cache-aside; a Redis failure degrades to a miss, never to an error."""
+    """Cache-aside; a Redis failure degrades to a miss, never to an error.
 
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
+    Reads go through the ``redis`` circuit, so while Redis is down they are skipped at once
+    instead of each waiting out its timeout. Invalidations always try: skipping one could
+    leave a stale entry behind when Redis comes back.
+    """
+
+    def __init__(self, redis: Redis, ttl_s: int, breakers: Breakers | None = None) -> None:
         self.redis, self.ttl_s = redis, ttl_s
+        self.breakers = breakers or Breakers("issues")
         self._put_if_current = redis.register_script(_PUT_IF_CURRENT)
 
     async def generation(self, issue_id: UUID) -> str | None:
         """The issue's write generation, noted before reading the store (None: Redis is down)."""
         try:
-            raw = await self.redis.get(generation_key(issue_id))
-        except RedisError:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                raw = await self.redis.get(generation_key(issue_id))
+        except (RedisError, CircuitOpen):
             return None
         return raw.decode() if isinstance(raw, bytes) else (raw or "0")
 
     async def get(self, issue_id: UUID) -> CachedIssue | None:
         try:
-            raw = await self.redis.get(issue_key(issue_id))
-        except RedisError:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                raw = await self.redis.get(issue_key(issue_id))
+        except (RedisError, CircuitOpen):
             return None
         if not raw:
             return None
@@ -103,10 +112,12 @@ class IssueCache:
             return False
         issue_id = entry.issue.id
         try:
-            stored = await self._put_if_current(
-                keys=[issue_key(issue_id), generation_key(issue_id)], args=[generation, entry.dumps(), self.ttl_s]
-            )
-        except RedisError:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                stored = await self._put_if_current(
+                    keys=[issue_key(issue_id), generation_key(issue_id)],
+                    args=[generation, entry.dumps(), self.ttl_s],
+                )
+        except (RedisError, CircuitOpen):
             return False
         return bool(stored)
 

@@ -9,13 +9,17 @@ after recovery, and dead-letters what it refuses (degraded mode, never a lost re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
-from fastapi import Depends, Response
+from fastapi import Depends, Header, Response
 from prometheus_client import Counter
+from uuid_utils.compat import uuid7
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.deps import IssuesHttpDep, PrincipalDep, RequestIdDep, RuntimeDep, SettingsDep
@@ -45,6 +49,24 @@ class Submitter:
     request_id: str
     principal: Principal
     response: Response
+    idempotency_key: str | None = None
+
+    def new_id(self, purpose: str) -> UUID:
+        """The id of what this command creates (a report, a comment).
+
+        With an ``Idempotency-Key`` it is derived from the caller and the key (keyed with the
+        server's secret, so nobody can aim at another's id): a retry that outlives the key's
+        record (the gateway died between publishing and remembering its answer) creates the
+        same report again, which the issues service recognises, instead of a second one.
+        """
+        if not self.idempotency_key:
+            return uuid7()
+        secret = self.settings.jwt_secret.get_secret_value().encode()
+        message = "\0".join((purpose, self.principal.user_id, self.idempotency_key)).encode()
+        digest = bytearray(hmac.new(secret, message, hashlib.sha256).digest()[:16])
+        digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: application-defined (RFC 9562)
+        digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+        return UUID(bytes=bytes(digest))
 
     def envelope(self) -> dict[str, Any]:
         """What every command from this request carries: who and when (its deadline is set at publishing)."""
@@ -99,8 +121,9 @@ async def get_submitter(  # noqa: PLR0917 - FastAPI injects by parameter
     request_id: RequestIdDep,
     principal: PrincipalDep,
     response: Response,
+    idempotency_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Submitter:
-    return Submitter(runtime, settings, issues_http, request_id, principal, response)
+    return Submitter(runtime, settings, issues_http, request_id, principal, response, idempotency_key)
 
 
 SubmitDep = Annotated[Submitter, Depends(get_submitter)]

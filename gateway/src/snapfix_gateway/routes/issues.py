@@ -13,7 +13,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from uuid_utils.compat import uuid7
 
 from snapfix_gateway.commands import SubmitDep
 from snapfix_gateway.deps import (
@@ -238,7 +237,7 @@ async def report_issue(body: ReportIssueRequest, submit: SubmitDep) -> Accepted:
     """Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later."""
     fields = body.model_dump(exclude={"lat", "lon"})
     command = ReportIssue(
-        **submit.envelope(), issue_id=uuid7(), location=Location(lat=body.lat, lon=body.lon), **fields
+        **submit.envelope(), issue_id=submit.new_id("issue"), location=Location(lat=body.lat, lon=body.lon), **fields
     )
     await submit(command)
     return Accepted(id=command.issue_id)
@@ -256,7 +255,9 @@ async def transition(issue_id: UUID, body: TransitionRequest, submit: SubmitDep)
 @router.post("/v1/issues/{issue_id}/comments", **_COMMAND_ROUTE)
 async def comment(issue_id: UUID, body: CommentRequest, submit: SubmitDep) -> Accepted:
     """Comment on an issue; staff may mark a comment internal (never shown to citizens)."""
-    command = CommentOnIssue(**submit.envelope(), issue_id=issue_id, comment_id=uuid7(), **body.model_dump())
+    command = CommentOnIssue(
+        **submit.envelope(), issue_id=issue_id, comment_id=submit.new_id("comment"), **body.model_dump()
+    )
     await submit(command)
     return Accepted(id=command.comment_id)
 

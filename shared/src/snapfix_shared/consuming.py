@@ -15,12 +15,33 @@ from typing import Any, ParamSpec, TypeVar
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from prometheus_client import Counter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 RETRY_DEADLINE_S = 30.0
+
+RETRIES = Counter(
+    "snapfix_transient_retries_total",
+    "Operations retried after a transient failure (by operation and error)",
+    ["operation", "error"],
+)
+
+
+def _counting(operation: str) -> Callable[[RetryCallState], None]:
+    def count(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        RETRIES.labels(operation, type(error).__name__ if error else "unknown").inc()
+
+    return count
 
 
 async def raw_body(msg: StreamMessage[Any]) -> Any:
@@ -42,6 +63,7 @@ async def retry_transient(
         retry=retry_if_exception_type(errors),
         wait=wait_exponential_jitter(multiplier=0.2, max=5),
         stop=stop_after_delay(RETRY_DEADLINE_S),
+        before_sleep=_counting(getattr(fn, "__qualname__", "unknown")),
         reraise=True,
     ):
         with attempt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,9 +12,11 @@ from uuid import UUID
 import httpx
 import pytest
 from PIL import Image, ImageDraw
+from pymongo import AsyncMongoClient
 
 from snapfix_media.config import DEV_UPLOAD_SECRET
 from snapfix_media.signing import UploadSigner
+from snapfix_shared.messages import ProcessMedia
 from snapfix_shared.topics import Topic
 from tests.e2e.api import citizen, eventually, user_id
 from tests.e2e.conftest import System
@@ -179,3 +182,37 @@ async def test_a_redelivered_command_announces_the_same_outcome_and_poison_is_de
     assert events[0].value == events[1].value  # the very same event, message id included
     dead = await read_topic(system.stack.kafka, Topic.MEDIA_COMMANDS.dlq, lambda r: r.key == media_id.encode())
     assert header(dead[0], "dlq_reason") == "invalid"
+
+
+async def test_a_photo_whose_processing_is_dead_lettered_ends_failed_and_is_announced(
+    system: System, client: Any
+) -> None:
+    issued = await ticket(client)
+    media_id = UUID(issued["id"])
+    # An upload whose original the store lost: the record says pending, no bytes are stored.
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(system.stack.mongo_url, uuidRepresentation="standard")
+    try:
+        await mongo["snapfix_media"]["media"].update_one({"_id": media_id}, {"$set": {"status": "pending", "size": 10}})
+    finally:
+        await mongo.close()
+    command = ProcessMedia(
+        media_id=media_id, owner_id=user_id(client), content_type="image/jpeg", size=10, correlation_id="lost"
+    )
+    body, key = command.model_dump_json().encode(), str(media_id).encode()
+    await produce(system.stack.kafka, Topic.MEDIA_COMMANDS, body, key=key)
+
+    state = await eventually(
+        client, f"/v1/media/{media_id}", lambda s: s["status"] not in {"pending", "awaiting_upload"}
+    )
+    assert state["status"] == "failed"  # never left pending
+    assert "could not be processed" in state["reason"]
+    dead = await read_topic(system.stack.kafka, Topic.MEDIA_COMMANDS.dlq, lambda r: r.key == key)
+    assert header(dead[0], "dlq_reason") == "missing"
+    events = await read_topic(system.stack.kafka, Topic.MEDIA_EVENTS, lambda r: r.key == key)
+    assert header(events[0], "ce_type") == "dev.snapfix.MediaRejected.v1"
+    assert json.loads(events[0].value)["reason"] == state["reason"]
+
+    await produce(system.stack.kafka, Topic.MEDIA_COMMANDS, body, key=key)  # redelivered: the same announcement
+    again = await read_topic(system.stack.kafka, Topic.MEDIA_EVENTS, lambda r: r.key == key, count=2, timeout_s=30)
+    assert len(again) == 2
+    assert again[0].value == again[1].value

@@ -134,6 +134,7 @@ async def test_withdrawing_a_report_deletes_its_photos_but_never_someone_elses(
         assert gone.headers["content-type"] == "application/problem+json"
         assert gone.json()["status"] == 410
         assert "withdrawn" in gone.json()["detail"]
+        assert gone.headers["cache-control"] == "no-store"  # no cache keeps the answer (nor the photo)
 
         state = await reporter.get(f"/v1/media/{mine}")
         assert state.status_code == 200

@@ -59,7 +59,7 @@ class Uploaded(BaseModel):
 
 class MediaState(BaseModel):
     id: UUID
-    status: Literal["awaiting_upload", "pending", "processed", "rejected"]
+    status: Literal["awaiting_upload", "pending", "processed", "rejected", "failed", "expired", "deleted"]
     reason: str | None = Field(default=None, description="Why it was rejected, in words a person can read")
     width: int | None = None
     height: int | None = None
@@ -151,7 +151,8 @@ async def media_state(
         200: {"content": {"image/webp": {}, "image/jpeg": {}}, "description": "The variant; immutable"},
         206: {"description": "The requested byte range"},
         304: {"description": "Not modified (If-None-Match)"},
-        404: {"description": "No such processed photo"},
+        404: {"description": "No such processed photo (Cache-Control: no-store)"},
+        410: {"description": "The photo was deleted (Cache-Control: no-store)"},
         416: {"description": "Range not satisfiable"},
     },
 )

@@ -67,7 +67,7 @@ async def check_photos(
             errors.append((field, f"No photo {media_id} of yours: upload it first (POST /v1/media)."))
             continue
         state = orjson.loads(answer.body)
-        if state["status"] == "rejected":
+        if state["status"] in {"rejected", "failed"}:  # failed: its processing was dead-lettered
             errors.append((field, f"Photo {media_id} was rejected: {state.get('reason') or 'not a usable image'}."))
         elif state["status"] not in USABLE:
             errors.append((field, f"Photo {media_id} has not been uploaded yet ({state['status']})."))

@@ -7,8 +7,10 @@ The gateway authenticates and passes the user as ``x-snapfix-user`` / ``x-snapfi
   held whole), capped while they arrive; then ``ProcessMedia`` is published; ``202``.
 - ``GET /v1/media/{id}``: the photo's state, for its owner (and staff).
 - ``GET /v1/media/{id}/{variant}``: a public variant; ``ETag``, immutable caching,
-  ``304`` on ``If-None-Match``, single ``Range`` requests (``206``/``416``); ``410`` once
-  the photo was deleted (its report was withdrawn).
+  ``304`` on ``If-None-Match``, single ``Range`` requests (``206``/``416``, read from the
+  store as a range); ``410`` once the photo was deleted (its report was withdrawn). Those
+  ``404``/``410`` answers carry ``Cache-Control: no-store``: a cache must not keep them,
+  and a deleted photo's cached variants are purged (purge.py) where a purge URL is set.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.signing import UploadSigner
-from snapfix_media.storage import BlobStore, TooLarge, original_key, variant_key
+from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, TooLarge, original_key, variant_key
 from snapfix_shared.kafka import PublishFailed, publish
 from snapfix_shared.messages import ProcessMedia
 from snapfix_shared.messages.base import utcnow
@@ -42,6 +44,7 @@ from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
+NO_STORE = {"Cache-Control": "no-store"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -60,7 +63,7 @@ class UploadTicket(BaseModel):
 
 class MediaState(BaseModel):
     id: UUID
-    status: str = Field(description="awaiting_upload, pending, processed, rejected or deleted")
+    status: str = Field(description="awaiting_upload, pending, processed, rejected, failed, expired or deleted")
     reason: str | None = None
     width: int | None = None
     height: int | None = None
@@ -166,6 +169,8 @@ async def _receive(  # noqa: PLR0917
     media = await _media(repo, media_id)
     if media is None or media.owner_id != user:
         raise Problem(404, "Not Found", f"No upload {media_id}.")
+    if media.status == "expired":
+        raise Problem(410, "Gone", "This upload URL has expired; ask for a new one.")
     if media.status != "awaiting_upload":
         raise Problem(409, "Conflict", "This photo was uploaded already.")
     try:
@@ -174,10 +179,15 @@ async def _receive(  # noqa: PLR0917
         )
     except TooLarge as exc:
         raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.") from exc
-    except PyMongoError as exc:
+    except (PyMongoError, *STORE_UNAVAILABLE) as exc:
         raise ServiceUnavailable("The photo cannot be stored right now.") from exc
     now = utcnow()
     if not await repo.uploaded(media_id, size, now):
+        # The sweep gave this upload up while the bytes streamed in (it was past its URL's
+        # expiry and grace): what was written is nobody's now.
+        if (current := await _media(repo, media_id)) is not None and current.status == "expired":
+            await store.delete(original_key(media_id))
+            raise Problem(410, "Gone", "This upload URL has expired; ask for a new one.")
         raise Problem(409, "Conflict", "This photo was uploaded already.")
     command = ProcessMedia(
         media_id=media_id,
@@ -229,33 +239,35 @@ async def variant(
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
     if variant not in get_args(VariantName):  # "original" and anything else are never served
-        raise Problem(404, "Not Found", f"No variant {variant!r}.")
+        raise Problem(404, "Not Found", f"No variant {variant!r}.", headers=NO_STORE)
     _, _, repo, store, _, _ = _state(request)
     media = await _media(repo, media_id)
     if media is not None and media.status == "deleted":
-        raise Problem(410, "Gone", f"Photo {media_id} was deleted: {media.reason or 'its report was withdrawn'}")
+        detail = f"Photo {media_id} was deleted: {media.reason or 'its report was withdrawn'}"
+        raise Problem(410, "Gone", detail, headers=NO_STORE)
     meta = media.variant(variant) if media is not None else None
-    if media is None or meta is None:
-        raise Problem(404, "Not Found", f"No processed photo {media_id}.")
+    if media is None or meta is None:  # perhaps not processed yet: no cache may remember this answer
+        raise Problem(404, "Not Found", f"No processed photo {media_id}.", headers=NO_STORE)
     etag = str(meta["etag"])
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
     if if_none_match is not None and (if_none_match.strip() == "*" or etag in _etags(if_none_match)):
         return Response(status_code=304, headers=headers)
-    try:
-        data = await store.get(variant_key(media_id, variant))
-    except PyMongoError as exc:
+    content_type, size = str(meta["content_type"]), int(meta["size"])
+    span = None if range_ is None else _byte_range(range_, size)
+    if range_ is not None and span is None:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    key = variant_key(media_id, variant)
+    try:  # a range is read from the store as a range (a ranged GET on S3), not cut from the whole
+        data = await store.get(key) if span is None else await store.get_range(key, *span)
+    except (PyMongoError, *STORE_UNAVAILABLE) as exc:
         raise ServiceUnavailable("The photo cannot be read right now.") from exc
-    if data is None:
-        raise Problem(404, "Not Found", f"No processed photo {media_id}.")
-    content_type = str(meta["content_type"])
-    if range_ is None:
-        return Response(data, headers=headers, media_type=content_type)
-    span = _byte_range(range_, len(data))
+    if data is None:  # deleted meanwhile
+        raise Problem(404, "Not Found", f"No processed photo {media_id}.", headers=NO_STORE)
     if span is None:
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{len(data)}"})
+        return Response(data, headers=headers, media_type=content_type)
     start, end = span
-    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-    return Response(data[start : end + 1], status_code=206, headers=headers, media_type=content_type)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(data, status_code=206, headers=headers, media_type=content_type)
 
 
 def _etags(header: str) -> set[str]:

@@ -6,12 +6,13 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_media import api, handlers, issue_photos
+from snapfix_media import api, handlers, issue_photos, purge
 from snapfix_media.config import DEV_UPLOAD_SECRET, MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.signing import UploadSigner
-from snapfix_media.storage import BlobStore, GridFsStore
+from snapfix_media.storage import BlobStore, GridFsStore, S3Store
+from snapfix_media.sweeper import UploadSweeper
 from snapfix_media.workers import ImageWorkers
 from snapfix_shared.runtime import Runtime
 
@@ -23,9 +24,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     runtime = Runtime("media", settings, mongo_database=settings.mongo_database, documents=[Media])
     assert runtime.mongo is not None
     assert runtime.redis is not None
-    if settings.storage_backend != "gridfs":
-        raise NotImplementedError("SNAPFIX_STORAGE_BACKEND=s3 is not implemented yet (see storage.py)")
-    store: BlobStore = GridFsStore(runtime.mongo[settings.mongo_database])
+    store = make_store(settings, runtime)
     secret = settings.upload_secret.get_secret_value()
     if secret == DEV_UPLOAD_SECRET:
         log.warning("SNAPFIX_UPLOAD_SECRET is not set: using the development secret (never in production)")
@@ -34,10 +33,20 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
         settings.process_workers, timeout_s=settings.process_timeout_s, max_pixels=settings.max_pixels
     )
     runtime.on_shutdown.append(workers.close)
+    sweeper = UploadSweeper(
+        repo,
+        store,
+        interval_s=settings.upload_sweep_interval_s,
+        grace_s=settings.upload_sweep_grace_s,
+        batch=settings.upload_sweep_batch,
+    )
+    runtime.on_startup.append(sweeper.start)
+    runtime.on_shutdown.insert(0, sweeper.close)
     handler = handlers.ProcessMediaHandler(runtime, repo, store, workers, group=settings.consumer_group)
     handlers.register(runtime, handler, settings)
     photos = issue_photos.IssuePhotosHandler(runtime, repo, store, group=settings.issues_events_group)
     issue_photos.register(runtime, photos, settings)
+    purge.install(runtime, settings)
 
     app = runtime.app(
         title="SnapFix media service",
@@ -45,5 +54,31 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     )
     app.state.runtime, app.state.settings, app.state.repo = runtime, settings, repo
     app.state.store, app.state.signer, app.state.workers = store, UploadSigner(secret), workers
+    app.state.sweeper = sweeper
     api.install(app)
     return app
+
+
+def make_store(settings: MediaSettings, runtime: Runtime) -> BlobStore:
+    """The blob store ``SNAPFIX_STORAGE_BACKEND`` names; an S3 client opens and closes with the service."""
+    if settings.storage_backend == "gridfs":
+        assert runtime.mongo is not None
+        return GridFsStore(runtime.mongo[settings.mongo_database])
+    s3 = S3Store(
+        bucket=settings.s3_bucket,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id.get_secret_value() if settings.s3_access_key_id else None,
+        secret_access_key=settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None,
+        path_style=settings.s3_path_style,
+        prefix=settings.s3_prefix,
+        part_bytes=settings.s3_part_mb * 1024 * 1024,
+        connect_timeout_s=settings.s3_connect_timeout_s,
+        read_timeout_s=settings.s3_read_timeout_s,
+        max_attempts=settings.s3_max_attempts,
+    )
+
+    if settings.s3_create_bucket:
+        runtime.on_startup.insert(0, s3.ensure_bucket)
+    runtime.after_stop.append(s3.close)  # in-flight handlers still use it while consumers stop
+    return s3

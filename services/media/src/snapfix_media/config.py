@@ -27,7 +27,37 @@ class MediaSettings(ProcessSettings, MongoSettings, RedisSettings):
     upload_secret: SecretStr = SecretStr(DEV_UPLOAD_SECRET)
     upload_url_ttl_s: int = Field(default=900, ge=30, description="How long a signed upload URL stays valid")
     max_upload_bytes: int = Field(default=15 * MB, ge=1)
+    upload_sweep_interval_s: float = Field(
+        default=60.0, gt=0, description="How often uploads issued but never used are looked for"
+    )
+    upload_sweep_grace_s: int = Field(
+        default=300, ge=0, description="How long after its URL expired an unused upload is given up"
+    )
+    upload_sweep_batch: int = Field(default=500, ge=1, description="Uploads given up per sweep, at most")
+
+    # -- storage: GridFS in the service's own database, or an S3-compatible bucket
     storage_backend: Literal["gridfs", "s3"] = "gridfs"
+    s3_bucket: str = "snapfix-media"
+    s3_endpoint_url: str | None = Field(default=None, description="For S3-compatible servers; None: AWS")
+    s3_region: str = "us-east-1"
+    # None: the AWS default chain (environment, profile, instance or pod role)
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_path_style: bool = Field(default=False, description="Path-style addressing (most S3-compatible servers)")
+    s3_prefix: str = Field(default="", description="Prepended to every key, e.g. 'media/'")
+    s3_part_mb: int = Field(default=8, ge=5, le=512, description="Multipart upload part size")
+    s3_connect_timeout_s: float = Field(default=3.0, gt=0)
+    s3_read_timeout_s: float = Field(default=20.0, gt=0)
+    s3_max_attempts: int = Field(default=4, ge=1, description="Per call, retries included (standard mode)")
+    s3_create_bucket: bool = Field(default=False, description="Create the bucket at start (local stacks only)")
+
+    # -- caches in front of variants (nginx, a CDN): told to forget a deleted photo's variants
+    cdn_purge_url: str | None = Field(
+        default=None,
+        description="Template called for each variant of a deleted photo, e.g. http://cache/purge{path}",
+    )
+    cdn_purge_method: str = Field(default="PURGE", description="PURGE (nginx, Varnish, Fastly) or BAN")
+    cdn_purge_timeout_s: float = Field(default=2.0, gt=0)
 
     # -- processing
     max_pixels: int = Field(default=50_000_000, ge=1, description="Decompression-bomb limit")

@@ -1,16 +1,23 @@
 """Subscriber of ``media.commands.v1``: process a stored original, store its variants, announce.
 
 Idempotent on the media id: a redelivered ``ProcessMedia`` whose photo was already
-processed (or rejected) re-publishes the event stored the first time and does nothing
-else. A command that cannot be parsed, or names a photo that was never uploaded, goes
-to the dead-letter topic; store failures propagate, so the record is retried.
+processed (or rejected, or failed) re-publishes the event stored the first time and does
+nothing else. A command that cannot be parsed, or names a photo that was never uploaded,
+goes to the dead-letter topic; transient store failures are retried, then the record is
+left uncommitted and comes back.
+
+A photo whose processing is dead-lettered (an unexpected error, or its original is gone)
+does not stay ``pending``: it ends ``failed`` with a reason a person can read, any variants
+already written are removed, and ``MediaRejected`` is published, so the issues service and
+the client learn it. The outcome is stored with the photo first, so a redelivery announces
+the very same event again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, get_args
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
@@ -24,7 +31,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.pipeline import Processed
 from snapfix_media.repository import MediaRepository
-from snapfix_media.storage import BlobStore, original_key, variant_key
+from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, original_key, variant_key
 from snapfix_media.workers import ImageWorkers
 from snapfix_shared.consuming import raw_body, retry_transient
 from snapfix_shared.kafka import PublishFailed, accepted_too_late, header_map, publish
@@ -37,6 +44,7 @@ from snapfix_shared.messages import (
     MediaVariant,
     ProcessMedia,
 )
+from snapfix_shared.messages.media import VariantName
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -45,7 +53,8 @@ Record = ConsumerRecord[Any, Any]
 P = ParamSpec("P")
 T = TypeVar("T")
 # Failures worth waiting out: the store or the broker is unreachable for a while.
-TRANSIENT = (ConnectionFailure, PublishFailed)
+TRANSIENT = (ConnectionFailure, PublishFailed, *STORE_UNAVAILABLE)
+FAILED_REASON = "The photo could not be processed; please upload it again."
 
 
 class ProcessMediaHandler:
@@ -70,7 +79,7 @@ class ProcessMediaHandler:
         except Exception as exc:  # anything else fails the same way every time: poison
             log.exception("media command %s failed permanently", command.message_id)
             await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
-            return
+            event = await self._give_up_safely(command)
         if event is None:
             return
         token = otel_context.attach(propagate.extract(header_map(record)))
@@ -101,8 +110,40 @@ class ProcessMediaHandler:
         data = await self.store.get(original_key(media.id))
         if data is None:
             await self._dead_letter(record, "missing", f"the original of {media.id} is not stored")
-            return None
+            return await self._give_up(command)
         return await self._process(media, data, command)
+
+    async def _give_up_safely(self, command: ProcessMedia) -> MediaEvent | None:
+        try:
+            return await self._retry(self._give_up, command)
+        except TRANSIENT:
+            raise  # not committed: the redelivery fails again, is dead-lettered again and gives up then
+        except Exception:  # dead-lettered already; the photo stays pending for an operator
+            log.exception("could not mark media %s failed", command.media_id)
+            return None
+
+    async def _give_up(self, command: ProcessMedia) -> MediaEvent | None:
+        """Processing was dead-lettered: the photo ends ``failed`` and MediaRejected says so."""
+        media = await self.repo.get(command.media_id)
+        if media is None or media.owner_id != command.owner_id:
+            return None
+        if media.event is not None:  # settled before (by this or an earlier try): the same again
+            return MEDIA_EVENTS.validate_python(media.event)
+        if media.status != "pending":
+            return None
+        for name in get_args(VariantName):  # what the failed try may have written already
+            await self.store.delete(variant_key(media.id, name))
+        failed = MediaRejected(
+            media_id=media.id,
+            owner_id=media.owner_id,
+            reason=FAILED_REASON,
+            correlation_id=command.correlation_id,
+            causation_id=str(command.message_id),
+        )
+        if not await self.repo.finish(media.id, "failed", failed.model_dump(mode="json"), reason=FAILED_REASON):
+            return await self._settled_meanwhile(media.id, [])
+        log.warning("media %s failed: processing was dead-lettered", media.id)
+        return failed
 
     async def _process(self, media: Media, data: bytes, command: ProcessMedia) -> MediaEvent | None:
         result = await self.workers.process(data)

@@ -34,7 +34,7 @@ from pymongo.errors import ConnectionFailure
 from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
-from snapfix_media.storage import BlobStore, original_key, variant_key
+from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, original_key, variant_key
 from snapfix_shared.consuming import batch_records, raw_body, retry_transient
 from snapfix_shared.kafka import PublishFailed, header_map, publish_all
 from snapfix_shared.messages import (
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 Record = ConsumerRecord[Any, Any]
 P = ParamSpec("P")
 T = TypeVar("T")
-TRANSIENT = (ConnectionFailure, PublishFailed)
+TRANSIENT = (ConnectionFailure, PublishFailed, *STORE_UNAVAILABLE)
 FOLLOWED = frozenset({"IssueReported", "IssueEdited", "IssueStatusChanged"})
 # Two reports naming one photo may change its links at once (they sit on other partitions).
 MAX_ATTEMPTS = 10

@@ -10,7 +10,9 @@ from beanie import Document
 from pydantic import Field
 from pymongo import IndexModel
 
-MediaStatus = Literal["awaiting_upload", "pending", "processed", "rejected", "deleted"]
+# awaiting_upload -> pending -> processed | rejected | failed (processing dead-lettered);
+# awaiting_upload -> expired (the URL was never used); processed and others -> deleted.
+MediaStatus = Literal["awaiting_upload", "pending", "processed", "rejected", "failed", "expired", "deleted"]
 
 
 class Media(Document):
@@ -47,6 +49,7 @@ class Media(Document):
     issue_ids: list[UUID] = Field(default_factory=list)
     links_version: int = 0
     deleted_at: datetime | None = None
+    expired_at: datetime | None = None
     deleted_event: dict[str, Any] | None = None
 
     def variant(self, name: str) -> dict[str, Any] | None:
@@ -57,4 +60,5 @@ class Media(Document):
         indexes: ClassVar = [
             IndexModel([("owner_id", 1), ("created_at", -1)]),
             IndexModel([("issue_ids", 1)]),  # multikey: a withdrawn report's photos
+            IndexModel([("status", 1), ("upload_expires_at", 1)]),  # the sweep of unused upload URLs
         ]

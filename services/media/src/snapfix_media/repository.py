@@ -38,6 +38,22 @@ class MediaRepository:
         )
         return bool(result.modified_count)
 
+    # -- upload URLs issued but never used -------------------------------------------------
+
+    async def unused_uploads(self, expired_before: datetime, limit: int) -> list[Media]:
+        """Photos still awaiting their upload whose URL expired before ``expired_before``."""
+        cursor = (
+            self._collection()
+            .find({"status": "awaiting_upload", "upload_expires_at": {"$lt": expired_before}})
+            .sort("upload_expires_at", 1)
+            .limit(limit)
+        )
+        return [Media.model_validate({**doc, "id": doc["_id"]}) async for doc in cursor]
+
+    async def expire(self, media_id: UUID, *, reason: str, at: datetime) -> bool:
+        """Give up an upload that never came (compare-and-set from awaiting_upload)."""
+        return await self.move(media_id, "awaiting_upload", "expired", reason=reason, expired_at=at)
+
     # -- the reports that name a photo ------------------------------------------------------
 
     async def of_issue(self, issue_id: UUID) -> list[Media]:

@@ -1,25 +1,51 @@
-"""Blob storage behind one small interface: GridFS in the service's own database by default.
+"""Blob storage behind one small interface: GridFS in the service's own database by default,
+an S3-compatible object store (AWS S3, or any server speaking its API) as the production option.
 
 Keys are ``<media id>/original`` (private: never served publicly) and
-``<media id>/<variant>`` (public). An S3-compatible backend is the production option:
-it implements the same ``BlobStore`` protocol (multipart upload for ``put_stream``,
-``GetObject`` with ``Range`` for ``get``); it is not written yet, and selecting it
-(``SNAPFIX_STORAGE_BACKEND=s3``) fails at start rather than pretending to work.
+``<media id>/<variant>`` (public). ``SNAPFIX_STORAGE_BACKEND`` picks the store (app.py).
+
+Both stores stream an upload (``put_stream``) without holding it whole: GridFS writes
+255 KiB chunks as they come (one at a time); S3 collects one part (8 MiB by default) and sends it as a
+multipart upload part, or one ``PutObject`` when the whole stream fits in a part. Both
+serve byte ranges without reading the whole blob (``get_range``). A store that cannot be
+reached raises ``StoreUnavailable`` (callers retry or answer 503); a missing key is
+``None`` for reads and a no-op for deletes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterable
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from bson import Binary, Int64
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+log = logging.getLogger(__name__)
+MiB = 1024 * 1024
+# S3's smallest part (all but the last part of a multipart upload must have at least this).
+MIN_PART_BYTES = 5 * MiB
+GRIDFS_CHUNK = 255 * 1024  # GridFS's default chunk size
 
 
 class TooLarge(Exception):
     """The stream went past its byte limit; nothing was kept."""
+
+
+class StoreUnavailable(ConnectionError):
+    """The store did not answer (in time) or answered with a server-side error: worth retrying."""
 
 
 class BlobStore(Protocol):
@@ -29,6 +55,11 @@ class BlobStore(Protocol):
 
     async def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
     async def get(self, key: str) -> bytes | None: ...
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes | None:
+        """Bytes ``start`` to ``end`` (inclusive, within the blob) of ``key``; None when it does not exist."""
+        ...
+
     async def delete(self, key: str) -> None: ...
 
 
@@ -36,26 +67,53 @@ class GridFsStore:
     """GridFS: chunks of 255 KiB in ``fs.files``/``fs.chunks``; the key is the file's ``_id``.
 
     Intended shard key of ``fs.chunks``: ``{files_id: 1, n: 1}`` (as MongoDB documents for GridFS).
+    Connection failures surface as pymongo's ``ConnectionFailure`` (callers treat it as transient).
     """
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        self._db = database
         self._bucket = AsyncGridFSBucket(database)
+        self._indexed = False
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int, content_type: str) -> int:
+        # Written chunk by chunk rather than through pymongo's upload stream, which gathers up
+        # to 32 MiB of chunks before it inserts them: a whole photo would sit in memory.
+        # The documents are GridFS's own (fs.chunks, then fs.files last), so reads are unchanged.
         await self.delete(key)
-        upload = self._bucket.open_upload_stream_with_id(key, key, metadata={"content_type": content_type})
-        size = 0
+        if not self._indexed:  # what GridFS's upload stream would ensure (FerretDB: one index per call)
+            await self._db["fs.chunks"].create_index([("files_id", 1), ("n", 1)], unique=True)
+            self._indexed = True
+        pending = bytearray()
+        size = n = 0
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLarge(f"more than {max_bytes} bytes")
-                await upload.write(chunk)
+                pending += chunk
+                while len(pending) >= GRIDFS_CHUNK:
+                    await self._chunk(key, n, bytes(pending[:GRIDFS_CHUNK]))
+                    del pending[:GRIDFS_CHUNK]
+                    n += 1
+            if pending:
+                await self._chunk(key, n, bytes(pending))
+            await self._db["fs.files"].insert_one(
+                {
+                    "_id": key,
+                    "filename": key,
+                    "length": Int64(size),
+                    "chunkSize": GRIDFS_CHUNK,
+                    "uploadDate": datetime.now(UTC),
+                    "metadata": {"content_type": content_type},
+                }
+            )
         except BaseException:
-            await upload.abort()
+            await self._db["fs.chunks"].delete_many({"files_id": key})
             raise
-        await upload.close()
         return size
+
+    async def _chunk(self, key: str, n: int, data: bytes) -> None:
+        await self._db["fs.chunks"].insert_one({"files_id": key, "n": n, "data": Binary(data)})
 
     async def put(self, key: str, data: bytes, *, content_type: str) -> None:
         await self.delete(key)
@@ -68,9 +126,210 @@ class GridFsStore:
             return None
         return await stream.read()
 
+    async def get_range(self, key: str, start: int, end: int) -> bytes | None:
+        try:
+            stream = await self._bucket.open_download_stream(key)
+        except NoFile:
+            return None
+        await stream.seek(start)  # reads only the chunks the range touches
+        return await stream.read(end - start + 1)
+
     async def delete(self, key: str) -> None:
         with contextlib.suppress(NoFile):
             await self._bucket.delete(key)
+
+
+class S3Store:
+    """An S3-compatible bucket through aiobotocore; keys live under ``prefix``.
+
+    The client is opened by ``start()`` and closed by ``close()`` (the service's lifespan).
+    Every call is bounded by the client's connect and read timeouts, and botocore's
+    "standard" retry mode retries throttling, 5xx answers and connection errors with
+    exponential backoff and jitter before ``StoreUnavailable`` is raised.
+    """
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        path_style: bool = False,
+        prefix: str = "",
+        part_bytes: int = 8 * MiB,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 20.0,
+        max_attempts: int = 4,
+        max_connections: int = 20,
+    ) -> None:
+        if part_bytes < MIN_PART_BYTES:
+            raise ValueError(f"S3 multipart parts must have at least {MIN_PART_BYTES} bytes")
+        self.bucket, self.prefix, self.part_bytes = bucket, prefix, part_bytes
+        self._client_args: dict[str, Any] = {
+            "region_name": region,
+            "endpoint_url": endpoint_url,
+            "aws_access_key_id": access_key_id,
+            "aws_secret_access_key": secret_access_key,
+            "config": AioConfig(
+                connect_timeout=connect_timeout_s,
+                read_timeout=read_timeout_s,
+                retries={"max_attempts": max_attempts, "mode": "standard"},
+                max_pool_connections=max_connections,
+                s3={"addressing_style": "path" if path_style else "auto"},
+                # Checksums only where S3 requires them: S3-compatible servers differ in the
+                # flexible-checksum headers they understand; TLS and MD5-less parts suffice here.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        }
+        self._stack = contextlib.AsyncExitStack()
+        self._client: S3Client | None = None
+        self._opening = asyncio.Lock()
+
+    async def client(self) -> S3Client:
+        """The client, opened on first use (consumers may start before the app's start-up hooks)."""
+        if self._client is None:
+            async with self._opening:
+                if self._client is None:
+                    self._client = await self._stack.enter_async_context(
+                        get_session().create_client("s3", **self._client_args)
+                    )
+        return self._client
+
+    async def close(self) -> None:
+        self._client = None
+        await self._stack.aclose()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (for local stacks; deployments provision it)."""
+        s3 = await self.client()
+        with _unavailable():
+            try:
+                await s3.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                if _code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
+                    raise
+                await s3.create_bucket(Bucket=self.bucket)
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int, content_type: str) -> int:
+        pending: list[bytes] = []  # the chunks of the part being filled: at most one part is held
+        pending_bytes = size = 0
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        s3 = await self.client()
+        try:
+            with _unavailable():
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(f"more than {max_bytes} bytes")
+                    pending.append(chunk)
+                    pending_bytes += len(chunk)
+                    if pending_bytes < self.part_bytes:
+                        continue
+                    if upload_id is None:
+                        started = await s3.create_multipart_upload(
+                            Bucket=self.bucket, Key=self._key(key), ContentType=content_type
+                        )
+                        upload_id = started["UploadId"]
+                    # Parts need not be equal: each is what filled up (at least part_bytes, above S3's 5 MiB).
+                    part = b"".join(pending)
+                    pending.clear()
+                    pending_bytes = 0
+                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+                    del part
+                if upload_id is None:  # it all fitted in one part: a single PutObject
+                    await self.put(key, b"".join(pending), content_type=content_type)
+                    return size
+                if pending:
+                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, b"".join(pending)))
+                await s3.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                )
+        except BaseException:
+            if upload_id is not None:  # nothing half-written stays behind (nor is billed)
+                await self._abort(key, upload_id)
+            raise
+        return size
+
+    async def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+        s3 = await self.client()
+        answer = await s3.upload_part(
+            Bucket=self.bucket, Key=self._key(key), UploadId=upload_id, PartNumber=number, Body=data
+        )
+        return {"ETag": answer["ETag"], "PartNumber": number}
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        s3 = await self.client()
+        try:
+            await s3.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+        except (BotoCoreError, ClientError) as exc:  # a bucket lifecycle rule cleans up what this misses
+            log.warning("could not abort the multipart upload of %s: %s", key, exc)
+
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        s3 = await self.client()
+        with _unavailable():
+            await s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._read(key, None)
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes | None:
+        return await self._read(key, f"bytes={start}-{end}")
+
+    async def _read(self, key: str, byte_range: str | None) -> bytes | None:
+        s3 = await self.client()
+        with _unavailable():
+            try:
+                key_ = self._key(key)
+                answer = await (
+                    s3.get_object(Bucket=self.bucket, Key=key_, Range=byte_range)
+                    if byte_range
+                    else s3.get_object(Bucket=self.bucket, Key=key_)
+                )
+            except ClientError as exc:
+                if _code(exc) in {"NoSuchKey", "404"}:
+                    return None
+                raise
+            async with answer["Body"] as body:
+                return await body.read()
+
+    async def delete(self, key: str) -> None:
+        s3 = await self.client()
+        with _unavailable():  # deleting a missing key succeeds in S3
+            await s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def _unavailable() -> Any:
+    """Connection errors, timeouts and server-side (5xx, throttling) answers become StoreUnavailable."""
+    try:
+        yield
+    except ClientError as exc:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        if status >= 500 or _code(exc) in {"SlowDown", "RequestTimeout", "Throttling"}:
+            raise StoreUnavailable(f"S3 answered {status} {_code(exc)}") from exc
+        raise
+    except ParamValidationError:  # a bug on our side, not the store's
+        raise
+    except BotoCoreError as exc:  # no connection, timed out, connection closed mid-answer
+        raise StoreUnavailable(f"S3 is unreachable: {exc}") from exc
+
+
+# Transient failures of either store (GridFS's are pymongo's).
+STORE_UNAVAILABLE = (StoreUnavailable, ConnectionFailure)
 
 
 def original_key(media_id: object) -> str:

@@ -1,23 +1,93 @@
-"""Composition root of the notify service.
+"""Composition root of the notify service: who is told what, on which channel, exactly once.
 
-The process runs with its own database, cache and Kafka client and answers health
-checks; its consumers and query API arrive with its own issue.
+Consumers of ``users.events.v1`` (group notify-users) and ``issues.events.v1`` (group
+notify-issues) keep notify's own projection and record deliveries; the dispatcher sends
+them over the channels below (one line each) and retries what failed; sweeps tell staff
+about overdue reports and send area digests; the API serves the feed, preferences,
+watches and one-click unsubscribe.
 """
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
-from snapfix_notify.config import NotifySettings
+from snapfix_notify import api, handlers, webhooks
+from snapfix_notify.channels import Channel
+from snapfix_notify.claims import Claims
+from snapfix_notify.config import DEV_UNSUBSCRIBE_SECRET, NotifySettings
+from snapfix_notify.dispatch import Dispatcher
+from snapfix_notify.inapp import InAppChannel
+from snapfix_notify.mail import EmailChannel
+from snapfix_notify.models import DOCUMENTS
+from snapfix_notify.repository import Contacts, Deliveries, DigestItems, Feed, Issues, Preferences, Watches
+from snapfix_notify.sweeps import Sweeps
+from snapfix_notify.templates import Renderer
+from snapfix_notify.unsubscribe import UnsubscribeTokens
 from snapfix_shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
-    runtime = Runtime("notify", settings, mongo_database=settings.mongo_database)
+    runtime = Runtime("notify", settings, mongo_database=settings.mongo_database, documents=DOCUMENTS)
+    assert runtime.redis is not None
+    secret = settings.unsubscribe_secret.get_secret_value()
+    if secret == DEV_UNSUBSCRIBE_SECRET:
+        log.warning("SNAPFIX_UNSUBSCRIBE_SECRET is not set: using the development secret (never in production)")
+    contacts, issues, prefs = Contacts(), Issues(), Preferences()
+    watches, digests, feed = Watches(), DigestItems(), Feed()
+    tokens = UnsubscribeTokens(secret, base_url=settings.public_base_url)
+
+    email = EmailChannel(settings)
+    channels: dict[str, Channel] = {
+        "email": email,
+        "in_app": InAppChannel(feed),
+    }
+    dispatcher = Dispatcher(
+        runtime,
+        settings,
+        channels,
+        deliveries=Deliveries(),
+        claims=Claims(runtime.redis),
+        contacts=contacts,
+        renderer=Renderer(app_name=settings.app_name),
+        tokens=tokens,
+    )
+    users = handlers.UserEventsHandler(runtime, dispatcher, contacts, group=settings.notify_users_group)
+    issue_events = handlers.IssueEventsHandler(
+        runtime,
+        dispatcher,
+        contacts=contacts,
+        issues=issues,
+        preferences=prefs,
+        watches=watches,
+        digests=digests,
+        base_url=settings.public_base_url,
+        group=settings.notify_issues_group,
+    )
+    handlers.register(runtime, users, issue_events, settings)
+    sweeps = Sweeps(
+        settings, dispatcher, issues=issues, contacts=contacts, preferences=prefs, watches=watches, digests=digests
+    )
+    runtime.on_startup += [dispatcher.start, sweeps.start]
+    # Stopped before the broker: in-flight sends end at a lease; their records are retried.
+    runtime.on_shutdown += [sweeps.stop, dispatcher.stop, email.close]
+
     app = runtime.app(
         title="SnapFix notify service",
         description="Owns notifications: who is told what, on which channel, exactly once.",
     )
-    app.state.runtime = runtime
+    app.state.runtime, app.state.settings, app.state.dispatcher, app.state.sweeps = (
+        runtime,
+        settings,
+        dispatcher,
+        sweeps,
+    )
+    app.state.feed, app.state.preferences, app.state.watches, app.state.tokens = feed, prefs, watches, tokens
+    api.install(app)
+    part = webhooks.install(runtime, app, settings)  # integrators' webhooks, push devices and PushChannel
+    channels["push"] = part.push
     return app

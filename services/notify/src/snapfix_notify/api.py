@@ -1,0 +1,341 @@
+"""The notify service's HTTP API (internal: reached through the gateway).
+
+The gateway authenticates and passes the user as ``x-snapfix-user``; every ``/v1/me``
+route reads and changes only that user's own data.
+
+- ``GET /v1/me/notifications?cursor=&limit=``: the in-app feed, newest first, with ``unread``;
+- ``POST /v1/me/notifications/{id}/read`` and ``POST /v1/me/notifications/read-all``;
+- ``GET``/``PUT /v1/me/notification-preferences``: per moment, per channel;
+- ``POST``/``GET /v1/me/watches``, ``DELETE /v1/me/watches/{id}``: area watches;
+- ``GET``/``POST /v1/notifications/unsubscribe?token=``: one-click unsubscribe (public).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pymongo.errors import PyMongoError
+from uuid_utils.compat import uuid7
+
+from snapfix_notify import geo, preferences
+from snapfix_notify.models import Notification, Watch
+from snapfix_notify.repository import Feed, Preferences, Watches
+from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.problems import Problem, ServiceUnavailable
+
+router = APIRouter(prefix="/v1")
+MAX_WATCHES = 20
+
+
+async def get_user(x_snapfix_user: Annotated[str | None, Header()] = None) -> str:
+    if not x_snapfix_user:
+        raise Problem(401, "Unauthorized", "Sign in first.")
+    return x_snapfix_user
+
+
+UserDep = Annotated[str, Depends(get_user)]
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+class NotificationOut(BaseModel):
+    id: str
+    moment: str
+    title: str
+    body: str
+    link: str | None
+    issue_id: str | None
+    created_at: datetime
+    read: bool
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        return cls(
+            id=n.id,
+            moment=n.moment,
+            title=n.title,
+            body=n.body,
+            link=n.link,
+            issue_id=n.issue_id,
+            created_at=n.created_at,
+            read=n.read_at is not None,
+        )
+
+
+class FeedPage(BaseModel):
+    items: list[NotificationOut]
+    unread: int = Field(description="Unread notifications in the whole feed")
+    next_cursor: str | None = Field(description="Pass as cursor for the next (older) page; null at the end")
+
+
+class PreferencesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    moments: dict[str, dict[str, bool]] = Field(
+        description="moment -> channel -> on; a partial update (what is left out keeps its value)",
+        examples=[{"followed_comment_added": {"email": True}, "area_report": {"push": True}}],
+    )
+
+
+class PreferencesOut(BaseModel):
+    moments: dict[str, dict[str, bool]]
+    channels: list[str]
+    always_email: list[str] = Field(description="Account emails, which cannot be turned off")
+
+
+class WatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    radius_m: float | None = Field(default=None, gt=0, le=50_000)
+    cells: list[str] | None = Field(default=None, min_length=1, max_length=50, description="Geohash cells")
+    categories: list[str] = Field(default_factory=list, max_length=30, description="Only these; empty: all")
+    digest: bool = Field(default=False, description="One email per hour instead of a message per report")
+
+    @model_validator(mode="after")
+    def _one_area(self) -> WatchBody:
+        circle = (self.lat, self.lon, self.radius_m)
+        if self.cells is None and any(v is None for v in circle):
+            raise ValueError("give lat, lon and radius_m, or cells")
+        if self.cells is not None and any(v is not None for v in circle):
+            raise ValueError("give either a circle (lat, lon, radius_m) or cells, not both")
+        for cell in self.cells or []:
+            if not geo.is_cell(cell):
+                raise ValueError(f"{cell!r} is not a geohash cell (1 to 9 characters)")
+        return self
+
+
+class WatchOut(BaseModel):
+    id: UUID
+    lat: float | None
+    lon: float | None
+    radius_m: float | None
+    cells: list[str]
+    categories: list[str]
+    digest: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, w: Watch) -> WatchOut:
+        return cls(**w.model_dump(include=set(cls.model_fields)))
+
+
+class WatchList(BaseModel):
+    items: list[WatchOut]
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _state(request: Request) -> Any:
+    return request.app.state
+
+
+def _cursor(n: Notification) -> str:
+    return base64.urlsafe_b64encode(f"{n.created_at.isoformat()}|{n.id}".encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), key
+    except ValueError as exc:
+        raise Problem(400, "Bad Request", "The cursor is not valid.") from exc
+
+
+# -- the feed --------------------------------------------------------------------------
+
+
+@router.get("/me/notifications", response_model=FeedPage)
+async def feed(
+    user: UserDep,
+    request: Request,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> FeedPage:
+    repo: Feed = _state(request).feed
+    before = _parse_cursor(cursor) if cursor else None
+    try:
+        items = await repo.page(user, before=before, limit=limit + 1)
+        unread = await repo.unread(user)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Notifications cannot be read right now.") from exc
+    more = len(items) > limit
+    items = items[:limit]
+    return FeedPage(
+        items=[NotificationOut.of(n) for n in items],
+        unread=unread,
+        next_cursor=_cursor(items[-1]) if more and items else None,
+    )
+
+
+@router.post("/me/notifications/read-all")
+async def read_all(user: UserDep, request: Request) -> dict[str, int]:
+    try:
+        marked = await _state(request).feed.read_all(user, utcnow())
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Notifications cannot be changed right now.") from exc
+    return {"marked": marked}
+
+
+@router.post("/me/notifications/{notification_id}/read", status_code=204)
+async def read_one(notification_id: str, user: UserDep, request: Request) -> Response:
+    try:
+        found = await _state(request).feed.read(user, notification_id, utcnow())
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Notifications cannot be changed right now.") from exc
+    if found is None:  # someone else's is "not found" too: ids are not confirmed to others
+        raise Problem(404, "Not Found", f"No notification {notification_id}.")
+    return Response(status_code=204)
+
+
+# -- preferences -----------------------------------------------------------------------
+
+
+def _preferences_out(choices: dict[str, dict[str, bool]] | None) -> PreferencesOut:
+    return PreferencesOut(
+        moments=preferences.effective(choices),
+        channels=list(preferences.CHANNELS),
+        always_email=list(preferences.ACCOUNT),
+    )
+
+
+@router.get("/me/notification-preferences", response_model=PreferencesOut)
+async def get_preferences(user: UserDep, request: Request) -> PreferencesOut:
+    repo: Preferences = _state(request).preferences
+    try:
+        return _preferences_out(await repo.get(user))
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Preferences cannot be read right now.") from exc
+
+
+@router.put("/me/notification-preferences", response_model=PreferencesOut)
+async def put_preferences(body: PreferencesBody, user: UserDep, request: Request) -> PreferencesOut:
+    repo: Preferences = _state(request).preferences
+    try:
+        current = await repo.get(user)
+        try:
+            updated = preferences.merged(current, body.moments)
+        except ValueError as exc:
+            raise Problem(
+                422, "Unprocessable Content", str(exc), extra={"errors": [{"field": "moments", "message": str(exc)}]}
+            ) from exc
+        await repo.put(user, updated, utcnow())
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Preferences cannot be changed right now.") from exc
+    return _preferences_out(updated)
+
+
+# -- area watches ----------------------------------------------------------------------
+
+
+@router.post("/me/watches", status_code=201, response_model=WatchOut)
+async def create_watch(body: WatchBody, user: UserDep, request: Request) -> WatchOut:
+    repo: Watches = _state(request).watches
+    if body.cells is not None:
+        cells = list(dict.fromkeys(body.cells))
+    else:
+        assert body.lat is not None
+        assert body.lon is not None
+        assert body.radius_m is not None
+        cells = geo.circle_cells(body.lat, body.lon, body.radius_m)
+    watch = Watch(
+        id=UUID(str(uuid7())),
+        user_id=user,
+        lat=body.lat,
+        lon=body.lon,
+        radius_m=body.radius_m,
+        cells=cells,
+        categories=list(dict.fromkeys(body.categories)),
+        digest=body.digest,
+        created_at=utcnow(),
+    )
+    try:
+        if len(await repo.of_user(user)) >= MAX_WATCHES:
+            raise Problem(409, "Conflict", f"A user may watch at most {MAX_WATCHES} areas.")
+        await repo.create(watch)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Watches cannot be saved right now.") from exc
+    return WatchOut.of(watch)
+
+
+@router.get("/me/watches", response_model=WatchList)
+async def list_watches(user: UserDep, request: Request) -> WatchList:
+    try:
+        return WatchList(items=[WatchOut.of(w) for w in await _state(request).watches.of_user(user)])
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Watches cannot be read right now.") from exc
+
+
+@router.delete("/me/watches/{watch_id}", status_code=204)
+async def delete_watch(watch_id: UUID, user: UserDep, request: Request) -> Response:
+    try:
+        deleted = await _state(request).watches.delete(user, watch_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Watches cannot be changed right now.") from exc
+    if not deleted:
+        raise Problem(404, "Not Found", f"No watch {watch_id}.")
+    return Response(status_code=204)
+
+
+# -- one-click unsubscribe (RFC 8058) --------------------------------------------------
+
+
+def _read_token(request: Request, token: str) -> tuple[str, str | None]:
+    tokens: UnsubscribeTokens = _state(request).tokens
+    try:
+        found = tokens.read(token)
+    except InvalidToken as exc:
+        raise Problem(400, "Bad Request", "The unsubscribe link is not valid.") from exc
+    return found.user_id, found.moment
+
+
+@router.get("/notifications/unsubscribe", response_model=None)
+async def unsubscribe_page(
+    request: Request, token: Annotated[str, Query(max_length=1000)]
+) -> HTMLResponse | dict[str, Any]:
+    """A confirmation page (a GET must change nothing: mail scanners follow links)."""
+    _, moment = _read_token(request, token)
+    what = "all notification emails" if moment is None else f"emails about {moment.replace('_', ' ')}"
+    if "text/html" not in request.headers.get("accept", ""):
+        return {"moment": moment or "all", "confirm": "POST this URL to unsubscribe"}
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title></head>
+<body><p>Stop {html.escape(what)}?</p>
+<form method="post"><button type="submit">Unsubscribe</button></form></body></html>"""
+    return HTMLResponse(page)
+
+
+@router.post("/notifications/unsubscribe")
+async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=1000)]) -> dict[str, str]:
+    """One click: that moment's emails (or all) are turned off for the token's user."""
+    user, moment = _read_token(request, token)
+    state = _state(request)
+    try:
+        if moment == "area_digest":  # a digest is a watch's choice: those watches fall back to in-app
+            for watch in await state.watches.of_user(user):
+                if watch.digest:
+                    await state.watches.set_digest(user, watch.id, digest=False)
+        else:
+            current = await state.preferences.get(user)
+            try:
+                updated = preferences.unsubscribed(current, moment)
+            except ValueError as exc:
+                raise Problem(400, "Bad Request", str(exc)) from exc
+            await state.preferences.put(user, updated, utcnow())
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Preferences cannot be changed right now.") from exc
+    return {"unsubscribed": moment or "all"}
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)

@@ -1,0 +1,86 @@
+"""``/v1/me/devices``: the signed-in user's push devices (internal: reached through the gateway).
+
+The gateway authenticates and passes the user as ``x-snapfix-user``; a user only ever
+sees and changes their own devices.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import PyMongoError
+
+from snapfix_notify.devices import Device, DeviceRepository, Platform
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.problems import Problem, ServiceUnavailable
+
+DEVICE_ID = r"^[A-Za-z0-9._-]{1,128}$"
+
+
+class DeviceRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    token: str = Field(min_length=1, max_length=4096, description="The FCM registration token or APNs device token")
+
+
+class DeviceView(BaseModel):
+    device_id: str
+    platform: Platform
+    token: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, d: Device) -> DeviceView:
+        return cls(
+            device_id=d.device_id, platform=d.platform, token=d.token, created_at=d.created_at, updated_at=d.updated_at
+        )
+
+
+async def get_user(x_snapfix_user: Annotated[str | None, Header()] = None) -> str:
+    if not x_snapfix_user:
+        raise Problem(401, "Unauthorized", "Sign in first.")
+    return x_snapfix_user
+
+
+UserDep = Annotated[str, Depends(get_user)]
+DeviceIdPath = Annotated[str, Path(pattern=DEVICE_ID)]
+router = APIRouter(prefix="/v1/me/devices", tags=["devices"])
+
+
+def _repo(request: Request) -> DeviceRepository:
+    return request.app.state.webhooks.devices  # type: ignore[no-any-return]
+
+
+@router.put("/{device_id}", response_model=DeviceView)
+async def register_device(
+    device_id: DeviceIdPath, body: DeviceRegistration, user: UserDep, request: Request
+) -> DeviceView:
+    try:
+        device = await _repo(request).register(user, device_id, body.platform, body.token, utcnow())
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Devices cannot be registered right now.") from exc
+    return DeviceView.of(device)
+
+
+@router.get("", response_model=list[DeviceView])
+async def list_devices(user: UserDep, request: Request) -> list[DeviceView]:
+    try:
+        return [DeviceView.of(d) for d in await _repo(request).of_user(user)]
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Devices cannot be read right now.") from exc
+
+
+@router.delete("/{device_id}", status_code=204)
+async def remove_device(device_id: DeviceIdPath, user: UserDep, request: Request) -> Response:
+    try:
+        removed = await _repo(request).remove(user, device_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Devices cannot be changed right now.") from exc
+    if not removed:
+        raise Problem(404, "Not Found", f"No device {device_id}.")
+    return Response(status_code=204)

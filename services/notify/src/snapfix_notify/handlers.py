@@ -1,0 +1,316 @@
+"""Subscribers of ``users.events.v1`` and ``issues.events.v1``: keep notify's own projection,
+decide who hears what, record the deliveries, then commit.
+
+For each event, its deliveries are recorded *before* the projection takes the event in,
+so a redelivered event (the projection already updated) still finds them recorded, and
+the batch is committed only after both. Records that are not JSON, or relevant events
+that do not validate, go to the dead-letter topic; types notify does not follow are skipped.
+Store failures are retried with backoff; past the deadline the batch is not committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
+from pymongo.errors import ConnectionFailure
+
+from snapfix_notify import geo, rules
+from snapfix_notify.config import NotifySettings
+from snapfix_notify.dispatch import Dispatcher, new_delivery
+from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
+from snapfix_notify.preferences import EMAIL, channels_for
+from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches
+from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.messages import (
+    ISSUE_EVENTS,
+    USER_EVENTS,
+    EmailVerificationRequested,
+    IssueAssigned,
+    IssueEdited,
+    IssueEvent,
+    IssueFollowed,
+    IssueReported,
+    IssueStatusChanged,
+    UserEmailVerified,
+    UserEvent,
+    UserRegistered,
+)
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+Record = ConsumerRecord[Any, Any]
+P = ParamSpec("P")
+T = TypeVar("T")
+E = TypeVar("E")
+TRANSIENT = (ConnectionFailure,)
+ISSUE_TYPES = frozenset(
+    {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
+)
+USER_TYPES = frozenset({"UserRegistered", "EmailVerificationRequested", "UserEmailVerified"})
+
+
+class _Consumer:
+    def __init__(self, runtime: Runtime, *, group: str) -> None:
+        self.runtime, self.group = runtime, group
+
+    async def _parse(self, record: Record, adapter: TypeAdapter[E], followed: frozenset[str]) -> E | None:
+        try:
+            head = json.loads(record.value or b"")
+        except ValueError as exc:
+            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
+            return None
+        kind = head.get("type") if isinstance(head, dict) else None
+        if not isinstance(kind, str):
+            await self._dead_letter(record, "invalid", "not an event: no type")
+            return None
+        if kind not in followed:  # valid for others (or newer than this service): none of its business
+            return None
+        try:
+            return adapter.validate_python(head)
+        except ValidationError as exc:
+            await self._dead_letter(record, "invalid", str(exc))
+            return None
+
+    async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await retry_transient(TRANSIENT, fn, *args, **kwargs)
+
+    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
+        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
+
+
+class UserEventsHandler(_Consumer):
+    """Contacts, and the verification email each ``EmailVerificationRequested`` asks for."""
+
+    def __init__(self, runtime: Runtime, dispatcher: Dispatcher, contacts: Contacts, *, group: str) -> None:
+        super().__init__(runtime, group=group)
+        self.dispatcher, self.contacts = dispatcher, contacts
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        for record in records:
+            event = await self._parse(record, USER_EVENTS, USER_TYPES)
+            if event is not None:
+                await self._retry(self._apply, event)
+
+    async def _apply(self, event: UserEvent) -> None:
+        user_id = str(event.user_id)
+        match event:
+            case UserRegistered():
+                await self.contacts.upsert(
+                    user_id,
+                    {
+                        "email": event.email,
+                        "display_name": event.display_name,
+                        "role": event.role,
+                        "departments": list(event.departments),
+                    },
+                )
+            case EmailVerificationRequested():
+                delivery = new_delivery(
+                    cause_id=str(event.message_id),
+                    recipient_id=user_id,
+                    channel=EMAIL,
+                    moment="verify_email",
+                    context={"verify_url": event.verify_url},
+                    now=utcnow(),
+                    address=event.email,
+                )
+                await self.dispatcher.record([delivery])
+                await self.contacts.fill(user_id, {"email": event.email, "display_name": event.display_name})
+            case UserEmailVerified():
+                await self.contacts.upsert(user_id, {"email_verified": True})
+
+
+class IssueEventsHandler(_Consumer):
+    def __init__(
+        self,
+        runtime: Runtime,
+        dispatcher: Dispatcher,
+        *,
+        contacts: Contacts,
+        issues: Issues,
+        preferences: Preferences,
+        watches: Watches,
+        digests: DigestItems,
+        base_url: str,
+        group: str,
+    ) -> None:
+        super().__init__(runtime, group=group)
+        self.dispatcher, self.contacts, self.issues = dispatcher, contacts, issues
+        self.preferences, self.watches, self.digests, self.base_url = preferences, watches, digests, base_url
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        prefs: dict[str, dict[str, dict[str, bool]] | None] = {}  # one read per user per batch
+        for record in records:
+            event = await self._parse(record, ISSUE_EVENTS, ISSUE_TYPES)
+            if event is None:
+                continue
+            try:
+                await self._retry(self._apply, event, prefs)
+            except TRANSIENT:
+                raise  # not committed: the batch comes back after the rebalance or restart
+            except Exception as exc:  # anything else fails the same way every time: poison
+                log.exception("issue event %s failed permanently", event.message_id)
+                await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
+
+    async def _apply(self, event: IssueEvent, prefs: dict[str, dict[str, dict[str, bool]] | None]) -> None:
+        view = await self.issues.get(event.issue_id)
+        plan = rules.plan(event, facts_of(view, str(event.issue_id)) if view else None, base_url=self.base_url)
+        staff = {
+            t.department: await self.contacts.staff_of(t.department)
+            for t in plan.targets
+            if isinstance(t, rules.Department)
+        }
+        audience = rules.recipients(plan, staff)
+        now = utcnow()
+        deliveries: list[Delivery] = []
+        for user in audience:
+            deliveries += await self._deliveries(str(event.message_id), user, plan.context, prefs, now)
+        if isinstance(event, IssueReported):
+            deliveries += await self._area(event, plan.context, prefs, now)
+        await self.dispatcher.record(deliveries)
+        await self._project(event)
+
+    async def _deliveries(
+        self,
+        cause_id: str,
+        user: rules.User,
+        context: dict[str, Any],
+        prefs: dict[str, dict[str, dict[str, bool]] | None],
+        now: Any,
+    ) -> list[Delivery]:
+        if user.user_id not in prefs:
+            prefs[user.user_id] = await self.preferences.get(user.user_id)
+        channels = channels_for(user.moment, prefs[user.user_id], self.dispatcher.channels)
+        return [
+            new_delivery(
+                cause_id=cause_id, recipient_id=user.user_id, channel=c, moment=user.moment, context=context, now=now
+            )
+            for c in channels
+        ]
+
+    async def _area(
+        self,
+        event: IssueReported,
+        context: dict[str, Any],
+        prefs: dict[str, dict[str, dict[str, bool]] | None],
+        now: Any,
+    ) -> list[Delivery]:
+        """People watching the area of a new report (never its reporter), each told once."""
+        lat, lon = event.location.lat, event.location.lon
+        context = context or {
+            "issue_id": str(event.issue_id),
+            "title": event.title,
+            "category": event.category,
+            "issue_url": rules.issue_url(self.base_url, event.issue_id),
+        }
+        told: set[str] = set()
+        deliveries: list[Delivery] = []
+        for watch in await self.watches.covering(geo.prefixes(lat, lon)):
+            if watch.user_id == event.actor_id or watch.user_id in told:
+                continue
+            if watch.categories and event.category not in watch.categories:
+                continue
+            if _outside(watch, lat, lon):
+                continue
+            told.add(watch.user_id)
+            if watch.digest:
+                await self.digests.add(
+                    DigestItem(
+                        id=f"{watch.id}:{event.issue_id}",
+                        watch_id=watch.id,
+                        user_id=watch.user_id,
+                        issue_id=event.issue_id,
+                        title=event.title,
+                        category=event.category,
+                        created_at=now,
+                    )
+                )
+            else:
+                user = rules.User(watch.user_id, "area_report")
+                deliveries += await self._deliveries(str(event.message_id), user, context, prefs, now)
+        return deliveries
+
+    async def _project(self, event: IssueEvent) -> None:
+        match event:
+            case IssueReported():
+                await self.issues.reported(
+                    event.issue_id,
+                    {
+                        "title": event.title,
+                        "category": event.category,
+                        "department": event.department,
+                        "reporter_id": event.actor_id,
+                        "anonymous": event.anonymous,
+                        "due_at": event.due_at,
+                        "lat": event.location.lat,
+                        "lon": event.location.lon,
+                    },
+                )
+            case IssueStatusChanged():
+                await self.issues.set(event.issue_id, {"status": event.to_status, "category": event.category})
+            case IssueAssigned():
+                await self.issues.set(
+                    event.issue_id, {"department": event.department, "assignee_id": event.assignee_id}
+                )
+            case IssueEdited():
+                await self.issues.set(event.issue_id, {"title": event.title})
+            case IssueFollowed() if event.actor_id:
+                await self.issues.follow(event.issue_id, event.actor_id, event.follow)
+
+
+def _outside(watch: Watch, lat: float, lon: float) -> bool:
+    """A circle watch whose cells hold the point but whose circle does not."""
+    if watch.radius_m is None or watch.lat is None or watch.lon is None:
+        return False
+    return geo.distance_m(watch.lat, watch.lon, lat, lon) > watch.radius_m
+
+
+def facts_of(view: IssueView, issue_id: str) -> rules.IssueFacts:
+    return rules.IssueFacts(
+        issue_id=issue_id,
+        title=view.title,
+        category=view.category,
+        department=view.department,
+        assignee_id=view.assignee_id,
+        reporter_id=view.reporter_id,
+        status=view.status,
+        followers=tuple(view.followers),
+    )
+
+
+def register(runtime: Runtime, users: UserEventsHandler, issues: IssueEventsHandler, settings: NotifySettings) -> None:
+    @runtime.broker.subscriber(
+        Topic.USERS_EVENTS,
+        group_id=settings.notify_users_group,
+        batch=True,
+        max_records=settings.events_batch,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        decoder=raw_body,
+        title="notify-users",
+        description="Keeps notify's contacts; sends the verification emails accounts ask for.",
+    )
+    async def on_user_events(_bodies: list[bytes], message: KafkaMessage) -> None:
+        await users.handle(batch_records(message))
+
+    @runtime.broker.subscriber(
+        Topic.ISSUES_EVENTS,
+        group_id=settings.notify_issues_group,
+        batch=True,
+        max_records=settings.events_batch,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        decoder=raw_body,
+        title="notify-issues",
+        description="Keeps notify's view of reports; records who is told what, on which channel.",
+    )
+    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
+        await issues.handle(batch_records(message))

@@ -1,0 +1,276 @@
+"""The only place with queries on the notify service's collections (portable subset, DESIGN §6)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pymongo import DESCENDING
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from snapfix_notify.models import Contact, Delivery, DigestItem, IssueView, Notification, Outcome, Preference, Watch
+
+DUPLICATE_KEY = 11000
+
+
+def _doc(model: Any, doc: dict[str, Any]) -> Any:
+    return model.model_validate({**doc, "id": doc["_id"]})
+
+
+class Contacts:
+    @staticmethod
+    def _c() -> Any:
+        return Contact.get_pymongo_collection()
+
+    async def upsert(self, user_id: str, fields: dict[str, Any]) -> None:
+        await self._c().update_one({"_id": user_id}, {"$set": fields}, upsert=True)
+
+    async def fill(self, user_id: str, fields: dict[str, Any]) -> None:
+        """Set ``fields`` only on a contact not known yet (an older event must not overwrite)."""
+        await self._c().update_one({"_id": user_id}, {"$setOnInsert": fields}, upsert=True)
+
+    async def get(self, user_id: str) -> Contact | None:
+        doc = await self._c().find_one({"_id": user_id})
+        return None if doc is None else _doc(Contact, doc)
+
+    async def staff_of(self, department: str) -> list[str]:
+        cursor = self._c().find({"departments": department, "role": "staff"}, {"_id": 1})
+        return [d["_id"] async for d in cursor]
+
+
+class Issues:
+    @staticmethod
+    def _c() -> Any:
+        return IssueView.get_pymongo_collection()
+
+    async def get(self, issue_id: UUID) -> IssueView | None:
+        doc = await self._c().find_one({"_id": issue_id})
+        return None if doc is None else _doc(IssueView, doc)
+
+    async def set(self, issue_id: UUID, fields: dict[str, Any]) -> None:
+        await self._c().update_one({"_id": issue_id}, {"$set": fields}, upsert=True)
+
+    async def reported(self, issue_id: UUID, fields: dict[str, Any]) -> None:
+        """A new report: its facts, and the defaults later events leave alone (status, followers)."""
+        defaults = {"status": "open", "followers": [], "overdue_sent": False, "assignee_id": None}
+        await self._c().update_one({"_id": issue_id}, {"$set": fields, "$setOnInsert": defaults}, upsert=True)
+
+    async def follow(self, issue_id: UUID, user_id: str, follow: bool) -> None:
+        op = {"$addToSet": {"followers": user_id}} if follow else {"$pull": {"followers": user_id}}
+        await self._c().update_one({"_id": issue_id}, op, upsert=True)
+
+    async def overdue(self, now: datetime, settled: Sequence[str], limit: int = 200) -> list[IssueView]:
+        cursor = (
+            self._c()
+            .find({"overdue_sent": False, "due_at": {"$lt": now}, "status": {"$nin": list(settled)}})
+            .limit(limit)
+        )
+        return [_doc(IssueView, d) async for d in cursor]
+
+    async def mark_overdue_sent(self, issue_id: UUID) -> None:
+        await self._c().update_one({"_id": issue_id}, {"$set": {"overdue_sent": True}})
+
+
+class Preferences:
+    @staticmethod
+    def _c() -> Any:
+        return Preference.get_pymongo_collection()
+
+    async def get(self, user_id: str) -> dict[str, dict[str, bool]] | None:
+        doc = await self._c().find_one({"_id": user_id})
+        return None if doc is None else dict(doc.get("moments") or {})
+
+    async def put(self, user_id: str, moments: dict[str, dict[str, bool]], at: datetime) -> None:
+        await self._c().update_one({"_id": user_id}, {"$set": {"moments": moments, "updated_at": at}}, upsert=True)
+
+
+class Watches:
+    @staticmethod
+    def _c() -> Any:
+        return Watch.get_pymongo_collection()
+
+    async def create(self, watch: Watch) -> None:
+        await self._c().insert_one({"_id": watch.id, **watch.model_dump(exclude={"id", "revision_id"})})
+
+    async def of_user(self, user_id: str) -> list[Watch]:
+        cursor = self._c().find({"user_id": user_id}).sort("created_at", DESCENDING)
+        return [_doc(Watch, d) async for d in cursor]
+
+    async def delete(self, user_id: str, watch_id: UUID) -> bool:
+        result = await self._c().delete_one({"_id": watch_id, "user_id": user_id})
+        return bool(result.deleted_count)
+
+    async def set_digest(self, user_id: str, watch_id: UUID, *, digest: bool) -> None:
+        await self._c().update_one({"_id": watch_id, "user_id": user_id}, {"$set": {"digest": digest}})
+
+    async def covering(self, cells: Sequence[str]) -> list[Watch]:
+        cursor = self._c().find({"cells": {"$in": list(cells)}})
+        return [_doc(Watch, d) async for d in cursor]
+
+    async def digests_due(self, before: datetime, limit: int = 200) -> list[Watch]:
+        cursor = (
+            self._c()
+            .find({"digest": True, "$or": [{"last_digest_at": None}, {"last_digest_at": {"$lte": before}}]})
+            .limit(limit)
+        )
+        return [_doc(Watch, d) async for d in cursor]
+
+    async def digested(self, watch_id: UUID, at: datetime) -> None:
+        await self._c().update_one({"_id": watch_id}, {"$set": {"last_digest_at": at}})
+
+
+class DigestItems:
+    @staticmethod
+    def _c() -> Any:
+        return DigestItem.get_pymongo_collection()
+
+    async def add(self, item: DigestItem) -> None:
+        doc = {"_id": item.id, **item.model_dump(exclude={"id", "revision_id"})}
+        await self._c().update_one({"_id": item.id}, {"$setOnInsert": doc}, upsert=True)
+
+    async def take(self, watch_id: UUID, digest_key: str) -> list[DigestItem]:
+        """Claim the watch's waiting items for ``digest_key``; items it claimed before come back too."""
+        await self._c().update_many({"watch_id": watch_id, "digest_key": None}, {"$set": {"digest_key": digest_key}})
+        cursor = self._c().find({"watch_id": watch_id, "digest_key": digest_key}).sort("created_at", 1)
+        return [_doc(DigestItem, d) async for d in cursor]
+
+
+class Deliveries:
+    """The outbox (work in progress) and the outcomes (what was done, insert-only)."""
+
+    @staticmethod
+    def _c() -> Any:
+        return Delivery.get_pymongo_collection()
+
+    @staticmethod
+    def _outcomes() -> Any:
+        return Outcome.get_pymongo_collection()
+
+    async def record(self, deliveries: Sequence[Delivery]) -> None:
+        """Put deliveries in the outbox, each once (plain inserts; the ``_id`` index refuses a repeat:
+        far cheaper than upserts on FerretDB, and as idempotent). A delivery whose outcome exists
+        already (a redelivered event) is dropped when it is claimed, never sent again."""
+        if not deliveries:
+            return
+        docs = [{"_id": d.id, **d.model_dump(exclude={"id", "revision_id"})} for d in deliveries]
+        try:
+            await self._c().insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def get(self, key: str) -> Delivery | None:
+        doc = await self._c().find_one({"_id": key})
+        return None if doc is None else _doc(Delivery, doc)
+
+    async def pending(self, keys: Sequence[str], now: datetime) -> list[Delivery]:
+        """The due, unfinished deliveries among ``keys`` (read by ``_id``: cheap everywhere)."""
+        found = [await self._c().find_one({"_id": key}) for key in keys]
+        deliveries = [_doc(Delivery, d) for d in found if d is not None]
+        return [d for d in deliveries if d.status in {"pending", "sending"} and d.due_at <= now]
+
+    async def outcome(self, key: str) -> Outcome | None:
+        doc = await self._outcomes().find_one({"_id": key})
+        return None if doc is None else _doc(Outcome, doc)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Keys of deliveries ready to (re)try; one whose send is in progress is skipped by its claim."""
+        pending = self._c().find({"status": "pending", "due_at": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in pending]
+
+    async def retry_at(self, key: str, attempts: int, due_at: datetime, error: str) -> None:
+        await self._c().update_one({"_id": key}, {"$set": {"attempts": attempts, "due_at": due_at, "error": error}})
+
+    async def give_up(self, key: str, status: str, error: str) -> None:
+        """Failed or skipped for good: it stays in the outbox until its NotificationFailed is published."""
+        await self._c().update_one({"_id": key}, {"$set": {"status": status, "error": error}})
+
+    async def unannounced(self, limit: int) -> list[Delivery]:
+        cursor = self._c().find({"status": {"$in": ["failed", "skipped"]}}).limit(limit)
+        return [_doc(Delivery, d) async for d in cursor]
+
+    async def finish(self, delivery: Delivery, status: str, at: datetime, error: str | None = None) -> None:
+        """Write the outcome (once), then take the delivery out of the outbox."""
+        outcome = {
+            "_id": delivery.id,
+            "cause_id": delivery.cause_id,
+            "recipient_id": delivery.recipient_id,
+            "channel": delivery.channel,
+            "moment": delivery.moment,
+            "status": status,
+            "attempts": delivery.attempts,
+            "at": at,
+            "error": error,
+        }
+        with contextlib.suppress(DuplicateKeyError):  # written before a crash, or by a redelivery's twin
+            await self._outcomes().insert_one(outcome)
+        await self.forget(delivery.id)
+
+    async def record_outcomes(self, deliveries: Sequence[Delivery], status: str, at: datetime) -> None:
+        """The outcomes of a batch, in one insert (the caller takes them out of the outbox later, in bulk:
+        a delete scans the collection on FerretDB, so one delete serves many keys)."""
+        if not deliveries:
+            return
+        outcomes = [
+            {
+                "_id": d.id,
+                "cause_id": d.cause_id,
+                "recipient_id": d.recipient_id,
+                "channel": d.channel,
+                "moment": d.moment,
+                "status": status,
+                "attempts": d.attempts,
+                "at": at,
+                "error": None,
+            }
+            for d in deliveries
+        ]
+        try:
+            await self._outcomes().insert_many(outcomes, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def forget_many(self, keys: Sequence[str]) -> None:
+        await self._c().delete_many({"_id": {"$in": list(keys)}})
+
+    async def forget(self, key: str) -> None:
+        await self._c().delete_one({"_id": key})
+
+
+class Feed:
+    @staticmethod
+    def _c() -> Any:
+        return Notification.get_pymongo_collection()
+
+    async def add(self, notification: Notification) -> None:
+        doc = {"_id": notification.id, **notification.model_dump(exclude={"id", "revision_id"})}
+        with contextlib.suppress(DuplicateKeyError):  # a repeated send: the entry is there already
+            await self._c().insert_one(doc)
+
+    async def page(self, user_id: str, *, before: tuple[datetime, str] | None, limit: int) -> list[Notification]:
+        """Newest first; ``before`` is the (created_at, id) of the last item of the previous page."""
+        query: dict[str, Any] = {"user_id": user_id}
+        if before is not None:
+            at, key = before
+            query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": key}}]
+        cursor = self._c().find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [_doc(Notification, d) async for d in cursor]
+
+    async def unread(self, user_id: str) -> int:
+        return int(await self._c().count_documents({"user_id": user_id, "read_at": None}))
+
+    async def read(self, user_id: str, key: str, at: datetime) -> bool | None:
+        """Mark one read; None when the user has no such notification (someone else's is not found)."""
+        doc = await self._c().find_one({"_id": key, "user_id": user_id}, {"_id": 1})
+        if doc is None:
+            return None
+        await self._c().update_one({"_id": key, "user_id": user_id, "read_at": None}, {"$set": {"read_at": at}})
+        return True
+
+    async def read_all(self, user_id: str, at: datetime) -> int:
+        result = await self._c().update_many({"user_id": user_id, "read_at": None}, {"$set": {"read_at": at}})
+        return int(result.modified_count)

@@ -1,0 +1,74 @@
+"""Messages rendered from Jinja2 templates (``templates/<moment>.txt`` and ``.html``).
+
+HTML is autoescaped (a comment or a title never injects markup); text is not. Subjects
+are one-line templates here, so every channel shares them as its title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+SUBJECTS: dict[str, str] = {
+    "report_received": "We received your report: {{ title }}",
+    "acknowledged": "Your report was acknowledged: {{ title }}",
+    "status_changed": "Your report is {{ to_status | replace('_', ' ') }}: {{ title }}",
+    "resolved": "Resolved: {{ title }} (is it fixed?)",
+    "duplicate": "Your report duplicates an earlier one: {{ title }}",
+    "comment_added": "New comment on your report: {{ title }}",
+    "followed_status_changed": "A report you follow is {{ to_status | replace('_', ' ') }}: {{ title }}",
+    "followed_comment_added": "New comment on a report you follow: {{ title }}",
+    "assigned": "Assigned to you: {{ title }}",
+    "overdue": "Overdue: {{ title }}",
+    "area_report": "New report near you: {{ title }}",
+    "area_digest": "{{ items | length }} new report{{ 's' if items | length != 1 }} in an area you watch",
+    "verify_email": "Confirm your email address for {{ app_name }}",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    def __init__(self, *, app_name: str = "SnapFix") -> None:
+        self.app_name = app_name
+        loader = PackageLoader("snapfix_notify", "templates")
+        # A variable a template needs but the context lacks is a bug: fail, never send "None".
+        self._html = Environment(loader=loader, autoescape=select_autoescape(["html"]), undefined=StrictUndefined)
+        self._text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)  # noqa: S701 - plain text
+        self._subjects = {m: self._text.from_string(s) for m, s in SUBJECTS.items()}
+
+    def knows(self, moment: str) -> bool:
+        return moment in self._subjects
+
+    def render(
+        self,
+        moment: str,
+        context: Mapping[str, Any],
+        *,
+        display_name: str = "",
+        unsubscribe_url: str | None = None,
+        greeting: bool = True,
+    ) -> Rendered:
+        values = {
+            "note": "",
+            "reason": "",
+            "original_url": "",
+            **context,
+            "app_name": self.app_name,
+            "display_name": display_name,
+            "unsubscribe_url": unsubscribe_url,
+            "greeting": greeting,
+        }
+        subject = " ".join(self._subjects[moment].render(values).split())  # one line, always
+        values["subject"] = subject
+        text = self._text.get_template(f"{moment}.txt").render(values).strip() + "\n"
+        html = self._html.get_template(f"{moment}.html").render(values)
+        return Rendered(subject, text, html)

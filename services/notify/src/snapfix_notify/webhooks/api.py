@@ -1,0 +1,224 @@
+"""``/v1/admin/webhooks``: integrators' endpoints and their delivery log (internal: reached through the gateway).
+
+The gateway lets only administrators through; the role it passes (``x-snapfix-role``)
+is checked again here. The signing secret is answered once, when the endpoint is made.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pymongo.errors import PyMongoError
+from uuid_utils.compat import uuid7
+
+from snapfix_notify.config import NotifySettings
+from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
+from snapfix_notify.webhooks.payloads import ALL, PUBLISHED_TYPES
+from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
+from snapfix_notify.webhooks.sender import is_public
+from snapfix_notify.webhooks.signing import new_secret
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.problems import Problem, ServiceUnavailable
+
+
+class NewEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="http(s) URL; https only where the deployment requires it")
+    event_types: list[str] = Field(min_length=1, max_length=len(PUBLISHED_TYPES) + 1)
+    description: str = Field(default="", max_length=500)
+
+    @field_validator("url")
+    @classmethod
+    def _short(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        if len(str(url)) > 2000:
+            raise ValueError("at most 2000 characters")
+        return url
+
+    @field_validator("event_types")
+    @classmethod
+    def _known(cls, types: list[str]) -> list[str]:
+        unknown = [t for t in types if t != ALL and t not in PUBLISHED_TYPES]
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; use {[ALL, *PUBLISHED_TYPES]}")
+        return sorted(set(types))
+
+
+class EndpointView(BaseModel):
+    id: UUID
+    url: str
+    event_types: list[str]
+    description: str
+    enabled: bool
+    created_at: datetime
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    consecutive_failures: int
+    last_success_at: datetime | None
+
+    @classmethod
+    def of(cls, e: WebhookEndpoint) -> EndpointView:
+        return cls.model_validate(e.model_dump(exclude={"secret", "created_by", "failing_since", "revision_id"}))
+
+
+class CreatedEndpoint(EndpointView):
+    secret: str = Field(description="whsec_...: verify signatures with it; shown only this once")
+
+
+class AttemptView(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    retry_in_s: float | None = None
+
+
+class DeliveryView(BaseModel):
+    id: str = Field(description="The webhook-id header of every attempt")
+    event_id: UUID
+    event_type: str
+    status: str = Field(description="pending, delivered, failed or cancelled")
+    created_at: datetime
+    attempt_count: int
+    attempts: list[AttemptView]
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, d: WebhookDelivery) -> DeliveryView:
+        view = d.model_dump(exclude={"body", "claim", "endpoint_id", "revision_id"})
+        if d.status != "pending":
+            view["next_attempt_at"] = None
+        return cls.model_validate(view)
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryView]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
+
+
+def _private_host(host: str) -> bool:
+    """A literal non-public address or a local name (names are checked again at every connection)."""
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        return not is_public(host.strip("[]"))
+    except ValueError:  # a name, not an address
+        return False
+
+
+async def require_admin(
+    x_snapfix_user: Annotated[str | None, Header()] = None, x_snapfix_role: Annotated[str | None, Header()] = None
+) -> str:
+    if not x_snapfix_user:
+        raise Problem(401, "Unauthorized", "Sign in first.")
+    if x_snapfix_role != "admin":
+        raise Problem(403, "Forbidden", "Only administrators may do this.")
+    return x_snapfix_user
+
+
+AdminDep = Annotated[str, Depends(require_admin)]
+router = APIRouter(prefix="/v1/admin/webhooks", tags=["webhooks"])
+
+
+def _repos(request: Request) -> tuple[NotifySettings, EndpointRepository, DeliveryRepository]:
+    part = request.app.state.webhooks
+    return part.settings, part.endpoints, part.deliveries
+
+
+async def _endpoint(repo: EndpointRepository, endpoint_id: UUID) -> WebhookEndpoint:
+    try:
+        endpoint = await repo.get(endpoint_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Webhook endpoints cannot be read right now.") from exc
+    if endpoint is None:
+        raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
+    return endpoint
+
+
+@router.post("", status_code=201, response_model=CreatedEndpoint)
+async def create_endpoint(body: NewEndpoint, admin: AdminDep, request: Request) -> CreatedEndpoint:
+    settings, endpoints, _ = _repos(request)
+    if settings.webhook_https_only and body.url.scheme != "https":
+        raise Problem(422, "Unprocessable Content", "Webhook URLs must use https in this deployment.")
+    if not settings.webhook_allow_private and _private_host(body.url.host or ""):
+        raise Problem(422, "Unprocessable Content", "Webhook URLs must point to a public address.")
+    endpoint = WebhookEndpoint(
+        id=uuid7(),
+        url=str(body.url),
+        event_types=body.event_types,
+        description=body.description,
+        secret=new_secret(),
+        created_at=utcnow(),
+        created_by=admin,
+    )
+    try:
+        await endpoints.create(endpoint)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Webhook endpoints cannot be stored right now.") from exc
+    return CreatedEndpoint(**EndpointView.of(endpoint).model_dump(), secret=endpoint.secret)
+
+
+@router.get("", response_model=list[EndpointView])
+async def list_endpoints(_admin: AdminDep, request: Request) -> list[EndpointView]:
+    _, endpoints, _ = _repos(request)
+    try:
+        return [EndpointView.of(e) for e in await endpoints.all()]
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Webhook endpoints cannot be read right now.") from exc
+
+
+@router.get("/{endpoint_id}", response_model=EndpointView)
+async def get_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request) -> EndpointView:
+    _, endpoints, _ = _repos(request)
+    return EndpointView.of(await _endpoint(endpoints, endpoint_id))
+
+
+@router.delete("/{endpoint_id}", status_code=204)
+async def delete_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request) -> Response:
+    _, endpoints, log = _repos(request)
+    try:
+        deleted = await endpoints.delete(endpoint_id)
+        # One a consumer batch records meanwhile (it read the endpoint before) is cancelled when due.
+        await log.delete_of(endpoint_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Webhook endpoints cannot be changed right now.") from exc
+    if not deleted:
+        raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
+    return Response(status_code=204)
+
+
+@router.post("/{endpoint_id}/enable", response_model=EndpointView)
+async def enable_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request) -> EndpointView:
+    _, endpoints, _ = _repos(request)
+    try:
+        endpoint = await endpoints.enable(endpoint_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Webhook endpoints cannot be changed right now.") from exc
+    if endpoint is None:
+        raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
+    return EndpointView.of(endpoint)
+
+
+@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage)
+async def deliveries(
+    endpoint_id: UUID,
+    _admin: AdminDep,
+    request: Request,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^msg_[0-9a-f]{32}_[0-9a-f]{32}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    _, endpoints, log = _repos(request)
+    await _endpoint(endpoints, endpoint_id)
+    try:
+        page = await log.page(endpoint_id, before=cursor, limit=limit + 1)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("The delivery log cannot be read right now.") from exc
+    more = len(page) > limit
+    page = page[:limit]
+    return {"items": [DeliveryView.of(d) for d in page], "next_cursor": page[-1].id if more else None}

@@ -1,0 +1,117 @@
+"""A real SMTP server (aiosmtpd) on loopback for tests: keeps every message in memory.
+
+``refuse`` maps an address to the SMTP reply its RCPT TO gets (``"550 5.1.1 No such user"``
+or ``"451 4.3.0 Try later"``), to exercise permanent and transient failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.stack import free_port
+
+
+@dataclass(frozen=True)
+class Summary:
+    to: str
+    subject: str
+    message_id: str
+
+
+class _Handler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any) -> str:
+        reply = self.box.refuse.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        content: bytes = envelope.original_content or envelope.content
+        message = message_from_bytes(content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        summary = Summary(str(message["To"]), str(message["Subject"]), str(message["Message-ID"]))
+        with self.box.lock:
+            self.box.messages.append(message)
+            self.box.summaries.append(summary)
+        return "250 Message accepted for delivery"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.messages: list[EmailMessage] = []
+        self.summaries: list[Summary] = []  # headers read once, for tests that count thousands
+        self.refuse: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
+
+    def start(self) -> Mailbox:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+    def matching(self, match: Callable[[EmailMessage], bool]) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if match(m)]
+
+    async def wait_for(
+        self, match: Callable[[EmailMessage], bool], *, count: int = 1, timeout_s: float = 30.0
+    ) -> list[EmailMessage]:
+        """Messages that ``match``, once at least ``count`` arrived (fails after ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.matching(match)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.1)
+        found = self.matching(match)
+        subjects = [str(m["Subject"]) for m in found[-5:]]
+        pytest.fail(f"only {len(found)} of {count} expected emails arrived within {timeout_s}s; the last: {subjects}")
+
+    def summary(self) -> list[Summary]:
+        with self.lock:
+            return list(self.summaries)
+
+    async def settle(self, *, quiet_s: float = 1.5, timeout_s: float = 30.0) -> None:
+        """Wait until no new message arrived for ``quiet_s`` (then nothing more is on its way)."""
+        deadline = time.monotonic() + timeout_s
+        seen, since = len(self.messages), time.monotonic()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if len(self.messages) != seen:
+                seen, since = len(self.messages), time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def body_html(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]

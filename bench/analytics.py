@@ -1,0 +1,116 @@
+"""Events per second through the analytics service (one instance), with the raw consume rate
+of the same records as the baseline, measured in the same run.
+
+A generated city day of issue events (``tests.analytics_history``: reports, acknowledgements,
+resolutions, reopenings, rejections over four areas and three categories) is published to
+``issues.events.v1`` first. The baseline reads those records with a bare aiokafka consumer;
+then one analytics process (a new database, a new consumer group starting at the history)
+takes them in: ledger, windows 1m/1h/1d, backlog, both analyst streams, commits. The rate is
+events over the time from its first ledger write to its group having committed everything.
+Needs the local stack's settings in the environment. Results: bench/results/analytics.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
+from bench.run import process
+from snapfix_shared.topics import Topic
+from tests.analytics_history import make_history
+from tests.integration.analytics_app import end_offsets, publish_events, start_group_at
+from tests.stack import Stack, wait_caught_up
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+async def raw_consume_rate(stack: Stack, offsets: dict[Any, int], count: int) -> float:
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        for tp, offset in offsets.items():
+            consumer.seek(tp, offset)
+        seen, start = 0, time.perf_counter()
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            seen += sum(len(records) for records in batches.values())
+        return count / (time.perf_counter() - start)
+    finally:
+        await consumer.stop()
+
+
+async def bench(issues: int) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k.startswith("SNAPFIX_")}
+    stack = Stack(env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"], env["SNAPFIX_MONGO_URL"], env["SNAPFIX_REDIS_URL"])
+    run = uuid4().hex[:6]
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # A busy hour: reports within 10 minutes, their handling within the hour after.
+    history = make_history(7, issues=issues, categories=[f"bench{run}{c}" for c in "abc"], day=day, pace=1 / 18)
+    count = len(history.events)
+    start_offsets = await end_offsets(stack)
+    await publish_events(stack, history.events)
+    raw_rate = await raw_consume_rate(stack, start_offsets, count)
+
+    group, database = f"analytics-bench-{run}", f"bench_analytics_{run}"
+    await start_group_at(stack, group, start_offsets)
+    service_env = {
+        **env,
+        "SNAPFIX_CONSUMER_GROUP": group,
+        "SNAPFIX_MONGO_DATABASE": database,
+        "SNAPFIX_ALLOWED_LATENESS_S": str(10 * 365 * 86400),
+        "SNAPFIX_LOG_LEVEL": "WARNING",
+        "OTEL_TRACES_EXPORTER": "none",
+    }
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    try:
+        with process("analytics", [sys.executable, "-m", "snapfix_analytics"], service_env):
+            ledger = mongo[database]["applied"]
+            first_seen = None
+            deadline = time.monotonic() + 900
+            while first_seen is None and time.monotonic() < deadline:
+                if await ledger.estimated_document_count():
+                    first_seen = time.perf_counter()
+                await asyncio.sleep(0.05)
+            await wait_caught_up(stack.kafka, group, Topic.ISSUES_EVENTS, timeout_s=900)
+            done = time.perf_counter()
+        assert first_seen is not None
+        applied = await ledger.count_documents({})
+        await mongo.drop_database(database)
+    finally:
+        await mongo.close()
+    rate = count / max(done - first_seen, 1e-9)
+    return {
+        "events": count,
+        "applied": applied,
+        "raw_consume_events_per_s": round(raw_rate, 1),
+        "analytics_events_per_s": round(rate, 1),
+        "analytics_over_raw": round(rate / raw_rate, 4),
+        "note": "one instance; FerretDB (SQLite) scans a collection on every update, MongoDB does not",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--issues", type=int, default=int(os.environ.get("BENCH_ANALYTICS_ISSUES", "600")))
+    args = parser.parse_args()
+    print(f"[bench] analytics: events/s through one instance vs raw consume, {args.issues} issues ...", flush=True)
+    result = asyncio.run(bench(args.issues))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "analytics.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""Subscriber of ``issues.events.v1`` (group ``analytics-issues``): windows, backlog, streams.
+
+A batch goes through these steps, and is committed only after the last:
+1. parse (not JSON, or a known type that does not validate: dead letter; a type newer than
+   this service: skipped), drop repeats of one message id within the batch;
+2. decide each event's increments in record order (``effects``), from its issue's
+   projection and its partition's clock;
+3. write the decisions to the ledger; ids found there already keep their stored decision;
+4. advance the partition clocks, store the projections;
+5. apply the increments (see ``repository``), first those of redelivered events one by
+   one, then the batch's new ones coalesced per cell;
+6. publish each changed cell once on ``analytics.issue-stats.v1`` and each event's public
+   form on ``analytics.issues-public.v1`` (a redelivery publishes them again: readers keep
+   the latest per key, or drop a repeated message id).
+Steps 2-6 are idempotent, so a transient failure retries them whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar, get_args
+from uuid import UUID
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.context import Context
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import RedisError
+
+from snapfix_analytics import sketches
+from snapfix_analytics.cache import QueryCache
+from snapfix_analytics.config import AnalyticsSettings
+from snapfix_analytics.effects import CellDelta, Effect, IssueState, effects, event_time
+from snapfix_analytics.repository import AnalyticsRepository
+from snapfix_analytics.windows import PartitionClock
+from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.kafka import PublishFailed, header_map, publish_all
+from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent, IssueReported, Message
+from snapfix_shared.messages.analytics import IssueWindowStats, OpenBacklog, PublicIssueEvent
+from snapfix_shared.messages.base import utcnow
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+Record = ConsumerRecord[Any, Any]
+Doc = dict[str, Any]
+T = TypeVar("T")
+TRANSIENT = (ConnectionFailure, PublishFailed)
+WRITERS = 8  # concurrent cell updates per batch
+LEDGER_READS = 8  # concurrent ledger look-ups per batch (well under the connection pool)
+KNOWN_TYPES = frozenset(m.__name__ for m in get_args(get_args(IssueEvent)[0]))
+
+
+@dataclass
+class Decided:
+    """One event of the batch, its place in the log and what it does."""
+
+    event: IssueEvent
+    record: Record
+    partition: int
+    offset: int
+    cells: list[CellDelta]
+    public: PublicIssueEvent | None
+    redelivered: bool = False
+    state: IssueState | None = None  # the issue's projection after this event
+
+
+class IssueEventsHandler:
+    def __init__(
+        self, runtime: Runtime, repo: AnalyticsRepository, cache: QueryCache, settings: AnalyticsSettings
+    ) -> None:
+        self.runtime, self.repo, self.cache, self.group = runtime, repo, cache, settings.consumer_group
+        self.lateness = timedelta(seconds=settings.allowed_lateness_s)
+        self.secret = settings.pseudonym_secret.get_secret_value().encode()
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        events: list[tuple[IssueEvent, Record]] = []
+        seen: set[UUID] = set()
+        for record in records:
+            event = await self._parse(record)
+            if event is not None and event.message_id not in seen:  # a repeat within one batch
+                seen.add(event.message_id)
+                events.append((event, record))
+        if events:
+            await retry_transient(TRANSIENT, self._process, events)
+
+    async def _process(self, events: list[tuple[IssueEvent, Record]]) -> None:
+        decided, progress = await self._decide(events)
+        await self._record(decided, progress)
+        touched = await self._apply(decided)
+        await self._publish(decided, touched)
+        try:
+            await self.cache.invalidate()
+        except RedisError:
+            log.warning("analytics query cache not invalidated (Redis down); entries expire on their TTL")
+
+    async def _decide(self, events: list[tuple[IssueEvent, Record]]) -> tuple[list[Decided], Progress]:
+        """Each event's increments, in record order; events in the ledger keep their stored ones.
+
+        A record seen before (a redelivery: same partition and offset) also restores the
+        projection it left, so the events after it start from the right state; the same
+        event published again elsewhere in the log changes nothing at all.
+        """
+        stored = await self._ledger_entries([event.message_id for event, _ in events])
+        progress = Progress()
+        decided: list[Decided] = []
+        for event, record in events:
+            partition = record.partition
+            if partition not in progress.clocks:
+                progress.clocks[partition] = PartitionClock(await self.repo.clock(partition))
+            clock = progress.clocks[partition]
+            entry = stored.get(event.message_id)
+            if entry is not None:
+                if (entry["p"], entry["o"]) == (partition, record.offset):
+                    clock.observe(event_time(event))
+                    if entry.get("state") is not None:
+                        progress.states[event.issue_id] = state_from(entry["state"])
+                    decided.append(_from_ledger(event, record, entry))
+                elif entry["p"] == partition and entry["o"] < record.offset:
+                    # Published again later in the same partition: the first copy came before and was
+                    # applied (its batch was committed) or is applied again by its own redelivery.
+                    decided.append(_from_ledger(event, record, entry, settled=True))
+                else:
+                    decided.append(_from_ledger(event, record, entry))
+                continue
+            if event.issue_id not in progress.states:  # a report starts from nothing; anything else from the store
+                reported = isinstance(event, IssueReported)
+                progress.states[event.issue_id] = None if reported else await self.repo.state(event.issue_id)
+                if reported:
+                    progress.new.add(event.issue_id)
+            try:
+                effect = effects(event, progress.states[event.issue_id], clock, self.lateness, self.secret)
+            except Exception as exc:  # a bug or an impossible event fails the same way every time: poison
+                log.exception("issue event %s cannot be counted", event.message_id)
+                await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
+                continue
+            clock.observe(event_time(event))
+            progress.states[event.issue_id] = effect.state
+            progress.changed.add(event.issue_id)
+            decided.append(_decided(event, record, effect))
+        return decided, progress
+
+    async def _ledger_entries(self, ids: list[UUID]) -> dict[UUID, Doc]:
+        # One by one on _id, a few at a time: FerretDB answers $in on _id with a full scan.
+        gate = asyncio.Semaphore(LEDGER_READS)
+
+        async def read(message_id: UUID) -> Doc | None:
+            async with gate:
+                return await self.repo.ledger(message_id)
+
+        found = await asyncio.gather(*(read(i) for i in ids))
+        return {i: doc for i, doc in zip(ids, found, strict=True) if doc is not None}
+
+    async def _record(self, decided: list[Decided], progress: Progress) -> None:
+        """Ledger first, so a decision is never taken twice; then clocks and projections."""
+        new = [d for d in decided if not d.redelivered]
+        raced = await self.repo.claim([_ledger_entry(d) for d in new])
+        for d in new:
+            if d.event.message_id in raced:  # another instance took the same event just now: its decision wins
+                log.warning("issue event %s was taken by another consumer meanwhile", d.event.message_id)
+                entry = await self.repo.ledger(d.event.message_id)
+                assert entry is not None
+                decided[decided.index(d)] = _from_ledger(d.event, d.record, entry)
+        for partition, clock in progress.clocks.items():
+            if clock.newest is not None:
+                await self.repo.advance_clock(partition, clock.newest)
+        saves = [
+            self.repo.save_state(state, new=issue_id in progress.new)
+            for issue_id in progress.changed
+            if (state := progress.states.get(issue_id)) is not None
+        ]
+        await _bounded(saves)
+
+    async def _apply(self, decided: list[Decided]) -> dict[tuple[str, str], Doc | None]:
+        touched: dict[tuple[str, str], Doc | None] = {}
+        for d in decided:  # possibly half-applied before: one by one, in log order
+            if d.redelivered:
+                for cell in d.cells:
+                    touched[(cell.collection, cell.key)] = await self.repo.apply(cell, d.partition, d.offset, d.offset)
+        per_cell = coalesce([d for d in decided if not d.redelivered])
+
+        # Distinct cells are independent: a few are updated at a time; one cell's updates (one per
+        # partition) go one after the other, never racing each other on one document.
+        async def update(updates: list[Coalesced]) -> Doc | None:
+            doc = None
+            for cell, partition, first, last in updates:
+                doc = await self.repo.apply(cell, partition, first, last) or doc
+            return doc
+
+        cells = list(per_cell)
+        touched |= dict(zip(cells, await _bounded(update(per_cell[c]) for c in cells), strict=True))
+        for (collection, key), doc in touched.items():
+            if doc is None:  # applied before: publish its current value again
+                touched[(collection, key)] = await self.repo.cell(collection, key)
+        return touched
+
+    async def _publish(self, decided: list[Decided], touched: dict[tuple[str, str], Doc | None]) -> None:
+        context = otel_context.get_current()
+        stats: list[tuple[Message, Context]] = []
+        for (collection, _key), doc in touched.items():
+            message = stats_message(collection, doc)
+            if message is not None:
+                stats.append((message, context))
+        public: list[tuple[Message, Context]] = [
+            (d.public, propagate.extract(header_map(d.record))) for d in decided if d.public is not None
+        ]
+        for topic, messages in ((Topic.ANALYTICS_ISSUE_STATS, stats), (Topic.ANALYTICS_ISSUES_PUBLIC, public)):
+            if messages:
+                await publish_all(
+                    self.runtime.broker,
+                    topic,
+                    messages,
+                    source=self.runtime.source,
+                    timeout_s=self.runtime.publish_timeout_s,
+                )
+
+    async def _parse(self, record: Record) -> IssueEvent | None:
+        try:
+            head = json.loads(record.value or b"")
+        except ValueError as exc:
+            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
+            return None
+        kind = head.get("type") if isinstance(head, dict) else None
+        if not isinstance(kind, str):
+            await self._dead_letter(record, "invalid", "not an event: no type")
+            return None
+        if kind not in KNOWN_TYPES:  # newer than this service: not counted, not lost (it stays in the log)
+            log.info("skipped issue event of unknown type %s", kind[:64])
+            return None
+        try:
+            return ISSUE_EVENTS.validate_python(head)
+        except ValidationError as exc:
+            await self._dead_letter(record, "invalid", str(exc))
+            return None
+
+    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
+        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
+
+
+Coalesced = tuple[CellDelta, int, int, int]  # increments, partition, first and last offset
+
+
+def coalesce(decided: list[Decided]) -> dict[tuple[str, str], list[Coalesced]]:
+    """The batch's increments summed per cell and partition, with the offsets they span."""
+    merged: dict[tuple[str, str, int], Coalesced] = {}
+    for d in decided:
+        for cell in d.cells:
+            slot = (cell.collection, cell.key, d.partition)
+            if slot not in merged:
+                merged[slot] = (cell, d.partition, d.offset, d.offset)
+                continue
+            before, _, first, _ = merged[slot]
+            inc = dict(before.inc)
+            for name, value in cell.inc.items():
+                inc[name] = inc.get(name, 0) + value
+            merged[slot] = (CellDelta(cell.collection, cell.key, inc, before.insert), d.partition, first, d.offset)
+    per_cell: dict[tuple[str, str], list[Coalesced]] = {}
+    for (collection, key, _), update in merged.items():
+        per_cell.setdefault((collection, key), []).append(update)
+    return per_cell
+
+
+@dataclass
+class Progress:
+    """A batch's partition clocks and issue projections as its events are decided."""
+
+    clocks: dict[int, PartitionClock] = field(default_factory=dict)
+    states: dict[UUID, IssueState | None] = field(default_factory=dict)
+    changed: set[UUID] = field(default_factory=set)
+    new: set[UUID] = field(default_factory=set)  # first seen in this batch, with their report
+
+
+async def _bounded(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await ``calls`` at most WRITERS at a time, results in order."""
+    gate = asyncio.Semaphore(WRITERS)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _from_ledger(event: IssueEvent, record: Record, entry: Doc, *, settled: bool = False) -> Decided:
+    public = PublicIssueEvent.model_validate(entry["public"]) if entry.get("public") else None
+    cells = [] if settled else [_cell(c) for c in entry["cells"]]
+    return Decided(event, record, entry["p"], entry["o"], cells, public, redelivered=True)
+
+
+def state_from(stored: Doc) -> IssueState:
+    fields = dict(stored)
+    return IssueState(issue_id=fields.pop("issue_id"), **fields)
+
+
+def _decided(event: IssueEvent, record: Record, effect: Effect) -> Decided:
+    return Decided(event, record, record.partition, record.offset, effect.cells, effect.public, state=effect.state)
+
+
+def _ledger_entry(d: Decided) -> Doc:
+    # Counter names hold dots ("counts.reported"), which a stored field name may not: name/value
+    # documents instead (FerretDB stores no nested arrays).
+    cells = [
+        {"c": c.collection, "k": c.key, "inc": [{"n": n, "v": v} for n, v in c.inc.items()], "ins": c.insert}
+        for c in d.cells
+    ]
+    public = d.public.model_dump(mode="json") if d.public is not None else None
+    return {
+        "_id": str(d.event.message_id),
+        "p": d.partition,
+        "o": d.offset,
+        "cells": cells,
+        "public": public,
+        "state": asdict(d.state) if d.state is not None else None,
+        "at": utcnow(),
+    }
+
+
+def _cell(stored: Doc) -> CellDelta:
+    return CellDelta(stored["c"], stored["k"], {i["n"]: i["v"] for i in stored["inc"]}, stored["ins"])
+
+
+def stats_message(collection: str, doc: Doc | None) -> Message | None:
+    """The stream form of a stored cell (late counters are not streamed: the API shows them)."""
+    if doc is None:
+        return None
+    if collection.startswith("windows_"):
+        return IssueWindowStats(
+            revision=doc["rev"],
+            window=doc["size"],
+            window_start=doc["start"],
+            window_end=doc["end"],
+            geohash5=doc["geohash5"],
+            category=doc["category"],
+            counts={k: int(v) for k, v in (doc.get("counts") or {}).items()},
+            time_to_acknowledge=sketches.distribution(sketches.from_counters(doc.get("tta"))),
+            time_to_resolve=sketches.distribution(sketches.from_counters(doc.get("ttr"))),
+        )
+    if collection == "backlog":
+        return OpenBacklog(revision=doc["rev"], geohash5=doc["geohash5"], category=doc["category"], open=doc["open"])
+    return None
+
+
+def register(runtime: Runtime, handler: IssueEventsHandler, settings: AnalyticsSettings) -> None:
+    @runtime.broker.subscriber(
+        Topic.ISSUES_EVENTS,
+        group_id=settings.consumer_group,
+        batch=True,
+        max_records=settings.batch_records,
+        batch_timeout_ms=50,
+        auto_offset_reset="earliest",
+        decoder=raw_body,
+        title="analytics-issue-events",
+        description="Counts issue events into tumbling windows, the backlog gauge and the analyst streams.",
+    )
+    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
+        await handler.handle(batch_records(message))

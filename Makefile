@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := uv run --frozen python deploy/local/stack.py
 PROFILE ?= run
 
-.PHONY: help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit bench
+.PHONY: asyncapi help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -47,5 +47,11 @@ test: install ## Install, start the test stack, run every check and test tier, s
 test-unit: install ## Unit tests only (no stack)
 	uv run --frozen pytest -m unit
 
+test-deploy: install ## Offline checks of deploy/ (kustomize overlays vs Kubernetes schemas, promtool rules and tests, dashboard)
+	uv run --frozen pytest -m deploy
+
 bench: install ## Benchmarks; results under bench/results/
 	@deploy/local/bench.sh
+
+asyncapi: ## Regenerate docs/asyncapi.yaml (the topics and their contracts) from the code
+	uv run --frozen python -m snapfix_shared.asyncapi > docs/asyncapi.yaml

@@ -436,6 +436,20 @@ def markdown(results: dict[str, Any]) -> str:
             (f"image pipeline, {m['image']} (images/s per core)", m["images_per_s_per_core"], ""),
             ("image pipeline peak memory per image (MiB)", m["peak_memory_mib_per_image"], ""),
         ]
+    if nt := results.get("notify"):
+        rows += [
+            (
+                f"notify, one instance, {nt['events']} events -> emails accepted (notifications/s)",
+                nt["notifications_per_s"],
+                "",
+            ),
+            ("the SMTP sink fed directly (messages/s)", nt["sink_direct_per_s"], ""),
+        ]
+    if an := results.get("analytics"):
+        rows += [
+            (f"analytics, one instance, {an['events']} issue events (events/s)", an["analytics_events_per_s"], ""),
+            ("raw consume of the same records (events/s)", an["raw_consume_events_per_s"], ""),
+        ]
     lines = [
         f"# SnapFix benchmarks ({results['when']}, {results['machine']})",
         "",
@@ -484,6 +498,10 @@ def main() -> None:
         results = {phase: json.loads((RESULTS / f"{phase}.json").read_text()) for phase in PHASES}
         if (RESULTS / "media.json").exists():  # written by bench.media
             results["media"] = json.loads((RESULTS / "media.json").read_text())
+        if (RESULTS / "notify.json").exists():  # written by bench.notify
+            results["notify"] = json.loads((RESULTS / "notify.json").read_text())
+        if (RESULTS / "analytics.json").exists():  # written by bench.analytics
+            results["analytics"] = json.loads((RESULTS / "analytics.json").read_text())
         results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
         results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))

@@ -20,6 +20,8 @@ class ReceivedSpan:
     span_id: str
     parent_span_id: str
     attributes: dict[str, str]
+    linked_traces: tuple[str, ...] = ()
+    """Trace ids this span links to (a batch consumer links each message it processes)."""
 
 
 class OtlpReceiver:
@@ -65,6 +67,7 @@ class OtlpReceiver:
                             span.span_id.hex(),
                             span.parent_span_id.hex(),
                             attributes,
+                            tuple(link.trace_id.hex() for link in span.links),
                         )
                     )
         with self._lock:

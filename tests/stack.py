@@ -187,3 +187,19 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: f
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
+    """Commit each ``{group: topic}`` at the topic's current end: a process started with these
+    groups sees only what is published from now on, not the whole history of the stack."""
+    for group, topic in groups.items():
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            ends = await consumer.end_offsets(partitions)
+            consumer.assign(partitions)
+            await consumer.commit(dict(ends.items()))
+        finally:
+            await consumer.stop()

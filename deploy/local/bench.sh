@@ -22,6 +22,16 @@ for phase in readable consumer accept reads; do
   source .stack/bench/env
   uv run --frozen python -m bench.run "$phase" "$@"
 done
+# Analytics: events/s through one instance vs the raw consume rate, on a fresh stack of its own.
+stack up --fresh >/dev/null
+# shellcheck disable=SC1091
+source .stack/bench/env
+uv run --frozen python -m bench.analytics
+# Notify: events -> emails accepted by a local SMTP sink, on a fresh stack of its own.
+stack up --fresh >/dev/null
+# shellcheck disable=SC1091
+source .stack/bench/env
+uv run --frozen python -m bench.notify
 # The image pipeline needs no stack: one worker process, one core.
 uv run --frozen python -m bench.media
 uv run --frozen python -m bench.run report

@@ -15,18 +15,61 @@ done
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+# nginx: the TLS edge in front of the gateways (tests/e2e/test_edge.py, `stack.py up --edge`);
+# openssl makes its local certificates.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v openssl >/dev/null || missing+=(openssl)
+# promtool (from Debian's prometheus package) checks and unit-tests the alert rules in make test.
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || fail "need root to apt-get install ${missing[*]}"
   step "apt-get install ${missing[*]}"
   apt-get update -qq || fail "apt-get update"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || fail "apt-get install ${missing[*]}"
+  # The packages' own services (nginx on port 80, a system Redis) must not start: the
+  # stack runs its own instances on its own ports. policy-rc.d 101 = "do not start".
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+  fi
+  status=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [ "$own_policy" = 1 ] && rm -f "$policy"
+  [ "$status" = 0 ] || fail "apt-get install ${missing[*]}"
 fi
 
 if ! command -v uv >/dev/null; then
   step "pip install uv"
   python3 -m pip install -q 'uv>=0.5' || fail "pip install uv"
 fi
+
+# kustomize renders deploy/k8s overlays in make test: built from the Go module proxy into
+# the ignored .stack/artifacts/bin (the version is in the file name, so a bump rebuilds it).
+KUSTOMIZE_VERSION=v5.8.2  # v5.8.3 needs Go 1.27
+tools_bin="${SNAPFIX_STACK_DIR:-.stack}/artifacts/bin"
+if [ ! -x "$tools_bin/kustomize-$KUSTOMIZE_VERSION" ]; then
+  step "go install kustomize $KUSTOMIZE_VERSION (Go module proxy)"
+  mkdir -p "$tools_bin"
+  gobin=$(mktemp -d)
+  (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION") \
+    || fail "go install sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  mv "$gobin/kustomize" "$tools_bin/kustomize-$KUSTOMIZE_VERSION"
+  rm -rf "$gobin"
+fi
+ln -sf "kustomize-$KUSTOMIZE_VERSION" "$tools_bin/kustomize"
+
+# Strimzi's CRD validators (npm, generated from Strimzi's published CRDs) for the same checks.
+validators="${SNAPFIX_STACK_DIR:-.stack}/artifacts/strimzi-validators"
+validators_src=deploy/k8s/schemas/strimzi
+if ! cmp -s "$validators_src/package-lock.json" "$validators/.lock-stamp"; then
+  command -v npm >/dev/null || fail "'npm' is not on PATH (this machine kind ships Node.js and npm)"
+  step "npm ci Strimzi CRD validators (npm registry)"
+  rm -rf "$validators" && mkdir -p "$validators"
+  cp "$validators_src/package.json" "$validators_src/package-lock.json" "$validators/"
+  (cd "$validators" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci (Strimzi CRD validators)"
+  cp "$validators_src/package-lock.json" "$validators/.lock-stamp"
+fi
+cp "$validators_src/validate.mjs" "$validators/validate.mjs"
 
 step "uv sync (Python workspace from uv.lock)"
 uv sync --frozen --all-packages -q || fail "uv sync --frozen"

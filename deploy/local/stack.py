@@ -6,7 +6,7 @@ native processes with their state under ``.stack/<profile>/``. With ``--apps`` t
 five SnapFix processes are started too. Every step is idempotent and names itself
 when it fails.
 
-    python deploy/local/stack.py up [--profile run|test] [--kafka-nodes 3] [--apps]
+    python deploy/local/stack.py up [--profile run|test] [--kafka-nodes 3] [--apps [--edge]] [--redis-cluster] [--s3]
     python deploy/local/stack.py status | down | stop kafka | start kafka
 """
 
@@ -55,6 +55,12 @@ class StepFailed(RuntimeError):
 class Layout:
     profile: str
     kafka_nodes: int
+    # An S3-compatible server (S3Proxy) for the media service's S3 backend: on for "test".
+    s3: bool = False
+    # A 3-master Redis Cluster next to the single Redis, for the cluster tests: on for "test".
+    redis_cluster: bool = False
+    # An extra TLS listener on each Kafka node (the client TLS tests): on for "test".
+    kafka_tls: bool = False
 
     @property
     def base(self) -> int:
@@ -70,6 +76,13 @@ class Layout:
     def controller_port(self, node: int) -> int:
         return self.kafka_port(node) + 1
 
+    def kafka_tls_port(self, node: int) -> int:
+        return self.kafka_port(node) + 2
+
+    @property
+    def kafka_tls_dir(self) -> Path:
+        return self.dir / "kafka-tls"
+
     @property
     def mongo_port(self) -> int:
         return int(os.environ.get("SNAPFIX_MONGO_PORT", 27017 + self.base))
@@ -78,8 +91,21 @@ class Layout:
     def redis_port(self) -> int:
         return int(os.environ.get("SNAPFIX_REDIS_PORT", 6379 + self.base))
 
+    def redis_cluster_port(self, node: int) -> int:
+        """Node 1..3 of the Redis Cluster; its cluster bus is on port + 10 (``cluster-port``)."""
+        return 6380 + self.base + node - 1
+
+    @property
+    def s3_port(self) -> int:
+        return int(os.environ.get("SNAPFIX_S3_PORT", 9900 + self.base))
+
     def app_port(self, app: str) -> int:
         return APPS[app][1] + self.base
+
+    @property
+    def smtp_port(self) -> int:
+        """The local SMTP sink (``make run``): every email notify sends lands in ``mail/``."""
+        return int(os.environ.get("SNAPFIX_SMTP_SINK_PORT", 1025 + self.base))
 
     @property
     def bootstrap(self) -> str:
@@ -97,6 +123,22 @@ class Layout:
         }
         for app in APPS:
             env[f"SNAPFIX_{app.upper()}_URL"] = f"http://127.0.0.1:{self.app_port(app)}"
+        if self.s3:  # where the media service's S3 backend is (it is picked by SNAPFIX_STORAGE_BACKEND=s3)
+            env |= {
+                "SNAPFIX_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.s3_port}",
+                "SNAPFIX_S3_BUCKET": S3_BUCKET,
+                "SNAPFIX_S3_REGION": "us-east-1",
+                "SNAPFIX_S3_PATH_STYLE": "true",
+                "SNAPFIX_S3_ACCESS_KEY_ID": S3_IDENTITY[0],
+                "SNAPFIX_S3_SECRET_ACCESS_KEY": S3_IDENTITY[1],
+            }
+        if self.redis_cluster:  # a seed node; the processes use it with SNAPFIX_REDIS_CLUSTER=true
+            env["SNAPFIX_REDIS_CLUSTER_URL"] = f"redis://127.0.0.1:{self.redis_cluster_port(1)}/0"
+        if self.kafka_tls:  # the TLS listener and the CA that signed its certificate (not the processes' settings)
+            env["SNAPFIX_KAFKA_TLS_BOOTSTRAP"] = f"127.0.0.1:{self.kafka_tls_port(1)}"
+            env["SNAPFIX_KAFKA_TLS_CA"] = str(self.kafka_tls_dir / "ca.pem")
+        if not external_smtp():  # else notify sends through the SMTP server named there
+            env |= {"NOTIFY_SMTP_HOST": "127.0.0.1", "NOTIFY_SMTP_PORT": str(self.smtp_port)}
         return env
 
 
@@ -203,6 +245,24 @@ def kafka_lib() -> Path:
     return lib
 
 
+def s3proxy_lib() -> Path:
+    lib = ARTIFACTS / "s3proxy-lib"
+    stamp = lib / ".pom-stamp"
+    pom = (HERE / "s3proxy" / "pom.xml").read_bytes()
+    if stamp.exists() and stamp.read_bytes() == pom:
+        return lib
+    if shutil.which("mvn") is None or shutil.which("java") is None:
+        raise StepFailed("step 's3proxy artifact download' needs Maven and a JDK 17+ on PATH")
+    shutil.rmtree(lib, ignore_errors=True)
+    run_step(
+        "s3proxy artifact download (Maven Central)",
+        ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={lib}"],
+        HERE / "s3proxy",
+    )
+    stamp.write_bytes(pom)
+    return lib
+
+
 def ferretdb_bin() -> Path:
     out = ARTIFACTS / "bin" / "ferretdb"
     src = HERE / "ferretdb"
@@ -246,16 +306,36 @@ def kafka_properties(layout: Layout, node: int, data: Path) -> str:
     n = layout.kafka_nodes
     voters = ",".join(f"{i}@127.0.0.1:{layout.controller_port(i)}" for i in range(1, n + 1))
     min_isr = 2 if n >= 3 else 1
+    plain, controller = (
+        f"PLAINTEXT://127.0.0.1:{layout.kafka_port(node)}",
+        f"CONTROLLER://127.0.0.1:{layout.controller_port(node)}",
+    )
+    listeners, advertised, protocols, tls = (
+        f"{plain},{controller}",
+        plain,
+        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "",
+    )
+    if layout.kafka_tls:
+        # Kafka reads a PEM keystore (the unencrypted key, then the certificate) since KIP-651.
+        ssl_listener = f"SSL://127.0.0.1:{layout.kafka_tls_port(node)}"
+        listeners, advertised, protocols = (
+            f"{listeners},{ssl_listener}",
+            f"{advertised},{ssl_listener}",
+            f"{protocols},SSL:SSL",
+        )
+        keystore = layout.kafka_tls_dir / "keystore.pem"
+        tls = f"ssl.keystore.type=PEM\nssl.keystore.location={keystore}\nssl.client.auth=none\n"
     return f"""
 process.roles=broker,controller
 node.id={node}
 controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{layout.kafka_port(node)},CONTROLLER://127.0.0.1:{layout.controller_port(node)}
-advertised.listeners=PLAINTEXT://127.0.0.1:{layout.kafka_port(node)}
+listeners={listeners}
+advertised.listeners={advertised}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs={data}
+listener.security.protocol.map={protocols}
+{tls}log.dirs={data}
 auto.create.topics.enable=false
 default.replication.factor={n}
 min.insync.replicas={min_isr}
@@ -290,8 +370,38 @@ logger.cleaner.level = warn
 """
 
 
+def kafka_tls_certificates(layout: Layout) -> None:
+    """A local CA and a broker certificate for 127.0.0.1/localhost (the edge's openssl recipe)."""
+    render = load_edge_render()
+    folder = layout.kafka_tls_dir
+    try:
+        _, cert, key = render.certificates(folder, hosts=("localhost", "127.0.0.1"))
+    except render.RenderError as exc:
+        raise StepFailed(f"step 'kafka tls certificates': {exc}") from exc
+    keystore = folder / "keystore.pem"
+    keystore.write_text(key.read_text() + cert.read_text())
+    keystore.chmod(0o600)
+
+
+def load_edge_render():  # a module loaded from its file
+    import importlib.util
+
+    name = "snapfix_edge_render"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "nginx" / "render.py")
+    assert spec is not None
+    assert spec.loader is not None
+    render = importlib.util.module_from_spec(spec)
+    sys.modules[name] = render  # its dataclasses look their module up there
+    spec.loader.exec_module(render)
+    return render
+
+
 def start_kafka(layout: Layout, node: int | None = None) -> None:
     lib = kafka_lib()
+    if layout.kafka_tls:
+        kafka_tls_certificates(layout)
     cluster = kafka_cluster_id(layout)
     java = shutil.which("java") or "java"
     nodes = [node] if node else list(range(1, layout.kafka_nodes + 1))
@@ -385,6 +495,53 @@ def start_ferretdb(layout: Layout) -> None:
     wait_until("ferretdb start", lambda: port_open(layout.mongo_port), 30, home / "ferretdb.log")
 
 
+# Local-only credentials of the S3 test server (S3Proxy checks AWS signatures v2/v4 with them).
+S3_IDENTITY = ("snapfix-local", "snapfix-local-s3-secret")
+S3_BUCKET = "snapfix-media"
+S3_LOGBACK = """<configuration>
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d %level %logger{20} - %msg%n</pattern></encoder>
+  </appender>
+  <root level="WARN"><appender-ref ref="STDOUT"/></root>
+</configuration>
+"""
+
+
+def start_s3(layout: Layout) -> None:
+    """S3Proxy (Apache-2.0) on the filesystem: an S3-compatible server, buckets are folders."""
+    lib = s3proxy_lib()
+    home = layout.dir / "s3"
+    data = home / "data"
+    (data / S3_BUCKET).mkdir(parents=True, exist_ok=True)  # the bucket: a folder of the filesystem backend
+    (home / "logback.xml").write_text(S3_LOGBACK)
+    (home / "s3proxy.conf").write_text(
+        f"s3proxy.endpoint=http://127.0.0.1:{layout.s3_port}\n"
+        "s3proxy.authorization=aws-v2-or-v4\n"
+        f"s3proxy.identity={S3_IDENTITY[0]}\n"
+        f"s3proxy.credential={S3_IDENTITY[1]}\n"
+        "jclouds.provider=filesystem\n"
+        f"jclouds.filesystem.basedir={data}\n"
+    )
+    java = shutil.which("java") or "java"
+    spawn(
+        "s3proxy",
+        [
+            java,
+            "-Xms64m",
+            "-Xmx256m",
+            *(["-XX:TieredStopAtLevel=1"] if layout.profile == "test" else []),
+            f"-Dlogback.configurationFile={home / 'logback.xml'}",
+            "-cp",
+            f"{lib}/*",
+            "org.gaul.s3proxy.Main",
+            "--properties",
+            str(home / "s3proxy.conf"),
+        ],
+        home,
+    )
+    wait_until("s3proxy start", lambda: port_open(layout.s3_port), 60, home / "s3proxy.log")
+
+
 def start_redis(layout: Layout) -> None:
     binary = redis_bin()
     home = layout.dir / "redis"
@@ -409,6 +566,80 @@ def start_redis(layout: Layout) -> None:
     wait_until("redis start", lambda: port_open(layout.redis_port), 20, home / "redis.log")
 
 
+REDIS_CLUSTER_NODES = 3
+
+
+def start_redis_cluster(layout: Layout) -> None:
+    """Three masters (no replicas) forming one Redis Cluster: the production topology's client path."""
+    binary = redis_bin()
+    ports = [layout.redis_cluster_port(n) for n in range(1, REDIS_CLUSTER_NODES + 1)]
+    for n, port in enumerate(ports, start=1):
+        home = layout.dir / f"redis-cluster-{n}"
+        home.mkdir(parents=True, exist_ok=True)
+        spawn(
+            "redis",
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                str(port + 10),
+                "--cluster-config-file",
+                str(home / "nodes.conf"),
+                "--cluster-node-timeout",
+                "5000",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(home),
+            ],
+            home,
+        )
+    for n, port in enumerate(ports, start=1):
+        wait_until(
+            f"redis cluster start (node {n})",
+            lambda port=port: port_open(port),
+            20,
+            layout.dir / f"redis-cluster-{n}" / "redis.log",
+        )
+    cli = str(Path(binary).with_name("redis-cli"))
+    if redis_cluster_info(cli, ports[0]).get("cluster_known_nodes") == "1":
+        # Nodes keep their cluster in nodes.conf: only a fresh set is created (and waited for).
+        run_step(
+            "redis cluster create",
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            layout.dir,
+        )
+    wait_until(
+        "redis cluster ready (cluster_state:ok)",
+        lambda: all(redis_cluster_info(cli, p).get("cluster_state") == "ok" for p in ports),
+        30,
+        layout.dir / "redis-cluster-1" / "redis.log",
+    )
+
+
+def redis_cluster_info(cli: str, port: int) -> dict[str, str]:
+    """``CLUSTER INFO`` of one node as a dict (empty if it does not answer)."""
+    result = subprocess.run(
+        [cli, "-p", str(port), "cluster", "info"], check=False, capture_output=True, text=True, timeout=10
+    )
+    return dict(line.strip().split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+
+
 ADMIN_EMAIL = "admin@snapfix.example"  # a .local address is refused (special-use name)
 
 
@@ -421,7 +652,26 @@ def local_secret(layout: Layout, name: str) -> str:
     return path.read_text().strip()
 
 
+def external_smtp() -> bool:
+    """NOTIFY_SMTP_HOST names a server elsewhere (loopback is the sink's own address, as in a sourced env file)."""
+    return os.environ.get("NOTIFY_SMTP_HOST", "") not in {"", "127.0.0.1", "localhost"}
+
+
+def start_smtp_sink(layout: Layout) -> None:
+    """Keeps every email notify sends as an .eml file under ``<profile>/mail/`` (nothing leaves the machine)."""
+    if external_smtp():
+        log(f"smtp: notify sends through {os.environ['NOTIFY_SMTP_HOST']} (NOTIFY_SMTP_HOST); no local sink")
+        return
+    home = layout.dir / "smtp-sink"
+    mail = layout.dir / "mail"
+    cmd = [sys.executable, str(HERE / "smtp_sink.py"), "--dir", str(mail), "--port", str(layout.smtp_port)]
+    spawn("smtp-sink", cmd, home)
+    wait_until("smtp sink start", lambda: port_open(layout.smtp_port), 30, home / "smtp-sink.log")
+    log(f"smtp: every email is kept under {mail}")
+
+
 def start_apps(layout: Layout) -> None:
+    start_smtp_sink(layout)
     home = layout.dir / "apps"
     gateway_url = f"http://127.0.0.1:{layout.app_port('gateway')}"
     identity = {
@@ -436,6 +686,11 @@ def start_apps(layout: Layout) -> None:
             env |= identity
         if app == "media":
             env["SNAPFIX_UPLOAD_SECRET"] = local_secret(layout, "upload-secret")
+            if layout.s3:
+                env["SNAPFIX_STORAGE_BACKEND"] = "s3"
+        if app == "notify":  # links in emails point at the gateway; unsubscribe links are signed
+            env["SNAPFIX_PUBLIC_BASE_URL"] = gateway_url
+            env["SNAPFIX_UNSUBSCRIBE_SECRET"] = local_secret(layout, "unsubscribe-secret")
         spawn(app, [sys.executable, "-m", module], home, env)
     for app in APPS:
         url = f"http://127.0.0.1:{layout.app_port(app)}/readyz"
@@ -453,17 +708,75 @@ def http_ok(url: str) -> bool:
 # --------------------------------------------------------------------------- verbs
 
 
-def up(layout: Layout, apps: bool) -> None:
+# With --edge: nginx (deploy/nginx, TLS 1.3) in front of the gateway and a second replica.
+EDGE_PORTS = {"https": 8443, "http": 8080, "purge": 8081, "gateway-2": 8010}
+
+
+def edge_url(layout: Layout) -> str:
+    return f"https://127.0.0.1:{EDGE_PORTS['https'] + layout.base}"
+
+
+def start_edge(layout: Layout) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("snapfix_edge_render", ROOT / "deploy" / "nginx" / "render.py")
+    assert spec is not None
+    assert spec.loader is not None
+    render = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = render  # its dataclasses look their module up there
+    spec.loader.exec_module(render)
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        raise StepFailed("step 'edge': nginx is not installed (deploy/local/install.sh installs it)")
+    second = EDGE_PORTS["gateway-2"] + layout.base
+    env = {
+        **layout.env(),
+        "SNAPFIX_HTTP_PORT": str(second),
+        "OTEL_SERVICE_NAME": "snapfix-gateway",
+        "SNAPFIX_JWT_SECRET": local_secret(layout, "jwt-secret"),  # the replicas accept each other's tokens
+        "SNAPFIX_PUBLIC_BASE_URL": edge_url(layout),
+    }
+    spawn("gateway-2", [sys.executable, "-m", "snapfix_gateway"], layout.dir / "apps", env)
+    url = f"http://127.0.0.1:{second}/readyz"
+    wait_until(f"gateway-2 ready ({url})", lambda: http_ok(url), 60, layout.dir / "apps" / "gateway-2.log")
+    try:
+        edge = render.render(
+            layout.dir / "edge",
+            gateways=[f"127.0.0.1:{layout.app_port('gateway')}", f"127.0.0.1:{second}"],
+            https_port=EDGE_PORTS["https"] + layout.base,
+            http_port=EDGE_PORTS["http"] + layout.base,
+            purge_port=EDGE_PORTS["purge"] + layout.base,
+        )
+        render.check(edge)
+    except render.RenderError as exc:
+        raise StepFailed(f"step 'edge render': {exc}") from exc
+    spawn("edge", edge.command(), edge.state)
+    wait_until("edge start", lambda: port_open(edge.https_port), 20, edge.error_log)
+    log(f"edge: {edge.url} (TLS 1.3; trust {edge.ca}, e.g. curl --cacert)")
+
+
+def up(layout: Layout, apps: bool, edge: bool = False) -> None:
     (layout.dir).mkdir(parents=True, exist_ok=True)
     (layout.dir / "kafka-nodes").write_text(str(layout.kafka_nodes))
+    if layout.s3:
+        (layout.dir / "s3").mkdir(parents=True, exist_ok=True)
+    if layout.redis_cluster:
+        (layout.dir / "redis-cluster").touch()  # remembered by the next `up` of this profile
+    if layout.kafka_tls:
+        (layout.dir / "kafka-tls").mkdir(parents=True, exist_ok=True)  # remembered likewise
     start_redis(layout)
     start_ferretdb(layout)
     start_kafka(layout)
     create_topics(layout)
+    if layout.s3:
+        start_s3(layout)
+    if layout.redis_cluster:
+        start_redis_cluster(layout)
     env_file = layout.dir / "env"
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in layout.env().items()))
     if apps:
         start_apps(layout)
+        if edge:
+            start_edge(layout)
         gw = f"http://127.0.0.1:{layout.app_port('gateway')}"
         log(f"SnapFix is up. Gateway: {gw}  API docs: {gw}/docs")
         password = layout.dir / "admin-password"
@@ -490,12 +803,18 @@ def stop_component(layout: Layout, component: str) -> None:
 
 
 def down(layout: Layout) -> None:
+    stop("edge", layout.dir / "edge")
+    stop("gateway-2", layout.dir / "apps")
     for app in reversed(list(APPS)):
         stop(app, layout.dir / "apps")
+    stop("smtp-sink", layout.dir / "smtp-sink")
     for n in range(1, 4):
         stop("kafka", layout.dir / f"kafka-{n}", timeout=30)
     stop("ferretdb", layout.dir / "ferretdb")
     stop("redis", layout.dir / "redis")
+    stop("s3proxy", layout.dir / "s3")
+    for n in range(1, REDIS_CLUSTER_NODES + 1):
+        stop("redis", layout.dir / f"redis-cluster-{n}")
 
 
 def status(layout: Layout) -> int:
@@ -504,7 +823,15 @@ def status(layout: Layout) -> int:
         ("ferretdb", layout.dir / "ferretdb", layout.mongo_port),
     ]
     rows += [("kafka", layout.dir / f"kafka-{n}", layout.kafka_port(n)) for n in range(1, layout.kafka_nodes + 1)]
+    if layout.s3:
+        rows.append(("s3proxy", layout.dir / "s3", layout.s3_port))
+    if layout.redis_cluster:
+        rows += [
+            ("redis", layout.dir / f"redis-cluster-{n}", layout.redis_cluster_port(n))
+            for n in range(1, REDIS_CLUSTER_NODES + 1)
+        ]
     rows += [(app, layout.dir / "apps", layout.app_port(app)) for app in APPS]
+    rows.append(("smtp-sink", layout.dir / "smtp-sink", layout.smtp_port))
     down_count = 0
     for name, home, port in rows:
         pid = pid_alive(home / f"{name}.pid")
@@ -523,18 +850,40 @@ def main() -> int:
     parser.add_argument("--profile", default=os.environ.get("SNAPFIX_STACK_PROFILE", "run"), choices=list(PORT_BASE))
     parser.add_argument("--kafka-nodes", type=int, choices=[1, 3], default=None)
     parser.add_argument("--apps", action="store_true", help="also start the five SnapFix processes")
+    parser.add_argument(
+        "--s3", action="store_true", help="also start an S3-compatible server (always on for the test profile)"
+    )
+    parser.add_argument(
+        "--kafka-tls",
+        action="store_true",
+        help="also a TLS listener on each Kafka node, port + 2 (always on for the test profile)",
+    )
+    parser.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="also start a 3-master Redis Cluster (always on for the test profile)",
+    )
     parser.add_argument("--fresh", action="store_true", help="with up: wipe the profile's state first")
+    parser.add_argument(
+        "--edge", action="store_true", help="with --apps: a second gateway and nginx (TLS 1.3) in front of both"
+    )
     args = parser.parse_args()
     nodes_file = STACK / args.profile / "kafka-nodes"
     remembered = nodes_file.exists() and not args.fresh
     nodes = args.kafka_nodes or (int(nodes_file.read_text()) if remembered else 1)
-    layout = Layout(args.profile, nodes)
+    s3_file = STACK / args.profile / "s3"
+    with_s3 = args.profile == "test" or args.s3 or (s3_file.exists() and not args.fresh)
+    cluster_file = STACK / args.profile / "redis-cluster"
+    with_cluster = args.profile == "test" or args.redis_cluster or (cluster_file.exists() and not args.fresh)
+    tls_dir = STACK / args.profile / "kafka-tls"
+    with_tls = args.profile == "test" or args.kafka_tls or (tls_dir.exists() and not args.fresh)
+    layout = Layout(args.profile, nodes, s3=with_s3, redis_cluster=with_cluster, kafka_tls=with_tls)
     try:
         if args.verb == "up":
             if args.fresh:
                 down(layout)
                 shutil.rmtree(layout.dir, ignore_errors=True)
-            up(layout, args.apps)
+            up(layout, args.apps, edge=args.edge)
         elif args.verb == "down":
             down(layout)
         elif args.verb == "status":

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
+from snapfix_shared.topics import Topic
+from tests.mailbox import Mailbox
 from tests.otlp import OtlpReceiver
-from tests.stack import ROOT, Stack, free_port, wait_ready
+from tests.stack import ROOT, Stack, free_port, start_groups_at_end, wait_ready
 
 APPS = ("gateway", "issues", "media", "notify", "analytics")
 ADMIN = ("admin@city.example", "amber-walrus-93-fjord")
@@ -65,7 +70,26 @@ def _wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], log: Path) -
 
 
 @pytest.fixture(scope="session")
-def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+def mailbox() -> Iterator[Mailbox]:
+    """The SMTP server (aiosmtpd on loopback) the notify process sends its email to."""
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[System]:
+    notify_groups = (f"notify-users-e2e-{uuid4().hex[:8]}", f"notify-issues-e2e-{uuid4().hex[:8]}")
+    # The other event consumers that would otherwise replay every earlier test's events first
+    # (analytics takes minutes over them on FerretDB): this session's groups start at the end.
+    session_groups = {
+        "analytics": {"SNAPFIX_CONSUMER_GROUP": f"analytics-issues-e2e-{uuid4().hex[:8]}"},
+        "notify": {"SNAPFIX_WEBHOOKS_GROUP": f"notify-webhooks-e2e-{uuid4().hex[:8]}"},
+    }
+    groups = {notify_groups[0]: Topic.USERS_EVENTS, notify_groups[1]: Topic.ISSUES_EVENTS}
+    groups |= {group: Topic.ISSUES_EVENTS for extra in session_groups.values() for group in extra.values()}
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever runs in this thread
+        pool.submit(asyncio.run, start_groups_at_end(stack.kafka, groups)).result(timeout=60)
     logs = tmp_path_factory.mktemp("apps")
     ports = {app: free_port() for app in APPS}
     urls = {app: f"http://127.0.0.1:{port}" for app, port in ports.items()}
@@ -90,12 +114,19 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             "SNAPFIX_RATE_LIMIT_USER": "2000/minute",
             "SNAPFIX_RATE_LIMIT_ANONYMOUS": "20000/minute",
             "SNAPFIX_RATE_LIMIT_TOKEN": "20000/minute",
+            "NOTIFY_SMTP_HOST": mailbox.host,
+            "NOTIFY_SMTP_PORT": str(mailbox.port),
+            # Notify's groups start at the topics' ends (committed above): it hears this session, not the
+            # stack's whole history (thousands of earlier tests' events would be notified first).
+            "SNAPFIX_NOTIFY_USERS_GROUP": notify_groups[0],
+            "SNAPFIX_NOTIFY_ISSUES_GROUP": notify_groups[1],
         }
         system = System(urls, traces, stack, procs=procs, logs=logs)
         try:
             for app in APPS:
                 system.envs[app] = {
                     **base_env,
+                    **session_groups.get(app, {}),
                     "SNAPFIX_HTTP_PORT": str(ports[app]),
                     "OTEL_SERVICE_NAME": f"snapfix-{app}",
                 }

@@ -7,7 +7,6 @@ import contextlib
 import logging
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.idempotency import IdempotencyMiddleware
@@ -22,8 +21,10 @@ from snapfix_gateway.open311 import routes as open311
 from snapfix_gateway.open311.keys import ApiKey, ApiKeys
 from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
 from snapfix_gateway.request_id import RequestIdMiddleware
-from snapfix_gateway.routes import auth, issues, live, media
+from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
+from snapfix_gateway.routes import notifications as notifications_routes
 from snapfix_gateway.upstream import Upstream
+from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     if settings.live_updates:
         register_live(runtime, LiveFanout(runtime, runtime.redis, issues_http))
     # Stream reads block for a while: they get their own connections, with a longer timeout.
-    live_redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.live_block_s + 5,
-        socket_connect_timeout=settings.redis_timeout_s,
-    )
+    live_redis = redis_client(settings, socket_timeout=settings.live_block_s + 5)
     runtime.on_shutdown.append(live_redis.aclose)
 
     app = runtime.app(
@@ -101,13 +98,23 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         RateLimitMiddleware,
         settings=settings,
         tokens=tokens,
-        limiter=Limiter(settings.redis_url, settings.redis_timeout_s, runtime.breakers),
+        limiter=Limiter(
+            settings.redis_url,
+            settings.redis_timeout_s,
+            runtime.breakers,
+            cluster=settings.redis_cluster,
+            ssl_ca_file=settings.redis_ssl_ca_file,
+        ),
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)
     app.include_router(issues.router)
     app.include_router(live.router)
     app.include_router(media.router)
+    app.include_router(analytics.router)
+    app.include_router(webhooks.router)
+    app.include_router(devices.router)
+    app.include_router(notifications_routes.router)
     app.include_router(open311.router)
     app.include_router(open311.admin_router)
     return app

@@ -15,11 +15,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.errors import StorageError
+from redis.exceptions import RedisClusterException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.config import GatewaySettings
@@ -52,8 +54,28 @@ class Verdict:
     reset_s: int
 
 
+def storage_uri(redis_url: str, *, cluster: bool, ssl_ca_file: str | None) -> tuple[str, dict[str, str | bool]]:
+    """The `limits` storage URI and TLS options for the process's Redis settings.
+
+    ``limits`` names a cluster ``async+redis+cluster://[:password]@host:port`` (no TLS
+    scheme of its own, no database): a ``rediss://`` URL becomes that plus ``ssl=True``.
+    """
+    tls = redis_url.startswith("rediss://")
+    options: dict[str, str | bool] = {"ssl_ca_certs": ssl_ca_file} if tls and ssl_ca_file else {}
+    if not cluster:
+        return "async+" + redis_url, options
+    parts = urlsplit(redis_url)
+    if tls:
+        options["ssl"] = True
+    return urlunsplit(("async+redis+cluster", parts.netloc, "", "", "")), options
+
+
+# `limits` wraps redis-py's RedisError only; an unreachable cluster raises this one, unwrapped.
+_DOWN = (StorageError, RedisClusterException)
+
+
 def _storage_down(exc: BaseException) -> bool:
-    return isinstance(exc, StorageError)
+    return isinstance(exc, _DOWN)
 
 
 class Limiter:
@@ -67,17 +89,28 @@ class Limiter:
 
     _MAX_REMEMBERED = 100_000
 
-    def __init__(self, redis_url: str, timeout_s: float, breakers: Breakers | None = None) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        timeout_s: float,
+        breakers: Breakers | None = None,
+        *,
+        cluster: bool = False,
+        ssl_ca_file: str | None = None,
+    ) -> None:
         # While Redis's circuit is open, counting goes straight to memory instead of each
         # request waiting out the Redis timeout first.
         self.breakers = breakers or Breakers("gateway")
-        self._redis: Storage = RedisStorage(
-            "async+" + redis_url,
+        uri, options = storage_uri(redis_url, cluster=cluster, ssl_ca_file=ssl_ca_file)
+        storage_class = RedisClusterStorage if cluster else RedisStorage
+        self._redis: Storage = storage_class(
+            uri,
             implementation="redispy",
             wrap_exceptions=True,
             key_prefix="gw:rl",
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
+            **options,
         )
         self._local: Storage = MemoryStorage()
         self._window_ends: dict[tuple[int, str], float] = {}
@@ -87,7 +120,7 @@ class Limiter:
         try:
             async with self.breakers.guard("redis", _storage_down):
                 verdict = await self._check(self._redis, policy, key)
-        except (StorageError, CircuitOpen) as exc:
+        except (*_DOWN, CircuitOpen) as exc:
             if not self.degraded:
                 log.warning("rate limits counted locally: Redis is not answering (%r)", exc)
             self.degraded = True

@@ -122,3 +122,28 @@ class Upstream:
         if answer.status >= 500:
             raise ServiceUnavailable(f"The {self.name} service failed ({answer.status}).")
         return answer
+
+    async def open_stream(
+        self, path: str, *, headers: Mapping[str, str], params: str | None = None, idle_timeout_s: float = 30.0
+    ) -> tuple[int, CIMultiDictProxy[str], AsyncIterator[bytes]]:
+        """GET a long answer: its status and headers now, its body chunk by chunk as it arrives.
+
+        No total deadline (an export may run for minutes); each read waits at most
+        ``idle_timeout_s``. The body iterator releases the connection when done or closed.
+        """
+        assert self._session is not None, "Upstream.open() runs in the lifespan"
+        url = f"{self.base_url}{path}" + (f"?{params}" if params else "")
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=idle_timeout_s)
+        try:
+            response = await self._session.get(url, headers=headers, timeout=timeout)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    yield chunk
+            finally:
+                response.release()
+
+        return response.status, response.headers, body()

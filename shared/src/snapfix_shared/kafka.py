@@ -20,6 +20,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
+from snapfix_shared import consumer_lag
+from snapfix_shared.kafka_security import broker_security
 from snapfix_shared.messages.base import Command, Message
 from snapfix_shared.settings import KafkaSettings
 
@@ -36,6 +38,8 @@ DEAD_LETTERS = Counter(
     "Messages sent to a dead-letter topic",
     ["topic", "group", "reason"],
 )
+# The broker did not acknowledge a publish in time (the alert "Kafka publish errors" reads it).
+PUBLISH_FAILURES = Counter("snapfix_publish_failures_total", "Publishes the broker did not acknowledge", ["topic"])
 
 
 class PublishFailed(RuntimeError):
@@ -50,10 +54,12 @@ def create_broker(
     registry: CollectorRegistry = REGISTRY,
 ) -> KafkaBroker:
     """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
-    return KafkaBroker(
+    broker = KafkaBroker(
         # FastStream takes one host per list item (aiokafka alone also splits commas).
         [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()],
         client_id=client_id,
+        # TLS / SASL per settings; None (plaintext) unless SNAPFIX_KAFKA_SECURITY_PROTOCOL says so.
+        security=broker_security(settings),
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=settings.kafka_request_timeout_ms,
@@ -69,6 +75,8 @@ def create_broker(
         logger=logging.getLogger(f"snapfix.{client_id}.kafka"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
     )
+    consumer_lag.track(broker)
+    return broker
 
 
 def cloudevent_headers(message: Message, source: str) -> dict[str, str]:
@@ -133,6 +141,7 @@ async def publish_all(
     except Exception as exc:
         for ack in acks:
             ack.cancel()
+        PUBLISH_FAILURES.labels(topic).inc()
         raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -177,6 +186,7 @@ async def dead_letter(
             timeout_s,
         )
     except Exception as exc:
+        PUBLISH_FAILURES.labels(f"{record.topic}.dlq").inc()
         raise PublishFailed(f"{record.topic}.dlq: {type(exc).__name__}: {exc}") from exc
     DEAD_LETTERS.labels(record.topic, group, reason).inc()
     log.warning(

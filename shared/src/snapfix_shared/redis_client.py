@@ -1,17 +1,70 @@
-"""Redis wiring: one pooled client per process with short timeouts on every call."""
+"""Redis wiring: one pooled client per process with short timeouts on every call.
+
+``SNAPFIX_REDIS_CLUSTER=true`` makes it a Redis Cluster client (``redis_url`` is one seed
+node; the others are discovered); ``rediss://`` URLs are TLS, verified against
+``SNAPFIX_REDIS_SSL_CA_FILE`` when set (else the system's trusted CAs).
+"""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from snapfix_shared.settings import RedisSettings
 
 
-def redis_client(settings: RedisSettings) -> Redis:
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-        health_check_interval=30,
-        decode_responses=False,
+class _ClusterClient(RedisCluster):
+    """A RedisCluster that reports an unreachable cluster as a ConnectionError.
+
+    redis-py raises ``RedisClusterException`` (not a ``RedisError``) when no seed node
+    answers; every caller degrades on ``RedisError`` / ``REDIS_DOWN``, as with one node.
+    Other cluster exceptions (a cross-slot call: a bug) are left as they are.
+    """
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
+        try:
+            return await super().initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise _as_connection_error(exc) from exc
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise _as_connection_error(exc) from exc
+
+
+def _as_connection_error(exc: RedisClusterException) -> Exception:
+    unreachable = isinstance(exc, SlotNotCoveredError) or isinstance(
+        exc.__cause__, RedisConnectionError | RedisTimeoutError | OSError
     )
+    return RedisConnectionError(str(exc)) if unreachable else exc
+
+
+def redis_options(settings: RedisSettings, *, socket_timeout: float | None = None) -> dict[str, Any]:
+    """The connection options for either client kind (TLS only where the URL asks for it)."""
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout or settings.redis_timeout_s,
+        "socket_connect_timeout": settings.redis_timeout_s,
+        "health_check_interval": 30,
+        "decode_responses": False,
+    }
+    # A plain connection refuses TLS arguments: the CA goes only with a rediss:// URL.
+    if settings.redis_ssl_ca_file and settings.redis_url.startswith("rediss://"):
+        options["ssl_ca_certs"] = settings.redis_ssl_ca_file
+    return options
+
+
+def redis_client(settings: RedisSettings, *, socket_timeout: float | None = None) -> Redis:
+    """The process's Redis client; ``socket_timeout`` overrides the read timeout (blocking reads)."""
+    options = redis_options(settings, socket_timeout=socket_timeout)
+    if settings.redis_cluster:
+        # RedisCluster has the command API the callers use (commands, pipeline, scripts,
+        # ping, aclose), routing each key to its slot's node; callers are typed against Redis.
+        return cast("Redis", _ClusterClient.from_url(settings.redis_url, **options))
+    return Redis.from_url(settings.redis_url, **options)

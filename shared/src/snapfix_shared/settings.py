@@ -6,7 +6,9 @@ Every field reads from a ``SNAPFIX_``-prefixed environment variable (for example
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="SNAPFIX_", extra="ignore", frozen=True)
@@ -30,6 +32,17 @@ class KafkaSettings(BaseSettings):
     # 0: a message waits only while an earlier request is in flight, which batches enough.
     kafka_linger_ms: int = Field(default=0, ge=0)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # Client TLS and authentication (snapfix_shared.kafka_security builds the client options).
+    # PLAINTEXT by default; prod sets SSL (Strimzi's TLS listener) or SASL_SSL with SCRAM.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_cafile: str | None = None  # None: the system's trusted CAs
+    # A client certificate and key (PEM) for mutual TLS (Strimzi's `tls` authentication).
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_check_hostname: bool = True
+    # SASL_SSL only: SCRAM-SHA-512 credentials (Strimzi's `scram-sha-512` authentication).
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
 
 
 class ProcessSettings(HttpSettings, KafkaSettings):
@@ -54,3 +67,8 @@ class RedisSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_timeout_s: float = Field(default=0.5, gt=0)
     cache_ttl_s: int = Field(default=300, ge=1)
+    # A Redis Cluster (the operator's) instead of one node: redis_url names one seed node,
+    # the client discovers the others. Multi-key operations use {hash tags}.
+    redis_cluster: bool = False
+    # For rediss:// URLs: the CA to verify the server with (None: the system's trusted CAs).
+    redis_ssl_ca_file: str | None = None

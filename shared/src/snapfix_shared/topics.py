@@ -7,8 +7,10 @@ by the deployment; the brokers never auto-create them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -59,12 +61,23 @@ TOPIC_SPECS: dict[str, TopicSpec] = {
 TOPIC_SPECS.update({t.dlq: _DLQ for t in Topic if not t.value.startswith("analytics.")})
 
 
-async def ensure_topics(bootstrap_servers: str, *, replication_factor: int = 1, timeout_s: float = 30.0) -> list[str]:
-    """Create every missing topic of the catalogue; return the names created."""
+async def ensure_topics(
+    bootstrap_servers: str,
+    *,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+    client_options: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Create every missing topic of the catalogue; return the names created.
+
+    ``client_options``: TLS/SASL for the admin client (snapfix_shared.kafka_security.aiokafka_options).
+    """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     min_isr = "2" if replication_factor >= 3 else "1"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=10000, **dict(client_options or {})
+    )
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
         existing = set(await asyncio.wait_for(admin.list_topics(), timeout_s))

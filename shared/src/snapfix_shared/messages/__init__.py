@@ -35,6 +35,7 @@ from snapfix_shared.messages.media import (
     MediaVariant,
     ProcessMedia,
 )
+from snapfix_shared.messages.notify import NOTIFY_EVENTS, NotificationFailed, NotifyEvent
 from snapfix_shared.messages.users import (
     USER_EVENTS,
     EmailVerificationRequested,
@@ -48,6 +49,7 @@ __all__ = [
     "ISSUE_EVENTS",
     "MEDIA_COMMANDS",
     "MEDIA_EVENTS",
+    "NOTIFY_EVENTS",
     "USER_EVENTS",
     "AssignIssue",
     "ChangeIssueStatus",
@@ -74,6 +76,8 @@ __all__ = [
     "MediaRejected",
     "MediaVariant",
     "Message",
+    "NotificationFailed",
+    "NotifyEvent",
     "Priority",
     "ProcessMedia",
     "ReportIssue",

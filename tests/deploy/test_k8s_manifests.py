@@ -1,0 +1,309 @@
+"""The Kubernetes manifests: every overlay renders with kustomize and validates offline.
+
+Built-in kinds are checked against the Kubernetes OpenAPI schemas that the
+``kubernetes-validate`` package bundles (strict: unknown fields fail); the operators'
+custom resources against deploy/k8s/schemas (see its README). Then the properties the
+design depends on are asserted on the rendered output, per overlay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from snapfix_shared.topics import TOPIC_SPECS
+from tests.deploy.tools import ROOT, STACK_ARTIFACTS, tool
+
+pytestmark = pytest.mark.deploy
+
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ("dev", "prod")
+# The oldest Kubernetes minor we support (native sidecars, CronJob timeZone GA) and the newest bundled.
+K8S_VERSIONS = ("1.30.0", kubernetes_validate.utils.latest_version())
+PROCESSES = ("gateway", "issues", "media", "notify", "analytics")
+CUSTOM_GROUPS = ("kafka.strimzi.io", "psmdb.percona.com", "redis.redis.opstreelabs.in")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _schemas_parsed_once() -> Iterator[None]:
+    """kubernetes-validate parses its (large) definitions file on every call; keep each one parsed."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kubernetes_validate.utils, "schema_contents", cache(kubernetes_validate.utils.schema_contents))
+        yield
+
+
+@cache
+def render(overlay: str) -> tuple[dict[str, Any], ...]:
+    out = subprocess.run(
+        [str(tool("kustomize")), "build", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, f"kustomize build overlays/{overlay} failed:\n{out.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(out.stdout) if doc)
+
+
+def of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> Iterator[dict[str, Any]]:
+    return (d for d in docs if d["kind"] == kind)
+
+
+def one(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def custom_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    group, version = doc["apiVersion"].split("/")
+    path = K8S / "schemas" / f"{group}_{version}_{doc['kind'].lower()}.yaml"
+    assert path.exists(), f"no schema for {doc['apiVersion']} {doc['kind']} (expected {path.name})"
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rendered_resource_matches_its_schema(overlay: str) -> None:
+    docs = render(overlay)
+    assert len(docs) > 40
+    failures = []
+    for doc in docs:
+        name = f"{doc['kind']}/{doc['metadata'].get('namespace', '-')}/{doc['metadata']['name']}"
+        if doc["apiVersion"].split("/")[0] in CUSTOM_GROUPS:
+            errors = list(jsonschema.Draft202012Validator(custom_schema(doc)).iter_errors(doc))
+            failures += [f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+            continue
+        for version in K8S_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                failures.append(f"{name} (k8s {version}): {'/'.join(map(str, exc.path))}: {exc.message}")
+    assert not failures, "\n".join(failures)
+
+
+def strimzi_validation(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """Strimzi's published CRDs, as the validators @kubernetes-models generates from them (install.sh)."""
+    script = STACK_ARTIFACTS / "strimzi-validators" / "validate.mjs"
+    if not script.exists():
+        pytest.fail(f"{script} is missing: run deploy/local/install.sh")
+    return subprocess.run(
+        [str(tool("node")), str(script)],
+        input="".join(json.dumps(d) + "\n" for d in docs),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_strimzi_resources_match_strimzis_published_crds(overlay: str) -> None:
+    docs = [d for d in render(overlay) if d["apiVersion"].startswith("kafka.strimzi.io/")]
+    out = strimzi_validation(docs)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(docs)} valid, 0 invalid" in out.stdout
+
+
+def test_strimzis_crds_refuse_a_wrong_type() -> None:
+    topic = next(d for d in render("prod") if d["kind"] == "KafkaTopic")
+    wrong = {**topic, "spec": {**topic["spec"], "partitions": "24"}}
+    out = strimzi_validation([wrong])
+    assert out.returncode == 1
+    assert "partitions must be integer" in out.stdout
+
+
+def test_a_custom_resource_with_an_unknown_field_is_refused() -> None:
+    """The custom schemas really constrain: a misspelt Kafka setting fails."""
+    kafka = yaml.safe_load((K8S / "data" / "kafka.yaml").read_text().split("---")[-1])
+    assert jsonschema.Draft202012Validator(custom_schema(kafka)).is_valid(kafka)
+    kafka["spec"]["kafka"]["listners"] = []
+    assert not jsonschema.Draft202012Validator(custom_schema(kafka)).is_valid(kafka)
+
+
+def test_the_generated_manifests_are_current() -> None:
+    """base/apps and data/kafka-topics.yaml are what deploy/k8s/render.py makes of the catalogue."""
+    out = subprocess.run(
+        ["python", str(K8S / "render.py"), "--check"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_topic_of_the_catalogue_is_declared_durable(overlay: str) -> None:
+    topics = {t["spec"]["topicName"]: t["spec"] for t in of_kind(render(overlay), "KafkaTopic")}
+    assert set(topics) == {str(name) for name in TOPIC_SPECS}
+    for name, spec in TOPIC_SPECS.items():
+        declared = topics[str(name)]
+        assert declared["partitions"] == spec.partitions
+        assert declared["replicas"] == 3
+        assert declared["config"] == {"min.insync.replicas": "2", **spec.config}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_is_kraft_with_replication_3_and_no_unclean_elections(overlay: str) -> None:
+    docs = render(overlay)
+    kafka = one(docs, "Kafka", "snapfix-kafka")
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 3
+    assert config["min.insync.replicas"] == 2
+    assert config["unclean.leader.election.enable"] is False
+    assert config["auto.create.topics.enable"] is False
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    pools = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "KafkaNodePool")}
+    assert pools["controllers"]["roles"] == ["controller"]
+    assert pools["controllers"]["replicas"] == 3
+    assert pools["brokers"]["roles"] == ["broker"]
+    assert pools["brokers"]["replicas"] >= 3
+    assert any(listener["tls"] for listener in kafka["spec"]["kafka"]["listeners"])
+
+
+def test_prod_uses_tls_everywhere_and_encrypted_volumes() -> None:
+    docs = render("prod")
+    kafka = one(docs, "Kafka", "snapfix-kafka")
+    assert all(listener["tls"] for listener in kafka["spec"]["kafka"]["listeners"])
+    # Generated with a content hash in its name, so that a change rolls the Deployments.
+    (config,) = (c["data"] for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("snapfix-config-"))
+    tls_port = next(lst["port"] for lst in kafka["spec"]["kafka"]["listeners"])
+    assert config["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"].endswith(f":{tls_port}")
+    assert config["SNAPFIX_KAFKA_SECURITY_PROTOCOL"] == "SSL"
+    mongo = next(of_kind(docs, "PerconaServerMongoDB"))["spec"]
+    assert mongo["tls"]["mode"] == "requireTLS"
+    assert mongo["sharding"]["enabled"] is True
+    assert mongo["secrets"]["encryptionKey"]
+    assert all("enableEncryption: true" in rs["configuration"] for rs in mongo["replsets"])
+    redis = next(of_kind(docs, "RedisCluster"))["spec"]
+    assert redis["TLS"]["secret"]["secretName"]
+
+    encrypted = {
+        sc["metadata"]["name"] for sc in of_kind(docs, "StorageClass") if sc["parameters"].get("encrypted") == "true"
+    }
+    classes = [v["class"] for p in of_kind(docs, "KafkaNodePool") for v in p["spec"]["storage"]["volumes"]]
+    classes += [rs["volumeSpec"]["persistentVolumeClaim"]["storageClassName"] for rs in mongo["replsets"]]
+    classes.append(mongo["sharding"]["configsvrReplSet"]["volumeSpec"]["persistentVolumeClaim"]["storageClassName"])
+    classes.append(redis["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"])
+    classes += [pvc["spec"]["storageClassName"] for pvc in of_kind(docs, "PersistentVolumeClaim")]
+    assert encrypted
+    assert set(classes) <= encrypted, f"unencrypted volumes: {set(classes) - encrypted}"
+
+    for deployment in (one(docs, "Deployment", p) for p in PROCESSES):
+        mounts = deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        assert any(m["mountPath"] == "/etc/snapfix/ca" for m in mounts)
+
+
+def test_prod_backs_up_every_service_database() -> None:
+    cron = one(render("prod"), "CronJob", "snapfix-mongodump")
+    script = " ".join(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "mongodump" in script
+    for process in PROCESSES:
+        assert f"snapfix_{process}" in script
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_process_is_deployed_hardened_and_scaled(overlay: str) -> None:
+    docs = render(overlay)
+    for process in PROCESSES:
+        deployment = one(docs, "Deployment", process)
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["startupProbe"]["httpGet"]["path"] == "/livez"
+        assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+        assert pod["terminationGracePeriodSeconds"] > int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+        assert container["resources"]["requests"]["cpu"]
+        assert container["resources"]["limits"]["memory"]
+        env = {e["name"] for e in container["env"]}
+        assert {"OTEL_SERVICE_NAME", "SNAPFIX_HTTP_PORT"} <= env
+        assert container["image"].startswith("registry.example.com/snapfix/")
+
+        hpa = one(docs, "HorizontalPodAutoscaler", process)
+        assert hpa["spec"]["scaleTargetRef"]["name"] == process
+        assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+        if overlay == "prod":  # with a PDB of maxUnavailable 1, a drain never empties a process
+            assert hpa["spec"]["minReplicas"] >= 2
+        kinds = {m["type"] for m in hpa["spec"]["metrics"]}
+        assert "Resource" in kinds
+        if process != "gateway":
+            assert "External" in kinds, f"{process} does not scale on consumer lag"
+        one(docs, "PodDisruptionBudget", process)
+        one(docs, "Service", process)
+    secrets = {
+        e["valueFrom"]["secretKeyRef"]["key"]
+        for e in one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]["env"]
+        if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
+    }
+    assert "JWT_SECRET" in secrets
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_deny_by_default_and_only_the_gateway_is_reachable_from_outside(overlay: str) -> None:
+    docs = render(overlay)
+    deny = one(docs, "NetworkPolicy", "default-deny")
+    assert deny["spec"]["podSelector"] == {}
+    assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    for process in PROCESSES:
+        policy = one(docs, "NetworkPolicy", process)
+        sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        from_ingress = any(
+            p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "ingress-nginx"
+            for p in sources
+        )
+        assert from_ingress == (process == "gateway")
+        if process != "gateway":
+            callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in sources if "podSelector" in p}
+            assert "gateway" in callers
+        assert policy["spec"]["egress"], f"{process} has no egress allowance"
+    ingress = one(docs, "Ingress", "gateway")
+    backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
+    assert backends == {"gateway"}
+
+
+def beanie_collections() -> set[str]:
+    """``<database>.<collection>`` of every Beanie document the five processes define."""
+    import importlib
+
+    from beanie import Document
+
+    for process in PROCESSES:
+        importlib.import_module(f"snapfix_{process}.app")
+    found: set[str] = set()
+    pending = list(Document.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending += model.__subclasses__()
+        package = model.__module__.split(".")[0]
+        name = getattr(getattr(model, "Settings", None), "name", None)
+        if package.startswith("snapfix_") and name:
+            found.add(f"{package}.{name}")
+    return found
+
+
+def test_every_collection_has_a_shard_decision_and_every_decision_a_collection() -> None:
+    """A new collection needs a shard key or a reason to stay whole; a renamed one is caught too."""
+    script = yaml.safe_load((K8S / "data" / "mongo-shard-keys.yaml").read_text().split("---")[0])["data"]
+    keyed = set(re.findall(r'"(snapfix_[a-z]+\.[a-z_.0-9]+)":', script["shard-keys.js"]))
+    listed = script["shard-keys.js"].split("const unsharded = [")[1].split("]")[0]
+    unsharded = set(re.findall(r'"(snapfix_[a-z]+\.[a-z_.0-9]+)"', listed))
+    assert len(keyed) > 10
+    assert not keyed & unsharded
+    gridfs = {"snapfix_media.fs.files", "snapfix_media.fs.chunks"}  # GridFsStore's, not Beanie documents
+    defined = beanie_collections()
+    unknown = (keyed | unsharded) - defined - gridfs
+    assert not unknown, f"shard decisions for collections no service defines: {sorted(unknown)}"
+    undecided = defined - keyed - unsharded
+    assert not undecided, f"collections without a shard key or an 'unsharded' line: {sorted(undecided)}"

@@ -1,0 +1,158 @@
+"""Every Redis use against a real 3-master Redis Cluster (``SNAPFIX_REDIS_CLUSTER=true``).
+
+The local stack starts the cluster for the test profile (``stack.py up --redis-cluster``
+elsewhere) and names a seed node in ``SNAPFIX_REDIS_CLUSTER_URL``. Each test also checks
+that the keys it wrote really are in the cluster, so a silent fallback (the rate limiter's
+local memory, a swallowed error in a cache) cannot pass for success.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from urllib.parse import urlparse
+from uuid import uuid4
+
+import httpx
+import pytest
+from limits import parse
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from snapfix_gateway.identity.sessions import RefreshRejected, Sessions
+from snapfix_gateway.ratelimit import Limiter, Policy
+from snapfix_issues.cache import CachedIssue, IssueCache, generation_key, issue_key
+from snapfix_issues.service import new_report
+from snapfix_shared.redis_client import redis_client
+from snapfix_shared.settings import RedisSettings
+from tests.builders import make_report_command
+from tests.integration.test_gateway_identity import PASSWORD, bearer, gateway_settings, new_email, running
+from tests.stack import Stack, _env_file_values, _reachable
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster_url() -> str:
+    url = os.environ.get("SNAPFIX_REDIS_CLUSTER_URL") or _env_file_values().get("SNAPFIX_REDIS_CLUSTER_URL")
+    if not url:
+        pytest.fail(
+            "SNAPFIX_REDIS_CLUSTER_URL is not set: start the cluster with `stack.py up --redis-cluster` "
+            "(`make test` starts it for the test profile)",
+            pytrace=False,
+        )
+    parts = urlparse(url)
+    if not _reachable(parts.hostname or "127.0.0.1", parts.port or 6379):
+        pytest.fail(f"the Redis Cluster is not reachable at {parts.netloc}", pytrace=False)
+    return url
+
+
+@pytest.fixture
+async def cluster(cluster_url: str) -> AsyncIterator[Redis]:
+    client = redis_client(RedisSettings(redis_url=cluster_url, redis_cluster=True, redis_timeout_s=2))
+    yield client
+    await client.aclose()
+
+
+async def test_the_client_is_a_cluster_client_spread_over_three_masters(cluster: Redis) -> None:
+    assert isinstance(cluster, RedisCluster)
+    assert await cluster.ping()
+    masters = {node.name for node in cluster.get_primaries()}
+    assert len(masters) == 3
+    # Different issues land on different nodes: this really is sharded, not one node.
+    nodes = {cluster.get_node_from_key(issue_key(uuid4())).name for _ in range(64)}
+    assert nodes == masters
+
+
+async def test_session_rotation_and_replay_on_the_cluster(cluster: Redis) -> None:
+    sessions = Sessions(cluster, ttl_s=60)
+    session_id, first = await sessions.create("user-1", "citizen", ("roads",))  # a MULTI on one slot
+    principal = await sessions.get(session_id)
+    assert principal is not None
+    assert principal.departments == ("roads",)
+
+    _, second = await sessions.rotate(first)  # the Lua script over two hash-tagged keys
+    assert second != first
+    with pytest.raises(RefreshRejected) as replay:
+        await sessions.rotate(first)
+    assert replay.value.outcome == "reused"
+    assert await sessions.get(session_id) is None  # the family is revoked
+    assert await cluster.exists(f"gw:sess:{{{session_id}}}", f"gw:sess:{{{session_id}}}:rotated") == 0
+
+
+async def test_issue_cache_on_the_cluster(cluster: Redis) -> None:
+    cache = IssueCache(cluster, ttl_s=60)
+    stale = CachedIssue(new_report(make_report_command(), None))
+    issue_id = stale.issue.id
+
+    noted = await cache.generation(issue_id)
+    assert noted == "0"
+    await cache.invalidate([issue_id])
+    assert await cluster.get(generation_key(issue_id)) == b"1"  # the invalidation really reached Redis
+    assert not await cache.put(stale, noted)  # the raced read is refused by the script
+    fresh = CachedIssue(stale.issue.model_copy(update={"title": "Edited title"}))
+    assert await cache.put(fresh, await cache.generation(issue_id))
+    cached = await cache.get(issue_id)
+    assert cached is not None
+    assert cached.issue.title == "Edited title"
+
+    # Pipelines over many issues cross slots and nodes.
+    others = [CachedIssue(new_report(make_report_command(), None)) for _ in range(12)]
+    await cache.put_many(others)
+    assert all([await cache.get(entry.issue.id) for entry in others])
+    await cache.invalidate([entry.issue.id for entry in others])
+    assert [await cache.get(entry.issue.id) for entry in others] == [None] * len(others)
+    assert await cluster.get(generation_key(others[-1].issue.id)) == b"1"
+
+
+async def test_rate_limits_are_counted_in_the_cluster(cluster_url: str, cluster: Redis) -> None:
+    limiter = Limiter(cluster_url, timeout_s=2, cluster=True)
+    policy = Policy(f"cluster-test-{uuid4().hex[:8]}", parse("3/minute"))
+    verdicts = [await limiter.check(policy, "caller-1") for _ in range(4)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    assert verdicts[-1].reset_s >= 1
+    assert not limiter.degraded  # counted in Redis, not in this process's fallback memory
+    assert (await limiter.check(policy, "caller-2")).allowed  # another key, its own window
+    stored = [key async for key in cluster.scan_iter(match=f"gw:rl*{policy.name}*")]
+    assert len(stored) == 2
+
+
+@pytest.fixture(scope="module")
+async def gw_on_cluster(stack: Stack, cluster_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = gateway_settings(stack, redis_url=cluster_url, redis_cluster=True)
+    async for http in running(settings):
+        yield http
+
+
+async def test_the_gateway_runs_on_the_cluster(gw_on_cluster: httpx.AsyncClient, cluster: Redis) -> None:
+    gw = gw_on_cluster
+    ready = await gw.get("/readyz")
+    assert ready.status_code == 200, ready.text
+
+    # Idempotency keys: the replay is the first answer, stored in the cluster.
+    email, key = new_email(), f"cluster-{uuid4()}"
+    body = {"email": email, "password": PASSWORD, "display_name": "Ada"}
+    first = await gw.post("/v1/auth/register", json=body, headers={"idempotency-key": key})
+    again = await gw.post("/v1/auth/register", json=body, headers={"idempotency-key": key})
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json()
+    assert [k async for k in cluster.scan_iter(match="gw:idem:*")]
+
+    # Sessions: sign in, rotate, and a replayed refresh token revokes the session.
+    signed_in = await gw.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    tokens = signed_in.json()
+    assert "ratelimit" in signed_in.headers
+    assert [k async for k in cluster.scan_iter(match="gw:rl*credentials*")]  # counted in the cluster
+    rotated = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert (await gw.get("/v1/me", headers=bearer(rotated.json()))).status_code == 200
+    replay = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert replay.status_code == 400
+    assert (await gw.get("/v1/me", headers=bearer(rotated.json()))).status_code == 401

@@ -19,7 +19,7 @@ import pytest
 
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_body
-from tests.e2e.api import citizen, eventually
+from tests.e2e.api import PASSWORD, citizen, eventually
 from tests.e2e.conftest import System
 from tests.stack import ROOT, header, read_topic
 
@@ -54,6 +54,24 @@ async def _until(condition: object, timeout_s: float, what: str) -> None:
             return
         await asyncio.sleep(0.3)
     pytest.fail(f"{what} did not happen within {timeout_s}s")
+
+
+async def _recovered(system: System, client: httpx.AsyncClient) -> None:
+    probes = {
+        "the gateway's accounts": ("POST", "/v1/auth/register", 201),
+        "the media service": ("GET", f"/v1/media/{uuid4()}", 404),
+        "the notify service": ("GET", "/v1/me/notifications", 200),
+        "the issues service": ("GET", f"/v1/issues/{uuid4()}", 404),
+    }
+    for what, (method, path, expected) in probes.items():
+
+        async def answers(method: str = method, path: str = path, expected: int = expected) -> bool:
+            body = {"email": f"back-{uuid4().hex[:10]}@example.org", "password": PASSWORD, "display_name": "Back"}
+            answer = await client.request(method, path, json=body if method == "POST" else None)
+            assert answer.status_code in {expected, 503}, answer.text
+            return answer.status_code == expected
+
+        await _until(answers, 60, f"{what} answering after the database came back")
 
 
 async def test_while_redis_is_down_the_gateway_keeps_serving(system: System) -> None:
@@ -134,6 +152,9 @@ async def test_while_the_database_is_down_commands_are_accepted_and_applied_afte
             lambda issue: any(c["body"] == "Still there" for c in issue["comments"]),
             timeout_s=120,
         )
+        # Every process recovers: its pooled connections to the old server fail once (a 503
+        # the client retries), then the database paths answer again.
+        await _recovered(system, client)
         ghost_id = ghost.headers["location"].rsplit("/", 1)[-1].encode()
         [refused] = await read_topic(
             system.stack.kafka, Topic.ISSUES_COMMANDS.dlq, lambda r: r.key == ghost_id, timeout_s=60

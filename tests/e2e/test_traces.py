@@ -79,7 +79,10 @@ async def test_a_report_is_one_trace_from_the_gateway_through_kafka_to_every_con
             missing = [hop for hop, found in hops.items() if not found]
             if not missing:
                 ids = {s.span_id for s in trace}
-                orphans = [s for s in trace if s.parent_span_id and s.parent_span_id not in ids]
+                # The gateway's server span may have a parent in the caller (an instrumented client).
+                orphans = [
+                    s for s in trace if s.parent_span_id and s.parent_span_id not in ids and s.name != "POST /v1/issues"
+                ]
                 # Spans still in flight in another process's exporter may arrive a little later.
                 if not orphans:
                     return

@@ -20,7 +20,7 @@ from uuid_utils.compat import uuid7
 from snapfix_notify import webhooks
 from snapfix_notify.channels import Notice
 from snapfix_notify.config import NotifySettings
-from snapfix_shared.messages import IssueCommented, IssueReported, Location, Message
+from snapfix_shared.messages import NOTIFY_EVENTS, IssueCommented, IssueReported, Location, Message
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -237,6 +237,35 @@ async def test_410_gone_disables_the_endpoint_at_once(
     assert "410" in view["disabled_reason"]
     assert len(hook.requests) == 1
     assert log["items"][0]["status"] == "failed"
+
+
+async def test_a_delivery_failed_for_good_is_announced_once_as_notification_failed(
+    stack: Stack, notify: Notify, endpoints: Callable[..., Any]
+) -> None:
+    async with receiver(lambda _r: 400) as hook:
+        endpoint = await endpoints(hook.url + "/refuses")
+        event = make_reported()
+        await publish(stack, event)
+        log = await wait_for(lambda: _delivered(notify, endpoint["id"]), "the delivery to fail")
+    [delivery] = log["items"]
+    assert delivery["status"] == "failed"
+
+    def about_endpoint(record: Any) -> bool:
+        return record.key == endpoint["id"].encode() and b'"NotificationFailed"' in (record.value or b"")
+
+    # Asks for two, to see that there is only one (the wait for a second one ends at the timeout).
+    found = await read_topic(stack.kafka, Topic.NOTIFY_EVENTS, about_endpoint, count=2, timeout_s=5)
+    assert len(found) == 1
+    failed = NOTIFY_EVENTS.validate_json(found[0].value)
+    assert failed.channel == "webhook"
+    assert failed.endpoint_id == failed.recipient_id == endpoint["id"]
+    assert failed.notification_key == delivery["id"]
+    assert failed.cause_id == str(event.message_id)
+    assert failed.moment == "IssueReported"
+    assert failed.reason == "permanent"
+    assert failed.attempts == 1
+    assert "400" in failed.error
+    assert len(hook.requests) == 1
 
 
 async def test_a_redelivered_event_is_delivered_once_and_internal_comments_never(

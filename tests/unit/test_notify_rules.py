@@ -214,6 +214,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "overdue": {"due_at": "2026-01-01T00:00"},
     "area_digest": {"items": [{"title": "A", "category": "c", "issue_url": "https://x/1"}]},
     "verify_email": {"verify_url": "https://x/v"},
+    "password_reset": {"reset_url": "https://x/r"},
 }
 
 

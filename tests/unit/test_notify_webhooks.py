@@ -295,3 +295,99 @@ async def test_the_sender_refuses_a_name_resolving_to_a_private_address() -> Non
     assert answers[True].status == 200  # the receiver is there, on loopback
     assert answers[False].status is None
     assert len(hook.requests) == 1
+
+
+def test_a_failed_delivery_is_announced_with_its_endpoint_as_recipient() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from snapfix_notify.webhooks.failures import failure_event
+    from snapfix_notify.webhooks.models import WebhookDelivery
+
+    endpoint_id, event_id = uuid4(), uuid4()
+    base = {
+        "id": f"msg_{event_id.hex}_{endpoint_id.hex}",
+        "endpoint_id": endpoint_id,
+        "event_id": event_id,
+        "event_type": "IssueReported",
+        "body": "{}",
+        "status": "failed",
+        "created_at": datetime.now(UTC),
+    }
+    refused = failure_event(
+        WebhookDelivery.model_construct(  # a Beanie document, never stored here
+            **base,
+            attempt_count=1,
+            attempts=[{"status_code": 400, "error": "HTTP 400"}],
+            reason="refused for good (HTTP 400)",
+        )
+    )
+    assert (refused.recipient_id, refused.endpoint_id) == (str(endpoint_id), str(endpoint_id))
+    assert (refused.channel, refused.moment, refused.reason) == ("webhook", "IssueReported", "permanent")
+    assert refused.notification_key == base["id"]
+    assert refused.cause_id == str(event_id)
+    assert refused.error == "refused for good (HTTP 400)"  # the last error is in the reason already
+    exhausted = failure_event(
+        WebhookDelivery.model_construct(
+            **base, attempt_count=8, attempts=[{"error": "HTTP 503"}] * 8, reason="gave up after 8 attempts"
+        )
+    )
+    assert (exhausted.reason, exhausted.attempts) == ("exhausted", 8)
+    assert exhausted.error == "gave up after 8 attempts: HTTP 503"
+
+
+async def test_failures_left_unannounced_are_published_by_the_sweep_and_marked_only_when_acked() -> None:
+    from snapfix_notify.webhooks.dispatcher import Dispatcher
+    from snapfix_notify.webhooks.models import WebhookDelivery
+    from snapfix_shared.kafka import PublishFailed
+    from snapfix_shared.messages import NotificationFailed
+
+    endpoint_id, event_id = uuid4(), uuid4()
+    left = WebhookDelivery.model_construct(
+        id=f"msg_{event_id.hex}_{endpoint_id.hex}",
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        event_type="IssueReported",
+        status="failed",
+        attempt_count=1,
+        attempts=[{"error": "HTTP 400"}],
+        reason="refused for good (HTTP 400)",
+        announced=False,
+    )
+    marked: list[str] = []
+    published: list[NotificationFailed] = []
+    kafka_up = False
+
+    async def unannounced(limit: int) -> list[WebhookDelivery]:
+        return [] if marked else [left]
+
+    async def mark_announced(delivery_id: str) -> None:
+        marked.append(delivery_id)
+
+    async def announce(event: NotificationFailed) -> None:
+        if not kafka_up:
+            raise PublishFailed("no ack")
+        published.append(event)
+
+    deliveries: Any = SimpleNamespace(unannounced=unannounced, mark_announced=mark_announced)
+    dispatcher = Dispatcher(
+        SimpleNamespace(),  # type: ignore[arg-type]
+        deliveries,
+        SimpleNamespace(),  # type: ignore[arg-type]
+        retry=RetryPolicy(base_s=1, max_s=2, jitter_s=0, max_attempts=2),
+        disable=DisablePolicy(after_failures=3, after_s=60),
+        concurrency=2,
+        store_concurrency=1,
+        poll_s=0.1,
+        lease_s=5,
+        announce=announce,
+    )
+    await dispatcher._sweep_unannounced()
+    assert (published, marked) == ([], [])  # not acked: stays unannounced for the next sweep
+    kafka_up = True
+    dispatcher._next_sweep = 0.0
+    await dispatcher._sweep_unannounced()
+    assert [e.notification_key for e in published] == [left.id]
+    assert marked == [left.id]
+    await dispatcher._sweep_unannounced()  # nothing left, and not due again yet
+    assert len(published) == 1

@@ -63,6 +63,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         publish_timeout_s=runtime.publish_timeout_s,
         public_base_url=settings.public_base_url,
         min_password_score=settings.min_password_score,
+        password_reset_ttl_s=settings.password_reset_ttl_s,
     )
     _background(runtime, accounts, settings)
     if settings.live_updates:

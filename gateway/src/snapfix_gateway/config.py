@@ -41,6 +41,7 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     jwt_audience: str = "snapfix-api"
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    password_reset_ttl_s: int = Field(default=3600, ge=60, description="How long a password-reset link works")
     min_password_score: int = Field(default=3, ge=0, le=4, description="zxcvbn score a password must reach")
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None

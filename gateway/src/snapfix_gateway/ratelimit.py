@@ -2,7 +2,7 @@
 
 - every signed-in user: ``rate_limit_user`` over the whole API (the product's 100/minute);
 - anonymous callers: ``rate_limit_anonymous`` per client IP;
-- the token and registration endpoints: also ``rate_limit_token`` per client IP.
+- the token, registration and password-reset endpoints: also ``rate_limit_token`` per client IP.
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers);
 a refused request is ``429`` problem+json with ``Retry-After``. When Redis is down the
@@ -33,7 +33,12 @@ log = logging.getLogger(__name__)
 
 VERIFIED_TOKEN = "verified_token"  # noqa: S105 - a scope key, not a secret
 _EXEMPT = ("/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
-_CREDENTIAL_PATHS = ("/v1/auth/token", "/v1/auth/register")
+_CREDENTIAL_PATHS = (
+    "/v1/auth/token",
+    "/v1/auth/register",
+    "/v1/auth/password-reset",
+    "/v1/auth/password-reset/confirm",
+)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Accounts: registration, sign-in, staff creation, e-mail verification, and their events.
+"""Accounts: registration, sign-in, staff creation, e-mail verification, password reset, and their events.
 
 The account is written first, with its events in an outbox field; the events are then
 published (acks=all) and the outbox cleared. A crash or a Kafka outage in between leaves
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
@@ -24,8 +23,16 @@ from uuid_utils.compat import uuid7
 
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.passwords import Passwords, check_strength
+from snapfix_gateway.identity.resets import digest, new_reset_token, reset_token_valid
 from snapfix_shared.kafka import PublishFailed, publish_all
-from snapfix_shared.messages import USER_EVENTS, EmailVerificationRequested, Role, UserEmailVerified, UserRegistered
+from snapfix_shared.messages import (
+    USER_EVENTS,
+    EmailVerificationRequested,
+    PasswordResetRequested,
+    Role,
+    UserEmailVerified,
+    UserRegistered,
+)
 from snapfix_shared.messages.users import UserEvent
 from snapfix_shared.topics import Topic
 
@@ -53,10 +60,6 @@ def _now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class Accounts:
     def __init__(
         self,
@@ -67,10 +70,12 @@ class Accounts:
         publish_timeout_s: float,
         public_base_url: str,
         min_password_score: int,
+        password_reset_ttl_s: int = 3600,
     ) -> None:
         self.broker, self.passwords, self.source = broker, passwords, source
         self.publish_timeout_s, self.public_base_url = publish_timeout_s, public_base_url.rstrip("/")
         self.min_password_score = min_password_score
+        self.password_reset_ttl_s = password_reset_ttl_s
 
     async def register(
         self,
@@ -105,7 +110,7 @@ class Accounts:
             role=role,
             departments=sorted(set(departments)),
             email_verified=verified,
-            verify_token_hash=None if verified else _digest(token),
+            verify_token_hash=None if verified else digest(token),
             created_at=_now_ms(),
             outbox=[e.model_dump(mode="json") for e in events],
             outbox_pending=True,
@@ -133,7 +138,7 @@ class Accounts:
             return None
 
     async def verify_email(self, token: str, *, correlation_id: str) -> bool:
-        account = await Account.find_one(Account.verify_token_hash == _digest(token))
+        account = await Account.find_one(Account.verify_token_hash == digest(token))
         if account is None:
             return False
         event = UserEmailVerified(correlation_id=correlation_id, actor_id=str(account.id), user_id=account.id)
@@ -147,6 +152,63 @@ class Accounts:
         if refreshed is not None:
             await self._flush(refreshed)
         return True
+
+    async def request_password_reset(self, email: str, *, correlation_id: str) -> bool:
+        """Issue a reset link for the account with this address, if any (True when there is one).
+
+        The new token replaces any earlier one; the event goes out through the outbox.
+        """
+        try:
+            email = normalize_email(email)
+        except InvalidEmail:
+            return False
+        account = await Account.find_one(Account.email == email)
+        if account is None:
+            return False
+        reset = new_reset_token(_now_ms(), self.password_reset_ttl_s)
+        event = PasswordResetRequested(
+            correlation_id=correlation_id,
+            actor_id=str(account.id),
+            user_id=account.id,
+            email=account.email,
+            display_name=account.display_name,
+            reset_url=f"{self.public_base_url}/v1/auth/password-reset?token={reset.token}",
+        )
+        await Account.find_one(Account.id == account.id).update(
+            {
+                "$set": {
+                    "reset_token_hash": reset.token_hash,
+                    "reset_expires_at": reset.expires_at,
+                    "outbox_pending": True,
+                },
+                "$push": {"outbox": event.model_dump(mode="json")},
+            }
+        )
+        refreshed = await Account.get(account.id)
+        if refreshed is not None:
+            await self._flush(refreshed)
+        return True
+
+    async def reset_password(self, token: str, new_password: str) -> Account | None:
+        """Set a new password with a reset token; None when the token is unknown, expired or used.
+
+        Raises WeakPassword (the token stays usable for a better password).
+        """
+        account = await Account.find_one(Account.reset_token_hash == digest(token))
+        if account is None or not reset_token_valid(
+            token, account.reset_token_hash, account.reset_expires_at, _now_ms()
+        ):
+            return None
+        check_strength(
+            new_password, user_inputs=[account.email, account.display_name], min_score=self.min_password_score
+        )
+        new_hash = await self.passwords.hash(new_password)
+        # Conditional on the token still being there: of two concurrent uses, one wins.
+        result = await Account.get_pymongo_collection().update_one(
+            {"_id": account.id, "reset_token_hash": digest(token)},
+            {"$set": {"password_hash": new_hash, "reset_token_hash": None, "reset_expires_at": None}},
+        )
+        return account if result.modified_count else None
 
     async def ensure_admin(self, email: str, password: str) -> None:
         """Create the bootstrap admin when it does not exist yet (idempotent across replicas)."""

@@ -28,6 +28,9 @@ class Account(Document):
     departments: list[str] = Field(default_factory=list)
     email_verified: bool = False
     verify_token_hash: str | None = None
+    # The pending password reset (identity/resets.py): the hash of its token and when it lapses.
+    reset_token_hash: str | None = None
+    reset_expires_at: datetime | None = None
     created_at: datetime
     outbox: list[dict[str, Any]] = Field(default_factory=list)
     outbox_pending: bool = False
@@ -37,5 +40,6 @@ class Account(Document):
         indexes: ClassVar = [
             IndexModel("email", unique=True),
             IndexModel("verify_token_hash"),
+            IndexModel("reset_token_hash"),
             IndexModel("outbox_pending"),
         ]

@@ -5,6 +5,9 @@ secret and the hashes of the ones it rotated away from; presenting a rotated sec
 again means the token was stolen or replayed, and the whole session (the family of
 tokens descending from one sign-in) is revoked. Both keys share a hash tag, so the
 rotation script is atomic on Redis Cluster too.
+
+Each user also has a set of their session ids (``gw:user:{<user id>}:sessions``), so a
+password reset can end every session at once; members whose session expired are harmless.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ def _keys(session_id: str) -> tuple[str, str]:
     return f"gw:sess:{{{session_id}}}", f"gw:sess:{{{session_id}}}:rotated"
 
 
+def _user_key(user_id: str) -> str:
+    return f"gw:user:{{{user_id}}}:sessions"
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -86,6 +93,11 @@ class Sessions:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+        # Another hash slot on Redis Cluster: a second round trip, not in the transaction above.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(_user_key(user_id), session_id)
+            pipe.expire(_user_key(user_id), self.ttl_s)
             await pipe.execute()
         return session_id, f"{session_id}.{secret}"
 
@@ -122,3 +134,12 @@ class Sessions:
 
     async def revoke(self, session_id: str) -> None:
         await self.redis.delete(*_keys(session_id))
+
+    async def revoke_all(self, user_id: str) -> int:
+        """End every session of a user (after a password reset); how many were listed."""
+        members = await self.redis.smembers(_user_key(user_id))
+        for member in members:
+            # One slot per session on Redis Cluster: deleted one by one.
+            await self.revoke(member.decode() if isinstance(member, bytes) else str(member))
+        await self.redis.delete(_user_key(user_id))
+        return len(members)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -28,6 +29,7 @@ from snapfix_shared.messages import Role
 from snapfix_shared.messages.issues import DepartmentCode
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["accounts"])
 
 DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
@@ -66,6 +68,29 @@ class CreateUserRequest(RegisterRequest):
 
     role: Role = "staff"
     departments: list[DepartmentCode] = Field(default_factory=list, max_length=20)
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.org"}]})
+
+    email: Email
+
+
+class PasswordResetAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    detail: str = "If an account uses this address, a link to choose a new password is on its way."
+
+
+class PasswordResetConfirm(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": "the token from the link", "new_password": "amber-falcon-38-meadow"}]
+        },
+    )
+
+    token: str = Field(min_length=10, max_length=200)
+    new_password: Password
 
 
 class UserView(BaseModel):
@@ -122,12 +147,7 @@ async def _create(
             422, "Unprocessable Content", str(exc), extra={"errors": [{"field": "email", "message": str(exc)}]}
         ) from exc
     except WeakPassword as exc:
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            f"The password is too weak: {exc}",
-            extra={"errors": [{"field": "password", "message": str(exc)}]},
-        ) from exc
+        raise _weak_password(exc, "password") from exc
     except EmailTaken as exc:
         raise Problem(409, "Conflict", "An account with this e-mail address exists already.") from exc
     except PyMongoError as exc:
@@ -234,6 +254,49 @@ async def verify_email(
     return {"status": "verified"}
 
 
+async def _request_reset(accounts: AccountsDep, email: str, request_id: str) -> None:
+    try:
+        await accounts.request_password_reset(email, correlation_id=request_id)
+    except PyMongoError as exc:  # the answer is sent already; the user may ask again
+        log.warning("password reset request %s not stored: %r", request_id, exc)
+
+
+@router.post("/v1/auth/password-reset", status_code=status.HTTP_202_ACCEPTED, response_model=PasswordResetAccepted)
+async def request_password_reset(
+    body: PasswordResetRequest, accounts: AccountsDep, request_id: RequestIdDep, background: BackgroundTasks
+) -> PasswordResetAccepted:
+    """Send a link to choose a new password (valid for an hour, once) to the address, if an account uses it.
+
+    The answer is the same, and as quick, whether the account exists or not: the lookup
+    and the e-mail happen after it is sent.
+    """
+    background.add_task(_request_reset, accounts, body.email, request_id)
+    return PasswordResetAccepted()
+
+
+@router.post(
+    "/v1/auth/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: {"description": "Invalid, expired or used token"}, 422: {"description": "Weak password"}},
+)
+async def confirm_password_reset(body: PasswordResetConfirm, accounts: AccountsDep, sessions: SessionsDep) -> Response:
+    """Choose a new password with the token of a reset link. Every session of the account ends."""
+    try:
+        account = await accounts.reset_password(body.token, body.new_password)
+    except WeakPassword as exc:
+        raise _weak_password(exc, "new_password") from exc
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    if account is None:
+        raise Problem(400, "Bad Request", "This password-reset link is not valid: it expired or was used already.")
+    try:
+        await sessions.revoke_all(str(account.id))
+    except RedisError as exc:
+        # The password changed already; sessions stay until Redis is back: say so rather than pretend.
+        raise _identity_store_down(exc) from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/v1/me", response_model=UserView, tags=["me"])
 async def me(principal: PrincipalDep, accounts: AccountsDep) -> UserView:
     try:
@@ -267,3 +330,12 @@ async def create_user(
         accounts, body, request_id, role=body.role, departments=list(body.departments), actor_id=admin.user_id
     )
     return UserView.of(account)
+
+
+def _weak_password(exc: WeakPassword, field: str) -> Problem:
+    return Problem(
+        422,
+        "Unprocessable Content",
+        f"The password is too weak: {exc}",
+        extra={"errors": [{"field": field, "message": str(exc)}]},
+    )

@@ -37,6 +37,7 @@ from snapfix_shared.messages import (
     IssueFollowed,
     IssueReported,
     IssueStatusChanged,
+    PasswordResetRequested,
     UserEmailVerified,
     UserEvent,
     UserRegistered,
@@ -54,7 +55,7 @@ TRANSIENT = (ConnectionFailure,)
 ISSUE_TYPES = frozenset(
     {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
 )
-USER_TYPES = frozenset({"UserRegistered", "EmailVerificationRequested", "UserEmailVerified"})
+USER_TYPES = frozenset({"UserRegistered", "EmailVerificationRequested", "UserEmailVerified", "PasswordResetRequested"})
 
 
 class _Consumer:
@@ -87,7 +88,7 @@ class _Consumer:
 
 
 class UserEventsHandler(_Consumer):
-    """Contacts, and the verification email each ``EmailVerificationRequested`` asks for."""
+    """Contacts, and the account emails (``EmailVerificationRequested``, ``PasswordResetRequested``) asked for."""
 
     def __init__(self, runtime: Runtime, dispatcher: Dispatcher, contacts: Contacts, *, group: str) -> None:
         super().__init__(runtime, group=group)
@@ -113,19 +114,28 @@ class UserEventsHandler(_Consumer):
                     },
                 )
             case EmailVerificationRequested():
-                delivery = new_delivery(
-                    cause_id=str(event.message_id),
-                    recipient_id=user_id,
-                    channel=EMAIL,
-                    moment="verify_email",
-                    context={"verify_url": event.verify_url},
-                    now=utcnow(),
-                    address=event.email,
-                )
-                await self.dispatcher.record([delivery])
-                await self.contacts.fill(user_id, {"email": event.email, "display_name": event.display_name})
+                await self._account_email(event, "verify_email", {"verify_url": event.verify_url})
+            case PasswordResetRequested():
+                await self._account_email(event, "password_reset", {"reset_url": event.reset_url})
             case UserEmailVerified():
                 await self.contacts.upsert(user_id, {"email_verified": True})
+
+    async def _account_email(
+        self, event: EmailVerificationRequested | PasswordResetRequested, moment: str, context: dict[str, str]
+    ) -> None:
+        """Account emails always go, to the address the account has now (never subject to preferences)."""
+        user_id = str(event.user_id)
+        delivery = new_delivery(
+            cause_id=str(event.message_id),
+            recipient_id=user_id,
+            channel=EMAIL,
+            moment=moment,
+            context=context,
+            now=utcnow(),
+            address=event.email,
+        )
+        await self.dispatcher.record([delivery])
+        await self.contacts.fill(user_id, {"email": event.email, "display_name": event.display_name})
 
 
 class IssueEventsHandler(_Consumer):

@@ -26,6 +26,7 @@ SUBJECTS: dict[str, str] = {
     "area_report": "New report near you: {{ title }}",
     "area_digest": "{{ items | length }} new report{{ 's' if items | length != 1 }} in an area you watch",
     "verify_email": "Confirm your email address for {{ app_name }}",
+    "password_reset": "Choose a new password for {{ app_name }}",
 }
 
 

@@ -39,6 +39,7 @@ from snapfix_shared.messages.notify import NOTIFY_EVENTS, NotificationFailed, No
 from snapfix_shared.messages.users import (
     USER_EVENTS,
     EmailVerificationRequested,
+    PasswordResetRequested,
     UserEmailVerified,
     UserEvent,
     UserRegistered,
@@ -78,6 +79,7 @@ __all__ = [
     "Message",
     "NotificationFailed",
     "NotifyEvent",
+    "PasswordResetRequested",
     "Priority",
     "ProcessMedia",
     "ReportIssue",

@@ -16,7 +16,9 @@ ChannelName = Annotated[str, Field(min_length=1, max_length=32, description="ema
 
 
 class NotifyEventBase(Event):
-    recipient_id: str = Field(min_length=1, max_length=128, description="The user the notification was for")
+    recipient_id: str = Field(
+        min_length=1, max_length=128, description="The user the notification was for (a webhook's: its endpoint id)"
+    )
 
     def partition_key(self) -> str:
         return self.recipient_id
@@ -37,6 +39,9 @@ class NotificationFailed(NotifyEventBase):
         "no_address: the recipient has no address on this channel"
     )
     error: str = Field(max_length=1000, description="The provider's answer, as text")
+    endpoint_id: str | None = Field(
+        default=None, max_length=128, description="For channel webhook: the integrator's endpoint (no user recipient)"
+    )
 
 
 NotifyEvent = Annotated[NotificationFailed, Field(discriminator="type")]

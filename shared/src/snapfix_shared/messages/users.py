@@ -38,9 +38,21 @@ class EmailVerificationRequested(UserEventBase):
     verify_url: str = Field(max_length=2000)
 
 
+class PasswordResetRequested(UserEventBase):
+    """Send ``reset_url`` to ``email``; following it (within its expiry, once) sets a new password."""
+
+    type: Literal["PasswordResetRequested"] = "PasswordResetRequested"
+    email: str = Field(max_length=320)
+    display_name: str = Field(max_length=100)
+    reset_url: str = Field(max_length=2000)
+
+
 class UserEmailVerified(UserEventBase):
     type: Literal["UserEmailVerified"] = "UserEmailVerified"
 
 
-UserEvent = Annotated[UserRegistered | EmailVerificationRequested | UserEmailVerified, Field(discriminator="type")]
+UserEvent = Annotated[
+    UserRegistered | EmailVerificationRequested | UserEmailVerified | PasswordResetRequested,
+    Field(discriminator="type"),
+]
 USER_EVENTS: TypeAdapter[UserEvent] = TypeAdapter(UserEvent)

@@ -22,7 +22,10 @@ from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
 from snapfix_notify.webhooks.sender import WebhookSender
+from snapfix_shared.kafka import publish
+from snapfix_shared.messages import NotificationFailed
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
 
 if TYPE_CHECKING:  # push.py rides on this package's sender: imported when installing, not before
     from snapfix_notify.push import PushChannel, PushTransport
@@ -51,6 +54,12 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         max_connections=settings.webhook_concurrency,
         allow_private=settings.webhook_allow_private,
     )
+
+    async def announce(event: NotificationFailed) -> None:
+        await publish(
+            runtime.broker, Topic.NOTIFY_EVENTS, event, source=runtime.source, timeout_s=runtime.publish_timeout_s
+        )
+
     dispatcher = Dispatcher(
         endpoints,
         deliveries,
@@ -69,6 +78,7 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         poll_s=settings.webhook_poll_s,
         # An attempt that never finished (a crash) is due again once it surely timed out.
         lease_s=settings.webhook_timeout_s + 30,
+        announce=announce,
     )
     transport = transport_for(settings)
     push = PushChannel(devices, transport, PushBuilder(apns_topic=settings.apns_topic))

@@ -27,14 +27,19 @@ from prometheus_client import Counter
 from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.webhooks.failures import failure_event
 from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy, outcome
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
 from snapfix_notify.webhooks.sender import Attempt, WebhookSender
+from snapfix_shared.kafka import PublishFailed
+from snapfix_shared.messages import NotificationFailed
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
+Announce = Callable[[NotificationFailed], Awaitable[None]]
+ANNOUNCE_SWEEP_S = 30.0  # how often failures whose announcement did not get through are tried again
 
 ATTEMPTS = Counter("snapfix_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
 DISABLED = Counter("snapfix_webhook_endpoints_disabled_total", "Webhook endpoints disabled", ["why"])
@@ -57,11 +62,14 @@ class Dispatcher:
         store_concurrency: int,
         poll_s: float,
         lease_s: float,
+        announce: Announce | None = None,
     ) -> None:
         self.endpoints, self.deliveries, self.sender = endpoints, deliveries, sender
         self.retry, self.disable = retry, disable
         self.poll_s, self.lease_s = poll_s, lease_s
         self.concurrency = concurrency
+        self.announce = announce
+        self._next_sweep = 0.0
         self._db = asyncio.Semaphore(store_concurrency)
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -97,6 +105,7 @@ class Dispatcher:
                 log.warning("webhook deliveries cannot be read: %s", exc)
                 started = 0
             if not started:
+                await self._sweep_unannounced()
                 await self._idle()
 
     async def _start_due(self) -> int:
@@ -117,6 +126,31 @@ class Dispatcher:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         return len(claimed)
+
+    async def _sweep_unannounced(self) -> None:
+        """Publish the failures a crash or a Kafka outage left unannounced (when idle, now and then)."""
+        loop = asyncio.get_running_loop()
+        if self.announce is None or loop.time() < self._next_sweep:
+            return
+        self._next_sweep = loop.time() + ANNOUNCE_SWEEP_S
+        try:
+            for delivery in await self._call(self.deliveries.unannounced, 100):
+                if not await self._announce(delivery):
+                    return
+        except PyMongoError as exc:
+            log.warning("unannounced webhook failures cannot be read: %s", exc)
+
+    async def _announce(self, delivery: WebhookDelivery) -> bool:
+        """Publish the failed delivery's NotificationFailed, then mark it; False when Kafka did not ack."""
+        if self.announce is None:
+            return True
+        try:
+            await self.announce(failure_event(delivery))
+        except PublishFailed as exc:
+            log.warning("NotificationFailed for webhook %s not published yet: %s", delivery.id, exc)
+            return False
+        await self._call(self.deliveries.mark_announced, delivery.id)
+        return True
 
     async def _call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         async with self._db:
@@ -186,17 +220,30 @@ class Dispatcher:
         else:
             reason = "the receiver answered 410 Gone" if kind == "gone" else f"refused for good ({result.error})"
             fields = {"status": "failed", "next_attempt_at": None, "reason": reason}
-        await self._call(self.deliveries.finish_attempt, delivery.id, claim, attempt, **fields)
+        if fields.get("status") == "failed" and self.announce is not None:
+            fields["announced"] = False  # in the same write: a crash before the publish leaves it for the sweep
+        ours = await self._call(self.deliveries.finish_attempt, delivery.id, claim, attempt, **fields)
         log.info("webhook %s to %s: %s (%s)", delivery.id, endpoint.url, kind, result.error)
         if kind == "gone":
             await self._disable(endpoint.id, "the receiver answered 410 Gone", "gone", finished)
-            return
-        self._failing.add(endpoint.id)
-        counted = await self._call(self.endpoints.failed, endpoint.id, finished)
-        if counted is not None:
-            why = self.disable.reason(counted.consecutive_failures, counted.failing_since, finished)
-            if why is not None:
-                await self._disable(endpoint.id, f"sustained failure: {why}", "failing", finished)
+        else:
+            self._failing.add(endpoint.id)
+            counted = await self._call(self.endpoints.failed, endpoint.id, finished)
+            if counted is not None:
+                why = self.disable.reason(counted.consecutive_failures, counted.failing_since, finished)
+                if why is not None:
+                    await self._disable(endpoint.id, f"sustained failure: {why}", "failing", finished)
+        # Announced last: the endpoint's state is settled first, whatever Kafka takes.
+        if ours and fields.get("announced") is False:
+            failed = delivery.model_copy(
+                update={
+                    "status": "failed",
+                    "reason": fields["reason"],
+                    "attempt_count": delivery.attempt_count + 1,
+                    "attempts": [*delivery.attempts, attempt],
+                }
+            )
+            await self._announce(failed)
 
     async def _disable(self, endpoint_id: Any, reason: str, why: str, at: datetime) -> None:
         if await self._call(self.endpoints.disable, endpoint_id, reason, at):

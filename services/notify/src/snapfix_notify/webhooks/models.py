@@ -68,6 +68,8 @@ class WebhookDelivery(Document):
     attempts: list[dict[str, Any]] = Field(default_factory=list)
     delivered_at: datetime | None = None
     reason: str | None = None
+    # False from the write that fails it until its NotificationFailed is acked (webhooks/failures.py).
+    announced: bool | None = None
 
     class Settings:
         name = "webhook_deliveries"

@@ -151,6 +151,14 @@ class DeliveryRepository:
         )
         return bool(result.modified_count)
 
+    async def unannounced(self, limit: int) -> list[WebhookDelivery]:
+        """Failed deliveries whose NotificationFailed is not acked yet (on the status index)."""
+        cursor = self._collection().find({"status": "failed", "announced": False}).limit(limit)
+        return [_delivery(d) async for d in cursor]
+
+    async def mark_announced(self, delivery_id: str) -> None:
+        await self._collection().update_one({"_id": delivery_id}, {"$set": {"announced": True}})
+
     async def delete_of(self, endpoint_id: UUID) -> None:
         await self._collection().delete_many({"endpoint_id": endpoint_id})
 

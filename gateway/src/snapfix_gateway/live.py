@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,7 +23,7 @@ from sse_starlette import ServerSentEvent
 
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.upstream import Upstream, UpstreamError
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import retry_transient, subscribe_batches
 from snapfix_shared.messages import ISSUE_EVENTS, IssueCommented, IssueEvent, IssueStatusChanged
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -97,19 +96,16 @@ class LiveFanout:
 
 
 def register(runtime: Runtime, fanout: LiveFanout) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.ISSUES_EVENTS,
-        group_id=GROUP,
-        batch=True,
+        group=GROUP,
+        handle=fanout.handle,
         max_records=200,
-        batch_timeout_ms=20,
-        auto_offset_reset="latest",
-        decoder=raw_body,
+        start="latest",
         title="gateway-live",
         description="Fans status changes and public comments out to the live streams of reporters and followers.",
     )
-    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await fanout.handle(batch_records(message))
 
 
 async def stream(

@@ -4,18 +4,22 @@
   becomes a dead letter rather than a crash;
 - ``batch_records``: the Kafka records behind a (batch) message;
 - ``retry_transient``: transient failures retried with exponential backoff and jitter; past
-  the deadline the error propagates, the batch is not committed and comes back later.
+  the deadline the error propagates, the batch is not committed and comes back later;
+- ``subscribe_batches``: a consumer of one topic in batches, committed after the handler;
+- ``followed_event``: a record's event when it is one the consumer follows, poison to the DLQ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar
+import json
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import Counter
+from pydantic import TypeAdapter, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -24,8 +28,15 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
+
+    from snapfix_shared.runtime import Runtime
+
 P = ParamSpec("P")
 T = TypeVar("T")
+E = TypeVar("E")
+Record = ConsumerRecord[Any, Any]
 
 RETRY_DEADLINE_S = 30.0
 
@@ -69,3 +80,68 @@ async def retry_transient(
         with attempt:
             return await fn(*args, **kwargs)
     raise AssertionError("unreachable: the retry loop returns or raises")
+
+
+def subscribe_batches(
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    group: str,
+    handle: Callable[[Sequence[Record]], Awaitable[None]],
+    max_records: int,
+    title: str,
+    description: str,
+    batch_timeout_ms: int = 20,
+    start: Literal["earliest", "latest"] = "earliest",
+) -> None:
+    """Consume ``topic`` in batches as ``group``; the batch is committed once ``handle`` returns.
+
+    Bodies stay raw (decoding is the handler's, so a record that is not JSON becomes a dead
+    letter rather than a crash); a new group starts at ``start``.
+    """
+
+    @broker.subscriber(
+        topic,
+        group_id=group,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        auto_offset_reset=start,
+        decoder=raw_body,
+        title=title,
+        description=description,
+    )
+    async def consume(_bodies: list[bytes], message: KafkaMessage) -> None:
+        await handle(batch_records(message))
+
+
+async def followed_event(
+    runtime: Runtime,
+    record: Record,
+    *,
+    group: str,
+    adapter: TypeAdapter[E],
+    followed: Collection[str],
+) -> E | None:
+    """The record's event when its ``type`` is one the consumer follows; None otherwise.
+
+    Another type (valid for other consumers, or newer than this one) is none of its business.
+    A record that is not an event, or a followed one that does not validate, is poison: it is
+    dead-lettered (None).
+    """
+    try:
+        head = json.loads(record.value or b"")
+    except ValueError as exc:
+        await runtime.dead_letter(record, group=group, reason="invalid", error=f"not JSON: {exc}")
+        return None
+    kind = head.get("type") if isinstance(head, dict) else None
+    if not isinstance(kind, str):
+        await runtime.dead_letter(record, group=group, reason="invalid", error="not an event: no type")
+        return None
+    if kind not in followed:
+        return None
+    try:
+        return adapter.validate_python(head)
+    except ValidationError as exc:
+        await runtime.dead_letter(record, group=group, reason="invalid", error=str(exc))
+        return None

@@ -18,7 +18,6 @@ Steps 2-6 are idempotent, so a transient failure retries them whole.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,11 +26,9 @@ from typing import Any, TypeVar, get_args
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import RedisError
 
@@ -41,7 +38,7 @@ from snapfix_analytics.config import AnalyticsSettings
 from snapfix_analytics.effects import CellDelta, Effect, IssueState, effects, event_time
 from snapfix_analytics.repository import AnalyticsRepository
 from snapfix_analytics.windows import PartitionClock
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.kafka import PublishFailed, header_map, publish_all
 from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent, IssueReported, Message
 from snapfix_shared.messages.analytics import IssueWindowStats, OpenBacklog, PublicIssueEvent
@@ -223,23 +220,8 @@ class IssueEventsHandler:
                 )
 
     async def _parse(self, record: Record) -> IssueEvent | None:
-        try:
-            head = json.loads(record.value or b"")
-        except ValueError as exc:
-            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
-            return None
-        kind = head.get("type") if isinstance(head, dict) else None
-        if not isinstance(kind, str):
-            await self._dead_letter(record, "invalid", "not an event: no type")
-            return None
-        if kind not in KNOWN_TYPES:  # newer than this service: not counted, not lost (it stays in the log)
-            log.info("skipped issue event of unknown type %s", kind[:64])
-            return None
-        try:
-            return ISSUE_EVENTS.validate_python(head)
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid", str(exc))
-            return None
+        # A type newer than this service is not counted, and not lost: it stays in the log.
+        return await followed_event(self.runtime, record, group=self.group, adapter=ISSUE_EVENTS, followed=KNOWN_TYPES)
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
@@ -349,16 +331,13 @@ def stats_message(collection: str, doc: Doc | None) -> Message | None:
 
 
 def register(runtime: Runtime, handler: IssueEventsHandler, settings: AnalyticsSettings) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.ISSUES_EVENTS,
-        group_id=settings.consumer_group,
-        batch=True,
+        group=settings.consumer_group,
+        handle=handler.handle,
         max_records=settings.batch_records,
         batch_timeout_ms=50,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="analytics-issue-events",
         description="Counts issue events into tumbling windows, the backlog gauge and the analyst streams.",
     )
-    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await handler.handle(batch_records(message))

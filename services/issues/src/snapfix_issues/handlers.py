@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import propagate
 from opentelemetry.context import Context
 from pydantic import ValidationError
@@ -30,7 +29,7 @@ from snapfix_issues.domain import IssueRecord, storage_precision
 from snapfix_issues.repository import Reports
 from snapfix_issues.rules import Change, Rejection
 from snapfix_issues.service import commented_event, followed_event, new_comment, new_report, reported_event, voted_event
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import retry_transient, subscribe_batches
 from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_COMMANDS,
@@ -289,16 +288,13 @@ def _refused(rejection: Rejection) -> Refused:
 
 
 def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSettings) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.ISSUES_COMMANDS,
-        group_id=settings.consumer_group,
-        batch=True,
+        group=settings.consumer_group,
+        handle=handler.handle,
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="issues-commands",
         description="Applies issue commands (reports, lifecycle, comments, votes, follows) and announces their events.",
     )
-    async def on_issue_commands(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await handler.handle(batch_records(message))

@@ -17,11 +17,10 @@ from uuid import UUID
 import orjson
 from aiokafka import ConsumerRecord
 from beanie import Document
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field, ValidationError
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import retry_transient, subscribe_batches
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.messages import MEDIA_EVENTS
 from snapfix_shared.messages.media import MediaProcessed, MediaRejected
@@ -126,16 +125,12 @@ class PhotoEvents:
 
 
 def register(runtime: Runtime, events: PhotoEvents) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.MEDIA_EVENTS,
-        group_id=GROUP,
-        batch=True,
+        group=GROUP,
+        handle=events.handle,
         max_records=200,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="issues-media-events",
         description="Follows what became of the photos reports name (processed, rejected, deleted).",
     )
-    async def on_media_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await events.handle(batch_records(message))

@@ -18,24 +18,21 @@ dead-letter topic; event types this service does not follow are skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ParamSpec, TypeVar, get_args
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, original_key, variant_key
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.kafka import PublishFailed, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
@@ -177,22 +174,7 @@ class IssuePhotosHandler:
             await self.store.delete(key)
 
     async def _parse(self, record: Record) -> IssueEvent | None:
-        try:
-            head = json.loads(record.value or b"")
-        except ValueError as exc:
-            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
-            return None
-        kind = head.get("type") if isinstance(head, dict) else None
-        if not isinstance(kind, str):
-            await self._dead_letter(record, "invalid", "not an event: no type")
-            return None
-        if kind not in FOLLOWED:  # valid for others (or newer than this service): none of its business
-            return None
-        try:
-            return ISSUE_EVENTS.validate_json(record.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid", str(exc))
-            return None
+        return await followed_event(self.runtime, record, group=self.group, adapter=ISSUE_EVENTS, followed=FOLLOWED)
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Past the deadline the batch is not committed and comes back later.
@@ -203,16 +185,12 @@ class IssuePhotosHandler:
 
 
 def register(runtime: Runtime, handler: IssuePhotosHandler, settings: MediaSettings) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.ISSUES_EVENTS,
-        group_id=settings.issues_events_group,
-        batch=True,
+        group=settings.issues_events_group,
+        handle=handler.handle,
         max_records=settings.issues_events_batch,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="media-issue-events",
         description="Links photos to their owner's reports; deletes the photos of withdrawn reports and edits.",
     )
-    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await handler.handle(batch_records(message))

@@ -10,14 +10,12 @@ Store failures are retried with backoff; past the deadline the batch is not comm
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from pymongo.errors import ConnectionFailure
 
 from snapfix_notify import geo, rules
@@ -26,7 +24,7 @@ from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
 from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
     USER_EVENTS,
@@ -63,22 +61,7 @@ class _Consumer:
         self.runtime, self.group = runtime, group
 
     async def _parse(self, record: Record, adapter: TypeAdapter[E], followed: frozenset[str]) -> E | None:
-        try:
-            head = json.loads(record.value or b"")
-        except ValueError as exc:
-            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
-            return None
-        kind = head.get("type") if isinstance(head, dict) else None
-        if not isinstance(kind, str):
-            await self._dead_letter(record, "invalid", "not an event: no type")
-            return None
-        if kind not in followed:  # valid for others (or newer than this service): none of its business
-            return None
-        try:
-            return adapter.validate_python(head)
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid", str(exc))
-            return None
+        return await followed_event(self.runtime, record, group=self.group, adapter=adapter, followed=followed)
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         return await retry_transient(TRANSIENT, fn, *args, **kwargs)
@@ -297,30 +280,22 @@ def facts_of(view: IssueView, issue_id: str) -> rules.IssueFacts:
 
 
 def register(runtime: Runtime, users: UserEventsHandler, issues: IssueEventsHandler, settings: NotifySettings) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.USERS_EVENTS,
-        group_id=settings.notify_users_group,
-        batch=True,
+        group=settings.notify_users_group,
+        handle=users.handle,
         max_records=settings.events_batch,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="notify-users",
         description="Keeps notify's contacts; sends the verification emails accounts ask for.",
     )
-    async def on_user_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await users.handle(batch_records(message))
 
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.ISSUES_EVENTS,
-        group_id=settings.notify_issues_group,
-        batch=True,
+        group=settings.notify_issues_group,
+        handle=issues.handle,
         max_records=settings.events_batch,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="notify-issues",
         description="Keeps notify's view of reports; records who is told what, on which channel.",
     )
-    async def on_issue_events(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await issues.handle(batch_records(message))

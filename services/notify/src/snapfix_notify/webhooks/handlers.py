@@ -19,15 +19,13 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
 from snapfix_notify.webhooks.dispatcher import Dispatcher
 from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.payloads import PUBLISHED_TYPES, matches, payload
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
-from snapfix_shared.consuming import batch_records, raw_body, retry_transient
+from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -92,38 +90,22 @@ class WebhookEventsHandler:
             self.dispatcher.wake()
 
     async def _parse(self, record: Record) -> IssueEvent | None:
-        try:
-            head = json.loads(record.value or b"")
-        except ValueError as exc:
-            await self._dead_letter(record, "invalid", f"not JSON: {exc}")
-            return None
-        kind = head.get("type") if isinstance(head, dict) else None
-        if not isinstance(kind, str):
-            await self._dead_letter(record, "invalid", "not an event: no type")
-            return None
-        if kind not in PUBLISHED_TYPES:  # never sent to integrators (or newer than this service)
-            return None
-        try:
-            return ISSUE_EVENTS.validate_json(record.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid", str(exc))
-            return None
+        # Types never sent to integrators (or newer than this service) are skipped.
+        return await followed_event(
+            self.runtime, record, group=self.group, adapter=ISSUE_EVENTS, followed=PUBLISHED_TYPES
+        )
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
 
 
 def register(runtime: Runtime, handler: WebhookEventsHandler, *, group: str, batch: int) -> None:
-    @runtime.broker.subscriber(
+    subscribe_batches(
+        runtime.broker,
         Topic.ISSUES_EVENTS,
-        group_id=group,
-        batch=True,
+        group=group,
+        handle=handler.handle,
         max_records=batch,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        decoder=raw_body,
         title="notify-webhooks",
         description="Records a signed webhook delivery per issue event and matching integrator endpoint.",
     )
-    async def on_issue_events_for_webhooks(_bodies: list[bytes], message: KafkaMessage) -> None:
-        await handler.handle(batch_records(message))

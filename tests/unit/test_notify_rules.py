@@ -8,12 +8,13 @@ from uuid import uuid4
 import pytest
 from uuid_utils.compat import uuid7
 
-from snapfix_notify import geo, preferences, rules
+from snapfix_notify import preferences, rules
 from snapfix_notify.channels import Notice, PermanentDeliveryError
 from snapfix_notify.dispatch import backoff_s, delivery_key
 from snapfix_notify.mail import build_message, message_id
 from snapfix_notify.templates import SUBJECTS, Renderer
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
+from snapfix_shared import geo
 from snapfix_shared.messages import (
     NOTIFY_EVENTS,
     IssueAssigned,
@@ -308,7 +309,7 @@ def test_backoff_grows_with_attempts_within_its_bounds() -> None:
 
 
 def test_circle_cells_cover_the_circle() -> None:
-    cells = geo.circle_cells(52.52, 13.405, 800)
+    cells = geo.search_cells(52.52, 13.405, 800)
     for dlat, dlon in ((0.007, 0), (-0.007, 0), (0, 0.011), (0, -0.011)):  # ~780 m away
         assert any(p in cells for p in geo.prefixes(52.52 + dlat, 13.405 + dlon))
     assert geo.is_cell("u33dc0")

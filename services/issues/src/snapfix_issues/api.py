@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Respons
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from snapfix_issues import geo, rules
+from snapfix_issues import rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, Viewer
@@ -26,6 +26,7 @@ from snapfix_issues.photos import check_photos, photo_views
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
 from snapfix_issues.views import detail, public_record, status_change, summary
+from snapfix_shared import geo
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.messages import ChangeIssueStatus, EditIssue, IssueCommand, Priority, ReportIssue, Role, Status
 from snapfix_shared.problems import Problem, ServiceUnavailable, problem_response

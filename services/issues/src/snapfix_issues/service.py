@@ -7,9 +7,9 @@ from uuid import UUID
 
 from uuid_utils.compat import uuid7
 
-from snapfix_issues import geo
 from snapfix_issues.catalogue import CategorySpec
 from snapfix_issues.domain import CommentRecord, IssueRecord
+from snapfix_shared import geo
 from snapfix_shared.messages import (
     CommentOnIssue,
     FollowIssue,

@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
-from snapfix_notify import geo, preferences
+from snapfix_notify import preferences
 from snapfix_notify.models import Notification, Watch
 from snapfix_notify.repository import Feed, Preferences, Watches
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
+from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
@@ -248,7 +249,7 @@ async def create_watch(body: WatchBody, user: UserDep, request: Request) -> Watc
         assert body.lat is not None
         assert body.lon is not None
         assert body.radius_m is not None
-        cells = geo.circle_cells(body.lat, body.lon, body.radius_m)
+        cells = geo.search_cells(body.lat, body.lon, body.radius_m)
     watch = Watch(
         id=UUID(str(uuid7())),
         user_id=user,

@@ -18,12 +18,13 @@ from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter
 from pymongo.errors import ConnectionFailure
 
-from snapfix_notify import geo, rules
+from snapfix_notify import rules
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
 from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches
+from snapfix_shared import geo
 from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import (
     ISSUE_EVENTS,

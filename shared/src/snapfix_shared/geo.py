@@ -1,7 +1,9 @@
-"""Nearby search on geohash cells: the precision for a radius, the 9 cells to scan, exact distances.
+"""Geohash cells for places and circles: the precision for a radius, the 9 cells that cover a
+circle, a point's prefixes, exact distances.
 
-Works on every Mongo-wire server: a report stores its geohash, a search asks for a few
-prefixes (an index range each) and filters the candidates by haversine distance.
+Works on every Mongo-wire server (no geospatial index): the issues service's nearby search
+asks for the covering cells' prefixes and filters by haversine distance; notify's area
+watches store the cells a circle covers and match a report by its prefixes.
 """
 
 from __future__ import annotations
@@ -63,3 +65,13 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def prefixes(lat: float, lon: float) -> list[str]:
+    """Every cell (precision 1 to ``STORED_PRECISION``) that holds the point."""
+    full = encode(lat, lon)
+    return [full[:n] for n in range(1, STORED_PRECISION + 1)]
+
+
+def is_cell(value: str) -> bool:
+    return 1 <= len(value) <= STORED_PRECISION and pygeohash.is_valid_geohash(value)

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
+from fastapi import FastAPI
 
 from snapfix_issues.app import create_app
 from snapfix_issues.config import IssuesSettings
@@ -23,6 +24,7 @@ from tests.stack import Stack, header, read_topic
 class Issues:
     http: httpx.AsyncClient
     settings: IssuesSettings
+    app: FastAPI
 
 
 @asynccontextmanager
@@ -33,12 +35,13 @@ async def running_issues(stack: Stack) -> AsyncIterator[Issues]:
         redis_url=stack.redis_url,
         # A group of its own, so this in-process instance shares no partitions with others.
         consumer_group=f"issues-it-{uuid4().hex[:8]}",
+        readmodel_check_s=1.0,  # a lost read model is rebuilt within a second
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://issues") as http:
-            yield Issues(http, settings)
+            yield Issues(http, settings, app)
 
 
 async def wait_for_issue(

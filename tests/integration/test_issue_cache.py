@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from snapfix_issues.cache import CachedIssue, IssueCache
+from snapfix_issues.readmodel import ReadModelDown
 from snapfix_issues.service import new_report
 from tests.builders import make_report_command
 from tests.stack import Stack
@@ -38,11 +39,14 @@ async def test_a_read_that_raced_a_write_is_not_cached(cache: IssueCache) -> Non
     assert cached.issue.title == "Edited title"
 
 
-async def test_without_redis_nothing_is_cached_and_nothing_fails() -> None:
+async def test_without_redis_reads_miss_and_writes_fail_loudly() -> None:
     down = IssueCache(Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2), 60)
     entry = CachedIssue(new_report(make_report_command(), None))
     generation = await down.generation(entry.issue.id)
     assert generation is None
     assert not await down.put(entry, generation)
     assert await down.get(entry.issue.id) is None
-    await down.invalidate([entry.issue.id])  # swallowed: staleness is bounded by the TTL
+    with pytest.raises(ReadModelDown):  # never swallowed: the consumer retries and does not commit
+        await down.invalidate([entry.issue.id])
+    with pytest.raises(ReadModelDown):
+        await down.store([entry])

@@ -9,6 +9,7 @@ local memory, a swallowed error in a cache) cannot pass for success.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 from uuid import uuid4
@@ -22,7 +23,9 @@ from redis.asyncio.cluster import RedisCluster
 from snapfix_gateway.identity.sessions import RefreshRejected, Sessions
 from snapfix_gateway.ratelimit import Limiter, Policy
 from snapfix_issues.cache import CachedIssue, IssueCache, generation_key, issue_key
+from snapfix_issues.readmodel import ReadModel, geo_keys
 from snapfix_issues.service import new_report
+from snapfix_shared.messages import Location
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.settings import RedisSettings
 from tests.builders import make_report_command
@@ -98,11 +101,11 @@ async def test_issue_cache_on_the_cluster(cluster: Redis) -> None:
 
     # Pipelines over many issues cross slots and nodes.
     others = [CachedIssue(new_report(make_report_command(), None)) for _ in range(12)]
-    await cache.put_many(others)
+    await cache.store(others)
     assert all([await cache.get(entry.issue.id) for entry in others])
     await cache.invalidate([entry.issue.id for entry in others])
     assert [await cache.get(entry.issue.id) for entry in others] == [None] * len(others)
-    assert await cluster.get(generation_key(others[-1].issue.id)) == b"1"
+    assert await cluster.get(generation_key(others[-1].issue.id)) == b"2"  # written through, then invalidated
 
 
 async def test_rate_limits_are_counted_in_the_cluster(cluster_url: str, cluster: Redis) -> None:
@@ -156,3 +159,17 @@ async def test_the_gateway_runs_on_the_cluster(gw_on_cluster: httpx.AsyncClient,
     )
     assert replay.status_code == 400
     assert (await gw.get("/v1/me", headers=bearer(rotated.json()))).status_code == 401
+
+
+async def test_the_issues_read_model_on_the_cluster(cluster: Redis) -> None:
+    model = ReadModel(cluster)
+    lat, lon = random.uniform(-50, 50), random.uniform(-170, 170)
+    reports = [new_report(make_report_command(location=Location(lat=lat + i * 0.001, lon=lon)), None) for i in range(5)]
+    await model.index(reports)
+    found, more = await model.near(lat, lon, keys=geo_keys((), None), radius_m=300, limit=2)
+    assert [row["id"] for _, row in found] == [str(r.id) for r in reports[:2]]
+    assert more
+    moved = reports[0].model_copy(update={"status": "acknowledged"})
+    await model.index([moved])  # one script moves it between sets, all in one slot
+    acknowledged, _ = await model.near(lat, lon, keys=geo_keys(("acknowledged",), None), radius_m=10, limit=5)
+    assert [row["id"] for _, row in acknowledged] == [str(moved.id)]

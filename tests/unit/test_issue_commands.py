@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -80,20 +81,47 @@ class FakeReports:
         self.stored[issue_id] = self.stored[issue_id].model_copy(update={name: count})
         return count
 
-    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: Any) -> None:
+    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: Any) -> list[str]:
         raise NotImplementedError("not exercised in memory")
 
 
 @dataclass
 class FakeCache:
+    """Whole issues as the read model keeps them."""
+
     cached: dict[UUID, CachedIssue] = field(default_factory=dict)
     invalidated: list[UUID] = field(default_factory=list)
 
-    async def put_many(self, entries: Sequence[CachedIssue]) -> None:
+    async def get(self, issue_id: UUID) -> CachedIssue | None:
+        return self.cached.get(issue_id)
+
+    async def store(self, entries: Sequence[CachedIssue]) -> None:
         self.cached.update({e.issue.id: e for e in entries})
 
+    async def add_comment(self, comment: CommentRecord) -> None:
+        entry = self.cached.get(comment.issue_id)
+        if entry is not None and comment.id not in {c.id for c in entry.comments}:
+            self.cached[comment.issue_id] = CachedIssue(entry.issue, (*entry.comments, comment))
+
     async def invalidate(self, ids: Any) -> None:
-        self.invalidated.extend(ids)
+        for issue_id in ids:
+            self.invalidated.append(issue_id)
+            self.cached.pop(issue_id, None)
+
+
+@dataclass
+class FakeReadModel:
+    """The list read model's rows in memory."""
+
+    rows: dict[UUID, IssueRecord] = field(default_factory=dict)
+    followed: dict[tuple[UUID, str], bool] = field(default_factory=dict)
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def index(self, issues: Sequence[IssueRecord], *, fill: bool = False) -> None:
+        self.rows.update({i.id: i for i in issues})
+
+    async def follows(self, changes: Sequence[tuple[UUID, str, bool, int]], *, keep_since: bool = False) -> None:
+        self.followed.update({(issue, user): active for issue, user, active, _ in changes})
 
 
 @dataclass
@@ -101,6 +129,7 @@ class Harness:
     broker: Any
     reports: FakeReports
     cache: FakeCache
+    readmodel: FakeReadModel
     events: Any
     dead_letters: Any
 
@@ -109,9 +138,16 @@ class Harness:
 async def harness() -> AsyncIterator[Harness]:
     settings = IssuesSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
     runtime = Runtime("issues-unit", settings, mongo_database="unit")
-    reports, cache = FakeReports(), FakeCache()
+    reports, cache, readmodel = FakeReports(), FakeCache(), FakeReadModel()
     catalogue = Catalogue(seed_categories())
-    handler = IssueCommandHandler(runtime, reports, cache, catalogue, group="issues")  # type: ignore[arg-type]
+    handler = IssueCommandHandler(
+        runtime,
+        reports,
+        cache,  # type: ignore[arg-type]
+        readmodel,  # type: ignore[arg-type]
+        catalogue,
+        group="issues",
+    )
     register(runtime, handler, settings)
 
     @runtime.broker.subscriber(Topic.ISSUES_EVENTS, group_id="spy-events")
@@ -121,7 +157,7 @@ async def harness() -> AsyncIterator[Harness]:
     async def dead_letters(_: Any) -> None: ...
 
     async with TestKafkaBroker(runtime.broker) as broker:
-        yield Harness(broker, reports, cache, events.mock, dead_letters.mock)
+        yield Harness(broker, reports, cache, readmodel, events.mock, dead_letters.mock)
 
 
 async def test_a_report_command_stores_the_report_and_announces_it(harness: Harness) -> None:

@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Respons
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from snapfix_issues import rules
+from snapfix_issues import lists, rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, Viewer
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
 from snapfix_issues.photos import check_photos, photo_views
+from snapfix_issues.readmodel import ReadModel, ReadModelDown
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
 from snapfix_issues.views import detail, public_record, status_change, summary
@@ -45,6 +46,12 @@ async def get_cache(request: Request) -> IssueCache:
     return request.app.state.cache  # type: ignore[no-any-return]
 
 
+async def get_readmodel(request: Request) -> ReadModel | None:
+    """The read model when it is built and Redis answers; None sends a list to the store's query."""
+    model: ReadModel = request.app.state.readmodel
+    return model if await model.ready() else None
+
+
 async def get_catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue  # type: ignore[no-any-return]
 
@@ -62,6 +69,7 @@ async def get_viewer(
 RepoDep = Annotated[ReportRepository, Depends(get_repo)]
 CacheDep = Annotated[IssueCache, Depends(get_cache)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+ModelDep = Annotated[ReadModel | None, Depends(get_readmodel)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 CursorQuery = Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")]
 LimitQuery = Annotated[int, Query(ge=1, le=100)]
@@ -102,6 +110,13 @@ def _cursor_key(cursor: str | None) -> tuple[Any, str] | None:
         return decode_cursor(cursor) if cursor else None
     except BadCursor as exc:
         raise invalid_query("cursor", str(exc)) from exc
+
+
+def _mark(after: tuple[Any, str] | None) -> tuple[float, str] | None:
+    if after is None:
+        return None
+    key = after[0][0] if isinstance(after[0], list) else after[0]
+    return float(key), after[1]
 
 
 def _ms(value: datetime) -> int:
@@ -180,6 +195,7 @@ async def check_command(  # noqa: PLR0917 - FastAPI injects by parameter
 @router.get("/issues")
 async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
+    model: ModelDep,
     lat: Annotated[float, Query(ge=-90, le=90)],
     lon: Annotated[float, Query(ge=-180, le=180)],
     radius_m: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = 1000,
@@ -192,9 +208,27 @@ async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
 ) -> Response:
     """Reports within ``radius_m`` of a point, closest (or newest) first, each with ``distance_m``."""
     statuses = _statuses(status)
-    _cursor_key(cursor)
+    after = _cursor_key(cursor)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    if model is not None:
+        try:
+            return _page(
+                *await lists.nearby(
+                    model,
+                    lat=lat,
+                    lon=lon,
+                    radius_m=radius_m,
+                    statuses=statuses,
+                    category=category,
+                    since=since,
+                    after=_mark(after),
+                    limit=limit,
+                    sort=sort,
+                )
+            )
+        except ReadModelDown as exc:
+            log.warning("nearby from the store: %s", exc)
     found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=statuses, category=category, since=since)
     now = datetime.now(UTC)
     rows = []
@@ -210,6 +244,7 @@ async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
 @router.get("/issues/suggestions")
 async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
+    model: ModelDep,
     lat: Annotated[float, Query(ge=-90, le=90)],
     lon: Annotated[float, Query(ge=-180, le=180)],
     category: str,
@@ -217,6 +252,22 @@ async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> Response:
     """Possible duplicates before reporting: unresolved reports of the category nearby, closest first."""
+    if model is not None:
+        try:
+            items, _ = await lists.nearby(
+                model,
+                lat=lat,
+                lon=lon,
+                radius_m=radius_m,
+                statuses=ACTIVE_STATUSES,
+                category=category,
+                since=None,
+                after=None,
+                limit=limit,
+            )
+            return _page(items, None)
+        except ReadModelDown as exc:
+            log.warning("suggestions from the store: %s", exc)
     found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=ACTIVE_STATUSES, category=category)
     now = datetime.now(UTC)
     near = sorted(
@@ -238,21 +289,106 @@ async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep, viewer: View
 
 
 @router.get("/issues/{issue_id}/audience")
-async def audience(issue_id: UUID, repo: RepoDep, cache: CacheDep) -> Response:
+async def audience(issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep) -> Response:
     """Who is told about changes: the reporter and the followers (for the gateway's live updates)."""
+    if model is not None:
+        try:
+            users = await model.audience(issue_id)
+            if users is None:
+                raise Problem(404, "Not Found", f"No issue {issue_id}.")
+            return _json({"user_ids": users})
+        except ReadModelDown as exc:
+            log.warning("audience from the store: %s", exc)
     entry = await load_issue(issue_id, repo, cache)
     if entry is None:
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
     return _json({"user_ids": await repo.audience(entry.issue)})
 
 
+# -- the map ----------------------------------------------------------------------------------
+
+BBoxQuery = Annotated[
+    str,
+    Query(
+        max_length=200,
+        description="west,south,east,north in degrees (west > east crosses the antimeridian)",
+        examples=["77.55,12.95,77.65,13.0"],
+    ),
+]
+
+
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in raw.split(","))
+    except ValueError as exc:
+        raise invalid_query("bbox", "bbox is west,south,east,north: four numbers") from exc
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise invalid_query("bbox", "bbox is west,south,east,north with -180..180 and -90 <= south <= north <= 90")
+    return west, south, east, north
+
+
+def _map_model(model: ReadModel | None) -> ReadModel:
+    if model is None:
+        raise ServiceUnavailable("The map's index is being rebuilt; try again shortly.")
+    return model
+
+
+@router.get("/map/issues")
+async def map_issues(  # noqa: PLR0917 - FastAPI injects by parameter
+    model: ModelDep,
+    bbox: BBoxQuery,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    category: str | None = None,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Response:
+    """Reports inside a map's viewport, nearest its centre first, each with ``distance_m`` from the centre."""
+    box, statuses, after = _bbox(bbox), _statuses(status), _cursor_key(cursor)
+    try:
+        items, next_cursor = await lists.in_box(
+            _map_model(model), box, statuses=statuses, category=category, after=_mark(after), limit=limit
+        )
+    except ReadModelDown as exc:
+        raise ServiceUnavailable("The map's index is not answering; try again shortly.") from exc
+    return _page(items, next_cursor)
+
+
+@router.get("/map/cells")
+async def map_cells(
+    model: ModelDep,
+    bbox: BBoxQuery,
+    level: Annotated[int, Query(ge=1, le=20, description="grid level: 2^level columns and rows over the world")],
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    category: str | None = None,
+) -> Response:
+    """How many reports lie in each grid cell over a viewport (the map's clusters at low zoom levels).
+
+    Only cells with reports are listed, each with its bounds, centre and count.
+    """
+    box, statuses = _bbox(bbox), _statuses(status)
+    try:
+        found = await lists.cells(_map_model(model), box, level=level, statuses=statuses, category=category)
+    except ValueError as exc:
+        raise invalid_query("level", str(exc)) from exc
+    except ReadModelDown as exc:
+        raise ServiceUnavailable("The map's index is not answering; try again shortly.") from exc
+    return _json({"level": level, "cells": found})
+
+
 # -- a user's own lists ---------------------------------------------------------------------
 
 
 @router.get("/users/{user_id}/issues")
-async def reported_by(user_id: str, repo: RepoDep, cursor: CursorQuery = None, limit: LimitQuery = 20) -> Response:
+async def reported_by(
+    user_id: str, repo: RepoDep, model: ModelDep, cursor: CursorQuery = None, limit: LimitQuery = 20
+) -> Response:
     """A user's reports, newest first, anonymous ones included (the gateway asks only for the caller's own)."""
     after = _cursor_key(cursor)
+    if model is not None:
+        try:
+            return _page(*await lists.reported_by(model, user_id, after=after, limit=limit))
+        except ReadModelDown as exc:
+            log.warning("a user's reports from the store: %s", exc)
     try:
         mark = (_from_ms(after[0]), UUID(after[1])) if after else None
     except ValueError as exc:
@@ -265,9 +401,16 @@ async def reported_by(user_id: str, repo: RepoDep, cursor: CursorQuery = None, l
 
 
 @router.get("/users/{user_id}/following")
-async def following(user_id: str, repo: RepoDep, cursor: CursorQuery = None, limit: LimitQuery = 20) -> Response:
+async def following(
+    user_id: str, repo: RepoDep, model: ModelDep, cursor: CursorQuery = None, limit: LimitQuery = 20
+) -> Response:
     """The issues a user follows, most recently followed first."""
     after = _cursor_key(cursor)
+    if model is not None:
+        try:
+            return _page(*await lists.following(model, user_id, after=after, limit=limit))
+        except ReadModelDown as exc:
+            log.warning("a user's follows from the store: %s", exc)
     found = await repo.following(user_id, after=(_from_ms(after[0]), after[1]) if after else None, limit=limit + 1)
     items = [{"issue_id": str(f["issue_id"]), "since": f["since"].isoformat()} for f in found[:limit]]
     last = found[limit - 1] if len(found) > limit else None
@@ -280,6 +423,7 @@ async def following(user_id: str, repo: RepoDep, cursor: CursorQuery = None, lim
 @router.get("/staff/queue")
 async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
+    model: ModelDep,
     viewer: ViewerDep,
     department: str | None = None,
     status: Annotated[str | None, Query(description="comma-separated; default: every unresolved status")] = None,
@@ -301,7 +445,22 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     if departments == []:
         return _page([], None)
     statuses = _statuses(status, ACTIVE_STATUSES)
-    _cursor_key(cursor)
+    after = _cursor_key(cursor)
+    if model is not None:
+        try:
+            return _page(
+                *await lists.staff_queue(
+                    model,
+                    departments=departments,
+                    statuses=statuses,
+                    priority=priority,
+                    overdue=overdue,
+                    after=after,
+                    limit=limit,
+                )
+            )
+        except ReadModelDown as exc:
+            log.warning("the staff queue from the store: %s", exc)
     found = await repo.for_departments(departments, statuses=statuses, priority=priority)
     now = datetime.now(UTC)
     rows = [

@@ -10,6 +10,8 @@ from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.models import Category, Comment, Follow, Report, Vote
+from snapfix_issues.readmodel import ReadModel
+from snapfix_issues.rebuild import ReadModelKeeper
 from snapfix_issues.repository import CategoryRepository, ReportRepository
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.runtime import Runtime
@@ -26,11 +28,17 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     assert runtime.redis is not None
     repo = ReportRepository()
     cache = IssueCache(runtime.redis, settings.cache_ttl_s, runtime.breakers)
+    readmodel = ReadModel(runtime.redis, runtime.breakers)
+    keeper = ReadModelKeeper(readmodel, cache, repo, check_s=settings.readmodel_check_s)
+    runtime.on_startup.append(keeper.start)
+    runtime.on_shutdown.insert(0, keeper.stop)
     catalogue = Catalogue()
     sync = CatalogueSync(catalogue, CategoryRepository(), settings.catalogue_refresh_s)
     runtime.on_startup.append(sync.start)
     runtime.on_shutdown.append(sync.stop)
-    handler = handlers.IssueCommandHandler(runtime, repo, cache, catalogue, group=settings.consumer_group, sync=sync)
+    handler = handlers.IssueCommandHandler(
+        runtime, repo, cache, readmodel, catalogue, group=settings.consumer_group, sync=sync
+    )
     handlers.register(runtime, handler, settings)
     photos.register(runtime, photos.PhotoEvents(runtime))
     media = Upstream("media", settings.media_url, settings.upstream_timeout_s, breakers=runtime.breakers)
@@ -39,6 +47,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
 
     app = runtime.app(title="SnapFix issues service", description="Owns reports: their lifecycle and queries.")
     app.state.runtime, app.state.repo, app.state.cache = runtime, repo, cache
+    app.state.readmodel, app.state.readmodel_keeper = readmodel, keeper
     app.state.catalogue, app.state.catalogue_sync = catalogue, sync
     app.state.media = media
     app.include_router(categories_api.router)

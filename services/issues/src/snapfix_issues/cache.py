@@ -1,7 +1,9 @@
-"""The issues service's Redis cache: keys, TTLs and cache-aside reads of stored issues.
+"""Whole issues in the issues service's Redis: the detail read model, written through by the consumer.
 
-The cache holds the stored issue and its comments (not a rendered view): each reader
-gets its own rendering (an anonymous reporter, internal comments), from one entry.
+An entry holds the stored issue and its comments (not a rendered view): each reader
+gets its own rendering (an anonymous reporter, internal comments), from one entry. The
+consumer writes each new state as it stores it (``store``, ``add_comment``), without
+expiry; a reader that misses reads the store and fills the entry (cache-aside, with a TTL).
 
 Each issue has a generation counter, bumped by every write after it is stored. A reader
 notes the generation before it reads the store and caches what it read only if the
@@ -11,25 +13,56 @@ back (the plain cache-aside race). Both keys share a hash tag (Redis Cluster).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from snapfix_issues.domain import CommentRecord, IssueRecord
+from snapfix_issues.readmodel import ReadModelDown, run_scripts
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
-
-# What a cached entry leaves out: only the command side needs it, and it only grows.
-NOT_CACHED = {"events", "applied_commands"}
-
 
 # Long enough to outlive any read in flight; a counter that expired restarts at 0.
 GENERATION_TTL_S = 24 * 3600
+
+_STORE = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+# A comment joins the entry it belongs to, spliced into the stored JSON (which ends with the
+# comments' list: see ``CachedIssue.dumps``); without an entry, the next reader fills one.
+_ADD_COMMENT = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+if string.find(raw, ARGV[3], 1, true) then return 1 end
+if string.sub(raw, -2) ~= ']}' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+local body = string.sub(raw, 1, -3)
+local sep = ','
+if string.sub(body, -1) == '[' then sep = '' end
+redis.call('SET', KEYS[1], body .. sep .. ARGV[1] .. ']}', 'KEEPTTL')
+return 1
+"""
+
+# A rebuild fills only what no writer has put there since Redis was emptied.
+_FILL = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 
 _PUT_IF_CURRENT = """
 local generation = redis.call('GET', KEYS[2]) or '0'
@@ -57,7 +90,8 @@ class CachedIssue:
     def dumps(self) -> bytes:
         return orjson.dumps(
             {
-                "issue": self.issue.model_dump(mode="json", exclude=NOT_CACHED),
+                # With the commands applied and their events: the consumer knows a redelivery by them.
+                "issue": self.issue.model_dump(mode="json"),
                 "comments": [c.model_dump(mode="json") for c in self.comments],
             }
         )
@@ -72,17 +106,20 @@ class CachedIssue:
 
 
 class IssueCache:
-    """Cache-aside; a Redis failure degrades to a miss, never to an error.
+    """Reads degrade to a miss when Redis fails; writes raise ``ReadModelDown``, never pass silently.
 
     Reads go through the ``redis`` circuit, so while Redis is down they are skipped at once
-    instead of each waiting out its timeout. Invalidations always try: skipping one could
-    leave a stale entry behind when Redis comes back.
+    instead of each waiting out its timeout. Writes always try: skipping one could leave a
+    stale entry behind when Redis comes back, so the consumer retries and does not commit.
     """
 
     def __init__(self, redis: Redis, ttl_s: int, breakers: Breakers | None = None) -> None:
         self.redis, self.ttl_s = redis, ttl_s
         self.breakers = breakers or Breakers("issues")
         self._put_if_current = redis.register_script(_PUT_IF_CURRENT)
+        self._store = redis.register_script(_STORE)
+        self._add_comment = redis.register_script(_ADD_COMMENT)
+        self._fill = redis.register_script(_FILL)
 
     async def generation(self, issue_id: UUID) -> str | None:
         """The issue's write generation, noted before reading the store (None: Redis is down)."""
@@ -121,25 +158,38 @@ class IssueCache:
             return False
         return bool(stored)
 
-    async def put_many(self, entries: Sequence[CachedIssue]) -> None:
-        """Warm the cache with reports just created, so the reporter's first read is a hit."""
-        if not entries:
-            return
-        with contextlib.suppress(RedisError):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for entry in entries:
-                    pipe.set(issue_key(entry.issue.id), entry.dumps(), ex=self.ttl_s)
-                await pipe.execute()
+    async def store(self, entries: Sequence[CachedIssue]) -> None:
+        """Write through: each entry as just stored, a new generation (so no raced read lands after it)."""
+        await self._each(self._store, [(e.issue.id, [e.dumps(), GENERATION_TTL_S]) for e in entries])
+
+    async def add_comment(self, comment: CommentRecord) -> None:
+        """Write through a new comment; the issue's entry, if any, gains it once."""
+        args = [orjson.dumps(comment.model_dump(mode="json")), GENERATION_TTL_S, str(comment.id)]
+        await self._each(self._add_comment, [(comment.issue_id, args)])
+
+    async def fill(self, entries: Sequence[CachedIssue]) -> None:
+        """A rebuild's entries, where no writer has put one since."""
+        await self._each(self._fill, [(e.issue.id, [e.dumps()]) for e in entries])
 
     async def invalidate(self, issue_ids: Iterable[UUID]) -> None:
-        """After a write is stored: a new generation, and the cached entry gone."""
+        """After a write is stored whose new state is not at hand: a new generation, the entry gone."""
         ids = list(issue_ids)
         if not ids:
             return
-        with contextlib.suppress(RedisError):
+        try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for issue_id in ids:
                     pipe.incr(generation_key(issue_id))
                     pipe.expire(generation_key(issue_id), GENERATION_TTL_S)
                     pipe.delete(issue_key(issue_id))
                 await pipe.execute()
+        except RedisError as exc:
+            raise ReadModelDown(f"issue entries not invalidated: {exc!r}") from exc
+
+    async def _each(self, script: AsyncScript, calls: Sequence[tuple[UUID, list[Any]]]) -> None:
+        if not calls:
+            return
+        try:
+            await run_scripts(self.redis, script, [([issue_key(i), generation_key(i)], args) for i, args in calls])
+        except RedisError as exc:
+            raise ReadModelDown(f"{len(calls)} issue entries not written: {exc!r}") from exc

@@ -17,3 +17,5 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     # The media service, asked whether a report's photos exist and belong to its reporter.
     media_url: str = "http://127.0.0.1:8002"
     upstream_timeout_s: float = Field(default=2.0, gt=0)
+    # How often the read model's presence in Redis is checked (it is rebuilt when missing).
+    readmodel_check_s: float = Field(default=10.0, gt=0)

@@ -25,10 +25,19 @@ from snapfix_issues import rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.domain import IssueRecord, storage_precision
+from snapfix_issues.domain import CommentRecord, IssueRecord, storage_precision
+from snapfix_issues.readmodel import ReadModel, ReadModelDown
 from snapfix_issues.repository import Reports
 from snapfix_issues.rules import Change, Rejection
-from snapfix_issues.service import commented_event, followed_event, new_comment, new_report, reported_event, voted_event
+from snapfix_issues.service import (
+    applied,
+    commented_event,
+    followed_event,
+    new_comment,
+    new_report,
+    reported_event,
+    voted_event,
+)
 from snapfix_shared.consuming import retry_transient, subscribe_batches
 from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
 from snapfix_shared.messages import (
@@ -76,6 +85,14 @@ class Batch:
         self.announcements.extend((event, context) for event in events)
 
 
+@dataclass(frozen=True)
+class Known:
+    """An issue as the handler knows it: from the read model with its comments, or from the store (None)."""
+
+    issue: IssueRecord
+    comments: tuple[CommentRecord, ...] | None
+
+
 class CatalogueHooks(Protocol):
     async def loaded(self) -> None: ...
     async def refresh(self) -> None: ...
@@ -87,17 +104,22 @@ class IssueCommandHandler:
         runtime: Runtime,
         repo: Reports,
         cache: IssueCache,
+        readmodel: ReadModel,
         catalogue: Catalogue,
         *,
         group: str,
         sync: CatalogueHooks | None = None,
     ) -> None:
         self.runtime, self.repo, self.cache, self.catalogue, self.group = runtime, repo, cache, catalogue, group
-        self.sync = sync
+        self.readmodel, self.sync = readmodel, sync
 
     async def handle(self, records: Sequence[Record]) -> None:
         if self.sync is not None:
             await self.sync.loaded()
+        async with self.readmodel.writing:  # never interleaved with a rebuild of the read model
+            await self._handle(records)
+
+    async def _handle(self, records: Sequence[Record]) -> None:
         commands: list[tuple[IssueCommand, Record]] = []
         for record in records:
             command = await self._parse(record)
@@ -143,21 +165,26 @@ class IssueCommandHandler:
 
         reports = [new_report(c, self.catalogue.get(c.category)) for c, _ in accepted]
         existing = await self._retry(self.repo.insert_new, reports)
-        # A redelivered command re-announces what was stored the first time, unchanged.
-        # (Read back one by one on _id: FerretDB answers $in with a full scan.)
         stored_now = {r.id: r for r in reports if r.id not in existing}
+        await self._retry(self.cache.store, [CachedIssue(r) for r in stored_now.values()])
+        await self._retry(self.readmodel.index, list(stored_now.values()))
+        # A redelivered command re-announces what was stored the first time, unchanged: as the
+        # read model has it, else read back one by one (FerretDB answers $in with a full scan).
+        healed = []
         for issue_id in existing:
-            found = await self._retry(self.repo.get, issue_id)
+            entry = await self.cache.get(issue_id)
+            found = entry.issue if entry is not None else await self._retry(self.repo.get, issue_id)
             if found is not None:
                 stored_now[issue_id] = found
+                if entry is None:
+                    healed.append(found)
+        await self._retry(self.cache.invalidate, [i.id for i in healed])
+        await self._retry(self.readmodel.index, healed)
         for command, record in accepted:
             if command.issue_id in stored_now:
                 batch.announce([reported_event(stored_now[command.issue_id])], record)
             else:  # its command id already created another issue: a conflict, not worth a retry
                 await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
-        # New reports are cached as they are; anything older is re-read on its next GET.
-        await self.cache.put_many([CachedIssue(r) for r in reports if r.id not in existing])
-        await self.cache.invalidate(existing)
 
     # -- everything else ------------------------------------------------------------------
 
@@ -172,44 +199,81 @@ class IssueCommandHandler:
         raise AssertionError(f"unhandled command {type(command).__name__}")
 
     async def _apply_change(self, command: ChangeIssueStatus | AssignIssue | EditIssue) -> list[Event] | Refused:
+        """Decide on the read model's copy, and on the stored record when that copy may be behind.
+
+        The store's update is conditional on the version decided on and on the command not
+        applied yet, so a copy that is behind costs a second decision, never a wrong change.
+        """
+        entry = await self.cache.get(command.issue_id)
         for _ in range(MAX_DECISIONS):
-            issue = await self._retry(self.repo.get, command.issue_id)
+            issue = entry.issue if entry is not None else await self._retry(self.repo.get, command.issue_id)
             if issue is None:
                 return _refused(Rejection(404, f"no issue {command.issue_id}"))
             stored = issue.stored_event(command.message_id)
             if stored is not None:  # applied before: the same event again, and finish what followed it
+                if entry is None:  # the read model may have missed it (a crash before it was written)
+                    await self._project(issue, None)
                 await self._after_change(issue, command)
                 return [ISSUE_EVENTS.validate_python(stored)]
             verdict = rules.decide(
                 issue, command, catalogue=self.catalogue, original_exists=await self._original_exists(issue, command)
             )
             if not isinstance(verdict, Change):
+                if entry is not None:  # perhaps a redelivery the copy cannot tell: ask the store
+                    entry = None
+                    continue
                 return _refused(verdict or Rejection(422, "nothing to change"))
             if await self._retry(self.repo.apply_change, issue, command.message_id, verdict):
-                await self.cache.invalidate([issue.id])
+                await self._project(
+                    applied(issue, command.message_id, verdict), entry.comments if entry is not None else None
+                )
                 await self._after_change(issue, command)
                 return [verdict.event]
+            entry = None
         raise RuntimeError(f"issue {command.issue_id} kept changing while {command.message_id} was decided")
+
+    async def _project(self, issue: IssueRecord, comments: tuple[CommentRecord, ...] | None) -> None:
+        """Write an issue's new state through to the read model (its comments unknown: drop the entry)."""
+        if comments is None:
+            await self._retry(self.cache.invalidate, [issue.id])
+        else:
+            await self._retry(self.cache.store, [CachedIssue(issue, comments)])
+        await self._retry(self.readmodel.index, [issue])
 
     async def _original_exists(self, issue: IssueRecord, command: IssueCommand) -> bool:
         if not isinstance(command, ChangeIssueStatus) or command.duplicate_of in {None, issue.id}:
             return False
         assert command.duplicate_of is not None
+        if await self.cache.get(command.duplicate_of) is not None:
+            return True
         return await self._retry(self.repo.get, command.duplicate_of) is not None
 
     async def _after_change(self, issue: IssueRecord, command: IssueCommand) -> None:
         if isinstance(command, ChangeIssueStatus) and command.to == "duplicate" and command.duplicate_of:
             at = storage_precision(command.occurred_at)
-            await self._retry(self.repo.move_followers, issue.id, command.duplicate_of, issue.reporter_id, at)
-            await self.cache.invalidate([issue.id, command.duplicate_of])
+            moved = await self._retry(self.repo.move_followers, issue.id, command.duplicate_of, issue.reporter_id, at)
+            since_ms = int(at.timestamp() * 1000)
+            await self._retry(
+                self.readmodel.follows,
+                [(command.duplicate_of, user, True, since_ms) for user in moved]
+                + [(issue.id, user, False, since_ms) for user in moved],
+                keep_since=True,
+            )
+            await self._retry(self.cache.invalidate, [issue.id, command.duplicate_of])  # their follower counts
 
-    async def _checked_issue(self, command: IssueCommand) -> IssueRecord | Refused:
-        issue = await self._retry(self.repo.get, command.issue_id)
+    async def _checked_issue(self, command: IssueCommand) -> Known | Refused:
+        """The issue a comment, vote or follow is about, if the rules let the command act on it."""
+        entry = await self.cache.get(command.issue_id)
+        if entry is not None and not isinstance(
+            rules.decide(entry.issue, command, catalogue=self.catalogue), Rejection
+        ):
+            return Known(entry.issue, entry.comments)
+        issue = await self._retry(self.repo.get, command.issue_id)  # the store has the last word
         verdict = rules.decide(issue, command, catalogue=self.catalogue)
         if isinstance(verdict, Rejection):
             return _refused(verdict)
         assert issue is not None
-        return issue
+        return Known(issue, None)
 
     async def _apply_comment(self, command: CommentOnIssue) -> list[Event] | Refused:
         checked = await self._checked_issue(command)
@@ -221,7 +285,7 @@ class IssueCommandHandler:
             if earlier.command_id != command.message_id:
                 return Refused("conflict", f"comment {command.comment_id} was made by another command")
             comment = earlier
-        await self.cache.invalidate([command.issue_id])
+        await self._retry(self.cache.add_comment, comment)
         return [commented_event(comment)]
 
     async def _apply_participation(self, command: VoteOnIssue | FollowIssue) -> list[Event] | Refused:
@@ -248,13 +312,23 @@ class IssueCommandHandler:
                 doc["since"] = current["since"] if current is not None and was_active else command.occurred_at
             await self._retry(self.repo.put_participation, kind, doc)
         count = await self._retry(self.repo.recount, kind, command.issue_id)  # also heals a lost count
-        await self.cache.invalidate([command.issue_id])
+        await self._project_count(checked, kind, count)
+        if kind == "follow":
+            since = doc.get("since") or command.occurred_at
+            await self._retry(
+                self.readmodel.follows,
+                [(command.issue_id, command.actor_id, bool(doc["active"]), int(since.timestamp() * 1000))],
+            )
         if isinstance(command, VoteOnIssue):
             if doc.get("votes") is None:  # the count this command's event reports, fixed once
                 doc = {**doc, "votes": count}
                 await self._retry(self.repo.put_participation, kind, doc)
             return [voted_event(command, event_id=doc["event_id"], event_at=doc["event_at"], votes=doc["votes"])]
         return [followed_event(command, event_id=doc["event_id"], event_at=doc["event_at"])]
+
+    async def _project_count(self, known: Known, kind: str, count: int) -> None:
+        field = "votes" if kind == "vote" else "followers"
+        await self._project(known.issue.model_copy(update={field: count}), known.comments)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -276,7 +350,7 @@ class IssueCommandHandler:
 
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Past the deadline the batch is rewound (not committed) and comes back later.
-        return await retry_transient((PyMongoError,), fn, *args, **kwargs)
+        return await retry_transient((PyMongoError, ReadModelDown), fn, *args, **kwargs)
 
 
 def _describe(rejection: Rejection) -> str:

@@ -7,7 +7,7 @@ nothing here reads many ids at once; nearby search asks for geohash prefix range
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -41,7 +41,7 @@ class Reports(Protocol):
     async def get_participation(self, kind: str, issue_id: UUID, user_id: str) -> dict[str, Any] | None: ...
     async def put_participation(self, kind: str, doc: dict[str, Any]) -> None: ...
     async def recount(self, kind: str, issue_id: UUID) -> int: ...
-    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> None: ...
+    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> list[str]: ...
 
 
 def _record(doc: dict[str, Any]) -> IssueRecord:
@@ -138,8 +138,8 @@ class ReportRepository:
         await Report.get_pymongo_collection().update_one({"_id": issue_id}, {"$set": {_COUNTED_FIELD[kind]: count}})
         return count
 
-    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> None:
-        """Followers of a duplicate (and its reporter) follow the original instead. Idempotent."""
+    async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> list[str]:
+        """Followers of a duplicate (and its reporter) follow the original instead; who they are. Idempotent."""
         follows = Follow.get_pymongo_collection()
         users = [d["user_id"] async for d in follows.find({"issue_id": from_issue, "active": True}, {"user_id": 1})]
         if also is not None:
@@ -157,8 +157,42 @@ class ReportRepository:
         await follows.update_many({"issue_id": from_issue, "active": True}, {"$set": {"active": False}})
         await self.recount("follow", to_issue)
         await self.recount("follow", from_issue)
+        return list(dict.fromkeys(users))
 
-    # -- the query side -------------------------------------------------------------------
+    # -- the read model's rebuild: one scan of each collection ------------------------------
+
+    async def scan_reports(self, batch: int = 1000) -> AsyncIterator[list[IssueRecord]]:
+        """Every report, ``batch`` at a time."""
+        chunk: list[IssueRecord] = []
+        cursor = Report.get_pymongo_collection().find({}, batch_size=batch)
+        async for doc in cursor:
+            chunk.append(_record(doc))
+            if len(chunk) >= batch:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    async def all_comments(self) -> dict[UUID, list[CommentRecord]]:
+        """Every comment, by issue, oldest first."""
+        by_issue: dict[UUID, list[CommentRecord]] = {}
+        async for doc in Comment.get_pymongo_collection().find({}):
+            comment = CommentRecord.model_validate({"id": doc["_id"], **doc})
+            by_issue.setdefault(comment.issue_id, []).append(comment)
+        for comments in by_issue.values():
+            comments.sort(key=lambda c: (c.created_at, str(c.id)))
+        return by_issue
+
+    async def active_follows(self) -> list[tuple[UUID, str, datetime]]:
+        """(issue, user, since) of every follow in force."""
+        return [
+            (d["issue_id"], d["user_id"], d["since"])
+            async for d in Follow.get_pymongo_collection().find(
+                {"active": True}, {"issue_id": 1, "user_id": 1, "since": 1}
+            )
+        ]
+
+    # -- the query side (the read model's fallback while it is rebuilt or Redis is down) ------
 
     async def comments(self, issue_id: UUID) -> list[CommentRecord]:
         cursor = Comment.get_pymongo_collection().find({"issue_id": issue_id}).sort([("created_at", 1), ("_id", 1)])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from uuid_utils.compat import uuid7
 
 from snapfix_issues.catalogue import CategorySpec
-from snapfix_issues.domain import CommentRecord, IssueRecord
+from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, StoredEvent
+from snapfix_issues.rules import Change
 from snapfix_shared import geo
 from snapfix_shared.messages import (
     CommentOnIssue,
@@ -58,6 +60,19 @@ def new_report(command: ReportIssue, category: CategorySpec | None = None) -> Is
         reported_event_id=uuid7(),
         reported_event_at=utcnow(),
     )
+
+
+def applied(issue: IssueRecord, command_id: UUID, change: Change) -> IssueRecord:
+    """The issue as the store holds it once ``change`` is applied (the read model's new state)."""
+    update: dict[str, Any] = {
+        **change.fields,
+        "version": issue.version + 1,
+        "applied_commands": (*issue.applied_commands, command_id),
+        "events": (*issue.events, StoredEvent(command_id=command_id, event=change.event.model_dump(mode="json"))),
+    }
+    if change.history is not None:
+        update["history"] = (*issue.history, HistoryEntry.model_validate(change.history))
+    return IssueRecord.model_validate({**dict(issue), **update})
 
 
 def reported_event(report: IssueRecord) -> IssueReported:

@@ -1,0 +1,536 @@
+"""The issues service's list read model in its Redis: nearby, viewport, cells, queues, per-user lists.
+
+Mongo stays the store of record; the embedded Mongo-wire server uses no index (DESIGN §4),
+so every hot list is answered from here. The command consumer writes it through as it
+stores each change (and fails its batch, uncommitted, when Redis cannot take the write);
+it is rebuilt from Mongo by one scan when empty (``rebuild``). Until it is built, readers
+fall back to the store's queries (``ready``).
+
+Keys share the hash tag ``{issues-ix}``, so one script updates an issue's rows atomically,
+on a Redis Cluster too:
+
+- ``summary``: hash, issue id -> the issue's list row (JSON) with its index fields
+- ``geo:all``, ``geo:s:<status>``, ``geo:c:<category>``, ``geo:sc:<status>:<category>``: geo sets
+- ``queue:<department>:<status>`` and ``queue:*:<status>``: by priority, then due date
+- ``reporter:<user>``: a user's reports by creation time
+- ``following:<user>``: issue ids by follow time; ``followers:<issue>``: user ids
+- ``built``: set once a rebuild has finished
+
+Whole issues for detail reads are entries of ``cache.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from snapfix_issues.domain import PRIORITY_ORDER, IssueRecord
+from snapfix_shared import geo
+from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
+
+log = logging.getLogger(__name__)
+
+PREFIX = "issues:{issues-ix}:"
+SUMMARY = PREFIX + "summary"
+BUILT = PREFIX + "built"
+# Redis keeps positions on a Web Mercator grid: latitudes beyond it have no geo index.
+GEO_MAX_LAT = 85.05112878
+GEO_LAT_SPAN = 2 * GEO_MAX_LAT
+GEO_BITS = 26  # per axis: Redis's 52-bit geo scores
+# Queue scores: the priority's rank in the high bits, the due date (ms) below.
+PRIORITY_BAND = 2**42
+NO_DUE = PRIORITY_BAND - 1
+FIRST_FETCH = 32
+READY_TTL_S = 2.0
+
+# Moves an issue's rows from its old attributes to its new ones. ARGV: id, row, mode
+# ('put' overwrites; 'fill', used by a rebuild, leaves a row the consumer wrote alone).
+_INDEX = """
+local p, id, mode = ARGV[4], ARGV[1], ARGV[3]
+local old = redis.call('HGET', KEYS[1], id)
+if old and mode == 'fill' then return 0 end
+local function s(v) if v == nil or v == cjson.null then return '' end return tostring(v) end
+local function drop(row)
+  redis.call('ZREM', p .. 'geo:all', id)
+  redis.call('ZREM', p .. 'geo:s:' .. s(row.status), id)
+  redis.call('ZREM', p .. 'geo:c:' .. s(row.category), id)
+  redis.call('ZREM', p .. 'geo:sc:' .. s(row.status) .. ':' .. s(row.category), id)
+  redis.call('ZREM', p .. 'queue:' .. s(row.department) .. ':' .. s(row.status), id)
+  redis.call('ZREM', p .. 'queue:*:' .. s(row.status), id)
+end
+if old then drop(cjson.decode(old)) end
+local row = cjson.decode(ARGV[2])
+redis.call('HSET', KEYS[1], id, ARGV[2])
+if row.geo then
+  for _, key in ipairs({'geo:all', 'geo:s:' .. s(row.status), 'geo:c:' .. s(row.category),
+                        'geo:sc:' .. s(row.status) .. ':' .. s(row.category)}) do
+    redis.call('GEOADD', p .. key, row.lon_s, row.lat_s, id)
+  end
+end
+redis.call('ZADD', p .. 'queue:' .. s(row.department) .. ':' .. s(row.status), row.queue_score, id)
+redis.call('ZADD', p .. 'queue:*:' .. s(row.status), row.queue_score, id)
+if s(row.reporter_id) ~= '' then
+  redis.call('ZADD', p .. 'reporter:' .. s(row.reporter_id), row.created_ms, id)
+end
+return 1
+"""
+
+
+class ReadModelDown(RuntimeError):
+    """Redis cannot answer for the read model: the caller falls back (reads) or retries (writes)."""
+
+
+async def run_scripts(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]) -> None:
+    """Run ``script`` once per (keys, args): pipelined on one Redis; side by side on a cluster,
+    whose pipelines refuse scripts."""
+    if isinstance(redis, RedisCluster):
+        await asyncio.gather(*(script(keys=keys, args=args) for keys, args in calls))
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for keys, args in calls:
+            await script(keys=keys, args=args, client=pipe)
+        await pipe.execute()
+
+
+def _ms(value: Any) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def row_of(issue: IssueRecord) -> dict[str, Any]:
+    """An issue's list row as kept in ``summary``: what lists show, and what indexes it."""
+    due = _ms(issue.due_at) if issue.due_at else None
+    rank = PRIORITY_ORDER.index(issue.priority)
+    return {
+        "id": str(issue.id),
+        "title": issue.title,
+        "category": issue.category,
+        "status": issue.status,
+        "lat": issue.lat,
+        "lon": issue.lon,
+        "address": issue.address,
+        "department": issue.department,
+        "assignee_id": issue.assignee_id,
+        "priority": issue.priority,
+        "votes": issue.votes,
+        "created_at": issue.created_at.isoformat(),
+        "due_at": issue.due_at.isoformat() if issue.due_at else None,
+        # Index fields (never shown): strings where Lua's number formatting would round.
+        "anonymous": issue.anonymous,
+        "reporter_id": issue.reporter_id,
+        "due_ms": due,
+        "created_ms": str(_ms(issue.created_at)),
+        "queue_score": str(rank * PRIORITY_BAND + (due if due is not None else NO_DUE)),
+        "geo": abs(issue.lat) <= GEO_MAX_LAT,
+        "lat_s": repr(issue.lat),
+        "lon_s": repr(issue.lon),
+    }
+
+
+def geo_keys(statuses: Sequence[str], category: str | None) -> list[str]:
+    """The geo sets whose union is exactly the issues with one of ``statuses`` (any if empty) and ``category``."""
+    if statuses and category:
+        return [f"{PREFIX}geo:sc:{s}:{category}" for s in statuses]
+    if statuses:
+        return [f"{PREFIX}geo:s:{s}" for s in statuses]
+    if category:
+        return [f"{PREFIX}geo:c:{category}"]
+    return [f"{PREFIX}geo:all"]
+
+
+def queue_key(department: str | None, status: str) -> str:
+    return f"{PREFIX}queue:{department or '*'}:{status}"
+
+
+def reporter_key(user_id: str) -> str:
+    return f"{PREFIX}reporter:{user_id}"
+
+
+def following_key(user_id: str) -> str:
+    return f"{PREFIX}following:{user_id}"
+
+
+def followers_key(issue_id: UUID) -> str:
+    return f"{PREFIX}followers:{issue_id}"
+
+
+def slack_m(distance_m: float) -> float:
+    """How far Redis's distance (its own Earth radius, positions on a 52-bit grid) may be from ours."""
+    return distance_m * 4e-4 + 1.0
+
+
+# -- the cells of the map's low zoom levels: Redis's own geo grid -----------------------------
+
+
+def _spread(v: int) -> int:
+    out = 0
+    for bit in range(GEO_BITS):
+        out |= ((v >> bit) & 1) << (2 * bit)
+    return out
+
+
+def cell_score(level: int, x: int, y: int) -> int:
+    """The lowest geo score in column ``x`` (longitude), row ``y`` (latitude) of the grid at ``level``."""
+    # Redis interleaves latitude bits at even and longitude bits at odd positions.
+    prefix = _spread(y) | (_spread(x) << 1)
+    return prefix << (2 * (GEO_BITS - level))
+
+
+def cell_bounds(level: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a grid cell."""
+    n = 2**level
+    return (
+        -180 + 360 * x / n,
+        -GEO_MAX_LAT + GEO_LAT_SPAN * y / n,
+        -180 + 360 * (x + 1) / n,
+        -GEO_MAX_LAT + GEO_LAT_SPAN * (y + 1) / n,
+    )
+
+
+def cell_index(level: int, lat: float, lon: float) -> tuple[int, int]:
+    n = 2**level
+    x = min(n - 1, max(0, math.floor((lon + 180) / 360 * n)))
+    y = min(n - 1, max(0, math.floor((lat + GEO_MAX_LAT) / GEO_LAT_SPAN * n)))
+    return x, y
+
+
+def cells_in_box(level: int, west: float, south: float, east: float, north: float) -> list[tuple[int, int]]:
+    """Every grid cell at ``level`` that meets the box (``west > east`` crosses the antimeridian)."""
+    south, north = max(south, -GEO_MAX_LAT), min(north, GEO_MAX_LAT)
+    if south > north:
+        return []
+    x0, y0 = cell_index(level, south, west)
+    x1, y1 = cell_index(level, north, east)
+    n = 2**level
+    columns = list(range(x0, x1 + 1)) if west <= east else [*range(x0, n), *range(0, x1 + 1)]
+    return [(x, y) for x in dict.fromkeys(columns) for y in range(y0, y1 + 1)]
+
+
+# -- merged sorted streams ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One sorted set read in score order within ``[low, high]``."""
+
+    key: str
+    low: float = -math.inf
+    high: float = math.inf
+
+
+Row = tuple[float, str]
+
+
+def _after(row: Row, mark: Row | None, descending: bool) -> bool:
+    if mark is None:
+        return True
+    return row < mark if descending else row > mark
+
+
+class ReadModel:
+    """Reads and writes of the list read model; Redis failures surface as ``ReadModelDown``."""
+
+    def __init__(self, redis: Redis, breakers: Breakers | None = None) -> None:
+        self.redis = redis
+        self.breakers = breakers or Breakers("issues")
+        self._index = redis.register_script(_INDEX)
+        self._ready_until = 0.0
+        # The consumer's batches and a rebuild never interleave in one process.
+        self.writing = asyncio.Lock()
+
+    # -- writes (the consumer, a rebuild) --------------------------------------------------
+
+    async def index(self, issues: Iterable[IssueRecord], *, fill: bool = False) -> None:
+        """Write each issue's row and move it between the sets its attributes put it in."""
+        rows = [row_of(issue) for issue in issues]
+        if not rows:
+            return
+        mode = "fill" if fill else "put"
+        try:
+            await run_scripts(
+                self.redis, self._index, [([SUMMARY], [row["id"], orjson.dumps(row), mode, PREFIX]) for row in rows]
+            )
+        except RedisError as exc:
+            raise ReadModelDown(f"the read model did not take {len(rows)} rows: {exc!r}") from exc
+
+    async def follows(self, changes: Sequence[tuple[UUID, str, bool, int]], *, keep_since: bool = False) -> None:
+        """(issue, user, active, since in ms) for each change of who follows what.
+
+        ``keep_since``: a user who follows already keeps the time they began.
+        """
+        if not changes:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for issue_id, user_id, active, since_ms in changes:
+                    if active:
+                        pipe.zadd(following_key(user_id), {str(issue_id): since_ms}, nx=keep_since)
+                        pipe.sadd(followers_key(issue_id), user_id)
+                    else:
+                        pipe.zrem(following_key(user_id), str(issue_id))
+                        pipe.srem(followers_key(issue_id), user_id)
+                await pipe.execute()
+        except RedisError as exc:
+            raise ReadModelDown(f"the read model did not take {len(changes)} follows: {exc!r}") from exc
+
+    async def mark_built(self) -> None:
+        await self.redis.set(BUILT, str(time.time()))
+        self._ready_until = time.monotonic() + READY_TTL_S
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        """Built, and Redis answers (known for a moment, so a read costs no extra round trip)."""
+        if time.monotonic() < self._ready_until:
+            return True
+        try:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                built = await self.redis.exists(BUILT)
+        except (RedisError, CircuitOpen):
+            return False
+        if built:
+            self._ready_until = time.monotonic() + READY_TTL_S
+        return bool(built)
+
+    def forget_ready(self) -> None:
+        self._ready_until = 0.0
+
+    async def _call(self, what: str, coro: Any) -> Any:
+        try:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                return await coro
+        except (RedisError, CircuitOpen) as exc:
+            self.forget_ready()
+            raise ReadModelDown(f"{what}: {exc!r}") from exc
+
+    async def rows(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        raw = await self._call("rows", self.redis.hmget(SUMMARY, list(ids)))
+        return {i: orjson.loads(r) for i, r in zip(ids, raw, strict=True) if r}
+
+    async def exists(self, issue_id: UUID) -> bool:
+        return bool(await self._call("exists", self.redis.hexists(SUMMARY, str(issue_id))))
+
+    async def audience(self, issue_id: UUID) -> list[str] | None:
+        """The reporter and the followers; None when the issue is not in the read model."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(SUMMARY, str(issue_id))
+            pipe.smembers(followers_key(issue_id))
+            raw, followers = await self._call("audience", pipe.execute())
+        if not raw:
+            return None
+        reporter = orjson.loads(raw).get("reporter_id")
+        users = ([reporter] if reporter else []) + sorted(m.decode() if isinstance(m, bytes) else m for m in followers)
+        return list(dict.fromkeys(users))
+
+    async def near(
+        self,
+        lat: float,
+        lon: float,
+        *,
+        keys: Sequence[str],
+        radius_m: float | None = None,
+        box: tuple[float, float, float, float] | None = None,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+        after: Row | None = None,
+        limit: int,
+    ) -> tuple[list[tuple[float, dict[str, Any]]], bool]:
+        """Rows within ``radius_m`` of the point (or in ``box``: west, south, east, north), closest first.
+
+        Exact and complete: distances are ours (haversine on the stored position); Redis
+        returns the ``k`` nearest of each set by its own distance, and every row nearer than
+        the farthest of a full answer (less the slack between the two distances) is known to
+        be there, so ``k`` grows until the page after ``after`` is certain.
+        Returns ((distance, row) pairs of one page, whether more follow).
+        """
+        if box is not None:
+            centre, searches = _box_searches(*box)
+        else:
+            assert radius_m is not None
+            centre, searches = (lat, lon), _circle_searches(lat, lon, radius_m)
+        k = FIRST_FETCH + limit
+        rows: dict[str, dict[str, Any]] = {}
+        while True:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    for search in searches:
+                        pipe.geosearch(key, **search.args(), unit="m", sort="ASC", count=k, withdist=True)
+                answers = await self._call("near", pipe.execute())
+            bound = math.inf
+            wanted: list[str] = []
+            for index, answer in enumerate(answers):
+                if len(answer) >= k:  # full: what it left out is at least this far from our centre
+                    last = float(answer[-1][1])
+                    bound = min(bound, last - slack_m(last) - searches[index % len(searches)].offset_m)
+                wanted += [(m.decode() if isinstance(m, bytes) else m) for m, _ in answer]
+            missing = [i for i in dict.fromkeys(wanted) if i not in rows]
+            rows.update(await self.rows(missing))
+            found = [
+                (distance, issue_id, row)
+                for issue_id in dict.fromkeys(wanted)
+                if (row := rows.get(issue_id)) is not None
+                and (distance := _reach(row, centre, radius_m, box, accept)) is not None
+                and distance < bound
+                and _after((distance, issue_id), after, descending=False)
+            ]
+            found.sort(key=lambda f: (f[0], f[1]))
+            if len(found) > limit or bound == math.inf:
+                return [(d, row) for d, _, row in found[:limit]], len(found) > limit
+            k *= 4
+
+    async def all_near(self, lat: float, lon: float, *, keys: Sequence[str], radius_m: float) -> list[dict[str, Any]]:
+        """Every row within ``radius_m`` (for orders other than distance)."""
+        searches = _circle_searches(lat, lon, radius_m)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                for search in searches:
+                    pipe.geosearch(key, **search.args(), unit="m")
+            answers = await self._call("all_near", pipe.execute())
+        ids = list(dict.fromkeys(m.decode() if isinstance(m, bytes) else m for answer in answers for m in answer))
+        rows = await self.rows(ids)
+        return [r for r in rows.values() if geo.distance_m(lat, lon, r["lat"], r["lon"]) <= radius_m]
+
+    async def merged(
+        self, streams: Sequence[Stream], *, after: Row | None, limit: int, descending: bool = False
+    ) -> tuple[list[Row], bool]:
+        """One page of (score, member) from the union of sorted sets, after ``after``; and whether more follow."""
+        k = FIRST_FETCH + limit
+        while True:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for s in streams:
+                    low, high = s.low, s.high
+                    if after is not None:
+                        low, high = (low, min(high, after[0])) if descending else (max(low, after[0]), high)
+                    if descending:
+                        pipe.zrevrangebyscore(s.key, _score(high), _score(low), start=0, num=k, withscores=True)
+                    else:
+                        pipe.zrangebyscore(s.key, _score(low), _score(high), start=0, num=k, withscores=True)
+                answers = await self._call("merged", pipe.execute())
+            bound: Row | None = None
+            found: dict[str, Row] = {}
+            for answer in answers:
+                rows = [(float(score), m.decode() if isinstance(m, bytes) else m) for m, score in answer]
+                if len(rows) >= k:
+                    last = rows[-1]
+                    bound = last if bound is None else (max(bound, last) if descending else min(bound, last))
+                for row in rows:
+                    if _after(row, after, descending):
+                        found[row[1]] = row
+            ordered = sorted(found.values(), reverse=descending)
+            if bound is not None:
+                ordered = [r for r in ordered if (r >= bound if descending else r <= bound)]
+            if len(ordered) > limit or bound is None:
+                return ordered[:limit], len(ordered) > limit
+            k *= 4
+
+    async def cell_counts(self, keys: Sequence[str], cells: Sequence[tuple[int, int]], level: int) -> list[int]:
+        """How many members of the union of ``keys`` lie in each grid cell."""
+        span = 1 << (2 * (GEO_BITS - level))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for x, y in cells:
+                low = cell_score(level, x, y)
+                for key in keys:
+                    pipe.zcount(key, low, f"({low + span}")
+            counts = await self._call("cells", pipe.execute())
+        per = len(keys)
+        return [sum(counts[i * per : (i + 1) * per]) for i in range(len(cells))]
+
+
+def _reach(
+    row: dict[str, Any],
+    centre: tuple[float, float],
+    radius_m: float | None,
+    box: tuple[float, float, float, float] | None,
+    accept: Callable[[dict[str, Any]], bool] | None,
+) -> float | None:
+    """The row's distance from the centre if it is in the circle (or box) and accepted; else None."""
+    distance = geo.distance_m(centre[0], centre[1], row["lat"], row["lon"])
+    if radius_m is not None and distance > radius_m:
+        return None
+    if box is not None and not _in_box(row["lat"], row["lon"], box):
+        return None
+    if accept is not None and not accept(row):
+        return None
+    return distance
+
+
+def _score(value: float) -> str:
+    if value == math.inf:
+        return "+inf"
+    if value == -math.inf:
+        return "-inf"
+    return repr(value)
+
+
+def _in_box(lat: float, lon: float, box: tuple[float, float, float, float]) -> bool:
+    west, south, east, north = box
+    if not south <= lat <= north:
+        return False
+    return west <= lon <= east if west <= east else (lon >= west or lon <= east)
+
+
+@dataclass(frozen=True)
+class Search:
+    """One Redis geo search: a circle or a box (metres) around a point that is ``offset_m`` from ours."""
+
+    lat: float
+    lon: float
+    radius: float | None = None
+    width: float | None = None
+    height: float | None = None
+    offset_m: float = 0.0
+
+    def args(self) -> dict[str, Any]:
+        shape = {"radius": self.radius} if self.radius is not None else {"width": self.width, "height": self.height}
+        return {"longitude": self.lon, "latitude": self.lat, **shape}
+
+
+def _circle_searches(lat: float, lon: float, radius_m: float) -> list[Search]:
+    """The circle, and, when it crosses the antimeridian (which Redis's search does not), its other side."""
+    reach = radius_m + slack_m(radius_m)
+    searches = [Search(lat, lon, radius=reach)]
+    edge = 180.0 if lon >= 0 else -180.0
+    to_edge = geo.distance_m(lat, lon, lat, edge)
+    if to_edge <= reach:
+        searches.append(Search(lat, -edge, radius=reach - to_edge + slack_m(reach), offset_m=to_edge))
+    return searches
+
+
+def _box_searches(west: float, south: float, east: float, north: float) -> tuple[tuple[float, float], list[Search]]:
+    """The box's centre (rows are ranked by distance from it) and Redis boxes that hold it all.
+
+    A box across the antimeridian is searched as its two sides.
+    """
+    span = (east - west) % 360 or (360.0 if east != west else 0.0)
+    centre = ((south + north) / 2, (west + span / 2 + 180) % 360 - 180)
+    parts = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
+    searches = []
+    for part_west, part_east in parts:
+        part_span = part_east - part_west
+        part_lon = part_west + part_span / 2
+        # Redis measures a row's east-west offset along its own latitude: take the widest one.
+        widest = 0.0 if south <= 0 <= north else min(abs(south), abs(north))
+        half_width = geo.distance_m(widest, part_lon, widest, part_lon + min(part_span / 2, 179.999))
+        height = geo.distance_m(south, part_lon, north, part_lon)
+        searches.append(
+            Search(
+                centre[0],
+                part_lon,
+                width=2 * (half_width + slack_m(half_width)),
+                height=height + 2 * slack_m(height),
+                offset_m=geo.distance_m(centre[0], centre[1], centre[0], part_lon),
+            )
+        )
+    return centre, searches

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from snapfix_gateway.routes.issues import IssueDetail, Page
+from snapfix_gateway.routes.issues import IssueDetail, MapCells, Page
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_body
 from tests.e2e.api import citizen
@@ -88,6 +88,19 @@ async def test_a_report_is_accepted_then_readable_through_the_gateway(client: ht
     IssueDetail.model_validate(issue)
     nearby = await client.get("/v1/issues", params={"lat": body["lat"], "lon": body["lon"], "radius_m": 50})
     assert issue_id in [i["id"] for i in Page.model_validate(nearby.json()).model_dump(mode="json")["items"]]
+    # On the map: in a viewport around it, and counted in its cell at a low zoom level.
+    lat, lon = body["lat"], body["lon"]
+    bbox = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
+    viewport = await client.get("/v1/map/issues", params={"bbox": bbox})
+    assert issue_id in [i["id"] for i in Page.model_validate(viewport.json()).model_dump(mode="json")["items"]]
+    cells = MapCells.model_validate((await client.get("/v1/map/cells", params={"bbox": bbox, "level": 8})).json())
+    assert len(cells.cells) == 1
+    assert cells.cells[0].count >= 1
+    west, south, east, north = cells.cells[0].bbox
+    assert west <= lon < east
+    assert south <= lat < north
+    bad = await client.get("/v1/map/issues", params={"bbox": "1,2,3"})
+    assert bad.status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -220,6 +220,19 @@ class Page(BaseModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
 
 
+class MapCell(BaseModel):
+    cell: str = Field(description="`level/column/row` on the grid of 2^level columns and rows")
+    count: int
+    bbox: tuple[float, float, float, float] = Field(description="west, south, east, north")
+    lat: float
+    lon: float
+
+
+class MapCells(BaseModel):
+    level: int
+    cells: list[MapCell] = Field(description="Only cells with reports")
+
+
 class FollowedPage(BaseModel):
     items: list[dict[str, str]] = Field(description="`issue_id` and `since` of each issue followed")
     next_cursor: str | None = None
@@ -345,6 +358,52 @@ async def suggestions(  # noqa: PLR0917
         request_id=request_id,
         principal=principal,
         params=request.url.query,
+    )
+
+
+BBox = Annotated[
+    str,
+    Query(
+        max_length=200,
+        pattern=r"^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$",
+        description="west,south,east,north in degrees (west > east crosses the antimeridian)",
+        examples=["77.55,12.95,77.65,13.0"],
+    ),
+]
+
+
+@router.get("/v1/map/issues", response_model=Page, tags=["map"], responses=_ISSUE_ERRORS)
+async def map_issues(  # noqa: PLR0917
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: OptionalPrincipalDep,
+    bbox: BBox,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    category: Annotated[CategoryCode | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Response:
+    """Issues inside a map's viewport, nearest its centre first (`distance_m` from the centre), one page at a time."""
+    return await relay_get(
+        issues, "/v1/map/issues", request_id=request_id, principal=principal, params=request.url.query
+    )
+
+
+@router.get("/v1/map/cells", response_model=MapCells, tags=["map"], responses=_ISSUE_ERRORS)
+async def map_cells(  # noqa: PLR0917
+    request: Request,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: OptionalPrincipalDep,
+    bbox: BBox,
+    level: Annotated[int, Query(ge=1, le=20, description="2^level columns and rows over the world")],
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    category: Annotated[CategoryCode | None, Query()] = None,
+) -> Response:
+    """How many issues lie in each grid cell over a viewport: the map's clusters at low zoom levels."""
+    return await relay_get(
+        issues, "/v1/map/cells", request_id=request_id, principal=principal, params=request.url.query
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
 from typing import Any
 from uuid import uuid4
 
@@ -279,7 +281,28 @@ def test_an_email_has_text_and_html_parts_and_one_click_unsubscribe_headers() ->
     assert msg["List-Unsubscribe"] == "<https://x/u?token=t>, <mailto:unsubscribe@snapfix.example?subject=unsubscribe>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["Message-ID"] == message_id("e:u:email", "snapfix.example")
-    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert [p.get_content_type() for p in msg.get_payload() if isinstance(p, Message)] == ["text/plain", "text/html"]
+
+
+def test_a_non_ascii_subject_name_and_body_arrive_intact() -> None:
+    hindi = Notice(
+        key="e:u:email",
+        recipient_id="u",
+        moment="resolved",
+        title="आपकी रिपोर्ट हल हो गई",
+        text="नमस्ते अदा",
+        html="<p>नमस्ते अदा</p>",
+        data={"email": "ada@example.org", "display_name": "अदा"},
+    )
+    raw = build_message(hindi, sender="s@x.org", domain="x.org").as_bytes()
+    assert raw.isascii()  # 7-bit on the wire: encoded words and base64 parts
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert str(parsed["Subject"]) == "आपकी रिपोर्ट हल हो गई"
+    assert parsed["To"].addresses[0].display_name == "अदा"
+    plain = parsed.get_body(preferencelist=("plain",))
+    assert plain is not None
+    assert plain.get_content().strip() == "नमस्ते अदा"
 
 
 def test_an_account_email_has_no_unsubscribe_and_no_address_is_permanent() -> None:

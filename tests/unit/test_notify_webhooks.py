@@ -358,11 +358,13 @@ async def test_failures_left_unannounced_are_published_by_the_sweep_and_marked_o
     published: list[NotificationFailed] = []
     kafka_up = False
 
-    async def unannounced(limit: int) -> list[WebhookDelivery]:
-        return [] if marked else [left]
+    step_id = f"{left.id}.0001"
 
-    async def mark_announced(delivery_id: str) -> None:
-        marked.append(delivery_id)
+    async def unannounced(limit: int) -> list[tuple[str, WebhookDelivery]]:
+        return [] if marked else [(step_id, left)]
+
+    async def mark_announced(failing_step_id: str) -> None:
+        marked.append(failing_step_id)
 
     async def announce(event: NotificationFailed) -> None:
         if not kafka_up:
@@ -374,6 +376,7 @@ async def test_failures_left_unannounced_are_published_by_the_sweep_and_marked_o
         SimpleNamespace(),  # type: ignore[arg-type]
         deliveries,
         SimpleNamespace(),  # type: ignore[arg-type]
+        queue=SimpleNamespace(),  # type: ignore[arg-type]
         retry=RetryPolicy(base_s=1, max_s=2, jitter_s=0, max_attempts=2),
         disable=DisablePolicy(after_failures=3, after_s=60),
         concurrency=2,
@@ -388,6 +391,6 @@ async def test_failures_left_unannounced_are_published_by_the_sweep_and_marked_o
     dispatcher._next_sweep = 0.0
     await dispatcher._sweep_unannounced()
     assert [e.notification_key for e in published] == [left.id]
-    assert marked == [left.id]
+    assert marked == [step_id]  # the step that failed it
     await dispatcher._sweep_unannounced()  # nothing left, and not due again yet
     assert len(published) == 1

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from snapfix_notify import api, handlers, webhooks
 from snapfix_notify.channels import Channel
-from snapfix_notify.claims import Claims
+from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import DEV_UNSUBSCRIBE_SECRET, NotifySettings
 from snapfix_notify.dispatch import Dispatcher
 from snapfix_notify.inapp import InAppChannel
@@ -51,7 +51,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         settings,
         channels,
         deliveries=Deliveries(),
-        claims=Claims(runtime.redis),
+        # Namespaced by database: the queue indexes that database's outbox.
+        queue=DueQueue(runtime.redis, f"notify:{settings.mongo_database}:due"),
         contacts=contacts,
         renderer=Renderer(app_name=settings.app_name),
         tokens=tokens,

@@ -1,32 +1,66 @@
-"""Send claims in Redis: who may send a delivery now, for how long (a lease).
+"""Due times and send leases in Redis: one sorted set per kind of work (emails and in-app
+notices, webhook deliveries), scored by when each item may be tried next.
 
-``SET key token NX PX lease``: one claimant at a time, across workers and instances, and a
-claim whose holder died lapses by itself. The outbox in Mongo stays untouched on the hot
-path (FerretDB scans a collection for every update, so updates are kept for rare events).
-The durable "sent" mark is the delivery's Outcome, never this claim.
+- ``add`` puts recorded items in at their due time (``ZADD NX``: an item already there keeps
+  its time, so a redelivered event never brings a leased or postponed item forward);
+- ``take`` atomically (one Lua script) takes up to ``limit`` due items and moves each to
+  ``now + lease``: one holder at a time across workers and instances, and the item of a
+  holder that died is due again once its lease lapses;
+- ``later`` postpones an item (a retry with backoff), ``done`` takes it out for good.
+
+Mongo stays the store of record (the records, their outcomes). The set is its index of
+what is left to do, rebuilt from the store when it is missing (``ready`` / ``mark_ready``):
+FerretDB answers no query from an index, so the hot path never asks it "what is due?".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
 
-PREFIX = "notify:claim:"
+# Returns [id, previous score, ...]: the previous score tells the caller whether anyone held the item before.
+_TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], 'XX', ARGV[3], due[i]) end
+return due
+"""
 
 
-class Claims:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+class DueQueue:
+    def __init__(self, redis: Redis, key: str) -> None:
+        self.redis, self.key = redis, key
+        self._ready_key = f"{key}:ready"
+        self._take = redis.register_script(_TAKE)
 
-    async def take(self, keys: Sequence[str], token: str, lease_s: float) -> list[str]:
-        """The keys this token now holds (the others are held by someone else)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(PREFIX + key, token, nx=True, px=int(lease_s * 1000))
-            results = await pipe.execute()
-        return [key for key, ok in zip(keys, results, strict=True) if ok]
+    async def add(self, due: Mapping[str, float]) -> None:
+        if due:
+            await self.redis.zadd(self.key, dict(due), nx=True)
 
-    async def release(self, keys: Sequence[str]) -> None:
+    async def take(self, now: float, lease_s: float, limit: int) -> list[tuple[str, float]]:
+        """Up to ``limit`` due items, now leased for ``lease_s``, each with the score it had (its due time)."""
+        if limit <= 0:
+            return []
+        flat = await self._take(keys=[self.key], args=[repr(now), limit, repr(now + lease_s)])
+        return [(_text(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def later(self, key: str, at: float) -> None:
+        await self.redis.zadd(self.key, {key: at}, xx=True)
+
+    async def done(self, keys: Sequence[str]) -> None:
         if keys:
-            await self.redis.delete(*(PREFIX + k for k in keys))
+            await self.redis.zrem(self.key, *keys)
+
+    async def ready(self) -> bool:
+        """False when the set was never built from the store, or Redis lost it."""
+        return bool(await self.redis.exists(self._ready_key))
+
+    async def mark_ready(self) -> None:
+        await self.redis.set(self._ready_key, "1")
+
+    async def size(self) -> int:
+        return int(await self.redis.zcard(self.key))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

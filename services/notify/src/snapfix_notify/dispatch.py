@@ -1,19 +1,23 @@
 """Delivery: every notification is recorded before it is sent, and sent until it is done.
 
-1. ``record()`` puts one ``Delivery`` per (cause, recipient, channel) in the outbox under
-   that unique key and queues the keys. Consumers commit their offsets only after this
-   returns, so a crash after the commit still leaves the records, which the retry loop
-   finishes.
-2. A send first claims its record with a lease in Redis (``SET NX PX``), so two workers
-   or two instances never send one record at once, and a crashed send's lease lapses. A key
-   whose ``Outcome`` says ``sent`` (a redelivered event recorded it again) is dropped:
-   never sent twice. Only a crash between the provider's acceptance and the outcome's
-   write repeats a message (at most ``send_concurrency`` per process), and the email's
-   deterministic Message-ID lets the receiver drop it.
-3. Transient failures wait in the outbox (``due_at``: exponential backoff with jitter) and
-   survive a restart; permanent ones (and transient ones past ``max_attempts``) are
-   announced as ``NotificationFailed`` and recorded ``failed``; a recipient without an
-   address is a recorded ``skipped``, announced too. Nothing is dropped silently.
+1. ``record()`` inserts one ``Delivery`` per (cause, recipient, channel) into the outbox under
+   that unique key, then schedules the keys in the due queue (Redis, ``claims.py``).
+   Consumers commit their offsets only after this returns, so a crash after the commit
+   still leaves the records and their schedule. The outbox is insert-only: FerretDB scans
+   a collection for every update or delete, so the hot path never updates it.
+2. A send takes due keys with a lease (one holder at a time, across workers and
+   instances; a crashed holder's lease lapses and the key is due again). A key this
+   process recorded itself is sent from memory; any other (a retry, a lapsed lease, a
+   redelivered event) is read back by ``_id`` and dropped if its ``Outcome`` exists: never
+   sent twice. Each sent notice's outcome is inserted (by the batch) before its key leaves
+   the queue, and a send slot is freed only then, so a crash repeats at most
+   ``send_concurrency`` messages, whose deterministic Message-ID lets the receiver drop them.
+3. Transient failures are postponed (exponential backoff with jitter, stored on the record
+   and in the queue) and survive a restart; permanent ones (and transient ones past
+   ``max_attempts``) are announced as ``NotificationFailed`` and recorded ``failed``; a
+   recipient without an address is a recorded ``skipped``, announced too. Nothing is
+   dropped silently. Should Redis lose the queue, it is rebuilt from the outbox and the
+   outcomes (a one-time scan).
 """
 
 from __future__ import annotations
@@ -22,17 +26,18 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from uuid import uuid4
 
 from prometheus_client import Counter
 from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from snapfix_notify.channels import Channel, Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.claims import Claims
+from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.models import Delivery
+from snapfix_notify.models import Contact, Delivery
 from snapfix_notify.preferences import ACCOUNT, EMAIL
 from snapfix_notify.repository import Contacts, Deliveries
 from snapfix_notify.templates import Renderer
@@ -45,8 +50,9 @@ from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
-# Send loops; each claims a batch of send_concurrency / PUMPS and sends it concurrently.
-PUMPS = 2
+# Sends are taken in batches of send_concurrency / BATCHES, so one batch sends while another is recorded.
+BATCHES = 4
+FRESH_KEPT = 50_000  # recorded deliveries kept in memory until sent
 OUTCOMES = Counter("snapfix_notifications_total", "Notification send attempts by outcome", ["channel", "outcome"])
 
 
@@ -95,7 +101,7 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         *,
         deliveries: Deliveries,
-        claims: Claims,
+        queue: DueQueue,
         contacts: Contacts,
         renderer: Renderer,
         tokens: UnsubscribeTokens,
@@ -103,31 +109,35 @@ class Dispatcher:
         # Kept by reference: a part wired later (push) adds its channel to the same mapping.
         self.runtime, self.settings, self.channels = runtime, settings, channels
         self.deliveries, self.contacts, self.renderer, self.tokens = deliveries, contacts, renderer, tokens
-        self.claims = claims
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._finished: set[str] = set()  # outcome written, still in the outbox
+        self.queue = queue
+        # Records this process stored first, with their due score: sent without reading them back.
+        self._fresh: dict[str, tuple[float, Delivery]] = {}
+        self._busy = 0  # keys taken and not yet settled (sent and recorded, postponed or failed)
+        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._sends: set[asyncio.Task[None]] = set()
 
     # -- recording ------------------------------------------------------------------------
 
     async def record(self, deliveries: Sequence[Delivery]) -> None:
-        """Store the deliveries (once each), then queue them for sending."""
-        await self.deliveries.record(deliveries)
+        """Store the deliveries (once each), then schedule them: both before the caller commits."""
+        if not deliveries:
+            return
+        fresh = await self.deliveries.record(deliveries)
+        due = {d.id: d.due_at.timestamp() for d in deliveries}
         for d in deliveries:
-            self._enqueue(d.id)
-
-    def _enqueue(self, key: str) -> None:
-        if key not in self._queued and key not in self._finished:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
+            if d.id in fresh:
+                self._fresh[d.id] = (due[d.id], d)
+        while len(self._fresh) > FRESH_KEPT:  # taken by another instance: it reads them from the store
+            del self._fresh[next(iter(self._fresh))]
+        # A repeat of a recorded one is scheduled too (ZADD NX): the first try may have died before.
+        await self.queue.add(due)
+        self._wake.set()
 
     # -- running --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        for n in range(PUMPS):
-            self._tasks.append(asyncio.create_task(self._pump(), name=f"notify-send-{n}"))
-        self._tasks.append(asyncio.create_task(self._poll(), name="notify-retry-loop"))
+        self._tasks.append(asyncio.create_task(self._run(), name="notify-send"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -136,74 +146,107 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._sends:  # in-flight sends end within the SMTP timeout; a cut one is due again at its lease
+            await asyncio.wait(self._sends, timeout=self.settings.smtp_timeout_s + 1)
 
-    async def _pump(self) -> None:
-        """Sends queued keys a batch at a time: ``send_concurrency`` in flight across the pumps."""
-        batch_size = max(1, self.settings.send_concurrency // PUMPS)
+    async def _run(self) -> None:
+        """Takes due keys from the queue (fresh ones and retries alike) while send slots are free."""
+        step = max(1, self.settings.send_concurrency // BATCHES)
         while True:
-            keys = [await self._queue.get()]
-            while len(keys) < batch_size and not self._queue.empty():
-                keys.append(self._queue.get_nowait())
-            self._queued.difference_update(keys)
+            free = self.settings.send_concurrency - self._busy
+            keys: list[tuple[str, float]] = []
             try:
-                await self.send(keys)
-            except PyMongoError as exc:  # the store is away: the retry loop finds the records again
-                log.warning("deliveries %s...: store unavailable (%s)", keys[0], exc)
-            except Exception:
-                log.exception("deliveries %s...: unexpected failure", keys[0])
+                if not await self.queue.ready():
+                    await self.rebuild()
+                if free > 0:
+                    keys = await self.queue.take(time.time(), self.settings.lease_s, min(free, step))
+            except (PyMongoError, RedisError) as exc:
+                log.warning("due notifications cannot be read: %s", exc)
+            if keys:
+                self._busy += len(keys)
+                task = asyncio.create_task(self._send_batch(keys), name="notify-send-batch")
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+            self._wake.clear()
 
-    async def _poll(self) -> None:
-        """The retry loop: due retries, lapsed leases (a crashed send) and owed announcements."""
-        while True:
-            try:
-                if self._finished:
-                    done = list(self._finished)
-                    await self.deliveries.forget_many(done)
-                    self._finished.difference_update(done)
-                if self._queue.qsize() < self.settings.send_concurrency:  # busy workers find their own work
-                    for key in await self.deliveries.due(utcnow(), limit=500):
-                        self._enqueue(key)
-                for delivery in await self.deliveries.unannounced(limit=100):
-                    await self._announce(delivery)
-            except (PyMongoError, PublishFailed) as exc:
-                log.warning("retry loop: %s", exc)
-            except Exception:
-                log.exception("retry loop failed")
-            await asyncio.sleep(self.settings.poll_interval_s)
+    async def _send_batch(self, keys: Sequence[tuple[str, float]]) -> None:
+        try:
+            await self.send(keys)
+        except (PyMongoError, RedisError) as exc:  # the leases lapse and the keys are due again
+            log.warning("deliveries %s...: store unavailable (%s)", keys[0][0], exc)
+        except Exception:
+            log.exception("deliveries %s...: unexpected failure", keys[0][0])
+        finally:
+            self._busy -= len(keys)
+            self._wake.set()
+
+    async def rebuild(self) -> None:
+        """Schedule every recorded delivery without an outcome (Redis was empty: first start, or lost)."""
+        log.info("notify due queue: rebuilding from the outbox")
+        due = await self.deliveries.unfinished()
+        await self.queue.add(due)
+        await self.queue.mark_ready()
+        log.info("notify due queue: %d unfinished deliveries scheduled", len(due))
 
     # -- one send -------------------------------------------------------------------------
 
-    async def send(self, keys: Sequence[str]) -> None:
-        """Claim the due ones among ``keys`` (others are not due, held elsewhere, or done) and send them."""
+    async def send(self, keys: Sequence[tuple[str, float]]) -> None:
+        """Send the taken ``(key, score)``s: fresh ones from memory, others as the store has them."""
         now = utcnow()
-        held = await self.claims.take(keys, uuid4().hex, self.settings.lease_s)
         todo: list[Delivery] = []
-        for delivery in await self.deliveries.pending(held, now):
-            if await self.deliveries.outcome(delivery.id) is not None:  # done before: recorded again by a redelivery
-                await self.deliveries.forget(delivery.id)
-            else:
-                todo.append(delivery.model_copy(update={"attempts": delivery.attempts + 1}))
+        for key, score in keys:
+            cached = self._fresh.pop(key, None)
+            # The score it was scheduled with: no one held it before (a holder moves it on).
+            if cached is not None and cached[0] == score:
+                todo.append(cached[1])
+            elif (delivery := await self._stored(key, now)) is not None:
+                todo.append(delivery)
+        todo = [d.model_copy(update={"attempts": d.attempts + 1}) for d in todo]
+        contacts = {r: await self.contacts.get(r) for r in {d.recipient_id for d in todo}}
         # One failing send never stops the others' outcomes from being written.
-        results = await asyncio.gather(*(self._attempt(d, now) for d in todo), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._attempt(d, now, contacts[d.recipient_id]) for d in todo), return_exceptions=True
+        )
         for d, result in zip(todo, results, strict=True):
-            if isinstance(result, BaseException):  # its lease lapses and the retry loop tries again
+            if isinstance(result, BaseException):  # its lease lapses and it is tried again
                 log.warning("delivery %s: %s: %s", d.id, type(result).__name__, result)
         sent = [d for d, result in zip(todo, results, strict=True) if result is True]
+        # The outcome first: a crash before the queue forgets them repeats nothing (the store says sent).
         await self.deliveries.record_outcomes(sent, "sent", utcnow())
-        self._finished.update(d.id for d in sent)  # out of the outbox with the retry loop's next bulk delete
+        await self.queue.done([d.id for d in sent])
         for d in sent:
             OUTCOMES.labels(d.channel, "sent").inc()
-        # Released only once the outcomes are stored; after a failure the leases lapse instead.
-        await self.claims.release(held)
 
-    async def _attempt(self, delivery: Delivery, now: datetime) -> bool:
+    async def _stored(self, key: str, now: datetime) -> Delivery | None:
+        """A key taken again (a retry, a lapsed lease, a redelivery): what the store says is left to do."""
+        delivery = await self.deliveries.get(key)
+        if delivery is None:
+            log.warning("delivery %s is scheduled but not in the outbox", key)
+            await self.queue.done([key])
+            return None
+        if await self.deliveries.outcome(key) is not None:  # done before
+            await self.queue.done([key])
+            return None
+        if delivery.status in {"failed", "skipped"}:  # failed for good, not announced yet
+            with contextlib.suppress(PublishFailed):  # else its lease lapses and it is announced later
+                await self._announce(delivery)
+            return None
+        if delivery.due_at > now:  # postponed by a retry whose new time did not reach the queue
+            await self.queue.later(key, delivery.due_at.timestamp())
+            return None
+        return delivery
+
+    async def _attempt(self, delivery: Delivery, now: datetime, contact: Contact | None) -> bool:
         """Deliver one; True when the provider took it (its outcome is written with its batch's)."""
         key = delivery.id
         channel = self.channels.get(delivery.channel)
         try:
             if channel is None:
                 raise PermanentDeliveryError(f"no {delivery.channel} channel in this process")
-            notice = await self._notice(delivery, now)
+            notice = self._notice(delivery, contact)
             await channel.deliver(notice)
         except NoAddressYet as exc:
             if now - delivery.created_at > timedelta(seconds=self.settings.contact_wait_s):
@@ -217,8 +260,8 @@ class Dispatcher:
                 await self._later(delivery, now, str(exc))
         except PermanentDeliveryError as exc:
             await self._give_up(delivery, "skipped" if "no email address" in str(exc) else "failed", str(exc))
-        except PyMongoError:
-            raise  # the lease lapses and the retry loop tries again
+        except (PyMongoError, RedisError):
+            raise  # the lease lapses and it is tried again
         except Exception as exc:  # a template or data bug fails the same way every time
             log.exception("delivery %s cannot be built", key)
             await self._give_up(delivery, "failed", f"{type(exc).__name__}: {exc}")
@@ -228,18 +271,21 @@ class Dispatcher:
 
     async def _later(self, delivery: Delivery, now: datetime, error: str) -> None:
         delay = backoff_s(delivery.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s)
-        await self.deliveries.retry_at(delivery.id, delivery.attempts, now + timedelta(seconds=delay), error[:1000])
+        due_at = now + timedelta(seconds=delay)
+        # The store first (attempts survive a restart), then the queue (rare: one update per failure).
+        await self.deliveries.retry_at(delivery.id, delivery.attempts, due_at, error[:1000])
+        await self.queue.later(delivery.id, due_at.timestamp())
         OUTCOMES.labels(delivery.channel, "retry").inc()
         log.info("delivery %s: retry in %.1fs (%s)", delivery.id, delay, error[:200])
 
     async def _give_up(self, delivery: Delivery, status: str, error: str) -> None:
-        await self.deliveries.give_up(delivery.id, status, error[:1000])
+        # Stored first: a crash or a Kafka outage before the announcement leaves it for its next turn.
+        await self.deliveries.give_up(delivery.id, status, error[:1000], delivery.attempts)
         OUTCOMES.labels(delivery.channel, status).inc()
         log.warning("delivery %s %s: %s", delivery.id, status, error[:300])
-        updated = await self.deliveries.get(delivery.id)
-        if updated is not None:
-            with contextlib.suppress(PublishFailed):  # the retry loop announces it later
-                await self._announce(updated)
+        updated = delivery.model_copy(update={"status": status, "error": error[:1000]})
+        with contextlib.suppress(PublishFailed):  # its lease lapses and it is announced then
+            await self._announce(updated)
 
     async def _announce(self, delivery: Delivery) -> None:
         error = delivery.error or ""
@@ -268,9 +314,9 @@ class Dispatcher:
             timeout_s=self.runtime.publish_timeout_s,
         )
         await self.deliveries.finish(delivery, delivery.status, utcnow(), error)
+        await self.queue.done([delivery.id])
 
-    async def _notice(self, delivery: Delivery, now: datetime) -> Notice:
-        contact = await self.contacts.get(delivery.recipient_id)
+    def _notice(self, delivery: Delivery, contact: Contact | None) -> Notice:
         data: dict[str, str] = {"cause_id": delivery.cause_id, "channel": delivery.channel}
         if issue_id := delivery.context.get("issue_id"):
             data["issue_id"] = str(issue_id)

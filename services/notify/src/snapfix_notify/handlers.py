@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter
 from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from snapfix_notify import rules
 from snapfix_notify.config import NotifySettings
@@ -50,10 +54,11 @@ Record = ConsumerRecord[Any, Any]
 P = ParamSpec("P")
 T = TypeVar("T")
 E = TypeVar("E")
-TRANSIENT = (ConnectionFailure,)
+TRANSIENT = (ConnectionFailure, RedisConnectionError, RedisTimeoutError)
 ISSUE_TYPES = frozenset(
     {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
 )
+PROJECTED = (IssueReported, IssueStatusChanged, IssueAssigned, IssueEdited, IssueFollowed)
 USER_TYPES = frozenset({"UserRegistered", "EmailVerificationRequested", "UserEmailVerified", "PasswordResetRequested"})
 
 
@@ -141,21 +146,33 @@ class IssueEventsHandler(_Consumer):
         self.preferences, self.watches, self.digests, self.base_url = preferences, watches, digests, base_url
 
     async def handle(self, records: Sequence[Record]) -> None:
-        prefs: dict[str, dict[str, dict[str, bool]] | None] = {}  # one read per user per batch
+        batch = _Batch()
         for record in records:
             event = await self._parse(record, ISSUE_EVENTS, ISSUE_TYPES)
             if event is None:
                 continue
             try:
-                await self._retry(self._apply, event, prefs)
+                await self._retry(self._apply, event, batch)
             except TRANSIENT:
                 raise  # not committed: the batch comes back after the rebalance or restart
             except Exception as exc:  # anything else fails the same way every time: poison
                 log.exception("issue event %s failed permanently", event.message_id)
                 await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
+        await self._retry(self._flush, batch)  # before the commit
 
-    async def _apply(self, event: IssueEvent, prefs: dict[str, dict[str, dict[str, bool]] | None]) -> None:
-        view = await self.issues.get(event.issue_id)
+    async def _flush(self, batch: _Batch) -> None:
+        # A retried event may have added its deliveries twice: each is recorded once.
+        await self.dispatcher.record(list({d.id: d for d in batch.deliveries}.values()))
+        batch.deliveries = []
+
+    async def _view(self, issue_id: UUID, batch: _Batch) -> IssueView | None:
+        if issue_id not in batch.views:
+            batch.views[issue_id] = await self.issues.get(issue_id)
+        return batch.views[issue_id]
+
+    async def _apply(self, event: IssueEvent, batch: _Batch) -> None:
+        prefs = batch.prefs
+        view = await self._view(event.issue_id, batch)
         plan = rules.plan(event, facts_of(view, str(event.issue_id)) if view else None, base_url=self.base_url)
         staff = {
             t.department: await self.contacts.staff_of(t.department)
@@ -169,8 +186,12 @@ class IssueEventsHandler(_Consumer):
             deliveries += await self._deliveries(str(event.message_id), user, plan.context, prefs, now)
         if isinstance(event, IssueReported):
             deliveries += await self._area(event, plan.context, prefs, now)
-        await self.dispatcher.record(deliveries)
-        await self._project(event)
+        batch.deliveries += deliveries
+        if isinstance(event, PROJECTED):
+            # Recorded before the projection takes the event in: a redelivery plans from the old view.
+            await self._flush(batch)
+            await self._project(event)
+            batch.views.pop(event.issue_id, None)
 
     async def _deliveries(
         self,
@@ -258,6 +279,19 @@ class IssueEventsHandler(_Consumer):
                 await self.issues.set(event.issue_id, {"title": event.title})
             case IssueFollowed() if event.actor_id:
                 await self.issues.follow(event.issue_id, event.actor_id, event.follow)
+
+
+@dataclass
+class _Batch:
+    """What one consumed batch reads once (views, preferences) and records at once (deliveries).
+
+    Deliveries of events that leave the projection alone (comments) are recorded together,
+    before the batch is committed; an event that changes the projection has them recorded first.
+    """
+
+    prefs: dict[str, dict[str, dict[str, bool]] | None] = field(default_factory=dict)
+    views: dict[UUID, IssueView | None] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)
 
 
 def _outside(watch: Watch, lat: float, lon: float) -> bool:

@@ -16,7 +16,9 @@ import contextlib
 import hashlib
 import logging
 import time
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
 
 import aiosmtplib
@@ -35,16 +37,30 @@ def message_id(key: str, domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
-def build_message(notice: Notice, *, sender: str, domain: str, unsubscribe_mailto: str | None = None) -> EmailMessage:
+def build_message(
+    notice: Notice, *, sender: str, domain: str, unsubscribe_mailto: str | None = None
+) -> MIMEMultipart | MIMEText:
     """The MIME message for ``notice``: ``data`` carries ``email`` (the address) and
-    ``unsubscribe_url`` (absent for account emails, which one cannot unsubscribe from)."""
+    ``unsubscribe_url`` (absent for account emails, which one cannot unsubscribe from).
+
+    Built with the ``compat32`` classes: ``EmailMessage`` parses every header it is given
+    through its header registry, four times the cost (4 ms a message, the bulk of a send).
+    Non-ASCII subjects and names become RFC 2047 encoded words."""
     address = notice.data.get("email")
     if not address:
         raise PermanentDeliveryError("no email address")
-    msg = EmailMessage()
+    text = MIMEText(notice.text, "plain", "utf-8")
+    msg: MIMEMultipart | MIMEText
+    if notice.html:
+        msg = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(notice.html, "html", "utf-8"))
+    else:
+        msg = text
     msg["From"] = sender
     msg["To"] = formataddr((notice.data.get("display_name", ""), address))
-    msg["Subject"] = notice.title
+    subject = notice.title
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject").encode()
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = message_id(notice.key, domain)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
@@ -55,9 +71,6 @@ def build_message(notice: Notice, *, sender: str, domain: str, unsubscribe_mailt
             targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
         msg["List-Unsubscribe"] = ", ".join(targets)
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(notice.text)
-    if notice.html:
-        msg.add_alternative(notice.html, subtype="html")
     return msg
 
 

@@ -115,11 +115,11 @@ class Delivery(Document):
     """One notification for one recipient on one channel, recorded before it is sent: the outbox.
 
     ``_id`` is the unique key ``<cause id>:<recipient>:<channel>``. ``context`` holds the
-    template variables, so a retry after a restart renders the same message. A send holds
-    a lease on it in Redis (``claims.py``). Once done (sent, failed or skipped) its
-    ``Outcome`` is written and it leaves the outbox, which therefore holds only the work in
-    progress; it is written rarely (FerretDB scans a collection to update it).
-    Intended shard key: ``{recipient_id}``.
+    template variables, so a retry after a restart renders the same message. Insert-only on
+    the hot path and addressed by ``_id`` alone: when it is due and who holds it live in
+    Redis (``claims.py``); once done (sent, failed or skipped) its ``Outcome`` is written. It
+    is updated only when a send fails (FerretDB scans a collection to update it), and kept
+    so that a redelivered event finds it recorded. Intended shard key: ``{_id: "hashed"}``.
     """
 
     id: str  # type: ignore[assignment]
@@ -136,8 +136,7 @@ class Delivery(Document):
     error: str | None = None
 
     class Settings:
-        name = "outbox"
-        indexes: ClassVar = [IndexModel([("status", ASCENDING), ("due_at", ASCENDING)])]
+        name = "outbox"  # read by _id only (the due queue is rebuilt from a full read)
 
 
 class Outcome(Document):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -139,7 +139,10 @@ class DigestItems:
 
 
 class Deliveries:
-    """The outbox (work in progress) and the outcomes (what was done, insert-only)."""
+    """The outbox (what was recorded, insert-only) and the outcomes (what was done, insert-only).
+
+    Both are addressed by ``_id`` only. What is left to do lives in the due queue (Redis);
+    ``unfinished`` rebuilds it, the one scan, when Redis lost it."""
 
     @staticmethod
     def _c() -> Any:
@@ -149,96 +152,85 @@ class Deliveries:
     def _outcomes() -> Any:
         return Outcome.get_pymongo_collection()
 
-    async def record(self, deliveries: Sequence[Delivery]) -> None:
-        """Put deliveries in the outbox, each once (plain inserts; the ``_id`` index refuses a repeat:
-        far cheaper than upserts on FerretDB, and as idempotent). A delivery whose outcome exists
-        already (a redelivered event) is dropped when it is claimed, never sent again."""
+    async def record(self, deliveries: Sequence[Delivery]) -> set[str]:
+        """Put deliveries in the outbox, each once; returns the keys stored now (not before).
+
+        Plain inserts: the ``_id`` index refuses a repeat, far cheaper than upserts on FerretDB
+        and as idempotent. A repeat (a redelivered event) is scheduled again and dropped when
+        taken if its outcome exists: never sent twice."""
         if not deliveries:
-            return
+            return set()
         docs = [{"_id": d.id, **d.model_dump(exclude={"id", "revision_id"})} for d in deliveries]
         try:
             await self._c().insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
+            repeated = {docs[e["index"]]["_id"] for e in errors}
+            return {d.id for d in deliveries} - repeated
+        return {d.id for d in deliveries}
 
     async def get(self, key: str) -> Delivery | None:
         doc = await self._c().find_one({"_id": key})
         return None if doc is None else _doc(Delivery, doc)
 
-    async def pending(self, keys: Sequence[str], now: datetime) -> list[Delivery]:
-        """The due, unfinished deliveries among ``keys`` (read by ``_id``: cheap everywhere)."""
-        found = [await self._c().find_one({"_id": key}) for key in keys]
-        deliveries = [_doc(Delivery, d) for d in found if d is not None]
-        return [d for d in deliveries if d.status in {"pending", "sending"} and d.due_at <= now]
-
     async def outcome(self, key: str) -> Outcome | None:
         doc = await self._outcomes().find_one({"_id": key})
         return None if doc is None else _doc(Outcome, doc)
 
-    async def due(self, now: datetime, limit: int) -> list[str]:
-        """Keys of deliveries ready to (re)try; one whose send is in progress is skipped by its claim."""
-        pending = self._c().find({"status": "pending", "due_at": {"$lte": now}}, {"_id": 1}).limit(limit)
-        return [d["_id"] async for d in pending]
+    async def unfinished(self) -> dict[str, float]:
+        """Every recorded delivery without an outcome, with its due time (epoch seconds): two scans,
+        run only to rebuild the due queue."""
+        done = {d["_id"] async for d in self._outcomes().find({}, {"_id": 1})}
+        return {
+            d["_id"]: _epoch(d["due_at"])
+            async for d in self._c().find({}, {"_id": 1, "due_at": 1})
+            if d["_id"] not in done
+        }
 
     async def retry_at(self, key: str, attempts: int, due_at: datetime, error: str) -> None:
+        """A transient failure (rare: the one update of a delivery that fails)."""
         await self._c().update_one({"_id": key}, {"$set": {"attempts": attempts, "due_at": due_at, "error": error}})
 
-    async def give_up(self, key: str, status: str, error: str) -> None:
-        """Failed or skipped for good: it stays in the outbox until its NotificationFailed is published."""
-        await self._c().update_one({"_id": key}, {"$set": {"status": status, "error": error}})
-
-    async def unannounced(self, limit: int) -> list[Delivery]:
-        cursor = self._c().find({"status": {"$in": ["failed", "skipped"]}}).limit(limit)
-        return [_doc(Delivery, d) async for d in cursor]
+    async def give_up(self, key: str, status: str, error: str, attempts: int) -> None:
+        """Failed or skipped for good: its outcome is written once its NotificationFailed is published."""
+        await self._c().update_one({"_id": key}, {"$set": {"status": status, "error": error, "attempts": attempts}})
 
     async def finish(self, delivery: Delivery, status: str, at: datetime, error: str | None = None) -> None:
-        """Write the outcome (once), then take the delivery out of the outbox."""
-        outcome = {
-            "_id": delivery.id,
-            "cause_id": delivery.cause_id,
-            "recipient_id": delivery.recipient_id,
-            "channel": delivery.channel,
-            "moment": delivery.moment,
-            "status": status,
-            "attempts": delivery.attempts,
-            "at": at,
-            "error": error,
-        }
+        """Write the outcome (once; a repeat is a no-op)."""
+        outcome = _outcome(delivery, status, at, error)
         with contextlib.suppress(DuplicateKeyError):  # written before a crash, or by a redelivery's twin
             await self._outcomes().insert_one(outcome)
-        await self.forget(delivery.id)
 
     async def record_outcomes(self, deliveries: Sequence[Delivery], status: str, at: datetime) -> None:
-        """The outcomes of a batch, in one insert (the caller takes them out of the outbox later, in bulk:
-        a delete scans the collection on FerretDB, so one delete serves many keys)."""
+        """The outcomes of a batch, in one insert."""
         if not deliveries:
             return
-        outcomes = [
-            {
-                "_id": d.id,
-                "cause_id": d.cause_id,
-                "recipient_id": d.recipient_id,
-                "channel": d.channel,
-                "moment": d.moment,
-                "status": status,
-                "attempts": d.attempts,
-                "at": at,
-                "error": None,
-            }
-            for d in deliveries
-        ]
+        outcomes = [_outcome(d, status, at, None) for d in deliveries]
         try:
             await self._outcomes().insert_many(outcomes, ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                 raise
 
-    async def forget_many(self, keys: Sequence[str]) -> None:
-        await self._c().delete_many({"_id": {"$in": list(keys)}})
 
-    async def forget(self, key: str) -> None:
-        await self._c().delete_one({"_id": key})
+def _outcome(delivery: Delivery, status: str, at: datetime, error: str | None) -> dict[str, Any]:
+    return {
+        "_id": delivery.id,
+        "cause_id": delivery.cause_id,
+        "recipient_id": delivery.recipient_id,
+        "channel": delivery.channel,
+        "moment": delivery.moment,
+        "status": status,
+        "attempts": delivery.attempts,
+        "at": at,
+        "error": error,
+    }
+
+
+def _epoch(at: datetime) -> float:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 class Feed:
@@ -250,6 +242,15 @@ class Feed:
         doc = {"_id": notification.id, **notification.model_dump(exclude={"id", "revision_id"})}
         with contextlib.suppress(DuplicateKeyError):  # a repeated send: the entry is there already
             await self._c().insert_one(doc)
+
+    async def add_many(self, notifications: Sequence[Notification]) -> None:
+        """Several entries in one insert; one written before (a repeated send) is left as it is."""
+        docs = [{"_id": n.id, **n.model_dump(exclude={"id", "revision_id"})} for n in notifications]
+        try:
+            await self._c().insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def page(self, user_id: str, *, before: tuple[datetime, str] | None, limit: int) -> list[Notification]:
         """Newest first; ``before`` is the (created_at, id) of the last item of the previous page."""

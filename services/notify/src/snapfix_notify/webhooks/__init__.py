@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from snapfix_notify import devices_api
+from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.devices import Device, DeviceRepository
 from snapfix_notify.webhooks import api, handlers
 from snapfix_notify.webhooks.dispatcher import Dispatcher
-from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
+from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
 from snapfix_notify.webhooks.sender import WebhookSender
@@ -30,7 +31,7 @@ from snapfix_shared.topics import Topic
 if TYPE_CHECKING:  # push.py rides on this package's sender: imported when installing, not before
     from snapfix_notify.push import PushChannel, PushTransport
 
-DOCUMENTS = (WebhookEndpoint, WebhookDelivery, Device)
+DOCUMENTS = (WebhookEndpoint, WebhookDelivery, DeliveryStep, Device)
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,13 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
             runtime.broker, Topic.NOTIFY_EVENTS, event, source=runtime.source, timeout_s=runtime.publish_timeout_s
         )
 
+    assert runtime.redis is not None, "the webhook due queue lives in Redis"
     dispatcher = Dispatcher(
         endpoints,
         deliveries,
         sender,
+        # Namespaced by database: the queue indexes that database's deliveries.
+        queue=DueQueue(runtime.redis, f"notify:{settings.mongo_database}:webhooks:due"),
         retry=RetryPolicy(
             base_s=settings.webhook_backoff_base_s,
             max_s=settings.webhook_backoff_max_s,
@@ -76,7 +80,7 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         concurrency=settings.webhook_concurrency,
         store_concurrency=settings.webhook_store_concurrency,
         poll_s=settings.webhook_poll_s,
-        # An attempt that never finished (a crash) is due again once it surely timed out.
+        # A delivery taken but never finished (a crash) is due again once its attempt surely timed out.
         lease_s=settings.webhook_timeout_s + 30,
         announce=announce,
     )

@@ -91,7 +91,7 @@ class DeliveryView(BaseModel):
 
     @classmethod
     def of(cls, d: WebhookDelivery) -> DeliveryView:
-        view = d.model_dump(exclude={"body", "claim", "endpoint_id", "revision_id"})
+        view = d.model_dump(exclude={"body", "endpoint_id", "revision_id"})
         if d.status != "pending":
             view["next_attempt_at"] = None
         return cls.model_validate(view)

@@ -1,16 +1,16 @@
-"""The delivery loop: picks due deliveries from the store, sends them, logs each attempt.
+"""The delivery loop: takes due deliveries from the due queue, sends them, logs each attempt.
 
-Durable by construction: what to send and when lives on the delivery records
-(``next_attempt_at``), so a restarted process resumes where the last one stopped. A
-claim moves ``next_attempt_at`` past the attempt's timeout, so an attempt cut short by
-a crash is simply due again later (at least once; the stable ``webhook-id`` lets the
-receiver drop a repeat). Concurrency is bounded; several replicas may run the loop.
+Durable by construction: every delivery is stored before it is scheduled, and each attempt
+is logged as an inserted step (``repository.py``) before the queue moves on, so a restarted
+process resumes where the last one stopped. Taking a delivery leases it (``claims.py``):
+an attempt cut short by a crash is due again once the lease lapses (at least once; the
+stable ``webhook-id`` lets the receiver drop a repeat). Concurrency is bounded; several
+replicas may run the loop.
 
-Store calls are few (claims by the batch, endpoints read once per batch, no findAndModify)
-and bounded (``store_concurrency`` at once). On FerretDB's SQLite backend concurrent
-writers mostly wait on each other's locks (4 at once delivered 5/s, 1 at once 12/s in a
-load test), and a pile-up of slow updates, abandoned by timed-out clients, exhausted its
-connection pool and hung the database for good. Sending is concurrent; bookkeeping is not.
+Nothing on the hot path updates or queries the store: a delivery recorded by this process
+is sent from memory, its endpoint is read once per batch by ``_id``, and the steps of the
+attempts finishing together go in one insert (group commit). A retry, a lapsed lease or a
+delivery recorded elsewhere is read back by ``_id``; failures update the endpoint (rare).
 """
 
 from __future__ import annotations
@@ -18,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from prometheus_client import Counter
 from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.claims import DueQueue
+from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.webhooks.failures import failure_event
-from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
+from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy, outcome
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
 from snapfix_notify.webhooks.sender import Attempt, WebhookSender
@@ -40,6 +44,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 Announce = Callable[[NotificationFailed], Awaitable[None]]
 ANNOUNCE_SWEEP_S = 30.0  # how often failures whose announcement did not get through are tried again
+FRESH_KEPT = 50_000  # recorded deliveries kept in memory until sent
 
 ATTEMPTS = Counter("snapfix_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
 DISABLED = Counter("snapfix_webhook_endpoints_disabled_total", "Webhook endpoints disabled", ["why"])
@@ -49,6 +54,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Logged:
+    """A step to store, and where the delivery goes in the queue once it is stored."""
+
+    step: DeliveryStep
+    due_at: datetime | None  # None: finished, out of the queue
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -56,6 +69,7 @@ class Dispatcher:
         deliveries: DeliveryRepository,
         sender: WebhookSender,
         *,
+        queue: DueQueue,
         retry: RetryPolicy,
         disable: DisablePolicy,
         concurrency: int,
@@ -64,22 +78,37 @@ class Dispatcher:
         lease_s: float,
         announce: Announce | None = None,
     ) -> None:
-        self.endpoints, self.deliveries, self.sender = endpoints, deliveries, sender
+        self.endpoints, self.deliveries, self.sender, self.queue = endpoints, deliveries, sender, queue
         self.retry, self.disable = retry, disable
         self.poll_s, self.lease_s = poll_s, lease_s
         self.concurrency = concurrency
         self.announce = announce
         self._next_sweep = 0.0
-        self._db = asyncio.Semaphore(store_concurrency)
+        self._db = asyncio.Semaphore(store_concurrency)  # the rare-path writes (endpoints, announcements)
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._fresh: dict[str, tuple[float, WebhookDelivery]] = {}
+        self._steps: GroupCommit[_Logged] = GroupCommit(self._log)
         # Endpoints this process saw fail since their count was last reset (the batch's
         # endpoint snapshot may predate a sibling delivery's failure).
         self._failing: set[UUID] = set()
         self._loop: asyncio.Task[None] | None = None
 
+    async def submit(self, deliveries: Sequence[WebhookDelivery], fresh: set[str]) -> None:
+        """Schedule stored deliveries (``fresh``: stored by this call, sent from memory); before the commit."""
+        if not deliveries:
+            return
+        due = {d.id: (d.next_attempt_at or d.created_at).timestamp() for d in deliveries}
+        for d in deliveries:
+            if d.id in fresh:
+                self._fresh[d.id] = (due[d.id], d)
+        while len(self._fresh) > FRESH_KEPT:  # taken by another replica: it reads them from the store
+            del self._fresh[next(iter(self._fresh))]
+        await self.queue.add(due)
+        self._wake.set()
+
     def wake(self) -> None:
-        """New deliveries were recorded: look for due work now rather than at the next poll."""
+        """New deliveries were scheduled: look for due work now rather than at the next poll."""
         self._wake.set()
 
     async def start(self) -> None:
@@ -95,28 +124,41 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while True:
-            # Claim in batches (a claim reads the due index once for the lot), not slot by slot.
-            if len(self._in_flight) > self.concurrency // 2:
+            free = self.concurrency - len(self._in_flight)
+            if free <= 0:
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                started = await self._start_due()
-            except PyMongoError as exc:
+                started = await self._start_due(free)
+            except (PyMongoError, RedisError) as exc:
                 log.warning("webhook deliveries cannot be read: %s", exc)
                 started = 0
             if not started:
                 await self._sweep_unannounced()
                 await self._idle()
 
-    async def _start_due(self) -> int:
-        """Claim due deliveries for the free slots and start their attempts; how many started."""
-        claimed = await self._call(
-            self.deliveries.claim_due,
-            now(),
-            limit=self.concurrency - len(self._in_flight),
-            lease_until=now() + timedelta(seconds=self.lease_s),
-            claim=str(uuid7()),
-        )
+    async def rebuild(self) -> None:
+        """Schedule every pending delivery (Redis was empty: first start, or it lost the queue)."""
+        log.info("webhook due queue: rebuilding from the delivery log")
+        due = await self.deliveries.unfinished()
+        await self.queue.add(due)
+        await self.queue.mark_ready()
+        log.info("webhook due queue: %d pending deliveries scheduled", len(due))
+
+    async def _start_due(self, free: int) -> int:
+        """Take due deliveries for the free slots and start their attempts; how many were taken."""
+        if not await self.queue.ready():
+            await self.rebuild()
+        at = now()
+        taken = await self.queue.take(at.timestamp(), self.lease_s, free)
+        claimed: list[WebhookDelivery] = []
+        for delivery_id, score in taken:
+            cached = self._fresh.pop(delivery_id, None)
+            # The score it was scheduled with: no one took it before (taking moves it on).
+            if cached is not None and cached[0] == score:
+                claimed.append(cached[1])
+            elif (stored := await self._stored(delivery_id, at)) is not None:
+                claimed.append(stored)
         endpoints: dict[UUID, WebhookEndpoint | None] = {}
         for endpoint_id in {d.endpoint_id for d in claimed}:  # read once per batch, not per attempt
             endpoints[endpoint_id] = await self._call(self.endpoints.get, endpoint_id)
@@ -125,7 +167,18 @@ class Dispatcher:
             task = asyncio.create_task(self._attempt(delivery, endpoint), name=f"webhook-{delivery.id}")
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        return len(claimed)
+        return len(taken)
+
+    async def _stored(self, delivery_id: str, at: datetime) -> WebhookDelivery | None:
+        """A delivery taken again (a retry, a lapsed lease, recorded elsewhere) as its steps left it."""
+        delivery = await self.deliveries.get(delivery_id)
+        if delivery is None or delivery.status != "pending":  # deleted with its endpoint, or finished
+            await self.queue.done([delivery_id])
+            return None
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > at:  # postponed meanwhile
+            await self.queue.later(delivery_id, delivery.next_attempt_at.timestamp())
+            return None
+        return delivery
 
     async def _sweep_unannounced(self) -> None:
         """Publish the failures a crash or a Kafka outage left unannounced (when idle, now and then)."""
@@ -134,13 +187,13 @@ class Dispatcher:
             return
         self._next_sweep = loop.time() + ANNOUNCE_SWEEP_S
         try:
-            for delivery in await self._call(self.deliveries.unannounced, 100):
-                if not await self._announce(delivery):
+            for step_id, delivery in await self._call(self.deliveries.unannounced, 100):
+                if not await self._announce(step_id, delivery):
                     return
         except PyMongoError as exc:
             log.warning("unannounced webhook failures cannot be read: %s", exc)
 
-    async def _announce(self, delivery: WebhookDelivery) -> bool:
+    async def _announce(self, step_id: str, delivery: WebhookDelivery) -> bool:
         """Publish the failed delivery's NotificationFailed, then mark it; False when Kafka did not ack."""
         if self.announce is None:
             return True
@@ -149,7 +202,7 @@ class Dispatcher:
         except PublishFailed as exc:
             log.warning("NotificationFailed for webhook %s not published yet: %s", delivery.id, exc)
             return False
-        await self._call(self.deliveries.mark_announced, delivery.id)
+        await self._call(self.deliveries.mark_announced, step_id)
         return True
 
     async def _call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -161,8 +214,31 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), self.poll_s)
         self._wake.clear()
 
+    async def _log(self, logged: list[_Logged]) -> None:
+        """Store the steps of the attempts that finished together, then move their deliveries in the queue."""
+        await self.deliveries.add_steps([entry.step for entry in logged])
+        await self.queue.done([entry.step.delivery_id for entry in logged if entry.due_at is None])
+        for entry in logged:
+            if entry.due_at is not None:
+                await self.queue.later(entry.step.delivery_id, entry.due_at.timestamp())
+
+    async def _step(self, delivery: WebhookDelivery, due_at: datetime | None, **fields: Any) -> DeliveryStep:
+        step: DeliveryStep = DeliveryStep.model_construct(
+            id=f"{delivery.id}.{uuid7().hex}",
+            delivery_id=delivery.id,
+            endpoint_id=delivery.endpoint_id,
+            at=now(),
+            attempt=fields.pop("attempt", None),
+            next_attempt_at=due_at,
+            delivered_at=fields.pop("delivered_at", None),
+            reason=fields.pop("reason", None),
+            announced=fields.pop("announced", None),
+            **fields,
+        )
+        await self._steps.put(_Logged(step, due_at))
+        return step
+
     async def _attempt(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None) -> None:
-        claim = delivery.claim or ""
         try:
             if endpoint is None or not endpoint.enabled:
                 why = (
@@ -170,18 +246,18 @@ class Dispatcher:
                     if endpoint is None
                     else f"the endpoint is disabled ({endpoint.disabled_reason})"
                 )
-                await self._call(self.deliveries.cancel, delivery.id, claim, why)
+                await self._step(delivery, None, status="cancelled", reason=why)
                 return
             at = now()
             result = await self.sender.send(endpoint.url, endpoint.secret, delivery.id, delivery.body)
-            await self._record(delivery, endpoint, claim, at, result)
-        except PyMongoError as exc:  # the claim lapses and the delivery is due again
+            await self._record(delivery, endpoint, at, result)
+        except (PyMongoError, RedisError) as exc:  # the lease lapses and the delivery is due again
             log.warning("webhook delivery %s not recorded: %s", delivery.id, exc)
         except Exception:
             log.exception("webhook delivery %s failed unexpectedly", delivery.id)
 
     async def _record(
-        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, claim: str, at: datetime, result: Attempt
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, at: datetime, result: Attempt
     ) -> None:
         kind = outcome(result.status)
         ATTEMPTS.labels(kind).inc()
@@ -193,36 +269,33 @@ class Dispatcher:
         }
         finished = now()
         if kind == "delivered":
-            await self._call(
-                self.deliveries.finish_attempt,
-                delivery.id,
-                claim,
-                attempt,
-                status="delivered",
-                delivered_at=finished,
-                next_attempt_at=None,
-            )
+            await self._step(delivery, None, status="delivered", attempt=attempt, delivered_at=finished)
             if endpoint.id in self._failing or endpoint.consecutive_failures or endpoint.failing_since is not None:
                 await self._call(self.endpoints.succeeded, endpoint.id, finished)  # a run of failures ends
                 self._failing.discard(endpoint.id)
             return
+        due_at: datetime | None = None
+        reason: str | None = None
         if kind == "retry":
             delay = self.retry.delay_s(delivery.attempt_count + 1)
             if delay is None:
-                fields: dict[str, Any] = {
-                    "status": "failed",
-                    "next_attempt_at": None,
-                    "reason": f"gave up after {delivery.attempt_count + 1} attempts",
-                }
+                reason = f"gave up after {delivery.attempt_count + 1} attempts"
             else:
                 attempt["retry_in_s"] = round(delay, 3)
-                fields = {"next_attempt_at": finished + timedelta(seconds=delay)}
+                due_at = finished + timedelta(seconds=delay)
         else:
             reason = "the receiver answered 410 Gone" if kind == "gone" else f"refused for good ({result.error})"
-            fields = {"status": "failed", "next_attempt_at": None, "reason": reason}
-        if fields.get("status") == "failed" and self.announce is not None:
-            fields["announced"] = False  # in the same write: a crash before the publish leaves it for the sweep
-        ours = await self._call(self.deliveries.finish_attempt, delivery.id, claim, attempt, **fields)
+        failed = due_at is None
+        # A failing step says "not announced" itself: a crash before the publish leaves it for the sweep.
+        announced = False if failed and self.announce is not None else None
+        step = await self._step(
+            delivery,
+            due_at,
+            status="failed" if failed else "pending",
+            attempt=attempt,
+            reason=reason,
+            announced=announced,
+        )
         log.info("webhook %s to %s: %s (%s)", delivery.id, endpoint.url, kind, result.error)
         if kind == "gone":
             await self._disable(endpoint.id, "the receiver answered 410 Gone", "gone", finished)
@@ -234,16 +307,16 @@ class Dispatcher:
                 if why is not None:
                     await self._disable(endpoint.id, f"sustained failure: {why}", "failing", finished)
         # Announced last: the endpoint's state is settled first, whatever Kafka takes.
-        if ours and fields.get("announced") is False:
-            failed = delivery.model_copy(
+        if announced is False:
+            gone = delivery.model_copy(
                 update={
                     "status": "failed",
-                    "reason": fields["reason"],
+                    "reason": reason,
                     "attempt_count": delivery.attempt_count + 1,
                     "attempts": [*delivery.attempts, attempt],
                 }
             )
-            await self._announce(failed)
+            await self._announce(step.id, gone)
 
     async def _disable(self, endpoint_id: Any, reason: str, why: str, at: datetime) -> None:
         if await self._call(self.endpoints.disable, endpoint_id, reason, at):

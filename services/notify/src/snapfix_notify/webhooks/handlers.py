@@ -20,6 +20,8 @@ from uuid import UUID
 
 from aiokafka import ConsumerRecord
 from pymongo.errors import PyMongoError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from snapfix_notify.webhooks.dispatcher import Dispatcher
 from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -33,7 +35,7 @@ from snapfix_shared.topics import Topic
 log = logging.getLogger(__name__)
 Record = ConsumerRecord[Any, Any]
 # The store is unreachable for a while: wait, then leave the batch uncommitted.
-TRANSIENT = (PyMongoError,)
+TRANSIENT = (PyMongoError, RedisConnectionError, RedisTimeoutError)
 
 
 def delivery_id(event_id: UUID, endpoint_id: UUID) -> str:
@@ -85,9 +87,12 @@ class WebhookEventsHandler:
             return
         at = datetime.now(UTC)
         deliveries = [d for event in events for d in deliveries_for(event, endpoints, at)]
-        await retry_transient(TRANSIENT, self.deliveries.record_all, deliveries)
-        if deliveries:
-            self.dispatcher.wake()
+        await retry_transient(TRANSIENT, self._record, deliveries)
+
+    async def _record(self, deliveries: list[WebhookDelivery]) -> None:
+        """Store, then schedule: both before the batch is committed."""
+        fresh = await self.deliveries.record_all(deliveries)
+        await self.dispatcher.submit(deliveries, fresh)
 
     async def _parse(self, record: Record) -> IssueEvent | None:
         # Types never sent to integrators (or newer than this service) are skipped.

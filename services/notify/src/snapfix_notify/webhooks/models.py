@@ -43,14 +43,15 @@ class WebhookEndpoint(Document):
 
 
 class WebhookDelivery(Document):
-    """One event for one endpoint: recorded before the first send, with every attempt logged.
+    """One event for one endpoint: recorded (inserted, never updated) before the first send.
 
     ``_id`` is ``msg_<event id>_<endpoint id>`` (hex): unique per (event, endpoint), so a
     redelivered event records nothing twice; it is also the ``webhook-id`` header, stable
     across retries, and sorts by the event's time (its id is a UUIDv7), which the
-    delivery log pages on. ``next_attempt_at`` is when the dispatcher may try (again); a
-    claim pushes it past the attempt's timeout, so a crashed attempt is retried later.
-    Intended shard key: ``{endpoint_id, _id}``.
+    delivery log pages on. What became of it is in its ``DeliveryStep`` records, one per
+    attempt or decision; the state fields below are those of its last step, filled in when
+    it is read (``repository.fold``). When it is due and who holds it live in Redis
+    (``claims.py``). Intended shard key: ``{endpoint_id, _id}``.
     """
 
     id: str  # type: ignore[assignment]
@@ -62,7 +63,6 @@ class WebhookDelivery(Document):
     status: DeliveryStatus = "pending"
     created_at: datetime
     next_attempt_at: datetime | None = None
-    claim: str | None = None
     attempt_count: int = 0
     # [{at, status_code, error, duration_ms, retry_in_s}], oldest first
     attempts: list[dict[str, Any]] = Field(default_factory=list)
@@ -74,6 +74,34 @@ class WebhookDelivery(Document):
     class Settings:
         name = "webhook_deliveries"
         indexes: ClassVar = [
-            IndexModel([("status", 1), ("next_attempt_at", 1)]),  # the dispatcher's due deliveries
             IndexModel([("endpoint_id", 1), ("_id", -1)]),  # an endpoint's delivery log, newest first
+        ]
+
+
+class DeliveryStep(Document):
+    """One attempt at a delivery (or a decision without one: cancelled), and the state it left
+    the delivery in. Insert-only: FerretDB scans a collection for every update, so the
+    delivery log grows by inserts. ``_id`` is ``<delivery id>.<UUIDv7 hex>``: a delivery's
+    steps sort by time. ``announced`` is False on a step that failed the delivery until its
+    NotificationFailed is acked (the one update, on a rare path).
+    Intended shard key: ``{delivery_id}``.
+    """
+
+    id: str  # type: ignore[assignment]
+    delivery_id: str
+    endpoint_id: UUID
+    at: datetime
+    attempt: dict[str, Any] | None = None  # {at, status_code, error, duration_ms, retry_in_s}
+    status: DeliveryStatus
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    reason: str | None = None
+    announced: bool | None = None
+
+    class Settings:
+        name = "webhook_delivery_steps"
+        indexes: ClassVar = [
+            IndexModel([("delivery_id", 1), ("_id", 1)]),  # a delivery's history (the log, a retry)
+            IndexModel([("endpoint_id", 1)]),  # deleted with its endpoint
+            IndexModel([("status", 1), ("announced", 1)]),  # failures not announced yet (the sweep)
         ]

@@ -9,6 +9,7 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pillow_heif
 import pytest
 from PIL import Image, ImageDraw
@@ -143,6 +144,29 @@ def test_same_picture_in_two_formats_has_a_close_perceptual_hash() -> None:
     assert imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b) <= 4
 
 
+def test_a_large_turned_jpeg_gets_the_variant_sizes_of_a_full_size_thumbnail() -> None:
+    # Decoded at a reduced DCT scale and turned afterwards; the sizes still follow Image.thumbnail.
+    result = processed(encode(gradient((4031, 1013)), "JPEG", exif=exif_with_gps(orientation=8)))
+    assert (result.width, result.height) == (1013, 4031)
+    for name, longest in (("thumb", 320), ("medium", 1024), ("large", 2048)):
+        expected = Image.new("1", (1013, 4031))
+        expected.thumbnail((longest, longest))
+        for ext in ("webp", "jpg"):
+            assert assert_clean(variant(result, f"{name}.{ext}")).size == expected.size
+
+
+def test_resizing_in_bands_gives_the_pixels_of_one_whole_resize() -> None:
+    from snapfix_media.pipeline import LARGE_RESAMPLE, _resize_in_bands
+
+    source = gradient((1500, 1100))
+    for size in ((1024, 751), (333, 1000)):
+        whole = source.resize(size, LARGE_RESAMPLE)
+        banded = _resize_in_bands(source, size)
+        assert banded.size == whole.size
+        # Float rounding of a band's box may move a rare pixel by one level, never more.
+        assert int(np.abs(np.asarray(banded, dtype=np.int16) - np.asarray(whole)).max()) <= 1
+
+
 # -- odd but legitimate -----------------------------------------------------------------------
 
 
@@ -150,6 +174,42 @@ def test_a_cmyk_jpeg_becomes_rgb() -> None:
     result = processed(encode(gradient(mode="CMYK"), "JPEG"))
     for v in result.variants:
         assert assert_clean(v).mode in {"RGB", "RGBA"}
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+@pytest.mark.parametrize("size", [(600, 400), (3600, 700)])
+def test_a_jpeg_comment_reaches_no_variant_whichever_decoder_and_size(mode: str, size: tuple[int, int]) -> None:
+    data = encode(gradient(size, mode=mode), "JPEG", comment=b"home sweet home")
+    for v in processed(data).variants:
+        assert_clean(v)
+        assert b"home sweet home" not in v.data
+
+
+def test_a_large_cmyk_jpeg_is_reduced_by_pillow_and_becomes_rgb() -> None:
+    result = processed(encode(gradient((4200, 900), mode="CMYK"), "JPEG"))
+    large = assert_clean(variant(result, "large.jpg"))
+    assert (large.mode, large.size) == ("RGB", (2048, 439))
+
+
+def test_a_large_grey_jpeg_is_published_as_rgb() -> None:
+    result = processed(encode(gradient((3600, 800), mode="L"), "JPEG"))
+    for v in result.variants:
+        assert assert_clean(v).mode == "RGB"
+    assert (variant(result, "large.webp").width, variant(result, "large.webp").height) == (2048, 455)
+
+
+def test_a_large_progressive_jpeg_is_decoded() -> None:
+    result = processed(encode(gradient((3400, 800)), "JPEG", progressive=True))
+    assert variant(result, "large.jpg").width == 2048
+
+
+def test_a_multi_picture_jpeg_is_reduced_to_its_first_picture() -> None:
+    first, second = Image.new("RGB", (3000, 700), "red"), Image.new("RGB", (3000, 700), "blue")
+    data = encode(first, "MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    image = assert_clean(variant(processed(data), "thumb.webp"))
+    r, g, b = image.convert("RGB").getpixel((100, 30))  # type: ignore[misc]
+    assert (r > 200, g < 50, b < 50) == (True, True, True)
 
 
 def test_a_16_bit_png_with_alpha_keeps_its_alpha_in_webp_and_is_flattened_in_jpeg() -> None:

@@ -203,6 +203,15 @@ def test_a_large_progressive_jpeg_is_decoded() -> None:
     assert variant(result, "large.jpg").width == 2048
 
 
+@pytest.mark.parametrize("size", [(800, 600), (3600, 800)])
+def test_a_jpeg_with_stray_bytes_between_markers_is_still_accepted(size: tuple[int, int]) -> None:
+    # Some cameras write these; libjpeg only warns, and Pillow's decoder has always accepted them.
+    data = encode(gradient(size), "JPEG")
+    at = data.index(b"\xff\xc4")  # the first Huffman table
+    result = processed(data[:at] + b"\x00\x11\x22" + data[at:])
+    assert variant(result, "large.jpg").width == min(size[0], 2048)
+
+
 def test_a_multi_picture_jpeg_is_reduced_to_its_first_picture() -> None:
     first, second = Image.new("RGB", (3000, 700), "red"), Image.new("RGB", (3000, 700), "blue")
     data = encode(first, "MPO", save_all=True, append_images=[second])

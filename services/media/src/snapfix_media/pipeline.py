@@ -112,7 +112,7 @@ def process(data: bytes, *, max_pixels: int) -> Processed | Rejected:
     except UnidentifiedImageError:
         return Rejected("The file is not a JPEG, PNG, WebP or HEIC image.")
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        # Truncated or corrupt data surfaces as one of these from the decoders (simplejpeg: ValueError).
+        # Truncated or corrupt data surfaces as one of these from the decoders.
         return Rejected(f"The image could not be decoded ({_short(exc)}).")
 
 
@@ -197,21 +197,27 @@ def _decode_reduced(image: Image.Image, data: bytes, *, covering: tuple[int, int
     """The pixels, decoded at the smallest scale the decoder offers that still covers ``covering``."""
     if image.format in {"JPEG", "MPO"} and image.mode in _TURBO_MODES:
         # libjpeg-turbo scales by M/8 (Pillow's draft only by 1/2, 1/4, 1/8, which cannot make a
-        # 2048 px variant out of a 4000 px photo). Its header must agree with the one checked above.
-        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
-        if (width, height) != image.size:
-            raise ValueError("inconsistent JPEG header")
-        pixels = simplejpeg.decode_jpeg(
-            data,
-            colorspace=_TURBO_MODES[image.mode],
-            min_width=math.ceil(covering[0] * DECODE_MARGIN),
-            min_height=math.ceil(covering[1] * DECODE_MARGIN),
-        )
-        mode = "L" if image.mode == "L" else "RGBX"
-        # Pillow maps the decoder's buffer as it is (4 bytes a pixel for colour): no copy.
-        return Image.frombuffer(mode, (pixels.shape[1], pixels.shape[0]), pixels, "raw", mode, 0, 1)
+        # 2048 px variant out of a 4000 px photo). simplejpeg fails on libjpeg's warnings too, such
+        # as stray bytes between markers that some cameras write and Pillow has always accepted,
+        # and its header must agree with the one checked above: otherwise Pillow decides, as before.
+        try:
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            if (width, height) != image.size:
+                raise ValueError("inconsistent JPEG header")
+            pixels = simplejpeg.decode_jpeg(
+                data,
+                colorspace=_TURBO_MODES[image.mode],
+                min_width=math.ceil(covering[0] * DECODE_MARGIN),
+                min_height=math.ceil(covering[1] * DECODE_MARGIN),
+            )
+        except ValueError:
+            pass
+        else:
+            mode = "L" if image.mode == "L" else "RGBX"
+            # Pillow maps the decoder's buffer as it is (4 bytes a pixel for colour): no copy.
+            return Image.frombuffer(mode, (pixels.shape[1], pixels.shape[0]), pixels, "raw", mode, 0, 1)
     if image.format == "JPEG":
-        image.draft(image.mode, covering)  # CMYK: 1/2, 1/4 or 1/8 where that still covers
+        image.draft(image.mode, covering)  # 1/2, 1/4 or 1/8 where that still covers
     image.seek(0)  # an animation is represented by its first frame
     image.load()
     return image

@@ -28,6 +28,7 @@ from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
 from snapfix_issues.views import detail, public_record, status_change, summary
 from snapfix_shared import geo
+from snapfix_shared.breakers import MONGO_DOWN
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.messages import ChangeIssueStatus, EditIssue, IssueCommand, Priority, ReportIssue, Role, Status
 from snapfix_shared.problems import Problem, ServiceUnavailable, problem_response
@@ -135,15 +136,25 @@ def _page(items: list[Any], next_cursor: str | None) -> Response:
     return _json({"items": items, "next_cursor": next_cursor})
 
 
+# Paths answered from the read model: the store's circuit guards only their fallbacks (``load_issue``),
+# so a slow or failing store does not refuse what Redis can answer.
+READ_MODEL_PATHS = ("/v1/issues", "/v1/map/", "/v1/users/", "/v1/staff/")
+
+
+def needs_store(path: str) -> bool:
+    return not path.startswith(READ_MODEL_PATHS)
+
+
 async def load_issue(issue_id: UUID, repo: ReportRepository, cache: CacheDep) -> CachedIssue | None:
-    """Cache-aside: the stored issue and its comments."""
+    """The issue and its comments from the read model; on a miss, from the store (and kept)."""
     entry = await cache.get(issue_id)
     if entry is None:
         generation = await cache.generation(issue_id)  # before reading the store: see cache.py
-        issue = await repo.get(issue_id)
-        if issue is None:
-            return None
-        entry = CachedIssue(issue, tuple(await repo.comments(issue_id)))
+        async with cache.breakers.guard("mongo", MONGO_DOWN):
+            issue = await repo.get(issue_id)
+            if issue is None:
+                return None
+            entry = CachedIssue(issue, tuple(await repo.comments(issue_id)))
         await cache.put(entry, generation)
     return entry
 

@@ -45,7 +45,11 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     runtime.on_startup.insert(0, media.open)
     runtime.on_shutdown.append(media.close)
 
-    app = runtime.app(title="SnapFix issues service", description="Owns reports: their lifecycle and queries.")
+    app = runtime.app(
+        title="SnapFix issues service",
+        description="Owns reports: their lifecycle and queries.",
+        needs_mongo=api.needs_store,
+    )
     app.state.runtime, app.state.repo, app.state.cache = runtime, repo, cache
     app.state.readmodel, app.state.readmodel_keeper = readmodel, keeper
     app.state.catalogue, app.state.catalogue_sync = catalogue, sync

@@ -174,10 +174,13 @@ def slack_m(distance_m: float) -> float:
 
 
 def _spread(v: int) -> int:
-    out = 0
-    for bit in range(GEO_BITS):
-        out |= ((v >> bit) & 1) << (2 * bit)
-    return out
+    """The bits of ``v`` moved to the even positions (bit i to bit 2i)."""
+    v &= 0xFFFFFFFF
+    v = (v | (v << 16)) & 0x0000FFFF0000FFFF
+    v = (v | (v << 8)) & 0x00FF00FF00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v << 2)) & 0x3333333333333333
+    return (v | (v << 1)) & 0x5555555555555555
 
 
 def cell_score(level: int, x: int, y: int) -> int:

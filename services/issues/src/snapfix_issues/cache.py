@@ -25,16 +25,19 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from snapfix_issues.domain import CommentRecord, IssueRecord
-from snapfix_issues.readmodel import ReadModelDown, run_scripts
+from snapfix_issues.readmodel import ReadModelDown, run_batched
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 
 # Long enough to outlive any read in flight; a counter that expired restarts at 0.
 GENERATION_TTL_S = 24 * 3600
 
+# KEYS: entry, generation of each issue; ARGV: the generations' TTL, then each entry.
 _STORE = """
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1])
+for i = 1, #KEYS, 2 do
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
+  redis.call('SET', KEYS[i], ARGV[(i + 1) / 2 + 1])
+end
 return 1
 """
 
@@ -57,10 +60,11 @@ redis.call('SET', KEYS[1], body .. sep .. ARGV[1] .. ']}', 'KEEPTTL')
 return 1
 """
 
-# A rebuild fills only what no writer has put there since Redis was emptied.
+# A rebuild fills only what no writer has put there since Redis was emptied. KEYS/ARGV: entry of each.
 _FILL = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], ARGV[i]) end
+end
 return 1
 """
 
@@ -160,16 +164,18 @@ class IssueCache:
 
     async def store(self, entries: Sequence[CachedIssue]) -> None:
         """Write through: each entry as just stored, a new generation (so no raced read lands after it)."""
-        await self._each(self._store, [(e.issue.id, [e.dumps(), GENERATION_TTL_S]) for e in entries])
+        items = [([issue_key(e.issue.id), generation_key(e.issue.id)], [e.dumps()]) for e in entries]
+        await self._batched(self._store, items, [GENERATION_TTL_S])
 
     async def add_comment(self, comment: CommentRecord) -> None:
         """Write through a new comment; the issue's entry, if any, gains it once."""
         args = [orjson.dumps(comment.model_dump(mode="json")), GENERATION_TTL_S, str(comment.id)]
-        await self._each(self._add_comment, [(comment.issue_id, args)])
+        keys = [issue_key(comment.issue_id), generation_key(comment.issue_id)]
+        await self._batched(self._add_comment, [(keys, args)])
 
     async def fill(self, entries: Sequence[CachedIssue]) -> None:
         """A rebuild's entries, where no writer has put one since."""
-        await self._each(self._fill, [(e.issue.id, [e.dumps()]) for e in entries])
+        await self._batched(self._fill, [([issue_key(e.issue.id)], [e.dumps()]) for e in entries])
 
     async def invalidate(self, issue_ids: Iterable[UUID]) -> None:
         """After a write is stored whose new state is not at hand: a new generation, the entry gone."""
@@ -186,10 +192,10 @@ class IssueCache:
         except RedisError as exc:
             raise ReadModelDown(f"issue entries not invalidated: {exc!r}") from exc
 
-    async def _each(self, script: AsyncScript, calls: Sequence[tuple[UUID, list[Any]]]) -> None:
-        if not calls:
-            return
+    async def _batched(
+        self, script: AsyncScript, items: Sequence[tuple[list[str], list[Any]]], shared: Sequence[Any] = ()
+    ) -> None:
         try:
-            await run_scripts(self.redis, script, [([issue_key(i), generation_key(i)], args) for i, args in calls])
+            await run_batched(self.redis, script, items, shared)
         except RedisError as exc:
-            raise ReadModelDown(f"{len(calls)} issue entries not written: {exc!r}") from exc
+            raise ReadModelDown(f"{len(items)} issue entries not written: {exc!r}") from exc

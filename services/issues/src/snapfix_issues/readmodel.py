@@ -55,36 +55,42 @@ NO_DUE = PRIORITY_BAND - 1
 FIRST_FETCH = 32
 READY_TTL_S = 2.0
 
-# Moves an issue's rows from its old attributes to its new ones. ARGV: id, row, mode
-# ('put' overwrites; 'fill', used by a rebuild, leaves a row the consumer wrote alone).
+# Moves issues' rows from their old attributes to their new ones. ARGV: prefix, mode ('put'
+# overwrites; 'fill', a rebuild's, leaves a row the consumer wrote alone), then id, row of each.
 _INDEX = """
-local p, id, mode = ARGV[4], ARGV[1], ARGV[3]
-local old = redis.call('HGET', KEYS[1], id)
-if old and mode == 'fill' then return 0 end
+local p, mode = ARGV[1], ARGV[2]
 local function s(v) if v == nil or v == cjson.null then return '' end return tostring(v) end
-local function drop(row)
-  redis.call('ZREM', p .. 'geo:all', id)
-  redis.call('ZREM', p .. 'geo:s:' .. s(row.status), id)
-  redis.call('ZREM', p .. 'geo:c:' .. s(row.category), id)
-  redis.call('ZREM', p .. 'geo:sc:' .. s(row.status) .. ':' .. s(row.category), id)
-  redis.call('ZREM', p .. 'queue:' .. s(row.department) .. ':' .. s(row.status), id)
-  redis.call('ZREM', p .. 'queue:*:' .. s(row.status), id)
-end
-if old then drop(cjson.decode(old)) end
-local row = cjson.decode(ARGV[2])
-redis.call('HSET', KEYS[1], id, ARGV[2])
-if row.geo then
-  for _, key in ipairs({'geo:all', 'geo:s:' .. s(row.status), 'geo:c:' .. s(row.category),
-                        'geo:sc:' .. s(row.status) .. ':' .. s(row.category)}) do
-    redis.call('GEOADD', p .. key, row.lon_s, row.lat_s, id)
+local written = 0
+for i = 3, #ARGV, 2 do
+  local id, raw = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', KEYS[1], id)
+  if not (old and mode == 'fill') then
+    if old then
+      local o = cjson.decode(old)
+      redis.call('ZREM', p .. 'geo:all', id)
+      redis.call('ZREM', p .. 'geo:s:' .. s(o.status), id)
+      redis.call('ZREM', p .. 'geo:c:' .. s(o.category), id)
+      redis.call('ZREM', p .. 'geo:sc:' .. s(o.status) .. ':' .. s(o.category), id)
+      redis.call('ZREM', p .. 'queue:' .. s(o.department) .. ':' .. s(o.status), id)
+      redis.call('ZREM', p .. 'queue:*:' .. s(o.status), id)
+    end
+    local row = cjson.decode(raw)
+    redis.call('HSET', KEYS[1], id, raw)
+    if row.geo then
+      for _, key in ipairs({'geo:all', 'geo:s:' .. s(row.status), 'geo:c:' .. s(row.category),
+                            'geo:sc:' .. s(row.status) .. ':' .. s(row.category)}) do
+        redis.call('GEOADD', p .. key, row.lon_s, row.lat_s, id)
+      end
+    end
+    redis.call('ZADD', p .. 'queue:' .. s(row.department) .. ':' .. s(row.status), row.queue_score, id)
+    redis.call('ZADD', p .. 'queue:*:' .. s(row.status), row.queue_score, id)
+    if s(row.reporter_id) ~= '' then
+      redis.call('ZADD', p .. 'reporter:' .. s(row.reporter_id), row.created_ms, id)
+    end
+    written = written + 1
   end
 end
-redis.call('ZADD', p .. 'queue:' .. s(row.department) .. ':' .. s(row.status), row.queue_score, id)
-redis.call('ZADD', p .. 'queue:*:' .. s(row.status), row.queue_score, id)
-if s(row.reporter_id) ~= '' then
-  redis.call('ZADD', p .. 'reporter:' .. s(row.reporter_id), row.created_ms, id)
-end
-return 1
+return written
 """
 
 
@@ -92,16 +98,20 @@ class ReadModelDown(RuntimeError):
     """Redis cannot answer for the read model: the caller falls back (reads) or retries (writes)."""
 
 
-async def run_scripts(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]) -> None:
-    """Run ``script`` once per (keys, args): pipelined on one Redis; side by side on a cluster,
-    whose pipelines refuse scripts."""
-    if isinstance(redis, RedisCluster):
-        await asyncio.gather(*(script(keys=keys, args=args) for keys, args in calls))
+async def run_batched(
+    redis: Redis,
+    script: AsyncScript,
+    items: Sequence[tuple[list[str], list[Any]]],
+    shared: Sequence[Any] = (),
+) -> None:
+    """Run ``script`` over items of (keys, args), after the ``shared`` args: in one call on one Redis;
+    one call per item on a cluster, where an item's keys share a slot but items do not."""
+    if not items:
         return
-    async with redis.pipeline(transaction=False) as pipe:
-        for keys, args in calls:
-            await script(keys=keys, args=args, client=pipe)
-        await pipe.execute()
+    if isinstance(redis, RedisCluster):
+        await asyncio.gather(*(script(keys=keys, args=[*shared, *args]) for keys, args in items))
+        return
+    await script(keys=[k for keys, _ in items for k in keys], args=[*shared, *(a for _, args in items for a in args)])
 
 
 def _ms(value: Any) -> int:
@@ -259,11 +269,9 @@ class ReadModel:
         rows = [row_of(issue) for issue in issues]
         if not rows:
             return
-        mode = "fill" if fill else "put"
-        try:
-            await run_scripts(
-                self.redis, self._index, [([SUMMARY], [row["id"], orjson.dumps(row), mode, PREFIX]) for row in rows]
-            )
+        args = [a for row in rows for a in (row["id"], orjson.dumps(row))]
+        try:  # one call: every key it touches shares the hash tag
+            await self._index(keys=[SUMMARY], args=[PREFIX, "fill" if fill else "put", *args])
         except RedisError as exc:
             raise ReadModelDown(f"the read model did not take {len(rows)} rows: {exc!r}") from exc
 

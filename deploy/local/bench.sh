@@ -32,6 +32,10 @@ stack up --fresh >/dev/null
 # shellcheck disable=SC1091
 source .stack/bench/env
 uv run --frozen python -m bench.notify
+# The store: FerretDB on PostgreSQL (with and without the GIN twins) vs on SQLite at 10,000 and
+# 100,000 reports, side by side on the bench profile's ports (so its stack is stopped first).
+stack down >/dev/null
+uv run --frozen python -m bench.store --profile bench
 # The image pipeline needs no stack: one worker process, one core.
 uv run --frozen python -m bench.media
 uv run --frozen python -m bench.run report

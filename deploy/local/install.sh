@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what SnapFix needs on a fresh machine: uv, the Debian packages (Redis,
-# docker-compose for validating the compose file) and the Python workspace from uv.lock.
+# PostgreSQL as FerretDB's backend, docker-compose for validating the compose file) and
+# the Python workspace from uv.lock.
 # Kafka (Maven) and FerretDB (Go) are fetched and built by stack.py when first started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +15,9 @@ done
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+# PostgreSQL: FerretDB's backend for `make run` (stack.py runs a server of its own; Debian keeps
+# the server's programs in /usr/lib/postgresql/<major>/bin, off PATH).
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 # nginx: the TLS edge in front of the gateways (tests/e2e/test_edge.py, `stack.py up --edge`);
 # openssl makes its local certificates.
@@ -25,8 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || fail "need root to apt-get install ${missing[*]}"
   step "apt-get install ${missing[*]}"
   apt-get update -qq || fail "apt-get update"
-  # The packages' own services (nginx on port 80, a system Redis) must not start: the
-  # stack runs its own instances on its own ports. policy-rc.d 101 = "do not start".
+  # The packages' own services (nginx on port 80, a system Redis, PostgreSQL's "main" cluster)
+  # must not start: the stack runs its own instances on its own ports. policy-rc.d 101 = "do not start".
   policy=/usr/sbin/policy-rc.d
   own_policy=0
   if [ ! -e "$policy" ]; then

@@ -1,12 +1,14 @@
 """The local stack: installs, starts, checks and stops the real servers SnapFix needs.
 
 Apache Kafka (KRaft, from Maven Central artifacts), FerretDB (a MongoDB-wire server
-built from the Go module proxy, SQLite backend) and Redis (Debian's package) run as
-native processes with their state under ``.stack/<profile>/``. With ``--apps`` the
-five SnapFix processes are started too. Every step is idempotent and names itself
-when it fails.
+built from the Go module proxy, on PostgreSQL or SQLite) and Redis (Debian's package)
+run as native processes with their state under ``.stack/<profile>/``. With the
+PostgreSQL backend the stack runs a PostgreSQL server of its own (Debian's package, its
+own data directory and port). With ``--apps`` the five SnapFix processes are started
+too. Every step is idempotent and names itself when it fails.
 
-    python deploy/local/stack.py up [--profile run|test] [--kafka-nodes 3] [--apps [--edge]] [--redis-cluster] [--s3]
+    python deploy/local/stack.py up [--profile run|test] [--store postgresql|sqlite] [--kafka-nodes 3]
+                                    [--apps [--edge]] [--redis-cluster] [--s3]
     python deploy/local/stack.py status | down | stop kafka | start kafka
 """
 
@@ -38,6 +40,11 @@ ARTIFACTS = STACK / "artifacts"
 PORT_BASE = {"run": 0, "test": 10000, "bench": 20000}
 # Extra developer stacks, so several people (or agents) can run the suites side by side.
 PORT_BASE.update({f"dev{n}": n * 1000 for n in range(1, 7)})
+# FerretDB's backend per profile, unless --store or SNAPFIX_FERRETDB_BACKEND says otherwise
+# (then remembered by the profile). PostgreSQL measured faster at 100,000 reports
+# (bench/store.py, bench/results/store.json); `test` stays on SQLite, which needs no server.
+STORES = ("postgresql", "sqlite")
+DEFAULT_STORE = {"run": "postgresql", "bench": "postgresql"}
 APPS = {
     "gateway": ("snapfix_gateway", 8000),
     "issues": ("snapfix_issues", 8001),
@@ -61,6 +68,11 @@ class Layout:
     redis_cluster: bool = False
     # An extra TLS listener on each Kafka node (the client TLS tests): on for "test".
     kafka_tls: bool = False
+    # FerretDB's backend: "sqlite" (embedded) or "postgresql" (a PostgreSQL server of the stack's own).
+    store: str = "sqlite"
+    # With PostgreSQL: a GIN index next to each index FerretDB declares, so that its queries use one
+    # (POSTGRESQL_GIN_TWINS). Off only for the baseline of bench/store.py.
+    gin_twins: bool = True
 
     @property
     def base(self) -> int:
@@ -90,6 +102,11 @@ class Layout:
     @property
     def redis_port(self) -> int:
         return int(os.environ.get("SNAPFIX_REDIS_PORT", 6379 + self.base))
+
+    @property
+    def postgresql_port(self) -> int:
+        """FerretDB's PostgreSQL (not 5432, so that a system cluster on the default port never collides)."""
+        return int(os.environ.get("SNAPFIX_POSTGRESQL_PORT", 5433 + self.base))
 
     def redis_cluster_port(self, node: int) -> int:
         """Node 1..3 of the Redis Cluster; its cluster bus is on port + 10 (``cluster-port``)."""
@@ -215,11 +232,23 @@ def wait_until(step: str, check, timeout: float, logfile: Path | None = None) ->
     raise StepFailed(f"step '{step}' not ready after {timeout:.0f}s{hint}")
 
 
-def run_step(step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+def run_step(
+    step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None, as_postgres: bool = False
+) -> None:
     log(f"{step} ...")
-    result = subprocess.run(
-        cmd, check=False, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
-    )
+    try:
+        result = subprocess.run(
+            cmd,
+            check=False,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=1800,  # a first download or build on a slow line
+            **(postgres_user() if as_postgres else {}),
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise StepFailed(f"step '{step}' did not finish in {exc.timeout:.0f}s ({' '.join(cmd)})") from None
     if result.returncode != 0:
         raise StepFailed(f"step '{step}' failed ({' '.join(cmd)}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
@@ -289,6 +318,42 @@ def redis_bin() -> str:
         if Path(found).exists():
             return found
     raise StepFailed("step 'redis install': no redis-server on PATH and it cannot be installed (need root and apt-get)")
+
+
+def postgresql_bin_dir() -> Path:
+    """Debian keeps the server's programs in /usr/lib/postgresql/<major>/bin (not on PATH)."""
+
+    def found() -> Path | None:
+        dirs = [d for d in Path("/usr/lib/postgresql").glob("*/bin") if d.parent.name.isdigit()]
+        dirs = sorted((d for d in dirs if (d / "pg_ctl").exists()), key=lambda d: int(d.parent.name))
+        if dirs:
+            return dirs[-1]  # the newest major version installed
+        on_path = shutil.which("pg_ctl")
+        return Path(on_path).resolve().parent if on_path else None
+
+    if (bin_dir := found()) is not None:
+        return bin_dir
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        run_step("postgresql install (apt-get update)", ["apt-get", "update", "-qq"], ROOT)
+        # The package's own cluster must not start (the stack runs its own): policy-rc.d 101 = "do not start".
+        policy = Path("/usr/sbin/policy-rc.d")
+        own_policy = not policy.exists()
+        if own_policy:
+            policy.write_text("#!/bin/sh\nexit 101\n")
+            policy.chmod(0o755)
+        try:
+            run_step(
+                "postgresql install (apt-get install postgresql)",
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
+                ROOT,
+                {"DEBIAN_FRONTEND": "noninteractive"},
+            )
+        finally:
+            if own_policy:
+                policy.unlink(missing_ok=True)
+        if (bin_dir := found()) is not None:
+            return bin_dir
+    raise StepFailed("step 'postgresql install': no PostgreSQL server found and it cannot be installed (need root)")
 
 
 # --------------------------------------------------------------------------- servers
@@ -477,22 +542,250 @@ def create_topics(layout: Layout) -> None:
     log(f"kafka topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
 
 
+def postgres_user() -> dict[str, object]:
+    """PostgreSQL refuses to run as root: as root, its programs run as Debian's ``postgres`` user."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise StepFailed("step 'postgresql': no 'postgres' user (Debian's postgresql package creates it)") from None
+    return {"user": "postgres", "group": "postgres", "extra_groups": []}
+
+
+def postgresql_home(layout: Layout) -> Path:
+    return layout.dir / "postgresql"
+
+
+def postgresql_pid(layout: Layout) -> int | None:
+    """The postmaster's pid, from the first line of ``postmaster.pid`` (PostgreSQL removes it when it stops)."""
+    try:
+        pid = int((postgresql_home(layout) / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None  # a stale file whose pid was reused
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def postgresql_url(layout: Layout) -> str:
+    """FerretDB's connection (the password is passed as PGPASSWORD, not on the command line)."""
+    return f"postgres://ferretdb@127.0.0.1:{layout.postgresql_port}/ferretdb"
+
+
+def postgresql_answers(layout: Layout, bin_dir: Path) -> bool:
+    result = subprocess.run(
+        [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(layout.postgresql_port), "-t", "2"],
+        check=False,
+        capture_output=True,
+        timeout=10,
+    )
+    return result.returncode == 0
+
+
+# FerretDB 1.24 declares a Mongo index as a btree on ``(_jsonb -> 'field')``, but filters with
+# ``_jsonb -> 'field' @> '"value"'``, which a btree cannot serve: every query scanned the table.
+# An event trigger gives each such index a GIN twin (jsonb_path_ops serves @>), so a find or
+# update by _id or by an indexed field goes through an index; existing indexes get theirs at start.
+# Top-level fields only (FerretDB filters dotted paths with #>, which these do not serve).
+POSTGRESQL_GIN_TWINS = r"""
+CREATE OR REPLACE FUNCTION public.snapfix_gin_twin(idx oid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  tbl oid;
+  ncols int;
+  nsp text;
+  rel text;
+  expr text;
+BEGIN
+  SELECT x.indrelid, x.indnkeyatts INTO tbl, ncols
+    FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam
+    WHERE x.indexrelid = idx AND a.amname = 'btree';
+  IF tbl IS NULL THEN
+    RETURN;
+  END IF;
+  SELECT n.nspname, c.relname INTO nsp, rel
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  IF nsp IN ('pg_catalog', 'information_schema', 'pg_toast') OR left(rel, 10) = '_ferretdb_' THEN
+    RETURN;
+  END IF;
+  FOR i IN 1..ncols LOOP
+    expr := pg_get_indexdef(idx, i, false);
+    IF expr ~ '^\(*_jsonb -> ''[^'']*''::text\)*$' THEN
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((%s) jsonb_path_ops)',
+                     'snapfix_gin_' || md5(tbl::text || expr), nsp, rel, expr);
+    END IF;
+  END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION public.snapfix_gin_twins_on_create() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE object_type = 'index' LOOP
+    PERFORM public.snapfix_gin_twin(r.objid);
+  END LOOP;
+END $$;
+
+DROP EVENT TRIGGER IF EXISTS snapfix_gin_twins;
+CREATE EVENT TRIGGER snapfix_gin_twins ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION public.snapfix_gin_twins_on_create();
+SELECT public.snapfix_gin_twin(indexrelid) FROM pg_index;
+"""
+
+
+def start_postgresql(layout: Layout) -> None:
+    """A PostgreSQL server of the stack's own for FerretDB: its data under the profile, loopback only."""
+    bin_dir = postgresql_bin_dir()
+    home = postgresql_home(layout)
+    data = home / "data"
+    home.mkdir(parents=True, exist_ok=True)
+    user = postgres_user()
+    if user:
+        shutil.chown(home, "postgres", "postgres")
+        reach = subprocess.run(["test", "-w", str(home)], check=False, timeout=10, **user)
+        if reach.returncode != 0:
+            raise StepFailed(
+                f"step 'postgresql': the postgres user cannot reach {home} (a folder on the way is closed to other"
+                " users): put the checkout or SNAPFIX_STACK_DIR where it can, or use --store sqlite"
+            )
+    password = local_secret(layout, "postgresql-password")
+    if not (data / "PG_VERSION").exists():
+        shutil.rmtree(data, ignore_errors=True)  # an initdb that did not finish
+        pwfile = home / "initdb-password"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        if user:
+            shutil.chown(pwfile, "postgres", "postgres")
+        try:
+            run_step(
+                "postgresql initdb",
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "ferretdb",
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                home,
+                as_postgres=True,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+    logfile = home / "postgresql.log"
+    if pid := postgresql_pid(layout):
+        log(f"postgresql: already running (pid {pid})")
+    else:
+        # No Unix socket (its path would depend on where the checkout is); TCP on loopback only.
+        # Custom plans always: FerretDB's prepared statements name the field as a parameter
+        # (``_jsonb->$1 @> $2``), and only a plan made with its value can use an index.
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={layout.postgresql_port} -c unix_socket_directories=''"
+            " -c plan_cache_mode=force_custom_plan"
+        )
+        run_step(
+            "postgresql start",
+            [str(bin_dir / "pg_ctl"), "start", "-D", str(data), "-l", str(logfile), "-w", "-t", "60", "-o", options],
+            home,
+            as_postgres=True,
+        )
+        log(f"postgresql: started (pid {postgresql_pid(layout)}, log {logfile})")
+    wait_until("postgresql ready", lambda: postgresql_answers(layout, bin_dir), 30, logfile)
+    env = {"PGPASSWORD": password}
+    connect = ["-h", "127.0.0.1", "-p", str(layout.postgresql_port), "-U", "ferretdb"]
+    exists = subprocess.run(
+        [
+            str(bin_dir / "psql"),
+            *connect,
+            "-d",
+            "postgres",
+            "-tAc",
+            "SELECT 1 FROM pg_database WHERE datname='ferretdb'",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=30,
+    )
+    if exists.returncode != 0:
+        raise StepFailed(f"step 'postgresql database check' failed:\n{exists.stderr[-2000:]}")
+    if exists.stdout.strip() != "1":
+        run_step("postgresql createdb ferretdb", [str(bin_dir / "createdb"), *connect, "ferretdb"], home, env)
+    sql = POSTGRESQL_GIN_TWINS if layout.gin_twins else "DROP EVENT TRIGGER IF EXISTS snapfix_gin_twins;"
+    twins = subprocess.run(
+        [str(bin_dir / "psql"), *connect, "-d", "ferretdb", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+        input=sql,
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,  # the first start on existing data builds the missing indexes
+    )
+    if twins.returncode != 0:
+        raise StepFailed(f"step 'postgresql gin indexes' failed:\n{twins.stderr[-2000:]}")
+
+
+def stop_postgresql(layout: Layout, timeout: float = 30.0) -> None:
+    pid = postgresql_pid(layout)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGINT)  # "fast" shutdown: ends the sessions, checkpoints, exits
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and postgresql_pid(layout):
+        time.sleep(0.1)
+    if postgresql_pid(layout):
+        os.kill(pid, signal.SIGQUIT)  # "immediate" shutdown: crash recovery at the next start
+    log("postgresql: stopped")
+
+
+def ferretdb_answers(layout: Layout) -> bool:
+    """A real command, so that a backend FerretDB cannot reach shows as not ready."""
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client: MongoClient = MongoClient(
+        f"mongodb://127.0.0.1:{layout.mongo_port}/", serverSelectionTimeoutMS=2000, timeoutMS=5000
+    )
+    try:
+        client.admin.command("listDatabases")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
 def start_ferretdb(layout: Layout) -> None:
     binary = ferretdb_bin()
     home = layout.dir / "ferretdb"
     (home / "data").mkdir(parents=True, exist_ok=True)
+    backend = home / "backend"
+    if pid_alive(home / "ferretdb.pid") and backend.exists() and backend.read_text().strip() != layout.store:
+        log(f"ferretdb: switching its backend to {layout.store}")
+        stop("ferretdb", home)
+    env: dict[str, str] = {}
+    if layout.store == "postgresql":
+        start_postgresql(layout)
+        handler = ["-handler=postgresql", f"-postgresql-url={postgresql_url(layout)}"]
+        env["PGPASSWORD"] = local_secret(layout, "postgresql-password")
+    else:
+        handler = ["-handler=sqlite", f"-sqlite-url=file:{home / 'data'}/"]
+    backend.write_text(layout.store)
     spawn(
         "ferretdb",
-        [
-            str(binary),
-            "-handler=sqlite",
-            f"-sqlite-url=file:{home / 'data'}/",
-            f"-listen-addr=127.0.0.1:{layout.mongo_port}",
-            "-log-level=warn",
-        ],
+        [str(binary), *handler, f"-listen-addr=127.0.0.1:{layout.mongo_port}", "-log-level=warn"],
         home,
+        env,
     )
     wait_until("ferretdb start", lambda: port_open(layout.mongo_port), 30, home / "ferretdb.log")
+    wait_until(f"ferretdb ready ({layout.store})", lambda: ferretdb_answers(layout), 30, home / "ferretdb.log")
 
 
 # Local-only credentials of the S3 test server (S3Proxy checks AWS signatures v2/v4 with them).
@@ -757,6 +1050,7 @@ def start_edge(layout: Layout) -> None:
 def up(layout: Layout, apps: bool, edge: bool = False) -> None:
     (layout.dir).mkdir(parents=True, exist_ok=True)
     (layout.dir / "kafka-nodes").write_text(str(layout.kafka_nodes))
+    (layout.dir / "store").write_text(layout.store)  # remembered by the next `up` of this profile
     if layout.s3:
         (layout.dir / "s3").mkdir(parents=True, exist_ok=True)
     if layout.redis_cluster:
@@ -765,6 +1059,8 @@ def up(layout: Layout, apps: bool, edge: bool = False) -> None:
         (layout.dir / "kafka-tls").mkdir(parents=True, exist_ok=True)  # remembered likewise
     start_redis(layout)
     start_ferretdb(layout)
+    if layout.store != "postgresql":
+        stop_postgresql(layout)  # the profile switched to SQLite
     start_kafka(layout)
     create_topics(layout)
     if layout.s3:
@@ -798,6 +1094,8 @@ def stop_component(layout: Layout, component: str) -> None:
             timeout=30,
         )
         stop("redis", layout.dir / "redis")
+    elif component == "postgresql":
+        stop_postgresql(layout)
     else:
         stop("ferretdb", layout.dir / "ferretdb")
 
@@ -811,6 +1109,7 @@ def down(layout: Layout) -> None:
     for n in range(1, 4):
         stop("kafka", layout.dir / f"kafka-{n}", timeout=30)
     stop("ferretdb", layout.dir / "ferretdb")
+    stop_postgresql(layout)
     stop("redis", layout.dir / "redis")
     stop("s3proxy", layout.dir / "s3")
     for n in range(1, REDIS_CLUSTER_NODES + 1):
@@ -822,6 +1121,8 @@ def status(layout: Layout) -> int:
         ("redis", layout.dir / "redis", layout.redis_port),
         ("ferretdb", layout.dir / "ferretdb", layout.mongo_port),
     ]
+    if layout.store == "postgresql" or postgresql_pid(layout):
+        rows.append(("postgresql", postgresql_home(layout), layout.postgresql_port))
     rows += [("kafka", layout.dir / f"kafka-{n}", layout.kafka_port(n)) for n in range(1, layout.kafka_nodes + 1)]
     if layout.s3:
         rows.append(("s3proxy", layout.dir / "s3", layout.s3_port))
@@ -834,18 +1135,45 @@ def status(layout: Layout) -> int:
     rows.append(("smtp-sink", layout.dir / "smtp-sink", layout.smtp_port))
     down_count = 0
     for name, home, port in rows:
-        pid = pid_alive(home / f"{name}.pid")
+        pid = postgresql_pid(layout) if name == "postgresql" else pid_alive(home / f"{name}.pid")
         state = "up" if pid and port_open(port) else ("starting" if pid else "down")
-        down_count += state != "up" and name in {"redis", "ferretdb", "kafka"}
-        print(f"{name:10} {home.name:10} port {port:<6} {state}{f' (pid {pid})' if pid else ''}")
+        down_count += state != "up" and name in {"redis", "ferretdb", "kafka", "postgresql"}
+        detail = f" backend {layout.store}" if name == "ferretdb" else ""
+        print(f"{name:10} {home.name:10} port {port:<6} {state}{f' (pid {pid})' if pid else ''}{detail}")
     return 1 if down_count else 0
+
+
+def choose_store(profile: str, flag: str | None, fresh: bool = False) -> str:
+    """FerretDB's backend: ``--store``, else SNAPFIX_FERRETDB_BACKEND, else what the profile last ran
+    (unless it starts afresh), else the profile's default."""
+    remembered = STACK / profile / "store"
+    last = ""
+    if not fresh:
+        if remembered.exists():
+            last = remembered.read_text().strip()
+        elif any((STACK / profile / "ferretdb" / "data").glob("*.sqlite")):
+            last = "sqlite"  # data from before the choice existed: kept where it is
+    store = flag or os.environ.get("SNAPFIX_FERRETDB_BACKEND") or last or DEFAULT_STORE.get(profile, "sqlite")
+    if store not in STORES:
+        raise ValueError(f"FerretDB backend {store!r} is not one of {', '.join(STORES)} (SNAPFIX_FERRETDB_BACKEND)")
+    return store
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("verb", choices=["up", "down", "status", "stop", "start", "env"])
     parser.add_argument(
-        "component", nargs="?", choices=["kafka", "redis", "ferretdb"], help="for stop/start: one component"
+        "component",
+        nargs="?",
+        choices=["kafka", "redis", "ferretdb", "postgresql"],
+        help="for stop/start: one component",
+    )
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default=None,
+        help="FerretDB's backend (else SNAPFIX_FERRETDB_BACKEND, else what the profile last used, "
+        f"else {', '.join(f'{p}: {s}' for p, s in DEFAULT_STORE.items())}, others: sqlite)",
     )
     parser.add_argument("--profile", default=os.environ.get("SNAPFIX_STACK_PROFILE", "run"), choices=list(PORT_BASE))
     parser.add_argument("--kafka-nodes", type=int, choices=[1, 3], default=None)
@@ -877,7 +1205,11 @@ def main() -> int:
     with_cluster = args.profile == "test" or args.redis_cluster or (cluster_file.exists() and not args.fresh)
     tls_dir = STACK / args.profile / "kafka-tls"
     with_tls = args.profile == "test" or args.kafka_tls or (tls_dir.exists() and not args.fresh)
-    layout = Layout(args.profile, nodes, s3=with_s3, redis_cluster=with_cluster, kafka_tls=with_tls)
+    try:
+        store = choose_store(args.profile, args.store, fresh=args.fresh)
+    except ValueError as exc:
+        parser.error(str(exc))
+    layout = Layout(args.profile, nodes, s3=with_s3, redis_cluster=with_cluster, kafka_tls=with_tls, store=store)
     try:
         if args.verb == "up":
             if args.fresh:
@@ -893,7 +1225,9 @@ def main() -> int:
         elif args.verb == "stop":
             stop_component(layout, args.component or "kafka")
         elif args.verb == "start":
-            {"kafka": start_kafka, "redis": start_redis, "ferretdb": start_ferretdb}[args.component or "kafka"](layout)
+            starts = {"kafka": start_kafka, "redis": start_redis, "ferretdb": start_ferretdb}
+            starts["postgresql"] = start_postgresql
+            starts[args.component or "kafka"](layout)
     except StepFailed as exc:
         print(f"[stack] FAILED: {exc}", file=sys.stderr)
         return 1

@@ -1,12 +1,23 @@
-"""Notifications per second end to end: events published -> emails accepted by a local SMTP sink.
+"""Notifications and webhook deliveries per second end to end, each against its receiver fed directly.
 
-One notify process (the real one, as a subprocess) on the bench stack, its SMTP endpoint an
-aiosmtpd sink on loopback in this process. A burst of public comments on reports that
-have a reporter (email) is published to issues.events.v1 at once; the clock runs from the
-first publish to the last email accepted. The baseline is the sink itself: the same number
-of messages sent to it directly by aiosmtplib over the same number of connections.
+One notify process (the real one, as a subprocess) on the bench stack.
 
-    BENCH_NOTIFY_EVENTS=500 python -m bench.notify      # with the stack's env sourced
+- **Email.** Its SMTP endpoint is an aiosmtpd sink on loopback in this process. A burst of
+  public comments on reports that have a reporter (email and in-app) is published to
+  issues.events.v1 at once; the clock runs from the first publish to the last email
+  accepted. The baseline is the sink itself: the same number of messages sent to it
+  directly by aiosmtplib over the same number of connections, measured just before and just
+  after the burst (the machine is shared: the mean of the two is the ratio's denominator).
+- **Webhooks.** An endpoint registered through the admin API points at an aiohttp receiver
+  in this process; a burst of public comments on reports notify does not know (so no
+  email) is published; the clock runs from the first publish to the last delivery received.
+  The baseline is the receiver fed directly: the same number of signed posts through the
+  service's own ``WebhookSender`` at the same concurrency.
+
+Next to the wall-clock rates, the notify process's CPU time (``/proc/<pid>/stat``) per
+notification and per delivery, which a loaded machine disturbs far less.
+
+    BENCH_NOTIFY_EVENTS=500 BENCH_WEBHOOK_EVENTS=1000 python -m bench.notify   # the stack's env sourced
 
 Results: bench/results/notify.json (and a section of latest.md via ``bench.run report``).
 """
@@ -25,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+import httpx
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.webhooks.sender import WebhookSender
 from snapfix_shared.messages import IssueCommented
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic
@@ -41,9 +54,19 @@ from tests.integration.notify_app import (
 )
 from tests.mailbox import Mailbox
 from tests.stack import ROOT, connect_stack, free_port, wait_ready
+from tests.webhook_receiver import Receiver, receiver
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONCURRENCY = 32
+WEBHOOK_CONCURRENCY = 16  # the service's default (SNAPFIX_WEBHOOK_CONCURRENCY)
+ADMIN = {"x-snapfix-user": "bench-admin", "x-snapfix-role": "admin"}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 async def _until(mailbox: Mailbox, prefix: str, count: int, timeout_s: float) -> float:
@@ -55,7 +78,16 @@ async def _until(mailbox: Mailbox, prefix: str, count: int, timeout_s: float) ->
     raise RuntimeError(f"fewer than {count} '{prefix}' emails within {timeout_s}s")
 
 
-async def baseline(mailbox: Mailbox, count: int) -> float:
+async def _received(hook: Receiver, count: int, timeout_s: float) -> float:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len({r.headers["webhook-id"] for r in hook.on("/bench")}) >= count:
+            return time.monotonic()
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"fewer than {count} webhook deliveries within {timeout_s}s")
+
+
+async def sink_direct(mailbox: Mailbox, count: int) -> float:
     """Messages/s straight into the sink over CONCURRENCY connections (the ceiling of this measure)."""
 
     async def one_connection(n: int) -> None:
@@ -71,7 +103,100 @@ async def baseline(mailbox: Mailbox, count: int) -> float:
     return (count // CONCURRENCY) * CONCURRENCY / (time.monotonic() - start)
 
 
-async def bench(events: int) -> dict[str, Any]:
+async def receiver_direct(url: str, secret: str, count: int) -> float:
+    """Deliveries/s straight into the receiver: the service's sender, the same concurrency, no store."""
+    sender = WebhookSender(timeout_s=10, max_connections=WEBHOOK_CONCURRENCY, allow_private=True)
+    await sender.open()
+    body = json.dumps({"type": "IssueCommented", "data": {"body": "baseline " + "x" * 200}})
+    ids = iter(range(count))
+    try:
+
+        async def worker() -> None:
+            for n in ids:
+                attempt = await sender.send(f"{url}/direct", secret, f"msg_direct_{n}", body)
+                assert attempt.status == 200, attempt
+
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(WEBHOOK_CONCURRENCY)))
+        return count / (time.monotonic() - start)
+    finally:
+        await sender.close()
+
+
+def comments(issue_ids: list[Any], count: int) -> list[IssueCommented]:
+    commenter = new_user_id()
+    return [
+        IssueCommented(
+            **envelope(actor_id=commenter),
+            issue_id=issue_ids[n % len(issue_ids)],
+            comment_id=uuid7(),
+            body=f"comment {n}",
+            commented_at=utcnow(),
+        )
+        for n in range(count)
+    ]
+
+
+async def email_phase(stack: Any, mailbox: Mailbox, pid: int, events: int) -> dict[str, Any]:
+    reporters = [new_user_id() for _ in range(10)]
+    await publish(stack.kafka, Topic.USERS_EVENTS, [registered(r) for r in reporters])
+    reports = [reported(r) for r in reporters for _ in range(2)]
+    await publish(stack.kafka, Topic.ISSUES_EVENTS, reports)
+    await _until(mailbox, "We received", len(reports), 120)  # warm: contacts and reports are known
+
+    before = await sink_direct(mailbox, 2000)
+    burst = comments([r.issue_id for r in reports], events)
+    cpu0, start = cpu_s(pid), time.monotonic()
+    await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
+    end = await _until(mailbox, "New comment", events, 600)
+    cpu = cpu_s(pid) - cpu0
+    after = await sink_direct(mailbox, 2000)
+    per_s, sink = events / (end - start), (before + after) / 2
+    return {
+        "events": events,
+        "notifications_per_s": round(per_s, 1),
+        "sink_direct_per_s": round(sink, 1),
+        "sink_direct_before_after_per_s": [round(before, 1), round(after, 1)],
+        "ratio": round(per_s / sink, 3),
+        "target_ratio": 0.5,
+        # Each comment is an email and an in-app entry for its reporter.
+        "notify_cpu_ms_per_notification": round(cpu * 1000 / events, 2),
+        "send_concurrency": CONCURRENCY,
+    }
+
+
+async def webhook_phase(stack: Any, http: httpx.AsyncClient, pid: int, events: int) -> dict[str, Any]:
+    async with receiver() as hook:
+        created = await http.post(
+            "/v1/admin/webhooks",
+            json={"url": f"{hook.url}/bench", "event_types": ["IssueCommented"], "description": "bench"},
+            headers=ADMIN,
+        )
+        created.raise_for_status()
+        endpoint = created.json()
+        unknown_issues = [uuid7() for _ in range(50)]  # notify knows no reporter: webhooks only
+        burst = comments(unknown_issues, events)
+        cpu0, start = cpu_s(pid), time.monotonic()
+        await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
+        end = await _received(hook, events, 600)
+        cpu = cpu_s(pid) - cpu0
+        direct = await receiver_direct(hook.url, endpoint["secret"], events)
+        repeats = len(hook.on("/bench")) - events
+        await http.delete(f"/v1/admin/webhooks/{endpoint['id']}", headers=ADMIN)
+    per_s = events / (end - start)
+    return {
+        "events": events,
+        "deliveries_per_s": round(per_s, 1),
+        "receiver_direct_per_s": round(direct, 1),
+        "ratio": round(per_s / direct, 3),
+        "target_per_s": 100,
+        "repeated_deliveries": repeats,
+        "notify_cpu_ms_per_delivery": round(cpu * 1000 / events, 2),
+        "concurrency": WEBHOOK_CONCURRENCY,
+    }
+
+
+async def bench(events: int, webhook_events: int) -> dict[str, Any]:
     stack = connect_stack()
     mailbox = Mailbox().start()
     settings = notify_settings(stack, mailbox, send_concurrency=CONCURRENCY)
@@ -85,6 +210,7 @@ async def bench(events: int) -> dict[str, Any]:
         "SNAPFIX_NOTIFY_ISSUES_GROUP": settings.notify_issues_group,
         "SNAPFIX_WEBHOOKS_GROUP": settings.webhooks_group,
         "SNAPFIX_SEND_CONCURRENCY": str(CONCURRENCY),
+        "SNAPFIX_WEBHOOK_CONCURRENCY": str(WEBHOOK_CONCURRENCY),
         "SNAPFIX_MONGO_TIMEOUT_MS": "15000",
         "NOTIFY_SMTP_HOST": mailbox.host,
         "NOTIFY_SMTP_PORT": str(mailbox.port),
@@ -94,31 +220,13 @@ async def bench(events: int) -> dict[str, Any]:
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
         [sys.executable, "-m", "snapfix_notify"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
     )
+    load_before = os.getloadavg()[0]
     try:
         if not wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=120):
             raise RuntimeError("notify did not start; see bench/results/notify.log")
-        reporters = [new_user_id() for _ in range(10)]
-        await publish(stack.kafka, Topic.USERS_EVENTS, [registered(r) for r in reporters])
-        reports = [reported(r) for r in reporters for _ in range(2)]
-        await publish(stack.kafka, Topic.ISSUES_EVENTS, reports)
-        await _until(mailbox, "We received", len(reports), 120)  # warm: contacts and reports are known
-
-        commenter = new_user_id()
-        burst = [
-            IssueCommented(
-                **envelope(actor_id=commenter),
-                issue_id=reports[n % len(reports)].issue_id,
-                comment_id=uuid7(),
-                body=f"comment {n}",
-                commented_at=utcnow(),
-            )
-            for n in range(events)
-        ]
-        start = time.monotonic()
-        await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
-        end = await _until(mailbox, "New comment", events, 600)
-        per_s = events / (end - start)
-        sink_per_s = await baseline(mailbox, 2000)
+        result = await email_phase(stack, mailbox, proc.pid, events)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            result["webhooks"] = await webhook_phase(stack, http, proc.pid, webhook_events)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -127,19 +235,17 @@ async def bench(events: int) -> dict[str, Any]:
             proc.kill()
         log.close()
         mailbox.stop()
-    return {
-        "events": events,
-        "notifications_per_s": round(per_s, 1),
-        "sink_direct_per_s": round(sink_per_s, 1),
-        "send_concurrency": CONCURRENCY,
-    }
+    result["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    result["cpus"] = os.cpu_count()
+    return result
 
 
 def main() -> None:
     events = int(os.environ.get("BENCH_NOTIFY_EVENTS", "500"))
-    result = asyncio.run(bench(events))
+    webhook_events = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "1000"))
+    result = asyncio.run(bench(events, webhook_events))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "notify.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "notify.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -14,6 +14,7 @@ import logging
 from fastapi import FastAPI
 
 from snapfix_notify import api, handlers, webhooks
+from snapfix_notify.cache import ContactCache
 from snapfix_notify.channels import Channel
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import DEV_UNSUBSCRIBE_SECRET, NotifySettings
@@ -37,7 +38,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     secret = settings.unsubscribe_secret.get_secret_value()
     if secret == DEV_UNSUBSCRIBE_SECRET:
         log.warning("SNAPFIX_UNSUBSCRIBE_SECRET is not set: using the development secret (never in production)")
-    contacts, issues, prefs = Contacts(), Issues(), Preferences()
+    contacts = Contacts(ContactCache(runtime.redis, f"notify:{settings.mongo_database}:"))
+    issues, prefs = Issues(), Preferences()
     watches, digests, feed = Watches(), DigestItems(), Feed()
     tokens = UnsubscribeTokens(secret, base_url=settings.public_base_url)
 

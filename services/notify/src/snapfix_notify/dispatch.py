@@ -74,7 +74,9 @@ def new_delivery(
     now: datetime,
     address: str | None = None,
 ) -> Delivery:
-    return Delivery(
+    # model_construct: every field is typed by the caller; Beanie's __init__ adds a collection
+    # lookup and state tracking per document, which an insert-only record has no use for.
+    delivery: Delivery = Delivery.model_construct(
         id=delivery_key(cause_id, recipient_id, channel),
         cause_id=cause_id,
         recipient_id=recipient_id,
@@ -85,6 +87,7 @@ def new_delivery(
         due_at=now,
         created_at=now,
     )
+    return delivery
 
 
 def backoff_s(attempts: int, *, base_s: float, max_s: float) -> float:
@@ -205,7 +208,7 @@ class Dispatcher:
             elif (delivery := await self._stored(key, now)) is not None:
                 todo.append(delivery)
         todo = [d.model_copy(update={"attempts": d.attempts + 1}) for d in todo]
-        contacts = {r: await self.contacts.get(r) for r in {d.recipient_id for d in todo}}
+        contacts = await self.contacts.get_many(sorted({d.recipient_id for d in todo}))
         # One failing send never stops the others' outcomes from being written.
         results = await asyncio.gather(
             *(self._attempt(d, now, contacts[d.recipient_id]) for d in todo), return_exceptions=True
@@ -340,6 +343,7 @@ class Dispatcher:
             display_name=display_name,
             unsubscribe_url=unsubscribe_url,
             greeting=delivery.channel == EMAIL,
+            html=delivery.channel == EMAIL,  # the other channels show text
         )
         return Notice(
             key=delivery.id,

@@ -22,7 +22,7 @@ class InAppChannel:
 
     async def deliver(self, notice: Notice) -> None:
         await self._entries.put(
-            Notification(
+            Notification.model_construct(  # typed here; inserted once, never tracked
                 id=notice.key,
                 user_id=notice.recipient_id,
                 moment=notice.moment,

@@ -52,7 +52,9 @@ def build_message(
     text = MIMEText(notice.text, "plain", "utf-8")
     msg: MIMEMultipart | MIMEText
     if notice.html:
-        msg = MIMEMultipart("alternative")
+        # A boundary of our own spares the generator its search of the parts for a random one's
+        # absence: no line of a base64 part can start with "--".
+        msg = MIMEMultipart("alternative", boundary=f"=_{hashlib.sha256(notice.key.encode()).hexdigest()[:32]}")
         msg.attach(text)
         msg.attach(MIMEText(notice.html, "html", "utf-8"))
     else:

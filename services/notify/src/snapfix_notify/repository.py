@@ -11,6 +11,7 @@ from uuid import UUID
 from pymongo import DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from snapfix_notify.cache import ContactCache
 from snapfix_notify.models import Contact, Delivery, DigestItem, IssueView, Notification, Outcome, Preference, Watch
 
 DUPLICATE_KEY = 11000
@@ -21,20 +22,39 @@ def _doc(model: Any, doc: dict[str, Any]) -> Any:
 
 
 class Contacts:
+    """Contacts in the store, and in the Redis read model (``cache.py``) when there is one."""
+
+    def __init__(self, cache: ContactCache | None = None) -> None:
+        self.cache = cache
+
     @staticmethod
     def _c() -> Any:
         return Contact.get_pymongo_collection()
 
     async def upsert(self, user_id: str, fields: dict[str, Any]) -> None:
         await self._c().update_one({"_id": user_id}, {"$set": fields}, upsert=True)
+        await self._written(user_id)
 
     async def fill(self, user_id: str, fields: dict[str, Any]) -> None:
         """Set ``fields`` only on a contact not known yet (an older event must not overwrite)."""
         await self._c().update_one({"_id": user_id}, {"$setOnInsert": fields}, upsert=True)
+        await self._written(user_id)
+
+    async def _written(self, user_id: str) -> None:
+        if self.cache is not None:  # written through; a failure is the event's to retry, never swallowed
+            await self.cache.put(user_id, await self.get(user_id))
 
     async def get(self, user_id: str) -> Contact | None:
         doc = await self._c().find_one({"_id": user_id})
         return None if doc is None else _doc(Contact, doc)
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, Contact | None]:
+        """The contacts of ``user_ids`` (None: not known yet), from the read model where it has them."""
+        found = await self.cache.get_many(user_ids) if self.cache is not None else {}
+        missing = {u: await self.get(u) for u in user_ids if u not in found}
+        if missing and self.cache is not None:
+            await self.cache.fill(missing)
+        return {**found, **missing}
 
     async def staff_of(self, department: str) -> list[str]:
         cursor = self._c().find({"departments": department, "role": "staff"}, {"_id": 1})

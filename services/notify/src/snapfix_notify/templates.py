@@ -57,6 +57,7 @@ class Renderer:
         display_name: str = "",
         unsubscribe_url: str | None = None,
         greeting: bool = True,
+        html: bool = True,
     ) -> Rendered:
         values = {
             "note": "",
@@ -71,5 +72,5 @@ class Renderer:
         subject = " ".join(self._subjects[moment].render(values).split())  # one line, always
         values["subject"] = subject
         text = self._text.get_template(f"{moment}.txt").render(values).strip() + "\n"
-        html = self._html.get_template(f"{moment}.html").render(values)
-        return Rendered(subject, text, html)
+        markup = self._html.get_template(f"{moment}.html").render(values) if html else ""
+        return Rendered(subject, text, markup)

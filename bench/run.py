@@ -42,6 +42,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from snapfix_issues.repository import report_document
 from snapfix_issues.service import new_report
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command
@@ -277,7 +278,7 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, uuidRepresentation="standard")
     raw = mongo["bench_raw"]["reports"]
     await raw.drop()
-    docs = [{"_id": r.id, **r.model_dump(exclude={"id"})} for r in map(new_report, commands)]
+    docs = [report_document(r) for r in map(new_report, commands)]  # as the service stores them
     start = time.perf_counter()
     for i in range(0, len(docs), 500):
         await raw.insert_many(docs[i : i + 500], ordered=False)

@@ -53,7 +53,7 @@ async def test_a_redelivered_command_creates_one_report_and_re_publishes_its_eve
     assert header(events[0], "ce_id") == header(events[1], "ce_id")  # the same event, again
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, uuidRepresentation="standard")
     try:
-        stored = await mongo[issues.settings.mongo_database]["reports"].count_documents({"_id": command.issue_id})
+        stored = await mongo[issues.settings.mongo_database]["reports"].count_documents({"_id": str(command.issue_id)})
     finally:
         await mongo.close()
     assert stored == 1

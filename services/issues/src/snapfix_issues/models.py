@@ -22,7 +22,7 @@ class Report(Document):
     searches on few shards; the id makes the key unique).
     """
 
-    id: UUID  # type: ignore[assignment]  # our ids are UUIDv7, not ObjectIds
+    id: str  # type: ignore[assignment]  # the issue's UUID as a string: the store indexes strings
     title: str
     description: str = ""
     category: str
@@ -76,8 +76,8 @@ class Report(Document):
 class Comment(Document):
     """A comment; ``_id`` is the comment id the gateway handed out. Intended shard key: ``{issue_id: 1}``."""
 
-    id: UUID  # type: ignore[assignment]
-    issue_id: UUID
+    id: str  # type: ignore[assignment]
+    issue_id: str
     author_id: str | None = None
     body: str
     internal: bool = False
@@ -100,7 +100,7 @@ class Vote(Document):
     """
 
     id: str  # type: ignore[assignment]
-    issue_id: UUID
+    issue_id: str
     user_id: str
     active: bool
     command_id: UUID
@@ -121,7 +121,7 @@ class Follow(Document):
     """
 
     id: str  # type: ignore[assignment]
-    issue_id: UUID
+    issue_id: str
     user_id: str
     active: bool
     since: datetime

@@ -1,7 +1,10 @@
 """The only place with queries on the issues service's collections.
 
-Portable subset only (DESIGN §6). FerretDB notes: ``$in`` on ``_id`` is a full scan, so
-nothing here reads many ids at once; nearby search asks for geohash prefix ranges.
+Portable subset only (DESIGN §6). Ids of reports and comments are stored as strings (and
+so are the issue ids that votes, follows and comments name): the embedded FerretDB hands
+an equality on a string to its PostgreSQL backend's index, never one on a binary UUID.
+``$in`` on ``_id`` is a full scan there, so nothing here reads many ids at once; the hot
+lists come from the read model (``readmodel.py``), these queries are its fallback.
 """
 
 from __future__ import annotations
@@ -48,11 +51,12 @@ def _record(doc: dict[str, Any]) -> IssueRecord:
     return IssueRecord.model_validate({"id": doc["_id"], **doc})
 
 
-def _report_doc(record: IssueRecord) -> dict[str, Any]:
+def report_document(record: IssueRecord) -> dict[str, Any]:
+    """A new report as stored: its ``_id`` the issue id as a string (see the module's docstring)."""
     doc = record.model_dump(exclude={"id"})
     doc["media_ids"] = list(record.media_ids)
     doc["history"], doc["applied_commands"], doc["events"] = [], [], []
-    return {"_id": record.id, **doc}
+    return {"_id": str(record.id), **doc}
 
 
 def participation_id(issue_id: UUID, user_id: str) -> str:
@@ -74,7 +78,7 @@ class ReportRepository:
         if not records:
             return set()
         try:
-            await Report.get_pymongo_collection().insert_many([_report_doc(r) for r in records], ordered=False)
+            await Report.get_pymongo_collection().insert_many([report_document(r) for r in records], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
@@ -83,7 +87,7 @@ class ReportRepository:
         return set()
 
     async def get(self, issue_id: UUID) -> IssueRecord | None:
-        found = await Report.get_pymongo_collection().find_one({"_id": issue_id})
+        found = await Report.get_pymongo_collection().find_one({"_id": str(issue_id)})
         return _record(found) if found else None
 
     async def apply_change(self, issue: IssueRecord, command_id: UUID, change: Change) -> bool:
@@ -99,19 +103,19 @@ class ReportRepository:
         if change.history is not None:
             push["history"] = change.history
         result = await Report.get_pymongo_collection().update_one(
-            {"_id": issue.id, "version": issue.version, "applied_commands": {"$ne": command_id}},
+            {"_id": str(issue.id), "version": issue.version, "applied_commands": {"$ne": command_id}},
             {"$set": {**change.fields, "version": issue.version + 1}, "$push": push},
         )
         return result.matched_count == 1
 
     async def insert_comment(self, comment: CommentRecord) -> CommentRecord | None:
         """Store a comment; if its id is taken, return the stored one instead."""
-        doc = {"_id": comment.id, **comment.model_dump(exclude={"id"})}
+        doc = {"_id": str(comment.id), **comment.model_dump(exclude={"id"}), "issue_id": str(comment.issue_id)}
         collection = Comment.get_pymongo_collection()
         try:
             await collection.insert_one(doc)
         except DuplicateKeyError:
-            found = await collection.find_one({"_id": comment.id})
+            found = await collection.find_one({"_id": str(comment.id)})
             if found is None:
                 raise
             return CommentRecord.model_validate({"id": found["_id"], **found})
@@ -127,21 +131,31 @@ class ReportRepository:
         await (
             _PARTICIPATION[kind]
             .get_pymongo_collection()
-            .replace_one({"_id": participation_id(doc["issue_id"], doc["user_id"])}, doc, upsert=True)
+            .replace_one(
+                {"_id": participation_id(doc["issue_id"], doc["user_id"])},
+                {**doc, "issue_id": str(doc["issue_id"])},
+                upsert=True,
+            )
         )
 
     async def recount(self, kind: str, issue_id: UUID) -> int:
         """Count the active votes or follows and store the count on the issue (a redelivery heals it)."""
         count = (
-            await _PARTICIPATION[kind].get_pymongo_collection().count_documents({"issue_id": issue_id, "active": True})
+            await _PARTICIPATION[kind]
+            .get_pymongo_collection()
+            .count_documents({"issue_id": str(issue_id), "active": True})
         )
-        await Report.get_pymongo_collection().update_one({"_id": issue_id}, {"$set": {_COUNTED_FIELD[kind]: count}})
+        await Report.get_pymongo_collection().update_one(
+            {"_id": str(issue_id)}, {"$set": {_COUNTED_FIELD[kind]: count}}
+        )
         return count
 
     async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> list[str]:
         """Followers of a duplicate (and its reporter) follow the original instead; who they are. Idempotent."""
         follows = Follow.get_pymongo_collection()
-        users = [d["user_id"] async for d in follows.find({"issue_id": from_issue, "active": True}, {"user_id": 1})]
+        users = [
+            d["user_id"] async for d in follows.find({"issue_id": str(from_issue), "active": True}, {"user_id": 1})
+        ]
         if also is not None:
             users.append(also)
         for user in dict.fromkeys(users):
@@ -150,11 +164,11 @@ class ReportRepository:
                 {"_id": key},
                 {
                     "$set": {"active": True},
-                    "$setOnInsert": {"issue_id": to_issue, "user_id": user, "since": at},
+                    "$setOnInsert": {"issue_id": str(to_issue), "user_id": user, "since": at},
                 },
                 upsert=True,
             )
-        await follows.update_many({"issue_id": from_issue, "active": True}, {"$set": {"active": False}})
+        await follows.update_many({"issue_id": str(from_issue), "active": True}, {"$set": {"active": False}})
         await self.recount("follow", to_issue)
         await self.recount("follow", from_issue)
         return list(dict.fromkeys(users))
@@ -186,7 +200,7 @@ class ReportRepository:
     async def active_follows(self) -> list[tuple[UUID, str, datetime]]:
         """(issue, user, since) of every follow in force."""
         return [
-            (d["issue_id"], d["user_id"], d["since"])
+            (UUID(str(d["issue_id"])), d["user_id"], d["since"])
             async for d in Follow.get_pymongo_collection().find(
                 {"active": True}, {"issue_id": 1, "user_id": 1, "since": 1}
             )
@@ -195,12 +209,14 @@ class ReportRepository:
     # -- the query side (the read model's fallback while it is rebuilt or Redis is down) ------
 
     async def comments(self, issue_id: UUID) -> list[CommentRecord]:
-        cursor = Comment.get_pymongo_collection().find({"issue_id": issue_id}).sort([("created_at", 1), ("_id", 1)])
+        cursor = (
+            Comment.get_pymongo_collection().find({"issue_id": str(issue_id)}).sort([("created_at", 1), ("_id", 1)])
+        )
         return [CommentRecord.model_validate({"id": d["_id"], **d}) async for d in cursor]
 
     async def audience(self, issue: IssueRecord) -> list[str]:
         """Who hears about changes: the reporter and every active follower."""
-        followers = Follow.get_pymongo_collection().find({"issue_id": issue.id, "active": True}, {"user_id": 1})
+        followers = Follow.get_pymongo_collection().find({"issue_id": str(issue.id), "active": True}, {"user_id": 1})
         users = [issue.reporter_id] if issue.reporter_id else []
         users += [d["user_id"] async for d in followers]
         return list(dict.fromkeys(users))
@@ -228,7 +244,7 @@ class ReportRepository:
         query: dict[str, Any] = {"reporter_id": reporter_id}
         if after is not None:
             at, last = after
-            query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last}}]
+            query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": str(last)}}]
         cursor = (
             Report.get_pymongo_collection()
             .find(query, LIST_PROJECTION)

@@ -16,26 +16,34 @@ if [ ! -x "$GOBIN/vegeta" ]; then
 fi
 export PATH="$GOBIN:$PATH"
 
-for phase in readable consumer accept reads; do
+# BENCH_PHASES runs a subset, e.g. BENCH_PHASES="scale store" make bench.
+PHASES="${BENCH_PHASES:-readable consumer accept reads analytics notify scale store media}"
+want() { [[ " $PHASES " == *" $1 "* ]]; }
+fresh() {
   stack up --fresh >/dev/null
   # shellcheck disable=SC1091
   source .stack/bench/env
+}
+
+for phase in readable consumer accept reads; do
+  want "$phase" || continue
+  fresh
   uv run --frozen python -m bench.run "$phase" "$@"
 done
 # Analytics: events/s through one instance vs the raw consume rate, on a fresh stack of its own.
-stack up --fresh >/dev/null
-# shellcheck disable=SC1091
-source .stack/bench/env
-uv run --frozen python -m bench.analytics
+if want analytics; then fresh; uv run --frozen python -m bench.analytics; fi
 # Notify: events -> emails accepted by a local SMTP sink, on a fresh stack of its own.
-stack up --fresh >/dev/null
-# shellcheck disable=SC1091
-source .stack/bench/env
-uv run --frozen python -m bench.notify
+if want notify; then fresh; uv run --frozen python -m bench.notify; fi
+# Data at city size: reads through the gateway at 10,000 and 100,000 reports, checked against
+# ground truth, with the servers on core 0 and the load generator on core 1.
+if want scale; then fresh; uv run --frozen python -m bench.scale; fi
 # The store: FerretDB on PostgreSQL (with and without the GIN twins) vs on SQLite at 10,000 and
 # 100,000 reports, side by side on the bench profile's ports (so its stack is stopped first).
-stack down >/dev/null
-uv run --frozen python -m bench.store --profile bench
+if want store; then
+  stack down >/dev/null
+  uv run --frozen python -m bench.store --profile bench
+fi
 # The image pipeline needs no stack: one worker process, one core.
-uv run --frozen python -m bench.media
-uv run --frozen python -m bench.run report
+if want media; then uv run --frozen python -m bench.media; fi
+# The summary (latest.md) needs every phase's figures: written by a full run only.
+if [ -z "${BENCH_PHASES:-}" ]; then uv run --frozen python -m bench.run report; fi

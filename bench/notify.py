@@ -5,17 +5,21 @@ One notify process (the real one, as a subprocess) on the bench stack.
 - **Email.** Its SMTP endpoint is an aiosmtpd sink on loopback in this process. A burst of
   public comments on reports that have a reporter (email and in-app) is published to
   issues.events.v1 at once; the clock runs from the first publish to the last email
-  accepted. The baseline is the sink itself: the same number of messages sent to it
-  directly by aiosmtplib over the same number of connections, measured just before and just
-  after the burst (the machine is shared: the mean of the two is the ratio's denominator).
+  accepted. The baseline is the sink fed directly with the very messages notify sent (the
+  bytes it received, re-sent by aiosmtplib over the same number of connections, so the sink
+  parses the same multipart messages), twice after the burst: the mean is the ratio's
+  denominator. The earlier baseline, small one-part messages built by the client
+  (``sink_direct_simple_per_s``), is measured too, before the burst.
 - **Webhooks.** An endpoint registered through the admin API points at an aiohttp receiver
   in this process; a burst of public comments on reports notify does not know (so no
   email) is published; the clock runs from the first publish to the last delivery received.
   The baseline is the receiver fed directly: the same number of signed posts through the
   service's own ``WebhookSender`` at the same concurrency.
 
-Next to the wall-clock rates, the notify process's CPU time (``/proc/<pid>/stat``) per
-notification and per delivery, which a loaded machine disturbs far less.
+Next to the wall-clock rates, the CPU time (``/proc/<pid>/stat``) per notification and per
+delivery of every process involved (notify, this profile's FerretDB, Kafka and Redis, and
+this process: the sink, the receiver and the publisher), and per message of the baselines
+(this process: client and sink), which a machine loaded by others disturbs far less.
 
     BENCH_NOTIFY_EVENTS=500 BENCH_WEBHOOK_EVENTS=1000 python -m bench.notify   # the stack's env sourced
 
@@ -25,6 +29,7 @@ Results: bench/results/notify.json (and a section of latest.md via ``bench.run r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -69,10 +74,46 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def stack_pids() -> dict[str, int]:
+    """The local stack's servers (this profile's own), by name, when their pid files are there."""
+    base = ROOT / ".stack" / os.environ.get("SNAPFIX_STACK_PROFILE", "dev")
+    found = {}
+    for name, pidfile in (
+        ("ferretdb", "ferretdb/ferretdb.pid"),
+        ("kafka", "kafka-1/kafka.pid"),
+        ("redis", "redis/redis.pid"),
+    ):
+        with contextlib.suppress(OSError, ValueError):
+            found[name] = int((base / pidfile).read_text())
+    return found
+
+
+class Cpu:
+    """CPU seconds spent by each process of the measure (this one included) between start and stop."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids, self.start, self.spent = {**pids, "bench (sink, receiver, client)": os.getpid()}, {}, {}
+
+    def __enter__(self) -> Cpu:
+        self.start = {name: cpu_s(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.spent = {name: cpu_s(pid) - self.start[name] for name, pid in self.pids.items()}
+
+    def per_item_ms(self, items: int) -> dict[str, float]:
+        shares = {name: round(s * 1000 / items, 2) for name, s in self.spent.items()}
+        return {**shares, "total": round(sum(self.spent.values()) * 1000 / items, 2)}
+
+
 async def _until(mailbox: Mailbox, prefix: str, count: int, timeout_s: float) -> float:
     deadline = time.monotonic() + timeout_s
+    seen = found = 0
     while time.monotonic() < deadline:
-        if sum(1 for s in mailbox.summary() if s.subject.startswith(prefix)) >= count:
+        new = mailbox.summary_since(seen)  # counted as they come: the harness stays cheap
+        seen += len(new)
+        found += sum(1 for s in new if s.subject.startswith(prefix))
+        if found >= count:
             return time.monotonic()
         await asyncio.sleep(0.05)
     raise RuntimeError(f"fewer than {count} '{prefix}' emails within {timeout_s}s")
@@ -87,8 +128,23 @@ async def _received(hook: Receiver, count: int, timeout_s: float) -> float:
     raise RuntimeError(f"fewer than {count} webhook deliveries within {timeout_s}s")
 
 
-async def sink_direct(mailbox: Mailbox, count: int) -> float:
-    """Messages/s straight into the sink over CONCURRENCY connections (the ceiling of this measure)."""
+async def sink_direct(mailbox: Mailbox, messages: list[tuple[str, list[str], bytes]]) -> float:
+    """Messages/s straight into the sink over CONCURRENCY connections: the very messages notify sent
+    (the bytes the sink received), so the sink does the same work per message (the ceiling)."""
+    queue = iter(messages)
+
+    async def one_connection() -> None:
+        async with aiosmtplib.SMTP(hostname=mailbox.host, port=mailbox.port, timeout=10) as smtp:
+            for sender, recipients, raw in queue:
+                await smtp.sendmail(sender, recipients, raw)
+
+    start = time.monotonic()
+    await asyncio.gather(*(one_connection() for _ in range(CONCURRENCY)))
+    return len(messages) / (time.monotonic() - start)
+
+
+async def sink_direct_simple(mailbox: Mailbox, count: int) -> float:
+    """The earlier baseline: small one-part messages built here, into the same sink (kept for comparison)."""
 
     async def one_connection(n: int) -> None:
         async with aiosmtplib.SMTP(hostname=mailbox.host, port=mailbox.port, timeout=10) as smtp:
@@ -144,23 +200,31 @@ async def email_phase(stack: Any, mailbox: Mailbox, pid: int, events: int) -> di
     await publish(stack.kafka, Topic.ISSUES_EVENTS, reports)
     await _until(mailbox, "We received", len(reports), 120)  # warm: contacts and reports are known
 
-    before = await sink_direct(mailbox, 2000)
+    simple = await sink_direct_simple(mailbox, 2000)
     burst = comments([r.issue_id for r in reports], events)
-    cpu0, start = cpu_s(pid), time.monotonic()
-    await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
-    end = await _until(mailbox, "New comment", events, 600)
-    cpu = cpu_s(pid) - cpu0
-    after = await sink_direct(mailbox, 2000)
+    with Cpu({"notify": pid, **stack_pids()}) as cpu:
+        start = time.monotonic()
+        await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
+        end = await _until(mailbox, "New comment", events, 600)
+    with mailbox.lock:
+        sent = [m for m in mailbox.raw if b"Subject: New comment" in m[2]]
+    with Cpu({}) as direct_cpu:
+        before = await sink_direct(mailbox, sent)
+    after = await sink_direct(mailbox, sent)
     per_s, sink = events / (end - start), (before + after) / 2
     return {
         "events": events,
         "notifications_per_s": round(per_s, 1),
         "sink_direct_per_s": round(sink, 1),
-        "sink_direct_before_after_per_s": [round(before, 1), round(after, 1)],
+        "sink_direct_runs_per_s": [round(before, 1), round(after, 1)],
+        "sink_direct_simple_per_s": round(simple, 1),
         "ratio": round(per_s / sink, 3),
+        "ratio_to_simple": round(per_s / simple, 3),
         "target_ratio": 0.5,
         # Each comment is an email and an in-app entry for its reporter.
-        "notify_cpu_ms_per_notification": round(cpu * 1000 / events, 2),
+        "notify_cpu_ms_per_notification": cpu.per_item_ms(events)["notify"],
+        "cpu_ms_per_notification": cpu.per_item_ms(events),
+        "sink_direct_cpu_ms_per_message": direct_cpu.per_item_ms(len(sent))["total"],
         "send_concurrency": CONCURRENCY,
     }
 
@@ -176,11 +240,12 @@ async def webhook_phase(stack: Any, http: httpx.AsyncClient, pid: int, events: i
         endpoint = created.json()
         unknown_issues = [uuid7() for _ in range(50)]  # notify knows no reporter: webhooks only
         burst = comments(unknown_issues, events)
-        cpu0, start = cpu_s(pid), time.monotonic()
-        await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
-        end = await _received(hook, events, 600)
-        cpu = cpu_s(pid) - cpu0
-        direct = await receiver_direct(hook.url, endpoint["secret"], events)
+        with Cpu({"notify": pid, **stack_pids()}) as cpu:
+            start = time.monotonic()
+            await publish(stack.kafka, Topic.ISSUES_EVENTS, burst)
+            end = await _received(hook, events, 600)
+        with Cpu({}) as direct_cpu:
+            direct = await receiver_direct(hook.url, endpoint["secret"], events)
         repeats = len(hook.on("/bench")) - events
         await http.delete(f"/v1/admin/webhooks/{endpoint['id']}", headers=ADMIN)
     per_s = events / (end - start)
@@ -191,7 +256,9 @@ async def webhook_phase(stack: Any, http: httpx.AsyncClient, pid: int, events: i
         "ratio": round(per_s / direct, 3),
         "target_per_s": 100,
         "repeated_deliveries": repeats,
-        "notify_cpu_ms_per_delivery": round(cpu * 1000 / events, 2),
+        "notify_cpu_ms_per_delivery": cpu.per_item_ms(events)["notify"],
+        "cpu_ms_per_delivery": cpu.per_item_ms(events),
+        "receiver_direct_cpu_ms_per_delivery": direct_cpu.per_item_ms(events)["total"],
         "concurrency": WEBHOOK_CONCURRENCY,
     }
 

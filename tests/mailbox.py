@@ -47,6 +47,7 @@ class _Handler:
         with self.box.lock:
             self.box.messages.append(message)
             self.box.summaries.append(summary)
+            self.box.raw.append((envelope.mail_from, list(envelope.rcpt_tos), content))
         return "250 Message accepted for delivery"
 
 
@@ -56,6 +57,7 @@ class Mailbox:
         self.host = "127.0.0.1"
         self.messages: list[EmailMessage] = []
         self.summaries: list[Summary] = []  # headers read once, for tests that count thousands
+        self.raw: list[tuple[str, list[str], bytes]] = []  # (sender, recipients, bytes) as received
         self.refuse: dict[str, str] = {}
         self.lock = threading.Lock()
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
@@ -92,6 +94,11 @@ class Mailbox:
     def summary(self) -> list[Summary]:
         with self.lock:
             return list(self.summaries)
+
+    def summary_since(self, start: int) -> list[Summary]:
+        """The summaries of the messages from the ``start``-th on (for counting without copying all)."""
+        with self.lock:
+            return self.summaries[start:]
 
     async def settle(self, *, quiet_s: float = 1.5, timeout_s: float = 30.0) -> None:
         """Wait until no new message arrived for ``quiet_s`` (then nothing more is on its way)."""

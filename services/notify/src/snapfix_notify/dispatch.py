@@ -51,7 +51,7 @@ from snapfix_shared.topics import Topic
 log = logging.getLogger(__name__)
 
 # Sends are taken in batches of send_concurrency / BATCHES, so one batch sends while another is recorded.
-BATCHES = 4
+BATCHES = 2
 FRESH_KEPT = 50_000  # recorded deliveries kept in memory until sent
 OUTCOMES = Counter("snapfix_notifications_total", "Notification send attempts by outcome", ["channel", "outcome"])
 

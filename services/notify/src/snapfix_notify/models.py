@@ -119,7 +119,7 @@ class Delivery(Document):
     the hot path and addressed by ``_id`` alone: when it is due and who holds it live in
     Redis (``claims.py``); once done (sent, failed or skipped) its ``Outcome`` is written. It
     is updated only when a send fails (FerretDB scans a collection to update it), and kept
-    so that a redelivered event finds it recorded. Intended shard key: ``{_id: "hashed"}``.
+    so that a redelivered event finds it recorded. Intended shard key: ``{recipient_id}``.
     """
 
     id: str  # type: ignore[assignment]

@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -39,6 +39,7 @@ from redis.asyncio import Redis
 from bench.run import BENCH_LIMITS, RESULTS, process
 from snapfix_shared import geo
 from snapfix_shared.messages import (
+    ChangeIssueStatus,
     CommentOnIssue,
     FollowIssue,
     Location,
@@ -68,6 +69,7 @@ CATEGORIES = [
 PASSWORD = "violet-harbour-71-lantern"
 ADMIN = ("admin@bench.example", "amber-walrus-93-fjord")
 RATE = int(os.environ.get("BENCH_SCALE_RATE", "40"))
+STAFF_ACTOR = {"actor_id": "bench-roads", "actor_role": "staff", "actor_departments": ("roads",)}
 MISS_RATE = int(os.environ.get("BENCH_SCALE_MISS_RATE", "2"))
 DURATION_S = int(os.environ.get("BENCH_SCALE_DURATION_S", "8"))
 SERVER_CORE, LOAD_CORE = "0", "1"
@@ -340,6 +342,32 @@ def ground_truth(city: City, gateway: str, tokens: dict[str, tuple[str, str]]) -
 # -- the reads ---------------------------------------------------------------------------------
 
 
+async def transitions_per_s(city: City, kafka: str, n: int) -> dict[str, Any]:
+    """``n`` transitions produced at once to the consumer: how many it applies per second at this size."""
+    roads = [i for i, (_, _, c) in city.reports.items() if city.departments[c] == "roads" and i not in city.moved]
+    chosen = random.Random(len(city.reports) + 1).sample(roads, n)
+    city.moved.update(chosen)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        now = utcnow()
+        started = time.monotonic()
+        sent = []
+        for issue_id in chosen:
+            command = ChangeIssueStatus(**_envelope(now), issue_id=UUID(issue_id), to="acknowledged", **STAFF_ACTOR)
+            sent.append(
+                await producer.send(
+                    Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
+                )
+            )
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    await wait_caught_up(kafka, "issues", Topic.ISSUES_COMMANDS, timeout_s=1800)
+    elapsed = time.monotonic() - started
+    return {"transitions": n, "seconds": round(elapsed, 2), "per_s": round(n / elapsed, 1)}
+
+
 async def transition_end_to_end(
     city: City, gateway: str, staff_token: str, n: int, *, avoid: set[str]
 ) -> dict[str, Any]:
@@ -386,7 +414,7 @@ async def drop_entries(redis_url: str, ids: list[str]) -> None:
 
 
 def measure(
-    city: City, gateway: str, tokens: dict[str, tuple[str, str]], pids: dict[str, int], redis_url: str
+    city: City, gateway: str, tokens: dict[str, tuple[str, str]], pids: dict[str, int], redis_url: str, kafka: str
 ) -> dict[str, Any]:
     rng = random.Random(len(city.reports))
     ids = list(city.reports)
@@ -415,6 +443,8 @@ def measure(
             transition_end_to_end(city, gateway, tokens["staff"][0], 20, avoid=set(misses))
         )
         print(f"[scale] transition: {reads['transition']}", flush=True)
+        reads["transitions_applied"] = asyncio.run(transitions_per_s(city, kafka, 500))
+        print(f"[scale] transitions applied: {reads['transitions_applied']}", flush=True)
         # Last: a miss reads the store (every query of which scans), which stays busy a while after.
         reads["get_by_id_miss"] = measured(
             "GET by id (miss: the store)", targets(gateway, [f"/v1/issues/{i}" for i in misses]), pids, MISS_RATE
@@ -467,7 +497,7 @@ def main() -> None:
             seeded_s = time.monotonic() - started
             pids = server_pids(apps)
             checks = ground_truth(city, gateway, tokens)
-            reads = measure(city, gateway, tokens, pids, env["SNAPFIX_REDIS_URL"])
+            reads = measure(city, gateway, tokens, pids, env["SNAPFIX_REDIS_URL"], kafka)
             results["sizes"][str(size)] = {
                 "reports": len(city.reports),
                 "seeded_in_s": round(seeded_s, 1),

@@ -11,6 +11,7 @@ from uuid import uuid4
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from fastapi import FastAPI
 
 from snapfix_analytics.app import create_app
 from snapfix_analytics.config import AnalyticsSettings
@@ -25,6 +26,7 @@ STAFF = {"x-snapfix-role": "staff", "x-snapfix-user": "analyst-1"}
 class Analytics:
     http: httpx.AsyncClient
     settings: AnalyticsSettings
+    app: FastAPI
 
 
 def analytics_settings(stack: Stack, *, lateness_s: int = 600, name: str | None = None) -> AnalyticsSettings:
@@ -46,7 +48,7 @@ async def running_analytics(settings: AnalyticsSettings) -> AsyncIterator[Analyt
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://analytics", headers=STAFF) as http:
-            yield Analytics(http, settings)
+            yield Analytics(http, settings, app)
 
 
 async def caught_up(stack: Stack, analytics: Analytics, timeout_s: float = 150.0) -> None:

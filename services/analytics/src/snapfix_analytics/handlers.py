@@ -3,25 +3,31 @@
 A batch goes through these steps, and is committed only after the last:
 1. parse (not JSON, or a known type that does not validate: dead letter; a type newer than
    this service: skipped), drop repeats of one message id within the batch;
-2. decide each event's increments in record order (``effects``), from its issue's
-   projection and its partition's clock;
-3. write the decisions to the ledger; ids found there already keep their stored decision;
-4. advance the partition clocks, store the projections;
-5. apply the increments (see ``repository``), first those of redelivered events one by
-   one, then the batch's new ones coalesced per cell;
-6. publish each changed cell once on ``analytics.issue-stats.v1`` and each event's public
+2. claim the batch's message ids (one insert); only ids claimed before (a redelivery, or
+   the same event published again) are looked up in the ledger;
+3. decide each event's increments in record order (``effects``), from its issue's
+   projection and its partition's clock, both kept in memory between batches (read from
+   the store only for what this process has not seen, or after a failure or a jump in a
+   partition's offsets: another consumer may have had it meanwhile);
+4. write the decisions to the ledger (one insert); ids found there already keep their stored decision;
+5. advance the partition clocks, store the projections (one bulk write each);
+6. apply the increments (see ``repository``), first those of redelivered events one by
+   one, then the batch's new ones summed per cell: one bulk write per collection,
+   one update per cell addressed by ``_id``;
+7. publish each changed cell once on ``analytics.issue-stats.v1`` and each event's public
    form on ``analytics.issues-public.v1`` (a redelivery publishes them again: readers keep
    the latest per key, or drop a repeated message id).
-Steps 2-6 are idempotent, so a transient failure retries them whole.
+Steps 2-7 are idempotent, so a transient failure retries them whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, get_args
 from uuid import UUID
 
@@ -53,6 +59,7 @@ T = TypeVar("T")
 TRANSIENT = (ConnectionFailure, PublishFailed)
 WRITERS = 8  # concurrent cell updates per batch
 LEDGER_READS = 8  # concurrent ledger look-ups per batch (well under the connection pool)
+CACHED_ISSUES = 200_000  # projections kept in memory (least recently used go first)
 KNOWN_TYPES = frozenset(m.__name__ for m in get_args(get_args(IssueEvent)[0]))
 
 
@@ -77,6 +84,12 @@ class IssueEventsHandler:
         self.runtime, self.repo, self.cache, self.group = runtime, repo, cache, settings.consumer_group
         self.lateness = timedelta(seconds=settings.allowed_lateness_s)
         self.secret = settings.pseudonym_secret.get_secret_value().encode()
+        # What the store holds after the last batch this process completed, per partition;
+        # trusted only while a partition's records follow on from that batch.
+        self.issues: OrderedDict[UUID, tuple[int, IssueState]] = OrderedDict()
+        self.clocks: dict[int, datetime | None] = {}
+        self.next_offset: dict[int, int] = {}
+        self.backfilled = False
 
     async def handle(self, records: Sequence[Record]) -> None:
         events: list[tuple[IssueEvent, Record]] = []
@@ -90,10 +103,20 @@ class IssueEventsHandler:
             await retry_transient(TRANSIENT, self._process, events)
 
     async def _process(self, events: list[tuple[IssueEvent, Record]]) -> None:
-        decided, progress = await self._decide(events)
-        await self._record(decided, progress)
-        touched = await self._apply(decided)
-        await self._publish(decided, touched)
+        if not self.backfilled:
+            if count := await self.repo.backfill_claims():
+                log.info("claimed the %d message ids of a ledger written before claims", count)
+            self.backfilled = True
+        self._forget_moved(events)
+        try:
+            decided, progress = await self._decide(events)
+            await self._record(decided, progress)
+            touched = await self._apply(decided)
+            await self._publish(decided, touched)
+        except BaseException:
+            self._forget_all()  # what the store holds is not known: read it again
+            raise
+        self._remember(events, progress)
         try:
             await self.cache.invalidate()
         except RedisError:
@@ -106,14 +129,18 @@ class IssueEventsHandler:
         projection it left, so the events after it start from the right state; the same
         event published again elsewhere in the log changes nothing at all.
         """
-        stored = await self._ledger_entries([event.message_id for event, _ in events])
+        seen_before = await self.repo.claim_ids([(e.message_id, r.partition, r.offset) for e, r in events])
+        stored = await self._ledger_entries([e.message_id for e, _ in events if e.message_id in seen_before])
         progress = Progress()
+        await self._load_states(events, progress)
         decided: list[Decided] = []
         for event, record in events:
             partition = record.partition
             if partition not in progress.clocks:
-                progress.clocks[partition] = PartitionClock(await self.repo.clock(partition))
+                newest = self.clocks[partition] if partition in self.clocks else await self.repo.clock(partition)
+                progress.clocks[partition] = PartitionClock(newest)
             clock = progress.clocks[partition]
+            progress.partitions[event.issue_id] = partition
             entry = stored.get(event.message_id)
             if entry is not None:
                 if (entry["p"], entry["o"]) == (partition, record.offset):
@@ -130,7 +157,7 @@ class IssueEventsHandler:
                 continue
             if event.issue_id not in progress.states:  # a report starts from nothing; anything else from the store
                 reported = isinstance(event, IssueReported)
-                progress.states[event.issue_id] = None if reported else await self.repo.state(event.issue_id)
+                progress.states[event.issue_id] = None if reported else progress.loaded.get(event.issue_id)
                 if reported:
                     progress.new.add(event.issue_id)
             try:
@@ -144,6 +171,54 @@ class IssueEventsHandler:
             progress.changed.add(event.issue_id)
             decided.append(_decided(event, record, effect))
         return decided, progress
+
+    async def _load_states(self, events: list[tuple[IssueEvent, Record]], progress: Progress) -> None:
+        """The projections the batch starts from: from memory, the others in one read."""
+        missing: dict[UUID, None] = {}  # in order, once each
+        for event, _record in events:
+            issue_id = event.issue_id
+            if issue_id in progress.loaded or issue_id in missing:
+                continue
+            if (cached := self.issues.get(issue_id)) is not None:
+                progress.loaded[issue_id] = cached[1]
+            elif not isinstance(event, IssueReported):
+                missing[issue_id] = None
+        found = await self.repo.states(list(missing))
+        for issue_id in missing:
+            progress.loaded[issue_id] = found.get(issue_id)
+
+    def _forget_moved(self, events: list[tuple[IssueEvent, Record]]) -> None:
+        """Partitions whose records do not follow on from this process's last batch: read their state again."""
+        first: dict[int, int] = {}
+        for _event, record in events:
+            first.setdefault(record.partition, record.offset)
+        moved = {p for p, offset in first.items() if self.next_offset.get(p) != offset}
+        if not moved:
+            return
+        for p in moved:
+            self.clocks.pop(p, None)
+            self.next_offset.pop(p, None)
+        for issue_id in [i for i, (p, _) in self.issues.items() if p in moved]:
+            del self.issues[issue_id]
+
+    def _forget_all(self) -> None:
+        self.issues.clear()
+        self.clocks.clear()
+        self.next_offset.clear()
+
+    def _remember(self, events: list[tuple[IssueEvent, Record]], progress: Progress) -> None:
+        """The batch is stored: what it left is what the next batch of these partitions starts from."""
+        for _event, record in events:
+            self.next_offset[record.partition] = record.offset + 1
+        for partition, clock in progress.clocks.items():
+            self.clocks[partition] = clock.newest
+        for issue_id, state in progress.states.items():
+            if state is None:
+                continue
+            self.issues[issue_id] = (progress.partitions.get(issue_id, -1), state)
+            self.issues.move_to_end(issue_id)
+        while len(self.issues) > CACHED_ISSUES:
+            self.issues.popitem(last=False)
 
     async def _ledger_entries(self, ids: list[UUID]) -> dict[UUID, Doc]:
         # One by one on _id, a few at a time: FerretDB answers $in on _id with a full scan.
@@ -166,15 +241,11 @@ class IssueEventsHandler:
                 entry = await self.repo.ledger(d.event.message_id)
                 assert entry is not None
                 decided[decided.index(d)] = _from_ledger(d.event, d.record, entry)
-        for partition, clock in progress.clocks.items():
-            if clock.newest is not None:
-                await self.repo.advance_clock(partition, clock.newest)
-        saves = [
-            self.repo.save_state(state, new=issue_id in progress.new)
-            for issue_id in progress.changed
-            if (state := progress.states.get(issue_id)) is not None
-        ]
-        await _bounded(saves)
+        await self.repo.advance_clocks(
+            {partition: clock.newest for partition, clock in progress.clocks.items() if clock.newest is not None}
+        )
+        changed = [state for issue_id in progress.changed if (state := progress.states.get(issue_id)) is not None]
+        await self.repo.save_states(changed, new=progress.new)
 
     async def _apply(self, decided: list[Decided]) -> dict[tuple[str, str], Doc | None]:
         touched: dict[tuple[str, str], Doc | None] = {}
@@ -182,21 +253,22 @@ class IssueEventsHandler:
             if d.redelivered:
                 for cell in d.cells:
                     touched[(cell.collection, cell.key)] = await self.repo.apply(cell, d.partition, d.offset, d.offset)
-        per_cell = coalesce([d for d in decided if not d.redelivered])
-
-        # Distinct cells are independent: a few are updated at a time; one cell's updates (one per
-        # partition) go one after the other, never racing each other on one document.
-        async def update(updates: list[Coalesced]) -> Doc | None:
-            doc = None
-            for cell, partition, first, last in updates:
-                doc = await self.repo.apply(cell, partition, first, last) or doc
-            return doc
-
-        cells = list(per_cell)
-        touched |= dict(zip(cells, await _bounded(update(per_cell[c]) for c in cells), strict=True))
+        per_cell = merge([d for d in decided if not d.redelivered])
+        by_collection: dict[str, list[tuple[CellDelta, dict[int, int]]]] = {}
+        for cell, last in per_cell.values():
+            by_collection.setdefault(cell.collection, []).append((cell, last))
+        # One collection after the other: concurrent writers only queue on the embedded store's one database file.
+        for collection, updates in by_collection.items():
+            for key, doc in (await self.repo.flush(collection, updates)).items():
+                touched[(collection, key)] = doc
+        # Cells updated (not created) by this batch, or applied before: their current value, one read per collection.
+        unknown: dict[str, list[str]] = {}
         for (collection, key), doc in touched.items():
-            if doc is None:  # applied before: publish its current value again
-                touched[(collection, key)] = await self.repo.cell(collection, key)
+            if doc is None:
+                unknown.setdefault(collection, []).append(key)
+        for collection, keys in unknown.items():
+            for key, value in (await self.repo.cells(collection, keys)).items():
+                touched[(collection, key)] = value
         return touched
 
     async def _publish(self, decided: list[Decided], touched: dict[tuple[str, str], Doc | None]) -> None:
@@ -250,6 +322,23 @@ def coalesce(decided: list[Decided]) -> dict[tuple[str, str], list[Coalesced]]:
     return per_cell
 
 
+def merge(decided: list[Decided]) -> dict[tuple[str, str], tuple[CellDelta, dict[int, int]]]:
+    """The batch's increments summed per cell, with the last offset they span in each partition."""
+    merged: dict[tuple[str, str], tuple[CellDelta, dict[int, int]]] = {}
+    for d in decided:
+        for cell in d.cells:
+            slot = (cell.collection, cell.key)
+            if slot not in merged:
+                total = CellDelta(cell.collection, cell.key, dict(cell.inc), cell.insert)
+                merged[slot] = (total, {d.partition: d.offset})
+                continue
+            total, last = merged[slot]
+            for name, value in cell.inc.items():
+                total.inc[name] = total.inc.get(name, 0) + value
+            last[d.partition] = max(last.get(d.partition, d.offset), d.offset)
+    return merged
+
+
 @dataclass
 class Progress:
     """A batch's partition clocks and issue projections as its events are decided."""
@@ -258,6 +347,8 @@ class Progress:
     states: dict[UUID, IssueState | None] = field(default_factory=dict)
     changed: set[UUID] = field(default_factory=set)
     new: set[UUID] = field(default_factory=set)  # first seen in this batch, with their report
+    loaded: dict[UUID, IssueState | None] = field(default_factory=dict)  # as the batch found them
+    partitions: dict[UUID, int] = field(default_factory=dict)  # the partition each issue's events came from
 
 
 async def _bounded(calls: Iterable[Awaitable[T]]) -> list[T]:

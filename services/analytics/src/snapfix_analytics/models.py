@@ -112,6 +112,18 @@ class AppliedEvent(Document):
         name = "applied"
 
 
+class MessageClaim(Document):
+    """A message id taken in, with the partition and offset it first came at; inserted before
+    anything is decided, so only ids seen before are looked up in the ledger."""
+
+    id: str  # type: ignore[assignment]  # the message id as text
+    p: int
+    o: int
+
+    class Settings:
+        name = "claims"
+
+
 class PartitionWatermark(Document):
     """The newest event time seen in one partition of issues.events.v1."""
 
@@ -130,5 +142,6 @@ DOCUMENTS: list[type[Document]] = [
     Backlog,
     IssueProjection,
     AppliedEvent,
+    MessageClaim,
     PartitionWatermark,
 ]

@@ -1,7 +1,10 @@
 """The only place with queries on the analytics database (portable subset, DESIGN §6).
 
 Exactly-once counting without transactions:
-1. every event of a batch is first written to the ledger (``applied``, ``_id`` = its
+0. every message id of a batch is first claimed (``claims``: one ``insert_many`` of
+   ``{_id, p, o}``); an id whose insert fails was seen before, and only those are looked
+   up in the ledger (FerretDB scans on every read, so the common batch reads nothing);
+1. every event of a batch is then written to the ledger (``applied``, ``_id`` = its
    message id) with the increments decided for it and the partition and offset it came at;
    an id already there is a redelivery or a duplicate: its stored increments are used,
    never new ones;
@@ -9,7 +12,9 @@ Exactly-once counting without transactions:
    ``o_<partition>`` marker is below the event's offset, and the marker moves to it in the
    same atomic update. Increments of several events of one partition to one cell go as one
    update (from their lowest offset to their highest), so a batch's effect on a cell is
-   all there or not at all, and a redelivered one is skipped.
+   all there or not at all, and a redelivered one is skipped. The increments of a batch's
+   new events (never claimed before, so never applied) go as one update per cell, all in
+   one bulk write per collection (``flush``), each addressed by ``_id``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pymongo import ReturnDocument
+from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -28,6 +33,9 @@ from snapfix_analytics.effects import CellDelta, IssueState, window_collection
 from snapfix_shared.messages.analytics import WindowSize
 
 DUPLICATE_KEY = 11000
+# Operations per write command: FerretDB takes each update (and each refused duplicate) as a
+# scan of its collection, so one command of hundreds could outlast the socket timeout.
+CHUNK = 50
 Doc = dict[str, Any]
 
 
@@ -44,16 +52,39 @@ class AnalyticsRepository:
 
     async def claim(self, entries: list[Doc]) -> set[UUID]:
         """Write ledger entries; return the ids that were there already."""
-        if not entries:
-            return set()
-        try:
-            await self.db["applied"].insert_many(entries, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return {UUID(entries[e["index"]]["_id"]) for e in errors}
-        return set()
+        return await self._insert_new("applied", entries)
+
+    async def claim_ids(self, claims: list[tuple[UUID, int, int]]) -> set[UUID]:
+        """Claim message ids (with the partition and offset they came at); return those claimed before."""
+        docs = [{"_id": str(i), "p": p, "o": o} for i, p, o in claims]
+        return await self._insert_new("claims", docs)
+
+    async def backfill_claims(self) -> int:
+        """A ledger written before claims existed: claim its ids once (one scan), so they stay known."""
+        if await self.db["claims"].find_one({}, {"_id": 1}) is not None:
+            return 0
+        docs = [d async for d in self.db["applied"].find({}, {"_id": 1, "p": 1, "o": 1})]
+        if docs:
+            await self._insert_new("claims", docs)
+        return len(docs)
+
+    async def _insert_new(self, collection: str, docs: list[Doc]) -> set[UUID]:
+        """Insert ``docs`` (a few commands); return the ids that were there already."""
+        there: set[UUID] = set()
+        for start in range(0, len(docs), CHUNK * 4):
+            chunk = docs[start : start + CHUNK * 4]
+            try:
+                await self.db[collection].insert_many(chunk, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                there |= {UUID(chunk[e["index"]]["_id"]) for e in errors}
+        return there
+
+    async def _bulk(self, collection: str, ops: list[Any]) -> None:
+        for start in range(0, len(ops), CHUNK):
+            await self.db[collection].bulk_write(ops[start : start + CHUNK], ordered=False)
 
     async def ledger(self, message_id: UUID) -> Doc | None:
         # Text ids: FerretDB finds a string _id through its index, a UUID one by scanning.
@@ -66,9 +97,16 @@ class AnalyticsRepository:
         return None if doc is None else doc["newest"]
 
     async def advance_clock(self, partition: int, newest: datetime) -> None:
-        await self.db["clocks"].update_one(
-            {"_id": f"{self.topic}:{partition}"}, {"$max": {"newest": newest}}, upsert=True
-        )
+        await self.advance_clocks({partition: newest})
+
+    async def advance_clocks(self, newest: dict[int, datetime]) -> None:
+        """Move partition clocks forward (never back), one bulk write."""
+        if newest:
+            ops = [
+                UpdateOne({"_id": f"{self.topic}:{p}"}, {"$max": {"newest": at}}, upsert=True)
+                for p, at in newest.items()
+            ]
+            await self._bulk("clocks", ops)
 
     # -- the issue projection -----------------------------------------------------------------
 
@@ -78,6 +116,24 @@ class AnalyticsRepository:
             return None
         doc.pop("_id")
         return IssueState(issue_id=issue_id, **doc)
+
+    async def states(self, issue_ids: list[UUID]) -> dict[UUID, IssueState]:
+        """Several projections in one query (one scan on FerretDB, where each find_one is one too)."""
+        if not issue_ids:
+            return {}
+        found: dict[UUID, IssueState] = {}
+        async for doc in self.db["issues"].find({"_id": {"$in": [str(i) for i in issue_ids]}}):
+            issue_id = UUID(doc.pop("_id"))
+            found[issue_id] = IssueState(issue_id=issue_id, **doc)
+        return found
+
+    async def save_states(self, states: list[IssueState], *, new: set[UUID]) -> None:
+        """Store projections: those first seen now inserted in one go, the others replaced in one bulk write."""
+        docs = {state.issue_id: _state_doc(state) for state in states}
+        reported = [docs[i] for i in docs if i in new]
+        again = await self._insert_new("issues", reported)  # reported before: a redelivery or a repeat
+        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for i, d in docs.items() if i not in new or i in again]
+        await self._bulk("issues", ops)
 
     async def save_state(self, state: IssueState, *, new: bool = False) -> None:
         """Store an issue's projection; ``new`` tries a plain insert first (an update scans on FerretDB)."""
@@ -122,6 +178,50 @@ class AnalyticsRepository:
             # just now: try once more without creating it; no match means already applied.
             return await collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
+    async def flush(self, collection: str, updates: list[tuple[CellDelta, dict[int, int]]]) -> dict[str, Doc | None]:
+        """Add new increments to the cells of ``collection`` in one bulk write, one update per cell.
+
+        ``updates``: each cell's summed increments and, per partition, the last offset they
+        span. Only for increments never applied before (their ids were claimed just now):
+        the update is not conditional; the offset markers move forward with ``$max``.
+        Returns each cell after the change when known without a read (it was created by this
+        write), else None (see ``cells``).
+        """
+        if not updates:
+            return {}
+
+        def op(cell: CellDelta, last: dict[int, int], *, upsert: bool) -> UpdateOne:
+            update: Doc = {"$inc": {**cell.inc, "rev": 1}, "$max": {f"o_{p}": o for p, o in last.items()}}
+            if upsert:
+                update["$setOnInsert"] = cell.insert
+            return UpdateOne({"_id": cell.key}, update, upsert=upsert)
+
+        target = self.db[collection]
+        created: set[int] = set()
+        for start in range(0, len(updates), CHUNK):
+            chunk = updates[start : start + CHUNK]
+            try:
+                result = await target.bulk_write([op(c, last, upsert=True) for c, last in chunk], ordered=False)
+                created |= {start + i for i in result.upserted_ids or {}}
+            except BulkWriteError as exc:
+                # Another instance created some of these cells just now: update those without creating them.
+                errors = exc.details.get("writeErrors", [])
+                if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                created |= {start + u["index"] for u in exc.details.get("upserted", [])}
+                retry = [chunk[e["index"]] for e in errors]
+                await target.bulk_write([op(c, last, upsert=False) for c, last in retry], ordered=False)
+        out: dict[str, Doc | None] = {}
+        for index, (cell, last) in enumerate(updates):
+            out[cell.key] = created_cell(cell, last) if index in created else None
+        return out
+
+    async def cells(self, collection: str, keys: list[str]) -> dict[str, Doc]:
+        """Several cells in one query."""
+        if not keys:
+            return {}
+        return {d["_id"]: d async for d in self.db[collection].find({"_id": {"$in": keys}})}
+
     async def cell(self, collection: str, key: str) -> Doc | None:
         return await self.db[collection].find_one({"_id": key})
 
@@ -148,3 +248,21 @@ class AnalyticsRepository:
         if category:
             query["category"] = category
         return await self.db[collection].find(query).to_list(None)
+
+
+def _state_doc(state: IssueState) -> Doc:
+    fields = asdict(state)
+    return {"_id": str(fields.pop("issue_id")), **fields}
+
+
+def created_cell(cell: CellDelta, last: dict[int, int]) -> Doc:
+    """A cell as the upsert of ``flush`` created it: its insert fields, the increments, the markers."""
+    doc: Doc = {"_id": cell.key, **cell.insert, "rev": 1}
+    for name, value in cell.inc.items():
+        node = doc
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    doc |= {f"o_{p}": o for p, o in last.items()}
+    return doc

@@ -239,7 +239,7 @@ async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
                 )
             )
         except ReadModelDown as exc:
-            log.warning("nearby from the store: %s", exc)
+            raise _not_answering() from exc
     found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=statuses, category=category, since=since)
     now = datetime.now(UTC)
     rows = []
@@ -278,7 +278,7 @@ async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
             )
             return _page(items, None)
         except ReadModelDown as exc:
-            log.warning("suggestions from the store: %s", exc)
+            raise _not_answering() from exc
     found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=ACTIVE_STATUSES, category=category)
     now = datetime.now(UTC)
     near = sorted(
@@ -309,7 +309,7 @@ async def audience(issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelD
                 raise Problem(404, "Not Found", f"No issue {issue_id}.")
             return _json({"user_ids": users})
         except ReadModelDown as exc:
-            log.warning("audience from the store: %s", exc)
+            raise _not_answering() from exc
     entry = await load_issue(issue_id, repo, cache)
     if entry is None:
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
@@ -336,6 +336,11 @@ def _bbox(raw: str) -> tuple[float, float, float, float]:
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
         raise invalid_query("bbox", "bbox is west,south,east,north with -180..180 and -90 <= south <= north <= 90")
     return west, south, east, north
+
+
+def _not_answering() -> ServiceUnavailable:
+    # Not the store's query instead: at city size it scans, and would take the store down too.
+    return ServiceUnavailable("The read model is not answering in time; try again shortly.")
 
 
 def _map_model(model: ReadModel | None) -> ReadModel:
@@ -399,7 +404,7 @@ async def reported_by(
         try:
             return _page(*await lists.reported_by(model, user_id, after=after, limit=limit))
         except ReadModelDown as exc:
-            log.warning("a user's reports from the store: %s", exc)
+            raise _not_answering() from exc
     try:
         mark = (_from_ms(after[0]), UUID(after[1])) if after else None
     except ValueError as exc:
@@ -421,7 +426,7 @@ async def following(
         try:
             return _page(*await lists.following(model, user_id, after=after, limit=limit))
         except ReadModelDown as exc:
-            log.warning("a user's follows from the store: %s", exc)
+            raise _not_answering() from exc
     found = await repo.following(user_id, after=(_from_ms(after[0]), after[1]) if after else None, limit=limit + 1)
     items = [{"issue_id": str(f["issue_id"]), "since": f["since"].isoformat()} for f in found[:limit]]
     last = found[limit - 1] if len(found) > limit else None
@@ -471,7 +476,7 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
                 )
             )
         except ReadModelDown as exc:
-            log.warning("the staff queue from the store: %s", exc)
+            raise _not_answering() from exc
     found = await repo.for_departments(departments, statuses=statuses, priority=priority)
     now = datetime.now(UTC)
     rows = [

@@ -53,6 +53,7 @@ GEO_BITS = 26  # per axis: Redis's 52-bit geo scores
 PRIORITY_BAND = 2**42
 NO_DUE = PRIORITY_BAND - 1
 FIRST_FETCH = 32
+FIRST_REACH_M = 250.0
 READY_TTL_S = 2.0
 
 # Moves issues' rows from their old attributes to their new ones. ARGV: prefix, mode ('put'
@@ -322,7 +323,6 @@ class ReadModel:
             async with self.breakers.guard("redis", REDIS_DOWN):
                 return await coro
         except (RedisError, CircuitOpen) as exc:
-            self.forget_ready()
             raise ReadModelDown(f"{what}: {exc!r}") from exc
 
     async def rows(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -360,29 +360,37 @@ class ReadModel:
     ) -> tuple[list[tuple[float, dict[str, Any]]], bool]:
         """Rows within ``radius_m`` of the point (or in ``box``: west, south, east, north), closest first.
 
-        Exact and complete: distances are ours (haversine on the stored position); Redis
-        returns the ``k`` nearest of each set by its own distance, and every row nearer than
-        the farthest of a full answer (less the slack between the two distances) is known to
-        be there, so ``k`` grows until the page after ``after`` is certain.
+        Exact and complete: distances are ours (haversine on the stored position). Redis is
+        asked for the ``k`` nearest of each set within a reach that starts small (a dense city
+        holds thousands of reports within a few km, and Redis reads every one in its reach);
+        every row nearer than the reach, and nearer than the farthest of a full answer (less
+        the slack between Redis's distance and ours), is known to be there. The reach, or
+        ``k``, grows until the page after ``after`` is certain.
         Returns ((distance, row) pairs of one page, whether more follow).
         """
         if box is not None:
-            centre, searches = _box_searches(*box)
+            centre, box_searches = _box_searches(*box)
+            west, south, east, north = box
+            full = max(geo.distance_m(*centre, lat_, lon_) for lat_ in (south, north) for lon_ in (west, east))
         else:
             assert radius_m is not None
-            centre, searches = (lat, lon), _circle_searches(lat, lon, radius_m)
-        k = FIRST_FETCH + limit
+            centre, box_searches, full = (lat, lon), [], radius_m
+        k, reach = FIRST_FETCH + limit, FIRST_REACH_M
         rows: dict[str, dict[str, Any]] = {}
         while True:
+            whole = reach >= full
+            searches = box_searches if whole and box is not None else _circle_searches(*centre, min(reach, full))
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
                     for search in searches:
                         pipe.geosearch(key, **search.args(), unit="m", sort="ASC", count=k, withdist=True)
                 answers = await self._call("near", pipe.execute())
-            bound = math.inf
+            bound = math.inf if whole else reach  # beyond the reach, nothing is known yet
+            full_answer = False
             wanted: list[str] = []
             for index, answer in enumerate(answers):
                 if len(answer) >= k:  # full: what it left out is at least this far from our centre
+                    full_answer = True
                     last = float(answer[-1][1])
                     bound = min(bound, last - slack_m(last) - searches[index % len(searches)].offset_m)
                 wanted += [(m.decode() if isinstance(m, bytes) else m) for m, _ in answer]
@@ -399,7 +407,10 @@ class ReadModel:
             found.sort(key=lambda f: (f[0], f[1]))
             if len(found) > limit or bound == math.inf:
                 return [(d, row) for d, _, row in found[:limit]], len(found) > limit
-            k *= 4
+            if full_answer:
+                k *= 4
+            else:
+                reach *= 4
 
     async def all_near(self, lat: float, lon: float, *, keys: Sequence[str], radius_m: float) -> list[dict[str, Any]]:
         """Every row within ``radius_m`` (for orders other than distance)."""

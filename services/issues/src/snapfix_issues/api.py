@@ -8,6 +8,7 @@ anonymous viewer. Lists answer ``{"items": [...], "next_cursor": str | null}``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
@@ -223,23 +224,20 @@ async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     if model is not None:
-        try:
-            return _page(
-                *await lists.nearby(
-                    model,
-                    lat=lat,
-                    lon=lon,
-                    radius_m=radius_m,
-                    statuses=statuses,
-                    category=category,
-                    since=since,
-                    after=_mark(after),
-                    limit=limit,
-                    sort=sort,
-                )
+        return await _from_model(
+            lists.nearby(
+                model,
+                lat=lat,
+                lon=lon,
+                radius_m=radius_m,
+                statuses=statuses,
+                category=category,
+                since=since,
+                after=_mark(after),
+                limit=limit,
+                sort=sort,
             )
-        except ReadModelDown as exc:
-            raise _not_answering() from exc
+        )
     found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=statuses, category=category, since=since)
     now = datetime.now(UTC)
     rows = []
@@ -343,6 +341,14 @@ def _not_answering() -> ServiceUnavailable:
     return ServiceUnavailable("The read model is not answering in time; try again shortly.")
 
 
+async def _from_model(page: Awaitable[tuple[list[Any], str | None]]) -> Response:
+    """A page the read model answers; 503 when it does not in time."""
+    try:
+        return _page(*await page)
+    except ReadModelDown as exc:
+        raise _not_answering() from exc
+
+
 def _map_model(model: ReadModel | None) -> ReadModel:
     if model is None:
         raise ServiceUnavailable("The map's index is being rebuilt; try again shortly.")
@@ -401,10 +407,7 @@ async def reported_by(
     """A user's reports, newest first, anonymous ones included (the gateway asks only for the caller's own)."""
     after = _cursor_key(cursor)
     if model is not None:
-        try:
-            return _page(*await lists.reported_by(model, user_id, after=after, limit=limit))
-        except ReadModelDown as exc:
-            raise _not_answering() from exc
+        return await _from_model(lists.reported_by(model, user_id, after=after, limit=limit))
     try:
         mark = (_from_ms(after[0]), UUID(after[1])) if after else None
     except ValueError as exc:
@@ -423,10 +426,7 @@ async def following(
     """The issues a user follows, most recently followed first."""
     after = _cursor_key(cursor)
     if model is not None:
-        try:
-            return _page(*await lists.following(model, user_id, after=after, limit=limit))
-        except ReadModelDown as exc:
-            raise _not_answering() from exc
+        return await _from_model(lists.following(model, user_id, after=after, limit=limit))
     found = await repo.following(user_id, after=(_from_ms(after[0]), after[1]) if after else None, limit=limit + 1)
     items = [{"issue_id": str(f["issue_id"]), "since": f["since"].isoformat()} for f in found[:limit]]
     last = found[limit - 1] if len(found) > limit else None
@@ -463,20 +463,17 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     statuses = _statuses(status, ACTIVE_STATUSES)
     after = _cursor_key(cursor)
     if model is not None:
-        try:
-            return _page(
-                *await lists.staff_queue(
-                    model,
-                    departments=departments,
-                    statuses=statuses,
-                    priority=priority,
-                    overdue=overdue,
-                    after=after,
-                    limit=limit,
-                )
+        return await _from_model(
+            lists.staff_queue(
+                model,
+                departments=departments,
+                statuses=statuses,
+                priority=priority,
+                overdue=overdue,
+                after=after,
+                limit=limit,
             )
-        except ReadModelDown as exc:
-            raise _not_answering() from exc
+        )
     found = await repo.for_departments(departments, statuses=statuses, priority=priority)
     now = datetime.now(UTC)
     rows = [

@@ -27,21 +27,8 @@ from snapfix_issues.readmodel import (
 from snapfix_issues.rules import SETTLED_STATUSES
 from snapfix_shared import geo
 
-SUMMARY_FIELDS = (
-    "id",
-    "title",
-    "category",
-    "status",
-    "lat",
-    "lon",
-    "address",
-    "department",
-    "assignee_id",
-    "priority",
-    "votes",
-    "created_at",
-    "due_at",
-)
+# A row's fields that lists never show: they index it.
+INDEX_FIELDS = frozenset({"anonymous", "reporter_id", "due_ms", "created_ms", "queue_score", "geo", "lat_s", "lon_s"})
 # The store's fallback sorts issues without a due date last with this key.
 FAR_FUTURE_MS = 2**53
 MAX_CELLS = 4096
@@ -55,7 +42,7 @@ def now_ms() -> int:
 
 def list_item(row: dict[str, Any], *, at_ms: int, distance_m: float | None = None) -> dict[str, Any]:
     """A list row as lists show it (never the reporter); ``overdue`` as of ``at_ms``."""
-    item = {k: row.get(k) for k in SUMMARY_FIELDS}
+    item = {k: v for k, v in row.items() if k not in INDEX_FIELDS}
     due = row.get("due_ms")
     item["overdue"] = due is not None and due < at_ms and row["status"] not in SETTLED_STATUSES
     if distance_m is not None:

@@ -37,6 +37,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from snapfix_issues.domain import PRIORITY_ORDER, IssueRecord
+from snapfix_issues.views import summary
 from snapfix_shared import geo
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 
@@ -120,23 +121,13 @@ def _ms(value: Any) -> int:
 
 
 def row_of(issue: IssueRecord) -> dict[str, Any]:
-    """An issue's list row as kept in ``summary``: what lists show, and what indexes it."""
+    """An issue's list row as kept in ``summary``: what lists show (``overdue`` aside: it depends
+    on when it is read), and what indexes it."""
     due = _ms(issue.due_at) if issue.due_at else None
     rank = PRIORITY_ORDER.index(issue.priority)
+    shown = summary(issue, now=None)
     return {
-        "id": str(issue.id),
-        "title": issue.title,
-        "category": issue.category,
-        "status": issue.status,
-        "lat": issue.lat,
-        "lon": issue.lon,
-        "address": issue.address,
-        "department": issue.department,
-        "assignee_id": issue.assignee_id,
-        "priority": issue.priority,
-        "votes": issue.votes,
-        "created_at": issue.created_at.isoformat(),
-        "due_at": issue.due_at.isoformat() if issue.due_at else None,
+        **shown,
         # Index fields (never shown): strings where Lua's number formatting would round.
         "anonymous": issue.anonymous,
         "reporter_id": issue.reporter_id,

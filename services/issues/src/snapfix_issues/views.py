@@ -20,8 +20,8 @@ def reporter_visible(issue: IssueRecord, viewer: Viewer) -> bool:
     )
 
 
-def summary(issue: IssueRecord, *, now: datetime, distance_m: float | None = None) -> dict[str, object]:
-    """One issue in a list (never its reporter)."""
+def summary(issue: IssueRecord, *, now: datetime | None, distance_m: float | None = None) -> dict[str, object]:
+    """One issue in a list (never its reporter); ``overdue`` as of ``now`` (left out without one)."""
     view: dict[str, object] = {
         "id": str(issue.id),
         "title": issue.title,
@@ -36,8 +36,9 @@ def summary(issue: IssueRecord, *, now: datetime, distance_m: float | None = Non
         "votes": issue.votes,
         "created_at": issue.created_at.isoformat(),
         "due_at": _iso(issue.due_at),
-        "overdue": is_overdue(issue, now),
     }
+    if now is not None:
+        view["overdue"] = is_overdue(issue, now)
     if distance_m is not None:
         view["distance_m"] = round(distance_m, 1)
     return view

@@ -156,9 +156,17 @@ async def bench(issues: int) -> dict[str, Any]:
         "store_cpu_ms_per_event": round(store_cpu * 1000 / count, 3) if store else None,
         "wall_s": round(done - first_seen, 2),
         "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "note": "one instance; FerretDB (SQLite) scans a collection on every update and every find by _id, "
-        "MongoDB does not; store_cpu is the FerretDB server's CPU over the same span",
+        "store": _backend(),
+        "note": "one instance; store_cpu is the FerretDB server's CPU over the same span (on SQLite it scans a "
+        "collection on every update and every find by _id; on PostgreSQL an equality on a string _id uses an index)",
     }
+
+
+def _backend() -> str:
+    """The Mongo-wire server's backend in this profile's stack (what stack.py chose)."""
+    root = Path(os.environ.get("SNAPFIX_STACK_DIR", Path(__file__).resolve().parents[1] / ".stack"))
+    chosen = root / os.environ.get("SNAPFIX_STACK_PROFILE", "bench") / "store"
+    return chosen.read_text().strip() if chosen.exists() else "sqlite"
 
 
 def main() -> None:

@@ -12,12 +12,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.semconv.trace import SpanAttributes
+from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from snapfix_shared import consumer_lag
@@ -40,6 +44,9 @@ DEAD_LETTERS = Counter(
 )
 # The broker did not acknowledge a publish in time (the alert "Kafka publish errors" reads it).
 PUBLISH_FAILURES = Counter("snapfix_publish_failures_total", "Publishes the broker did not acknowledge", ["topic"])
+
+
+_tracer = trace.get_tracer("snapfix_shared.kafka")
 
 
 class PublishFailed(RuntimeError):
@@ -107,6 +114,13 @@ async def publish(
     await publish_all(broker, topic, [(message, otel_context.get_current())], source=source, timeout_s=timeout_s)
 
 
+def raw_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The aiokafka producer under FastStream's broker, once connected (None under its test broker)."""
+    state = getattr(getattr(getattr(broker, "config", None), "producer", None), "_producer", None)
+    producer = getattr(state, "producer", None)
+    return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
 async def publish_all(
     broker: KafkaBroker,
     topic: str,
@@ -119,10 +133,17 @@ async def publish_all(
 
     All are handed to the producer first (it batches them into few requests), then
     the acknowledgements are awaited together. Raises PublishFailed if any is missing.
+    With a connected broker each message goes straight to its aiokafka producer (the same
+    one, acks=all and idempotent) under a producer span of its own trace: FastStream's
+    per-message publish path cost a third of a consumer's CPU.
     """
+    producer = raw_producer(broker)
     acks: list[asyncio.Future[Any]] = []
     try:
         for message, trace_context in messages:
+            if producer is not None:
+                acks.append(await _send(producer, topic, message, trace_context, source))
+                continue
             token = otel_context.attach(trace_context)
             try:
                 ack = await broker.publish(
@@ -143,6 +164,31 @@ async def publish_all(
             ack.cancel()
         PUBLISH_FAILURES.labels(topic).inc()
         raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
+
+
+async def _send(
+    producer: AIOKafkaProducer, topic: str, message: Message, trace_context: Context, source: str
+) -> asyncio.Future[Any]:
+    # The attributes FastStream's telemetry gives its publish spans.
+    attributes = {
+        SpanAttributes.MESSAGING_SYSTEM: "kafka",
+        SpanAttributes.MESSAGING_OPERATION: "publish",
+        SpanAttributes.MESSAGING_DESTINATION_NAME: topic,
+        SpanAttributes.MESSAGING_MESSAGE_ID: str(message.message_id),
+        SpanAttributes.MESSAGING_MESSAGE_CONVERSATION_ID: message.correlation_id,
+    }
+    with _tracer.start_as_current_span(
+        f"{topic} publish", context=trace_context, kind=SpanKind.PRODUCER, attributes=attributes
+    ):
+        headers = cloudevent_headers(message, source) | {"correlation_id": message.correlation_id}
+        propagate.inject(headers)  # the W3C trace context of this span, as FastStream's middleware does
+        future: asyncio.Future[Any] = await producer.send(  # type: ignore[no-untyped-call]
+            topic,
+            value=message.model_dump_json().encode(),
+            key=message.partition_key().encode(),
+            headers=[(name, value.encode()) for name, value in headers.items()],
+        )
+        return future
 
 
 def accepted_too_late(command: Command, record: ConsumerRecord[Any, Any]) -> bool:

@@ -44,6 +44,7 @@ DEAD_LETTERS = Counter(
 )
 # The broker did not acknowledge a publish in time (the alert "Kafka publish errors" reads it).
 PUBLISH_FAILURES = Counter("snapfix_publish_failures_total", "Publishes the broker did not acknowledge", ["topic"])
+PUBLISHED = Counter("snapfix_published_messages_total", "Messages the broker acknowledged", ["topic"])
 
 
 _tracer = trace.get_tracer("snapfix_shared.kafka")
@@ -159,6 +160,7 @@ async def publish_all(
             if ack is not None:  # FastStream's in-memory test broker delivers at once
                 acks.append(ack)
         await asyncio.wait_for(asyncio.gather(*acks), timeout_s)
+        PUBLISHED.labels(topic).inc(len(messages))
     except Exception as exc:
         for ack in acks:
             ack.cancel()

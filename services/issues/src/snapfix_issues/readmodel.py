@@ -322,9 +322,6 @@ class ReadModel:
         raw = await self._call("rows", self.redis.hmget(SUMMARY, list(ids)))
         return {i: orjson.loads(r) for i, r in zip(ids, raw, strict=True) if r}
 
-    async def exists(self, issue_id: UUID) -> bool:
-        return bool(await self._call("exists", self.redis.hexists(SUMMARY, str(issue_id))))
-
     async def audience(self, issue_id: UUID) -> list[str] | None:
         """The reporter and the followers; None when the issue is not in the read model."""
         async with self.redis.pipeline(transaction=False) as pipe:

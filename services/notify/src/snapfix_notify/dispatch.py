@@ -149,8 +149,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self._sends:  # in-flight sends end within the SMTP timeout; a cut one is due again at its lease
-            await asyncio.wait(self._sends, timeout=self.settings.smtp_timeout_s + 1)
+        await _finish_or_cut(self._sends, self.settings.smtp_timeout_s + 1)
 
     async def _run(self) -> None:
         """Takes due keys from the queue (fresh ones and retries alike) while send slots are free."""
@@ -355,3 +354,19 @@ class Dispatcher:
             link=str(delivery.context.get("issue_url") or "") or None,
             data=data,
         )
+
+
+async def _finish_or_cut(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
+    """Let in-flight sends finish within ``timeout_s``, then cancel what is left.
+
+    A cut send has no outcome recorded: its lease lapses and it is due again (at most a
+    repeat, which the deterministic Message-ID lets a receiver drop). Left running, it would
+    hold the shutdown past the deployment's grace period.
+    """
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=timeout_s)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1)

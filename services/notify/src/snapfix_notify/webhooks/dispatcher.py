@@ -120,7 +120,11 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
         if self._in_flight:  # bounded by the sender's timeout; a cut attempt is due again later
-            await asyncio.wait(self._in_flight, timeout=self.sender.timeout_s + 1)
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=self.sender.timeout_s + 1)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
 
     async def _run(self) -> None:
         while True:

@@ -229,38 +229,11 @@ async def seed(city: City, kafka: str, count: int, *, citizen_id: str, own: int)
             )
             city.reports[str(command.issue_id)] = (lat, lon, category)
             sent.append(await send(command))
-            extra: list[Message] = []
-            if city.rng.random() < 0.1:
-                extra.append(
-                    CommentOnIssue(
-                        **_envelope(now),
-                        issue_id=command.issue_id,
-                        comment_id=uuid4(),
-                        body="Still there",
-                        actor_id=f"citizen-{city.rng.randrange(1000)}",
-                        actor_role="citizen",
-                    )
-                )
-            if city.rng.random() < 0.005:
-                extra.append(
-                    FollowIssue(
-                        **_envelope(now),
-                        issue_id=command.issue_id,
-                        follow=True,
-                        actor_id=f"citizen-{city.rng.randrange(1000)}",
-                        actor_role="citizen",
-                    )
-                )
-            if city.rng.random() < 0.005:
-                extra.append(
-                    VoteOnIssue(
-                        **_envelope(now),
-                        issue_id=command.issue_id,
-                        vote=True,
-                        actor_id=f"citizen-{city.rng.randrange(1000)}",
-                        actor_role="citizen",
-                    )
-                )
+            extra = [
+                build(**_envelope(now), issue_id=command.issue_id, **_citizen(city.rng))
+                for share, build in PARTICIPATION
+                if city.rng.random() < share
+            ]
             sent.extend([await send(m) for m in extra])
             if len(sent) >= 5000:
                 await asyncio.gather(*sent)
@@ -274,6 +247,18 @@ async def seed(city: City, kafka: str, count: int, *, citizen_id: str, own: int)
         f"[scale] {len(city.reports)} reports stored ({time.monotonic() - started:.0f} s after the last send)",
         flush=True,
     )
+
+
+# Of every report: a tenth commented on, one in two hundred followed, one in two hundred voted for.
+PARTICIPATION: list[tuple[float, Any]] = [
+    (0.1, lambda **f: CommentOnIssue(**f, comment_id=uuid4(), body="Still there")),
+    (0.005, lambda **f: FollowIssue(**f, follow=True)),
+    (0.005, lambda **f: VoteOnIssue(**f, vote=True)),
+]
+
+
+def _citizen(rng: random.Random) -> dict[str, str]:
+    return {"actor_id": f"citizen-{rng.randrange(1000)}", "actor_role": "citizen"}
 
 
 def _envelope(now: datetime) -> dict[str, Any]:

@@ -15,6 +15,7 @@ FerretDB answers no query from an index, so the hot path never asks it "what is 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
@@ -64,3 +65,19 @@ class DueQueue:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def finish_or_cut(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
+    """At shutdown: let in-flight sends finish within ``timeout_s``, then cancel what is left.
+
+    A cut send has no outcome recorded: its lease lapses and it is due again (at most a
+    repeat, which a deterministic id lets a receiver drop). Left running, it would hold
+    the shutdown past the deployment's grace period.
+    """
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=timeout_s)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1)

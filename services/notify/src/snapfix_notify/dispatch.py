@@ -35,7 +35,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from snapfix_notify.channels import Channel, Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.claims import DueQueue
+from snapfix_notify.claims import DueQueue, finish_or_cut
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.models import Contact, Delivery
 from snapfix_notify.preferences import ACCOUNT, EMAIL
@@ -149,7 +149,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await _finish_or_cut(self._sends, self.settings.smtp_timeout_s + 1)
+        await finish_or_cut(self._sends, self.settings.smtp_timeout_s + 1)
 
     async def _run(self) -> None:
         """Takes due keys from the queue (fresh ones and retries alike) while send slots are free."""
@@ -354,19 +354,3 @@ class Dispatcher:
             link=str(delivery.context.get("issue_url") or "") or None,
             data=data,
         )
-
-
-async def _finish_or_cut(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
-    """Let in-flight sends finish within ``timeout_s``, then cancel what is left.
-
-    A cut send has no outcome recorded: its lease lapses and it is due again (at most a
-    repeat, which the deterministic Message-ID lets a receiver drop). Left running, it would
-    hold the shutdown past the deployment's grace period.
-    """
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(set(tasks), timeout=timeout_s)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=1)

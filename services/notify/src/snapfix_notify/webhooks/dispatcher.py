@@ -29,7 +29,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 from uuid_utils.compat import uuid7
 
-from snapfix_notify.claims import DueQueue
+from snapfix_notify.claims import DueQueue, finish_or_cut
 from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.webhooks.failures import failure_event
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
@@ -119,12 +119,7 @@ class Dispatcher:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
-        if self._in_flight:  # bounded by the sender's timeout; a cut attempt is due again later
-            _, pending = await asyncio.wait(set(self._in_flight), timeout=self.sender.timeout_s + 1)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=1)
+        await finish_or_cut(self._in_flight, self.sender.timeout_s + 1)
 
     async def _run(self) -> None:
         while True:

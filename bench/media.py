@@ -7,9 +7,12 @@ media service runs it, the two taking turns so that both see the same load on th
 - Peak memory: the worker's resident-set high-water mark (``VmHWM``, reset just before;
   ``getrusage`` where that is not possible) above its resident set after a warm-up on a small
   image; it includes what Pillow's and the codecs' C code allocates, which tracemalloc cannot see.
-- Quality: SSIM (scikit-image) of the large variant against the previous pipeline's, per format.
-  For scale, the SSIM of the previous pipeline's own WebP against its own JPEG (the same pixels,
-  two codecs) says how much codec noise alone moves the figure on this deliberately noisy image.
+- Quality: SSIM (scikit-image) of the large variant against the previous pipeline's, per format
+  (the target). For scale, the SSIM of the previous pipeline's own WebP against its own JPEG
+  (the same pixels, two codecs) says how much codec noise alone moves the figure on this
+  deliberately noisy image; and each pipeline's large variants are compared with the same
+  reference, the pixels the previous pipeline encoded (full-size decode, turned upright, Lanczos
+  to 2048 px, never encoded): the codec's loss, which should not grow.
 The previous pipeline is the module as of ``PREVIOUS_PIPELINE_REV``, read with ``git show``.
 Results: bench/results/media.json (and a section of latest.md via ``bench.run report``).
 """
@@ -152,6 +155,20 @@ def ssim(a: bytes, b: bytes) -> float:
     return round(float(structural_similarity(x, y, channel_axis=2, data_range=255)), 4)
 
 
+def reference_large(data: bytes) -> bytes:
+    """The previous pipeline's large picture before encoding (its steps, as in
+    tests/unit/test_media_quality.py), stored losslessly."""
+    from PIL import ImageOps
+
+    with Image.open(io.BytesIO(data)) as original:
+        original.load()
+        upright = ImageOps.exif_transpose(original).convert("RGB")
+    upright.thumbnail((2048, 2048), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = io.BytesIO()
+    upright.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
 def main() -> None:
     rounds = int(os.environ.get("BENCH_MEDIA_ROUNDS", "5"))
     passes = int(os.environ.get("BENCH_MEDIA_PASSES", "2"))
@@ -178,6 +195,11 @@ def main() -> None:
         "ssim_medium_jpg_vs_previous": ssim(mine["medium.jpg"], theirs["medium.jpg"]),
         "ssim_previous_large_webp_vs_its_jpg": ssim(theirs["large.webp"], theirs["large.jpg"]),
     }
+    reference = reference_large(data)
+    versus_reference = {
+        pipeline: {name: ssim(variants[name], reference) for name in ("large.jpg", "large.webp")}
+        for pipeline, variants in (("current", mine), ("previous", theirs))
+    }
     result = {
         "image": f"{SIZE[0]}x{SIZE[1]} JPEG",
         "image_bytes": len(data),
@@ -187,6 +209,7 @@ def main() -> None:
         "baseline_previous_pipeline": {"rev": PREVIOUS_PIPELINE_REV, **previous},
         "speedup_cpu": round(previous["cpu_seconds_per_image"] / current["cpu_seconds_per_image"], 2),
         **quality,
+        "ssim_large_vs_reference_pixels": versus_reference,
         "targets": {
             "images_per_s_per_core": TARGET_IMAGES_PER_S_PER_CORE,
             "peak_memory_mib_per_image": TARGET_PEAK_MIB,
@@ -195,6 +218,7 @@ def main() -> None:
                 "rate": current["images_per_s_per_core"] >= TARGET_IMAGES_PER_S_PER_CORE,
                 "memory": current["peak_memory_mib_per_image"] <= TARGET_PEAK_MIB,
                 "ssim_large_jpg": quality["ssim_large_jpg_vs_previous"] >= TARGET_SSIM,
+                "ssim_large_webp": quality["ssim_large_webp_vs_previous"] >= TARGET_SSIM,
             },
         },
         "machine_load": {

@@ -9,8 +9,9 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8001
     mongo_database: str = "snapfix_issues"
     consumer_group: str = "issues"
-    # One batch is stored with one bulk write and committed with one offset commit.
-    batch_max_records: int = Field(default=500, ge=1)
+    # One batch is committed with one offset commit; its reports are stored in concurrent
+    # chunks (handlers.REPORT_CHUNK), so a larger batch keeps the store busier.
+    batch_max_records: int = Field(default=1000, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
     # How stale the in-memory catalogue may be after an admin's edit on another instance.
     catalogue_refresh_s: float = Field(default=30.0, gt=0)

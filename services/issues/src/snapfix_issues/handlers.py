@@ -9,6 +9,7 @@ A redelivered command stores nothing twice and re-publishes the event it produce
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ T = TypeVar("T")
 Record = ConsumerRecord[Any, Any]
 # Lifecycle changes are decided on a version; another writer in between means decide again.
 MAX_DECISIONS = 5
+# A batch's reports are stored in chunks of this size, concurrently.
+REPORT_CHUNK = 125
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,9 @@ class IssueCommandHandler:
                 await self._dead_letter(record, outcome.reason, outcome.error)
             else:
                 batch.announce(outcome, record)
+        await self._publish(batch)
+
+    async def _publish(self, batch: Batch) -> None:
         await publish_all(
             self.runtime.broker,
             Topic.ISSUES_EVENTS,
@@ -163,11 +169,27 @@ class IssueCommandHandler:
             else:
                 await self._dead_letter(record, "rejected", _describe(rejection))
 
+        # Chunks are stored concurrently: one chunk's CPU work overlaps another's wait on the
+        # store, Redis and the broker. Each announces its own reports once their events are
+        # acknowledged, so a later command of this batch on the same issue follows its report.
+        chunks = [accepted[i : i + REPORT_CHUNK] for i in range(0, len(accepted), REPORT_CHUNK)]
+        try:
+            async with asyncio.TaskGroup() as group:  # one chunk failing cancels the others: no commit
+                for chunk in chunks:
+                    group.create_task(self._store_reports(chunk))
+        except ExceptionGroup as failed:  # the first failure, as a sequential loop would raise it
+            raise failed.exceptions[0] from None
+
+    async def _store_reports(self, accepted: list[tuple[ReportIssue, Record]]) -> None:
+        batch = Batch()
         reports = [new_report(c, self.catalogue.get(c.category)) for c, _ in accepted]
         existing = await self._retry(self.repo.insert_new, reports)
         stored_now = {r.id: r for r in reports if r.id not in existing}
-        await self._retry(self.cache.store, [CachedIssue(r) for r in stored_now.values()])
-        await self._retry(self.readmodel.index, list(stored_now.values()))
+        fresh = list(stored_now.values())
+        await asyncio.gather(
+            self._retry(self.cache.store, [CachedIssue(r) for r in fresh]),
+            self._retry(self.readmodel.index, fresh),
+        )
         # A redelivered command re-announces what was stored the first time, unchanged: as the
         # read model has it, else read back one by one (FerretDB answers $in with a full scan).
         healed = []
@@ -185,6 +207,7 @@ class IssueCommandHandler:
                 batch.announce([reported_event(stored_now[command.issue_id])], record)
             else:  # its command id already created another issue: a conflict, not worth a retry
                 await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
+        await self._publish(batch)
 
     # -- everything else ------------------------------------------------------------------
 

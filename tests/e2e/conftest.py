@@ -107,6 +107,8 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mail
             "SNAPFIX_ANALYTICS_URL": urls["analytics"],
             "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
+            # Every trace kept: the trace tests follow one action across every process.
+            "OTEL_TRACES_SAMPLER": "always_on",
             "SNAPFIX_BOOTSTRAP_ADMIN_EMAIL": ADMIN[0],
             "SNAPFIX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN[1],
             "SNAPFIX_PUBLIC_BASE_URL": urls["gateway"],

@@ -19,6 +19,7 @@ Exactly-once counting without transactions:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import datetime
@@ -33,9 +34,15 @@ from snapfix_analytics.effects import CellDelta, IssueState, window_collection
 from snapfix_shared.messages.analytics import WindowSize
 
 DUPLICATE_KEY = 11000
-# Operations per write command: FerretDB takes each update (and each refused duplicate) as a
-# scan of its collection, so one command of hundreds could outlast the socket timeout.
-CHUNK = 50
+# Documents per insert command (one statement per document, one transaction per command).
+INSERT_CHUNK = 200
+# Updates per write command. FerretDB 1.24 on PostgreSQL keeps each update's read open until
+# the whole command ends and takes a second connection to write, from a pool of 50: a command
+# of about 50 updates of existing documents waits on itself forever, and the server answers
+# nothing more until it restarts (measured: 45 pass, 50 hang). Well under that, with room for
+# the other services' commands on the same server.
+UPDATE_CHUNK = 16
+STORED_CELLS = 200_000  # cell keys remembered as stored, least recently used go first
 Doc = dict[str, Any]
 
 
@@ -47,6 +54,7 @@ def area_filter(prefix: str | None) -> Doc:
 class AnalyticsRepository:
     def __init__(self, db: AsyncDatabase[Doc], *, topic: str) -> None:
         self.db, self.topic = db, topic
+        self._stored: OrderedDict[str, None] = OrderedDict()  # cell keys known to be stored (see ``flush``)
 
     # -- the ledger -------------------------------------------------------------------------
 
@@ -70,21 +78,25 @@ class AnalyticsRepository:
 
     async def _insert_new(self, collection: str, docs: list[Doc]) -> set[UUID]:
         """Insert ``docs`` (a few commands); return the ids that were there already."""
-        there: set[UUID] = set()
-        for start in range(0, len(docs), CHUNK * 4):
-            chunk = docs[start : start + CHUNK * 4]
+        return {UUID(i) for i in await self._insert_keys(collection, docs)}
+
+    async def _insert_keys(self, collection: str, docs: list[Doc]) -> set[str]:
+        """Insert ``docs`` (string ``_id``s, a few commands); return the ``_id``s that were there already."""
+        there: set[str] = set()
+        for start in range(0, len(docs), INSERT_CHUNK):
+            chunk = docs[start : start + INSERT_CHUNK]
             try:
                 await self.db[collection].insert_many(chunk, ordered=False)
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
                 if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
                     raise
-                there |= {UUID(chunk[e["index"]]["_id"]) for e in errors}
+                there |= {chunk[e["index"]]["_id"] for e in errors}
         return there
 
     async def _bulk(self, collection: str, ops: list[Any]) -> None:
-        for start in range(0, len(ops), CHUNK):
-            await self.db[collection].bulk_write(ops[start : start + CHUNK], ordered=False)
+        for start in range(0, len(ops), UPDATE_CHUNK):
+            await self.db[collection].bulk_write(ops[start : start + UPDATE_CHUNK], ordered=False)
 
     async def ledger(self, message_id: UUID) -> Doc | None:
         # Text ids: FerretDB finds a string _id through its index, a UUID one by scanning.
@@ -179,14 +191,42 @@ class AnalyticsRepository:
             return await collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
     async def flush(self, collection: str, updates: list[tuple[CellDelta, dict[int, int]]]) -> dict[str, Doc | None]:
-        """Add new increments to the cells of ``collection`` in one bulk write, one update per cell.
+        """Add new increments to the cells of ``collection``: new cells inserted, the others updated.
 
         ``updates``: each cell's summed increments and, per partition, the last offset they
-        span. Only for increments never applied before (their ids were claimed just now):
-        the update is not conditional; the offset markers move forward with ``$max``.
+        span. Only for increments never applied before (their ids were claimed just now),
+        so a cell this process has not seen stored yet is inserted whole, as the upsert would
+        create it, all in one insert: FerretDB takes an insert for a fraction of an update,
+        and most cells of a batch are new (a minute window is written once or twice). A cell
+        that was there after all (another instance, or before a restart) takes the update.
+        The update is not conditional; the offset markers move forward with ``$max``.
         Returns each cell after the change when known without a read (it was created by this
         write), else None (see ``cells``).
         """
+        if not updates:
+            return {}
+        out: dict[str, Doc | None] = {}
+        fresh = {cell.key: created_cell(cell, last) for cell, last in updates if cell.key not in self._stored}
+        there = await self._insert_keys(collection, list(fresh.values()))
+        for key, doc in fresh.items():
+            if key not in there:
+                out[key] = doc
+            self._remember_stored(key)
+        updates = [(cell, last) for cell, last in updates if cell.key not in out]
+        out |= await self._update_cells(collection, updates)
+        return out
+
+    def _remember_stored(self, key: str) -> None:
+        """A hint, never a promise: a wrong guess costs a refused insert or an upsert, never a count."""
+        self._stored[key] = None
+        self._stored.move_to_end(key)
+        while len(self._stored) > STORED_CELLS:
+            self._stored.popitem(last=False)
+
+    async def _update_cells(
+        self, collection: str, updates: list[tuple[CellDelta, dict[int, int]]]
+    ) -> dict[str, Doc | None]:
+        """One update per cell (upserts), a few bulk writes; see ``flush``."""
         if not updates:
             return {}
 
@@ -198,8 +238,8 @@ class AnalyticsRepository:
 
         target = self.db[collection]
         created: set[int] = set()
-        for start in range(0, len(updates), CHUNK):
-            chunk = updates[start : start + CHUNK]
+        for start in range(0, len(updates), UPDATE_CHUNK):
+            chunk = updates[start : start + UPDATE_CHUNK]
             try:
                 result = await target.bulk_write([op(c, last, upsert=True) for c, last in chunk], ordered=False)
                 created |= {start + i for i in result.upserted_ids or {}}
@@ -214,6 +254,7 @@ class AnalyticsRepository:
         out: dict[str, Doc | None] = {}
         for index, (cell, last) in enumerate(updates):
             out[cell.key] = created_cell(cell, last) if index in created else None
+            self._remember_stored(cell.key)
         return out
 
     async def cells(self, collection: str, keys: list[str]) -> dict[str, Doc]:

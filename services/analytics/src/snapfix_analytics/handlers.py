@@ -35,13 +35,14 @@ from aiokafka import ConsumerRecord
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.context import Context
+from pydantic import BaseModel, ConfigDict
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import RedisError
 
 from snapfix_analytics import sketches
 from snapfix_analytics.cache import QueryCache
 from snapfix_analytics.config import AnalyticsSettings
-from snapfix_analytics.effects import CellDelta, Effect, IssueState, effects, event_time
+from snapfix_analytics.effects import CellDelta, Effect, IssueState, effects, event_time, public_event
 from snapfix_analytics.repository import AnalyticsRepository
 from snapfix_analytics.windows import PartitionClock
 from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
@@ -143,6 +144,7 @@ class IssueEventsHandler:
             progress.partitions[event.issue_id] = partition
             entry = stored.get(event.message_id)
             if entry is not None:
+                entry = expanded(entry, event, self.secret)
                 if (entry["p"], entry["o"]) == (partition, record.offset):
                     clock.observe(event_time(event))
                     if entry.get("state") is not None:
@@ -240,7 +242,7 @@ class IssueEventsHandler:
                 log.warning("issue event %s was taken by another consumer meanwhile", d.event.message_id)
                 entry = await self.repo.ledger(d.event.message_id)
                 assert entry is not None
-                decided[decided.index(d)] = _from_ledger(d.event, d.record, entry)
+                decided[decided.index(d)] = _from_ledger(d.event, d.record, expanded(entry, d.event, self.secret))
         await self.repo.advance_clocks(
             {partition: clock.newest for partition, clock in progress.clocks.items() if clock.newest is not None}
         )
@@ -377,22 +379,62 @@ def _decided(event: IssueEvent, record: Record, effect: Effect) -> Decided:
     return Decided(event, record, record.partition, record.offset, effect.cells, effect.public, state=effect.state)
 
 
+class _StoredCell(BaseModel):
+    """A cell's increments and creation fields as the ledger keeps them (see ``_Decision``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    c: str
+    k: str
+    inc: dict[str, int | float]
+    size: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    geohash5: str | None = None
+    category: str | None = None
+
+    def delta(self) -> CellDelta:
+        insert = self.model_dump(exclude={"c", "k", "inc"}, exclude_none=True)
+        return CellDelta(self.c, self.k, dict(self.inc), insert)  # type: ignore[arg-type]
+
+
+class _Decision(BaseModel):
+    """What the ledger keeps of an event's decision, written as one JSON string: the embedded
+    store takes a document of a few scalars for a fraction of one of nested fields (measured:
+    0.59 ms per event for the nested form). The public event is not kept: it is a function of
+    the event and the projection after it (``effects.public_event``)."""
+
+    cells: list[_StoredCell]
+    state: IssueState | None
+
+
 def _ledger_entry(d: Decided) -> Doc:
-    # Counter names hold dots ("counts.reported"), which a stored field name may not: name/value
-    # documents instead (FerretDB stores no nested arrays).
-    cells = [
-        {"c": c.collection, "k": c.key, "inc": [{"n": n, "v": v} for n, v in c.inc.items()], "ins": c.insert}
-        for c in d.cells
-    ]
-    public = d.public.model_dump(mode="json") if d.public is not None else None
+    cells = [_StoredCell(c=c.collection, k=c.key, inc=c.inc, **c.insert) for c in d.cells]
     return {
         "_id": str(d.event.message_id),
         "p": d.partition,
         "o": d.offset,
-        "cells": cells,
-        "public": public,
-        "state": asdict(d.state) if d.state is not None else None,
+        "d": _Decision(cells=cells, state=d.state).model_dump_json(),
         "at": utcnow(),
+    }
+
+
+def expanded(entry: Doc, event: IssueEvent, secret: bytes) -> Doc:
+    """A ledger entry as the handler reads it (``cells``, ``state``, ``public``), in either stored form."""
+    if "d" not in entry:  # written before the compact form
+        return entry
+    decision = _Decision.model_validate_json(entry["d"])
+    state = decision.state
+    public = public_event(event, state, secret) if state is not None else None
+    cells = [
+        {"c": c.c, "k": c.k, "inc": [{"n": n, "v": v} for n, v in c.inc.items()], "ins": c.delta().insert}
+        for c in decision.cells
+    ]
+    return {
+        "p": entry["p"],
+        "o": entry["o"],
+        "cells": cells,
+        "public": public.model_dump(mode="json") if public is not None else None,
+        "state": asdict(state) if state is not None else None,
     }
 
 

@@ -99,12 +99,15 @@ class IssueProjection(Document):
 
 class AppliedEvent(Document):
     """The ledger: one per issue event taken in, with the partition and offset it first came
-    at and the increments decided for it, written before any of them is applied."""
+    at and the increments decided for it, written before any of them is applied. ``d`` holds
+    the decision (cells and the projection after the event) as one JSON string; entries
+    written before that form have ``cells``, ``public`` and ``state`` fields instead."""
 
     id: str  # type: ignore[assignment]  # the message id as text
     p: int
     o: int
-    cells: list[dict[str, Any]]
+    d: str | None = None
+    cells: list[dict[str, Any]] | None = None
     public: dict[str, Any] | None = None
     at: datetime
 

@@ -17,6 +17,7 @@ from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_gateway.live import LiveFanout
 from snapfix_gateway.live import register as register_live
+from snapfix_gateway.live_hub import LiveHub
 from snapfix_gateway.open311 import routes as open311
 from snapfix_gateway.open311.keys import ApiKey, ApiKeys
 from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
@@ -24,7 +25,6 @@ from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
 from snapfix_gateway.routes import notifications as notifications_routes
 from snapfix_gateway.upstream import Upstream
-from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     _background(runtime, accounts, settings)
     if settings.live_updates:
         register_live(runtime, LiveFanout(runtime, runtime.redis, issues_http))
-    # Stream reads block for a while: they get their own connections, with a longer timeout.
-    live_redis = redis_client(settings, socket_timeout=settings.live_block_s + 5)
-    runtime.on_shutdown.append(live_redis.aclose)
+    # One feed reader per process for every stream, on Redis connections of its own (bounded).
+    live_hub = LiveHub.started_with(runtime, settings)
 
     app = runtime.app(
         needs_mongo=_needs_mongo,
@@ -83,7 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.runtime, app.state.settings, app.state.issues_http = runtime, settings, issues_http
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
-    app.state.live_redis = live_redis
+    app.state.live_hub = live_hub
     app.state.media_http = media_http
     app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()

@@ -64,7 +64,14 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
 
     # -- live updates (GET /v1/events)
     live_updates: bool = Field(default=True, description="Consume issues.events.v1 into users' live streams")
-    live_block_s: float = Field(default=10.0, gt=0, description="How long one stream read waits for news")
+    live_block_s: float = Field(default=10.0, gt=0, description="How long one feed read waits for news")
+    live_streams_per_user: int = Field(default=5, ge=1, description="Streams one user may hold open in one process")
+    live_max_streams: int = Field(default=20_000, ge=1, description="Streams one process holds; past it, 503")
+    live_redis_connections: int = Field(
+        default=4, ge=1, le=16, description="Redis connections for catch-ups and checks (the feed reader has one more)"
+    )
+    live_heartbeat_s: float = Field(default=15.0, gt=0, description="A comment line this often on a quiet stream")
+    live_session_check_s: float = Field(default=30.0, gt=0, description="Open streams end this soon after sign-out")
 
     # -- photos (/v1/media): bytes are streamed to the media service, capped on the way
     max_upload_bytes: int = Field(default=15 * 1024 * 1024, ge=1)

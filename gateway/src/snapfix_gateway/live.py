@@ -1,17 +1,28 @@
-"""Live updates: issue events fanned out to per-user Redis streams, served as Server-Sent Events.
+"""Live updates: issue events fanned out to per-user Redis streams and to the gateways' feed.
 
-One consumer group for all gateway replicas reads ``issues.events.v1``. For a status
-change or a public comment it asks the issues service who should hear of it (the
-reporter and the followers) and appends the update to each of their streams
-(``gw:live:{user}``, capped). ``GET /v1/events`` reads the caller's stream: Redis stream
-ids are the SSE event ids, so a client that reconnects with ``Last-Event-ID`` gets
-exactly what it missed (within the cap). The offset is committed after the appends.
+One consumer group for all gateway replicas (``gateway-live``) reads ``issues.events.v1``.
+For a status change or a public comment it appends the update to the stream of each
+user who should hear of it (``gw:live:{user}``, capped: the durable source a client
+resumes from with ``Last-Event-ID``), then one entry to the feed (``gw:live:feed``) that
+names those users and the id each stream gave the update. Every gateway process reads the
+feed with one connection (``live_hub``) and hands each entry to its own connections.
+The offset is committed after the appends.
+
+Who should hear of an issue (its reporter and followers) is a projection this consumer
+keeps in the gateway's own Redis (``gw:aud:{issue}``), from the same events in the same
+order: ``IssueReported`` (the reporter, ``actor_id``) and ``IssueFollowed``. An issue
+reported before the projection existed (or whose projection expired) is asked of the
+issues service once, through its API (its Redis is its own, DESIGN §2); its read model is
+written before its events are published, so the answer holds every change up to the
+event at hand, and the events that follow keep it current. A set is complete only while it
+holds the ``KNOWN`` member; follows applied to an incomplete set are harmless, as the
+first read replaces it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -19,12 +30,17 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sse_starlette import ServerSentEvent
 
-from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.upstream import Upstream, UpstreamError
 from snapfix_shared.consuming import retry_transient, subscribe_batches
-from snapfix_shared.messages import ISSUE_EVENTS, IssueCommented, IssueEvent, IssueStatusChanged
+from snapfix_shared.messages import (
+    ISSUE_EVENTS,
+    IssueCommented,
+    IssueEvent,
+    IssueFollowed,
+    IssueReported,
+    IssueStatusChanged,
+)
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -33,10 +49,22 @@ log = logging.getLogger(__name__)
 STREAM_MAXLEN = 500
 STREAM_TTL_S = 7 * 24 * 3600
 GROUP = "gateway-live"
+# Each process's reader reads the feed with a blocking XREAD; an entry is small (ids of
+# the users told, and the update once). A reader behind by more than this resyncs its
+# connections from their own streams (live_hub).
+FEED_KEY = "gw:live:feed"
+FEED_MAXLEN = 100_000
+# An issue's audience is kept while it sees events (refreshed by each), then asked again.
+AUDIENCE_TTL_S = 30 * 24 * 3600
+KNOWN = "."  # not a user id: marks an audience set as complete
 
 
 def stream_key(user_id: str) -> str:
     return f"gw:live:{{{user_id}}}"
+
+
+def audience_key(issue_id: str) -> str:
+    return f"gw:aud:{{{issue_id}}}"
 
 
 def live_payload(event: IssueEvent) -> dict[str, Any] | None:
@@ -67,6 +95,7 @@ def live_payload(event: IssueEvent) -> dict[str, Any] | None:
 class LiveFanout:
     def __init__(self, runtime: Runtime, redis: Redis, issues_http: Upstream) -> None:
         self.runtime, self.redis, self.issues_http = runtime, redis, issues_http
+        self.audience_fetches = 0  # asked of the issues service (once per issue, not per event)
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         for record in records:
@@ -75,24 +104,70 @@ class LiveFanout:
             except ValidationError as exc:
                 await self.runtime.dead_letter(record, group=GROUP, reason="invalid", error=str(exc))
                 continue
+            # Past the deadline the batch is not committed and comes back (every step is idempotent
+            # but the appends, which a client can tell apart by the update's event_id).
+            if isinstance(event, IssueReported | IssueFollowed):
+                await retry_transient((RedisError,), self._project, event)
+                continue
             payload = live_payload(event)
             if payload is not None:
-                # Past the deadline the batch is not committed and comes back.
                 await retry_transient((UpstreamError, RedisError), self._fan_out, event, payload)
 
-    async def _fan_out(self, event: IssueEvent, payload: dict[str, Any]) -> None:
-        answer = await self.issues_http.fetch("GET", f"/v1/issues/{event.issue_id}/audience")
-        if answer.status == 404:
+    async def _project(self, event: IssueReported | IssueFollowed) -> None:
+        key = audience_key(str(event.issue_id))
+        if event.actor_id is None:
             return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if isinstance(event, IssueReported):
+                pipe.sadd(key, KNOWN, event.actor_id)  # a new issue: its whole audience
+            elif event.follow:
+                pipe.sadd(key, event.actor_id)
+            else:
+                pipe.srem(key, event.actor_id)
+            pipe.expire(key, AUDIENCE_TTL_S)
+            await pipe.execute()
+
+    async def audience(self, issue_id: str) -> list[str] | None:
+        """The reporter and followers (from the projection, else asked once); None: no such issue."""
+        key = audience_key(issue_id)
+        raw: Any = await self.redis.smembers(key)  # redis-py types replies loosely
+        members = {m.decode() for m in raw}
+        if KNOWN in members:
+            members.discard(KNOWN)
+            return sorted(members)
+        answer = await self.issues_http.fetch("GET", f"/v1/issues/{issue_id}/audience")
+        self.audience_fetches += 1
+        if answer.status == 404:
+            return None
         if answer.status != 200:
-            raise UpstreamError(f"audience of {event.issue_id}: {answer.status}")
+            raise UpstreamError(f"audience of {issue_id}: {answer.status}")
+        users: list[str] = orjson.loads(answer.body)["user_ids"]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.sadd(key, KNOWN, *users)
+            pipe.expire(key, AUDIENCE_TTL_S)
+            await pipe.execute()
+        return users
+
+    async def _fan_out(self, event: IssueEvent, payload: dict[str, Any]) -> None:
+        users = await self.audience(str(event.issue_id))
+        if not users:
+            return
         data = orjson.dumps(payload)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id in orjson.loads(answer.body)["user_ids"]:
+            pipe.expire(audience_key(str(event.issue_id)), AUDIENCE_TTL_S)  # kept while the issue lives
+            for user_id in users:
                 key = stream_key(user_id)
                 pipe.xadd(key, {"type": payload["type"], "data": data}, maxlen=STREAM_MAXLEN, approximate=True)
                 pipe.expire(key, STREAM_TTL_S)
-            await pipe.execute()
+            replies = await pipe.execute()
+        ids = {user: entry_id.decode() for user, entry_id in zip(users, replies[1::2], strict=True)}
+        await self.redis.xadd(
+            FEED_KEY,
+            {"type": payload["type"], "data": data, "users": orjson.dumps(ids)},
+            maxlen=FEED_MAXLEN,
+            approximate=True,
+        )
 
 
 def register(runtime: Runtime, fanout: LiveFanout) -> None:
@@ -106,25 +181,3 @@ def register(runtime: Runtime, fanout: LiveFanout) -> None:
         title="gateway-live",
         description="Fans status changes and public comments out to the live streams of reporters and followers.",
     )
-
-
-async def stream(
-    redis: Redis, sessions: Sessions, *, user_id: str, session_id: str, last_event_id: str | None, block_ms: int
-) -> AsyncIterator[ServerSentEvent]:
-    """The caller's updates from ``last_event_id`` on (only new ones without it); ends when the session does."""
-    key = stream_key(user_id)
-    position = last_event_id or "$"
-    if position == "$":
-        # Pin "now" to a concrete id, so nothing appended between two reads is skipped.
-        latest: Any = await redis.xrevrange(key, count=1)  # redis-py types replies loosely
-        position = latest[0][0].decode() if latest else "0-0"
-        # Tells the client where "now" is, so even a quiet stream has an id to resume from.
-        yield ServerSentEvent(data="{}", event="ready", id=position)
-    while True:
-        batches: Any = await redis.xread({key: position}, block=block_ms, count=100)
-        for _, entries in batches or ():
-            for entry_id, fields in entries:
-                position = entry_id.decode()
-                yield ServerSentEvent(data=fields[b"data"].decode(), event=fields[b"type"].decode(), id=position)
-        if await sessions.get(session_id) is None:  # signed out: the stream ends with the session
-            return

@@ -6,12 +6,11 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from redis.asyncio import Redis
-from sse_starlette import EventSourceResponse
+from redis.exceptions import RedisError
 
-from snapfix_gateway.deps import PrincipalDep, SessionsDep, SettingsDep
-from snapfix_gateway.live import stream
-from snapfix_shared.problems import Problem
+from snapfix_gateway.deps import PrincipalDep
+from snapfix_gateway.live_hub import LiveHub, LiveResponse, StreamRefused
+from snapfix_shared.problems import Problem, ServiceUnavailable
 
 router = APIRouter(tags=["me"])
 
@@ -24,7 +23,7 @@ _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 @router.get(
     "/v1/events",
-    response_class=EventSourceResponse,
+    response_class=LiveResponse,
     responses={
         200: {
             "content": {"text/event-stream": {"example": _EXAMPLE}},
@@ -32,28 +31,41 @@ _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
         },
         400: {"description": "Last-Event-ID is not an id this stream gave out"},
         401: {"description": "Not signed in"},
+        429: {"description": "You have as many streams open as allowed; close one"},
+        503: {"description": "This gateway holds as many streams as it can, or cannot reach Redis; retry"},
     },
 )
 async def events(
     request: Request,
     principal: PrincipalDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this event id")] = None,
-) -> EventSourceResponse:
+) -> LiveResponse:
     """Status changes and public comments on your reports and the ones you follow, as they happen.
 
     Reconnect with `Last-Event-ID` to receive what you missed (the last 500 updates are kept for 7 days).
+    A comment line (`: ping`) comes every 15 s or so; a user may hold a few streams at once.
     """
     if last_event_id is not None and not _STREAM_ID.match(last_event_id):
         raise Problem(400, "Bad Request", "Last-Event-ID is not an id of this stream.")
-    live_redis: Redis = request.app.state.live_redis
-    updates = stream(
-        live_redis,
-        sessions,
-        user_id=principal.user_id,
-        session_id=principal.session_id,
-        last_event_id=last_event_id,
-        block_ms=int(settings.live_block_s * 1000),
-    )
-    return EventSourceResponse(updates, ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    hub: LiveHub = request.app.state.live_hub
+    try:
+        listener = hub.open(principal.user_id, principal.session_id)
+    except StreamRefused as exc:
+        if exc.reason == "per_user":
+            limit = hub.settings.live_streams_per_user
+            raise Problem(
+                429,
+                "Too Many Requests",
+                f"At most {limit} live streams per user at once; close one to open another.",
+                headers={"Retry-After": "10"},
+            ) from exc
+        raise ServiceUnavailable("This gateway holds as many live streams as it can.", retry_after_s=5) from exc
+    try:
+        ready = await hub.start_at(listener, last_event_id)
+    except (RedisError, OSError) as exc:
+        hub.close(listener)
+        raise ServiceUnavailable("Live updates cannot be read right now.") from exc
+    except BaseException:
+        hub.close(listener)
+        raise
+    return LiveResponse(hub, listener, hub.frames(listener, ready))

@@ -1,0 +1,410 @@
+"""One Redis reader per gateway process, fanned out in-process to its Server-Sent Events.
+
+The consumer (``live``) appends each update to its users' streams (``gw:live:{user}``,
+the durable record a client resumes from) and one entry naming them to the feed
+(``gw:live:feed``). Here, one task per process reads the feed with one blocking XREAD
+on its own connection and hands each entry to the connections of the users it names
+that this process holds. Other Redis work of the live path (where "now" is on a user's
+stream, catching a connection up after ``Last-Event-ID`` or after it fell behind, the
+periodic session check) goes through a few more connections, at most
+``live_redis_connections`` at once however many clients are connected. So the live
+path holds at most ``live_redis_connections + 1`` Redis connections, on clients of
+its own: a burst of streams never takes a connection another request needs.
+
+Why a feed stream rather than pub/sub: a reader that loses its connection resumes from
+the feed id it had reached (nothing published meanwhile is lost); only a reader behind by
+more than the feed's cap, or a Redis that lost the feed, makes every connection catch up
+from its own stream (bounded by the same connections). Why not one XREAD over every
+connected user's key: each call would name up to 10,000 keys, and be repeated after every
+update.
+
+Each connection keeps a short queue of ready frames; one that overflows (a client reading
+slower than its updates come) is dropped and the connection catches up from its stream
+instead, so memory per connection is bounded. Ids are compared as Redis stream ids, so
+an update met both in a catch-up and in the feed is sent once. Heartbeats (an SSE comment)
+and the session check are driven by one ticker per process, not a task per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import orjson
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sse_starlette.sse import AppStatus
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.identity.sessions import _keys as session_keys
+from snapfix_gateway.live import FEED_KEY, stream_key
+from snapfix_shared.redis_client import redis_client
+from snapfix_shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+StreamId = tuple[int, int]
+
+QUEUE_FRAMES = 64  # a connection this far behind catches up from its own stream instead
+CATCH_UP_PAGE = 100
+HEARTBEAT = b": ping\n\n"
+SESSION_PAGE = 500
+
+STREAMS = Gauge("snapfix_gateway_live_streams", "Live update streams (GET /v1/events) open in this process")
+REFUSED = Counter("snapfix_gateway_live_refused_total", "Live update streams refused", ["reason"])
+DELIVERED = Counter("snapfix_gateway_live_delivered_total", "Live updates handed to connections by the feed reader")
+CATCH_UPS = Counter("snapfix_gateway_live_catch_ups_total", "Connections caught up from their own stream")
+
+
+class StreamRefused(Exception):
+    """Past a cap: ``per_user`` (the user has enough streams open) or ``process`` (this gateway is full)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def session_key(session_id: str) -> str:
+    return session_keys(session_id)[0]  # the session's hash, as Sessions keeps it
+
+
+def parse_id(value: str | bytes) -> StreamId:
+    text = value.decode() if isinstance(value, bytes) else value
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def frame(entry_id: str, kind: bytes | str, data: bytes) -> bytes:
+    kind_b = kind.encode() if isinstance(kind, str) else kind
+    return b"id: " + entry_id.encode() + b"\nevent: " + kind_b + b"\ndata: " + data + b"\n\n"
+
+
+class Listener:
+    """One open stream: its user, where it is, and the frames ready for it."""
+
+    __slots__ = ("_wake", "catch_up", "closed", "heartbeat", "pending", "position", "session_id", "user_id")
+
+    def __init__(self, user_id: str, session_id: str) -> None:
+        self.user_id, self.session_id = user_id, session_id
+        self.position: StreamId = (0, 0)
+        self.pending: deque[tuple[StreamId, bytes]] = deque()
+        self.catch_up = False
+        self.heartbeat = False
+        self.closed = False
+        self._wake = asyncio.Event()
+
+    def offer(self, entry_id: StreamId, data: bytes) -> None:
+        if self.catch_up:
+            return  # what it would have been told comes with the catch-up
+        if len(self.pending) >= QUEUE_FRAMES:
+            self.pending.clear()
+            self.catch_up = True
+        else:
+            self.pending.append((entry_id, data))
+        self._wake.set()
+
+    def wake(self, *, catch_up: bool = False, heartbeat: bool = False, close: bool = False) -> None:
+        self.catch_up |= catch_up
+        self.heartbeat |= heartbeat
+        self.closed |= close
+        self._wake.set()
+
+    async def wait(self) -> None:
+        await self._wake.wait()
+        self._wake.clear()
+
+
+class LiveHub:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.block_ms = int(settings.live_block_s * 1000)
+        # The reader's connection: one task uses it, one call at a time.
+        self.reader_redis = redis_client(settings, socket_timeout=settings.live_block_s + 5)
+        # Everything else of the live path, at most live_redis_connections calls at once.
+        self.redis = redis_client(settings)
+        self._slots = asyncio.Semaphore(settings.live_redis_connections)
+        self._by_user: dict[str, set[Listener]] = {}
+        self.count = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.feed_position = "0-0"
+        self.reader_connected = asyncio.Event()
+
+    @classmethod
+    def started_with(cls, runtime: Runtime, settings: GatewaySettings) -> LiveHub:
+        """A hub that starts and stops with ``runtime``."""
+        hub = cls(settings)
+        runtime.on_startup.append(hub.start)
+        runtime.on_shutdown.append(hub.stop)
+        return hub
+
+    # -- connections ----------------------------------------------------------------------
+
+    def open(self, user_id: str, session_id: str) -> Listener:
+        """A new stream for ``user_id``, registered before its start is read, so nothing falls between."""
+        mine = self._by_user.get(user_id, set())
+        if len(mine) >= self.settings.live_streams_per_user:
+            REFUSED.labels("per_user").inc()
+            raise StreamRefused("per_user")
+        if self.count >= self.settings.live_max_streams:
+            REFUSED.labels("process").inc()
+            raise StreamRefused("process")
+        listener = Listener(user_id, session_id)
+        self._by_user.setdefault(user_id, set()).add(listener)
+        self.count += 1
+        STREAMS.inc()
+        return listener
+
+    def close(self, listener: Listener) -> None:
+        mine = self._by_user.get(listener.user_id)
+        if mine is None or listener not in mine:
+            return
+        mine.discard(listener)
+        if not mine:
+            del self._by_user[listener.user_id]
+        self.count -= 1
+        STREAMS.dec()
+        listener.wake(close=True)
+
+    def listeners(self) -> list[Listener]:
+        return [listener for mine in self._by_user.values() for listener in mine]
+
+    async def call(self, work: Callable[[Redis], Awaitable[T]]) -> T:
+        """One call on the live path's own connections (waits for one of them to be free)."""
+        async with self._slots:
+            return await work(self.redis)
+
+    async def start_at(self, listener: Listener, last_event_id: str | None) -> str | None:
+        """Where ``listener`` starts: after ``last_event_id`` (caught up first), else now (the id returned)."""
+        if last_event_id is not None:
+            listener.position = parse_id(last_event_id)
+            listener.catch_up = True
+            return None
+        latest: Any = await self.call(lambda r: r.xrevrange(stream_key(listener.user_id), count=1))
+        position = latest[0][0].decode() if latest else "0-0"
+        listener.position = parse_id(position)
+        return position
+
+    async def frames(self, listener: Listener, ready: str | None) -> AsyncIterator[bytes]:
+        """The stream's bytes: ``ready`` first (if given), then updates and heartbeats until closed."""
+        if ready is not None:
+            # Tells the client where "now" is, so even a quiet stream has an id to resume from.
+            yield frame(ready, b"ready", b"{}")
+        while not listener.closed:
+            if listener.catch_up:
+                listener.catch_up = False
+                listener.pending.clear()  # the catch-up reads past them
+                async for chunk in self._catch_up(listener):
+                    yield chunk
+            while listener.pending and not listener.catch_up:
+                entry_id, chunk = listener.pending.popleft()
+                if entry_id > listener.position:
+                    listener.position = entry_id
+                    yield chunk
+            if listener.heartbeat:
+                listener.heartbeat = False
+                yield HEARTBEAT
+            if not (listener.pending or listener.catch_up or listener.closed):
+                await listener.wait()
+
+    async def _catch_up(self, listener: Listener) -> AsyncIterator[bytes]:
+        CATCH_UPS.inc()
+        key = stream_key(listener.user_id)
+        while True:
+            start = "({}-{}".format(*listener.position)
+            entries: Any = await self.call(lambda r, s=start: r.xrange(key, min=s, count=CATCH_UP_PAGE))  # type: ignore[misc]
+            for entry_id, fields in entries:
+                listener.position = parse_id(entry_id)
+                yield frame(entry_id.decode(), fields[b"type"], fields[b"data"])
+            if len(entries) < CATCH_UP_PAGE:
+                return
+
+    # -- the reader and the ticker --------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_feed(), name="live-feed-reader"),
+            asyncio.create_task(self._tick(), name="live-ticker"),
+        ]
+
+    async def stop(self) -> None:
+        for listener in self.listeners():
+            self.close(listener)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.reader_redis.aclose()
+        await self.redis.aclose()
+
+    async def _read_feed(self) -> None:
+        position: str | None = None
+        backoff = 0.1
+        while True:
+            try:
+                if position is None:
+                    # Pinned to a concrete id, so nothing appended between two reads is skipped; whatever
+                    # came before (a first start, or after a lost feed) each connection reads from its stream.
+                    latest: Any = await self.reader_redis.xrevrange(FEED_KEY, count=1)
+                    position = latest[0][0].decode() if latest else "0-0"
+                    self._resync_all()
+                self.feed_position = position
+                self.reader_connected.set()
+                replies: Any = await self.reader_redis.xread({FEED_KEY: position}, block=self.block_ms, count=500)
+                backoff = 0.1
+                entries = replies[0][1] if replies else []
+                if len(entries) == 500 and await self._lost_some(position):
+                    position = None
+                    continue
+                for entry_id, fields in entries:
+                    position = entry_id.decode()
+                    self._dispatch(fields)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.reader_connected.clear()
+                log.warning("live feed: %r; reading again in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                # Redis may have restarted without the feed: then start again from its end.
+                position = await self._still_there(position)
+            except Exception:
+                log.exception("live feed: an entry could not be handed out")
+
+    async def _still_there(self, position: str | None) -> str | None:
+        if position is None or position == "0-0":
+            return None
+        try:
+            first: Any = await self.reader_redis.xrange(FEED_KEY, count=1)
+        except (RedisError, OSError):
+            return position  # asked again on the next turn
+        return position if first and parse_id(first[0][0]) <= parse_id(position) else None
+
+    async def _lost_some(self, position: str) -> bool:
+        """Behind by a full read: did the feed's cap trim entries this reader had not read?"""
+        info: Any = await self.reader_redis.xinfo_stream(FEED_KEY)
+        deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
+        lost = deleted is not None and parse_id(deleted) > parse_id(position)
+        if lost:
+            log.warning("live feed: this reader fell behind the feed's cap; every connection catches up")
+        return lost
+
+    def _resync_all(self) -> None:
+        for listener in self.listeners():
+            listener.wake(catch_up=True)
+
+    def _dispatch(self, fields: dict[bytes, bytes]) -> None:
+        users: dict[str, str] = orjson.loads(fields[b"users"])
+        kind, data = fields[b"type"], fields[b"data"]
+        for user_id, entry_id in users.items():
+            mine = self._by_user.get(user_id)
+            if not mine:
+                continue
+            chunk = frame(entry_id, kind, data)
+            parsed = parse_id(entry_id)
+            for listener in mine:
+                listener.offer(parsed, chunk)
+                DELIVERED.inc()
+
+    async def _tick(self) -> None:
+        heartbeat_at = session_check_at = time.monotonic()
+        while True:
+            await asyncio.sleep(1)
+            if AppStatus.should_exit:  # the server is stopping: end the streams, so it need not wait for them
+                for listener in self.listeners():
+                    self.close(listener)
+            now = time.monotonic()
+            if now - heartbeat_at >= self.settings.live_heartbeat_s:
+                heartbeat_at = now
+                for listener in self.listeners():
+                    listener.wake(heartbeat=True)
+            if now - session_check_at >= self.settings.live_session_check_s:
+                session_check_at = now
+                await self._end_ended_sessions()
+
+    async def active_sessions(self, session_ids: list[str]) -> set[str]:
+        """Those of ``session_ids`` whose session still exists (pipelined, a page per call)."""
+        active: set[str] = set()
+        for start in range(0, len(session_ids), SESSION_PAGE):
+            page = session_ids[start : start + SESSION_PAGE]
+
+            async def exists(redis: Redis, page: list[str] = page) -> list[Any]:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for session_id in page:
+                        pipe.exists(session_key(session_id))
+                    return await pipe.execute()
+
+            found = await self.call(exists)
+            active.update(session_id for session_id, n in zip(page, found, strict=True) if n)
+        return active
+
+    async def _end_ended_sessions(self) -> None:
+        """Streams end with their session (signed out, or every session ended by a password reset)."""
+        listeners = self.listeners()
+        ids = sorted({listener.session_id for listener in listeners})
+        try:
+            active = await self.active_sessions(ids)
+        except (RedisError, OSError) as exc:
+            log.warning("live: sessions not checked this time: %r", exc)
+            return
+        for listener in listeners:
+            if listener.session_id not in active:
+                self.close(listener)
+
+
+class LiveResponse(Response):
+    """A ``text/event-stream`` response fed by ``frames``; a task of its own only to notice a hang-up."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, hub: LiveHub, listener: Listener, frames: AsyncIterator[bytes]) -> None:
+        super().__init__()
+        self.hub, self.listener, self.frames = hub, listener, frames
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        listener = self.listener
+        watcher = asyncio.create_task(_hang_up(receive, lambda: self.hub.close(listener)))
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"),
+                        (b"cache-control", b"no-store"),
+                        (b"x-accel-buffering", b"no"),
+                    ],
+                }
+            )
+            async for chunk in self.frames:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if not _gone(watcher):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (OSError, RedisError) as exc:  # the client left, or Redis failed a catch-up: the client reconnects
+            log.debug("live stream ended: %r", exc)
+        finally:
+            self.hub.close(listener)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+def _gone(watcher: asyncio.Task[None]) -> bool:
+    return watcher.done()
+
+
+def _hang_up(receive: Receive, then: Callable[[], None]) -> Coroutine[Any, Any, None]:
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        then()
+
+    return watch()

@@ -43,6 +43,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.models import Report
 from snapfix_issues.repository import report_document
@@ -108,9 +109,19 @@ def get_targets(url: str, paths: list[str]) -> str:
     return "".join(f"GET {url}{path}\n\n" for path in paths)
 
 
-def vegeta(target: str, *, rate: int, duration_s: int, workers: int = 64) -> dict[str, Any]:
-    """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers`` allow."""
+def vegeta(
+    target: str, *, rate: int, duration_s: int, workers: int = 64, pids: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers`` allow.
+
+    vegeta runs on the load core; with ``pids``, the CPU each of those processes spent per
+    request is reported too (``cpu_ms_per_request``, and their sum).
+    """
+    meter = Meter(pids or {})
     attack = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
         "vegeta",
         "attack",
         f"-rate={rate}",
@@ -123,7 +134,7 @@ def vegeta(target: str, *, rate: int, duration_s: int, workers: int = 64) -> dic
     result = subprocess.run(attack, input=target.encode(), capture_output=True, check=True)
     report = subprocess.run(["vegeta", "report", "-type=json"], input=result.stdout, capture_output=True, check=True)
     data = json.loads(report.stdout)
-    return {
+    summary = {
         "requests": data["requests"],
         "throughput_rps": round(data["throughput"], 1),
         "p50_ms": round(data["latencies"]["50th"] / 1e6, 2),
@@ -131,6 +142,11 @@ def vegeta(target: str, *, rate: int, duration_s: int, workers: int = 64) -> dic
         "success": data["success"],
         "status_codes": data["status_codes"],
     }
+    if pids:
+        cpu = meter.per_request(data["requests"])
+        summary["cpu_ms_per_request"] = cpu
+        summary["cpu_ms_per_request_all"] = round(sum(cpu.values()), 3)
+    return summary
 
 
 @contextmanager
@@ -148,19 +164,22 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
     bare_runs, gateway_runs = [], []
     with (
         process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare_url,
-        issues_and_gateway(env) as (_, gateway_url),
+        issues_and_gateway(env) as (issues_url, gateway_url),
     ):
         bare, gateway = post_target(bare_url), post_target(gateway_url, sign_up(gateway_url))
-        vegeta(bare, rate=0, duration_s=2)  # warm-up
-        vegeta(gateway, rate=0, duration_s=2)
-        for _ in range(2):  # interleaved, so drift on this shared machine hits both alike
-            bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s))
-            gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s))
-        peak = statistics.median(r["throughput_rps"] for r in gateway_runs)
-        half = max(1, int(peak / 2))
-        at_half = vegeta(gateway, rate=half, duration_s=duration_s)
+        pids = stack_pids({"bare": pid_on(bare_url), "gateway": pid_on(gateway_url), "issues": pid_on(issues_url)})
+        with pinned(pids):
+            vegeta(bare, rate=0, duration_s=2)  # warm-up
+            vegeta(gateway, rate=0, duration_s=2)
+            for _ in range(2):  # interleaved, so drift on this shared machine hits both alike
+                bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s, pids=pids))
+                gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s, pids=pids))
+            peak = statistics.median(r["throughput_rps"] for r in gateway_runs)
+            half = max(1, int(peak / 2))
+            at_half = vegeta(gateway, rate=half, duration_s=duration_s, pids=pids)
     bare_rps = statistics.median(r["throughput_rps"] for r in bare_runs)
     return {
+        "cores": f"servers on core {SERVER_CORE} (the stack, the bare app, the gateway, the issues service; one worker each), vegeta on core {LOAD_CORE}",
         "bare": bare_runs,
         "gateway": gateway_runs,
         "gateway_over_bare": round(peak / bare_rps, 3),
@@ -204,6 +223,9 @@ async def bench_readable(gateway: str, kafka: str, *, rate: int, duration_s: int
     watcher = asyncio.create_task(watch())
     target = post_target(gateway, await asyncio.to_thread(sign_up, gateway))
     attack = await asyncio.create_subprocess_exec(
+        "taskset",
+        "-c",
+        LOAD_CORE,
         "vegeta",
         "attack",
         f"-rate={rate}",
@@ -419,26 +441,29 @@ async def seed_reports(gateway: str, token: str, count: int) -> list[str]:
 async def bench_reads(env: dict[str, str], duration_s: int) -> dict[str, Any]:
     with (
         process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare_url,
-        issues_and_gateway(env) as (_, gateway_url),
+        issues_and_gateway(env) as (issues_url, gateway_url),
     ):
+        pids = stack_pids({"bare": pid_on(bare_url), "gateway": pid_on(gateway_url), "issues": pid_on(issues_url)})
         token = await asyncio.to_thread(sign_up, gateway_url)
         ids = await seed_reports(gateway_url, token, int(os.environ.get("BENCH_SEED_REPORTS", "300")))
         one = [f"/v1/issues/{i}" for i in ids]
         bare, gateway = get_targets(bare_url, one), get_targets(gateway_url, one)
         near = [f"/v1/issues?lat={BODY['lat']}&lon={BODY['lon']}&radius_m=1000"]
         nearby = get_targets(gateway_url, near)
-        vegeta(bare, rate=0, duration_s=2)  # warm-up (and every issue cached once)
-        vegeta(gateway, rate=0, duration_s=2)
-        bare_runs, gateway_runs = [], []
-        for _ in range(2):
-            bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s))
-            gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s))
-        nearby_peak = vegeta(nearby, rate=0, duration_s=duration_s, workers=16)
-        nearby_rate = max(1, int(nearby_peak["throughput_rps"] / 2))
-        nearby_half = vegeta(nearby, rate=nearby_rate, duration_s=duration_s)
+        with pinned(pids):
+            vegeta(bare, rate=0, duration_s=2)  # warm-up (and every issue cached once)
+            vegeta(gateway, rate=0, duration_s=2)
+            bare_runs, gateway_runs = [], []
+            for _ in range(2):
+                bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s, pids=pids))
+                gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s, pids=pids))
+            nearby_peak = vegeta(nearby, rate=0, duration_s=duration_s, workers=16, pids=pids)
+            nearby_rate = max(1, int(nearby_peak["throughput_rps"] / 2))
+            nearby_half = vegeta(nearby, rate=nearby_rate, duration_s=duration_s, pids=pids)
     bare_rps = statistics.median(r["throughput_rps"] for r in bare_runs)
     gateway_rps = statistics.median(r["throughput_rps"] for r in gateway_runs)
     return {
+        "cores": f"servers on core {SERVER_CORE}, vegeta on core {LOAD_CORE}",
         "seeded_reports": len(ids),
         "bare_get": bare_runs,
         "gateway_get": gateway_runs,

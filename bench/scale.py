@@ -36,6 +36,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from bench.cpu import ALL_CORES, LOAD_CORE, SERVER_CORE, STACK_DIR, Meter, pid_on, pin, stack_pids
 from bench.run import BENCH_LIMITS, RESULTS, process
 from snapfix_shared import geo
 from snapfix_shared.messages import (
@@ -52,9 +53,6 @@ from snapfix_shared.topics import Topic
 from tests.stack import wait_caught_up
 
 ROOT = Path(__file__).resolve().parents[1]
-STACK_DIR = Path(os.environ.get("SNAPFIX_STACK_DIR", ROOT / ".stack")) / os.environ.get(
-    "SNAPFIX_STACK_PROFILE", "bench"
-)
 SOUTH, WEST, NORTH, EAST = 12.85, 77.45, 13.10, 77.75  # Bengaluru
 HOT_SPOTS = [(12.9716, 77.5946), (12.9352, 77.6245), (13.0358, 77.5970), (12.9698, 77.7500), (12.9166, 77.6101)]
 # Categories without required attributes, by how often a city sees them, with their departments.
@@ -72,7 +70,6 @@ RATE = int(os.environ.get("BENCH_SCALE_RATE", "40"))
 STAFF_ACTOR = {"actor_id": "bench-roads", "actor_role": "staff", "actor_departments": ("roads",)}
 MISS_RATE = int(os.environ.get("BENCH_SCALE_MISS_RATE", "2"))
 DURATION_S = int(os.environ.get("BENCH_SCALE_DURATION_S", "8"))
-SERVER_CORE, LOAD_CORE = "0", "1"
 
 
 def place(rng: random.Random) -> tuple[float, float]:
@@ -84,29 +81,6 @@ def place(rng: random.Random) -> tuple[float, float]:
 
 
 # -- processes and CPU ------------------------------------------------------------------------
-
-
-def server_pids(apps: dict[str, int]) -> dict[str, int]:
-    """The stack's servers (from their pid files) and the app processes started here."""
-    pids = dict(apps)
-    for pidfile in STACK_DIR.rglob("*.pid"):
-        try:
-            pids[pidfile.stem] = int(pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-    return {name: pid for name, pid in pids.items() if Path(f"/proc/{pid}").exists()}
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its threads (children it waited for included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(v) for v in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pin(pids: dict[str, int], core: str) -> None:
-    for pid in pids.values():
-        subprocess.run(["taskset", "-a", "-p", "-c", core, str(pid)], capture_output=True, check=False)
 
 
 def attack(targets: str, *, rate: int, duration_s: int) -> dict[str, Any]:
@@ -131,10 +105,9 @@ def attack(targets: str, *, rate: int, duration_s: int) -> dict[str, Any]:
 
 
 def measured(name: str, targets: str, pids: dict[str, int], rate: int = RATE) -> dict[str, Any]:
-    before = {n: cpu_s(p) for n, p in pids.items()}
+    meter = Meter(pids)
     summary = attack(targets, rate=rate, duration_s=DURATION_S)
-    spent = {n: cpu_s(p) - before[n] for n, p in pids.items()}
-    summary["cpu_ms_per_request"] = {n: round(s * 1000 / max(summary["requests"], 1), 3) for n, s in spent.items()}
+    summary["cpu_ms_per_request"] = meter.per_request(summary["requests"])
     summary["cpu_ms_per_request_all"] = round(sum(summary["cpu_ms_per_request"].values()), 3)
     print(f"[scale] {name}: offered {rate}/s for {DURATION_S}s -> {summary}", flush=True)
     return summary
@@ -435,7 +408,7 @@ def measure(
             "GET by id (miss: the store)", targets(gateway, [f"/v1/issues/{i}" for i in misses]), pids, MISS_RATE
         )
     finally:
-        pin(pids, "0,1")
+        pin(pids, ALL_CORES)
     return reads
 
 
@@ -467,7 +440,7 @@ def main() -> None:
             )
         )
         tokens = accounts(gateway)
-        apps = {"gateway": _pid_on(gateway), "issues": _pid_on(issues)}
+        apps = {"gateway": pid_on(gateway), "issues": pid_on(issues)}
         for size in sizes:
             started = time.monotonic()
             asyncio.run(
@@ -480,7 +453,7 @@ def main() -> None:
                 )
             )
             seeded_s = time.monotonic() - started
-            pids = server_pids(apps)
+            pids = stack_pids(apps)
             checks = ground_truth(city, gateway, tokens)
             reads = measure(city, gateway, tokens, pids, env["SNAPFIX_REDIS_URL"], kafka)
             results["sizes"][str(size)] = {
@@ -500,13 +473,6 @@ def main() -> None:
         results["p99_le_50ms_at_largest"] = {k: v["p99_ms"] <= 50 for k, v in large.items() if "p99_ms" in v}
     (RESULTS / "scale.json").write_text(json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in results if k.startswith("p")}, indent=2))
-
-
-def _pid_on(url: str) -> int:
-    """The pid listening on the URL's port (the app processes started by ``process``)."""
-    port = int(url.rsplit(":", 1)[1])
-    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
-    return int(out.split("pid=", 1)[1].split(",", 1)[0])
 
 
 if __name__ == "__main__":

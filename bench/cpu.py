@@ -1,0 +1,73 @@
+"""Cores and CPU time for the benchmarks: the load generator never shares a core with the servers.
+
+Servers (the stack's, from its pid files, and the app processes a phase starts) are pinned
+to ``SERVER_CORE`` while a phase measures, the load generator runs on ``LOAD_CORE``, and
+the CPU each process spent is read from ``/proc`` around every run, so work done anywhere
+on the box is reported per request.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_DIR = Path(os.environ.get("SNAPFIX_STACK_DIR", ROOT / ".stack")) / os.environ.get(
+    "SNAPFIX_STACK_PROFILE", "bench"
+)
+SERVER_CORE, LOAD_CORE = "0", "1"
+ALL_CORES = "0,1"
+
+
+def stack_pids(apps: dict[str, int] | None = None) -> dict[str, int]:
+    """The stack's servers (from their pid files) and the app processes given, those alive."""
+    pids = dict(apps or {})
+    for pidfile in STACK_DIR.rglob("*.pid"):
+        try:
+            pids[pidfile.stem] = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return {name: pid for name, pid in pids.items() if Path(f"/proc/{pid}").exists()}
+
+
+def pid_on(url: str) -> int:
+    """The pid listening on the URL's port."""
+    port = int(url.rsplit(":", 1)[1])
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    return int(out.split("pid=", 1)[1].split(",", 1)[0])
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads (children it waited for included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def pin(pids: dict[str, int], core: str) -> None:
+    for pid in pids.values():
+        subprocess.run(["taskset", "-a", "-p", "-c", core, str(pid)], capture_output=True, check=False)
+
+
+@contextmanager
+def pinned(pids: dict[str, int]) -> Iterator[None]:
+    """The servers on SERVER_CORE for the block, then free again."""
+    pin(pids, SERVER_CORE)
+    try:
+        yield
+    finally:
+        pin(pids, ALL_CORES)
+
+
+class Meter:
+    """CPU seconds each process spent between ``start`` and ``per_request``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = {name: cpu_s(pid) for name, pid in pids.items()}
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        spent = {name: cpu_s(pid) - self.start[name] for name, pid in self.pids.items()}
+        return {name: round(s * 1000 / max(requests, 1), 3) for name, s in spent.items()}

@@ -108,8 +108,8 @@ async def test_issue_cache_on_the_cluster(cluster: Redis) -> None:
     assert await cluster.get(generation_key(others[-1].issue.id)) == b"2"  # written through, then invalidated
 
 
-async def test_rate_limits_are_counted_in_the_cluster(cluster_url: str, cluster: Redis) -> None:
-    limiter = Limiter(cluster_url, timeout_s=2, cluster=True)
+async def test_rate_limits_are_counted_in_the_cluster(cluster: Redis) -> None:
+    limiter = Limiter(cluster)
     policy = Policy(f"cluster-test-{uuid4().hex[:8]}", parse("3/minute"))
     verdicts = [await limiter.check(policy, "caller-1") for _ in range(4)]
     assert [v.allowed for v in verdicts] == [True, True, True, False]

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from snapfix_gateway.ratelimit import Limiter, Policy, storage_uri
+from snapfix_gateway.ratelimit import Limiter, Policy
 from snapfix_shared.kafka import create_broker
 from snapfix_shared.kafka_security import KafkaSecurityError, aiokafka_options, broker_security, kafka_ssl_context
 from snapfix_shared.redis_client import redis_client, redis_options
@@ -172,22 +172,6 @@ def test_redis_cluster_setting_makes_a_cluster_client(monkeypatch: pytest.Monkey
     assert kwargs["connection_class"].__name__ == "SSLConnection"
 
 
-def test_rate_limit_storage_uris() -> None:
-    assert storage_uri("redis://h:6379/0", cluster=False, ssl_ca_file="/ca.pem") == ("async+redis://h:6379/0", {})
-    assert storage_uri("rediss://h:6379/0", cluster=False, ssl_ca_file="/ca.pem") == (
-        "async+rediss://h:6379/0",
-        {"ssl_ca_certs": "/ca.pem"},
-    )
-    assert storage_uri("redis://:pw@h:6379/0", cluster=True, ssl_ca_file=None) == (
-        "async+redis+cluster://:pw@h:6379",
-        {},
-    )
-    assert storage_uri("rediss://:pw@h:6379/0", cluster=True, ssl_ca_file="/ca.pem") == (
-        "async+redis+cluster://:pw@h:6379",
-        {"ssl": True, "ssl_ca_certs": "/ca.pem"},
-    )
-
-
 def test_the_prod_overlay_turns_tls_and_the_cluster_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """The overlay's literals are the settings' real names: a typo would leave prod on plaintext."""
     overlay = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "overlays" / "prod" / "kustomization.yaml"
@@ -223,8 +207,10 @@ async def test_an_unreachable_cluster_is_a_redis_connection_error() -> None:
 
 
 async def test_the_rate_limiter_counts_locally_while_the_cluster_is_unreachable() -> None:
-    limiter = Limiter("redis://127.0.0.1:1/0", timeout_s=0.2, cluster=True)
+    down = redis_client(RedisSettings(redis_url="redis://127.0.0.1:1/0", redis_cluster=True, redis_timeout_s=0.2))
+    limiter = Limiter(down)
     policy = Policy("unit", parse("2/minute"))
     verdicts = [await limiter.check(policy, "caller") for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]
     assert limiter.degraded
+    await down.aclose()

@@ -7,6 +7,8 @@ from limits import parse
 
 from snapfix_gateway.identity.passwords import Passwords, WeakPassword, check_strength
 from snapfix_gateway.ratelimit import Limiter, Policy
+from snapfix_shared.redis_client import redis_client
+from snapfix_shared.settings import RedisSettings
 
 pytestmark = pytest.mark.unit
 
@@ -40,13 +42,15 @@ async def test_argon2_hashes_verify_only_the_right_password() -> None:
 
 
 async def test_limits_are_counted_locally_while_redis_is_down() -> None:
-    limiter = Limiter("redis://127.0.0.1:1/0", timeout_s=0.2)  # nothing listens there
+    down = redis_client(RedisSettings(redis_url="redis://127.0.0.1:1/0", redis_timeout_s=0.2))  # nothing listens there
+    limiter = Limiter(down)
     policy = Policy("user", parse("3/minute"))
     verdicts = [await limiter.check(policy, "someone") for _ in range(4)]
     assert [v.allowed for v in verdicts] == [True, True, True, False]
     assert limiter.degraded
     assert verdicts[-1].remaining == 0
     assert 1 <= verdicts[-1].reset_s <= 60
+    await down.aclose()
 
 
 def test_the_administrator_make_run_creates_is_a_valid_account() -> None:

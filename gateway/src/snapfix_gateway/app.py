@@ -9,10 +9,11 @@ import logging
 from fastapi import FastAPI
 
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
-from snapfix_gateway.idempotency import IdempotencyMiddleware
+from snapfix_gateway.idempotency import Idempotency
 from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.passwords import Passwords
+from snapfix_gateway.identity.revocations import Revocations
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_gateway.live import LiveFanout
@@ -25,6 +26,7 @@ from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
 from snapfix_gateway.routes import notifications as notifications_routes
 from snapfix_gateway.upstream import Upstream
+from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     tokens = TokenCodec(
         secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=settings.access_token_ttl_s
     )
-    sessions = Sessions(runtime.redis, settings.refresh_token_ttl_s)
+    # Revoked sessions, followed from Redis by one blocking reader of this process's own.
+    revocations_redis = redis_client(settings, socket_timeout=settings.revocation_max_lag_s + settings.redis_timeout_s)
+    revocations = Revocations(
+        revocations_redis, keep_s=settings.access_token_ttl_s + 60, max_lag_s=settings.revocation_max_lag_s
+    )
+    runtime.on_startup.append(revocations.start)
+    runtime.on_shutdown.extend([revocations.stop, revocations_redis.aclose])
+    sessions = Sessions(runtime.redis, settings.refresh_token_ttl_s, revocations=revocations)
     accounts = Accounts(
         runtime.broker,
         Passwords(settings.password_hash_concurrency),
@@ -82,29 +91,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.runtime, app.state.settings, app.state.issues_http = runtime, settings, issues_http
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
+    app.state.revocations = revocations
     app.state.live_hub = live_hub
     app.state.media_http = media_http
     app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()
-    # Outermost last: request id, then rate limits, then idempotency keys, then the routes.
-    app.add_middleware(
-        IdempotencyMiddleware,
-        redis=runtime.redis,
-        tokens=tokens,
-        ttl_s=settings.idempotency_ttl_s,
-        breakers=runtime.breakers,
-    )
+    # Outermost last: request id, then rate limits and idempotency keys (one Redis round trip), then the routes.
     app.add_middleware(
         RateLimitMiddleware,
         settings=settings,
         tokens=tokens,
-        limiter=Limiter(
-            settings.redis_url,
-            settings.redis_timeout_s,
-            runtime.breakers,
-            cluster=settings.redis_cluster,
-            ssl_ca_file=settings.redis_ssl_ca_file,
-        ),
+        limiter=Limiter(runtime.redis, runtime.breakers),
+        idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)

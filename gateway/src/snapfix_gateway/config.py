@@ -26,6 +26,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # token's own claims (revocation then lags by at most the token's lifetime); "closed"
     # answers 503 instead.
     sessions_when_redis_down: Literal["token", "closed"] = "token"
+    # Access tokens are trusted on their signature while the revocation feed (revocations.py)
+    # has read Redis's revocations up to this long ago; past it, each request asks Redis.
+    revocation_max_lag_s: float = Field(default=1.0, gt=0, le=5)
     # When the issues service cannot check a command (it or its database is down), accept
     # it unchecked: its consumer checks it after recovery (and dead-letters a refusal).
     defer_checks_when_owner_down: bool = True

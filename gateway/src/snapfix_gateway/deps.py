@@ -11,9 +11,9 @@ from redis.exceptions import RedisError
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.identity.accounts import Accounts
+from snapfix_gateway.identity.revocations import Revocations
 from snapfix_gateway.identity.sessions import Principal, Sessions
-from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
-from snapfix_gateway.ratelimit import VERIFIED_TOKEN
+from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenCodec
 from snapfix_gateway.upstream import Upstream
 from snapfix_shared.breakers import REDIS_DOWN, CircuitOpen
 from snapfix_shared.messages.base import Role
@@ -23,6 +23,11 @@ from snapfix_shared.runtime import Runtime
 SESSIONS_DEGRADED = Counter(
     "snapfix_gateway_sessions_degraded_total", "Requests authenticated on token claims alone while Redis was down"
 )
+SESSIONS_CHECKED = Counter(
+    "snapfix_gateway_sessions_checked_total",
+    "Requests whose session was looked up in Redis because the revocation feed was not fresh",
+)
+_ROLES = ("citizen", "staff", "admin")
 
 # Gives the OpenAPI document its security scheme and Swagger UI its Authorize button.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -52,6 +57,10 @@ async def get_sessions(request: Request) -> Sessions:
     return request.app.state.sessions  # type: ignore[no-any-return]
 
 
+async def get_revocations(request: Request) -> Revocations:
+    return request.app.state.revocations  # type: ignore[no-any-return]
+
+
 async def get_tokens(request: Request) -> TokenCodec:
     return request.app.state.tokens  # type: ignore[no-any-return]
 
@@ -70,10 +79,16 @@ async def get_optional_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     tokens: Annotated[TokenCodec, Depends(get_tokens)],
     sessions: Annotated[Sessions, Depends(get_sessions)],
+    revocations: Annotated[Revocations, Depends(get_revocations)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     settings: Annotated[GatewaySettings, Depends(get_settings)],
 ) -> Principal | None:
-    """The signed-in user, or None without a token. A bad or revoked token is a 401, never anonymous."""
+    """The signed-in user, or None without a token. A bad or revoked token is a 401, never anonymous.
+
+    The verified token speaks for its session while the revocation feed is fresh (no Redis
+    call). When the feed is not, the session is looked up in Redis, as the feed could be
+    hiding a revocation; when Redis does not answer either, ``sessions_when_redis_down`` decides.
+    """
     if token is None:
         return None
     verified = getattr(request.state, VERIFIED_TOKEN, None)  # by the rate limiter, for this request
@@ -84,19 +99,28 @@ async def get_optional_principal(
             claims = tokens.verify(token)
         except InvalidToken as exc:
             raise unauthorized(f"The access token is not valid ({exc}).") from exc
+    if claims.role not in _ROLES:
+        raise unauthorized("The access token names no role; sign in again.")
+    if revocations.is_revoked(claims.session_id):
+        raise unauthorized("The session has ended; sign in again.")
+    claimed = Principal(
+        user_id=claims.user_id,
+        role=cast("Role", claims.role),
+        departments=claims.departments,
+        session_id=claims.session_id,
+    )
+    if revocations.fresh:
+        return claimed
+    SESSIONS_CHECKED.inc()
     try:
         async with runtime.breakers.guard("redis", REDIS_DOWN):
             principal = await sessions.get(claims.session_id)
     except (RedisError, CircuitOpen) as exc:
-        if settings.sessions_when_redis_down == "token" and claims.role in ("citizen", "staff", "admin"):
-            # Degraded: the signed claims stand in for the session until Redis is back.
+        if settings.sessions_when_redis_down == "token":
+            # Degraded: the signed claims stand in for the session until Redis is back;
+            # revocations known before the outage still hold.
             SESSIONS_DEGRADED.inc()
-            return Principal(
-                user_id=claims.user_id,
-                role=cast("Role", claims.role),
-                departments=claims.departments,
-                session_id=claims.session_id,
-            )
+            return claimed
         raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
     if principal is None or principal.user_id != claims.user_id:
         raise unauthorized("The session has ended; sign in again.")
@@ -127,6 +151,7 @@ IssuesHttpDep = Annotated[Upstream, Depends(get_issues_http)]
 MediaHttpDep = Annotated[Upstream, Depends(get_media_http)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+RevocationsDep = Annotated[Revocations, Depends(get_revocations)]
 TokensDep = Annotated[TokenCodec, Depends(get_tokens)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

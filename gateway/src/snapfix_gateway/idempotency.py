@@ -6,6 +6,9 @@ without a second command. The same key with another request is ``422``; a retry 
 arrives while the first is still being processed is ``409``. Keys are scoped to the
 caller (user, or client IP when anonymous). Server errors are not kept, so they can be
 retried. When Redis does not answer, requests go through unprotected rather than failing.
+
+The key is claimed in the rate limiter's round trip (``ratelimit.py``: one script for
+both); this module reads the request, names the key, and answers from the claim's outcome.
 """
 
 from __future__ import annotations
@@ -14,15 +17,13 @@ import base64
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
-from snapfix_gateway.ratelimit import VERIFIED_TOKEN
-from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
@@ -38,64 +39,71 @@ def _problem(scope: Scope, status: int, title: str, detail: str) -> tuple[int, b
     return status, orjson.dumps(body)
 
 
-class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, redis: Redis, tokens: TokenCodec, ttl_s: int, breakers: Breakers) -> None:
-        self.app, self.redis, self.tokens, self.ttl_s = app, redis, tokens, ttl_s
-        self.breakers = breakers
+@dataclass(frozen=True)
+class Claim:
+    """A request's key, to be claimed (``SET NX`` of a pending marker) by the rate limiter's script."""
 
-    def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
-        verified = scope.get("state", {}).get(VERIFIED_TOKEN)  # by the rate limiter, outside this one
-        if verified is not None:
-            return f"u:{verified[1].user_id}"
-        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() == "bearer" and token:
-            try:
-                return "u:" + self.tokens.verify(token.strip()).user_id
-            except InvalidToken:
-                pass
-        return "ip:" + (scope.get("client") or ("unknown", 0))[0]
+    caller: str  # the hash tag it shares with the caller's rate-limit counters
+    store_key: str
+    fingerprint: str
+    pending_ttl_s: int = _PENDING_TTL_S
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        raw_key = headers.get(HEADER)
-        if raw_key is None:
-            await self.app(scope, receive, send)
-            return
-        key = raw_key.decode("latin-1")
-        if not _VALID_KEY.match(key):
-            await self._answer(
-                send, *_problem(scope, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
-            )
-            return
+    @property
+    def pending(self) -> bytes:
+        return orjson.dumps({"fp": self.fingerprint, "state": "pending"})
 
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    claimed: bool
+    kept: bytes | None  # what the key held already, when not claimed
+
+
+class Idempotency:
+    def __init__(self, redis: Redis, *, ttl_s: int) -> None:
+        self.redis, self.ttl_s = redis, ttl_s
+
+    @staticmethod
+    def key_of(scope: Scope) -> str | None:
+        if scope["method"] != "POST":
+            return None
+        for name, value in scope["headers"]:
+            if name == HEADER:
+                return str(value.decode("latin-1"))
+        return None
+
+    @staticmethod
+    def valid(key: str) -> bool:
+        return _VALID_KEY.match(key) is not None
+
+    async def claim(self, scope: Scope, receive: Receive, *, key: str, caller: str) -> tuple[Claim, Receive]:
+        """The claim for this request (its whole body read, to fingerprint it) and a receive that hands the body on."""
         body, more = b"", True
-        while more:  # the whole request body, to fingerprint it and to hand it on
+        while more:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        store_key = f"gw:idem:{self._caller(scope, headers)}:{hashlib.sha256(raw_key).hexdigest()}"
+        store_key = f"gw:idem:{{{caller}}}:{hashlib.sha256(key.encode('latin-1')).hexdigest()}"
+        return Claim(caller, store_key, fingerprint), _replay_body(body, receive)
 
-        try:
-            async with self.breakers.guard("redis", REDIS_DOWN):
-                claimed = await self.redis.set(
-                    store_key, orjson.dumps({"fp": fingerprint, "state": "pending"}), nx=True, ex=_PENDING_TTL_S
-                )
-                kept = None if claimed else await self.redis.get(store_key)
-        except (RedisError, CircuitOpen) as exc:
-            log.warning("Idempotency-Key not enforced: Redis is not answering (%r)", exc)
-            await self.app(scope, _replay_body(body, receive), send)
-            return
+    async def refuse_key(self, scope: Scope, send: Send) -> None:
+        await self._answer(
+            send, *_problem(scope, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
+        )
 
-        if not claimed and kept is not None:
-            await self._repeat(scope, send, orjson.loads(kept), fingerprint)
-            return
-        await self._first(scope, receive, send, body=body, store_key=store_key, fingerprint=fingerprint)
+    async def respond(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, claim: Claim, outcome: ClaimOutcome | None
+    ) -> None:
+        if outcome is None:
+            log.warning("Idempotency-Key not enforced: Redis is not answering")
+            await app(scope, receive, send)
+        elif not outcome.claimed and outcome.kept is not None:
+            await self._repeat(scope, send, orjson.loads(outcome.kept), claim.fingerprint)
+        else:
+            await self._first(app, scope, receive, send, store_key=claim.store_key, fingerprint=claim.fingerprint)
 
     async def _repeat(self, scope: Scope, send: Send, kept: dict[str, object], fingerprint: str) -> None:
         if kept["fp"] != fingerprint:
@@ -128,7 +136,7 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": body})
 
     async def _first(
-        self, scope: Scope, receive: Receive, send: Send, *, body: bytes, store_key: str, fingerprint: str
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, store_key: str, fingerprint: str
     ) -> None:
         status = 500
         out_headers: list[tuple[bytes, bytes]] = []
@@ -143,7 +151,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _replay_body(body, receive), capture)
+            await app(scope, receive, capture)
         finally:
             no_store = any(k.lower() == b"cache-control" and b"no-store" in v for k, v in out_headers)
             try:

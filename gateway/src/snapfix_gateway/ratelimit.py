@@ -1,4 +1,5 @@
-"""Rate limits at the edge, with the `limits` library: fixed windows counted in Redis.
+"""Rate limits at the edge: fixed windows counted in Redis, in the same round trip as the
+request's ``Idempotency-Key`` claim (one Lua script).
 
 - every signed-in user: ``rate_limit_user`` over the whole API (the product's 100/minute);
 - anonymous callers: ``rate_limit_anonymous`` per client IP;
@@ -6,7 +7,10 @@
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers);
 a refused request is ``429`` problem+json with ``Retry-After``. When Redis is down the
-counting falls back to this process's memory rather than failing the request.
+counting falls back to this process's memory (the `limits` library's) rather than failing
+the request. Counts in Redis are exact across replicas: every replica increments the same
+key. A caller's counters and idempotency keys share a hash tag (``{u:<user>}`` or
+``{ip:<address>}``), so the script touches one slot on Redis Cluster too.
 """
 
 from __future__ import annotations
@@ -15,23 +19,23 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import orjson
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
-from limits.errors import StorageError
-from redis.exceptions import RedisClusterException
+from limits.aio.storage import MemoryStorage
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.config import GatewaySettings
-from snapfix_gateway.identity.tokens import InvalidToken, TokenCodec
-from snapfix_shared.breakers import Breakers, CircuitOpen
+from snapfix_gateway.idempotency import Claim, ClaimOutcome, Idempotency
+from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenCodec
+from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
 
-VERIFIED_TOKEN = "verified_token"  # noqa: S105 - a scope key, not a secret
 _EXEMPT = ("/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
 _CREDENTIAL_PATHS = (
     "/v1/auth/token",
@@ -39,6 +43,42 @@ _CREDENTIAL_PATHS = (
     "/v1/auth/password-reset",
     "/v1/auth/password-reset/confirm",
 )
+
+# KEYS: one counter per policy, then (optionally) the idempotency key.
+# ARGV: the number of counters, then window (ms) and amount per counter, then the claim's
+# pending value and its TTL (s). Returns count and remaining TTL (ms) per counter, then,
+# with a claim: 1 and "" when it was claimed, 0 and the kept value when it was there already,
+# or -1 and "" when a limit refused the request (nothing claimed).
+_LIMIT_AND_CLAIM = """
+local n = tonumber(ARGV[1])
+local out, allowed = {}, true
+for i = 1, n do
+  local window, amount = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local count = redis.call('INCR', KEYS[i])
+  local ttl = -1
+  if count > 1 then ttl = redis.call('PTTL', KEYS[i]) end
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[i], window)
+    ttl = window
+  end
+  if count > amount then allowed = false end
+  out[#out + 1] = count
+  out[#out + 1] = ttl
+end
+if #KEYS > n then
+  if not allowed then
+    out[#out + 1] = -1
+    out[#out + 1] = ''
+  elseif redis.call('SET', KEYS[n + 1], ARGV[2 * n + 2], 'NX', 'EX', ARGV[2 * n + 3]) then
+    out[#out + 1] = 1
+    out[#out + 1] = ''
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = redis.call('GET', KEYS[n + 1]) or ''
+  end
+end
+return out
+"""
 
 
 @dataclass(frozen=True)
@@ -59,100 +99,98 @@ class Verdict:
     reset_s: int
 
 
-def storage_uri(redis_url: str, *, cluster: bool, ssl_ca_file: str | None) -> tuple[str, dict[str, str | bool]]:
-    """The `limits` storage URI and TLS options for the process's Redis settings.
-
-    ``limits`` names a cluster ``async+redis+cluster://[:password]@host:port`` (no TLS
-    scheme of its own, no database): a ``rediss://`` URL becomes that plus ``ssl=True``.
-    """
-    tls = redis_url.startswith("rediss://")
-    options: dict[str, str | bool] = {"ssl_ca_certs": ssl_ca_file} if tls and ssl_ca_file else {}
-    if not cluster:
-        return "async+" + redis_url, options
-    parts = urlsplit(redis_url)
-    if tls:
-        options["ssl"] = True
-    return urlunsplit(("async+redis+cluster", parts.netloc, "", "", "")), options
-
-
-# `limits` wraps redis-py's RedisError only; an unreachable cluster raises this one, unwrapped.
-_DOWN = (StorageError, RedisClusterException)
-
-
-def _storage_down(exc: BaseException) -> bool:
-    return isinstance(exc, _DOWN)
+def counter_key(policy: Policy, caller: str) -> str:
+    return f"gw:rl:{{{caller}}}:{policy.name}:{policy.item.amount}/{policy.window_s}"
 
 
 class Limiter:
-    """Fixed windows in the `limits` library's storage: Redis first, this process's memory
-    while Redis does not answer.
+    """Fixed windows in Redis (one script call per caller, with the idempotency claim), and
+    in this process's memory while Redis does not answer."""
 
-    One Redis call per request in the common case: the storage's atomic increment gives
-    the count (so the remaining quota), and each window's end is asked for once and then
-    remembered here until it passes.
-    """
-
-    _MAX_REMEMBERED = 100_000
-
-    def __init__(
-        self,
-        redis_url: str,
-        timeout_s: float,
-        breakers: Breakers | None = None,
-        *,
-        cluster: bool = False,
-        ssl_ca_file: str | None = None,
-    ) -> None:
+    def __init__(self, redis: Redis, breakers: Breakers | None = None) -> None:
         # While Redis's circuit is open, counting goes straight to memory instead of each
         # request waiting out the Redis timeout first.
-        self.breakers = breakers or Breakers("gateway")
-        uri, options = storage_uri(redis_url, cluster=cluster, ssl_ca_file=ssl_ca_file)
-        storage_class = RedisClusterStorage if cluster else RedisStorage
-        self._redis: Storage = storage_class(
-            uri,
-            implementation="redispy",
-            wrap_exceptions=True,
-            key_prefix="gw:rl",
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            **options,
-        )
-        self._local: Storage = MemoryStorage()
-        self._window_ends: dict[tuple[int, str], float] = {}
+        self.redis, self.breakers = redis, breakers or Breakers("gateway")
+        self._script = redis.register_script(_LIMIT_AND_CLAIM)
+        self._local = MemoryStorage()
         self.degraded = False
 
-    async def check(self, policy: Policy, key: str) -> Verdict:
+    async def check(self, policy: Policy, caller: str) -> Verdict:
+        verdicts, _ = await self.check_all([(policy, caller)])
+        return verdicts[0]
+
+    async def check_all(
+        self, checks: list[tuple[Policy, str]], claim: Claim | None = None
+    ) -> tuple[list[Verdict], ClaimOutcome | None]:
+        """Count the request against each (policy, caller); claim the idempotency key when
+        every limit allows it. The outcome is None when Redis could not be asked."""
         try:
-            async with self.breakers.guard("redis", _storage_down):
-                verdict = await self._check(self._redis, policy, key)
-        except (*_DOWN, CircuitOpen) as exc:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                verdicts, outcome = await self._in_redis(checks, claim)
+        except (RedisError, CircuitOpen) as exc:
             if not self.degraded:
                 log.warning("rate limits counted locally: Redis is not answering (%r)", exc)
             self.degraded = True
-            return await self._check(self._local, policy, key)
+            return [await self._in_memory(policy, caller) for policy, caller in checks], None
         self.degraded = False
-        return verdict
+        return verdicts, outcome
 
-    async def _check(self, storage: Storage, policy: Policy, key: str) -> Verdict:
-        item, now = policy.item, time.time()
-        storage_key = item.key_for(policy.name, key)
-        count = await storage.incr(storage_key, item.get_expiry())
-        remembered = (id(storage), storage_key)
-        ends_at = self._window_ends.get(remembered, 0.0)
-        if count == 1:  # this hit opened the window
-            ends_at = now + item.get_expiry()
-        elif ends_at <= now:
-            ends_at = await storage.get_expiry(storage_key)
-        if len(self._window_ends) >= self._MAX_REMEMBERED:
-            self._window_ends.clear()
-        self._window_ends[remembered] = ends_at
-        reset_s = max(1, math.ceil(ends_at - now))
-        return Verdict(policy, count <= item.amount, max(0, item.amount - count), reset_s)
+    async def _in_redis(
+        self, checks: list[tuple[Policy, str]], claim: Claim | None
+    ) -> tuple[list[Verdict], ClaimOutcome | None]:
+        # One script call per caller (hash tag): one in all but a signed-in user's call to a
+        # credentials endpoint. The claim rides with its caller's counters, last, and only
+        # when no other counter refused, so that a refused request leaves the key unclaimed.
+        by_caller: dict[str, list[int]] = {}
+        for index, (_, caller) in enumerate(checks):
+            by_caller.setdefault(caller, []).append(index)
+        callers = sorted(by_caller, key=lambda caller: claim is not None and caller == claim.caller)
+        verdicts: dict[int, Verdict] = {}
+        outcome: ClaimOutcome | None = None
+        for caller in callers:
+            indexes = by_caller[caller]
+            policies = [checks[i][0] for i in indexes]
+            keys = [counter_key(policy, caller) for policy in policies]
+            args: list[Any] = [len(policies)]
+            for policy in policies:
+                args += [policy.window_s * 1000, policy.item.amount]
+            with_claim = claim is not None and caller == claim.caller and all(v.allowed for v in verdicts.values())
+            if with_claim:
+                assert claim is not None
+                keys.append(claim.store_key)
+                args += [claim.pending, claim.pending_ttl_s]
+            reply: list[Any] = await self._script(keys=keys, args=args)
+            for position, (i, policy) in enumerate(zip(indexes, policies, strict=True)):
+                verdicts[i] = _verdict(policy, int(reply[2 * position]), int(reply[2 * position + 1]) / 1000)
+            if with_claim:
+                outcome = ClaimOutcome(claimed=int(reply[-2]) == 1, kept=bytes(reply[-1]) or None)
+        return [verdicts[i] for i in range(len(checks))], outcome
+
+    async def _in_memory(self, policy: Policy, caller: str) -> Verdict:
+        key = counter_key(policy, caller)
+        count = await self._local.incr(key, policy.item.get_expiry())
+        return _verdict(policy, count, await self._local.get_expiry(key) - time.time())
+
+
+def _verdict(policy: Policy, count: int, ends_in_s: float) -> Verdict:
+    amount = policy.item.amount
+    return Verdict(policy, count <= amount, max(0, amount - count), max(1, math.ceil(ends_in_s)))
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: GatewaySettings, tokens: TokenCodec, limiter: Limiter) -> None:
-        self.app, self.tokens, self.limiter = app, tokens, limiter
+    """Rate limits, then ``Idempotency-Key`` handling, with one Redis round trip before the
+    request goes on (plus, for a POST with a key, keeping its answer once it is sent)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: GatewaySettings,
+        tokens: TokenCodec,
+        limiter: Limiter,
+        idempotency: Idempotency,
+    ) -> None:
+        self.app, self.tokens, self.limiter, self.idempotency = app, tokens, limiter, idempotency
         self.user = Policy("user", parse(settings.rate_limit_user))
         self.anonymous = Policy("anonymous", parse(settings.rate_limit_anonymous))
         self.credentials = Policy("credentials", parse(settings.rate_limit_token))
@@ -176,12 +214,17 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or path.startswith(_EXEMPT):
             await self.app(scope, receive, send)
             return
-        client_ip = (scope.get("client") or ("unknown", 0))[0]
+        client = "ip:" + (scope.get("client") or ("unknown", 0))[0]
         user_id = self._user_id(scope)
-        checks = [(self.user, user_id)] if user_id else [(self.anonymous, client_ip)]
+        caller = f"u:{user_id}" if user_id else client
+        checks = [(self.user if user_id else self.anonymous, caller)]
         if scope["method"] == "POST" and path in _CREDENTIAL_PATHS:
-            checks.append((self.credentials, client_ip))
-        verdicts = [await self.limiter.check(policy, key) for policy, key in checks]
+            checks.append((self.credentials, client))
+        key = self.idempotency.key_of(scope)
+        claim = None
+        if key is not None and self.idempotency.valid(key):
+            claim, receive = await self.idempotency.claim(scope, receive, key=key, caller=caller)
+        verdicts, outcome = await self.limiter.check_all(checks, claim)
         # The policy closest to refusing is the one the client is told about.
         shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
         headers = [
@@ -200,7 +243,12 @@ class RateLimitMiddleware:
                 message.setdefault("headers", []).extend(headers)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        if key is None:
+            await self.app(scope, receive, send_with_headers)
+        elif claim is None:
+            await self.idempotency.refuse_key(scope, send_with_headers)
+        else:
+            await self.idempotency.respond(self.app, scope, receive, send_with_headers, claim=claim, outcome=outcome)
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple[bytes, bytes]]) -> None:

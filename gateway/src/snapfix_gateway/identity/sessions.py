@@ -8,18 +8,26 @@ rotation script is atomic on Redis Cluster too.
 
 Each user also has a set of their session ids (``gw:user:{<user id>}:sessions``), so a
 password reset can end every session at once; members whose session expired are harmless.
+
+Ending a session also announces it on the revocation stream (``revocations.py``), which
+every gateway process follows: access tokens are then refused everywhere without a Redis
+call per request. A logout or a reset announces before it deletes, so a failure in between
+never leaves a session deleted but its access tokens honoured; a replayed refresh token
+is announced right after the rotation script deleted its session.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from uuid_utils.compat import uuid7
 
+from snapfix_gateway.identity.revocations import Revocations, announce
 from snapfix_shared.messages import Role
 
 _ROTATE = """
@@ -75,8 +83,11 @@ class RefreshRejected(Exception):
 
 
 class Sessions:
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
-        self.redis, self.ttl_s = redis, ttl_s
+    def __init__(
+        self, redis: Redis, ttl_s: int, *, revocations: Revocations | None = None, revocation_keep_s: float = 960
+    ) -> None:
+        self.redis, self.ttl_s, self.revocations = redis, ttl_s, revocations
+        self.revocation_keep_s = revocations.keep_s if revocations is not None else revocation_keep_s
         self._rotate = redis.register_script(_ROTATE)
 
     async def create(self, user_id: str, role: Role, departments: tuple[str, ...]) -> tuple[str, str]:
@@ -116,6 +127,14 @@ class Sessions:
             session_id=session_id,
         )
 
+    async def active(self, session_ids: Sequence[str]) -> set[str]:
+        """Those of the sessions that have not ended (one pipelined round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.exists(_keys(session_id)[0])
+            found = await pipe.execute()
+        return {session_id for session_id, exists in zip(session_ids, found, strict=True) if exists}
+
     async def rotate(self, refresh_token: str) -> tuple[Principal, str]:
         """Exchange a refresh token for its successor; a replayed one revokes the session."""
         session_id, _, secret = refresh_token.partition(".")
@@ -128,18 +147,31 @@ class Sessions:
         outcome = (
             await self._rotate(keys=list(_keys(session_id)), args=[_digest(secret), _digest(new_secret), self.ttl_s])
         ).decode()
+        if outcome == "reused":  # the script deleted the session: its access tokens end too
+            await self._announce([session_id])
         if outcome != "rotated":
             raise RefreshRejected(cast("Outcome", outcome))
         return principal, f"{session_id}.{new_secret}"
 
     async def revoke(self, session_id: str) -> None:
+        await self._announce([session_id])
         await self.redis.delete(*_keys(session_id))
 
     async def revoke_all(self, user_id: str) -> int:
         """End every session of a user (after a password reset); how many were listed."""
-        members = await self.redis.smembers(_user_key(user_id))
+        members = [
+            m.decode() if isinstance(m, bytes) else str(m) for m in await self.redis.smembers(_user_key(user_id))
+        ]
+        await self._announce(members)
         for member in members:
             # One slot per session on Redis Cluster: deleted one by one.
-            await self.revoke(member.decode() if isinstance(member, bytes) else str(member))
+            await self.redis.delete(*_keys(member))
         await self.redis.delete(_user_key(user_id))
         return len(members)
+
+    async def _announce(self, session_ids: list[str]) -> None:
+        if not session_ids:
+            return
+        await announce(self.redis, session_ids, keep_s=self.revocation_keep_s)
+        if self.revocations is not None:
+            self.revocations.note(session_ids)

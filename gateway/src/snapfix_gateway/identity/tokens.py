@@ -1,9 +1,9 @@
 """Access tokens: short-lived JWTs per RFC 8725 (one pinned algorithm; iss, aud, exp, iat required).
 
-A token names its session (``sid``); the session is checked against Redis on every
-request, so logout and revocation take effect at once. It also carries the role and
-departments the session had when it was issued (``role``, ``dep``): while Redis is down
-the gateway can serve on those alone, for at most the token's 15 minutes.
+A token names its session (``sid``) and carries the role and departments the session
+had when it was issued (``role``, ``dep``): the gateway serves on the verified claims,
+refusing sessions its in-process revocation set names (``revocations.py``), so logout
+and revocation take effect on every replica within a second without a Redis call.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import jwt
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068: refuse other JWTs signed with the same key
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid"]
+# The request scope's state key for (token, Claims) once verified: verified once per request.
+VERIFIED_TOKEN = "verified_token"  # noqa: S105 - a scope key, not a secret
 
 
 @dataclass(frozen=True)

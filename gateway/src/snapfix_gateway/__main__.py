@@ -1,13 +1,19 @@
 """Run the gateway: ``python -m snapfix_gateway``."""
 
+from fastapi import FastAPI
+
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import GatewaySettings
 from snapfix_shared.serve import serve
 
 
+def app() -> FastAPI:
+    """The app of one worker process (uvicorn calls it in each)."""
+    return create_app(GatewaySettings())
+
+
 def main() -> None:
-    settings = GatewaySettings()
-    serve(create_app(settings), settings)
+    serve("snapfix_gateway.__main__:app", GatewaySettings())
 
 
 if __name__ == "__main__":

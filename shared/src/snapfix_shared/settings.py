@@ -21,6 +21,8 @@ class HttpSettings(BaseSettings):
     http_port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     shutdown_grace_s: float = Field(default=10.0, gt=0)
+    # HTTP worker processes (SNAPFIX_WORKERS); one per core the process may use.
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class KafkaSettings(BaseSettings):
@@ -66,6 +68,10 @@ class RedisSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_timeout_s: float = Field(default=0.5, gt=0)
+    # At most this many connections per process (per node on a cluster); a call finding them all
+    # busy waits up to redis_timeout_s, then fails as Redis being down does. None: redis-py's 100,
+    # past which a call fails at once.
+    redis_max_connections: int | None = Field(default=None, ge=1)
     cache_ttl_s: int = Field(default=300, ge=1)
     # A Redis Cluster (the operator's) instead of one node: redis_url names one seed node,
     # the client discovers the others. Multi-key operations use {hash tags}.

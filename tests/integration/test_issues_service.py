@@ -12,6 +12,8 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from snapfix_issues.cache import issue_key
+from snapfix_shared.messages import ISSUE_EVENTS, ReportRejected
+from snapfix_shared.messages.catalogue import CATALOGUE_RECORDS
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command
 from tests.integration.issues_app import Issues, for_issue, running_issues, wait_for_issue
@@ -131,3 +133,56 @@ async def test_a_command_id_reused_for_another_issue_is_dead_lettered_as_a_confl
     )
     assert header(dead, "dlq_reason") == "conflict"
     assert (await issues.http.get(f"/v1/issues/{clash.issue_id}")).status_code == 404
+
+
+# -- the catalogue on issues.catalogue.v1, and reports refused when applied ---------------------
+
+
+async def test_the_catalogue_is_published_at_start_and_each_change_at_once(stack: Stack, issues: Issues) -> None:
+    # Every instance publishes the whole catalogue at start (the topic keeps the last record of each code).
+    *_, pothole = await read_topic(stack.kafka, Topic.ISSUES_CATALOGUE, lambda r: r.key == b"pothole")
+    assert header(pothole, "ce_type") == "dev.snapfix.CategoryPublished.v1"
+    assert CATALOGUE_RECORDS.validate_json(pothole.value or b"").category.department == "roads"
+
+    code = f"bench_{uuid4().hex[:8]}"
+    body = {"name": "Broken bench", "department": "parks", "sla_hours": 48}
+    created = await issues.http.put(f"/v1/categories/{code}", json=body, headers={"x-snapfix-role": "admin"})
+    assert created.status_code == 201, created.text
+    [published] = await read_topic(stack.kafka, Topic.ISSUES_CATALOGUE, lambda r: r.key == code.encode())
+    category = CATALOGUE_RECORDS.validate_json(published.value or b"").category
+    assert (category.code, category.name, category.sla_hours) == (code, "Broken bench", 48)
+
+
+async def test_a_report_refused_when_applied_is_announced_and_its_reporter_reads_why(
+    stack: Stack, issues: Issues
+) -> None:
+    command = make_report_command(category="no_such_category", actor_id="citizen-refused")
+    await produce_command(stack, command)
+
+    [event] = await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id))
+    assert header(event, "ce_type") == "dev.snapfix.ReportRejected.v1"
+    rejected = ISSUE_EVENTS.validate_json(event.value or b"")
+    assert isinstance(rejected, ReportRejected)
+    assert [(e.field, e.message) for e in rejected.errors] == [("category", "unknown category no_such_category")]
+
+    gone = await issues.http.get(f"/v1/issues/{command.issue_id}", headers={"x-snapfix-user": "citizen-refused"})
+    assert gone.status_code == 410, gone.text
+    assert gone.headers["content-type"] == "application/problem+json"
+    problem = gone.json()
+    assert problem["reason"] == "unknown category no_such_category"
+    assert [e["field"] for e in problem["errors"]] == ["category"]
+    # Anyone else finds nothing there, as for an id that was never used.
+    stranger = await issues.http.get(f"/v1/issues/{command.issue_id}", headers={"x-snapfix-user": "someone"})
+    assert stranger.status_code == 404
+
+
+async def test_a_redelivered_refused_report_re_announces_the_same_rejection(stack: Stack, issues: Issues) -> None:
+    command = make_report_command(category="no_such_category", actor_id="citizen-refused")
+    body, key = command.model_dump_json().encode(), command.partition_key().encode()
+    await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
+    await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id))
+    await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
+
+    events = await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id), count=2)
+    assert len(events) == 2
+    assert header(events[0], "ce_id") == header(events[1], "ce_id")

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from snapfix_shared.kafka import cloudevent_headers
 from snapfix_shared.messages import ISSUE_COMMANDS, ISSUE_EVENTS, IssueReported
-from snapfix_shared.topics import TOPIC_SPECS, Topic
+from snapfix_shared.topics import READ_WHOLE, TOPIC_SPECS, Topic
 from tests.builders import make_report_command
 
 pytestmark = pytest.mark.unit
@@ -77,7 +77,9 @@ def test_message_ids_are_uuid7() -> None:
 
 def test_every_consumed_topic_has_a_dead_letter_topic() -> None:
     for topic in Topic:
-        if not topic.value.startswith("analytics."):
+        if not topic.value.startswith("analytics.") and topic not in READ_WHOLE:
             assert topic.dlq in TOPIC_SPECS
+    assert TOPIC_SPECS[Topic.ISSUES_CATALOGUE].config["cleanup.policy"] == "compact"
+    assert Topic.ISSUES_CATALOGUE.dlq not in TOPIC_SPECS
     assert TOPIC_SPECS[Topic.ISSUES_COMMANDS].config["message.timestamp.type"] == "LogAppendTime"
     assert TOPIC_SPECS[Topic.ANALYTICS_ISSUE_STATS].config["cleanup.policy"] == "compact"

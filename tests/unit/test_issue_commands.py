@@ -15,10 +15,10 @@ from faststream.kafka import TestKafkaBroker
 from snapfix_issues.cache import CachedIssue
 from snapfix_issues.catalogue import Catalogue, seed_categories
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, StoredEvent
+from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, RejectedReportRecord, StoredEvent
 from snapfix_issues.handlers import IssueCommandHandler, register
 from snapfix_issues.rules import Change
-from snapfix_shared.messages import ISSUE_EVENTS
+from snapfix_shared.messages import ISSUE_EVENTS, IssueReported, ReportRejected
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -34,6 +34,7 @@ class FakeReports:
     stored: dict[UUID, IssueRecord] = field(default_factory=dict)
     comments: dict[UUID, CommentRecord] = field(default_factory=dict)
     participation: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    rejections: dict[UUID, RejectedReportRecord] = field(default_factory=dict)
     inserts: int = 0
 
     async def insert_new(self, reports: Sequence[IssueRecord]) -> set[UUID]:
@@ -83,6 +84,9 @@ class FakeReports:
 
     async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: Any) -> list[str]:
         raise NotImplementedError("not exercised in memory")
+
+    async def reject(self, rejection: RejectedReportRecord) -> RejectedReportRecord:
+        return self.rejections.setdefault(rejection.id, rejection)
 
 
 @dataclass
@@ -216,3 +220,43 @@ async def test_a_command_appended_after_its_sender_gave_up_takes_no_effect(harne
     assert harness.reports.stored == {}
     harness.dead_letters.assert_called_once()
     harness.events.assert_not_called()
+
+
+async def test_a_report_refused_when_applied_is_kept_and_announced_as_report_rejected(harness: Harness) -> None:
+    command = make_report_command(category="unicorns", actor_id="citizen-1")
+    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    assert harness.reports.stored == {}
+    harness.dead_letters.assert_not_called()
+    event = ISSUE_EVENTS.validate_python(harness.events.call_args.args[0])
+    assert isinstance(event, ReportRejected)
+    assert (event.issue_id, event.actor_id, event.causation_id) == (
+        command.issue_id,
+        "citizen-1",
+        str(command.message_id),
+    )
+    assert [(e.field, e.message) for e in event.errors] == [("category", "unknown category unicorns")]
+    kept = harness.reports.rejections[command.issue_id]
+    assert (kept.reporter_id, kept.reason) == ("citizen-1", "unknown category unicorns")
+
+
+async def test_a_redelivered_refused_report_re_announces_the_same_rejection(harness: Harness) -> None:
+    body = make_report_command(category="streetlight", attributes={"colour": "red"}).model_dump_json().encode()
+    await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
+    await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
+
+    first, second = (ISSUE_EVENTS.validate_python(c.args[0]) for c in harness.events.call_args_list)
+    assert isinstance(first, ReportRejected)
+    assert first == second  # the same message_id: consumers drop the copy
+    assert [e.field for e in first.errors] == ["attributes.colour"]
+
+
+async def test_a_refused_report_among_accepted_ones_leaves_them_be(harness: Harness) -> None:
+    good, bad = make_report_command(), make_report_command(category="unicorns")
+    for command in (good, bad):
+        await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    announced = {type(ISSUE_EVENTS.validate_python(c.args[0])) for c in harness.events.call_args_list}
+    assert announced == {IssueReported, ReportRejected}
+    assert list(harness.reports.stored) == [good.issue_id]
+    assert list(harness.reports.rejections) == [bad.issue_id]

@@ -8,6 +8,7 @@ import logging
 
 from fastapi import FastAPI
 
+from snapfix_gateway.catalogue import CatalogueCopy
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.idempotency import Idempotency
 from snapfix_gateway.identity.accounts import Accounts
@@ -50,6 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     runtime.on_startup.insert(0, analytics_http.open)
     runtime.on_shutdown.append(analytics_http.close)
+    catalogue = _catalogue_copy(runtime, settings)
 
     secret = settings.jwt_secret.get_secret_value()
     if secret == DEV_JWT_SECRET:
@@ -93,7 +95,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
     app.state.revocations = revocations
     app.state.live_hub = live_hub
-    app.state.media_http = media_http
+    app.state.media_http, app.state.catalogue = media_http, catalogue
     app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()
     # Outermost last: request id, then rate limits and idempotency keys (one Redis round trip), then the routes.
@@ -132,6 +134,15 @@ _MONGO_PATHS = (
 
 def _needs_mongo(path: str) -> bool:
     return path == "/v1/me" or path.startswith(_MONGO_PATHS)
+
+
+def _catalogue_copy(runtime: Runtime, settings: GatewaySettings) -> CatalogueCopy:
+    """Reports are checked against this copy of the catalogue; the process is ready once it is read to its end."""
+    catalogue = CatalogueCopy(settings, client_id="snapfix-gateway-catalogue")
+    runtime.on_startup.append(catalogue.start)
+    runtime.on_shutdown.append(catalogue.stop)
+    runtime.readiness["catalogue"] = catalogue.ready
+    return catalogue
 
 
 def _background(runtime: Runtime, accounts: Accounts, settings: GatewaySettings) -> None:

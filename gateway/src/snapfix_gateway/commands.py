@@ -1,10 +1,14 @@
-"""Commands from the edge: checked by their owner, then published; ``202`` only after the broker's ack.
+"""Commands from the edge: checked, then published; ``202`` only after the broker's ack.
 
-The owner's check (``POST /v1/commands/check`` on the issues service) answers the client's
-403/404/409/422 synchronously; the consumer applies the command later and re-checks it
-against the state it finds then. When the owner cannot check (its database or the service
-itself is down), the command is still accepted, unchecked: the consumer's own check decides
-after recovery, and dead-letters what it refuses (degraded mode, never a lost report).
+A report is checked here, with no call to the issues service: its category and attributes
+against the gateway's copy of the catalogue, its photos (if any) with the media service
+(``report_check``). A report naming a category the copy does not know, and every other
+command, is checked by its owner (``POST /v1/commands/check`` on the issues service), which
+answers the client's 403/404/409/422 synchronously. The consumer applies the command later and
+checks it again against the state it finds then: a report it refuses becomes ``ReportRejected``
+(the reporter reads why at the report's address), other refused commands are dead-lettered.
+When the owner cannot check (its database or the service itself is down), the command is still
+accepted, unchecked, and the consumer decides after recovery (degraded mode, never a lost report).
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from fastapi import Depends, Header, Response
 from prometheus_client import Counter
 from uuid_utils.compat import uuid7
 
+from snapfix_gateway.catalogue import CatalogueCopy, CatalogueDep
 from snapfix_gateway.config import GatewaySettings
-from snapfix_gateway.deps import IssuesHttpDep, PrincipalDep, RequestIdDep, RuntimeDep, SettingsDep
+from snapfix_gateway.deps import IssuesHttpDep, MediaHttpDep, PrincipalDep, RequestIdDep, RuntimeDep, SettingsDep
 from snapfix_gateway.identity.sessions import Principal
+from snapfix_gateway.report_check import check_attributes, check_photos
 from snapfix_gateway.upstream import Answer, Upstream, viewer_headers
 from snapfix_shared.kafka import PublishFailed, publish
 from snapfix_shared.messages.base import utcnow
-from snapfix_shared.messages.issues import IssueCommandBase
+from snapfix_shared.messages.issues import IssueCommandBase, ReportIssue
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -36,6 +42,11 @@ CHECKS_DEFERRED = Counter(
     "snapfix_gateway_checks_deferred_total",
     "Commands accepted unchecked because their owner could not check them",
     ["command"],
+)
+REPORTS_CHECKED = Counter(
+    "snapfix_gateway_reports_checked_total",
+    "Reports checked before publishing, by who checked the category (gateway: its copy; owner: the issues service)",
+    ["by"],
 )
 
 
@@ -50,6 +61,9 @@ class Submitter:
     principal: Principal
     response: Response
     idempotency_key: str | None = None
+    # Reports are checked here when these are given (else by the owner, like other commands).
+    catalogue: CatalogueCopy | None = None
+    media_http: Upstream | None = None
 
     def new_id(self, purpose: str) -> UUID:
         """The id of what this command creates (a report, a comment).
@@ -79,21 +93,8 @@ class Submitter:
         }
 
     async def __call__(self, command: IssueCommandBase) -> None:
-        try:
-            upstream = await self.issues_http.call(
-                "POST",
-                "/v1/commands/check",
-                headers={**viewer_headers(self.request_id, self.principal), "content-type": "application/json"},
-                content=command.model_dump_json().encode(),
-            )
-        except ServiceUnavailable:
-            if not self.settings.defer_checks_when_owner_down:
-                raise
-            CHECKS_DEFERRED.labels(type(command).__name__).inc()
-            self.response.headers["SnapFix-Check"] = "deferred"
-        else:
-            if upstream.status != 204:
-                raise _refusal(upstream)
+        if not (isinstance(command, ReportIssue) and await self._checked_here(command)):
+            await self._owner_check(command)
         runtime = self.runtime
         # The deadline starts now, after the check: a command the broker appends later than
         # this was given up on (503), and the consumer dead-letters it instead of applying it.
@@ -113,6 +114,45 @@ class Submitter:
             ) from exc
         self.response.headers["Location"] = f"/v1/issues/{command.issue_id}"
 
+    async def _checked_here(self, command: ReportIssue) -> bool:
+        """Check a report against the local catalogue and with media; False: the owner must check it.
+
+        A category the copy does not know may be new (an admin created it a moment ago, the copy
+        has not read it yet) or not exist: its owner tells which, so the client gets the same 422
+        as ever for a category that does not exist, and no refusal for one that does.
+        """
+        spec = self.catalogue.get(command.category) if self.catalogue is not None else None
+        if spec is None or self.media_http is None:
+            REPORTS_CHECKED.labels("owner").inc()
+            return False
+        REPORTS_CHECKED.labels("gateway").inc()
+        check_attributes(command, spec)
+        await check_photos(self.media_http, command.media_ids, actor_id=command.actor_id, request_id=self.request_id)
+        return True
+
+    async def _owner_check(self, command: IssueCommandBase) -> None:
+        try:
+            upstream = await self.issues_http.call(
+                "POST",
+                "/v1/commands/check",
+                headers={**viewer_headers(self.request_id, self.principal), "content-type": "application/json"},
+                content=command.model_dump_json().encode(),
+            )
+        except ServiceUnavailable:
+            if not self.settings.defer_checks_when_owner_down:
+                raise
+            CHECKS_DEFERRED.labels(type(command).__name__).inc()
+            self.response.headers["SnapFix-Check"] = "deferred"
+            # The consumer checks category and attributes, never photos: a report must not show
+            # someone else's photo, so its photos are checked with media even now.
+            if isinstance(command, ReportIssue) and self.media_http is not None:
+                await check_photos(
+                    self.media_http, command.media_ids, actor_id=command.actor_id, request_id=self.request_id
+                )
+        else:
+            if upstream.status != 204:
+                raise _refusal(upstream)
+
 
 async def get_submitter(  # noqa: PLR0917 - FastAPI injects by parameter
     runtime: RuntimeDep,
@@ -121,9 +161,21 @@ async def get_submitter(  # noqa: PLR0917 - FastAPI injects by parameter
     request_id: RequestIdDep,
     principal: PrincipalDep,
     response: Response,
+    catalogue: CatalogueDep,
+    media_http: MediaHttpDep,
     idempotency_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Submitter:
-    return Submitter(runtime, settings, issues_http, request_id, principal, response, idempotency_key)
+    return Submitter(
+        runtime,
+        settings,
+        issues_http,
+        request_id,
+        principal,
+        response,
+        idempotency_key,
+        catalogue=catalogue,
+        media_http=media_http,
+    )
 
 
 SubmitDep = Annotated[Submitter, Depends(get_submitter)]

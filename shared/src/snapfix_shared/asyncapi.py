@@ -17,6 +17,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from snapfix_shared.messages.analytics import IssueStats, PublicIssueEvent
+from snapfix_shared.messages.catalogue import CatalogueRecord
 from snapfix_shared.messages.issues import IssueCommand, IssueEvent
 from snapfix_shared.messages.media import MediaCommand, MediaEvent
 from snapfix_shared.messages.notify import NotifyEvent
@@ -26,6 +27,11 @@ from snapfix_shared.topics import TOPIC_SPECS, Topic
 CATALOGUE: dict[Topic, tuple[Any, str]] = {
     Topic.ISSUES_COMMANDS: (IssueCommand, "Commands to the issues service (gateway -> issues), keyed by issue id."),
     Topic.ISSUES_EVENTS: (IssueEvent, "What happened to issues (issues -> media, notify, analytics); by issue id."),
+    Topic.ISSUES_CATALOGUE: (
+        CatalogueRecord,
+        "Compacted: the category catalogue (issues -> gateway), keyed by category code; the last record of a "
+        "code is that category as it stands. Readers load it whole from the beginning, then follow it.",
+    ),
     Topic.MEDIA_COMMANDS: (MediaCommand, "Photos to process (media -> media), keyed by media id."),
     Topic.MEDIA_EVENTS: (MediaEvent, "Photo outcomes (media -> issues), keyed by media id."),
     Topic.USERS_EVENTS: (UserEvent, "Account events (gateway -> notify), keyed by user id."),

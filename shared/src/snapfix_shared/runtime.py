@@ -53,6 +53,8 @@ class Runtime:
         self.on_shutdown: list[Hook] = []
         # Run after the consumers stopped: for clients their in-flight handlers still use.
         self.after_stop: list[Hook] = []
+        # Readiness checks of the process's own, beside its clients' (for example a copy loaded at start).
+        self.readiness: dict[str, Check] = {}
 
         self.broker: KafkaBroker = create_broker(
             settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider
@@ -91,7 +93,7 @@ class Runtime:
             checks["mongo"] = lambda: ping(mongo)
         if self.redis is not None:
             checks["redis"] = self.redis.ping
-        return checks
+        return checks | self.readiness
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ DAY_MS = 24 * 3600 * 1000
 class Topic(StrEnum):
     ISSUES_COMMANDS = "issues.commands.v1"
     ISSUES_EVENTS = "issues.events.v1"
+    ISSUES_CATALOGUE = "issues.catalogue.v1"
     MEDIA_COMMANDS = "media.commands.v1"
     MEDIA_EVENTS = "media.events.v1"
     USERS_EVENTS = "users.events.v1"
@@ -50,6 +51,9 @@ _DLQ = TopicSpec(3, {"retention.ms": str(30 * DAY_MS)})
 TOPIC_SPECS: dict[str, TopicSpec] = {
     Topic.ISSUES_COMMANDS: _COMMANDS,
     Topic.ISSUES_EVENTS: _EVENTS,
+    # The category catalogue, one record per code kept forever (compacted): every gateway replica
+    # reads it whole at start. A few hundred small records; one partition keeps that read short.
+    Topic.ISSUES_CATALOGUE: TopicSpec(1, {"cleanup.policy": "compact"}),
     Topic.MEDIA_COMMANDS: _COMMANDS,
     Topic.MEDIA_EVENTS: _EVENTS,
     Topic.USERS_EVENTS: _EVENTS,
@@ -57,8 +61,11 @@ TOPIC_SPECS: dict[str, TopicSpec] = {
     Topic.ANALYTICS_ISSUE_STATS: TopicSpec(12, {"cleanup.policy": "compact"}),
     Topic.ANALYTICS_ISSUES_PUBLIC: TopicSpec(12, {"retention.ms": str(365 * DAY_MS)}),
 }
-# Every topic a SnapFix consumer reads gets a dead-letter topic.
-TOPIC_SPECS.update({t.dlq: _DLQ for t in Topic if not t.value.startswith("analytics.")})
+# Topics read whole by every replica, without a consumer group: a record they cannot use is
+# skipped and logged by each reader (a dead letter per replica and restart would be noise).
+READ_WHOLE: frozenset[Topic] = frozenset({Topic.ISSUES_CATALOGUE})
+# Every topic a SnapFix consumer group reads gets a dead-letter topic.
+TOPIC_SPECS.update({t.dlq: _DLQ for t in Topic if not t.value.startswith("analytics.") and t not in READ_WHOLE})
 
 
 async def ensure_topics(

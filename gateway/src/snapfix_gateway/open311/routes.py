@@ -1,8 +1,9 @@
 """``/open311/v2/...`` (Open311 GeoReport v2) and ``/v1/admin/api-keys`` (integrators' keys).
 
 Reads come from the issues service (the catalogue and its public listings) and are
-mapped here; ``POST requests`` builds a ``ReportIssue`` and goes through the same check
-and publish as the mobile API, acting as the key's integrator principal. Every answer
+mapped here; ``POST requests`` builds a ``ReportIssue`` from the gateway's copy of the
+catalogue and goes through the same check and publish as the mobile API, acting as the
+key's integrator principal. Every answer
 under ``/open311/v2`` is in the format its suffix asks for, errors included.
 """
 
@@ -19,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
+from snapfix_gateway.catalogue import CatalogueCopy, CatalogueDep
 from snapfix_gateway.commands import Submitter
-from snapfix_gateway.deps import AdminDep, IssuesHttpDep, RequestIdDep, RuntimeDep, SettingsDep
+from snapfix_gateway.deps import AdminDep, IssuesHttpDep, MediaHttpDep, RequestIdDep, RuntimeDep, SettingsDep
 from snapfix_gateway.open311 import georeport as g
 from snapfix_gateway.open311.keys import ApiKey, ApiKeys, integrator
 from snapfix_gateway.upstream import Upstream, viewer_headers
@@ -85,6 +87,14 @@ async def _catalogue(issues: Upstream, request_id: str) -> dict[str, dict[str, A
     return {spec["code"]: spec for spec in body["items"]}
 
 
+async def _service(catalogue: CatalogueCopy, issues: Upstream, request_id: str, code: str) -> dict[str, Any] | None:
+    """One service, from the gateway's copy of the catalogue; from its owner when the copy does not know it."""
+    spec = catalogue.get(code)
+    if spec is not None:
+        return spec.model_dump(mode="json")
+    return (await _catalogue(issues, request_id)).get(code)
+
+
 async def _records(issues: Upstream, request_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     body = await _owner_json(issues, "/v1/reports", request_id, params)
     return body["items"]  # type: ignore[no-any-return]
@@ -145,6 +155,8 @@ async def create_request(  # noqa: PLR0917 - FastAPI injects by parameter
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     keys: ApiKeysDep,
+    catalogue: CatalogueDep,
+    media_http: MediaHttpDep,
 ) -> Response:
     """Form-encoded: `api_key` (form or query), `service_code`, `lat`+`long` (required here: SnapFix does not
     geocode `address_string`/`address_id`, which are kept with the report), `attribute[code]`, `description`,
@@ -162,11 +174,13 @@ async def create_request(  # noqa: PLR0917 - FastAPI injects by parameter
         code = g.optional(fields, "service_code")
         if code is None:
             raise g.bad_request("service_code is required.")
-        spec = (await _catalogue(issues, request_id)).get(code)
+        spec = await _service(catalogue, issues, request_id, code)
         if spec is None:
             raise g.not_found(f"No service {code}.")
         answer = Response()
-        submit = Submitter(runtime, settings, issues, request_id, integrator(key), answer)
+        submit = Submitter(
+            runtime, settings, issues, request_id, integrator(key), answer, catalogue=catalogue, media_http=media_http
+        )
         command = _report(fields, items, spec, envelope=submit.envelope())
         await submit(command)
         account_id = g.optional(fields, "account_id")

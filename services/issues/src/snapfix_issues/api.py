@@ -21,7 +21,7 @@ from pymongo.errors import PyMongoError
 from snapfix_issues import lists, rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
-from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, Viewer
+from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, RejectedReportRecord, Viewer
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
 from snapfix_issues.photos import check_photos, photo_views
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
@@ -90,6 +90,14 @@ def rejection_problem(rejection: Rejection) -> Problem:
             for f, m in rejection.errors
         ]
     return Problem(rejection.status, _TITLES.get(rejection.status, "Refused"), rejection.detail, extra=extra)
+
+
+def refused_report_problem(rejected: RejectedReportRecord) -> Problem:
+    """410: the report was accepted (202) but refused when applied; nothing was created. ``errors`` has the
+    shape of a 422's, so a client shows them on its form as it would have shown the 422."""
+    problem = rejection_problem(Rejection(422, rejected.reason, rejected.errors))
+    extra = {**problem.extra, "reason": rejected.reason, "rejected_at": rejected.event_at.isoformat()}
+    return Problem(410, "Report Rejected", f"This report was not accepted: {rejected.reason}", extra=extra)
 
 
 def invalid_query(field: str, message: str) -> Problem:
@@ -288,9 +296,17 @@ async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
 
 @router.get("/issues/{issue_id}")
 async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep, viewer: ViewerDep) -> Response:
-    """One issue with its history and comments, as the viewer may see it."""
+    """One issue with its history and comments, as the viewer may see it.
+
+    A report refused when it was applied (after its 202) answers 410 to its reporter (and staff),
+    with the reason and the fields at fault as a 422 would have named them; 404 to anyone else.
+    """
     entry = await load_issue(issue_id, repo, cache)
     if entry is None:
+        async with cache.breakers.guard("mongo", MONGO_DOWN):
+            rejected = await repo.rejection(issue_id)
+        if rejected is not None and (viewer.is_staff or (viewer.user_id or None) == rejected.reporter_id):
+            raise refused_report_problem(rejected)
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
     view = detail(entry.issue, entry.comments, viewer, now=datetime.now(UTC))
     view["photos"] = await photo_views(entry.issue.media_ids)

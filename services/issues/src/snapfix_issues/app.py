@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from snapfix_issues import api, categories_api, handlers, photos
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
-from snapfix_issues.catalogue_sync import CatalogueSync
+from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.models import Category, Comment, Follow, Report, Vote
+from snapfix_issues.models import Category, Comment, Follow, RejectedReport, Report, Vote
 from snapfix_issues.readmodel import ReadModel
 from snapfix_issues.rebuild import ReadModelKeeper
 from snapfix_issues.repository import CategoryRepository, ReportRepository
@@ -23,7 +23,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         "issues",
         settings,
         mongo_database=settings.mongo_database,
-        documents=[Report, Comment, Vote, Follow, Category, photos.Photo],
+        documents=[Report, Comment, Vote, Follow, Category, RejectedReport, photos.Photo],
     )
     assert runtime.redis is not None
     repo = ReportRepository()
@@ -33,7 +33,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     runtime.on_startup.append(keeper.start)
     runtime.on_shutdown.insert(0, keeper.stop)
     catalogue = Catalogue()
-    sync = CatalogueSync(catalogue, CategoryRepository(), settings.catalogue_refresh_s)
+    sync = CatalogueSync(catalogue, CategoryRepository(), settings.catalogue_refresh_s, kafka_announcer(runtime))
     runtime.on_startup.append(sync.start)
     runtime.on_shutdown.append(sync.stop)
     handler = handlers.IssueCommandHandler(

@@ -5,99 +5,30 @@ Storage-free: the store and the refresh loop live in ``repository`` and ``app``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from importlib import resources
-from typing import Annotated, Literal
 
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock; only safe_load is used
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import TypeAdapter
 
-from snapfix_shared.messages.issues import AttributeValue, CategoryCode, DepartmentCode
+# The specs are the contract of issues.catalogue.v1 (the gateway keeps a copy): they live in shared.
+from snapfix_shared.messages.catalogue import (
+    AttributeSpec,
+    AttributeValueOption,
+    CategoryBody,
+    CategorySpec,
+    attribute_errors,
+)
 
-Datatype = Literal["string", "number", "boolean", "singlevaluelist"]
-AttributeCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_]*$")]
-
-
-class AttributeValueOption(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-
-
-class AttributeSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    code: AttributeCode
-    description: str = Field(default="", max_length=500)
-    datatype: Datatype
-    required: bool = False
-    values: tuple[AttributeValueOption, ...] = ()
-
-    @model_validator(mode="after")
-    def _lists_have_values(self) -> AttributeSpec:
-        if self.datatype == "singlevaluelist" and not self.values:
-            raise ValueError(f"attribute {self.code}: a singlevaluelist needs values")
-        return self
-
-
-class CategoryBody(BaseModel):
-    """A category as an admin writes it (``PUT /v1/categories/{code}``): everything but the code."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    group: str = Field(default="", max_length=100)
-    description: str = Field(default="", max_length=1000)
-    keywords: tuple[str, ...] = Field(default=(), max_length=50)
-    department: DepartmentCode
-    sla_hours: int = Field(ge=1, le=24 * 365)
-    attributes: tuple[AttributeSpec, ...] = Field(default=(), max_length=30)
-
-    @model_validator(mode="after")
-    def _unique_attribute_codes(self) -> CategoryBody:
-        codes = [a.code for a in self.attributes]
-        if len(codes) != len(set(codes)):
-            raise ValueError("attribute codes must be unique")
-        return self
-
-
-class CategorySpec(CategoryBody):
-    code: CategoryCode
-
-
-def attribute_errors(spec: CategorySpec, attributes: Mapping[str, AttributeValue]) -> list[tuple[str, str]]:
-    """``(field, message)`` for every attribute that does not fit the category; empty when all fit."""
-    errors: list[tuple[str, str]] = []
-    known = {a.code: a for a in spec.attributes}
-    for code, value in attributes.items():
-        attribute = known.get(code)
-        if attribute is None:
-            errors.append((f"attributes.{code}", f"category {spec.code} has no attribute {code}"))
-        elif (message := _type_error(attribute, value)) is not None:
-            errors.append((f"attributes.{code}", message))
-    errors.extend(
-        (f"attributes.{a.code}", f"{a.code} is required for {spec.code}")
-        for a in spec.attributes
-        if a.required and a.code not in attributes
-    )
-    return errors
-
-
-def _type_error(attribute: AttributeSpec, value: AttributeValue) -> str | None:
-    match attribute.datatype:
-        case "string":
-            ok = isinstance(value, str)
-        case "number":
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        case "boolean":
-            ok = isinstance(value, bool)
-        case "singlevaluelist":
-            keys = [v.key for v in attribute.values]
-            if not isinstance(value, str) or value not in keys:
-                return f"must be one of {', '.join(keys)}"
-            return None
-    return None if ok else f"must be a {attribute.datatype}"
+__all__ = [
+    "AttributeSpec",
+    "AttributeValueOption",
+    "Catalogue",
+    "CategoryBody",
+    "CategorySpec",
+    "attribute_errors",
+    "seed_categories",
+]
 
 
 class Catalogue:

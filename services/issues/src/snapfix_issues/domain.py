@@ -123,6 +123,27 @@ class CommentRecord(_Stored):
         return storage_precision(value)
 
 
+class RejectedReportRecord(_Stored):
+    """A report the consumer refused: what its reporter is told at the report's address.
+
+    Kept so a redelivered command re-announces the very same ``ReportRejected``.
+    """
+
+    id: UUID  # the issue id the gateway handed out
+    reporter_id: str | None
+    reason: str
+    errors: tuple[tuple[str, str], ...] = ()  # (field, message)
+    command_id: UUID
+    correlation_id: str
+    event_id: UUID
+    event_at: AwareDatetime
+
+    @field_validator("event_at")
+    @classmethod
+    def _ms(cls, value: datetime) -> datetime:
+        return storage_precision(value)
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Who is asking, as the gateway authenticated them; ``user_id`` None is anonymous."""

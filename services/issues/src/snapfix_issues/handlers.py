@@ -1,10 +1,12 @@
 """Subscribers of the issues service: parse, decide, store, announce, then commit.
 
-Commands arrive in batches. A batch's reports are stored with one bulk write; its other
+Commands arrive in batches. A batch's reports are stored with bulk writes; its other
 commands are then applied one by one in record order (one issue's commands share a
 partition and a report precedes its issue's later commands, so per-issue order holds).
 A batch is committed only after its effects are stored and their events acknowledged.
 A redelivered command stores nothing twice and re-publishes the event it produced first.
+A report refused here (the gateway accepted it against its copy of the catalogue) is kept as
+a rejection and announced as ``ReportRejected``; other refused commands are dead-lettered.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from snapfix_issues.service import (
     followed_event,
     new_comment,
     new_report,
+    rejected_event,
+    rejected_report,
     reported_event,
     voted_event,
 )
@@ -166,8 +170,12 @@ class IssueCommandHandler:
             stored = await self._retry(self.repo.get, command.issue_id)
             if stored is not None and stored.command_id == command.message_id:
                 batch.announce([reported_event(stored)], record)
+            elif stored is not None:  # its id belongs to another command's report: not this reporter's to read
+                await self._dead_letter(record, "conflict", f"issue {command.issue_id} was created by another command")
             else:
-                await self._dead_letter(record, "rejected", _describe(rejection))
+                # Accepted at the edge (202), refused here: the reporter reads why at the report's address.
+                kept = await self._retry(self.repo.reject, rejected_report(command, rejection))
+                batch.announce([rejected_event(kept)], record)
 
         # Chunks are stored concurrently: one chunk's CPU work overlaps another's wait on the
         # store, Redis and the broker. Each announces its own reports once their events are

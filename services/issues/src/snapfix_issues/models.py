@@ -137,6 +137,25 @@ class Follow(Document):
         ]
 
 
+class RejectedReport(Document):
+    """A report the consumer refused (``RejectedReportRecord``); ``_id`` is the issue id as a string.
+
+    Rare, so small: unsharded.
+    """
+
+    id: str  # type: ignore[assignment]
+    reporter_id: str | None = None
+    reason: str
+    errors: list[dict[str, str]] = Field(default_factory=list)  # {field, message}: no nested arrays in FerretDB
+    command_id: UUID
+    correlation_id: str
+    event_id: UUID
+    event_at: datetime
+
+    class Settings:
+        name = "rejected_reports"
+
+
 class Category(Document):
     """A catalogue entry (Open311 service); ``_id`` is its code. Small: unsharded."""
 

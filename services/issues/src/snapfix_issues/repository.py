@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from snapfix_issues.catalogue import CategoryBody, CategorySpec
-from snapfix_issues.domain import CommentRecord, IssueRecord
-from snapfix_issues.models import Category, Comment, Follow, Report, Vote
+from snapfix_issues.domain import CommentRecord, IssueRecord, RejectedReportRecord
+from snapfix_issues.models import Category, Comment, Follow, RejectedReport, Report, Vote
 from snapfix_issues.rules import Change
 
 DUPLICATE_KEY = 11000
@@ -45,6 +45,7 @@ class Reports(Protocol):
     async def put_participation(self, kind: str, doc: dict[str, Any]) -> None: ...
     async def recount(self, kind: str, issue_id: UUID) -> int: ...
     async def move_followers(self, from_issue: UUID, to_issue: UUID, also: str | None, at: datetime) -> list[str]: ...
+    async def reject(self, rejection: RejectedReportRecord) -> RejectedReportRecord: ...
 
 
 def _record(doc: dict[str, Any]) -> IssueRecord:
@@ -174,6 +175,26 @@ class ReportRepository:
         return list(dict.fromkeys(users))
 
     # -- the read model's rebuild: one scan of each collection ------------------------------
+
+    async def reject(self, rejection: RejectedReportRecord) -> RejectedReportRecord:
+        """Keep a refused report's outcome; the one kept first wins (a redelivery re-announces it)."""
+        doc = {"_id": str(rejection.id), **rejection.model_dump(exclude={"id"})}
+        doc["errors"] = [{"field": f, "message": m} for f, m in rejection.errors]
+        try:
+            await RejectedReport.get_pymongo_collection().insert_one(doc)
+        except DuplicateKeyError:
+            earlier = await self.rejection(rejection.id)
+            if earlier is not None:
+                return earlier
+            raise
+        return rejection
+
+    async def rejection(self, issue_id: UUID) -> RejectedReportRecord | None:
+        doc = await RejectedReport.get_pymongo_collection().find_one({"_id": str(issue_id)})
+        if doc is None:
+            return None
+        errors = [(e["field"], e["message"]) for e in doc.get("errors", [])]
+        return RejectedReportRecord.model_validate({**doc, "id": doc["_id"], "errors": errors})
 
     async def scan_reports(self, batch: int = 1000) -> AsyncIterator[list[IssueRecord]]:
         """Every report, ``batch`` at a time."""

@@ -9,8 +9,8 @@ from uuid import UUID
 from uuid_utils.compat import uuid7
 
 from snapfix_issues.catalogue import CategorySpec
-from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, StoredEvent
-from snapfix_issues.rules import Change
+from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, RejectedReportRecord, StoredEvent
+from snapfix_issues.rules import Change, Rejection
 from snapfix_shared import geo
 from snapfix_shared.messages import (
     CommentOnIssue,
@@ -21,9 +21,11 @@ from snapfix_shared.messages import (
     IssueVoted,
     Location,
     ReportIssue,
+    ReportRejected,
     VoteOnIssue,
 )
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages.issues import FieldError
 
 
 def new_report(command: ReportIssue, category: CategorySpec | None = None) -> IssueRecord:
@@ -95,6 +97,34 @@ def reported_event(report: IssueRecord) -> IssueReported:
         anonymous=report.anonymous,
         department=report.department,
         due_at=report.due_at,
+    )
+
+
+def rejected_report(command: ReportIssue, rejection: Rejection) -> RejectedReportRecord:
+    """What a refused report leaves behind: the reason its reporter reads, and the event to announce."""
+    return RejectedReportRecord(
+        id=command.issue_id,
+        reporter_id=command.actor_id,
+        reason=rejection.detail,
+        errors=rejection.errors,
+        command_id=command.message_id,
+        correlation_id=command.correlation_id,
+        event_id=uuid7(),
+        event_at=utcnow(),
+    )
+
+
+def rejected_event(rejection: RejectedReportRecord) -> ReportRejected:
+    """ReportRejected rebuilt from what is stored, so a redelivery re-emits the same event."""
+    return ReportRejected(
+        message_id=rejection.event_id,
+        occurred_at=rejection.event_at,
+        correlation_id=rejection.correlation_id,
+        causation_id=str(rejection.command_id),
+        actor_id=rejection.reporter_id,
+        issue_id=rejection.id,
+        reason=rejection.reason[:2000],
+        errors=tuple(FieldError(field=f[:200], message=m[:1000]) for f, m in rejection.errors[:50]),
     )
 
 

@@ -21,6 +21,7 @@ from snapfix_shared.messages.issues import (
     Location,
     Priority,
     ReportIssue,
+    ReportRejected,
     Status,
     VoteOnIssue,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "Priority",
     "ProcessMedia",
     "ReportIssue",
+    "ReportRejected",
     "Role",
     "Status",
     "UserEmailVerified",

@@ -194,13 +194,44 @@ class IssueEdited(IssueEventBase):
     media_ids: MediaIds = ()
 
 
+class FieldError(BaseModel):
+    """One field a refused command got wrong, as the HTTP problem's ``errors`` name it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str = Field(max_length=200, description="Dotted path, e.g. category or attributes.colour")
+    message: str = Field(max_length=1000)
+
+
+class ReportRejected(IssueEventBase):
+    """A report the issues service refused when it came to apply it, after the gateway had accepted it
+    (202): its category is unknown, or its attributes do not fit the category as it stands then.
+
+    Nothing was created: no consumer has seen an ``IssueReported`` for this id, and none follows.
+    The reporter (``actor_id``) reads the reason at the report's address (``GET /v1/issues/{id}``
+    answers 410 with these ``errors``). Not to be confused with ``IssueStatusChanged`` to
+    ``rejected``: staff declining an issue that exists.
+    """
+
+    type: Literal["ReportRejected"] = "ReportRejected"
+    reason: str = Field(max_length=2000, description="Why, in a sentence")
+    errors: tuple[FieldError, ...] = Field(default=(), max_length=50, description="The fields at fault")
+
+
 # One union per topic, discriminated on ``type``; new members are added with ``|``.
 IssueCommand = Annotated[
     ReportIssue | ChangeIssueStatus | CommentOnIssue | VoteOnIssue | FollowIssue | AssignIssue | EditIssue,
     Field(discriminator="type"),
 ]
 IssueEvent = Annotated[
-    IssueReported | IssueStatusChanged | IssueCommented | IssueVoted | IssueFollowed | IssueAssigned | IssueEdited,
+    IssueReported
+    | IssueStatusChanged
+    | IssueCommented
+    | IssueVoted
+    | IssueFollowed
+    | IssueAssigned
+    | IssueEdited
+    | ReportRejected,
     Field(discriminator="type"),
 ]
 

@@ -309,8 +309,12 @@ async def test_limits_reset_after_their_window_and_guard_the_token_endpoint(stac
         tokens = await sign_in(gw, email)
         answers = [await gw.get("/v1/me", headers=bearer(tokens)) for _ in range(4)]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        # A refused request does not claim its Idempotency-Key (one script counts and claims).
+        key = {"idempotency-key": f"refused-{uuid4()}"}
+        assert (await gw.post("/v1/auth/logout", headers=bearer(tokens) | key)).status_code == 429
         await asyncio.sleep(int(answers[-1].headers["retry-after"]) + 0.5)
         assert (await gw.get("/v1/me", headers=bearer(tokens))).status_code == 200
+        assert (await gw.post("/v1/auth/logout", headers=bearer(tokens) | key)).status_code == 204
 
 
 def test_the_openapi_document_offers_the_password_flow(stack: Stack) -> None:

@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 STREAM = "gw:revoked"
 _PAGE = 1000
 
-FEED_FRESH = Gauge("snapfix_gateway_revocation_feed_fresh", "1 while the revocation feed is fresh, else 0")
-REVOKED_KNOWN = Gauge("snapfix_gateway_revoked_sessions", "Revoked sessions this process knows of")
+# With several workers (Prometheus in multiprocess mode): fresh only while every worker's feed is.
+FEED_FRESH = Gauge(
+    "snapfix_gateway_revocation_feed_fresh",
+    "1 while the revocation feed is fresh, else 0",
+    multiprocess_mode="min",
+)
+REVOKED_KNOWN = Gauge(
+    "snapfix_gateway_revoked_sessions", "Revoked sessions this process knows of", multiprocess_mode="max"
+)
 
 
 async def announce(redis: Redis, session_ids: Iterable[str], *, keep_s: float) -> None:

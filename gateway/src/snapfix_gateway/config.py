@@ -15,6 +15,9 @@ DEV_JWT_SECRET = "snapfix-local-development-secret-change-me-0123456789"  # noqa
 
 class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8000
+    # The process's Redis connections stay bounded (DESIGN §4: ≤ 20 with 10,000 live streams): a burst
+    # of requests waits for one of these rather than opening more.
+    redis_max_connections: int | None = Field(default=12, ge=1)
     mongo_database: str = "snapfix_gateway"
     issues_url: str = "http://127.0.0.1:8001"
     media_url: str = "http://127.0.0.1:8002"

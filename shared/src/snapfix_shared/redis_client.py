@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, SlotNotCoveredError
@@ -64,7 +64,17 @@ def redis_client(settings: RedisSettings, *, socket_timeout: float | None = None
     """The process's Redis client; ``socket_timeout`` overrides the read timeout (blocking reads)."""
     options = redis_options(settings, socket_timeout=socket_timeout)
     if settings.redis_cluster:
+        if settings.redis_max_connections:
+            options["max_connections"] = settings.redis_max_connections
         # RedisCluster has the command API the callers use (commands, pipeline, scripts,
         # ping, aclose), routing each key to its slot's node; callers are typed against Redis.
         return cast("Redis", _ClusterClient.from_url(settings.redis_url, **options))
+    if settings.redis_max_connections:
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_timeout_s,
+            **options,
+        )
+        return Redis.from_pool(pool)
     return Redis.from_url(settings.redis_url, **options)

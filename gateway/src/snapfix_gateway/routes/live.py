@@ -24,6 +24,7 @@ _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 @router.get(
     "/v1/events",
     response_class=LiveResponse,
+    status_code=200,
     responses={
         200: {
             "content": {"text/event-stream": {"example": _EXAMPLE}},

@@ -17,7 +17,7 @@ fi
 export PATH="$GOBIN:$PATH"
 
 # BENCH_PHASES runs a subset, e.g. BENCH_PHASES="scale store" make bench.
-PHASES="${BENCH_PHASES:-readable consumer accept reads analytics notify scale store media}"
+PHASES="${BENCH_PHASES:-readable consumer accept reads analytics notify scale store media servers}"
 want() { [[ " $PHASES " == *" $1 "* ]]; }
 fresh() {
   stack up --fresh >/dev/null
@@ -45,5 +45,7 @@ if want store; then
 fi
 # The image pipeline needs no stack: one worker process, one core.
 if want media; then uv run --frozen python -m bench.media; fi
+# The ASGI server: uvicorn against granian on the bare app, CPU per request decides (no stack).
+if want servers; then uv run --frozen python -m bench.servers; fi
 # The summary (latest.md) needs every phase's figures: written by a full run only.
 if [ -z "${BENCH_PHASES:-}" ]; then uv run --frozen python -m bench.run report; fi

@@ -33,6 +33,7 @@ from uuid import uuid4
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
+from snapfix_analytics.config import AnalyticsSettings
 from snapfix_shared.topics import Topic
 from tests.analytics_history import make_history
 from tests.integration.analytics_app import end_offsets, publish_events, start_group_at
@@ -52,6 +53,29 @@ def cpu_s(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
+
+
+def backend_cpu_s() -> float:
+    """CPU seconds of the stack's PostgreSQL server (FerretDB's backend, when it is the one):
+    the postmaster, its live children (a backend per FerretDB connection) and those it reaped."""
+    profile = os.environ.get("SNAPFIX_STACK_PROFILE")
+    try:
+        text = (ROOT / ".stack" / (profile or "-") / "postgresql" / "data" / "postmaster.pid").read_text()
+        postmaster = int(text.split()[0])
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = sum(int(f) for f in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(child[1]) == postmaster:
+            total += (int(child[11]) + int(child[12])) / TICKS
+    return total
 
 
 def store_pid() -> int | None:
@@ -130,16 +154,17 @@ async def bench(issues: int) -> dict[str, Any]:
     try:
         with analytics_process(service_env) as proc:
             ledger, claims = mongo[database]["applied"], mongo[database]["claims"]
-            first_seen, cpu_start, store_start = None, 0.0, 0.0
+            first_seen, cpu_start, store_start, backend_start = None, 0.0, 0.0, 0.0
             deadline = time.monotonic() + 900
             while first_seen is None and time.monotonic() < deadline:
                 if await claims.find_one({}, {"_id": 1}) is not None:  # the first batch's claims
                     first_seen = time.perf_counter()
-                    cpu_start, store_start = cpu_s(proc.pid), cpu_s(store)
+                    cpu_start, store_start, backend_start = cpu_s(proc.pid), cpu_s(store), backend_cpu_s()
                 await asyncio.sleep(0.1)
             await wait_caught_up(stack.kafka, group, Topic.ISSUES_EVENTS, timeout_s=900)
             done = time.perf_counter()
             cpu, store_cpu = cpu_s(proc.pid) - cpu_start, cpu_s(store) - store_start
+            backend_cpu = backend_cpu_s() - backend_start
         assert first_seen is not None
         applied = await ledger.count_documents({})
         await mongo.drop_database(database)
@@ -154,11 +179,16 @@ async def bench(issues: int) -> dict[str, Any]:
         "analytics_over_raw": round(rate / raw_rate, 4),
         "analytics_cpu_ms_per_event": round(cpu * 1000 / count, 3),
         "store_cpu_ms_per_event": round(store_cpu * 1000 / count, 3) if store else None,
+        "store_backend_cpu_ms_per_event": round(backend_cpu * 1000 / count, 3),
+        "batch_records": int(
+            service_env.get("SNAPFIX_BATCH_RECORDS", AnalyticsSettings.model_fields["batch_records"].default)
+        ),
         "wall_s": round(done - first_seen, 2),
         "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "store": _backend(),
-        "note": "one instance; store_cpu is the FerretDB server's CPU over the same span (on SQLite it scans a "
-        "collection on every update and every find by _id; on PostgreSQL an equality on a string _id uses an index)",
+        "note": "one instance; store_cpu is the FerretDB server's CPU over the same span, store_backend_cpu its "
+        "PostgreSQL server's (0 on SQLite, which runs inside FerretDB); on SQLite every update and find by _id scans "
+        "a collection, on PostgreSQL an equality on a string _id uses an index",
     }
 
 
@@ -171,7 +201,7 @@ def _backend() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--issues", type=int, default=int(os.environ.get("BENCH_ANALYTICS_ISSUES", "600")))
+    parser.add_argument("--issues", type=int, default=int(os.environ.get("BENCH_ANALYTICS_ISSUES", "2000")))
     args = parser.parse_args()
     print(f"[bench] analytics: events/s through one instance vs raw consume, {args.issues} issues ...", flush=True)
     result = asyncio.run(bench(args.issues))

@@ -8,6 +8,7 @@ local memory, a swallowed error in a cache) cannot pass for success.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from limits import parse
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from snapfix_gateway.identity.revocations import Revocations, announce
 from snapfix_gateway.identity.sessions import RefreshRejected, Sessions
 from snapfix_gateway.ratelimit import Limiter, Policy
 from snapfix_issues.cache import CachedIssue, IssueCache, generation_key, issue_key
@@ -81,6 +83,26 @@ async def test_session_rotation_and_replay_on_the_cluster(cluster: Redis) -> Non
     assert replay.value.outcome == "reused"
     assert await sessions.get(session_id) is None  # the family is revoked
     assert await cluster.exists(f"gw:sess:{{{session_id}}}", f"gw:sess:{{{session_id}}}:rotated") == 0
+
+
+async def test_the_revocation_feed_on_the_cluster(cluster_url: str, cluster: Redis) -> None:
+    reader = redis_client(RedisSettings(redis_url=cluster_url, redis_cluster=True, redis_timeout_s=2), socket_timeout=3)
+    revocations = Revocations(reader, keep_s=60)
+    earlier = str(uuid4())
+    await announce(cluster, [earlier], keep_s=60)  # before this process follows: found by the reload
+    await revocations.start()
+    try:
+        later = str(uuid4())
+        await announce(cluster, [later], keep_s=60)  # while it follows: delivered by the blocking read
+        deadline = asyncio.get_running_loop().time() + 5
+        while not (revocations.is_revoked(later) and revocations.fresh):
+            assert asyncio.get_running_loop().time() < deadline, "the revocation did not arrive"
+            await asyncio.sleep(0.02)
+        assert revocations.is_revoked(earlier)
+        assert not revocations.is_revoked(str(uuid4()))
+    finally:
+        await revocations.stop()
+        await reader.aclose()
 
 
 async def test_issue_cache_on_the_cluster(cluster: Redis) -> None:

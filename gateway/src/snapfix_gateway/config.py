@@ -74,7 +74,7 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     live_streams_per_user: int = Field(default=5, ge=1, description="Streams one user may hold open in one process")
     live_max_streams: int = Field(default=20_000, ge=1, description="Streams one process holds; past it, 503")
     live_redis_connections: int = Field(
-        default=4, ge=1, le=16, description="Redis connections for catch-ups and checks (the feed reader has one more)"
+        default=4, ge=1, le=16, description="Calls of the live path (catch-ups, checks) at once on the process's pool"
     )
     live_heartbeat_s: float = Field(default=15.0, gt=0, description="A comment line this often on a quiet stream")
     live_session_check_s: float = Field(default=30.0, gt=0, description="Open streams end this soon after sign-out")

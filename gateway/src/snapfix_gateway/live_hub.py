@@ -6,10 +6,12 @@ the durable record a client resumes from) and one entry naming them to the feed
 on its own connection and hands each entry to the connections of the users it names
 that this process holds. Other Redis work of the live path (where "now" is on a user's
 stream, catching a connection up after ``Last-Event-ID`` or after it fell behind, the
-periodic session check) goes through a few more connections, at most
-``live_redis_connections`` at once however many clients are connected. So the live
-path holds at most ``live_redis_connections + 1`` Redis connections, on clients of
-its own: a burst of streams never takes a connection another request needs.
+periodic session check) are short calls on the process's pool, which is bounded
+(``redis_max_connections``; a call finding it busy waits), at most
+``live_redis_connections`` of them at once however many clients are connected: a
+burst of streams leaves the other requests their share. So the process holds at most
+``redis_max_connections`` + 1 Redis connections for any number of streams (+ 1 more for
+the revocation feed).
 
 Why a feed stream rather than pub/sub: a reader that loses its connection resumes from
 the feed id it had reached (nothing published meanwhile is lost); only a reader behind by
@@ -124,13 +126,14 @@ class Listener:
 
 
 class LiveHub:
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, redis: Redis) -> None:
         self.settings = settings
         self.block_ms = int(settings.live_block_s * 1000)
         # The reader's connection: one task uses it, one call at a time.
         self.reader_redis = redis_client(settings, socket_timeout=settings.live_block_s + 5)
-        # Everything else of the live path, at most live_redis_connections calls at once.
-        self.redis = redis_client(settings)
+        # Everything else of the live path: short calls on the process's (bounded) pool, at most
+        # live_redis_connections at once, so a storm of reconnecting streams leaves requests the rest.
+        self.redis = redis
         self._slots = asyncio.Semaphore(settings.live_redis_connections)
         self._by_user: dict[str, set[Listener]] = {}
         self.count = 0
@@ -141,7 +144,8 @@ class LiveHub:
     @classmethod
     def started_with(cls, runtime: Runtime, settings: GatewaySettings) -> LiveHub:
         """A hub that starts and stops with ``runtime``."""
-        hub = cls(settings)
+        assert runtime.redis is not None
+        hub = cls(settings, runtime.redis)
         runtime.on_startup.append(hub.start)
         runtime.on_shutdown.append(hub.stop)
         return hub
@@ -243,7 +247,6 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.reader_redis.aclose()
-        await self.redis.aclose()
 
     async def _read_feed(self) -> None:
         position: str | None = None

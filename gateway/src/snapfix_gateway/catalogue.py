@@ -101,6 +101,9 @@ class CatalogueCopy:
             except KafkaError as exc:
                 log.warning("catalogue copy: %s; reading again in %.0fs", exc, RETRY_S)
                 await asyncio.sleep(RETRY_S)
+            except Exception:  # a copy that stops following goes stale unseen: log, and follow again
+                log.exception("catalogue copy failed; reading again in %.0fs", RETRY_S)
+                await asyncio.sleep(RETRY_S)
 
     async def _follow(self) -> None:
         consumer = _Consumer(

@@ -17,7 +17,7 @@ fi
 export PATH="$GOBIN:$PATH"
 
 # BENCH_PHASES runs a subset, e.g. BENCH_PHASES="scale store" make bench.
-PHASES="${BENCH_PHASES:-readable consumer accept reads analytics notify scale store media servers}"
+PHASES="${BENCH_PHASES:-readable consumer accept reads analytics notify scale live store media servers}"
 want() { [[ " $PHASES " == *" $1 "* ]]; }
 fresh() {
   stack up --fresh >/dev/null
@@ -37,6 +37,9 @@ if want notify; then fresh; uv run --frozen python -m bench.notify; fi
 # Data at city size: reads through the gateway at 10,000 and 100,000 reports, checked against
 # ground truth, with the servers on core 0 and the load generator on core 1.
 if want scale; then fresh; uv run --frozen python -m bench.scale; fi
+# Live updates: 10,000 SSE streams on one gateway process, a status change to 1,000 followers;
+# each side needs a descriptor per stream (raised for this phase only, up to the hard limit).
+if want live; then fresh; (ulimit -n "$(ulimit -Hn)" && uv run --frozen python -m bench.live); fi
 # The store: FerretDB on PostgreSQL (with and without the GIN twins) vs on SQLite at 10,000 and
 # 100,000 reports, side by side on the bench profile's ports (so its stack is stopped first).
 if want store; then

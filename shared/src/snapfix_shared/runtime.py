@@ -49,6 +49,8 @@ class Runtime:
         self.tracer_provider = telemetry.setup_tracing(name)
         self.source = f"/snapfix/{name}"
         self.breakers = Breakers(name, threshold=settings.breaker_threshold, ttl_s=settings.breaker_ttl_s)
+        # Run once the store is set up and before any consumer starts (e.g. a data migration).
+        self.before_start: list[Hook] = []
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         # Run after the consumers stopped: for clients their in-flight handlers still use.
@@ -99,6 +101,8 @@ class Runtime:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         if self.mongo is not None and self.mongo_database is not None:
             await init_documents(self.mongo, self.mongo_database, self.documents)
+        for hook in self.before_start:
+            await hook()
         await self.broker.start()
         for hook in self.on_startup:
             await hook()

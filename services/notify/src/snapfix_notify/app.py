@@ -75,6 +75,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     sweeps = Sweeps(
         settings, dispatcher, issues=issues, contacts=contacts, preferences=prefs, watches=watches, digests=digests
     )
+    runtime.before_start.append(issues.adopt_binary_ids)
     runtime.on_startup += [dispatcher.start, sweeps.start]
     # Stopped before the broker: in-flight sends end at a lease; their records are retried.
     runtime.on_shutdown += [sweeps.stop, dispatcher.stop, email.close]

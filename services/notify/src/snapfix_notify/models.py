@@ -36,10 +36,11 @@ class IssueView(Document):
     """What notify needs to know about a report, from ``issues.events.v1``.
 
     ``overdue_sent`` marks that the overdue sweep announced it (once per issue).
-    Intended shard key: ``{_id: "hashed"}``.
+    Intended shard key: ``{_id: "hashed"}``. ``_id`` is the issue id as a string: FerretDB
+    hands an equality on a string ``_id`` to its PostgreSQL index, never one on a binary UUID.
     """
 
-    id: UUID  # type: ignore[assignment]
+    id: str  # type: ignore[assignment]
     title: str = ""
     category: str = ""
     department: str | None = None

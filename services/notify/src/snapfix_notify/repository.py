@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from snapfix_notify.cache import ContactCache
 from snapfix_notify.models import Contact, Delivery, DigestItem, IssueView, Notification, Outcome, Preference, Watch
+
+log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 
@@ -62,25 +65,27 @@ class Contacts:
 
 
 class Issues:
+    """Notify's view of each issue, by its id as a string (see ``IssueView``)."""
+
     @staticmethod
     def _c() -> Any:
         return IssueView.get_pymongo_collection()
 
     async def get(self, issue_id: UUID) -> IssueView | None:
-        doc = await self._c().find_one({"_id": issue_id})
+        doc = await self._c().find_one({"_id": str(issue_id)})
         return None if doc is None else _doc(IssueView, doc)
 
     async def set(self, issue_id: UUID, fields: dict[str, Any]) -> None:
-        await self._c().update_one({"_id": issue_id}, {"$set": fields}, upsert=True)
+        await self._c().update_one({"_id": str(issue_id)}, {"$set": fields}, upsert=True)
 
     async def reported(self, issue_id: UUID, fields: dict[str, Any]) -> None:
         """A new report: its facts, and the defaults later events leave alone (status, followers)."""
         defaults = {"status": "open", "followers": [], "overdue_sent": False, "assignee_id": None}
-        await self._c().update_one({"_id": issue_id}, {"$set": fields, "$setOnInsert": defaults}, upsert=True)
+        await self._c().update_one({"_id": str(issue_id)}, {"$set": fields, "$setOnInsert": defaults}, upsert=True)
 
     async def follow(self, issue_id: UUID, user_id: str, follow: bool) -> None:
         op = {"$addToSet": {"followers": user_id}} if follow else {"$pull": {"followers": user_id}}
-        await self._c().update_one({"_id": issue_id}, op, upsert=True)
+        await self._c().update_one({"_id": str(issue_id)}, op, upsert=True)
 
     async def overdue(self, now: datetime, settled: Sequence[str], limit: int = 200) -> list[IssueView]:
         cursor = (
@@ -90,8 +95,23 @@ class Issues:
         )
         return [_doc(IssueView, d) async for d in cursor]
 
-    async def mark_overdue_sent(self, issue_id: UUID) -> None:
-        await self._c().update_one({"_id": issue_id}, {"$set": {"overdue_sent": True}})
+    async def mark_overdue_sent(self, issue_id: UUID | str) -> None:
+        await self._c().update_one({"_id": str(issue_id)}, {"$set": {"overdue_sent": True}})
+
+    async def adopt_binary_ids(self) -> None:
+        """Views stored before ids were strings (binary UUIDs) are stored again under the string; at start.
+
+        Runs before the consumers start, so no event has written a string twin yet; one read of
+        the binary ones (a scan on FerretDB, once), then nothing on later starts.
+        """
+        moved = 0
+        async for doc in self._c().find({"_id": {"$type": "binData"}}):
+            with contextlib.suppress(DuplicateKeyError):  # moved by a start that stopped before the delete
+                await self._c().insert_one({**doc, "_id": str(doc["_id"])})
+            await self._c().delete_one({"_id": doc["_id"]})
+            moved += 1
+        if moved:
+            log.info("notify: %d issue views moved to string ids", moved)
 
 
 class Preferences:

@@ -7,13 +7,15 @@ A batch goes through these steps, and is committed only after the last:
    the same event published again) are looked up in the ledger;
 3. decide each event's increments in record order (``effects``), from its issue's
    projection and its partition's clock, both kept in memory between batches (read from
-   the store only for what this process has not seen, or after a failure or a jump in a
-   partition's offsets: another consumer may have had it meanwhile);
+   the store only for what this process has not seen, and not for an issue newly reported
+   earlier in the batch, or after a failure or a jump in a partition's offsets: another
+   consumer may have had it meanwhile);
 4. write the decisions to the ledger (one insert); ids found there already keep their stored decision;
 5. advance the partition clocks, store the projections (one bulk write each);
 6. apply the increments (see ``repository``), first those of redelivered events one by
-   one, then the batch's new ones summed per cell: one bulk write per collection,
-   one update per cell addressed by ``_id``;
+   one, then the batch's new ones summed per cell, per collection: cells not stored yet in
+   one insert, the others one upsert each by ``_id`` (a few at a time), which answers with
+   the cell's new value;
 7. publish each changed cell once on ``analytics.issue-stats.v1`` and each event's public
    form on ``analytics.issues-public.v1`` (a redelivery publishes them again: readers keep
    the latest per key, or drop a repeated message id).
@@ -133,7 +135,7 @@ class IssueEventsHandler:
         seen_before = await self.repo.claim_ids([(e.message_id, r.partition, r.offset) for e, r in events])
         stored = await self._ledger_entries([e.message_id for e, _ in events if e.message_id in seen_before])
         progress = Progress()
-        await self._load_states(events, progress)
+        await self._load_states(events, progress, seen_before)
         decided: list[Decided] = []
         for event, record in events:
             partition = record.partition
@@ -174,16 +176,22 @@ class IssueEventsHandler:
             decided.append(_decided(event, record, effect))
         return decided, progress
 
-    async def _load_states(self, events: list[tuple[IssueEvent, Record]], progress: Progress) -> None:
-        """The projections the batch starts from: from memory, the others in one read."""
+    async def _load_states(
+        self, events: list[tuple[IssueEvent, Record]], progress: Progress, seen_before: set[UUID]
+    ) -> None:
+        """The projections the batch starts from: from memory, the others in one read (none for
+        an issue first reported earlier in the batch: its events start from that report)."""
         missing: dict[UUID, None] = {}  # in order, once each
+        reported: set[UUID] = set()
         for event, _record in events:
             issue_id = event.issue_id
-            if issue_id in progress.loaded or issue_id in missing:
+            if isinstance(event, IssueReported) and event.message_id not in seen_before:
+                reported.add(issue_id)
+            if issue_id in progress.loaded or issue_id in missing or issue_id in reported:
                 continue
             if (cached := self.issues.get(issue_id)) is not None:
                 progress.loaded[issue_id] = cached[1]
-            elif not isinstance(event, IssueReported):
+            else:
                 missing[issue_id] = None
         found = await self.repo.states(list(missing))
         for issue_id in missing:

@@ -55,6 +55,13 @@ def _ms(entry_id: bytes | str) -> int:
     return int(raw.partition("-")[0])
 
 
+def _ended(task: asyncio.Task[None]) -> None:
+    FEED_FRESH.set(0)
+    if not task.cancelled() and task.exception() is not None:
+        # Safe (every request then asks Redis for its session) but slower: say so loudly.
+        log.error("the revocation feed stopped", exc_info=task.exception())
+
+
 class Revocations:
     """This process's copy of the revoked sessions, fed from the stream."""
 
@@ -82,6 +89,7 @@ class Revocations:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.follow(), name="revocation-feed")
+        self._task.add_done_callback(_ended)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,9 +1,10 @@
 """``/v1/issues``, ``/v1/me/...``, ``/v1/staff/queue``, ``/v1/categories``: commands on Kafka, reads routed to issues.
 
-Every change is a command: the issues service checks it (so the client gets 403, 404,
-409 or 422 at once), the gateway publishes it and answers ``202`` after the broker's
-ack; the issues service applies it moments later. Reads are answered by the issues
-service, which decides what this viewer may see.
+Every change is a command, checked before it is published (so the client gets 403, 404,
+409 or 422 at once): a report by the gateway itself against its copy of the catalogue,
+the others by the issues service. The gateway answers ``202`` after the broker's ack; the
+issues service applies the command moments later (a report it refuses then answers 410).
+Reads are answered by the issues service, which decides what this viewer may see.
 """
 
 from __future__ import annotations
@@ -407,11 +408,23 @@ async def map_cells(  # noqa: PLR0917
     )
 
 
-@router.get("/v1/issues/{issue_id}", response_model=IssueDetail, responses=_ISSUE_ERRORS)
+_REPORT_GONE: dict[int | str, dict[str, Any]] = {
+    410: {
+        "description": (
+            "Your report was accepted (202) but refused when it was applied (its category or attributes "
+            "no longer fit the catalogue): nothing was created. `reason` says why and `errors` names the "
+            "fields, as a 422 would have. Shown to the reporter (and staff) only; anyone else gets 404."
+        )
+    }
+}
+
+
+@router.get("/v1/issues/{issue_id}", response_model=IssueDetail, responses=_ISSUE_ERRORS | _REPORT_GONE)
 async def get_issue(
     issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
 ) -> Response:
-    """One issue with its history and the comments you may see."""
+    """One issue with its history and the comments you may see. After a report's 202, poll this
+    (its `Location`) until it answers 200 (applied) or 410 (refused, with the reason)."""
     return await relay_get(issues, f"/v1/issues/{issue_id}", request_id=request_id, principal=principal)
 
 

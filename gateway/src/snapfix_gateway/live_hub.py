@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -40,6 +41,7 @@ from typing import Any, TypeVar
 import orjson
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sse_starlette.sse import AppStatus
 from starlette.responses import Response
@@ -60,6 +62,7 @@ QUEUE_FRAMES = 64  # a connection this far behind catches up from its own stream
 CATCH_UP_PAGE = 100
 HEARTBEAT = b": ping\n\n"
 SESSION_PAGE = 500
+POOL_RETRIES = (0.1, 0.4)
 
 STREAMS = Gauge("snapfix_gateway_live_streams", "Live update streams (GET /v1/events) open in this process")
 REFUSED = Counter("snapfix_gateway_live_refused_total", "Live update streams refused", ["reason"])
@@ -182,8 +185,17 @@ class LiveHub:
         return [listener for mine in self._by_user.values() for listener in mine]
 
     async def call(self, work: Callable[[Redis], Awaitable[T]]) -> T:
-        """One call on the live path's own connections (waits for one of them to be free)."""
+        """One call of the live path on the process's pool, at most live_redis_connections at once.
+
+        A connection not free in time (a burst of requests holds the bounded pool) is waited for
+        a little longer, twice, before the caller is told (then a stream answers 503).
+        """
         async with self._slots:
+            for pause in POOL_RETRIES:
+                try:
+                    return await work(self.redis)
+                except RedisConnectionError:
+                    await asyncio.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter
             return await work(self.redis)
 
     async def start_at(self, listener: Listener, last_event_id: str | None) -> str | None:

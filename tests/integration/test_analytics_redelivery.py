@@ -13,6 +13,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from snapfix_analytics.handlers import IssueEventsHandler
+from snapfix_analytics.repository import AnalyticsRepository
 from snapfix_shared.messages import IssueEvent
 from snapfix_shared.topics import Topic
 from tests.analytics_history import expected, make_history
@@ -43,9 +44,11 @@ def _records(events: list[IssueEvent]) -> list[ConsumerRecord[Any, Any]]:
 
 
 def _handler(analytics: Analytics) -> IssueEventsHandler:
-    """A handler as a restarted process has it: nothing in memory, everything from the store."""
+    """A handler as a restarted process has it: nothing in memory (not even which cells are
+    stored: its first flush tries to insert cells that are there, and must add to them)."""
     state = analytics.app.state
-    return IssueEventsHandler(state.runtime, state.repo, state.cache, analytics.settings)
+    repo = AnalyticsRepository(state.repo.db, topic=state.repo.topic)
+    return IssueEventsHandler(state.runtime, repo, state.cache, analytics.settings)
 
 
 async def _counts(analytics: Analytics, category: str, day: datetime) -> dict[str, Any]:

@@ -164,15 +164,17 @@ class IssueEventsHandler:
                 progress.states[event.issue_id] = None if reported else progress.loaded.get(event.issue_id)
                 if reported:
                     progress.new.add(event.issue_id)
+            before = progress.states[event.issue_id]
             try:
-                effect = effects(event, progress.states[event.issue_id], clock, self.lateness, self.secret)
+                effect = effects(event, before, clock, self.lateness, self.secret)
             except Exception as exc:  # a bug or an impossible event fails the same way every time: poison
                 log.exception("issue event %s cannot be counted", event.message_id)
                 await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
                 continue
             clock.observe(event_time(event))
             progress.states[event.issue_id] = effect.state
-            progress.changed.add(event.issue_id)
+            if effect.state != before:  # a comment or a follow leaves the projection as stored: no write
+                progress.changed.add(event.issue_id)
             decided.append(_decided(event, record, effect))
         return decided, progress
 

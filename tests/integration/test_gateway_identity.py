@@ -258,6 +258,21 @@ async def test_an_idempotency_key_replays_the_first_answer(gw: httpx.AsyncClient
     assert "different request" in other.json()["detail"]
 
 
+async def test_answers_of_concurrent_requests_are_all_kept_for_replay(gw: httpx.AsyncClient) -> None:
+    """Answers written together (one pipeline for the requests finishing meanwhile) are each replayed."""
+    bodies = [{"email": new_email(), "password": PASSWORD, "display_name": f"Ada {i}"} for i in range(12)]
+    keys = [{"idempotency-key": f"together-{uuid4()}"} for _ in bodies]
+
+    async def twice(body: dict[str, str], key: dict[str, str]) -> tuple[httpx.Response, httpx.Response]:
+        first = await gw.post("/v1/auth/register", json=body, headers=key)
+        return first, await gw.post("/v1/auth/register", json=body, headers=key)
+
+    for first, again in await asyncio.gather(*(twice(b, k) for b, k in zip(bodies, keys, strict=True))):
+        assert first.status_code == again.status_code == 201, first.text
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+
+
 async def test_the_101st_request_in_a_minute_is_refused(gw: httpx.AsyncClient) -> None:
     email = new_email()
     await register(gw, email)

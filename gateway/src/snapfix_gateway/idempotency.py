@@ -13,6 +13,7 @@ both); this module reads the request, names the key, and answers from the claim'
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -62,6 +63,10 @@ class ClaimOutcome:
 class Idempotency:
     def __init__(self, redis: Redis, *, ttl_s: int) -> None:
         self.redis, self.ttl_s = redis, ttl_s
+        # Answers to keep (key, value or None to drop the claim), written by whichever request
+        # holds the lock next: concurrent requests share one pipelined round trip.
+        self._to_keep: list[tuple[str, bytes | None]] = []
+        self._writing = asyncio.Lock()
 
     @staticmethod
     def key_of(scope: Scope) -> str | None:
@@ -154,26 +159,43 @@ class Idempotency:
             await app(scope, receive, capture)
         finally:
             no_store = any(k.lower() == b"cache-control" and b"no-store" in v for k, v in out_headers)
-            try:
-                # A failure is not an answer: the retry tries again. Answers marked no-store
-                # (tokens) are never kept; such a retry is simply processed again.
-                if status >= 500 or no_store:
-                    await self.redis.delete(store_key)
-                else:
-                    kept = {
-                        "fp": fingerprint,
-                        "state": "done",
-                        "status": status,
-                        "headers": [
-                            (k.decode("latin-1"), v.decode("latin-1"))
-                            for k, v in out_headers
-                            if k.lower() not in _NOT_KEPT
-                        ],
-                        "body": base64.b64encode(b"".join(chunks)).decode(),
-                    }
-                    await self.redis.set(store_key, orjson.dumps(kept), ex=self.ttl_s)
-            except RedisError as exc:
-                log.warning("Idempotency-Key answer not kept (%r)", exc)
+            # A failure is not an answer: the retry tries again. Answers marked no-store
+            # (tokens) are never kept; such a retry is simply processed again.
+            if status >= 500 or no_store:
+                await self._keep(store_key, None)
+            else:
+                kept = {
+                    "fp": fingerprint,
+                    "state": "done",
+                    "status": status,
+                    "headers": [
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in out_headers if k.lower() not in _NOT_KEPT
+                    ],
+                    "body": base64.b64encode(b"".join(chunks)).decode(),
+                }
+                await self._keep(store_key, orjson.dumps(kept))
+
+    async def _keep(self, store_key: str, answer: bytes | None) -> None:
+        """Returns once the answer is written (the response is sent already), with others
+        queued meanwhile (a group commit); a retry after that is answered from it."""
+        self._to_keep.append((store_key, answer))
+        async with self._writing:
+            batch, self._to_keep = self._to_keep, []
+            if batch:  # else written by the request that held the lock before
+                # Shielded: a request cancelled meanwhile does not cancel the others' answers.
+                await asyncio.shield(self._write(batch))
+
+    async def _write(self, batch: list[tuple[str, bytes | None]]) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, value in batch:
+                    if value is None:
+                        pipe.delete(key)
+                    else:
+                        pipe.set(key, value, ex=self.ttl_s)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("%d Idempotency-Key answers not kept (%r)", len(batch), exc)
 
     @staticmethod
     async def _answer(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -571,9 +571,15 @@ def postgresql_pid(layout: Layout) -> int | None:
     return pid
 
 
+# FerretDB 1.24 holds one pooled connection per update of a write command until the command
+# ends: a command of as many updates as the pool has (its default, 50) waits for ever, and so
+# does every request after it. A pool of 200 (PostgreSQL allows 250) keeps that out of reach.
+FERRETDB_POOL = 200
+
+
 def postgresql_url(layout: Layout) -> str:
     """FerretDB's connection (the password is passed as PGPASSWORD, not on the command line)."""
-    return f"postgres://ferretdb@127.0.0.1:{layout.postgresql_port}/ferretdb"
+    return f"postgres://ferretdb@127.0.0.1:{layout.postgresql_port}/ferretdb?pool_max_conns={FERRETDB_POOL}"
 
 
 def postgresql_answers(layout: Layout, bin_dir: Path) -> bool:
@@ -688,6 +694,7 @@ def start_postgresql(layout: Layout) -> None:
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={layout.postgresql_port} -c unix_socket_directories=''"
             " -c plan_cache_mode=force_custom_plan"
+            f" -c max_connections={FERRETDB_POOL + 50}"
         )
         run_step(
             "postgresql start",

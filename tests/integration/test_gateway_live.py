@@ -26,7 +26,15 @@ from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_gateway.live import KNOWN, LiveFanout, audience_key, stream_key
 from snapfix_gateway.upstream import Answer
-from snapfix_shared.messages import IssueCommented, IssueFollowed, IssueReported, IssueStatusChanged, Location
+from snapfix_shared.messages import (
+    IssueCommented,
+    IssueFollowed,
+    IssueReported,
+    IssueStatusChanged,
+    Location,
+    ReportRejected,
+)
+from snapfix_shared.messages.issues import FieldError
 from tests.stack import Stack, free_port
 
 pytestmark = pytest.mark.integration
@@ -185,7 +193,9 @@ async def test_one_event_reaches_every_connection_of_its_audience_without_asking
 ) -> None:
     issue = uuid4()
     reporter, follower, stranger = (f"u-{uuid4().hex[:8]}" for _ in range(3))
-    (rep_headers, _), (fol_headers, _), (str_headers, _) = [await gateway.sign_in(u) for u in (reporter, follower, stranger)]
+    (rep_headers, _), (fol_headers, _), (str_headers, _) = [
+        await gateway.sign_in(u) for u in (reporter, follower, stranger)
+    ]
     await gateway.fanout.handle([record(reported(issue, reporter)), record(followed(issue, follower))])
     async with contextlib.AsyncExitStack() as stack:
         reporters = [await stack.enter_async_context(opened(gateway, rep_headers)) for _ in range(2)]
@@ -249,7 +259,10 @@ async def test_last_event_id_resumes_with_what_was_missed_then_live_without_dupl
     )
     async with opened(gateway, headers, last_event_id=seen["id"]) as resumed:
         missed = [await resumed.next(), await resumed.next()]
-        assert [(e["event"], e["data"].get("to")) for e in missed] == [("status_changed", "in_progress"), ("comment", None)]
+        assert [(e["event"], e["data"].get("to")) for e in missed] == [
+            ("status_changed", "in_progress"),
+            ("comment", None),
+        ]
         await gateway.fanout.handle([record(changed(issue, "resolved", "in_progress"))])
         live = await resumed.next()
         assert live["data"]["to"] == "resolved"
@@ -289,3 +302,24 @@ async def test_redis_connections_stay_bounded_however_many_streams(gateway: Any)
         # Another request meanwhile is answered (never a 500 for want of a connection).
         async with httpx.AsyncClient(base_url=gateway.url) as client:
             assert (await client.get("/livez")).status_code == 200
+
+
+async def test_a_report_refused_when_applied_tells_its_reporter_why(gateway: Any) -> None:
+    issue, reporter = uuid4(), f"u-{uuid4().hex[:8]}"
+    headers, _ = await gateway.sign_in(reporter)
+    calls = gateway.stub.calls
+    async with opened(gateway, headers) as stream:
+        assert (await stream.next())["event"] == "ready"
+        refused = ReportRejected(
+            correlation_id="live-test",
+            actor_id=reporter,
+            issue_id=issue,
+            reason="The category no longer exists.",
+            errors=(FieldError(field="category", message="unknown category"),),
+        )
+        await gateway.fanout.handle([record(refused)])
+        told = await stream.next()
+    assert told["event"] == "report_rejected"
+    assert (told["data"]["issue_id"], told["data"]["reason"]) == (str(issue), "The category no longer exists.")
+    assert told["data"]["errors"] == [{"field": "category", "message": "unknown category"}]
+    assert gateway.stub.calls == calls  # nobody else to ask about: only the reporter hears

@@ -1,8 +1,8 @@
 """Live updates: issue events fanned out to per-user Redis streams and to the gateways' feed.
 
 One consumer group for all gateway replicas (``gateway-live``) reads ``issues.events.v1``.
-For a status change or a public comment it appends the update to the stream of each
-user who should hear of it (``gw:live:{user}``, capped: the durable source a client
+For a status change, a public comment or a report refused when applied, it appends the
+update to the stream of each user who should hear of it (``gw:live:{user}``, capped: the durable source a client
 resumes from with ``Last-Event-ID``), then one entry to the feed (``gw:live:feed``) that
 names those users and the id each stream gave the update. Every gateway process reads the
 feed with one connection (``live_hub``) and hands each entry to its own connections.
@@ -40,6 +40,7 @@ from snapfix_shared.messages import (
     IssueFollowed,
     IssueReported,
     IssueStatusChanged,
+    ReportRejected,
 )
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -87,6 +88,15 @@ def live_payload(event: IssueEvent) -> dict[str, Any] | None:
             "comment_id": str(event.comment_id),
             "body": event.body,
             "at": event.commented_at.isoformat(),
+            "event_id": str(event.message_id),
+        }
+    if isinstance(event, ReportRejected):
+        return {
+            "type": "report_rejected",
+            "issue_id": str(event.issue_id),
+            "reason": event.reason,
+            "errors": [error.model_dump() for error in event.errors],
+            "at": event.occurred_at.isoformat(),
             "event_id": str(event.message_id),
         }
     return None
@@ -150,7 +160,10 @@ class LiveFanout:
         return users
 
     async def _fan_out(self, event: IssueEvent, payload: dict[str, Any]) -> None:
-        users = await self.audience(str(event.issue_id))
+        if isinstance(event, ReportRejected):  # nothing was created: only its reporter hears why
+            users = [event.actor_id] if event.actor_id else []
+        else:
+            users = await self.audience(str(event.issue_id)) or []
         if not users:
             return
         data = orjson.dumps(payload)

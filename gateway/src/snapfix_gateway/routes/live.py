@@ -28,7 +28,10 @@ _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
     responses={
         200: {
             "content": {"text/event-stream": {"example": _EXAMPLE}},
-            "description": "`status_changed` and `comment` events; each `id` can be sent back as `Last-Event-ID`",
+            "description": (
+                "`status_changed` and `comment` events, and `report_rejected` (a report of yours refused when "
+                "applied, with the reason); each `id` can be sent back as `Last-Event-ID`"
+            ),
         },
         400: {"description": "Last-Event-ID is not an id this stream gave out"},
         401: {"description": "Not signed in"},
@@ -41,7 +44,8 @@ async def events(
     principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this event id")] = None,
 ) -> LiveResponse:
-    """Status changes and public comments on your reports and the ones you follow, as they happen.
+    """Status changes and public comments on your reports and the ones you follow, as they happen;
+    and, should a report of yours be refused after its 202, why.
 
     Reconnect with `Last-Event-ID` to receive what you missed (the last 500 updates are kept for 7 days).
     A comment line (`: ping`) comes every 15 s or so; a user may hold a few streams at once.

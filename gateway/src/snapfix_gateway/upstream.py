@@ -30,6 +30,9 @@ def viewer_headers(request_id: str, principal: Principal | None) -> dict[str, st
 
 def relay(answer: Answer) -> Response:
     headers = {k: v for k in _PASSED_HEADERS if (v := answer.headers.get(k))}
+    if answer.status == 304:  # not modified: no body, no content type
+        headers.pop("content-type", None)
+        return Response(status_code=304, headers=headers)
     return Response(answer.body, status_code=answer.status, headers=headers)
 
 
@@ -40,7 +43,10 @@ async def relay_get(
     request_id: str,
     principal: Principal | None = None,
     params: str | None = None,
+    if_none_match: str | None = None,
 ) -> Response:
-    """GET ``path`` from the owner and relay its answer."""
+    """GET ``path`` from the owner and relay its answer (a 304 when ``if_none_match`` still holds)."""
     headers = viewer_headers(request_id, principal)
+    if if_none_match:
+        headers["if-none-match"] = if_none_match
     return relay(await upstream.call("GET", path, headers=headers, params=params))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from snapfix_gateway.commands import SubmitDep
@@ -421,11 +421,20 @@ _REPORT_GONE: dict[int | str, dict[str, Any]] = {
 
 @router.get("/v1/issues/{issue_id}", response_model=IssueDetail, responses=_ISSUE_ERRORS | _REPORT_GONE)
 async def get_issue(
-    issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
+    issue_id: UUID,
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: OptionalPrincipalDep,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One issue with its history and the comments you may see. After a report's 202, poll this
-    (its `Location`) until it answers 200 (applied) or 410 (refused, with the reason)."""
-    return await relay_get(issues, f"/v1/issues/{issue_id}", request_id=request_id, principal=principal)
+    (its `Location`) until it answers 200 (applied) or 410 (refused, with the reason).
+
+    The answer carries an `ETag`: send it back as `If-None-Match` and an unchanged issue
+    answers 304 with no body."""
+    return await relay_get(
+        issues, f"/v1/issues/{issue_id}", request_id=request_id, principal=principal, if_none_match=if_none_match
+    )
 
 
 async def _mine(request: Request, issues: Upstream, request_id: str, principal: Principal, what: str) -> Response:

@@ -16,9 +16,10 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
-from snapfix_issues import lists, rules
+from snapfix_issues import lists, rendered, rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, RejectedReportRecord, Viewer
@@ -135,6 +136,10 @@ def _ms(value: datetime) -> int:
 
 def _from_ms(value: float) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
+
+
+# A detail view is per viewer: no shared cache keeps it; a client revalidates with its ETag.
+PRIVATE = "private, no-cache"
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -295,12 +300,27 @@ async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
 
 
 @router.get("/issues/{issue_id}")
-async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep, viewer: ViewerDep) -> Response:
-    """One issue with its history and comments, as the viewer may see it.
+async def get_issue(  # noqa: PLR0917 - FastAPI injects by parameter
+    issue_id: UUID,
+    request: Request,
+    repo: RepoDep,
+    cache: CacheDep,
+    viewer: ViewerDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One issue with its history and comments, as the viewer may see it (ETag; 304 when unchanged).
 
-    A report refused when it was applied (after its 202) answers 410 to its reporter (and staff),
-    with the reason and the fields at fault as a 422 would have named them; 404 to anyone else.
+    From the read model the view is served as stored bytes (``rendered.py``): rendered once
+    per state and kind of viewer. A report refused when it was applied (after its 202) answers
+    410 to its reporter (and staff), with the reason and the fields at fault as a 422 would have
+    named them; 404 to anyone else.
     """
+    now = datetime.now(UTC)
+    raw = await cache.raw(issue_id)
+    if raw is not None:
+        served = await _stored_view(raw, request.app.state.rendered, viewer, now, if_none_match)
+        if served is not None:
+            return served
     entry = await load_issue(issue_id, repo, cache)
     if entry is None:
         async with cache.breakers.guard("mongo", MONGO_DOWN):
@@ -308,9 +328,34 @@ async def get_issue(issue_id: UUID, repo: RepoDep, cache: CacheDep, viewer: View
         if rejected is not None and (viewer.is_staff or (viewer.user_id or None) == rejected.reporter_id):
             raise refused_report_problem(rejected)
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
-    view = detail(entry.issue, entry.comments, viewer, now=datetime.now(UTC))
+    view = detail(entry.issue, entry.comments, viewer, now=now)
     view["photos"] = await photo_views(entry.issue.media_ids)
     return _json(view)
+
+
+async def _stored_view(
+    raw: bytes, views: rendered.RenderedViews, viewer: Viewer, now: datetime, if_none_match: str | None
+) -> Response | None:
+    """The detail view from the read model's bytes, rendered once per ETag; None if they do not read."""
+    try:
+        head = orjson.loads(raw)["issue"]
+        media_ids = [UUID(m) for m in head["media_ids"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None  # an older shape: read as a miss
+    photos = await photo_views(media_ids)
+    tag = rendered.etag(raw, rendered.viewer_kind(head, viewer), rendered.overdue(head, now), photos)
+    headers = {"ETag": tag, "Cache-Control": PRIVATE}
+    if rendered.matches(if_none_match, tag):
+        return Response(status_code=304, headers=headers)
+    body = views.get(tag)
+    if body is None:
+        try:
+            cached = CachedIssue.loads(raw)
+        except (KeyError, TypeError, ValidationError):
+            return None
+        body = orjson.dumps({**detail(cached.issue, cached.comments, viewer, now=now), "photos": photos})
+        views.put(tag, body)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/issues/{issue_id}/audience")
@@ -580,6 +625,7 @@ async def status_changes(
 
 def install(app: FastAPI) -> None:
     """The routes, and the store's failures as 503 (the client should come back later)."""
+    app.state.rendered = rendered.RenderedViews()
     app.include_router(router)
 
     @app.exception_handler(PyMongoError)

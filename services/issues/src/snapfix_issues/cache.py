@@ -134,13 +134,20 @@ class IssueCache:
             return None
         return raw.decode() if isinstance(raw, bytes) else (raw or "0")
 
-    async def get(self, issue_id: UUID) -> CachedIssue | None:
+    async def raw(self, issue_id: UUID) -> bytes | None:
+        """The entry's bytes as Redis holds them (None: a miss, or Redis is down)."""
         try:
             async with self.breakers.guard("redis", REDIS_DOWN):
                 raw = await self.redis.get(issue_key(issue_id))
         except (RedisError, CircuitOpen):
             return None
         if not raw:
+            return None
+        return raw.encode() if isinstance(raw, str) else raw
+
+    async def get(self, issue_id: UUID) -> CachedIssue | None:
+        raw = await self.raw(issue_id)
+        if raw is None:
             return None
         try:
             return CachedIssue.loads(raw)

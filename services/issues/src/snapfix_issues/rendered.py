@@ -1,0 +1,70 @@
+"""Issue details served as stored bytes: rendered once per state and kind of viewer, with an ETag.
+
+A detail view depends on the issue's read-model entry (the bytes Redis holds), on who asks
+(staff; someone the reporter is visible to; someone it is hidden from), on whether it is
+overdue now, and on its photos' states. The digest of those is the view's ETag and the key
+of its rendered bytes in a bounded in-process map: a repeated read re-renders nothing,
+re-validates nothing, and a client that has it gets 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from snapfix_issues.domain import Viewer
+from snapfix_issues.rules import SETTLED_STATUSES
+
+MAX_VIEWS = 4096  # about 2 KiB each
+
+
+def viewer_kind(issue: dict[str, Any], viewer: Viewer) -> str:
+    """What of the issue ``viewer`` may see (``views.detail`` decides on no more than this)."""
+    if viewer.is_staff:
+        return "staff"
+    visible = not issue.get("anonymous") or (viewer.user_id is not None and viewer.user_id == issue.get("reporter_id"))
+    return "visible" if visible else "hidden"
+
+
+def overdue(issue: dict[str, Any], now: datetime) -> bool:
+    due = issue.get("due_at")
+    return due is not None and datetime.fromisoformat(due) < now and issue.get("status") not in SETTLED_STATUSES
+
+
+def etag(entry: bytes, kind: str, is_overdue: bool, photos: list[dict[str, Any]]) -> str:
+    digest = hashlib.blake2b(entry, digest_size=16)
+    digest.update(f"|{kind}|{int(is_overdue)}|".encode())
+    digest.update(orjson.dumps(photos))
+    return f'"{digest.hexdigest()}"'
+
+
+def matches(if_none_match: str | None, tag: str) -> bool:
+    """RFC 9110 weak comparison of If-None-Match with the view's (strong) tag."""
+    if not if_none_match:
+        return False
+    candidates = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return tag in candidates or "*" in candidates
+
+
+class RenderedViews:
+    """The rendered bytes of recent detail views, by ETag (least recently used dropped first)."""
+
+    def __init__(self, size: int = MAX_VIEWS) -> None:
+        self.size = size
+        self._views: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, tag: str) -> bytes | None:
+        body = self._views.get(tag)
+        if body is not None:
+            self._views.move_to_end(tag)
+        return body
+
+    def put(self, tag: str, body: bytes) -> None:
+        self._views[tag] = body
+        self._views.move_to_end(tag)
+        while len(self._views) > self.size:
+            self._views.popitem(last=False)

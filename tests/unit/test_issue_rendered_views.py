@@ -1,0 +1,63 @@
+"""Detail views as stored bytes: the ETag covers everything a view depends on, and nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from snapfix_issues import rendered
+from snapfix_issues.domain import Viewer
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+ISSUE = {"reporter_id": "u-reporter", "anonymous": True, "status": "open", "due_at": None}
+
+
+def test_the_kind_of_viewer_is_what_the_view_shows_them() -> None:
+    assert rendered.viewer_kind(ISSUE, Viewer(user_id="u-reporter", role="citizen")) == "visible"
+    assert rendered.viewer_kind(ISSUE, Viewer(user_id="u-other", role="citizen")) == "hidden"
+    assert rendered.viewer_kind(ISSUE, Viewer()) == "hidden"
+    assert rendered.viewer_kind(ISSUE, Viewer(user_id="u-crew", role="staff")) == "staff"
+    assert rendered.viewer_kind({**ISSUE, "anonymous": False}, Viewer()) == "visible"
+
+
+def test_overdue_follows_the_clock_and_the_status() -> None:
+    due = {**ISSUE, "due_at": (NOW - timedelta(minutes=1)).isoformat()}
+    assert rendered.overdue(due, NOW)
+    assert not rendered.overdue(due, NOW - timedelta(minutes=2))
+    assert not rendered.overdue({**due, "status": "resolved"}, NOW)
+    assert not rendered.overdue(ISSUE, NOW)
+
+
+def test_the_tag_changes_with_each_input() -> None:
+    base = rendered.etag(b'{"issue":1}', "hidden", False, [])
+    assert base == rendered.etag(b'{"issue":1}', "hidden", False, [])
+    assert base[0] == base[-1] == '"'  # a strong entity tag
+    others = {
+        rendered.etag(b'{"issue":2}', "hidden", False, []),
+        rendered.etag(b'{"issue":1}', "staff", False, []),
+        rendered.etag(b'{"issue":1}', "hidden", True, []),
+        rendered.etag(b'{"issue":1}', "hidden", False, [{"id": "m", "status": "processed"}]),
+    }
+    assert base not in others
+    assert len(others) == 4
+
+
+def test_if_none_match_is_compared_weakly() -> None:
+    tag = rendered.etag(b"x", "staff", False, [])
+    assert rendered.matches(tag, tag)
+    assert rendered.matches(f'"other", W/{tag}', tag)
+    assert rendered.matches("*", tag)
+    assert not rendered.matches('"other"', tag)
+    assert not rendered.matches(None, tag)
+
+
+def test_the_least_recently_used_view_goes_first() -> None:
+    views = rendered.RenderedViews(size=2)
+    views.put("a", b"A")
+    views.put("b", b"B")
+    assert views.get("a") == b"A"  # now the most recent
+    views.put("c", b"C")
+    assert (views.get("a"), views.get("b"), views.get("c")) == (b"A", None, b"C")

@@ -151,7 +151,12 @@ async def gw_on_cluster(stack: Stack, cluster_url: str) -> AsyncIterator[httpx.A
 
 async def test_the_gateway_runs_on_the_cluster(gw_on_cluster: httpx.AsyncClient, cluster: Redis) -> None:
     gw = gw_on_cluster
+    # Ready once its copy of the catalogue is read from Kafka (a moment after it answers at all).
+    deadline = asyncio.get_running_loop().time() + 60
     ready = await gw.get("/readyz")
+    while ready.status_code != 200 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        ready = await gw.get("/readyz")
     assert ready.status_code == 200, ready.text
 
     # Idempotency keys: the replay is the first answer, stored in the cluster.

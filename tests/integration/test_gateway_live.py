@@ -25,6 +25,7 @@ from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_gateway.live import KNOWN, LiveFanout, audience_key, stream_key
+from snapfix_gateway.live_hub import QUEUE_FRAMES, frame, parse_id
 from snapfix_gateway.upstream import Answer
 from snapfix_shared.messages import (
     IssueCommented,
@@ -323,3 +324,33 @@ async def test_a_report_refused_when_applied_tells_its_reporter_why(gateway: Any
     assert (told["data"]["issue_id"], told["data"]["reason"]) == (str(issue), "The category no longer exists.")
     assert told["data"]["errors"] == [{"field": "category", "message": "unknown category"}]
     assert gateway.stub.calls == calls  # nobody else to ask about: only the reporter hears
+
+
+async def test_a_connection_that_falls_behind_catches_up_from_its_stream_in_order_once(gateway: Any) -> None:
+    hub = gateway.app.state.live_hub
+    user = f"u-{uuid4().hex[:8]}"
+    listener = hub.open(user, "no-session")
+    try:
+        ready = await hub.start_at(listener, None)
+        ids = []
+        for n in range(QUEUE_FRAMES + 36):  # more than a connection's queue holds, before it reads any
+            entry_id = (
+                await gateway.redis.xadd(stream_key(user), {"type": "comment", "data": f'{{"n": {n}}}'})
+            ).decode()
+            ids.append(entry_id)
+            listener.offer(parse_id(entry_id), frame(entry_id, b"comment", f'{{"n": {n}}}'.encode()))
+        assert listener.catch_up  # its queue overflowed: what it missed is read from its stream
+        got: list[bytes] = []
+        frames = hub.frames(listener, ready)
+
+        async def read() -> None:
+            async for chunk in frames:
+                got.append(chunk)
+                if len(got) == len(ids) + 1:
+                    return
+
+        await asyncio.wait_for(read(), 10)
+        assert b"event: ready" in got[0]
+        assert [chunk.split(b"\n")[0].removeprefix(b"id: ").decode() for chunk in got[1:]] == ids
+    finally:
+        hub.close(listener)

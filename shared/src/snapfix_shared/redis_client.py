@@ -64,8 +64,8 @@ def redis_client(settings: RedisSettings, *, socket_timeout: float | None = None
     """The process's Redis client; ``socket_timeout`` overrides the read timeout (blocking reads)."""
     options = redis_options(settings, socket_timeout=socket_timeout)
     if settings.redis_cluster:
-        if settings.redis_max_connections:
-            options["max_connections"] = settings.redis_max_connections
+        # No bound here: redis-py's cluster client fails a call at once when a node's connections
+        # are all busy (it cannot wait for one), which would turn a burst into errors.
         # RedisCluster has the command API the callers use (commands, pipeline, scripts,
         # ping, aclose), routing each key to its slot's node; callers are typed against Redis.
         return cast("Redis", _ClusterClient.from_url(settings.redis_url, **options))

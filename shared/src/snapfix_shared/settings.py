@@ -68,9 +68,9 @@ class RedisSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_timeout_s: float = Field(default=0.5, gt=0)
-    # At most this many connections per process (per node on a cluster); a call finding them all
-    # busy waits up to redis_timeout_s, then fails as Redis being down does. None: redis-py's 100,
-    # past which a call fails at once.
+    # At most this many connections per process (one Redis server; a cluster client is not bounded
+    # here); a call finding them all busy waits up to redis_timeout_s, then fails as Redis being
+    # down does. None: redis-py's 100, past which a call fails at once.
     redis_max_connections: int | None = Field(default=None, ge=1)
     cache_ttl_s: int = Field(default=300, ge=1)
     # A Redis Cluster (the operator's) instead of one node: redis_url names one seed node,

@@ -354,3 +354,21 @@ async def test_a_connection_that_falls_behind_catches_up_from_its_stream_in_orde
         assert [chunk.split(b"\n")[0].removeprefix(b"id: ").decode() for chunk in got[1:]] == ids
     finally:
         hub.close(listener)
+
+
+async def test_the_feed_reader_resumes_after_losing_its_connection_without_losing_updates(gateway: Any) -> None:
+    issue, reporter = uuid4(), f"u-{uuid4().hex[:8]}"
+    headers, _ = await gateway.sign_in(reporter)
+    await gateway.fanout.handle([record(reported(issue, reporter))])
+    async with opened(gateway, headers) as stream:
+        assert (await stream.next())["event"] == "ready"
+        blocked = [c for c in await gateway.redis.client_list() if c.get("cmd") == "xread"]
+        assert blocked  # the feed reader, waiting for news
+        for client in blocked:
+            await gateway.redis.client_kill_filter(_id=client["id"])
+        # Appended while the reader reconnects: it reads on from where it was.
+        await gateway.fanout.handle([record(changed(issue, "acknowledged"))])
+        await gateway.fanout.handle([record(changed(issue, "in_progress", "acknowledged"))])
+        got = [await stream.next(), await stream.next()]
+        assert [e["data"]["to"] for e in got] == ["acknowledged", "in_progress"]
+        await stream.nothing_more()

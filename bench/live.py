@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -42,7 +41,8 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from bench.run import BENCH_LIMITS, BODY, RESULTS, ROOT, process
+from bench.cpu import LOAD_CORE, Meter, pid_on, pinned, stack_pids
+from bench.run import BENCH_LIMITS, BODY, RESULTS, process
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
@@ -54,48 +54,6 @@ FOLLOWERS = int(os.environ.get("BENCH_LIVE_FOLLOWERS", "1000"))
 OPENING = int(os.environ.get("BENCH_LIVE_OPENING", "100"))  # streams being opened at once
 CHANGES = ("acknowledged", "in_progress", "resolved")
 TARGETS = {"redis_connections_max": 20, "rss_mb_max": 1536, "p99_s_max": 2.0}
-STACK_DIR = ROOT / ".stack" / os.environ.get("SNAPFIX_STACK_PROFILE", "bench")
-SERVER_CORE, LOAD_CORE = "0", "1"
-
-
-# -- processes: where they run and the CPU they spend (from /proc) ------------------------------
-
-
-def stack_pids(apps: dict[str, int]) -> dict[str, int]:
-    """The stack's servers (from their pid files) and the app processes given, those alive."""
-    pids = dict(apps)
-    for pidfile in STACK_DIR.rglob("*.pid"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            pids[pidfile.stem] = int(pidfile.read_text().split()[0])
-    return {name: pid for name, pid in pids.items() if Path(f"/proc/{pid}").exists()}
-
-
-def pid_on(url: str) -> int:
-    port = urlsplit(url).port
-    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
-    return int(out.split("pid=", 1)[1].split(",", 1)[0])
-
-
-def pin(pids: dict[str, int], cores: str) -> None:
-    for pid in pids.values():
-        subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], capture_output=True, check=False)
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-class Meter:
-    """CPU seconds each process spent since it was made, in ms per unit of work."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.start = {name: cpu_s(pid) for name, pid in pids.items()}
-
-    def per_request(self, units: int) -> dict[str, float]:
-        spent = {name: cpu_s(pid) - self.start[name] for name, pid in self.pids.items()}
-        return {name: round(s * 1000 / max(units, 1), 3) for name, s in spent.items()}
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -414,11 +372,8 @@ def main() -> None:
     ):
         pids = stack_pids({"gateway": pid_on(gw), "issues": pid_on(issues)})
         os.sched_setaffinity(0, {int(LOAD_CORE)})
-        pin(pids, SERVER_CORE)
-        try:
+        with pinned(pids):
             results.update(asyncio.run(run(gw, pids, os.environ["SNAPFIX_REDIS_URL"])))
-        finally:
-            pin(pids, f"0-{(os.cpu_count() or 1) - 1}")
     results["load_average_end"] = round(os.getloadavg()[0], 1)
     (RESULTS / "live.json").write_text(json.dumps(results, indent=2))
     print(json.dumps({k: results.get(k) for k in ("opening", "peak", "deliveries", "met")}, indent=2))

@@ -81,6 +81,18 @@ def connect_stack() -> Stack:
     return stack
 
 
+def process_env(stack: Stack, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a SnapFix process started by a test: this stack, this port, and ``extra``."""
+    return {
+        **os.environ,
+        "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
+        "SNAPFIX_MONGO_URL": stack.mongo_url,
+        "SNAPFIX_REDIS_URL": stack.redis_url,
+        "SNAPFIX_HTTP_PORT": str(port),
+        **(extra or {}),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,7 +4,6 @@ within a second, from the revocation feed (not a Redis lookup per request)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import orjson
 import pytest
 
 from snapfix_shared.topics import Topic
-from tests.stack import ROOT, Stack, free_port, read_topic
+from tests.stack import ROOT, Stack, free_port, process_env, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +32,17 @@ def replicas(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         for name in ("a", "b"):
             port = free_port()
-            env = {
-                **os.environ,
-                "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
-                "SNAPFIX_MONGO_URL": stack.mongo_url,
-                "SNAPFIX_REDIS_URL": stack.redis_url,
-                "SNAPFIX_HTTP_PORT": str(port),
-                "SNAPFIX_LIVE_UPDATES": "false",  # no issues service here to ask for audiences
-                "SNAPFIX_RATE_LIMIT_ANONYMOUS": "10000/minute",
-                "SNAPFIX_RATE_LIMIT_TOKEN": "10000/minute",
-                "SNAPFIX_RATE_LIMIT_USER": "10000/minute",
-                "OTEL_SERVICE_NAME": f"snapfix-gateway-{name}",
-            }
+            env = process_env(
+                stack,
+                port,
+                {
+                    "SNAPFIX_LIVE_UPDATES": "false",  # no issues service here to ask for audiences
+                    "SNAPFIX_RATE_LIMIT_ANONYMOUS": "10000/minute",
+                    "SNAPFIX_RATE_LIMIT_TOKEN": "10000/minute",
+                    "SNAPFIX_RATE_LIMIT_USER": "10000/minute",
+                    "OTEL_SERVICE_NAME": f"snapfix-gateway-{name}",
+                },
+            )
             log = logs / f"gateway-{name}.log"
             with log.open("ab") as out:
                 proc = subprocess.Popen(

@@ -9,7 +9,6 @@ some have arrived and started again; every (event, recipient) email must arrive.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -37,7 +36,7 @@ from tests.integration.notify_app import (
     start_groups_at_end,
 )
 from tests.mailbox import Mailbox, body_text
-from tests.stack import ROOT, Stack, free_port, wait_ready
+from tests.stack import ROOT, Stack, free_port, process_env, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -87,29 +86,28 @@ async def test_sigkill_in_a_burst_loses_no_email_and_repeats_at_most_the_sends_i
         await start_groups_at_end(stack.kafka, settings)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
-            "SNAPFIX_MONGO_URL": stack.mongo_url,
-            "SNAPFIX_REDIS_URL": stack.redis_url,
-            "SNAPFIX_HTTP_PORT": str(port),
-            "SNAPFIX_MONGO_DATABASE": settings.mongo_database,
-            "SNAPFIX_NOTIFY_USERS_GROUP": settings.notify_users_group,
-            "SNAPFIX_NOTIFY_ISSUES_GROUP": settings.notify_issues_group,
-            "SNAPFIX_WEBHOOKS_GROUP": settings.webhooks_group,
-            "SNAPFIX_SEND_CONCURRENCY": str(SEND_CONCURRENCY),
-            "SNAPFIX_POLL_INTERVAL_S": "0.3",
-            "SNAPFIX_RETRY_BASE_S": "0.2",
-            "SNAPFIX_RETRY_MAX_S": "1",
-            # A send claimed by the killed process is retried once its lease lapses (after the SMTP timeout).
-            "SNAPFIX_LEASE_S": "6",
-            "NOTIFY_SMTP_TIMEOUT_S": "3",
-            "NOTIFY_SMTP_HOST": mailbox.host,
-            "NOTIFY_SMTP_PORT": str(mailbox.port),
-            "SNAPFIX_LOG_LEVEL": "WARNING",
-            # FerretDB scans a collection per update: on a busy machine a delete of a batch takes seconds.
-            "SNAPFIX_MONGO_TIMEOUT_MS": "15000",
-        }
+        env = process_env(
+            stack,
+            port,
+            {
+                "SNAPFIX_MONGO_DATABASE": settings.mongo_database,
+                "SNAPFIX_NOTIFY_USERS_GROUP": settings.notify_users_group,
+                "SNAPFIX_NOTIFY_ISSUES_GROUP": settings.notify_issues_group,
+                "SNAPFIX_WEBHOOKS_GROUP": settings.webhooks_group,
+                "SNAPFIX_SEND_CONCURRENCY": str(SEND_CONCURRENCY),
+                "SNAPFIX_POLL_INTERVAL_S": "0.3",
+                "SNAPFIX_RETRY_BASE_S": "0.2",
+                "SNAPFIX_RETRY_MAX_S": "1",
+                # A send claimed by the killed process is retried once its lease lapses (after the SMTP timeout).
+                "SNAPFIX_LEASE_S": "6",
+                "NOTIFY_SMTP_TIMEOUT_S": "3",
+                "NOTIFY_SMTP_HOST": mailbox.host,
+                "NOTIFY_SMTP_PORT": str(mailbox.port),
+                "SNAPFIX_LOG_LEVEL": "WARNING",
+                # FerretDB scans a collection per update: on a busy machine a delete of a batch takes seconds.
+                "SNAPFIX_MONGO_TIMEOUT_MS": "15000",
+            },
+        )
         log = tmp_path / "notify.log"
         proc = _start(env, log)
         _ready(url, proc, log)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import ROOT, Stack, free_port, wait_ready
+from tests.stack import ROOT, Stack, free_port, process_env, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -35,15 +34,14 @@ def _unmatched(metrics: str) -> float:
 def test_two_workers_share_the_port_and_metrics_count_every_request(stack: Stack, tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
-        "SNAPFIX_MONGO_URL": stack.mongo_url,
-        "SNAPFIX_REDIS_URL": stack.redis_url,
-        "SNAPFIX_HTTP_PORT": str(port),
-        "SNAPFIX_WORKERS": "2",
-        "OTEL_SERVICE_NAME": "snapfix-analytics-workers",
-    }
+    env = process_env(
+        stack,
+        port,
+        {
+            "SNAPFIX_WORKERS": "2",
+            "OTEL_SERVICE_NAME": "snapfix-analytics-workers",
+        },
+    )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = tmp_path / "analytics.log"
     with log.open("ab") as out:

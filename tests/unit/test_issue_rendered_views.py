@@ -54,10 +54,18 @@ def test_if_none_match_is_compared_weakly() -> None:
     assert not rendered.matches(None, tag)
 
 
-def test_the_least_recently_used_view_goes_first() -> None:
-    views = rendered.RenderedViews(size=2)
-    views.put("a", b"A")
-    views.put("b", b"B")
-    assert views.get("a") == b"A"  # now the most recent
-    views.put("c", b"C")
-    assert (views.get("a"), views.get("b"), views.get("c")) == (b"A", None, b"C")
+def test_the_least_recently_used_view_goes_first_within_a_byte_budget() -> None:
+    views = rendered.RenderedViews(max_bytes=20, max_view_bytes=10)
+    views.put("a", b"A" * 8)
+    views.put("b", b"B" * 8)
+    assert views.get("a") == b"A" * 8  # now the most recent
+    views.put("c", b"C" * 8)  # 24 bytes: the least recently used goes
+    assert (views.get("a"), views.get("b"), views.get("c")) == (b"A" * 8, None, b"C" * 8)
+    assert views.bytes == 16
+
+
+def test_a_view_too_large_to_keep_is_not_kept() -> None:
+    views = rendered.RenderedViews(max_bytes=100, max_view_bytes=10)
+    views.put("big", b"x" * 11)
+    views.put("small", b"y" * 10)
+    assert (views.get("big"), views.get("small"), views.bytes) == (None, b"y" * 10, 10)

@@ -19,7 +19,9 @@ import orjson
 from snapfix_issues.domain import Viewer
 from snapfix_issues.rules import SETTLED_STATUSES
 
-MAX_VIEWS = 4096  # about 2 KiB each
+# Bounded by bytes, not count: an issue with many comments renders to far more than most.
+MAX_BYTES = 16 * 1024 * 1024
+MAX_VIEW_BYTES = 256 * 1024  # a larger view is rendered each time, never kept
 
 
 def viewer_kind(issue: dict[str, Any], viewer: Viewer) -> str:
@@ -53,8 +55,9 @@ def matches(if_none_match: str | None, tag: str) -> bool:
 class RenderedViews:
     """The rendered bytes of recent detail views, by ETag (least recently used dropped first)."""
 
-    def __init__(self, size: int = MAX_VIEWS) -> None:
-        self.size = size
+    def __init__(self, max_bytes: int = MAX_BYTES, max_view_bytes: int = MAX_VIEW_BYTES) -> None:
+        self.max_bytes, self.max_view_bytes = max_bytes, max_view_bytes
+        self.bytes = 0
         self._views: OrderedDict[str, bytes] = OrderedDict()
 
     def get(self, tag: str) -> bytes | None:
@@ -64,7 +67,10 @@ class RenderedViews:
         return body
 
     def put(self, tag: str, body: bytes) -> None:
+        if len(body) > self.max_view_bytes or tag in self._views:
+            return
         self._views[tag] = body
-        self._views.move_to_end(tag)
-        while len(self._views) > self.size:
-            self._views.popitem(last=False)
+        self.bytes += len(body)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._views.popitem(last=False)
+            self.bytes -= len(dropped)

@@ -281,6 +281,17 @@ async def test_heartbeats_and_the_stream_ends_with_its_session(gateway: Any) -> 
         await asyncio.wait_for(stream._task, 5)  # the server ends the stream
 
 
+async def test_a_stream_ends_within_a_second_or_two_of_its_session_revoked_on_any_replica(gateway: Any) -> None:
+    user = f"u-{uuid4().hex[:8]}"
+    headers, session_id = await gateway.sign_in(user)
+    async with opened(gateway, headers) as stream:
+        # As the revocation feed brings it from another replica: the session hash is still in Redis,
+        # so only the process's revocation set can end the stream.
+        gateway.app.state.revocations.note([session_id])
+        await asyncio.wait_for(stream._task, 3)
+        assert await gateway.redis.exists(f"gw:sess:{{{session_id}}}")
+
+
 async def test_redis_connections_stay_bounded_however_many_streams(gateway: Any) -> None:
     async def clients() -> int:
         return len(await gateway.redis.client_list())

@@ -80,7 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     if settings.live_updates:
         register_live(runtime, LiveFanout(runtime, runtime.redis, issues_http))
     # One feed reader per process for every stream, on Redis connections of its own (bounded).
-    live_hub = LiveHub.started_with(runtime, settings)
+    live_hub = LiveHub.started_with(runtime, settings, revocations.is_revoked)
 
     app = runtime.app(
         needs_mongo=_needs_mongo,

@@ -129,8 +129,13 @@ class Listener:
 
 
 class LiveHub:
-    def __init__(self, settings: GatewaySettings, redis: Redis) -> None:
+    def __init__(
+        self, settings: GatewaySettings, redis: Redis, revoked: Callable[[str], bool] = lambda _session: False
+    ) -> None:
         self.settings = settings
+        # This process's revocation set (``identity.revocations``): a stream ends within a second
+        # of its session's end, with no Redis call; the slower check below also catches the rest.
+        self.revoked = revoked
         self.block_ms = int(settings.live_block_s * 1000)
         # The reader's connection: one task uses it, one call at a time.
         self.reader_redis = redis_client(settings, socket_timeout=settings.live_block_s + 5)
@@ -145,10 +150,12 @@ class LiveHub:
         self.reader_connected = asyncio.Event()
 
     @classmethod
-    def started_with(cls, runtime: Runtime, settings: GatewaySettings) -> LiveHub:
+    def started_with(
+        cls, runtime: Runtime, settings: GatewaySettings, revoked: Callable[[str], bool] = lambda _session: False
+    ) -> LiveHub:
         """A hub that starts and stops with ``runtime``."""
         assert runtime.redis is not None
-        hub = cls(settings, runtime.redis)
+        hub = cls(settings, runtime.redis, revoked)
         runtime.on_startup.append(hub.start)
         runtime.on_shutdown.append(hub.stop)
         return hub
@@ -333,17 +340,25 @@ class LiveHub:
         heartbeat_at = session_check_at = time.monotonic()
         while True:
             await asyncio.sleep(1)
-            if AppStatus.should_exit:  # the server is stopping: end the streams, so it need not wait for them
+            try:
+                if AppStatus.should_exit:  # the server is stopping: end the streams, so it need not wait for them
+                    for listener in self.listeners():
+                        self.close(listener)
                 for listener in self.listeners():
-                    self.close(listener)
-            now = time.monotonic()
-            if now - heartbeat_at >= self.settings.live_heartbeat_s:
-                heartbeat_at = now
-                for listener in self.listeners():
-                    listener.wake(heartbeat=True)
-            if now - session_check_at >= self.settings.live_session_check_s:
-                session_check_at = now
-                await self._end_ended_sessions()
+                    if self.revoked(listener.session_id):  # signed out on any replica, a second ago at most
+                        self.close(listener)
+                now = time.monotonic()
+                if now - heartbeat_at >= self.settings.live_heartbeat_s:
+                    heartbeat_at = now
+                    for listener in self.listeners():
+                        listener.wake(heartbeat=True)
+                if now - session_check_at >= self.settings.live_session_check_s:
+                    session_check_at = now
+                    await self._end_ended_sessions()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a tick that fails must not end heartbeats and checks for good
+                log.exception("live: a tick failed; ticking on")
 
     async def active_sessions(self, session_ids: list[str]) -> set[str]:
         """Those of ``session_ids`` whose session still exists (pipelined, a page per call)."""

@@ -33,6 +33,7 @@ from snapfix_gateway.idempotency import Claim, ClaimOutcome, Idempotency
 from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenCodec
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import PROBLEM_JSON
+from snapfix_shared.redis_client import RedisBusy
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,10 @@ class Limiter:
         try:
             async with self.breakers.guard("redis", REDIS_DOWN):
                 verdicts, outcome = await self._in_redis(checks, claim)
+        except RedisBusy:
+            if claim is not None:
+                raise  # a key must be claimed, never skipped in a burst: the caller answers 503
+            return [await self._in_memory(policy, caller) for policy, caller in checks], None
         except (RedisError, CircuitOpen) as exc:
             if not self.degraded:
                 log.warning("rate limits counted locally: Redis is not answering (%r)", exc)
@@ -224,7 +229,11 @@ class RateLimitMiddleware:
         claim = None
         if key is not None and self.idempotency.valid(key):
             claim, receive = await self.idempotency.claim(scope, receive, key=key, caller=caller)
-        verdicts, outcome = await self.limiter.check_all(checks, claim)
+        try:
+            verdicts, outcome = await self.limiter.check_all(checks, claim)
+        except RedisBusy:
+            await self._busy(scope, send)
+            return
         # The policy closest to refusing is the one the client is told about.
         shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
         headers = [
@@ -249,6 +258,31 @@ class RateLimitMiddleware:
             await self.idempotency.refuse_key(scope, send_with_headers)
         else:
             await self.idempotency.respond(self.app, scope, receive, send_with_headers, claim=claim, outcome=outcome)
+
+    @staticmethod
+    async def _busy(scope: Scope, send: Send) -> None:
+        """Every Redis connection busy: a keyed request cannot be claimed now; come back in a second."""
+        body = orjson.dumps(
+            {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "Too busy to record the Idempotency-Key just now; retry with the same key.",
+                "instance": scope.get("path", ""),
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", b"1"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple[bytes, bytes]]) -> None:

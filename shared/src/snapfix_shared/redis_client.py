@@ -12,7 +12,7 @@ from typing import Any, cast
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, SlotNotCoveredError
+from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from snapfix_shared.settings import RedisSettings
@@ -46,6 +46,26 @@ def _as_connection_error(exc: RedisClusterException) -> Exception:
     return RedisConnectionError(str(exc)) if unreachable else exc
 
 
+class RedisBusy(RedisError):
+    """Every connection of the process's bounded pool stayed busy for ``redis_timeout_s``.
+
+    Overload, not an outage: not one of ``breakers.REDIS_DOWN``, so it never opens the
+    Redis circuit (which would put the whole process in its degraded mode for a while).
+    """
+
+
+class _WaitingPool(BlockingConnectionPool):
+    """A bounded pool whose "none free in time" is ``RedisBusy`` rather than a ConnectionError."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except RedisConnectionError as exc:
+            if isinstance(exc.__cause__, TimeoutError):
+                raise RedisBusy(f"all {self.max_connections} Redis connections busy") from exc
+            raise
+
+
 def redis_options(settings: RedisSettings, *, socket_timeout: float | None = None) -> dict[str, Any]:
     """The connection options for either client kind (TLS only where the URL asks for it)."""
     options: dict[str, Any] = {
@@ -70,7 +90,7 @@ def redis_client(settings: RedisSettings, *, socket_timeout: float | None = None
         # ping, aclose), routing each key to its slot's node; callers are typed against Redis.
         return cast("Redis", _ClusterClient.from_url(settings.redis_url, **options))
     if settings.redis_max_connections:
-        pool = BlockingConnectionPool.from_url(
+        pool = _WaitingPool.from_url(
             settings.redis_url,
             max_connections=settings.redis_max_connections,
             timeout=settings.redis_timeout_s,

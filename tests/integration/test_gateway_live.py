@@ -24,7 +24,7 @@ from snapfix_gateway.app import create_app
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
-from snapfix_gateway.live import KNOWN, LiveFanout, audience_key, stream_key
+from snapfix_gateway.live import FEED_KEY, KNOWN, LiveFanout, audience_key, stream_key
 from snapfix_gateway.live_hub import QUEUE_FRAMES, frame, parse_id
 from snapfix_gateway.upstream import Answer
 from snapfix_shared.messages import (
@@ -290,6 +290,28 @@ async def test_a_stream_ends_within_a_second_or_two_of_its_session_revoked_on_an
         gateway.app.state.revocations.note([session_id])
         await asyncio.wait_for(stream._task, 3)
         assert await gateway.redis.exists(f"gw:sess:{{{session_id}}}")
+
+
+async def test_entries_put_on_the_feed_out_of_order_by_two_replicas_all_arrive_once(gateway: Any) -> None:
+    user = f"u-{uuid4().hex[:8]}"
+    headers, _ = await gateway.sign_in(user)
+    async with opened(gateway, headers) as stream:
+        assert (await stream.next())["event"] == "ready"
+        key = stream_key(user)
+        # Replica A appends first, replica B second; B's feed entry lands before A's.
+        first = await gateway.redis.xadd(key, {"type": "status_changed", "data": orjson.dumps({"n": 1})})
+        second = await gateway.redis.xadd(key, {"type": "status_changed", "data": orjson.dumps({"n": 2})})
+        for entry_id, n in ((second, 2), (first, 1)):
+            fields = {
+                "type": "status_changed",
+                "data": orjson.dumps({"n": n}),
+                "users": orjson.dumps({user: entry_id.decode()}),
+            }
+            await gateway.redis.xadd(FEED_KEY, fields)  # type: ignore[arg-type]
+        got = [await stream.next(), await stream.next()]
+        assert [(e["id"], e["data"]["n"]) for e in got] == [(second.decode(), 2), (first.decode(), 1)]
+        await gateway.redis.xadd(FEED_KEY, fields)  # type: ignore[arg-type]  # the same entry again
+        await stream.nothing_more()
 
 
 async def test_redis_connections_stay_bounded_however_many_streams(gateway: Any) -> None:

@@ -50,7 +50,7 @@ from starlette.types import Receive, Scope, Send
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.identity.sessions import _keys as session_keys
 from snapfix_gateway.live import FEED_KEY, stream_key
-from snapfix_shared.redis_client import redis_client
+from snapfix_shared.redis_client import RedisBusy, redis_client
 from snapfix_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ T = TypeVar("T")
 StreamId = tuple[int, int]
 
 QUEUE_FRAMES = 64  # a connection this far behind catches up from its own stream instead
+# Entries a stream remembers having sent, to send one that came out of order exactly once.
+RECENT_IDS = 32
 CATCH_UP_PAGE = 100
 HEARTBEAT = b": ping\n\n"
 SESSION_PAGE = 500
@@ -96,11 +98,29 @@ def frame(entry_id: str, kind: bytes | str, data: bytes) -> bytes:
 class Listener:
     """One open stream: its user, where it is, and the frames ready for it."""
 
-    __slots__ = ("_wake", "catch_up", "closed", "heartbeat", "pending", "position", "session_id", "user_id")
+    __slots__ = (
+        "_sent",
+        "_sent_ids",
+        "_wake",
+        "catch_up",
+        "closed",
+        "floor",
+        "heartbeat",
+        "pending",
+        "position",
+        "session_id",
+        "user_id",
+    )
 
     def __init__(self, user_id: str, session_id: str) -> None:
         self.user_id, self.session_id = user_id, session_id
+        # ``position``: the newest entry sent; ``floor``: where the stream started (the client has
+        # what is older). Two replicas' fan-outs may put one user's entries on the feed out of
+        # order, so an older entry above the floor is still sent, unless recently sent already.
         self.position: StreamId = (0, 0)
+        self.floor: StreamId = (0, 0)
+        self._sent: deque[StreamId] = deque(maxlen=RECENT_IDS)
+        self._sent_ids: set[StreamId] = set()
         self.pending: deque[tuple[StreamId, bytes]] = deque()
         self.catch_up = False
         self.heartbeat = False
@@ -116,6 +136,20 @@ class Listener:
         else:
             self.pending.append((entry_id, data))
         self._wake.set()
+
+    def start(self, position: StreamId) -> None:
+        self.position = self.floor = position
+
+    def to_send(self, entry_id: StreamId) -> bool:
+        """Whether ``entry_id`` goes out now (and, if so, it is noted as sent)."""
+        if entry_id <= self.floor or entry_id in self._sent_ids:
+            return False
+        if len(self._sent) == self._sent.maxlen:
+            self._sent_ids.discard(self._sent[0])
+        self._sent.append(entry_id)
+        self._sent_ids.add(entry_id)
+        self.position = max(self.position, entry_id)
+        return True
 
     def wake(self, *, catch_up: bool = False, heartbeat: bool = False, close: bool = False) -> None:
         self.catch_up |= catch_up
@@ -201,19 +235,19 @@ class LiveHub:
             for pause in POOL_RETRIES:
                 try:
                     return await work(self.redis)
-                except RedisConnectionError:
+                except (RedisBusy, RedisConnectionError):
                     await asyncio.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter
             return await work(self.redis)
 
     async def start_at(self, listener: Listener, last_event_id: str | None) -> str | None:
         """Where ``listener`` starts: after ``last_event_id`` (caught up first), else now (the id returned)."""
         if last_event_id is not None:
-            listener.position = parse_id(last_event_id)
+            listener.start(parse_id(last_event_id))
             listener.catch_up = True
             return None
         latest: Any = await self.call(lambda r: r.xrevrange(stream_key(listener.user_id), count=1))
         position = latest[0][0].decode() if latest else "0-0"
-        listener.position = parse_id(position)
+        listener.start(parse_id(position))
         return position
 
     async def frames(self, listener: Listener, ready: str | None) -> AsyncIterator[bytes]:
@@ -229,8 +263,7 @@ class LiveHub:
                     yield chunk
             while listener.pending and not listener.catch_up:
                 entry_id, chunk = listener.pending.popleft()
-                if entry_id > listener.position:
-                    listener.position = entry_id
+                if listener.to_send(entry_id):
                     yield chunk
             if listener.heartbeat:
                 listener.heartbeat = False
@@ -245,8 +278,8 @@ class LiveHub:
             start = "({}-{}".format(*listener.position)
             entries: Any = await self.call(lambda r, s=start: r.xrange(key, min=s, count=CATCH_UP_PAGE))  # type: ignore[misc]
             for entry_id, fields in entries:
-                listener.position = parse_id(entry_id)
-                yield frame(entry_id.decode(), fields[b"type"], fields[b"data"])
+                if listener.to_send(parse_id(entry_id)):
+                    yield frame(entry_id.decode(), fields[b"type"], fields[b"data"])
             if len(entries) < CATCH_UP_PAGE:
                 return
 

@@ -46,6 +46,7 @@ from snapfix_shared.messages import (
     UserRegistered,
 )
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.redis_client import RedisBusy
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -54,7 +55,7 @@ Record = ConsumerRecord[Any, Any]
 P = ParamSpec("P")
 T = TypeVar("T")
 E = TypeVar("E")
-TRANSIENT = (ConnectionFailure, RedisConnectionError, RedisTimeoutError)
+TRANSIENT = (ConnectionFailure, RedisConnectionError, RedisTimeoutError, RedisBusy)
 ISSUE_TYPES = frozenset(
     {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
 )

@@ -29,13 +29,14 @@ from snapfix_notify.webhooks.payloads import PUBLISHED_TYPES, matches, payload
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
 from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent
+from snapfix_shared.redis_client import RedisBusy
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 Record = ConsumerRecord[Any, Any]
 # The store is unreachable for a while: wait, then leave the batch uncommitted.
-TRANSIENT = (PyMongoError, RedisConnectionError, RedisTimeoutError)
+TRANSIENT = (PyMongoError, RedisConnectionError, RedisTimeoutError, RedisBusy)
 
 
 def delivery_id(event_id: UUID, endpoint_id: UUID) -> str:

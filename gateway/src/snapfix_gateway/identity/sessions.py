@@ -25,10 +25,15 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 from uuid_utils.compat import uuid7
 
 from snapfix_gateway.identity.revocations import Revocations, announce
 from snapfix_shared.messages import Role
+
+# How long the revocation of a replayed refresh token's session is retried before giving up.
+ANNOUNCE_RETRY_S = 5.0
 
 _ROTATE = """
 local current = redis.call('HGET', KEYS[1], 'refresh')
@@ -148,7 +153,16 @@ class Sessions:
             await self._rotate(keys=list(_keys(session_id)), args=[_digest(secret), _digest(new_secret), self.ttl_s])
         ).decode()
         if outcome == "reused":  # the script deleted the session: its access tokens end too
-            await self._announce([session_id])
+            # Announced whatever a blip of Redis does: unannounced, the stolen session's access
+            # tokens would pass on every other replica until they expire.
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(RedisError),
+                wait=wait_exponential_jitter(multiplier=0.05, max=1),
+                stop=stop_after_delay(ANNOUNCE_RETRY_S),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._announce([session_id])
         if outcome != "rotated":
             raise RefreshRejected(cast("Outcome", outcome))
         return principal, f"{session_id}.{new_secret}"

@@ -37,15 +37,17 @@ if want notify; then fresh; uv run --frozen python -m bench.notify; fi
 # Data at city size: reads through the gateway at 10,000 and 100,000 reports, checked against
 # ground truth, with the servers on core 0 and the load generator on core 1.
 if want scale; then fresh; uv run --frozen python -m bench.scale; fi
-# Live updates: 10,000 SSE streams on one gateway process, a status change to 1,000 followers;
-# each side needs a descriptor per stream (raised for this phase only, up to the hard limit).
-if want live; then fresh; (ulimit -n "$(ulimit -Hn)" && uv run --frozen python -m bench.live); fi
-# The store: FerretDB on PostgreSQL (with and without the GIN twins) vs on SQLite at 10,000 and
+# The store (before live: the live phase's 20,000 client sockets hold ephemeral ports, the
+# range the bench profile's Mongo ports 47017-47019 fall in, for a minute after it):
+# FerretDB on PostgreSQL (with and without the GIN twins) vs on SQLite at 10,000 and
 # 100,000 reports, side by side on the bench profile's ports (so its stack is stopped first).
 if want store; then
   stack down >/dev/null
   uv run --frozen python -m bench.store --profile bench
 fi
+# Live updates: 10,000 SSE streams on one gateway process, a status change to 1,000 followers;
+# each side needs a descriptor per stream (raised for this phase only, up to the hard limit).
+if want live; then fresh; (ulimit -n "$(ulimit -Hn)" && uv run --frozen python -m bench.live); fi
 # The image pipeline needs no stack: one worker process, one core.
 if want media; then uv run --frozen python -m bench.media; fi
 # The ASGI server: uvicorn against granian on the bare app, CPU per request decides (no stack).

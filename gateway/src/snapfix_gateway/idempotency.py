@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from snapfix_shared.problems import PROBLEM_JSON
+from snapfix_shared.problems import send_problem
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,6 @@ HEADER = b"idempotency-key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _PENDING_TTL_S = 60
 _NOT_KEPT = {b"content-length", b"x-request-id", b"ratelimit", b"ratelimit-policy"}
-
-
-def _problem(scope: Scope, status: int, title: str, detail: str) -> tuple[int, bytes]:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": scope["path"]}
-    return status, orjson.dumps(body)
 
 
 @dataclass(frozen=True)
@@ -95,9 +90,7 @@ class Idempotency:
         return Claim(caller, store_key, fingerprint), _replay_body(body, receive)
 
     async def refuse_key(self, scope: Scope, send: Send) -> None:
-        await self._answer(
-            send, *_problem(scope, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
-        )
+        await send_problem(scope, send, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
 
     async def respond(
         self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, claim: Claim, outcome: ClaimOutcome | None
@@ -112,18 +105,11 @@ class Idempotency:
 
     async def _repeat(self, scope: Scope, send: Send, kept: dict[str, object], fingerprint: str) -> None:
         if kept["fp"] != fingerprint:
-            await self._answer(
-                send,
-                *_problem(
-                    scope, 422, "Unprocessable Content", "This Idempotency-Key was used for a different request."
-                ),
-            )
+            detail = "This Idempotency-Key was used for a different request."
+            await send_problem(scope, send, 422, "Unprocessable Content", detail)
         elif kept["state"] == "pending":
-            await self._answer(
-                send,
-                *_problem(scope, 409, "Conflict", "A request with this Idempotency-Key is still being processed."),
-                extra=[(b"retry-after", b"1")],
-            )
+            detail = "A request with this Idempotency-Key is still being processed."
+            await send_problem(scope, send, 409, "Conflict", detail, headers=[(b"retry-after", b"1")])
         else:
             stored_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept["headers"]]  # type: ignore[attr-defined]
             body = base64.b64decode(kept["body"])  # type: ignore[arg-type]
@@ -196,16 +182,6 @@ class Idempotency:
                 await pipe.execute()
         except RedisError as exc:
             log.warning("%d Idempotency-Key answers not kept (%r)", len(batch), exc)
-
-    @staticmethod
-    async def _answer(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        headers = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *(extra or []),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
 
 def _replay_body(body: bytes, receive: Receive) -> Receive:

@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
@@ -32,7 +31,7 @@ from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.idempotency import Claim, ClaimOutcome, Idempotency
 from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenCodec
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
-from snapfix_shared.problems import PROBLEM_JSON
+from snapfix_shared.problems import send_problem
 from snapfix_shared.redis_client import RedisBusy
 
 log = logging.getLogger(__name__)
@@ -231,8 +230,9 @@ class RateLimitMiddleware:
             claim, receive = await self.idempotency.claim(scope, receive, key=key, caller=caller)
         try:
             verdicts, outcome = await self.limiter.check_all(checks, claim)
-        except RedisBusy:
-            await self._busy(scope, send)
+        except RedisBusy:  # every Redis connection busy: the key cannot be claimed now
+            detail = "Too busy to record the Idempotency-Key just now; retry with the same key."
+            await send_problem(scope, send, 503, "Service Unavailable", detail, headers=[(b"retry-after", b"1")])
             return
         # The policy closest to refusing is the one the client is told about.
         shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
@@ -260,54 +260,10 @@ class RateLimitMiddleware:
             await self.idempotency.respond(self.app, scope, receive, send_with_headers, claim=claim, outcome=outcome)
 
     @staticmethod
-    async def _busy(scope: Scope, send: Send) -> None:
-        """Every Redis connection busy: a keyed request cannot be claimed now; come back in a second."""
-        body = orjson.dumps(
-            {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "Too busy to record the Idempotency-Key just now; retry with the same key.",
-                "instance": scope.get("path", ""),
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", b"1"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    @staticmethod
     async def _refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple[bytes, bytes]]) -> None:
-        body = orjson.dumps(
-            {
-                "type": "about:blank",
-                "title": "Too Many Requests",
-                "status": 429,
-                "detail": (
-                    f"At most {verdict.policy.item.amount} requests per {verdict.policy.window_s} s "
-                    f"({verdict.policy.name}); retry in {verdict.reset_s} s."
-                ),
-                "instance": scope.get("path", ""),
-            }
+        detail = (
+            f"At most {verdict.policy.item.amount} requests per {verdict.policy.window_s} s "
+            f"({verdict.policy.name}); retry in {verdict.reset_s} s."
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(verdict.reset_s).encode()),
-                    *headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        retry = [(b"retry-after", str(verdict.reset_s).encode()), *headers]
+        await send_problem(scope, send, 429, "Too Many Requests", detail, headers=retry)

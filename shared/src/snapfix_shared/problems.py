@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -55,6 +57,24 @@ def problem_response(
         body["detail"] = detail
     body.update(extra or {})
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """The same problem from a pure ASGI middleware, which answers before any route or handler."""
+    body = orjson.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": scope.get("path", "")}
+    )
+    start = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*start, *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_problem_handlers(app: FastAPI) -> None:

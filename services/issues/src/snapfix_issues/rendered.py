@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 
 from snapfix_issues.domain import Viewer
-from snapfix_issues.rules import SETTLED_STATUSES
+from snapfix_issues.rules import overdue_at
+from snapfix_issues.views import reporter_shown
 
 # Bounded by bytes, not count: an issue with many comments renders to far more than most.
 MAX_BYTES = 16 * 1024 * 1024
@@ -28,13 +29,13 @@ def viewer_kind(issue: dict[str, Any], viewer: Viewer) -> str:
     """What of the issue ``viewer`` may see (``views.detail`` decides on no more than this)."""
     if viewer.is_staff:
         return "staff"
-    visible = not issue.get("anonymous") or (viewer.user_id is not None and viewer.user_id == issue.get("reporter_id"))
-    return "visible" if visible else "hidden"
+    shown = reporter_shown(anonymous=bool(issue.get("anonymous")), reporter_id=issue.get("reporter_id"), viewer=viewer)
+    return "visible" if shown else "hidden"
 
 
 def overdue(issue: dict[str, Any], now: datetime) -> bool:
     due = issue.get("due_at")
-    return due is not None and datetime.fromisoformat(due) < now and issue.get("status") not in SETTLED_STATUSES
+    return overdue_at(datetime.fromisoformat(due) if due else None, issue.get("status", ""), now)
 
 
 def etag(entry: bytes, kind: str, is_overdue: bool, photos: list[dict[str, Any]]) -> str:

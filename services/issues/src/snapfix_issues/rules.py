@@ -74,7 +74,12 @@ class Change:
 
 
 def is_overdue(issue: IssueRecord, now: datetime) -> bool:
-    return issue.due_at is not None and issue.due_at < now and issue.status not in SETTLED_STATUSES
+    return overdue_at(issue.due_at, issue.status, now)
+
+
+def overdue_at(due_at: datetime | None, status: str, now: datetime) -> bool:
+    """Past its due date and not settled."""
+    return due_at is not None and due_at < now and status not in SETTLED_STATUSES
 
 
 def allowed_transition(current: Status, to: Status) -> bool:

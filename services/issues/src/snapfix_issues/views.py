@@ -14,10 +14,12 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def reporter_visible(issue: IssueRecord, viewer: Viewer) -> bool:
+    return reporter_shown(anonymous=issue.anonymous, reporter_id=issue.reporter_id, viewer=viewer)
+
+
+def reporter_shown(*, anonymous: bool, reporter_id: str | None, viewer: Viewer) -> bool:
     """An anonymous report hides its reporter from everyone but staff, admins and the reporter."""
-    return (
-        not issue.anonymous or viewer.is_staff or (viewer.user_id is not None and viewer.user_id == issue.reporter_id)
-    )
+    return not anonymous or viewer.is_staff or (viewer.user_id is not None and viewer.user_id == reporter_id)
 
 
 def summary(issue: IssueRecord, *, now: datetime | None, distance_m: float | None = None) -> dict[str, object]:

@@ -11,6 +11,8 @@ from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -89,6 +91,11 @@ def redis_client(settings: RedisSettings, *, socket_timeout: float | None = None
         # RedisCluster has the command API the callers use (commands, pipeline, scripts,
         # ping, aclose), routing each key to its slot's node; callers are typed against Redis.
         return cast("Redis", _ClusterClient.from_url(settings.redis_url, **options))
+    # A pooled connection that Redis closed while it sat idle (a restart, a failover, an idle
+    # timeout) fails the one call that finds it: that call is sent once more on a new
+    # connection. Only on a closed connection: a Redis that does not answer in time is not
+    # asked twice. A pool built outside ``Redis()`` gets no retry from redis-py at all.
+    options["retry"] = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     if settings.redis_max_connections:
         pool = _WaitingPool.from_url(
             settings.redis_url,

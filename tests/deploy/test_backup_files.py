@@ -17,7 +17,8 @@ OVERRIDE = ROOT / "deploy" / "backup" / "docker-compose.backup.yml"
 
 
 def test_the_compose_backup_profile_is_valid_and_dumps_every_service_database() -> None:
-    env = {**os.environ, "SNAPFIX_JWT_SECRET": "compose-check-placeholder", "SNAPFIX_UPLOAD_SECRET": "placeholder"}
+    secrets = ("JWT", "UPLOAD", "UNSUBSCRIBE", "PSEUDONYM")
+    env = {**os.environ, **{f"SNAPFIX_{name}_SECRET": "compose-check-placeholder" for name in secrets}}
     out = subprocess.run(
         [str(tool("docker-compose")), "-f", "docker-compose.yml", "-f", str(OVERRIDE), "config", "-q"],
         cwd=ROOT,

@@ -6,9 +6,9 @@ Every field reads from a ``SNAPFIX_``-prefixed environment variable (for example
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="SNAPFIX_", extra="ignore", frozen=True)
@@ -47,13 +47,49 @@ class KafkaSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
 
 
+class DevelopmentSecretInProduction(RuntimeError):
+    """A production process was given no secret of its own (raised as is, not as a
+    ValidationError, whose text would repeat every input, other secrets included)."""
+
+
+def development_secrets(settings: BaseSettings) -> list[str]:
+    """The variables of ``settings``' secrets that are unset, empty or still their development value.
+
+    A secret is a ``SecretStr`` field with a non-empty default: a default in the code can
+    only be a development secret (optional secrets, such as a password, default to None).
+    """
+    prefix = str(settings.model_config.get("env_prefix") or "")
+    found = []
+    for name, field in type(settings).model_fields.items():
+        default = field.default
+        if not isinstance(default, SecretStr) or not default.get_secret_value():
+            continue
+        value = getattr(settings, name)
+        if not isinstance(value, SecretStr) or value.get_secret_value() in ("", default.get_secret_value()):
+            found.append(f"{prefix}{name}".upper())
+    return found
+
+
 class ProcessSettings(HttpSettings, KafkaSettings):
     """What every SnapFix process reads: its HTTP listener and its Kafka client."""
+
+    # development (`make run`, the tests): secrets may keep their development values, with a
+    # warning; production (compose, Kubernetes): a process refuses to start with one of them.
+    environment: Literal["development", "production"] = "development"
 
     # Consecutive failures of one dependency (Mongo, Redis, a service) that open its circuit,
     # and how long it stays open before one trial call is let through.
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_ttl_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Self:
+        if self.environment == "production" and (unset := development_secrets(self)):
+            raise DevelopmentSecretInProduction(
+                f"SNAPFIX_ENVIRONMENT=production, but {', '.join(unset)} is unset, empty or the development "
+                "secret: set each to at least 32 random characters"
+            )
+        return self
 
 
 class MongoSettings(BaseSettings):

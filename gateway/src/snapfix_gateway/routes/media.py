@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -125,7 +126,7 @@ async def upload(  # noqa: PLR0917 - FastAPI injects by parameter
             headers=headers,
             body=capped(),
             timeout_s=settings.upload_timeout_s,
-            params=f"expires={expires}&signature={signature}",
+            params=urlencode({"expires": expires, "signature": signature}),
         )
     except UpstreamError as exc:
         if overflow:

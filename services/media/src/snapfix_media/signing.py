@@ -20,4 +20,8 @@ class UploadSigner:
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def verify(self, media_id: UUID, owner_id: str, expires: int, signature: str) -> bool:
+        # compare_digest refuses str with non-ASCII characters (TypeError): such a signature
+        # is simply not ours. ASCII is compared in constant time.
+        if not signature.isascii():
+            return False
         return hmac.compare_digest(self.sign(media_id, owner_id, expires), signature)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSealKey
 from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
 # Only for a laptop: `make run` and the tests. A deployment sets SNAPFIX_JWT_SECRET
@@ -25,6 +26,12 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     analytics_url: str = "http://127.0.0.1:8004"
     # The URL clients use to reach this API (for links sent by e-mail).
     public_base_url: str = "http://127.0.0.1:8000"
+    # The web app's URL, when there is one: a person following an e-mailed password-reset or
+    # verification link is sent there (``/password-reset?token=…``, ``/verify-email?token=…``);
+    # without it, the gateway answers a small page of its own.
+    web_base_url: str | None = None
+    # Seals the e-mailed links on users.events.v1 (snapfix_shared.sealing); notify holds the same key(s).
+    link_seal_key: LinkSealKey = SecretStr(DEV_LINK_SEAL_KEY)
     # While Redis (the sessions) is down: "token" serves signed-in users on their access
     # token's own claims (revocation then lags by at most the token's lifetime); "closed"
     # answers 503 instead.
@@ -46,7 +53,10 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     jwt_issuer: str = "https://snapfix.local"
     jwt_audience: str = "snapfix-api"
     access_token_ttl_s: int = Field(default=900, ge=30)
+    # A session ends after refresh_token_ttl_s without a refresh (idle), and session_max_age_s
+    # after its sign-in however often it is refreshed (absolute): then the user signs in again.
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    session_max_age_s: int = Field(default=30 * 24 * 3600, ge=60, description="A session's absolute lifetime")
     password_reset_ttl_s: int = Field(default=3600, ge=60, description="How long a password-reset link works")
     min_password_score: int = Field(default=3, ge=0, le=4, description="zxcvbn score a password must reach")
     bootstrap_admin_email: str | None = None

@@ -39,7 +39,7 @@ ARTIFACTS = STACK / "artifacts"
 # Port layout per profile; `make test` uses its own so it never collides with `make run`.
 PORT_BASE = {"run": 0, "test": 10000, "bench": 20000}
 # Extra developer stacks, so several people (or agents) can run the suites side by side.
-PORT_BASE.update({f"dev{n}": n * 1000 for n in range(1, 7)})
+PORT_BASE.update({f"dev{n}": n * 1000 for n in range(1, 10)})
 # FerretDB's backend per profile, unless --store or SNAPFIX_FERRETDB_BACKEND says otherwise
 # (then remembered by the profile). PostgreSQL measured faster at 100,000 reports
 # (bench/store.py, bench/results/store.json); `test` stays on SQLite, which needs no server.

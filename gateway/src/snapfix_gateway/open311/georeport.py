@@ -18,6 +18,8 @@ from typing import Any, Literal
 import orjson
 from fastapi import Response
 
+from snapfix_shared.messages.text import xml_safe
+
 Format = Literal["json", "xml"]
 FORMATS: tuple[Format, ...] = ("json", "xml")
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -67,7 +69,9 @@ def not_found(description: str) -> Open311Error:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    # Records stored before requests refused control characters may still hold some: one
+    # would make the whole document ill-formed for every integrator.
+    return "" if value is None else xml_safe(str(value))
 
 
 def _element(tag: str, value: Any) -> ET.Element:

@@ -28,6 +28,7 @@ from snapfix_gateway.open311.keys import ApiKey, ApiKeys, integrator
 from snapfix_gateway.upstream import Upstream, viewer_headers
 from snapfix_shared.messages import Location, ReportIssue
 from snapfix_shared.messages.issues import ReporterContact
+from snapfix_shared.messages.text import NOT_XML_CHAR
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -195,6 +196,10 @@ def _report(
     fields: Mapping[str, str], items: list[tuple[str, str]], spec: Mapping[str, Any], *, envelope: dict[str, Any]
 ) -> ReportIssue:
     """The ReportIssue an Open311 form asks for (400 when it cannot be one)."""
+    if unfit := sorted({name for name, value in items if NOT_XML_CHAR.search(value)}):
+        raise g.bad_request(
+            f"{', '.join(unfit)}: control characters are not allowed (tab, line feed and carriage return are)."
+        )
     lat_raw, lon_raw = g.optional(fields, "lat"), g.optional(fields, "long")
     if (lat_raw is None) != (lon_raw is None):
         raise g.bad_request("lat and long must be sent together.")

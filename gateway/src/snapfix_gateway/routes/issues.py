@@ -49,6 +49,7 @@ from snapfix_shared.messages.issues import (
     Note,
     Title,
 )
+from snapfix_shared.messages.text import PlainText
 
 router = APIRouter(tags=["issues"])
 
@@ -83,12 +84,12 @@ class ReportIssueRequest(BaseModel):
         },
     )
 
-    title: Title
-    description: Description = ""
+    title: Annotated[Title, PlainText]
+    description: Annotated[Description, PlainText] = ""
     category: CategoryCode
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    address: Address | None = None
+    address: Annotated[Address, PlainText] | None = None
     attributes: Attributes = Field(default_factory=dict, description="Values of the category's attributes")
     media_ids: MediaIds = Field(default=(), description="Up to 5 photos uploaded before (media ids)")
     anonymous: bool = Field(default=False, description="Hide your identity from everyone but the city's staff")
@@ -100,15 +101,15 @@ class TransitionRequest(BaseModel):
     )
 
     to: Status
-    note: Note = ""
+    note: Annotated[Note, PlainText] = ""
     duplicate_of: UUID | None = Field(default=None, description="Required when to='duplicate'")
-    reason: Note | None = Field(default=None, description="Required when to='rejected'")
+    reason: Annotated[Note, PlainText] | None = Field(default=None, description="Required when to='rejected'")
 
 
 class CommentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"body": "Still there this morning."}]})
 
-    body: CommentBody
+    body: Annotated[CommentBody, PlainText]
     internal: bool = Field(default=False, description="Staff only: visible to staff alone")
 
 
@@ -125,8 +126,8 @@ class AssignRequest(BaseModel):
 class EditRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"title": "Deep pothole on Main St"}]})
 
-    title: Title | None = None
-    description: Description | None = None
+    title: Annotated[Title, PlainText] | None = None
+    description: Annotated[Description, PlainText] | None = None
     media_ids: MediaIds | None = None
 
 

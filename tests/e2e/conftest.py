@@ -23,6 +23,9 @@ from tests.stack import ROOT, Stack, free_port, start_groups_at_end, wait_ready
 APPS = ("gateway", "issues", "media", "notify", "analytics")
 ADMIN = ("admin@city.example", "amber-walrus-93-fjord")
 GRACE_S = 45
+# Settings that are safe by default and that these tests turn off on purpose: the tests'
+# webhook receiver is plain http on loopback.
+OPT_INS = {"notify": {"SNAPFIX_WEBHOOK_HTTPS_ONLY": "false", "SNAPFIX_WEBHOOK_ALLOW_PRIVATE": "true"}}
 
 
 @dataclass
@@ -130,6 +133,7 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mail
                 system.envs[app] = {
                     **base_env,
                     **session_groups.get(app, {}),
+                    **OPT_INS.get(app, {}),
                     "SNAPFIX_HTTP_PORT": str(ports[app]),
                     "OTEL_SERVICE_NAME": f"snapfix-{app}",
                 }

@@ -37,7 +37,7 @@ imports: ## import-linter: services and gateway never import each other; shared 
 	uv run --frozen lint-imports
 
 compose-check: ## Validate docker-compose.yml (no Docker engine needed)
-	SNAPFIX_JWT_SECRET=compose-check-placeholder SNAPFIX_UPLOAD_SECRET=compose-check-placeholder SNAPFIX_UNSUBSCRIBE_SECRET=compose-check-placeholder SNAPFIX_PSEUDONYM_SECRET=compose-check-placeholder docker-compose -f docker-compose.yml config -q
+	SNAPFIX_JWT_SECRET=compose-check-placeholder SNAPFIX_UPLOAD_SECRET=compose-check-placeholder SNAPFIX_UNSUBSCRIBE_SECRET=compose-check-placeholder SNAPFIX_PSEUDONYM_SECRET=compose-check-placeholder SNAPFIX_INTERNAL_TOKEN_SECRET=compose-check-placeholder SNAPFIX_LINK_SEAL_KEY=compose-check-placeholder docker-compose -f docker-compose.yml config -q
 
 check: lint typecheck imports compose-check
 

@@ -17,8 +17,15 @@ OVERRIDE = ROOT / "deploy" / "backup" / "docker-compose.backup.yml"
 
 
 def test_the_compose_backup_profile_is_valid_and_dumps_every_service_database() -> None:
-    secrets = ("JWT", "UPLOAD", "UNSUBSCRIBE", "PSEUDONYM")
-    env = {**os.environ, **{f"SNAPFIX_{name}_SECRET": "compose-check-placeholder" for name in secrets}}
+    secrets = (
+        "JWT_SECRET",
+        "UPLOAD_SECRET",
+        "UNSUBSCRIBE_SECRET",
+        "PSEUDONYM_SECRET",
+        "INTERNAL_TOKEN_SECRET",
+        "LINK_SEAL_KEY",
+    )
+    env = {**os.environ, **{f"SNAPFIX_{name}": "compose-check-placeholder" for name in secrets}}
     out = subprocess.run(
         [str(tool("docker-compose")), "-f", "docker-compose.yml", "-f", str(OVERRIDE), "config", "-q"],
         cwd=ROOT,

@@ -40,6 +40,8 @@ PRESTOP_SLEEP_S = 5
 # sleep + uvicorn's grace (SNAPFIX_SHUTDOWN_GRACE_S, 10 s) + the broker's graceful stop
 # (15 s: in-flight handlers finish and commit) + margin; past it the kubelet sends SIGKILL.
 TERMINATION_GRACE_S = 45
+# The networks a cluster's pod addresses come from (RFC 1918), where the ingress controller's pods are.
+GATEWAY_TRUSTED_PROXIES = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,15 @@ PROCESSES = (
         secrets=("JWT_SECRET",),
         calls=("issues", "media", "notify", "analytics"),
         callers=(),
-        # Argon2id hashing takes ~64 MiB each; bounded by SNAPFIX_PASSWORD_HASH_CONCURRENCY.
-        extra_env={"SNAPFIX_PASSWORD_HASH_CONCURRENCY": "2"},
+        extra_env={
+            # Argon2id hashing takes ~64 MiB each; bounded by SNAPFIX_PASSWORD_HASH_CONCURRENCY.
+            "SNAPFIX_PASSWORD_HASH_CONCURRENCY": "2",
+            # Whose X-Forwarded-For names the client (the per-IP limits count it): the ingress
+            # controller's pods. The gateway's NetworkPolicy admits only ingress-nginx (and
+            # Prometheus), so trusting the private ranges a pod network lies in trusts the ingress
+            # controller alone; a cluster may narrow it to its pod CIDR (docs/operations.md).
+            "SNAPFIX_FORWARDED_ALLOW_IPS": GATEWAY_TRUSTED_PROXIES,
+        },
     ),
     Process(
         "issues",

@@ -8,6 +8,7 @@ design depends on are asserted on the rendered output, per overlay.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
@@ -20,6 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from snapfix_shared.settings import HttpSettings
 from snapfix_shared.topics import TOPIC_SPECS
 from tests.deploy.tools import ROOT, STACK_ARTIFACTS, tool
 
@@ -271,6 +273,30 @@ def test_network_policies_deny_by_default_and_only_the_gateway_is_reachable_from
     ingress = one(docs, "Ingress", "gateway")
     backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
     assert backends == {"gateway"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_believes_x_forwarded_for_from_the_ingress_controller_only(overlay: str) -> None:
+    """Else every client is the ingress pod's address, and the per-IP limits throttle the whole city."""
+    docs = render(overlay)
+    env = {
+        e["name"]: e.get("value")
+        for e in one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    trusted = HttpSettings(forwarded_allow_ips=env["SNAPFIX_FORWARDED_ALLOW_IPS"]).forwarded_allow_ips
+    assert "*" not in trusted
+    networks = [ipaddress.ip_network(item.strip()) for item in trusted.split(",")]
+    # Pod addresses of common pod networks (kubeadm/flannel, k3s, Calico, an AWS VPC).
+    for pod in ("10.244.3.17", "10.42.0.9", "192.168.12.4", "172.20.1.5"):
+        assert any(ipaddress.ip_address(pod) in network for network in networks), pod
+    for public in ("203.0.113.5", "8.8.8.8", "2001:db8::1"):
+        assert not any(ipaddress.ip_address(public) in network for network in networks), public
+    # Only the gateway stands behind the ingress: the services believe no one's header.
+    config = next(c["data"] for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("snapfix-config-"))
+    assert "SNAPFIX_FORWARDED_ALLOW_IPS" not in config
+    for process in PROCESSES[1:]:
+        container = one(docs, "Deployment", process)["spec"]["template"]["spec"]["containers"][0]
+        assert "SNAPFIX_FORWARDED_ALLOW_IPS" not in {e["name"] for e in container["env"]}
 
 
 def beanie_collections() -> set[str]:

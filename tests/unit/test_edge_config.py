@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from snapfix_shared.settings import HttpSettings
+
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +102,13 @@ def test_two_gateway_replicas_sit_behind_the_edge_only(compose: dict[str, Any]) 
     assert "healthcheck" in services["edge"]
     script = ROOT / "deploy" / "nginx" / "docker-entrypoint.d" / "15-snapfix-edge-cert.sh"
     assert os.access(script, os.X_OK), "the nginx image runs only executable entrypoint scripts"
+
+
+def test_the_compose_gateways_believe_the_edges_x_forwarded_for(compose: dict[str, Any]) -> None:
+    env = _env(compose["services"]["gateway"])
+    assert "FORWARDED_ALLOW_IPS" not in env  # uvicorn's own variable: serve.py passes the setting instead
+    trusted = HttpSettings(forwarded_allow_ips=env["SNAPFIX_FORWARDED_ALLOW_IPS"]).forwarded_allow_ips
+    assert trusted != "127.0.0.1"  # the edge is another container
 
 
 def test_every_process_sends_its_spans_to_the_collector(compose: dict[str, Any]) -> None:

@@ -6,9 +6,10 @@ Every field reads from a ``SNAPFIX_``-prefixed environment variable (for example
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="SNAPFIX_", extra="ignore", frozen=True)
@@ -23,6 +24,18 @@ class HttpSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=10.0, gt=0)
     # HTTP worker processes (SNAPFIX_WORKERS); one per core the process may use.
     workers: int = Field(default=1, ge=1, le=64)
+    # Peers trusted to say who the client is (X-Forwarded-For/-Proto): comma-separated addresses
+    # or CIDR networks, or "*". The edge in front of the process: the local nginx by default; in
+    # Kubernetes the ingress controller's pod network (deploy/k8s). Any other peer counts as itself.
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip() != "*":
+                ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the item
+        return value
 
 
 class KafkaSettings(BaseSettings):

@@ -162,6 +162,9 @@ async def test_a_webhook_queue_redis_lost_is_rebuilt_and_the_retry_still_deliver
         webhook_poll_s=0.1,
         webhook_backoff_base_s=3.0,
         webhook_backoff_jitter_s=0.1,
+        # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
+        webhook_https_only=False,
+        webhook_allow_private=True,
     )
     try:
         async with receiver(scripted(503)) as hook, running(settings) as http:

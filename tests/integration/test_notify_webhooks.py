@@ -60,6 +60,9 @@ async def notify(stack: Stack) -> AsyncIterator[Notify]:
             webhook_backoff_jitter_s=0.2,
             webhook_backoff_max_s=5.0,
             webhook_disable_after_failures=DISABLE_AFTER,
+            # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
+            webhook_https_only=False,
+            webhook_allow_private=True,
             push_transport="relay",
             push_relay_url=f"{relay.url}/push",
             push_relay_secret=RELAY_SECRET,

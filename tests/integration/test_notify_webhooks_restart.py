@@ -58,6 +58,9 @@ async def test_a_restarted_process_resumes_the_retries_of_a_stored_delivery(stac
         webhook_poll_s=0.1,
         webhook_backoff_base_s=1.0,
         webhook_backoff_jitter_s=0.2,
+        # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
+        webhook_https_only=False,
+        webhook_allow_private=True,
     )
     port = free_port()  # nothing listens there until after the restart
 

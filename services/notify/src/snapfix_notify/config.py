@@ -64,9 +64,11 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
 
     # -- webhooks for integrators (webhooks/) and the mobile push adapter (push.py)
     webhooks_group: str = "notify-webhooks"
-    webhook_https_only: bool = Field(default=False, description="Production: refuse http:// endpoint URLs")
+    # Safe by default: a local receiver (tests, a laptop) needs both opted out explicitly.
+    webhook_https_only: bool = Field(default=True, description="Refuse http:// endpoint URLs")
     webhook_allow_private: bool = Field(
-        default=True, description="Production: false, so no endpoint reaches a loopback or private address"
+        default=False,
+        description="Let endpoints reach loopback, private, link-local and other non-public addresses (tests only)",
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="One attempt, connect to answer")
     webhook_concurrency: int = Field(default=16, ge=1, description="Attempts in flight at once")
@@ -90,7 +92,7 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
     @field_validator("unsubscribe_secret", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
-        # An empty variable (compose passes one through) means unset: the development secret, logged.
+        # An empty variable means unset: the development secret (logged; refused in production).
         return DEV_UNSUBSCRIBE_SECRET if value in ("", None) else value
 
     @field_validator("unsubscribe_secret")

@@ -54,6 +54,7 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         timeout_s=settings.webhook_timeout_s,
         max_connections=settings.webhook_concurrency,
         allow_private=settings.webhook_allow_private,
+        https_only=settings.webhook_https_only,
     )
 
     async def announce(event: NotificationFailed) -> None:

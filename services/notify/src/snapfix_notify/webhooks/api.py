@@ -19,8 +19,8 @@ from snapfix_notify.config import NotifySettings
 from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.payloads import ALL, PUBLISHED_TYPES
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
-from snapfix_notify.webhooks.sender import is_public
 from snapfix_notify.webhooks.signing import new_secret
+from snapfix_notify.webhooks.targets import TargetPolicy
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
@@ -102,16 +102,6 @@ class DeliveryPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
 
 
-def _private_host(host: str) -> bool:
-    """A literal non-public address or a local name (names are checked again at every connection)."""
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        return True
-    try:
-        return not is_public(host.strip("[]"))
-    except ValueError:  # a name, not an address
-        return False
-
-
 async def require_admin(
     x_snapfix_user: Annotated[str | None, Header()] = None, x_snapfix_role: Annotated[str | None, Header()] = None
 ) -> str:
@@ -146,8 +136,9 @@ async def create_endpoint(body: NewEndpoint, admin: AdminDep, request: Request) 
     settings, endpoints, _ = _repos(request)
     if settings.webhook_https_only and body.url.scheme != "https":
         raise Problem(422, "Unprocessable Content", "Webhook URLs must use https in this deployment.")
-    if not settings.webhook_allow_private and _private_host(body.url.host or ""):
-        raise Problem(422, "Unprocessable Content", "Webhook URLs must point to a public address.")
+    policy = TargetPolicy(https_only=settings.webhook_https_only, allow_private=settings.webhook_allow_private)
+    if (why := policy.url_refusal(str(body.url))) is not None:  # names are judged again at every attempt
+        raise Problem(422, "Unprocessable Content", f"Webhook URLs must point to a public address: {why}.")
     endpoint = WebhookEndpoint(
         id=uuid7(),
         url=str(body.url),

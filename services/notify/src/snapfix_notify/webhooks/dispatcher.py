@@ -258,7 +258,7 @@ class Dispatcher:
     async def _record(
         self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, at: datetime, result: Attempt
     ) -> None:
-        kind = outcome(result.status)
+        kind = "failed" if result.refused else outcome(result.status)  # a refused target stays refused
         ATTEMPTS.labels(kind).inc()
         attempt: dict[str, Any] = {
             "at": at,

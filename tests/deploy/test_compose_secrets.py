@@ -18,7 +18,7 @@ APPS = ("gateway", "issues", "media", "notify", "analytics")
 OWN = {
     "gateway": ("SNAPFIX_JWT_SECRET", "SNAPFIX_LINK_SEAL_KEY"),
     "media": ("SNAPFIX_UPLOAD_SECRET",),
-    "notify": ("SNAPFIX_UNSUBSCRIBE_SECRET",),
+    "notify": ("SNAPFIX_UNSUBSCRIBE_SECRET", "SNAPFIX_LINK_SEAL_KEY"),
     "analytics": ("SNAPFIX_PSEUDONYM_SECRET",),
 }
 SECRETS = {app: (*OWN.get(app, ()), "SNAPFIX_INTERNAL_TOKEN_SECRET") for app in APPS}

@@ -2,7 +2,9 @@
 
 The gateway authenticates and passes the user as ``x-snapfix-user`` / ``x-snapfix-role``.
 
-- ``POST /v1/uploads``: a media id and a signed upload URL, valid once, for a while.
+- ``POST /v1/uploads``: a media id and a signed upload URL, valid once, for a while; within
+  the user's quotas (quota.py): ``403`` past the photos no report names yet, ``429`` with
+  ``Retry-After`` past the upload URLs of the day.
 - ``PUT /v1/uploads/{id}?expires=&signature=``: the bytes, streamed into storage (never
   held whole), capped while they arrive; then ``ProcessMedia`` is published; ``202``.
 - ``GET /v1/media/{id}``: the photo's state, for its owner (and staff).
@@ -31,6 +33,7 @@ from uuid_utils.compat import uuid7
 
 from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
+from snapfix_media.quota import REFUSED, DailyUploads, seconds_to_midnight
 from snapfix_media.repository import MediaRepository
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, TooLarge, original_key, variant_key
@@ -102,6 +105,7 @@ async def create_upload(body: UploadRequest, user: UserDep, request: Request) ->
     if body.size > settings.max_upload_bytes:
         raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.")
     now = utcnow()
+    await _within_daily_limit(request.app.state.daily_uploads, user, now, settings.daily_upload_limit)
     expires_at = (now + timedelta(seconds=settings.upload_url_ttl_s)).replace(microsecond=0)
     media = Media(
         id=UUID(str(uuid7())),
@@ -110,15 +114,44 @@ async def create_upload(body: UploadRequest, user: UserDep, request: Request) ->
         declared_size=body.size,
         created_at=now,
         upload_expires_at=expires_at,
+        unattached_since=now,
     )
+    limit = settings.unattached_photo_limit
     try:
+        # The record first, then its slot: a crash in between leaves a record without a slot,
+        # which the upload sweep gives up; never a slot that nothing would free.
         await repo.create(media)
+        if not await repo.take_slot(user, media.id, limit=limit, at=now):
+            await repo.forget(media.id)
+            REFUSED.labels("unattached").inc()
+            hours = settings.orphan_after_s / 3600
+            raise Problem(
+                403,
+                "Forbidden",
+                f"You have {limit} photos that no report names yet, the most allowed. Name them in a "
+                f"report first; photos no report names are deleted {hours:g} hours after their upload.",
+            )
     except PyMongoError as exc:
         raise ServiceUnavailable("Uploads cannot be registered right now.") from exc
     expires = int(expires_at.timestamp())
     signature = signer.sign(media.id, user, expires)
     url = f"/v1/media/{media.id}/upload?expires={expires}&signature={signature}"
     return UploadTicket(id=media.id, upload_url=url, expires_at=expires_at)
+
+
+async def _within_daily_limit(daily: DailyUploads, user: str, now: datetime, limit: int) -> None:
+    try:
+        count = await daily.count(user, now)
+    except RedisError as exc:  # closed: the upload itself needs Redis too (its one-time lock)
+        raise ServiceUnavailable("Uploads cannot be counted right now.") from exc
+    if count > limit:
+        REFUSED.labels("daily").inc()
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"You asked for {limit} upload URLs today (UTC), the most allowed per day; try again tomorrow.",
+            headers={"Retry-After": str(seconds_to_midnight(now))},
+        )
 
 
 @router.put("/uploads/{media_id}", status_code=202)

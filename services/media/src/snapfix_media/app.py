@@ -8,20 +8,24 @@ from fastapi import FastAPI
 
 from snapfix_media import api, handlers, issue_photos, purge
 from snapfix_media.config import DEV_UPLOAD_SECRET, MediaSettings
-from snapfix_media.models import Media
+from snapfix_media.models import Media, UploadSlot
+from snapfix_media.quota import DailyUploads
 from snapfix_media.repository import MediaRepository
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import BlobStore, GridFsStore, S3Store
-from snapfix_media.sweeper import UploadSweeper
+from snapfix_media.sweeper import OrphanSweeper, UploadSweeper
 from snapfix_media.workers import ImageWorkers
+from snapfix_shared.kafka import publish
+from snapfix_shared.messages import MediaDeleted
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: MediaSettings | None = None) -> FastAPI:
     settings = settings or MediaSettings()
-    runtime = Runtime("media", settings, mongo_database=settings.mongo_database, documents=[Media])
+    runtime = Runtime("media", settings, mongo_database=settings.mongo_database, documents=[Media, UploadSlot])
     assert runtime.mongo is not None
     assert runtime.redis is not None
     store = make_store(settings, runtime)
@@ -42,6 +46,22 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     )
     runtime.on_startup.append(sweeper.start)
     runtime.on_shutdown.insert(0, sweeper.close)
+
+    async def announce(event: MediaDeleted) -> None:
+        await publish(
+            runtime.broker, Topic.MEDIA_EVENTS, event, source=runtime.source, timeout_s=runtime.publish_timeout_s
+        )
+
+    orphans = OrphanSweeper(
+        repo,
+        store,
+        announce,
+        interval_s=settings.orphan_sweep_interval_s,
+        after_s=settings.orphan_after_s,
+        batch=settings.orphan_sweep_batch,
+    )
+    runtime.on_startup.append(orphans.start)
+    runtime.on_shutdown.insert(0, orphans.close)
     handler = handlers.ProcessMediaHandler(runtime, repo, store, workers, group=settings.consumer_group)
     handlers.register(runtime, handler, settings)
     photos = issue_photos.IssuePhotosHandler(runtime, repo, store, group=settings.issues_events_group)
@@ -54,7 +74,8 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     )
     app.state.runtime, app.state.settings, app.state.repo = runtime, settings, repo
     app.state.store, app.state.signer, app.state.workers = store, UploadSigner(secret), workers
-    app.state.sweeper = sweeper
+    app.state.sweeper, app.state.orphan_sweeper = sweeper, orphans
+    app.state.daily_uploads = DailyUploads(runtime.redis)
     api.install(app)
     return app
 

@@ -35,6 +35,17 @@ class MediaSettings(ProcessSettings, MongoSettings, RedisSettings):
     )
     upload_sweep_batch: int = Field(default=500, ge=1, description="Uploads given up per sweep, at most")
 
+    # -- per-user quotas (quota.py) and photos no report ever named (sweeper.py)
+    unattached_photo_limit: int = Field(
+        default=20, ge=1, description="Photos a user may have that no report names yet (URLs not used yet included)"
+    )
+    daily_upload_limit: int = Field(default=100, ge=1, description="Upload URLs a user may ask for per UTC day")
+    orphan_after_s: int = Field(
+        default=86_400, ge=60, description="How long an uploaded photo may wait for a report before it is deleted"
+    )
+    orphan_sweep_interval_s: float = Field(default=600.0, gt=0, description="How often such photos are looked for")
+    orphan_sweep_batch: int = Field(default=200, ge=1, description="Photos collected per sweep, at most")
+
     # -- storage: GridFS in the service's own database, or an S3-compatible bucket
     storage_backend: Literal["gridfs", "s3"] = "gridfs"
     s3_bucket: str = "snapfix-media"

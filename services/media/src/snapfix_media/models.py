@@ -51,6 +51,9 @@ class Media(Document):
     deleted_at: datetime | None = None
     expired_at: datetime | None = None
     deleted_event: dict[str, Any] | None = None
+    # Set when the upload URL is issued, cleared once a report names the photo (or its upload
+    # URL expires): the orphan sweep (sweeper.py) collects photos left unattached too long.
+    unattached_since: datetime | None = None
 
     def variant(self, name: str) -> dict[str, Any] | None:
         return next((v for v in self.variants if v.get("name") == name), None)
@@ -61,4 +64,26 @@ class Media(Document):
             IndexModel([("owner_id", 1), ("created_at", -1)]),
             IndexModel([("issue_ids", 1)]),  # multikey: a withdrawn report's photos
             IndexModel([("status", 1), ("upload_expires_at", 1)]),  # the sweep of unused upload URLs
+            IndexModel([("unattached_since", 1)]),  # the sweep of photos no report named
         ]
+
+
+class UploadSlot(Document):
+    """One of the few photos a user may have that no report names yet (the quota, quota.py).
+
+    ``_id`` is ``<owner>/<n>`` with ``n`` below the limit: taking a slot is an insert, and the
+    unique ``_id`` lets exactly one of two parallel uploads have the last one (an insert is
+    atomic on every Mongo-wire server; a conditional ``$inc`` is not on FerretDB). A slot is
+    freed (deleted) when a report names its photo, its upload URL expires unused, processing
+    rejects it or the orphan sweep collects it. Only open photos have a slot, so the collection
+    stays as small as the number of photos waiting for a report: left unsharded (``{owner_id}`` if ever).
+    """
+
+    id: str  # type: ignore[assignment]
+    owner_id: str
+    media_id: UUID
+    taken_at: datetime
+
+    class Settings:
+        name = "upload_slots"
+        indexes: ClassVar = [IndexModel([("media_id", 1)])]  # freeing a photo's slot

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from snapfix_media.models import Media, MediaStatus
+from pymongo.errors import DuplicateKeyError
+
+from snapfix_media.models import Media, MediaStatus, UploadSlot
 
 
 class MediaRepository:
@@ -16,6 +18,10 @@ class MediaRepository:
 
     async def create(self, media: Media) -> None:
         await self._collection().insert_one({"_id": media.id, **media.model_dump(exclude={"id", "revision_id"})})
+
+    async def forget(self, media_id: UUID) -> None:
+        """Remove a record whose upload URL was never handed out (its owner had no slot left)."""
+        await self._collection().delete_one({"_id": media_id, "status": "awaiting_upload"})
 
     async def get(self, media_id: UUID) -> Media | None:
         doc = await self._collection().find_one({"_id": media_id})
@@ -32,11 +38,39 @@ class MediaRepository:
         return await self.move(media_id, "awaiting_upload", "pending", size=size, uploaded_at=at)
 
     async def finish(self, media_id: UUID, status: MediaStatus, event: dict[str, Any], **fields: Any) -> bool:
-        """Record processing's outcome, only while the photo is pending; True when it was recorded."""
+        """Record processing's outcome, only while the photo is pending; True when it was recorded.
+
+        A rejected (or failed) photo can never be named in a report: its slot is freed at once.
+        """
         result = await self._collection().update_one(
             {"_id": media_id, "status": "pending"}, {"$set": {"status": status, "event": event, **fields}}
         )
+        if result.modified_count and status in {"rejected", "failed"}:
+            await self.release_slot(media_id)
         return bool(result.modified_count)
+
+    # -- the quota: photos no report names yet (models.UploadSlot) ------------------------
+
+    async def take_slot(self, owner_id: str, media_id: UUID, *, limit: int, at: datetime) -> bool:
+        """Give ``media_id`` one of its owner's ``limit`` slots; False when all are taken.
+
+        Each try is an insert of a slot id: the store's unique ``_id`` decides between
+        parallel uploads, so no two ever hold the same slot and at most ``limit`` exist.
+        """
+        slots = UploadSlot.get_pymongo_collection()
+        for n in range(limit):
+            try:
+                slot = {"_id": f"{owner_id}/{n}", "owner_id": owner_id, "media_id": media_id, "taken_at": at}
+                await slots.insert_one(slot)
+            except DuplicateKeyError:
+                continue
+            return True
+        return False
+
+    async def release_slot(self, media_id: UUID, owner_id: str | None = None) -> None:
+        """Free the slot ``media_id`` holds (idempotent); only its owner's, when ``owner_id`` is given."""
+        owner = {} if owner_id is None else {"owner_id": owner_id}
+        await UploadSlot.get_pymongo_collection().delete_one({"media_id": media_id, **owner})
 
     # -- upload URLs issued but never used -------------------------------------------------
 
@@ -51,8 +85,22 @@ class MediaRepository:
         return [Media.model_validate({**doc, "id": doc["_id"]}) async for doc in cursor]
 
     async def expire(self, media_id: UUID, *, reason: str, at: datetime) -> bool:
-        """Give up an upload that never came (compare-and-set from awaiting_upload)."""
-        return await self.move(media_id, "awaiting_upload", "expired", reason=reason, expired_at=at)
+        """Give up an upload that never came (compare-and-set from awaiting_upload); frees its slot first."""
+        await self.release_slot(media_id)
+        return await self.move(
+            media_id, "awaiting_upload", "expired", reason=reason, expired_at=at, unattached_since=None
+        )
+
+    # -- photos no report named (the orphan sweep) -----------------------------------------
+
+    async def unattached_before(self, before: datetime, limit: int) -> list[Media]:
+        """Photos no report has named since before ``before``, the longest waiting first."""
+        cursor = self._collection().find({"unattached_since": {"$lt": before}}).sort("unattached_since", 1).limit(limit)
+        return [Media.model_validate({**doc, "id": doc["_id"]}) async for doc in cursor]
+
+    async def settle_unattached(self, media_id: UUID) -> None:
+        """The orphan sweep is done with ``media_id``: it leaves the sweep's list."""
+        await self._collection().update_one({"_id": media_id}, {"$set": {"unattached_since": None}})
 
     # -- the reports that name a photo ------------------------------------------------------
 
@@ -62,10 +110,17 @@ class MediaRepository:
         return [Media.model_validate({**doc, "id": doc["_id"]}) async for doc in cursor]
 
     async def attach(self, media_id: UUID, issue_id: UUID, owner_id: str) -> bool:
-        """Link a photo to a report of its owner; nothing for someone else's, unknown or deleted photo."""
+        """Link a photo to a report of its owner; nothing for someone else's, unknown or deleted photo.
+
+        Its slot is freed first (only the owner's: naming someone else's photo frees nothing), so a
+        crash in between errs towards the user and a redelivery finishes the link. The link is a
+        compare-and-set against deletion, and bumps ``links_version``: the orphan sweep, which
+        marks a photo deleted only at the version it read, cannot then delete a photo linked meanwhile.
+        """
+        await self.release_slot(media_id, owner_id)
         result = await self._collection().update_one(
             {"_id": media_id, "owner_id": owner_id, "status": {"$ne": "deleted"}, "issue_ids": {"$ne": issue_id}},
-            {"$push": {"issue_ids": issue_id}, "$inc": {"links_version": 1}},
+            {"$push": {"issue_ids": issue_id}, "$inc": {"links_version": 1}, "$set": {"unattached_since": None}},
         )
         return bool(result.modified_count)
 

@@ -1,4 +1,5 @@
-"""JSON logs on stderr, each line carrying the current trace and span ids."""
+"""JSON logs on stderr, each line carrying the current trace and span ids, and no secret a URL's
+query string carried (``redaction.py``: tokens, ``api_key``, signatures), wherever in the line it appears."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
+
+from snapfix_shared.redaction import redact
 
 
 class _TraceContextFilter(logging.Filter):
@@ -17,11 +20,18 @@ class _TraceContextFilter(logging.Filter):
         return True
 
 
+class RedactingJsonFormatter(JsonFormatter):
+    """JSON lines with URL query secrets masked in the whole line: message, arguments, exception, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TraceContextFilter())
     handler.setFormatter(
-        JsonFormatter(
+        RedactingJsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             static_fields={"service": service},

@@ -6,11 +6,19 @@ or absent. ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` choose it as th
 defines them; unset, a tenth of new traces is kept (``DEFAULT_RATIO``). An unsampled
 request still carries its trace id in every log line and in the propagated context, and
 errors are counted by the metrics, so a failure stays findable when its trace was not kept.
+
+Spans leave the process through ``RedactingSpanExporter``: the secrets URLs carry in their
+query strings (e-mailed tokens, Open311 ``api_key``, upload signatures; ``redaction.py``)
+are masked in every span's name, attributes, events and status, whichever instrumentation
+recorded them (server spans' ``http.url``/``url.query``, client spans' ``http.url``/``url.full``,
+an exception message quoting a URL).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -20,9 +28,12 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.trace import Status
+
+from snapfix_shared.redaction import redact
 
 _provider: TracerProvider | None = None
 
@@ -46,6 +57,73 @@ def sampler() -> Sampler | None:
     return ParentBased(TraceIdRatioBased(DEFAULT_RATIO))
 
 
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes) and any(isinstance(v, str) for v in value):
+        return tuple(redact(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def _cleaned(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The attributes with secrets masked; None when nothing had to change."""
+    if not attributes:
+        return None
+    cleaned = {key: _clean(value) for key, value in attributes.items()}
+    return cleaned if any(cleaned[k] != v for k, v in attributes.items()) else None
+
+
+def redacted(span: ReadableSpan) -> ReadableSpan:
+    """``span``, or a copy of it with the secrets of URL query strings masked."""
+    attributes = _cleaned(span.attributes)
+    events = [(event, _cleaned(event.attributes)) for event in span.events]
+    name = redact(span.name)
+    description = span.status.description
+    status = Status(span.status.status_code, redact(description)) if description else span.status
+    if attributes is None and all(new is None for _, new in events) and name == span.name and status is span.status:
+        return span
+    return ReadableSpan(
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes if attributes is not None else span.attributes,
+        events=[e if new is None else Event(e.name, new, e.timestamp) for e, new in events],
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Hands finished spans to ``exporter`` with URL query secrets masked (``redaction.py``).
+
+    A span's attributes cannot change once it ended, and instrumentations set the URL at
+    different moments (the ASGI one sets it again after the span started), so the masking
+    happens here, on the way out, for every instrumentation at once.
+    """
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.exporter.export([redacted(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+def export_to(provider: TracerProvider, exporter: SpanExporter) -> None:
+    """Export ``provider``'s spans to ``exporter`` in batches, secrets masked."""
+    provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
+
+
 def setup_tracing(service: str) -> TracerProvider:
     """The process's tracer provider (created once), exporting over OTLP/HTTP if configured."""
     global _provider  # noqa: PLW0603 - one provider per process, set once
@@ -56,7 +134,7 @@ def setup_tracing(service: str) -> TracerProvider:
     if _otlp_requested():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=5)))
+        export_to(provider, OTLPSpanExporter(timeout=5))
     trace.set_tracer_provider(provider)
     PymongoInstrumentor().instrument(tracer_provider=provider)
     RedisInstrumentor().instrument(tracer_provider=provider)

@@ -155,6 +155,14 @@ async def test_a_stale_feed_with_redis_down_follows_sessions_when_redis_down() -
         await _principal(_Sessions(down=True), _revocations(fresh=False), when_down="closed")
 
 
+async def test_with_redis_down_an_admin_token_does_not_stand_in_for_its_session() -> None:
+    with pytest.raises(ServiceUnavailable):
+        await _principal(_Sessions(down=True), _revocations(fresh=False), when_down="token", role="admin")
+    admin = await _principal(_Sessions(down=True), _revocations(fresh=True), role="admin")  # the feed is fresh
+    assert admin is not None
+    assert admin.role == "admin"
+
+
 async def test_a_token_without_a_role_is_refused() -> None:
     with pytest.raises(Problem) as refused:
         await _principal(_Sessions({"session-1": ADA}), _revocations(fresh=True), role=None)

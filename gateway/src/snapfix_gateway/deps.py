@@ -116,9 +116,10 @@ async def get_optional_principal(
         async with runtime.breakers.guard("redis", REDIS_DOWN):
             principal = await sessions.get(claims.session_id)
     except (RedisError, CircuitOpen) as exc:
-        if settings.sessions_when_redis_down == "token":
+        if settings.sessions_when_redis_down == "token" and claimed.role != "admin":
             # Degraded: the signed claims stand in for the session until Redis is back;
-            # revocations known before the outage still hold.
+            # revocations known before the outage still hold. Not for administrators: a
+            # session revoked meanwhile could act on every account, so admin work waits.
             SESSIONS_DEGRADED.inc()
             return claimed
         raise ServiceUnavailable("Sessions cannot be checked right now.") from exc

@@ -4,17 +4,27 @@
   becomes a dead letter rather than a crash;
 - ``batch_records``: the Kafka records behind a (batch) message;
 - ``retry_transient``: transient failures retried with exponential backoff and jitter; past
-  the deadline the error propagates, the batch is not committed and comes back later;
+  the deadline the error propagates, the batch is not committed and comes back later. Once
+  the process is stopping, a retry is abandoned (``ShuttingDown``): its batch is left
+  uncommitted for the next owner of the partition, not finished;
 - ``subscribe_batches``: a consumer of one topic in batches, committed after the handler;
+- ``record_message``: a record's message, validated; poison to the DLQ;
 - ``followed_event``: a record's event when it is one the consumer follows, poison to the DLQ.
+
+Poison (every consumer alike): a body over ``MAX_MESSAGE_BYTES`` (refused by its size,
+before any parsing), a body that is not JSON (including nesting too deep to parse), a
+message that does not validate, and one whose CloudEvents headers contradict its body.
+Headers that are not text never stop a consumer (``kafka.tolerant_parser``).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
+import orjson
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
@@ -28,6 +38,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from snapfix_shared.kafka import MAX_MESSAGE_BYTES, cloudevents_mismatch
+
 if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
 
@@ -39,6 +51,31 @@ E = TypeVar("E")
 Record = ConsumerRecord[Any, Any]
 
 RETRY_DEADLINE_S = 30.0
+# Set by the process runtime once it stops: retries still waiting are abandoned.
+_STOPPING: ContextVar[asyncio.Event | None] = ContextVar("snapfix_stopping", default=None)
+
+
+class ShuttingDown(Exception):
+    """The process is stopping: a retry was abandoned, its batch is left uncommitted."""
+
+
+def bind_stopping(stopping: asyncio.Event) -> None:
+    """Tasks created from now on in this context abandon their retries once ``stopping`` is set."""
+    _STOPPING.set(stopping)
+
+
+async def _sleep_unless_stopping(delay: float) -> None:
+    stopping = _STOPPING.get()
+    if stopping is None:
+        await asyncio.sleep(delay)
+        return
+    if not stopping.is_set():
+        try:
+            await asyncio.wait_for(stopping.wait(), delay)
+        except TimeoutError:
+            return
+    raise ShuttingDown("the process is stopping: retry abandoned, batch left uncommitted")
+
 
 RETRIES = Counter(
     "snapfix_transient_retries_total",
@@ -74,6 +111,7 @@ async def retry_transient(
         retry=retry_if_exception_type(errors),
         wait=wait_exponential_jitter(multiplier=0.2, max=5),
         stop=stop_after_delay(RETRY_DEADLINE_S),
+        sleep=_sleep_unless_stopping,
         before_sleep=_counting(getattr(fn, "__qualname__", "unknown")),
         reraise=True,
     ):
@@ -115,6 +153,28 @@ def subscribe_batches(
         await handle(batch_records(message))
 
 
+async def admitted(runtime: Runtime, record: Record, *, group: str) -> bool:
+    """False (once dead-lettered) for a body too large to be a message: refused before parsing."""
+    size = len(record.value or b"")
+    if size <= MAX_MESSAGE_BYTES:
+        return True
+    error = f"{size} bytes: over the {MAX_MESSAGE_BYTES} a message may have (not parsed)"
+    await runtime.dead_letter(record, group=group, reason="too_large", error=error)
+    return False
+
+
+async def record_message(runtime: Runtime, record: Record, *, group: str, adapter: TypeAdapter[E]) -> E | None:
+    """The record's message, validated by ``adapter`` (a topic's union); None when it is poison.
+
+    Poison (dead-lettered, then None): a body too large, one that does not validate (not
+    JSON, the wrong shape, a type this topic does not carry), or CloudEvents headers that
+    contradict the body.
+    """
+    if not await admitted(runtime, record, group=group):
+        return None
+    return await _validated(runtime, record, group, lambda: adapter.validate_json(record.value or b""))
+
+
 async def followed_event(
     runtime: Runtime,
     record: Record,
@@ -127,11 +187,16 @@ async def followed_event(
 
     Another type (valid for other consumers, or newer than this one) is none of its business.
     A record that is not an event, or a followed one that does not validate, is poison: it is
-    dead-lettered (None).
+    dead-lettered (None), as is a body too large (refused before parsing) and a followed event
+    whose CloudEvents headers contradict it.
     """
+    if not await admitted(runtime, record, group=group):
+        return None
     try:
-        head = json.loads(record.value or b"")
-    except ValueError as exc:
+        # orjson: bounded nesting (the standard json module raised RecursionError, which no
+        # one caught: the batch came back forever) and no lone surrogates.
+        head = orjson.loads(record.value or b"")
+    except orjson.JSONDecodeError as exc:
         await runtime.dead_letter(record, group=group, reason="invalid", error=f"not JSON: {exc}")
         return None
     kind = head.get("type") if isinstance(head, dict) else None
@@ -140,8 +205,16 @@ async def followed_event(
         return None
     if kind not in followed:
         return None
+    return await _validated(runtime, record, group, lambda: adapter.validate_python(head))
+
+
+async def _validated(runtime: Runtime, record: Record, group: str, validate: Callable[[], E]) -> E | None:
     try:
-        return adapter.validate_python(head)
+        message = validate()
     except ValidationError as exc:
         await runtime.dead_letter(record, group=group, reason="invalid", error=str(exc))
         return None
+    if (mismatch := cloudevents_mismatch(record, message)) is not None:
+        await runtime.dead_letter(record, group=group, reason="invalid", error=mismatch)
+        return None
+    return message

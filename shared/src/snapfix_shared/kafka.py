@@ -7,8 +7,9 @@ group and an ack policy that commits only after the handler returned.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLOUDEVENTS_SPEC = "1.0"
+# Far above any valid message (the largest, a report, is a few tens of KiB), far below the
+# broker's limit (1 MiB by default): a larger body is poison, refused before it is parsed,
+# and its dead letter keeps this much of it (the whole record stays in its topic).
+MAX_MESSAGE_BYTES = 256 * 1024
+# Bounded stop: in-flight handlers get this long to finish (then they are cancelled, uncommitted).
+STOP_GRACE_S = 4.0
 
 DEAD_LETTERS = Counter(
     "snapfix_dead_letters_total",
@@ -75,7 +82,8 @@ def create_broker(
         allow_auto_create_topics=False,
         # Commit after the handler returns; on an unhandled error rewind and retry.
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        graceful_timeout=15.0,
+        graceful_timeout=STOP_GRACE_S,
+        parser=tolerant_parser,
         middlewares=[
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
             KafkaPrometheusMiddleware(registry=registry, app_name=client_id),
@@ -87,13 +95,54 @@ def create_broker(
     return broker
 
 
+def _text_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    headers = tuple(
+        (str(key), value.decode(errors="replace").encode() if isinstance(value, bytes) else b"")
+        for key, value in record.headers or ()
+    )
+    return dataclasses.replace(record, headers=headers)
+
+
+async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's Kafka parser, safe from header values that are not UTF-8 text (or are null).
+
+    FastStream decodes every header value as UTF-8 before any handler runs; a record with one
+    that is not failed to parse and was neither dead-lettered nor rewound: silently skipped.
+    Here such values are decoded with replacement characters, so the record reaches its
+    handler, which judges the body (and dead-letters it, with the reason, when it is poison).
+    """
+    try:
+        return await original(msg)
+    except (UnicodeDecodeError, AttributeError):
+        if isinstance(msg, tuple | list):
+            return await original(tuple(_text_headers(r) for r in msg))
+        return await original(_text_headers(msg))
+
+
+def ce_type(message: Message) -> str:
+    return f"{message.ce_type_prefix}.{getattr(message, 'type', type(message).__name__)}.v{message.version}"
+
+
+def cloudevents_mismatch(record: ConsumerRecord[Any, Any], message: object) -> str | None:
+    """Why the record's CloudEvents attributes contradict its body; None when they agree or are absent.
+
+    The body is the contract; the headers are its copy for other tools. A record whose copy
+    says otherwise (another id or type) comes from a broken or forged producer: poison.
+    """
+    if not isinstance(message, Message) or not record.headers:
+        return None
+    headers = header_map(record)
+    expected = {"ce_specversion": CLOUDEVENTS_SPEC, "ce_id": str(message.message_id), "ce_type": ce_type(message)}
+    wrong = [f"{k}={headers[k][:100]!r}, the body says {v!r}" for k, v in expected.items() if headers.get(k, v) != v]
+    return f"CloudEvents headers contradict the body: {'; '.join(wrong)}" if wrong else None
+
+
 def cloudevent_headers(message: Message, source: str) -> dict[str, str]:
     """CloudEvents Kafka binding (binary mode) attributes, so any tool can read the stream."""
-    message_type = getattr(message, "type", type(message).__name__)
     return {
         "ce_specversion": CLOUDEVENTS_SPEC,
         "ce_id": str(message.message_id),
-        "ce_type": f"{message.ce_type_prefix}.{message_type}.v{message.version}",
+        "ce_type": ce_type(message),
         "ce_source": source,
         "ce_time": message.occurred_at.isoformat(),
         "content-type": "application/json",
@@ -213,7 +262,12 @@ async def dead_letter(
     error: str,
     timeout_s: float,
 ) -> None:
-    """Copy a poison record, untouched, to ``<topic>.dlq`` with the error in its headers."""
+    """Copy a poison record, untouched, to ``<topic>.dlq`` with the error in its headers.
+
+    A body over ``MAX_MESSAGE_BYTES`` keeps only that much (``dlq_truncated_from``: its size);
+    whole, it could exceed the producer's limit once the headers are added, and never leave.
+    """
+    value = record.value or b""
     headers: dict[str, str] = {}
     for key, value in record.headers or ():
         headers[key] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
@@ -228,9 +282,12 @@ async def dead_letter(
             "dlq_failed_at": datetime.now(UTC).isoformat(),
         }
     )
+    if len(value) > MAX_MESSAGE_BYTES:
+        headers["dlq_truncated_from"] = str(len(value))
+        value = value[:MAX_MESSAGE_BYTES]
     try:
         await asyncio.wait_for(
-            broker.publish(record.value or b"", f"{record.topic}.dlq", key=record.key, headers=headers),
+            broker.publish(value, f"{record.topic}.dlq", key=record.key, headers=headers),
             timeout_s,
         )
     except Exception as exc:

@@ -24,7 +24,6 @@ from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from snapfix_media.config import MediaSettings
@@ -33,7 +32,7 @@ from snapfix_media.pipeline import Processed
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, original_key, variant_key
 from snapfix_media.workers import ImageWorkers
-from snapfix_shared.consuming import raw_body, retry_transient
+from snapfix_shared.consuming import ShuttingDown, raw_body, record_message, retry_transient
 from snapfix_shared.kafka import PublishFailed, accepted_too_late, header_map, publish
 from snapfix_shared.messages import (
     MEDIA_COMMANDS,
@@ -64,17 +63,15 @@ class ProcessMediaHandler:
         self.runtime, self.repo, self.store, self.workers, self.group = runtime, repo, store, workers, group
 
     async def handle(self, record: Record) -> None:
-        try:
-            command = MEDIA_COMMANDS.validate_json(record.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid", str(exc))
+        command = await record_message(self.runtime, record, group=self.group, adapter=MEDIA_COMMANDS)
+        if command is None:  # poison: dead-lettered
             return
         if accepted_too_late(command, record):
             await self._dead_letter(record, "expired", f"appended after accept_by={command.accept_by}")
             return
         try:
             event = await self._retry(self._apply, command, record)
-        except TRANSIENT:
+        except (*TRANSIENT, ShuttingDown):
             raise  # not committed: the record comes back after the rebalance or restart
         except Exception as exc:  # anything else fails the same way every time: poison
             log.exception("media command %s failed permanently", command.message_id)

@@ -10,12 +10,12 @@ cache purge, Varnish, Fastly; ``BAN`` for Varnish bans) for each variant path of
 
 At least once: a purge that fails with a connection error or a 5xx is retried with backoff,
 then the record is not committed and comes back; 2xx and 404 (not cached) count as done.
-Purging is idempotent, so a redelivery only repeats it.
+Purging is idempotent, so a redelivery only repeats it. Poison (not JSON, too large, a
+``MediaDeleted`` that does not validate) goes to the dead-letter topic under this group.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, get_args
 
@@ -24,13 +24,15 @@ from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 
 from snapfix_media.config import MediaSettings
-from snapfix_shared.consuming import raw_body, retry_transient
+from snapfix_shared.consuming import followed_event, raw_body, retry_transient
+from snapfix_shared.messages import MEDIA_EVENTS, MediaDeleted
 from snapfix_shared.messages.media import VariantName
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 GROUP = "media-cdn-purge"
+PURGED = frozenset({"MediaDeleted"})
 
 
 class PurgeFailed(ConnectionError):
@@ -63,16 +65,10 @@ class CachePurger:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise PurgeFailed(f"{self.method} {url}: {exc!r}") from exc
 
-    async def handle(self, body: bytes) -> None:
-        try:
-            event = json.loads(body)
-        except ValueError:
-            return  # not ours to judge: the event's other consumers dead-letter poison
-        if not isinstance(event, dict) or event.get("type") != "MediaDeleted":
-            return
-        for path in variant_paths(event.get("media_id")):
+    async def forget(self, event: MediaDeleted) -> None:
+        for path in variant_paths(event.media_id):
             await retry_transient((PurgeFailed,), self.purge, path)
-        log.info("purged the cached variants of media %s", event.get("media_id"))
+        log.info("purged the cached variants of media %s", event.media_id)
 
     async def close(self) -> None:
         session, self._session = self._session, None
@@ -100,6 +96,8 @@ def install(runtime: Runtime, settings: MediaSettings) -> CachePurger | None:
     )
     async def on_media_event(_body: bytes, message: KafkaMessage) -> None:
         record: ConsumerRecord[Any, Any] = message.raw_message  # type: ignore[assignment]
-        await purger.handle(record.value or b"")
+        event = await followed_event(runtime, record, group=GROUP, adapter=MEDIA_EVENTS, followed=PURGED)
+        if isinstance(event, MediaDeleted):
+            await purger.forget(event)
 
     return purger

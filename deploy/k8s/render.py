@@ -40,6 +40,8 @@ PRESTOP_SLEEP_S = 5
 # sleep + uvicorn's grace (SNAPFIX_SHUTDOWN_GRACE_S, 10 s) + the broker's graceful stop
 # (15 s: in-flight handlers finish and commit) + margin; past it the kubelet sends SIGKILL.
 TERMINATION_GRACE_S = 45
+# Keys of ``snapfix-secrets`` every process gets: the gateway signs internal tokens, every service verifies them.
+SHARED_SECRETS = ("INTERNAL_TOKEN_SECRET",)
 # The networks a cluster's pod addresses come from (RFC 1918), where the ingress controller's pods are.
 GATEWAY_TRUSTED_PROXIES = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 
@@ -56,7 +58,7 @@ class Process:
     # Consumer groups this process runs whose lag should add replicas (records per pod).
     lag_groups: tuple[str, ...] = ()
     lag_target_per_pod: int = 1000
-    # Keys of the Secret ``snapfix-secrets`` this process gets, as SNAPFIX_<KEY>.
+    # Keys of the Secret ``snapfix-secrets`` this process gets, as SNAPFIX_<KEY> (besides SHARED_SECRETS).
     secrets: tuple[str, ...] = ()
     # Other SnapFix processes this one calls over HTTP (egress allowed to them).
     calls: tuple[str, ...] = ()
@@ -78,7 +80,7 @@ PROCESSES = (
         memory_limit="768Mi",
         min_replicas=3,
         max_replicas=30,
-        secrets=("JWT_SECRET",),
+        secrets=("JWT_SECRET", "LINK_SEAL_KEY"),
         calls=("issues", "media", "notify", "analytics"),
         callers=(),
         extra_env={
@@ -128,7 +130,7 @@ PROCESSES = (
         min_replicas=2,
         max_replicas=24,
         lag_groups=("notify-issues", "notify-users", "notify-webhooks"),
-        secrets=("UNSUBSCRIBE_SECRET",),
+        secrets=("UNSUBSCRIBE_SECRET", "LINK_SEAL_KEY"),
         public_egress=(443, 587),
     ),
     Process(
@@ -170,7 +172,7 @@ def deployment(p: Process) -> dict[str, Any]:
     ]
     env += [
         {"name": f"SNAPFIX_{key}", "valueFrom": {"secretKeyRef": {"name": "snapfix-secrets", "key": key}}}
-        for key in p.secrets
+        for key in (*SHARED_SECRETS, *p.secrets)
     ]
     env += [{"name": k, "value": v} for k, v in sorted(p.extra_env.items())]
     container = {

@@ -8,6 +8,7 @@ import logging
 
 from fastapi import FastAPI
 
+from snapfix_gateway.body_limit import BodyLimitMiddleware
 from snapfix_gateway.catalogue import CatalogueCopy
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.idempotency import Idempotency
@@ -98,7 +99,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.media_http, app.state.catalogue = media_http, catalogue
     app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()
-    # Outermost last: request id, then rate limits and idempotency keys (one Redis round trip), then the routes.
+    # Outermost last: request id, the body cap, then rate limits and idempotency keys (one Redis
+    # round trip), then the routes.
     app.add_middleware(
         RateLimitMiddleware,
         settings=settings,
@@ -106,6 +108,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         limiter=Limiter(runtime.redis, runtime.breakers),
         idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)
     app.include_router(issues.router)

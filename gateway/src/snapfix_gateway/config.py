@@ -77,6 +77,10 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
         return value
 
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
+    # Request bodies other than a photo's (max_upload_bytes): a report, the largest, stays under
+    # 100 kB even with every character escaped. Past this, 413 before the body is read on
+    # (body_limit.py): the Idempotency-Key fingerprint and the routes never hold more.
+    max_body_bytes: int = Field(default=256 * 1024, ge=4096)
 
     # -- live updates (GET /v1/events)
     live_updates: bool = Field(default=True, description="Consume issues.events.v1 into users' live streams")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_shared.problems import send_problem
@@ -77,12 +78,20 @@ class Idempotency:
         return _VALID_KEY.match(key) is not None
 
     async def claim(self, scope: Scope, receive: Receive, *, key: str, caller: str) -> tuple[Claim, Receive]:
-        """The claim for this request (its whole body read, to fingerprint it) and a receive that hands the body on."""
-        body, more = b"", True
+        """The claim for this request (its whole body read, to fingerprint it) and a receive that hands the body on.
+
+        The body is at most the gateway's cap (``body_limit.py``: its receive refuses more),
+        gathered in a list and joined once: linear in its size.
+        """
+        chunks: list[bytes] = []
+        more = True
         while more:
             message = await receive()
-            body += message.get("body", b"")
+            if message["type"] != "http.request":  # the client left: nothing to claim for
+                raise ClientDisconnect
+            chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
+        body = b"".join(chunks)
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()

@@ -25,6 +25,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.config import GatewaySettings
@@ -227,7 +228,10 @@ class RateLimitMiddleware:
         key = self.idempotency.key_of(scope)
         claim = None
         if key is not None and self.idempotency.valid(key):
-            claim, receive = await self.idempotency.claim(scope, receive, key=key, caller=caller)
+            try:
+                claim, receive = await self.idempotency.claim(scope, receive, key=key, caller=caller)
+            except ClientDisconnect:  # gone before its body arrived: nothing is claimed, nothing to answer
+                return
         try:
             verdicts, outcome = await self.limiter.check_all(checks, claim)
         except RedisBusy:  # every Redis connection busy: the key cannot be claimed now

@@ -91,7 +91,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP Error")
+        title = {404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large"}.get(
+            exc.status_code, "HTTP Error"
+        )
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(request, exc.status_code, title, detail, headers=dict(exc.headers or {}))
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
+import httpx
 from uuid_utils.compat import uuid7
 
 from snapfix_shared.messages import Location, ReportIssue
-from snapfix_shared.messages.base import Command, utcnow
+from snapfix_shared.messages.base import Command, Role, utcnow
+from snapfix_shared.viewer import Viewer, process_tokens
 
 
 def make_report_command(**overrides: Any) -> ReportIssue:
@@ -68,3 +71,28 @@ def citizen(user_id: str | None = None) -> dict[str, Any]:
 
 
 ADMIN: dict[str, Any] = {"actor_id": "admin-1", "actor_role": "admin"}
+
+
+# -- the gateway's proofs, for tests that call a service or its consumer directly -----------------
+
+
+def signed(command: C) -> C:
+    """The command with the actor proof the gateway gives it (a consumer dead-letters one without)."""
+    return process_tokens().sign_command(command)
+
+
+def as_viewer(user_id: str | None = None, role: Role | None = None, *departments: str) -> dict[str, str]:
+    """Headers of one call to a service as the gateway makes it for this viewer (its internal token)."""
+    return process_tokens().headers(Viewer(user_id=user_id, role=role, departments=frozenset(departments)))
+
+
+class AsViewer(httpx.Auth):
+    """``auth=`` for an httpx client or call: each request gets the gateway's internal token of
+    this viewer, minted as the gateway mints it (so a long test never sends an expired one)."""
+
+    def __init__(self, user_id: str | None = None, role: Role | None = None, *departments: str) -> None:
+        self.viewer = Viewer(user_id=user_id, role=role, departments=frozenset(departments))
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(process_tokens().headers(self.viewer))
+        yield request

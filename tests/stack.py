@@ -23,7 +23,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from snapfix_shared.messages import Message
+from snapfix_shared.messages.base import Command
 from snapfix_shared.topics import Topic
+from snapfix_shared.viewer import process_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / ".stack" / "test" / "env"
@@ -132,7 +134,9 @@ async def produce(
 
 
 async def produce_command(stack: Stack, command: Message) -> None:
-    """Produce a command to its topic as the gateway does (JSON body, aggregate-id key)."""
+    """Produce a command to its topic as the gateway does (JSON body, aggregate-id key, the actor's proof)."""
+    if isinstance(command, Command) and command.actor_proof is None:
+        command = process_tokens().sign_command(command)
     body, key = command.model_dump_json().encode(), command.partition_key().encode()
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
 

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 from faststream.kafka import TestKafkaBroker
+from uuid_utils.compat import uuid7
 
 from snapfix_issues.cache import CachedIssue
 from snapfix_issues.catalogue import Catalogue, seed_categories
@@ -22,7 +23,8 @@ from snapfix_shared.messages import ISSUE_EVENTS, IssueReported, ReportRejected
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
-from tests.builders import make_report_command
+from snapfix_shared.viewer import InternalTokens
+from tests.builders import make_report_command, signed
 
 pytestmark = pytest.mark.unit
 
@@ -166,7 +168,7 @@ async def harness() -> AsyncIterator[Harness]:
 
 async def test_a_report_command_stores_the_report_and_announces_it(harness: Harness) -> None:
     command = make_report_command()
-    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+    await harness.broker.publish(signed(command).model_dump_json().encode(), Topic.ISSUES_COMMANDS)
 
     report = harness.reports.stored[command.issue_id]
     assert (report.title, report.category, report.lat) == (command.title, command.category, command.location.lat)
@@ -181,7 +183,7 @@ async def test_a_report_command_stores_the_report_and_announces_it(harness: Harn
 
 async def test_a_redelivered_command_stores_once_and_re_announces_the_same_event(harness: Harness) -> None:
     command = make_report_command()
-    body = command.model_dump_json().encode()
+    body = signed(command).model_dump_json().encode()
     await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
     await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
 
@@ -206,7 +208,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic(harness: Harness, 
 async def test_the_consumer_keeps_consuming_after_a_poison_message(harness: Harness) -> None:
     await harness.broker.publish(b"{broken", Topic.ISSUES_COMMANDS)
     command = make_report_command()
-    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+    await harness.broker.publish(signed(command).model_dump_json().encode(), Topic.ISSUES_COMMANDS)
 
     assert command.issue_id in harness.reports.stored
     harness.events.assert_called_once()
@@ -215,7 +217,7 @@ async def test_the_consumer_keeps_consuming_after_a_poison_message(harness: Harn
 async def test_a_command_appended_after_its_sender_gave_up_takes_no_effect(harness: Harness) -> None:
     now = utcnow()
     command = make_report_command(occurred_at=now - timedelta(seconds=20), accept_by=now - timedelta(seconds=10))
-    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+    await harness.broker.publish(signed(command).model_dump_json().encode(), Topic.ISSUES_COMMANDS)
 
     assert harness.reports.stored == {}
     harness.dead_letters.assert_called_once()
@@ -224,7 +226,7 @@ async def test_a_command_appended_after_its_sender_gave_up_takes_no_effect(harne
 
 async def test_a_report_refused_when_applied_is_kept_and_announced_as_report_rejected(harness: Harness) -> None:
     command = make_report_command(category="unicorns", actor_id="citizen-1")
-    await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+    await harness.broker.publish(signed(command).model_dump_json().encode(), Topic.ISSUES_COMMANDS)
 
     assert harness.reports.stored == {}
     harness.dead_letters.assert_not_called()
@@ -241,7 +243,7 @@ async def test_a_report_refused_when_applied_is_kept_and_announced_as_report_rej
 
 
 async def test_a_redelivered_refused_report_re_announces_the_same_rejection(harness: Harness) -> None:
-    body = make_report_command(category="streetlight", attributes={"colour": "red"}).model_dump_json().encode()
+    body = signed(make_report_command(category="streetlight", attributes={"colour": "red"})).model_dump_json().encode()
     await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
     await harness.broker.publish(body, Topic.ISSUES_COMMANDS)
 
@@ -254,9 +256,52 @@ async def test_a_redelivered_refused_report_re_announces_the_same_rejection(harn
 async def test_a_refused_report_among_accepted_ones_leaves_them_be(harness: Harness) -> None:
     good, bad = make_report_command(), make_report_command(category="unicorns")
     for command in (good, bad):
-        await harness.broker.publish(command.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+        await harness.broker.publish(signed(command).model_dump_json().encode(), Topic.ISSUES_COMMANDS)
 
     announced = {type(ISSUE_EVENTS.validate_python(c.args[0])) for c in harness.events.call_args_list}
     assert announced == {IssueReported, ReportRejected}
     assert list(harness.reports.stored) == [good.issue_id]
     assert list(harness.reports.rejections) == [bad.issue_id]
+
+
+# -- the actor's proof: only the gateway vouches for who acts ---------------------------------
+
+
+async def test_a_command_without_the_gateways_proof_is_dead_lettered_never_applied(harness: Harness) -> None:
+    forged = make_report_command(actor_id="victim", actor_role="admin")
+    await harness.broker.publish(forged.model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    assert harness.reports.stored == {}
+    assert harness.reports.rejections == {}
+    harness.dead_letters.assert_called_once()
+    harness.events.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"actor_role": "admin"},
+        {"actor_id": "someone-else"},
+        {"actor_departments": ("roads", "parks")},
+        {"issue_id": uuid7()},  # a proof lifted onto another issue
+        {"actor_proof": "v1.not-a-proof"},
+    ],
+    ids=["role", "actor", "departments", "issue", "garbage"],
+)
+async def test_a_command_whose_actor_was_changed_after_signing_is_dead_lettered(
+    harness: Harness, change: dict[str, Any]
+) -> None:
+    honest = signed(make_report_command(actor_id="citizen-9", actor_role="citizen", actor_departments=("roads",)))
+    await harness.broker.publish(honest.model_copy(update=change).model_dump_json().encode(), Topic.ISSUES_COMMANDS)
+
+    assert harness.reports.stored == {}
+    harness.dead_letters.assert_called_once()
+    harness.events.assert_not_called()
+
+
+async def test_a_proof_signed_with_the_previous_secret_still_passes() -> None:
+    # Commands may wait in the log across a rotation of SNAPFIX_INTERNAL_TOKEN_SECRET.
+    old, new = "o" * 40, "n" * 40
+    command = InternalTokens(old, issuer="gateway").sign_command(make_report_command(actor_id="c-1"))
+    assert InternalTokens(new, issuer="issues", previous_secrets=[old]).command_verified(command)
+    assert not InternalTokens(new, issuer="issues").command_verified(command)

@@ -10,12 +10,13 @@ import pytest
 from uuid_utils.compat import uuid7
 
 from snapfix_issues.catalogue import Catalogue, seed_categories
-from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, Viewer
+from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
 from snapfix_issues.service import new_report
 from snapfix_issues.views import detail, summary
 from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.viewer import Viewer
 from tests.builders import make_report_command
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from snapfix_issues import rendered
-from snapfix_issues.domain import Viewer
+from snapfix_shared.viewer import Viewer
 
 pytestmark = pytest.mark.unit
 

@@ -33,6 +33,7 @@ from snapfix_shared.messages import (
 )
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import install_problem_handlers
+from tests.builders import as_viewer
 from tests.webhook_receiver import receiver, spec_signature, verifies
 
 pytestmark = pytest.mark.unit
@@ -232,7 +233,7 @@ async def test_http_urls_are_refused_where_https_is_required() -> None:
     app.state.webhooks = SimpleNamespace(
         settings=NotifySettings(webhook_https_only=True), endpoints=None, deliveries=None
     )
-    admin = {"x-snapfix-user": "a1", "x-snapfix-role": "admin"}
+    admin = as_viewer("a1", "admin")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify") as http:
         body = {"url": "http://integrator.example/hook", "event_types": ["*"]}
         response = await http.post("/v1/admin/webhooks", json=body, headers=admin)
@@ -267,7 +268,7 @@ async def test_private_addresses_are_refused_where_only_public_ones_are_allowed(
     app.state.webhooks = SimpleNamespace(
         settings=NotifySettings(webhook_allow_private=False), endpoints=Endpoints(), deliveries=None
     )
-    admin = {"x-snapfix-user": "a1", "x-snapfix-role": "admin"}
+    admin = as_viewer("a1", "admin")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify") as http:
         try:
             response = await http.post("/v1/admin/webhooks", json={"url": url, "event_types": ["*"]}, headers=admin)

@@ -22,11 +22,13 @@ SECRETS: list[tuple[type[ProcessSettings], str]] = [
     (MediaSettings, "upload_secret"),
     (NotifySettings, "unsubscribe_secret"),
     (AnalyticsSettings, "pseudonym_secret"),
+    (IssuesSettings, "internal_token_secret"),  # every process's (ProcessSettings)
 ]
 
 
 def secret(field: str, value: str) -> dict[str, Any]:
-    return {field: value}
+    """``field`` set to ``value``, and every process's own secret to a real one (unless it is ``field``)."""
+    return {"internal_token_secret": REAL, field: value}
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +43,9 @@ def test_production_refuses_the_development_secret_naming_its_variable(
     settings: type[ProcessSettings], field: str
 ) -> None:
     with pytest.raises(DevelopmentSecretInProduction, match=f"SNAPFIX_{field.upper()}"):
-        settings(environment="production")
+        settings(
+            environment="production", **({} if field == "internal_token_secret" else {"internal_token_secret": REAL})
+        )
 
 
 @pytest.mark.parametrize(("settings", "field"), SECRETS)
@@ -85,5 +89,5 @@ def test_development_keeps_the_development_secret(settings: type[ProcessSettings
     assert getattr(made, field) == settings.model_fields[field].default
 
 
-def test_a_process_without_secrets_starts_in_production() -> None:
-    assert IssuesSettings(environment="production").environment == "production"
+def test_a_process_with_only_the_internal_secret_starts_in_production() -> None:
+    assert IssuesSettings(environment="production", internal_token_secret=REAL).environment == "production"

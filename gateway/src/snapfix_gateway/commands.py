@@ -100,6 +100,8 @@ class Submitter:
         # this was given up on (503), and the consumer dead-letters it instead of applying it.
         allowance = runtime.publish_timeout_s + self.settings.clock_skew_allowance_s
         command = command.model_copy(update={"accept_by": utcnow() + timedelta(seconds=allowance)})
+        # The consumer applies only commands whose actor this proof vouches for.
+        command = runtime.internal_tokens.sign_command(command)
         try:
             await publish(
                 runtime.broker,

@@ -145,7 +145,9 @@ class LiveFanout:
         if KNOWN in members:
             members.discard(KNOWN)
             return sorted(members)
-        answer = await self.issues_http.fetch("GET", f"/v1/issues/{issue_id}/audience")
+        # An internal route: the gateway's own token, for no viewer.
+        headers = self.runtime.internal_tokens.headers(None)
+        answer = await self.issues_http.fetch("GET", f"/v1/issues/{issue_id}/audience", headers=headers)
         self.audience_fetches += 1
         if answer.status == 404:
             return None

@@ -20,10 +20,11 @@ from uuid import UUID
 
 import orjson
 
-from snapfix_gateway.upstream import Upstream
+from snapfix_gateway.upstream import Upstream, viewer_headers
 from snapfix_shared.messages import ReportIssue
 from snapfix_shared.messages.catalogue import CategorySpec, attribute_errors
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.viewer import Viewer
 
 # The media service's states a report may name: uploaded (still processing) or processed.
 USABLE = frozenset({"pending", "processed"})
@@ -46,7 +47,7 @@ async def check_photos(media: Upstream, media_ids: Sequence[UUID], *, actor_id: 
     if not media_ids:
         return
     # The reporter alone, without a role: staff may see others' photos, but report only their own.
-    headers = {"x-request-id": request_id, **({"x-snapfix-user": actor_id} if actor_id else {})}
+    headers = viewer_headers(request_id, Viewer(user_id=actor_id) if actor_id else None)
     answers = await asyncio.gather(*(media.call("GET", f"/v1/media/{m}", headers=headers) for m in media_ids))
     errors: list[tuple[str, str]] = []
     seen: set[UUID] = set()

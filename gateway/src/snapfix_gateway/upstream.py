@@ -1,31 +1,28 @@
 """Reads and checks routed to the services that own the data (see ``snapfix_shared.http_client``).
 
-The signed-in user travels to the owner as ``x-snapfix-user``, ``x-snapfix-role`` and
-``x-snapfix-departments``; the owner decides what that viewer may see. The services are
-reachable only from inside the deployment (the gateway is the only public entry).
+The viewer travels to the owner in a short-lived internal token the gateway signs
+(``snapfix_shared.viewer``: ``Authorization: Bearer``, the user id, role and departments as
+claims; an anonymous visitor gets a token without a user); the owner verifies it and decides
+what that viewer may see. A token is minted once per viewer and reused for half its minute of
+life. The services are reachable only from inside the deployment, and refuse a viewer without
+a valid token.
 """
 
 from __future__ import annotations
 
 from fastapi import Response
 
-from snapfix_gateway.identity.sessions import Principal
 from snapfix_shared.http_client import Answer, Upstream, UpstreamError
+from snapfix_shared.viewer import Actor, process_tokens
 
 __all__ = ["Answer", "Upstream", "UpstreamError", "relay", "relay_get", "viewer_headers"]
 
 _PASSED_HEADERS = ("content-type", "etag", "cache-control", "last-modified")
 
 
-def viewer_headers(request_id: str, principal: Principal | None) -> dict[str, str]:
-    headers = {"x-request-id": request_id}
-    if principal is not None:
-        headers |= {
-            "x-snapfix-user": principal.user_id,
-            "x-snapfix-role": principal.role,
-            "x-snapfix-departments": ",".join(principal.departments),
-        }
-    return headers
+def viewer_headers(request_id: str, principal: Actor | None) -> dict[str, str]:
+    """The request id and the internal token of ``principal`` (None: an anonymous visitor)."""
+    return {"x-request-id": request_id, "authorization": f"Bearer {process_tokens().mint(principal)}"}
 
 
 def relay(answer: Answer) -> Response:
@@ -41,7 +38,7 @@ async def relay_get(
     path: str,
     *,
     request_id: str,
-    principal: Principal | None = None,
+    principal: Actor | None = None,
     params: str | None = None,
     if_none_match: str | None = None,
 ) -> Response:

@@ -18,7 +18,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from snapfix_shared import telemetry
+from snapfix_shared import telemetry, viewer
 from snapfix_shared.breakers import Breakers, MongoCircuitMiddleware
 from snapfix_shared.health import Check, health_router
 from snapfix_shared.http_metrics import HttpMetricsMiddleware
@@ -49,6 +49,9 @@ class Runtime:
         self.tracer_provider = telemetry.setup_tracing(name)
         self.source = f"/snapfix/{name}"
         self.breakers = Breakers(name, threshold=settings.breaker_threshold, ttl_s=settings.breaker_ttl_s)
+        # The viewer's proof between processes: minted for calls out, verified on calls in.
+        self.internal_tokens = viewer.from_settings(settings, issuer=name)
+        viewer.use(self.internal_tokens)
         # Run once the store is set up and before any consumer starts (e.g. a data migration).
         self.before_start: list[Hook] = []
         self.on_startup: list[Hook] = []
@@ -129,6 +132,7 @@ class Runtime:
         """The process's FastAPI app: problems, health, metrics, tracing, and the Mongo circuit
         around the requests whose path ``needs_mongo`` (every one, for a service)."""
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app.state.internal_tokens = self.internal_tokens
         install_problem_handlers(app)
         app.include_router(health_router(self.checks()))
         if self.mongo is not None:

@@ -12,6 +12,9 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The development default of SNAPFIX_INTERNAL_TOKEN_SECRET (snapfix_shared.viewer warns when in use).
+DEV_INTERNAL_TOKEN_SECRET = "snapfix-local-internal-token-secret-change-me-0123456789"  # noqa: S105
+
 _CONFIG = SettingsConfigDict(env_prefix="SNAPFIX_", extra="ignore", frozen=True)
 
 
@@ -94,6 +97,11 @@ class ProcessSettings(HttpSettings, KafkaSettings):
     # and how long it stays open before one trial call is let through.
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_ttl_s: float = Field(default=10.0, gt=0)
+    # Signs the gateway's internal tokens and commands' actor proofs (snapfix_shared.viewer): the
+    # same value in every process, at least 32 random bytes. The previous value is still accepted
+    # while a rotation rolls out (and while commands signed with it wait in Kafka).
+    internal_token_secret: SecretStr = Field(default=SecretStr(DEV_INTERNAL_TOKEN_SECRET), min_length=32)
+    internal_token_previous_secret: SecretStr | None = Field(default=None, min_length=32)
 
     @model_validator(mode="after")
     def _no_development_secret_in_production(self) -> Self:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import orjson
 import pygeohash
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from snapfix_analytics.cache import QueryCache
@@ -35,14 +35,13 @@ from snapfix_analytics.repository import AnalyticsRepository
 from snapfix_analytics.windows import WINDOWS
 from snapfix_shared.messages.analytics import WindowSize
 from snapfix_shared.messages.base import utcnow
-from snapfix_shared.problems import Problem
+from snapfix_shared.viewer import StaffDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 
-async def staff_only(x_snapfix_role: Annotated[str | None, Header()] = None) -> None:
-    if x_snapfix_role not in {"staff", "admin"}:
-        raise Problem(403, "Forbidden", "Analytics are for the city's staff and administrators.")
+async def staff_only(_staff: StaffDep) -> None:
+    """Analytics are for the city's staff and administrators (the gateway's internal token)."""
 
 
 async def get_repo(request: Request) -> AnalyticsRepository:

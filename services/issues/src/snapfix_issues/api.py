@@ -1,8 +1,8 @@
 """The issues service's HTTP query API (internal: reached through the gateway).
 
-The gateway authenticates and passes the viewer as headers: ``x-snapfix-user`` (user
-id), ``x-snapfix-role`` and ``x-snapfix-departments`` (comma-separated); none means an
-anonymous viewer. Lists answer ``{"items": [...], "next_cursor": str | null}``.
+The gateway authenticates and passes the viewer in its internal token
+(``snapfix_shared.viewer``); public reads need none (an anonymous viewer), the rest answer
+401 without a valid one. Lists answer ``{"items": [...], "next_cursor": str | null}``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pymongo.errors import PyMongoError
 from snapfix_issues import lists, rendered, rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
-from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, RejectedReportRecord, Viewer
+from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, RejectedReportRecord
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
 from snapfix_issues.photos import check_photos, photo_views
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
@@ -32,8 +32,10 @@ from snapfix_issues.views import detail, public_record, status_change, summary
 from snapfix_shared import geo
 from snapfix_shared.breakers import MONGO_DOWN
 from snapfix_shared.http_client import Upstream
-from snapfix_shared.messages import ChangeIssueStatus, EditIssue, IssueCommand, Priority, ReportIssue, Role, Status
+from snapfix_shared.messages import ChangeIssueStatus, EditIssue, IssueCommand, Priority, ReportIssue, Status
 from snapfix_shared.problems import Problem, ServiceUnavailable, problem_response
+from snapfix_shared.viewer import InternalCallerDep, SignedInDep, StaffDep, Viewer
+from snapfix_shared.viewer import OptionalViewerDep as ViewerDep
 
 log = logging.getLogger(__name__)
 MAX_RADIUS_M = 50_000
@@ -59,21 +61,10 @@ async def get_catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue  # type: ignore[no-any-return]
 
 
-async def get_viewer(
-    x_snapfix_user: Annotated[str | None, Header()] = None,
-    x_snapfix_role: Annotated[str | None, Header()] = None,
-    x_snapfix_departments: Annotated[str | None, Header()] = None,
-) -> Viewer:
-    role: Role | None = x_snapfix_role if x_snapfix_role in get_args(Role) else None  # type: ignore[assignment]
-    departments = frozenset(d.strip() for d in (x_snapfix_departments or "").split(",") if d.strip())
-    return Viewer(user_id=x_snapfix_user or None, role=role, departments=departments)
-
-
 RepoDep = Annotated[ReportRepository, Depends(get_repo)]
 CacheDep = Annotated[IssueCache, Depends(get_cache)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 ModelDep = Annotated[ReadModel | None, Depends(get_readmodel)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 CursorQuery = Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")]
 LimitQuery = Annotated[int, Query(ge=1, le=100)]
 
@@ -187,13 +178,21 @@ async def check_command(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
     cache: CacheDep,
     catalogue: CatalogueDep,
+    caller: InternalCallerDep,
     x_request_id: Annotated[str, Header()] = "",
 ) -> Response:
     """Would this command be accepted now? 204 yes, else the problem the consumer would refuse it with.
 
+    Only for the gateway, about a command of the viewer its token names (else 403).
     Photos a report (or the reporter's edit) names are checked with the media service here,
     once: each must exist, belong to the reporter and not have been rejected.
     """
+    if (command.actor_id, command.actor_role, frozenset(command.actor_departments)) != (
+        caller.user_id,
+        caller.role,
+        caller.departments,
+    ):
+        raise Problem(403, "Forbidden", "The command's actor is not the viewer of the internal token.")
     issue: IssueRecord | None = None
     original_exists = False
     if command.type != "ReportIssue":  # a report is checked against the in-memory catalogue only
@@ -208,7 +207,8 @@ async def check_command(  # noqa: PLR0917 - FastAPI injects by parameter
     media_ids = command.media_ids if isinstance(command, (ReportIssue, EditIssue)) else None
     if media_ids:
         media: Upstream = request.app.state.media
-        errors = await check_photos(media, media_ids, actor_id=command.actor_id, request_id=x_request_id)
+        tokens = request.app.state.internal_tokens
+        errors = await check_photos(media, media_ids, actor_id=command.actor_id, request_id=x_request_id, tokens=tokens)
         if errors:
             raise rejection_problem(Rejection(422, "The report names photos it cannot use.", tuple(errors)))
     return Response(status_code=204)
@@ -359,8 +359,10 @@ async def _stored_view(
 
 
 @router.get("/issues/{issue_id}/audience")
-async def audience(issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep) -> Response:
-    """Who is told about changes: the reporter and the followers (for the gateway's live updates)."""
+async def audience(
+    issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep, _caller: InternalCallerDep
+) -> Response:
+    """Who is told about changes: the reporter and the followers (for the gateway's live updates only)."""
     if model is not None:
         try:
             users = await model.audience(issue_id)
@@ -461,11 +463,22 @@ async def map_cells(
 # -- a user's own lists ---------------------------------------------------------------------
 
 
-@router.get("/users/{user_id}/issues")
-async def reported_by(
-    user_id: str, repo: RepoDep, model: ModelDep, cursor: CursorQuery = None, limit: LimitQuery = 20
+def _own_list(viewer: Viewer, user_id: str) -> None:
+    if viewer.user_id != user_id:
+        raise Problem(403, "Forbidden", "A user's own lists are for that user alone.")
+
+
+@router.get("/users/{user_id}/issues", responses={401: {}, 403: {}})
+async def reported_by(  # noqa: PLR0917 - FastAPI injects by parameter
+    user_id: str,
+    repo: RepoDep,
+    model: ModelDep,
+    viewer: SignedInDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
 ) -> Response:
-    """A user's reports, newest first, anonymous ones included (the gateway asks only for the caller's own)."""
+    """A user's reports, newest first, anonymous ones included: for that user alone."""
+    _own_list(viewer, user_id)
     after = _cursor_key(cursor)
     if model is not None:
         return await _from_model(lists.reported_by(model, user_id, after=after, limit=limit))
@@ -480,11 +493,17 @@ async def reported_by(
     return _page(items, encode_cursor(_ms(last.created_at), str(last.id)) if last else None)
 
 
-@router.get("/users/{user_id}/following")
-async def following(
-    user_id: str, repo: RepoDep, model: ModelDep, cursor: CursorQuery = None, limit: LimitQuery = 20
+@router.get("/users/{user_id}/following", responses={401: {}, 403: {}})
+async def following(  # noqa: PLR0917 - FastAPI injects by parameter
+    user_id: str,
+    repo: RepoDep,
+    model: ModelDep,
+    viewer: SignedInDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
 ) -> Response:
-    """The issues a user follows, most recently followed first."""
+    """The issues a user follows, most recently followed first: for that user alone."""
+    _own_list(viewer, user_id)
     after = _cursor_key(cursor)
     if model is not None:
         return await _from_model(lists.following(model, user_id, after=after, limit=limit))
@@ -501,7 +520,7 @@ async def following(
 async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
     model: ModelDep,
-    viewer: ViewerDep,
+    viewer: StaffDep,
     department: str | None = None,
     status: Annotated[str | None, Query(description="comma-separated; default: every unresolved status")] = None,
     priority: Priority | None = None,
@@ -510,8 +529,6 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     limit: LimitQuery = 20,
 ) -> Response:
     """Work for staff: their departments' issues, urgent first, then by due date."""
-    if not viewer.is_staff:
-        raise Problem(403, "Forbidden", "The staff queue is for staff.")
     departments: list[str] | None
     if department is not None:
         if not viewer.staff_of(department):

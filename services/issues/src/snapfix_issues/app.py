@@ -37,7 +37,14 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     runtime.on_startup.append(sync.start)
     runtime.on_shutdown.append(sync.stop)
     handler = handlers.IssueCommandHandler(
-        runtime, repo, cache, readmodel, catalogue, group=settings.consumer_group, sync=sync
+        runtime,
+        repo,
+        cache,
+        readmodel,
+        catalogue,
+        group=settings.consumer_group,
+        sync=sync,
+        require_actor_proof=settings.require_actor_proof,
     )
     handlers.register(runtime, handler, settings)
     photos.register(runtime, photos.PhotoEvents(runtime))

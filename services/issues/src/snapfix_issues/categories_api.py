@@ -12,6 +12,7 @@ from snapfix_issues.catalogue import Catalogue, CategoryBody
 from snapfix_issues.catalogue_sync import CatalogueSync
 from snapfix_shared.messages.issues import CategoryCode
 from snapfix_shared.problems import Problem
+from snapfix_shared.viewer import AdminDep
 
 PUBLIC_CACHE = "public, max-age=60"
 
@@ -56,16 +57,14 @@ async def get_category(
     return _cacheable(spec.model_dump(mode="json"), if_none_match)
 
 
-@router.put("/{code}", responses={200: {}, 201: {}, 403: {}})
+@router.put("/{code}", responses={200: {}, 201: {}, 401: {}, 403: {}})
 async def put_category(
     code: CodePath,
     body: CategoryBody,
     sync: Annotated[CatalogueSync, Depends(get_sync)],
-    x_snapfix_role: Annotated[str | None, Header()] = None,
+    _admin: AdminDep,
 ) -> Response:
-    """Create (201) or replace (200) a category. Admins only (``x-snapfix-role: admin``)."""
-    if x_snapfix_role != "admin":
-        raise Problem(403, "Forbidden", "Only admins edit the catalogue.")
+    """Create (201) or replace (200) a category. Admins only (the gateway's internal token)."""
     spec, created = await sync.put(code, body)
     return Response(
         orjson.dumps(spec.model_dump(mode="json")),

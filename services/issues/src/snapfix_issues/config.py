@@ -20,3 +20,6 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     upstream_timeout_s: float = Field(default=2.0, gt=0)
     # How often the read model's presence in Redis is checked (it is rebuilt when missing).
     readmodel_check_s: float = Field(default=10.0, gt=0)
+    # Commands whose actor the gateway's proof does not vouch for are dead-lettered. False only
+    # while upgrading from gateways that did not sign commands (they are then applied, and logged).
+    require_actor_proof: bool = True

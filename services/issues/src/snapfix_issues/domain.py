@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
-from snapfix_shared.messages import Priority, Role, Status
+from snapfix_shared.messages import Priority, Status
 from snapfix_shared.messages.issues import AttributeValue, ReporterContact
 
 # Where a report still needs work (suggestions, the staff queue's default, overdue).
@@ -142,19 +141,3 @@ class RejectedReportRecord(_Stored):
     @classmethod
     def _ms(cls, value: datetime) -> datetime:
         return storage_precision(value)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking, as the gateway authenticated them; ``user_id`` None is anonymous."""
-
-    user_id: str | None = None
-    role: Role | None = None
-    departments: frozenset[str] = frozenset()
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in {"staff", "admin"}
-
-    def staff_of(self, department: str | None) -> bool:
-        return self.role == "admin" or (self.role == "staff" and department in self.departments)

@@ -116,9 +116,10 @@ class IssueCommandHandler:
         *,
         group: str,
         sync: CatalogueHooks | None = None,
+        require_actor_proof: bool = True,
     ) -> None:
         self.runtime, self.repo, self.cache, self.catalogue, self.group = runtime, repo, cache, catalogue, group
-        self.readmodel, self.sync = readmodel, sync
+        self.readmodel, self.sync, self.require_actor_proof = readmodel, sync, require_actor_proof
 
     async def handle(self, records: Sequence[Record]) -> None:
         if self.sync is not None:
@@ -130,7 +131,7 @@ class IssueCommandHandler:
         commands: list[tuple[IssueCommand, Record]] = []
         for record in records:
             command = await self._parse(record)
-            if command is not None:
+            if command is not None and await self._actor_proven(command, record):
                 commands.append((command, record))
         batch = Batch()
         await self._apply_reports([(c, r) for c, r in commands if isinstance(c, ReportIssue)], batch)
@@ -375,6 +376,20 @@ class IssueCommandHandler:
             )
             return None
         return command
+
+    async def _actor_proven(self, command: IssueCommand, record: Record) -> bool:
+        """Only the gateway vouches for an actor: a command without its valid proof is dead-lettered, never applied.
+
+        The rules trust ``actor_id``, ``actor_role`` and ``actor_departments``; the proof (an HMAC
+        over them, the command's type, id and issue) does not expire, as a command may wait in the log.
+        """
+        if self.runtime.internal_tokens.command_verified(command):
+            return True
+        if not self.require_actor_proof:  # upgrading: applied as before, and logged
+            log.warning("command %s applied without a proven actor (require_actor_proof off)", command.message_id)
+            return True
+        await self._dead_letter(record, "unverified", f"the actor of {command.message_id} is not proven by the gateway")
+        return False
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)

@@ -26,6 +26,7 @@ from snapfix_shared.messages import MEDIA_EVENTS
 from snapfix_shared.messages.media import MediaProcessed, MediaRejected
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
+from snapfix_shared.viewer import InternalTokens, Viewer
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,15 @@ class Photo(Document):
 
 
 async def check_photos(
-    media: Upstream, media_ids: Sequence[UUID], *, actor_id: str | None, request_id: str
+    media: Upstream, media_ids: Sequence[UUID], *, actor_id: str | None, request_id: str, tokens: InternalTokens
 ) -> list[tuple[str, str]]:
-    """Field errors for photos a report may not name: unknown, someone else's, not uploaded, rejected."""
+    """Field errors for photos a report may not name: unknown, someone else's, not uploaded, rejected.
+
+    Asked as the reporter alone, without a role: staff may see others' photos, but report only their own.
+    """
     errors: list[tuple[str, str]] = []
     seen: set[UUID] = set()
-    headers = {"x-request-id": request_id, **({"x-snapfix-user": actor_id} if actor_id else {})}
+    headers = {"x-request-id": request_id, **tokens.headers(Viewer(user_id=actor_id) if actor_id else None)}
     answers = await asyncio.gather(*(media.call("GET", f"/v1/media/{m}", headers=headers) for m in media_ids))
     for index, (media_id, answer) in enumerate(zip(media_ids, answers, strict=True)):
         field = f"media_ids.{index}"

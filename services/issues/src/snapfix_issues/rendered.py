@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from snapfix_issues.domain import Viewer
 from snapfix_issues.rules import overdue_at
 from snapfix_issues.views import reporter_shown
+from snapfix_shared.viewer import Viewer
 
 # Bounded by bytes, not count: an issue with many comments renders to far more than most.
 MAX_BYTES = 16 * 1024 * 1024

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from snapfix_issues.domain import CommentRecord, IssueRecord, Viewer
+from snapfix_issues.domain import CommentRecord, IssueRecord
 from snapfix_issues.rules import is_overdue
+from snapfix_shared.viewer import Viewer
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,6 +1,6 @@
 """The media service's HTTP API (internal: reached through the gateway).
 
-The gateway authenticates and passes the user as ``x-snapfix-user`` / ``x-snapfix-role``.
+The gateway authenticates and passes the viewer in its internal token (``snapfix_shared.viewer``).
 
 - ``POST /v1/uploads``: a media id and a signed upload URL, valid once, for a while; within
   the user's quotas (quota.py): ``403`` past the photos no report names yet, ``429`` with
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, get_args
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
@@ -44,6 +44,7 @@ from snapfix_shared.messages.media import ContentType, VariantName
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
+from snapfix_shared.viewer import SignedInDep, UserIdDep
 
 log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -77,13 +78,7 @@ def upload_lock_key(media_id: UUID) -> str:
     return f"media:upload-used:{media_id}"
 
 
-async def get_user(x_snapfix_user: Annotated[str | None, Header()] = None) -> str:
-    if not x_snapfix_user:
-        raise Problem(401, "Unauthorized", "Sign in first.")
-    return x_snapfix_user
-
-
-UserDep = Annotated[str, Depends(get_user)]
+UserDep = UserIdDep  # the signed-in user, from the gateway's internal token (snapfix_shared.viewer)
 router = APIRouter(prefix="/v1")
 
 
@@ -242,12 +237,10 @@ async def _receive(  # noqa: PLR0917
 
 
 @router.get("/media/{media_id}", response_model=MediaState)
-async def media_state(
-    media_id: UUID, user: UserDep, request: Request, x_snapfix_role: Annotated[str | None, Header()] = None
-) -> MediaState:
+async def media_state(media_id: UUID, viewer: SignedInDep, request: Request) -> MediaState:
     _, _, repo, _, _, _ = _state(request)
     media = await _media(repo, media_id)
-    if media is None or (media.owner_id != user and x_snapfix_role not in {"staff", "admin"}):
+    if media is None or (media.owner_id != viewer.user_id and not viewer.is_staff):
         raise Problem(404, "Not Found", f"No photo {media_id}.")
     return MediaState(
         id=media.id,

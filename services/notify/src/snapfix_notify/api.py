@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.errors import PyMongoError
@@ -31,18 +31,13 @@ from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
 from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.viewer import UserIdDep
 
 router = APIRouter(prefix="/v1")
 MAX_WATCHES = 20
 
 
-async def get_user(x_snapfix_user: Annotated[str | None, Header()] = None) -> str:
-    if not x_snapfix_user:
-        raise Problem(401, "Unauthorized", "Sign in first.")
-    return x_snapfix_user
-
-
-UserDep = Annotated[str, Depends(get_user)]
+UserDep = UserIdDep  # the signed-in user, from the gateway's internal token (snapfix_shared.viewer)
 
 
 # -- models ----------------------------------------------------------------------------

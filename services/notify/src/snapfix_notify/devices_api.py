@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 
 from snapfix_notify.devices import Device, DeviceRepository, Platform
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.viewer import UserIdDep
 
 DEVICE_ID = r"^[A-Za-z0-9._-]{1,128}$"
 
@@ -41,13 +42,7 @@ class DeviceView(BaseModel):
         )
 
 
-async def get_user(x_snapfix_user: Annotated[str | None, Header()] = None) -> str:
-    if not x_snapfix_user:
-        raise Problem(401, "Unauthorized", "Sign in first.")
-    return x_snapfix_user
-
-
-UserDep = Annotated[str, Depends(get_user)]
+UserDep = UserIdDep  # the signed-in user, from the gateway's internal token (snapfix_shared.viewer)
 DeviceIdPath = Annotated[str, Path(pattern=DEVICE_ID)]
 router = APIRouter(prefix="/v1/me/devices", tags=["devices"])
 

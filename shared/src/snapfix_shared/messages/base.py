@@ -42,6 +42,14 @@ class Command(Message):
 
     actor_role: Role | None = Field(default=None, description="The acting user's role, as authenticated")
     actor_departments: tuple[str, ...] = Field(default=(), description="The acting staff member's departments")
+    actor_proof: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "The sender's HMAC over the command's type, id, aggregate and actor (snapfix_shared.viewer): "
+            "a consumer applies no command whose actor it cannot verify"
+        ),
+    )
 
     accept_by: AwareDatetime | None = Field(
         default=None,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
@@ -23,6 +23,7 @@ from snapfix_notify.webhooks.signing import new_secret
 from snapfix_notify.webhooks.targets import TargetPolicy
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.viewer import AdminUserDep
 
 
 class NewEndpoint(BaseModel):
@@ -102,17 +103,7 @@ class DeliveryPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
 
 
-async def require_admin(
-    x_snapfix_user: Annotated[str | None, Header()] = None, x_snapfix_role: Annotated[str | None, Header()] = None
-) -> str:
-    if not x_snapfix_user:
-        raise Problem(401, "Unauthorized", "Sign in first.")
-    if x_snapfix_role != "admin":
-        raise Problem(403, "Forbidden", "Only administrators may do this.")
-    return x_snapfix_user
-
-
-AdminDep = Annotated[str, Depends(require_admin)]
+AdminDep = AdminUserDep  # an administrator, from the gateway's internal token (snapfix_shared.viewer)
 router = APIRouter(prefix="/v1/admin/webhooks", tags=["webhooks"])
 
 

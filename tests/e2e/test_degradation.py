@@ -58,7 +58,7 @@ async def _until(condition: object, timeout_s: float, what: str) -> None:
 
 async def _recovered(system: System, client: httpx.AsyncClient) -> None:
     probes = {
-        "the gateway's accounts": ("POST", "/v1/auth/register", 201),
+        "the gateway's accounts": ("POST", "/v1/auth/register", 202),
         "the media service": ("GET", f"/v1/media/{uuid4()}", 404),
         "the notify service": ("GET", "/v1/me/notifications", 200),
         "the issues service": ("GET", f"/v1/issues/{uuid4()}", 404),

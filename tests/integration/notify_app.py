@@ -23,9 +23,11 @@ from snapfix_shared.messages import (
     IssueReported,
     Location,
     Message,
+    RegistrationAttempted,
     UserRegistered,
 )
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSeal
 from snapfix_shared.topics import Topic
 from tests.mailbox import Mailbox
 from tests.stack import Stack
@@ -134,8 +136,14 @@ def verification(user_id: str, email: str) -> EmailVerificationRequested:
         user_id=UUID(user_id),
         email=email,
         display_name="Ada",
-        verify_url=f"https://snapfix.test/v1/auth/verify-email?token=tok-{user_id}",
+        verify_url_sealed=LinkSeal(DEV_LINK_SEAL_KEY).seal(
+            f"https://snapfix.test/v1/auth/verify-email?token=tok-{user_id}"
+        ),
     )
+
+
+def registration_attempt(user_id: str, email: str) -> RegistrationAttempted:
+    return RegistrationAttempted(**envelope(), user_id=UUID(user_id), email=email, display_name="Ada")
 
 
 def reported(reporter: str, **overrides: Any) -> IssueReported:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.tokens import TokenCodec
+from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSeal
 from snapfix_shared.topics import Topic
 from tests.stack import Stack, read_topic
 
@@ -66,10 +68,20 @@ def new_email() -> str:
 
 
 async def register(gw: httpx.AsyncClient, email: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Register; the answer never says whether the address was new (finding 10), so it is the generic one."""
     body = {"email": email or new_email(), "password": PASSWORD, "display_name": "Ada", **extra}
     response = await gw.post("/v1/auth/register", json=body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "accepted"
     return response.json()  # type: ignore[no-any-return]
+
+
+async def registered(gw: httpx.AsyncClient, email: str) -> dict[str, Any]:
+    """Register, sign in and read /v1/me: the account as its owner sees it."""
+    await register(gw, email)
+    me = await gw.get("/v1/me", headers=bearer(await sign_in(gw, email)))
+    assert me.status_code == 200, me.text
+    return me.json()  # type: ignore[no-any-return]
 
 
 async def sign_in(gw: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -85,15 +97,15 @@ def bearer(tokens: dict[str, Any]) -> dict[str, str]:
 
 async def test_register_sign_in_and_read_me(gw: httpx.AsyncClient) -> None:
     tag = uuid4().hex[:8]
-    user = await register(gw, f"  Grace.Hopper.{tag}@Example.ORG ")
+    await register(gw, f"  Grace.Hopper.{tag}@Example.ORG ")
     email = f"grace.hopper.{tag}@example.org"
-    assert (user["email"], user["role"], user["email_verified"]) == (email, "citizen", False)
     tokens = await sign_in(gw, email)
     assert tokens["token_type"] == "bearer"
     assert tokens["expires_in"] == 900
     me = await gw.get("/v1/me", headers=bearer(tokens))
     assert me.status_code == 200
-    assert me.json() == user
+    user = me.json()
+    assert (user["email"], user["role"], user["email_verified"]) == (email, "citizen", False)
 
 
 @pytest.mark.parametrize(
@@ -110,13 +122,6 @@ async def test_invalid_registrations_name_the_field(gw: httpx.AsyncClient, body:
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert field in [e["field"] for e in response.json()["errors"]]
-
-
-async def test_an_email_registers_once(gw: httpx.AsyncClient) -> None:
-    email = new_email()
-    await register(gw, email)
-    again = await gw.post("/v1/auth/register", json={"email": email.upper(), "password": PASSWORD, "display_name": "B"})
-    assert again.status_code == 409
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_answer(gw: httpx.AsyncClient) -> None:
@@ -177,7 +182,7 @@ def _forged(claims: dict[str, Any], *, key: str = DEV_JWT_SECRET, alg: str = "HS
 
 async def test_tokens_are_checked_per_rfc_8725(gw: httpx.AsyncClient) -> None:
     email = new_email()
-    user = await register(gw, email)
+    user = await registered(gw, email)
     tokens = await sign_in(gw, email)
     good = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     now = int(time.time())
@@ -227,19 +232,81 @@ async def test_only_admins_create_staff(gw: httpx.AsyncClient, stack: Stack) -> 
     assert "password" not in records[0].value.decode().lower()
 
 
+async def _sealed_link(stack: Stack, user_id: str, event_type: bytes, field: str) -> httpx.URL:
+    """The link of the user's latest event of that type: sealed on the topic, never in clear (finding 8)."""
+    records = await read_topic(
+        stack.kafka, Topic.USERS_EVENTS, lambda r: r.key == user_id.encode() and event_type in (r.value or b"")
+    )
+    raw = records[-1].value or b""
+    assert b"token=" not in raw
+    assert b"/v1/auth/" not in raw
+    link = httpx.URL(LinkSeal(DEV_LINK_SEAL_KEY).unseal(orjson.loads(raw)[field]))
+    assert len(link.params["token"]) >= 40
+    return link
+
+
 async def test_email_verification_link(gw: httpx.AsyncClient, stack: Stack) -> None:
     email = new_email()
-    user = await register(gw, email)
-    records = await read_topic(
-        stack.kafka,
-        Topic.USERS_EVENTS,
-        lambda r: r.key == user["id"].encode() and b"EmailVerificationRequested" in r.value,
-    )
-    link = httpx.URL(orjson.loads(records[0].value)["verify_url"])
-    assert (await gw.get(link.path, params=link.params)).status_code == 200
+    user = await registered(gw, email)
+    link = await _sealed_link(stack, user["id"], b"EmailVerificationRequested", "verify_url_sealed")
+    assert link.path == "/v1/auth/verify-email"
+    verified = await gw.get(link.path, params=link.params)  # an API client: JSON
+    assert verified.status_code == 200
+    assert verified.json() == {"status": "verified"}
     me = await gw.get("/v1/me", headers=bearer(await sign_in(gw, email)))
     assert me.json()["email_verified"] is True
     assert (await gw.get(link.path, params=link.params)).status_code == 404  # used up
+
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+async def test_a_browser_following_the_verification_link_gets_a_page(gw: httpx.AsyncClient, stack: Stack) -> None:
+    user = await registered(gw, new_email())
+    link = await _sealed_link(stack, user["id"], b"EmailVerificationRequested", "verify_url_sealed")
+    page = await gw.get(link.path, params=link.params, headers=BROWSER)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Your address is confirmed" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    again = await gw.get(link.path, params=link.params, headers=BROWSER)
+    assert again.status_code == 404
+    assert "does not work" in again.text
+
+
+async def test_the_emailed_reset_link_opens_a_form_that_sets_the_password(gw: httpx.AsyncClient, stack: Stack) -> None:
+    """Finding 8: the link in the e-mail is a GET; it used to answer 405."""
+    email = new_email()
+    user = await registered(gw, email)
+    before = await sign_in(gw, email)
+    assert (await gw.post("/v1/auth/password-reset", json={"email": email})).status_code == 202
+    link = await _sealed_link(stack, user["id"], b"PasswordResetRequested", "reset_url_sealed")
+    assert link.path == "/v1/auth/password-reset"
+
+    page = await gw.get(link.path, params=link.params, headers=BROWSER)
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    form = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert form is not None
+    action = httpx.URL(str(page.url)).join(form.group(1))
+    assert action.path == "/v1/auth/password-reset/form"
+    assert f'name="token" value="{link.params["token"]}"' in page.text
+
+    weak = await gw.post(action, data={"token": link.params["token"], "new_password": "password12"})
+    assert weak.status_code == 422
+    assert "too weak" in weak.text
+    assert 'name="new_password"' in weak.text  # the form again, the token still usable
+    done = await gw.post(action, data={"token": link.params["token"], "new_password": "amber-falcon-38-meadow"})
+    assert done.status_code == 200, done.text
+    assert "Your password is changed" in done.text
+    await sign_in(gw, email, "amber-falcon-38-meadow")
+    assert (await gw.get("/v1/me", headers=bearer(before))).status_code == 401  # every session ended
+    used = await gw.post(action, data={"token": link.params["token"], "new_password": "amber-falcon-38-meadow"})
+    assert used.status_code == 400
+    assert "does not work" in used.text
 
 
 async def test_an_idempotency_key_replays_the_first_answer(gw: httpx.AsyncClient) -> None:
@@ -247,11 +314,14 @@ async def test_an_idempotency_key_replays_the_first_answer(gw: httpx.AsyncClient
     body = {"email": new_email(), "password": PASSWORD, "display_name": "Ada"}
     first = await gw.post("/v1/auth/register", json=body, headers={"idempotency-key": key})
     again = await gw.post("/v1/auth/register", json=body, headers={"idempotency-key": key})
-    assert first.status_code == again.status_code == 201
+    assert first.status_code == again.status_code == 202
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
-    # Without the key, the same body is a second attempt, refused because the first one took effect once.
-    assert (await gw.post("/v1/auth/register", json=body)).status_code == 409
+    assert "idempotent-replayed" not in first.headers
+    # Without the key, the same body is a second attempt, answered (not replayed) like the first.
+    plain = await gw.post("/v1/auth/register", json=body)
+    assert plain.status_code == 202
+    assert "idempotent-replayed" not in plain.headers
 
     other = await gw.post("/v1/auth/register", json=body | {"display_name": "Eve"}, headers={"idempotency-key": key})
     assert other.status_code == 422
@@ -268,7 +338,7 @@ async def test_answers_of_concurrent_requests_are_all_kept_for_replay(gw: httpx.
         return first, await gw.post("/v1/auth/register", json=body, headers=key)
 
     for first, again in await asyncio.gather(*(twice(b, k) for b, k in zip(bodies, keys, strict=True))):
-        assert first.status_code == again.status_code == 201, first.text
+        assert first.status_code == again.status_code == 202, first.text
         assert again.headers["idempotent-replayed"] == "true"
         assert again.json() == first.json()
 
@@ -399,3 +469,67 @@ async def test_a_lost_revocation_feed_makes_requests_ask_redis(stack: Stack) -> 
             line for line in metrics.splitlines() if line.startswith("snapfix_gateway_sessions_checked_total")
         )
         assert float(checked.split()[-1]) >= 2
+
+
+# Each starts an app of its own: after the tests of the module's gateway (see above).
+async def test_registration_does_not_tell_whether_an_address_has_an_account(stack: Stack) -> None:
+    """Finding 10 (OWASP, account enumeration): a taken address gets the answer a new one gets,
+    after the same work (a password hash); nothing changes, and only the owner is told, by e-mail,
+    once an hour however often someone tries."""
+    hashes: list[str] = []
+    async for app, gw in running_app(gateway_settings(stack)):
+        passwords = app.state.accounts.passwords
+        real_hash = passwords.hash
+
+        async def counted(password: str, real_hash: Any = real_hash) -> str:
+            hashes.append(password)
+            return await real_hash(password)  # type: ignore[no-any-return]
+
+        passwords.hash = counted
+        email = new_email()
+        fresh = await gw.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": "A"})
+        owner = await gw.get("/v1/me", headers=bearer(await sign_in(gw, email)))
+        other_password = "another-" + PASSWORD
+        hashes.clear()
+        taken = [
+            await gw.post(
+                "/v1/auth/register", json={"email": email.upper(), "password": other_password, "display_name": "B"}
+            )
+            for _ in range(2)
+        ]
+        assert [a.status_code for a in [fresh, *taken]] == [202, 202, 202]
+        assert taken[0].json() == taken[1].json() == fresh.json()
+        assert {k for k in fresh.headers if k.lower() not in {"date", "x-request-id", "content-length"}} == {
+            k for k in taken[0].headers if k.lower() not in {"date", "x-request-id", "content-length"}
+        }
+        assert hashes == [other_password, other_password]  # hashed as if it were new
+        # Nothing changed: the owner's password still works, the other one does not.
+        await sign_in(gw, email)
+        refused = await gw.post(
+            "/v1/auth/token", data={"grant_type": "password", "username": email, "password": other_password}
+        )
+        assert refused.status_code == 400
+        # The owner is told, once for both attempts, with no secret in the event.
+        key = owner.json()["id"].encode()
+        await read_topic(
+            stack.kafka, Topic.USERS_EVENTS, lambda r, key=key: r.key == key and b"RegistrationAttempted" in r.value
+        )
+        await asyncio.sleep(0.5)  # a second notice would have been published by now
+        records = await read_topic(stack.kafka, Topic.USERS_EVENTS, lambda r, key=key: r.key == key)
+        notices = [orjson.loads(r.value) for r in records if b"RegistrationAttempted" in (r.value or b"")]
+        assert len(notices) == 1
+        assert (notices[0]["email"], notices[0]["user_id"]) == (email, owner.json()["id"])
+        assert "password" not in (records[-1].value or b"").decode().lower()
+
+
+async def test_with_a_web_app_the_emailed_links_lead_there(stack: Stack) -> None:
+    settings = gateway_settings(stack, web_base_url="https://app.city.example/")
+    async for gw in running(settings):
+        for path, route in (("/v1/auth/password-reset", "password-reset"), ("/v1/auth/verify-email", "verify-email")):
+            answer = await gw.get(path, params={"token": "a-token-of-the-link-0123"}, headers=BROWSER)
+            assert answer.status_code == 303, (path, answer.text)
+            assert answer.headers["location"] == f"https://app.city.example/{route}?token=a-token-of-the-link-0123"
+        # The web app itself asks with JSON: answered, not sent round again.
+        api = await gw.get("/v1/auth/verify-email", params={"token": "a-token-of-the-link-0123"})
+        assert api.status_code == 404
+        assert api.headers["content-type"] == "application/problem+json"

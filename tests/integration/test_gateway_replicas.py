@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSeal
 from snapfix_shared.topics import Topic
 from tests.stack import ROOT, Stack, free_port, process_env, read_topic
 
@@ -91,8 +92,9 @@ async def _signed_in(gateway: httpx.AsyncClient, email: str, password: str = PAS
 async def _account(gateway: httpx.AsyncClient) -> tuple[str, str]:
     email = f"replica-{uuid4().hex[:10]}@example.org"
     answer = await gateway.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": "Ada"})
-    assert answer.status_code == 201, answer.text
-    return email, answer.json()["id"]
+    assert answer.status_code == 202, answer.text
+    me = await gateway.get("/v1/me", headers=await _signed_in(gateway, email))
+    return email, me.json()["id"]
 
 
 async def _redis_checks(gateway: httpx.AsyncClient) -> float:
@@ -138,7 +140,8 @@ async def test_a_password_reset_ends_every_session_on_every_gateway(replicas: tu
             Topic.USERS_EVENTS,
             lambda r: r.key == user_id.encode() and b"PasswordResetRequested" in (r.value or b""),
         )
-        token = httpx.URL(orjson.loads(records[0].value or b"{}")["reset_url"]).params["token"]
+        sealed = orjson.loads(records[0].value or b"{}")["reset_url_sealed"]
+        token = httpx.URL(LinkSeal(DEV_LINK_SEAL_KEY).unseal(sealed)).params["token"]
 
         checks_before = [await _redis_checks(a), await _redis_checks(b)]
         confirmed = await b.post("/v1/auth/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD})

@@ -24,6 +24,7 @@ from tests.integration.notify_app import (
     new_user_id,
     publish,
     registered,
+    registration_attempt,
     reported,
     running_notify,
     verification,
@@ -150,6 +151,18 @@ async def test_the_verification_email_goes_to_the_address_to_verify_without_unsu
     assert "Confirm your email address" in str(message["Subject"])
     assert f"https://snapfix.test/v1/auth/verify-email?token=tok-{user}" in body_text(message)
     assert message["List-Unsubscribe"] is None  # an account email is not a subscription
+
+
+async def test_an_attempt_to_register_a_taken_address_tells_its_owner(
+    stack: Stack, notify: Notify, mailbox: Mailbox
+) -> None:
+    user = new_user_id()
+    email = f"taken-{uuid4().hex[:8]}@example.org"
+    await users(stack, registered(user, email=email), registration_attempt(user, email))
+    [message] = await mailbox.wait_for(to(email))
+    assert "tried to register your address" in str(message["Subject"])
+    assert "nothing was created" in body_text(message)
+    assert message["List-Unsubscribe"] is None  # an account email
 
 
 async def test_a_status_change_reaches_the_reporter_with_the_note_and_followers_in_app_never_the_actor(

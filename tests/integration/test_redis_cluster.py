@@ -164,7 +164,7 @@ async def test_the_gateway_runs_on_the_cluster(gw_on_cluster: httpx.AsyncClient,
     body = {"email": email, "password": PASSWORD, "display_name": "Ada"}
     first = await gw.post("/v1/auth/register", json=body, headers={"idempotency-key": key})
     again = await gw.post("/v1/auth/register", json=body, headers={"idempotency-key": key})
-    assert first.status_code == again.status_code == 201, first.text
+    assert first.status_code == again.status_code == 202, first.text
     assert again.json() == first.json()
     assert [k async for k in cluster.scan_iter(match="gw:idem:*")]
 

@@ -218,6 +218,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "area_digest": {"items": [{"title": "A", "category": "c", "issue_url": "https://x/1"}]},
     "verify_email": {"verify_url": "https://x/v"},
     "password_reset": {"reset_url": "https://x/r"},
+    "registration_attempted": {},
 }
 
 

@@ -30,6 +30,7 @@ from snapfix_gateway.routes import notifications as notifications_routes
 from snapfix_gateway.upstream import Upstream
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.sealing import LinkSeal
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     runtime.on_startup.append(revocations.start)
     runtime.on_shutdown.extend([revocations.stop, revocations_redis.aclose])
-    sessions = Sessions(runtime.redis, settings.refresh_token_ttl_s, revocations=revocations)
+    sessions = Sessions(
+        runtime.redis, settings.refresh_token_ttl_s, max_age_s=settings.session_max_age_s, revocations=revocations
+    )
     accounts = Accounts(
         runtime.broker,
         Passwords(settings.password_hash_concurrency),
@@ -76,6 +79,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         public_base_url=settings.public_base_url,
         min_password_score=settings.min_password_score,
         password_reset_ttl_s=settings.password_reset_ttl_s,
+        link_seal=LinkSeal(settings.link_seal_key),
     )
     _background(runtime, accounts, settings)
     if settings.live_updates:

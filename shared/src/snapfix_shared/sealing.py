@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Only for a laptop: `make run` and the tests. A deployment sets SNAPFIX_LINK_SEAL_KEY to its own
 # key(s), the same for the gateway and notify; a process using this one logs a warning.
-DEV_LINK_SEAL_KEY = "c25hcGZpeC1sb2NhbC1saW5rLXNlYWwta2V5LWRldjA="  # noqa: S105
+DEV_LINK_SEAL_KEY = "c25hcGZpeC1sb2NhbC1saW5rLXNlYWwta2V5LWRldjA="
 
 
 class LinkNotUnsealed(ValueError):

@@ -3,6 +3,13 @@
 The account is written first, with its events in an outbox field; the events are then
 published (acks=all) and the outbox cleared. A crash or a Kafka outage in between leaves
 the outbox pending, and the relay publishes it later, so no user event is lost.
+
+The links e-mailed for verification and password reset go out sealed (``LinkSeal``): their
+token is never in clear in the outbox or on ``users.events.v1``.
+
+Registration never tells whether an address is taken: registering one that is gets the same
+answer, after the same work (the password is hashed, the insert tried), and its owner is
+told by e-mail (``RegistrationAttempted``, at most once per ``ATTEMPT_NOTICE_EVERY``).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
@@ -29,14 +36,19 @@ from snapfix_shared.messages import (
     USER_EVENTS,
     EmailVerificationRequested,
     PasswordResetRequested,
+    RegistrationAttempted,
     Role,
     UserEmailVerified,
     UserRegistered,
 )
 from snapfix_shared.messages.users import UserEvent
+from snapfix_shared.sealing import LinkSeal
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
+
+# The owner of an address hears of attempts to register it again at most this often.
+ATTEMPT_NOTICE_EVERY = timedelta(hours=1)
 
 
 class EmailTaken(Exception):
@@ -70,12 +82,13 @@ class Accounts:
         publish_timeout_s: float,
         public_base_url: str,
         min_password_score: int,
+        link_seal: LinkSeal,
         password_reset_ttl_s: int = 3600,
     ) -> None:
         self.broker, self.passwords, self.source = broker, passwords, source
         self.publish_timeout_s, self.public_base_url = publish_timeout_s, public_base_url.rstrip("/")
         self.min_password_score = min_password_score
-        self.password_reset_ttl_s = password_reset_ttl_s
+        self.password_reset_ttl_s, self.link_seal = password_reset_ttl_s, link_seal
 
     async def register(
         self,
@@ -88,7 +101,12 @@ class Accounts:
         departments: Sequence[str] = (),
         actor_id: str | None = None,
         verified: bool = False,
+        publish: bool = True,
     ) -> Account:
+        """Create the account; ``publish=False`` leaves its events to ``publish_pending`` (or the relay).
+
+        Raises InvalidEmail, WeakPassword, EmailTaken (after hashing the password all the same).
+        """
         email = normalize_email(email)
         check_strength(password, user_inputs=[email, display_name], min_score=self.min_password_score)
         user_id = uuid7()
@@ -100,7 +118,9 @@ class Accounts:
         if not verified:
             verify_url = f"{self.public_base_url}/v1/auth/verify-email?token={token}"
             events.append(
-                EmailVerificationRequested(**base, email=email, display_name=display_name, verify_url=verify_url)
+                EmailVerificationRequested(
+                    **base, email=email, display_name=display_name, verify_url_sealed=self.link_seal.seal(verify_url)
+                )
             )
         account = Account(
             id=user_id,
@@ -119,8 +139,56 @@ class Accounts:
             await account.insert()
         except DuplicateKeyError as exc:
             raise EmailTaken(email) from exc
-        await self._flush(account)
+        if publish:
+            await self._flush(account)
         return account
+
+    async def publish_pending(self, account: Account) -> None:
+        """Publish what ``register(publish=False)`` left in the account's outbox (the relay retries a failure)."""
+        try:
+            await self._flush(account)
+        except PyMongoError as exc:  # published, not cleared: the relay publishes again, consumers dedupe
+            log.warning("outbox of %s not cleared: %r", account.id, exc)
+
+    async def registration_attempted(self, email: str, *, correlation_id: str) -> bool:
+        """Tell the owner of ``email`` that someone tried to register it (True when a notice goes out).
+
+        At most one notice per ``ATTEMPT_NOTICE_EVERY``: repeated attempts never flood the owner.
+        """
+        try:
+            email = normalize_email(email)
+        except InvalidEmail:
+            return False
+        account = await Account.find_one(Account.email == email)
+        if account is None:
+            return False
+        now = _now_ms()
+        event = RegistrationAttempted(
+            correlation_id=correlation_id,
+            actor_id=str(account.id),
+            user_id=account.id,
+            email=account.email,
+            display_name=account.display_name,
+        )
+        result = await Account.get_pymongo_collection().update_one(
+            {
+                "_id": account.id,
+                "$or": [
+                    {"attempt_noticed_at": None},
+                    {"attempt_noticed_at": {"$lt": now - ATTEMPT_NOTICE_EVERY}},
+                ],
+            },
+            {
+                "$set": {"attempt_noticed_at": now, "outbox_pending": True},
+                "$push": {"outbox": event.model_dump(mode="json")},
+            },
+        )
+        if not result.modified_count:
+            return False
+        refreshed = await Account.get(account.id)
+        if refreshed is not None:
+            await self._flush(refreshed)
+        return True
 
     async def authenticate(self, email: str, password: str) -> Account | None:
         try:
@@ -172,7 +240,7 @@ class Accounts:
             user_id=account.id,
             email=account.email,
             display_name=account.display_name,
-            reset_url=f"{self.public_base_url}/v1/auth/password-reset?token={reset.token}",
+            reset_url_sealed=self.link_seal.seal(f"{self.public_base_url}/v1/auth/password-reset?token={reset.token}"),
         )
         await Account.find_one(Account.id == account.id).update(
             {

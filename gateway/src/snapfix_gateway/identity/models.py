@@ -31,6 +31,8 @@ class Account(Document):
     # The pending password reset (identity/resets.py): the hash of its token and when it lapses.
     reset_token_hash: str | None = None
     reset_expires_at: datetime | None = None
+    # When the owner was last told that someone tried to register this address again.
+    attempt_noticed_at: datetime | None = None
     created_at: datetime
     outbox: list[dict[str, Any]] = Field(default_factory=list)
     outbox_pending: bool = False

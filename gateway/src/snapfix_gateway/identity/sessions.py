@@ -1,13 +1,22 @@
 """Sessions in Redis: revocable at once, with rotating refresh tokens.
 
 A refresh token is ``<session id>.<secret>``. The session keeps the hash of its current
-secret and the hashes of the ones it rotated away from; presenting a rotated secret
-again means the token was stolen or replayed, and the whole session (the family of
-tokens descending from one sign-in) is revoked. Both keys share a hash tag, so the
-rotation script is atomic on Redis Cluster too.
+secret and those of the last ``USED_KEPT`` it rotated away from (``:used``, a capped list);
+presenting a rotated secret again means the token was stolen or replayed, and the whole
+session (the family of tokens descending from one sign-in) is revoked. A secret older than
+that history is merely refused. The keys of a session share a hash tag, so the rotation
+script is atomic on Redis Cluster too.
+
+Lifetimes: a refresh extends the session by ``ttl_s`` (the idle lifetime), never past its
+absolute end, ``max_age_s`` after the sign-in (read from the session id, a UUIDv7); then a
+refresh is refused and the user signs in again.
 
 Each user also has a set of their session ids (``gw:user:{<user id>}:sessions``), so a
-password reset can end every session at once; members whose session expired are harmless.
+password reset can end every session at once. It lives at least as long as each of its
+sessions: a refresh lists its session again and extends the set's expiry (never shortens it)
+*before* it extends the session, in another hash slot, so a failure in between leaves the
+set longer-lived, never shorter. A sign-in drops the members whose session has ended, so the
+set holds the user's live sessions only.
 
 Ending a session also announces it on the revocation stream (``revocations.py``), which
 every gateway process follows: access tokens are then refused everywhere without a Redis
@@ -19,10 +28,13 @@ is announced right after the rotation script deleted its session.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
+from uuid import UUID
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -35,18 +47,30 @@ from snapfix_shared.messages import Role
 # How long the revocation of a replayed refresh token's session is retried before giving up.
 ANNOUNCE_RETRY_S = 5.0
 
+# The absolute lifetime of a session unless told otherwise (GatewaySettings.session_max_age_s).
+MAX_AGE_S = 30 * 24 * 3600
+# Rotated secrets kept per session to recognise a replay (a refresh every 15 minutes: 25 hours).
+USED_KEPT = 100
+# A listed session younger than this is never dropped from its user's set as ended: it may
+# be being created (its set is written after it).
+LISTING_GRACE_S = 60.0
+
+# KEYS: the session, its used secrets, and the unbounded set releases before this one kept
+# (read, never written: it expires with the lifetime it had).
+# ARGV: the presented secret's digest, the new secret's, the session's new TTL, USED_KEPT.
 _ROTATE = """
 local current = redis.call('HGET', KEYS[1], 'refresh')
 if not current then return 'missing' end
 if current == ARGV[1] then
   redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
-  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   return 'rotated'
 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
-  redis.call('DEL', KEYS[1], KEYS[2])
+if redis.call('LPOS', KEYS[2], ARGV[1]) or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
   return 'reused'
 end
 return 'invalid'
@@ -69,8 +93,19 @@ class Principal:
         return self.role in {"staff", "admin"}
 
 
-def _keys(session_id: str) -> tuple[str, str]:
-    return f"gw:sess:{{{session_id}}}", f"gw:sess:{{{session_id}}}:rotated"
+def _keys(session_id: str) -> tuple[str, str, str]:
+    """The session, its used secrets, and the set of rotated secrets of earlier releases."""
+    tag = f"gw:sess:{{{session_id}}}"
+    return tag, f"{tag}:used", f"{tag}:rotated"
+
+
+def _created_s(session_id: str) -> float | None:
+    """When the session began: the timestamp of its UUIDv7 id (None for anything else)."""
+    try:
+        parsed = UUID(session_id)
+    except ValueError:
+        return None
+    return (parsed.int >> 80) / 1000 if parsed.version == 7 else None
 
 
 def _user_key(user_id: str) -> str:
@@ -89,17 +124,34 @@ class RefreshRejected(Exception):
 
 class Sessions:
     def __init__(
-        self, redis: Redis, ttl_s: int, *, revocations: Revocations | None = None, revocation_keep_s: float = 960
+        self,
+        redis: Redis,
+        ttl_s: int,
+        *,
+        max_age_s: int = MAX_AGE_S,
+        revocations: Revocations | None = None,
+        revocation_keep_s: float = 960,
     ) -> None:
-        self.redis, self.ttl_s, self.revocations = redis, ttl_s, revocations
+        """``ttl_s``: how long a session lives unrefreshed; ``max_age_s``: how long it lives at most."""
+        self.redis, self.ttl_s, self.max_age_s, self.revocations = redis, ttl_s, max_age_s, revocations
         self.revocation_keep_s = revocations.keep_s if revocations is not None else revocation_keep_s
         self._rotate = redis.register_script(_ROTATE)
+
+    def _ttl(self, session_id: str, now: float) -> int:
+        """The session's expiry after a sign-in or a refresh now: ``ttl_s``, cut at its absolute end (≤ 0: ended)."""
+        created = _created_s(session_id)
+        if created is None:
+            return 0
+        remaining = created + self.max_age_s - now
+        return min(self.ttl_s, math.ceil(remaining)) if remaining > 0 else 0
 
     async def create(self, user_id: str, role: Role, departments: tuple[str, ...]) -> tuple[str, str]:
         """Start a session; returns (session id, refresh token)."""
         session_id = str(uuid7())
         secret = secrets.token_urlsafe(32)
-        key, _ = _keys(session_id)
+        key = _keys(session_id)[0]
+        ttl_s = max(1, self._ttl(session_id, time.time()))
+        await self._forget_ended(user_id)
         fields: dict[Any, Any] = {
             "user_id": user_id,
             "role": role,
@@ -108,17 +160,33 @@ class Sessions:
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
-            pipe.expire(key, self.ttl_s)
+            pipe.expire(key, ttl_s)
             await pipe.execute()
         # Another hash slot on Redis Cluster: a second round trip, not in the transaction above.
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(_user_key(user_id), session_id)
-            pipe.expire(_user_key(user_id), self.ttl_s)
-            await pipe.execute()
+        await self._list(user_id, session_id, ttl_s)
         return session_id, f"{session_id}.{secret}"
 
+    async def _list(self, user_id: str, session_id: str, ttl_s: int) -> None:
+        """List the session under its user, the set living at least ``ttl_s`` more (extended, never cut)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(_user_key(user_id), session_id)
+            pipe.expire(_user_key(user_id), ttl_s, nx=True)  # a set without an expiry gets this one...
+            pipe.expire(_user_key(user_id), ttl_s, gt=True)  # ...one with a shorter expiry gets it too
+            await pipe.execute()
+
+    async def _forget_ended(self, user_id: str) -> None:
+        """Drop from the user's set the sessions that ended (expired, logged out, replayed)."""
+        listed = [m.decode() if isinstance(m, bytes) else str(m) for m in await self.redis.smembers(_user_key(user_id))]
+        now = time.time()
+        settled = [m for m in listed if (_created_s(m) or 0) < now - LISTING_GRACE_S]
+        if not settled:
+            return
+        ended = set(settled) - await self.active(settled)
+        if ended:
+            await self.redis.srem(_user_key(user_id), *ended)
+
     async def get(self, session_id: str) -> Principal | None:
-        key, _ = _keys(session_id)
+        key = _keys(session_id)[0]
         user_id, role, departments = (
             v.decode() if isinstance(v, bytes) else v
             for v in await self.redis.hmget(key, ["user_id", "role", "departments"])
@@ -148,9 +216,16 @@ class Sessions:
         principal = await self.get(session_id)
         if principal is None:
             raise RefreshRejected("missing")
+        ttl_s = self._ttl(session_id, time.time())
+        if ttl_s <= 0:  # its absolute end: the key expires by itself within the second
+            raise RefreshRejected("missing")
+        # Before the session is extended: a password reset must still find it afterwards.
+        await self._list(principal.user_id, session_id, ttl_s)
         new_secret = secrets.token_urlsafe(32)
         outcome = (
-            await self._rotate(keys=list(_keys(session_id)), args=[_digest(secret), _digest(new_secret), self.ttl_s])
+            await self._rotate(
+                keys=list(_keys(session_id)), args=[_digest(secret), _digest(new_secret), ttl_s, USED_KEPT]
+            )
         ).decode()
         if outcome == "reused":  # the script deleted the session: its access tokens end too
             # Announced whatever a blip of Redis does: unannounced, the stolen session's access
@@ -180,7 +255,9 @@ class Sessions:
         for member in members:
             # One slot per session on Redis Cluster: deleted one by one.
             await self.redis.delete(*_keys(member))
-        await self.redis.delete(_user_key(user_id))
+        if members:
+            # Only those: a session a refresh listed meanwhile stays listed (and is deleted by the next reset).
+            await self.redis.srem(_user_key(user_id), *members)
         return len(members)
 
     async def _announce(self, session_ids: list[str]) -> None:

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -23,6 +24,7 @@ from snapfix_gateway.deps import (
 )
 from snapfix_gateway.identity.accounts import EmailTaken, InvalidEmail
 from snapfix_gateway.identity.models import Account
+from snapfix_gateway.identity.pages import page, prefers_html, to_web_app
 from snapfix_gateway.identity.passwords import WeakPassword
 from snapfix_gateway.identity.sessions import RefreshRejected
 from snapfix_shared.messages import Role
@@ -74,6 +76,13 @@ class PasswordResetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.org"}]})
 
     email: Email
+
+
+class RegistrationAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    detail: str = (
+        "Check your inbox: a message to this address says how to go on. Then sign in with POST /v1/auth/token."
+    )
 
 
 class PasswordResetAccepted(BaseModel):
@@ -131,7 +140,9 @@ async def _create(
     role: Role = "citizen",
     departments: list[str] | None = None,
     actor_id: str | None = None,
+    publish: bool = True,
 ) -> Account:
+    """Create an account; raises EmailTaken for the caller to answer (or not) as it must."""
     try:
         return await accounts.register(
             body.email,
@@ -141,6 +152,7 @@ async def _create(
             role=role,
             departments=departments or [],
             actor_id=actor_id,
+            publish=publish,
         )
     except InvalidEmail as exc:
         raise Problem(
@@ -148,25 +160,40 @@ async def _create(
         ) from exc
     except WeakPassword as exc:
         raise _weak_password(exc, "password") from exc
-    except EmailTaken as exc:
-        raise Problem(409, "Conflict", "An account with this e-mail address exists already.") from exc
     except PyMongoError as exc:
         raise _identity_store_down(exc) from exc
 
 
+async def _tell_owner(accounts: AccountsDep, email: str, request_id: str) -> None:
+    try:
+        await accounts.registration_attempted(email, correlation_id=request_id)
+    except PyMongoError as exc:  # the answer is sent already; only the owner's notice is lost
+        log.warning("registration attempt %s not noted: %r", request_id, exc)
+
+
 @router.post(
     "/v1/auth/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserView,
-    responses={409: {"description": "E-mail taken"}, 422: {"description": "Invalid e-mail or weak password"}},
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationAccepted,
+    responses={422: {"description": "Invalid e-mail or weak password"}},
 )
 async def register(
-    body: RegisterRequest, accounts: AccountsDep, request_id: RequestIdDep, response: Response
-) -> UserView:
-    """Create a citizen account. A verification link is sent to the address (once notifications exist)."""
-    account = await _create(accounts, body, request_id)
-    response.headers["Location"] = "/v1/me"
-    return UserView.of(account)
+    body: RegisterRequest, accounts: AccountsDep, request_id: RequestIdDep, background: BackgroundTasks
+) -> RegistrationAccepted:
+    """Create a citizen account; a link to confirm the address is sent to it. Then sign in.
+
+    The answer is the same, after the same work, whether the address is new or has an account
+    already (OWASP: no account enumeration): in that case nothing is created and the address's
+    owner is told by e-mail that someone tried to register it. The events are published after
+    the answer is sent.
+    """
+    try:
+        account = await _create(accounts, body, request_id, publish=False)
+    except EmailTaken:
+        background.add_task(_tell_owner, accounts, body.email, request_id)
+    else:
+        background.add_task(accounts.publish_pending, account)
+    return RegistrationAccepted()
 
 
 @router.post(
@@ -240,18 +267,45 @@ async def logout(principal: PrincipalDep, sessions: SessionsDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/v1/auth/verify-email")
+@router.get(
+    "/v1/auth/verify-email",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "Verified (an HTML page when the client prefers HTML)"},
+        303: {"description": "To the web app, for a browser, when SNAPFIX_WEB_BASE_URL is set"},
+        404: {"description": "Unknown or used link"},
+    },
+)
 async def verify_email(
-    accounts: AccountsDep, request_id: RequestIdDep, token: Annotated[str, Query(min_length=10, max_length=200)]
-) -> dict[str, str]:
-    """The link sent by e-mail: marks the address verified."""
+    accounts: AccountsDep,
+    request_id: RequestIdDep,
+    settings: SettingsDep,
+    token: Annotated[str, Query(min_length=10, max_length=200)],
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """The link sent by e-mail: marks the address verified.
+
+    A browser (``Accept`` ranking HTML above JSON) gets a page, or is sent to the web app when
+    there is one (which then calls this with ``Accept: application/json``).
+    """
+    browser = prefers_html(accept)
+    if browser and settings.web_base_url:
+        return to_web_app(settings.web_base_url, "verify-email", token)
     try:
         verified = await accounts.verify_email(token, correlation_id=request_id)
     except PyMongoError as exc:
         raise _identity_store_down(exc) from exc
+    if browser:
+        if not verified:
+            return page("link_invalid.html", 404, detail=_VERIFY_INVALID, retry="")
+        return page("email_verified.html")
     if not verified:
-        raise Problem(404, "Not Found", "This verification link is not valid (or was used already).")
-    return {"status": "verified"}
+        raise Problem(404, "Not Found", _VERIFY_INVALID)
+    return JSONResponse({"status": "verified"}, headers={"Cache-Control": "no-store"})
+
+
+_VERIFY_INVALID = "This verification link is not valid (or was used already)."
+_RESET_INVALID = "This password-reset link is not valid: it expired or was used already."
+_RESET_RETRY = "Ask for a new link in the app (Forgot password); it works for an hour, once."
 
 
 async def _request_reset(accounts: AccountsDep, email: str, request_id: str) -> None:
@@ -274,6 +328,55 @@ async def request_password_reset(
     return PasswordResetAccepted()
 
 
+@router.get("/v1/auth/password-reset", include_in_schema=False)
+async def password_reset_page(
+    settings: SettingsDep, token: Annotated[str, Query(min_length=10, max_length=200)]
+) -> Response:
+    """Where the e-mailed link leads a browser: a form to choose the new password (or the web app).
+
+    The token is checked when the form is sent, not here: a page view never uses it up.
+    """
+    if settings.web_base_url:
+        return to_web_app(settings.web_base_url, "password-reset", token)
+    return page("password_reset.html", token=token, error="")
+
+
+@router.post("/v1/auth/password-reset/form", include_in_schema=False)
+async def password_reset_form(
+    accounts: AccountsDep,
+    sessions: SessionsDep,
+    token: Annotated[str, Form(min_length=10, max_length=200)],
+    new_password: Annotated[str, Form(min_length=1, max_length=128)],
+) -> Response:
+    """The form of that page: sets the new password as ``/v1/auth/password-reset/confirm`` does, answering HTML."""
+    try:
+        outcome = await _reset(accounts, sessions, token, new_password)
+    except WeakPassword as exc:
+        return page("password_reset.html", 422, token=token, error=f"The password is too weak: {exc}")
+    if outcome is None:
+        return page("link_invalid.html", 400, detail=_RESET_INVALID, retry=_RESET_RETRY)
+    return page("password_reset_done.html")
+
+
+async def _reset(accounts: AccountsDep, sessions: SessionsDep, token: str, new_password: str) -> Account | None:
+    """Set the password and end every session of the account (None: the token is not valid).
+
+    Raises WeakPassword; a store that cannot be reached answers 503.
+    """
+    try:
+        account = await accounts.reset_password(token, new_password)
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    if account is None:
+        return None
+    try:
+        await sessions.revoke_all(str(account.id))
+    except RedisError as exc:
+        # The password changed already; sessions stay until Redis is back: say so rather than pretend.
+        raise _identity_store_down(exc) from exc
+    return account
+
+
 @router.post(
     "/v1/auth/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -282,18 +385,11 @@ async def request_password_reset(
 async def confirm_password_reset(body: PasswordResetConfirm, accounts: AccountsDep, sessions: SessionsDep) -> Response:
     """Choose a new password with the token of a reset link. Every session of the account ends."""
     try:
-        account = await accounts.reset_password(body.token, body.new_password)
+        account = await _reset(accounts, sessions, body.token, body.new_password)
     except WeakPassword as exc:
         raise _weak_password(exc, "new_password") from exc
-    except PyMongoError as exc:
-        raise _identity_store_down(exc) from exc
     if account is None:
-        raise Problem(400, "Bad Request", "This password-reset link is not valid: it expired or was used already.")
-    try:
-        await sessions.revoke_all(str(account.id))
-    except RedisError as exc:
-        # The password changed already; sessions stay until Redis is back: say so rather than pretend.
-        raise _identity_store_down(exc) from exc
+        raise Problem(400, "Bad Request", _RESET_INVALID)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -326,9 +422,12 @@ async def create_user(
             "Staff belong to at least one department.",
             extra={"errors": [{"field": "departments", "message": "at least one department"}]},
         )
-    account = await _create(
-        accounts, body, request_id, role=body.role, departments=list(body.departments), actor_id=admin.user_id
-    )
+    try:
+        account = await _create(
+            accounts, body, request_id, role=body.role, departments=list(body.departments), actor_id=admin.user_id
+        )
+    except EmailTaken as exc:  # an administrator may know which addresses have accounts
+        raise Problem(409, "Conflict", "An account with this e-mail address exists already.") from exc
     return UserView.of(account)
 
 

@@ -27,6 +27,7 @@ from snapfix_notify.sweeps import Sweeps
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.sealing import LinkSeal
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         # Namespaced by database: the queue indexes that database's outbox.
         queue=DueQueue(runtime.redis, f"notify:{settings.mongo_database}:due"),
         contacts=contacts,
-        renderer=Renderer(app_name=settings.app_name),
+        renderer=Renderer(app_name=settings.app_name, link_seal=LinkSeal(settings.link_seal_key)),
         tokens=tokens,
     )
     users = handlers.UserEventsHandler(runtime, dispatcher, contacts, group=settings.notify_users_group)

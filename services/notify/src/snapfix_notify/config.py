@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSealKey
 from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
 # Only for a laptop: `make run` and the tests. A deployment sets SNAPFIX_UNSUBSCRIBE_SECRET
@@ -34,6 +35,8 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
 
     # -- links in messages
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="The gateway, as clients reach it")
+    # Opens the links the gateway seals on users.events.v1 (snapfix_shared.sealing): the gateway's key(s).
+    link_seal_key: LinkSealKey = SecretStr(DEV_LINK_SEAL_KEY)
     app_name: str = "SnapFix"
 
     # -- email over SMTP

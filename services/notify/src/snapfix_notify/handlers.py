@@ -29,7 +29,7 @@ from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
 from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches
 from snapfix_shared import geo
-from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
+from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
     USER_EVENTS,
@@ -41,6 +41,7 @@ from snapfix_shared.messages import (
     IssueReported,
     IssueStatusChanged,
     PasswordResetRequested,
+    RegistrationAttempted,
     UserEmailVerified,
     UserEvent,
     UserRegistered,
@@ -60,7 +61,15 @@ ISSUE_TYPES = frozenset(
     {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
 )
 PROJECTED = (IssueReported, IssueStatusChanged, IssueAssigned, IssueEdited, IssueFollowed)
-USER_TYPES = frozenset({"UserRegistered", "EmailVerificationRequested", "UserEmailVerified", "PasswordResetRequested"})
+USER_TYPES = frozenset(
+    {
+        "UserRegistered",
+        "EmailVerificationRequested",
+        "UserEmailVerified",
+        "PasswordResetRequested",
+        "RegistrationAttempted",
+    }
+)
 
 
 class _Consumer:
@@ -78,7 +87,8 @@ class _Consumer:
 
 
 class UserEventsHandler(_Consumer):
-    """Contacts, and the account emails (``EmailVerificationRequested``, ``PasswordResetRequested``) asked for."""
+    """Contacts, and the account emails (``EmailVerificationRequested``, ``PasswordResetRequested``,
+    ``RegistrationAttempted``) asked for. Their links stay sealed in the delivery: the renderer opens them."""
 
     def __init__(self, runtime: Runtime, dispatcher: Dispatcher, contacts: Contacts, *, group: str) -> None:
         super().__init__(runtime, group=group)
@@ -104,14 +114,19 @@ class UserEventsHandler(_Consumer):
                     },
                 )
             case EmailVerificationRequested():
-                await self._account_email(event, "verify_email", {"verify_url": event.verify_url})
+                await self._account_email(event, "verify_email", {"verify_url_sealed": event.verify_url_sealed})
             case PasswordResetRequested():
-                await self._account_email(event, "password_reset", {"reset_url": event.reset_url})
+                await self._account_email(event, "password_reset", {"reset_url_sealed": event.reset_url_sealed})
+            case RegistrationAttempted():
+                await self._account_email(event, "registration_attempted", {})
             case UserEmailVerified():
                 await self.contacts.upsert(user_id, {"email_verified": True})
 
     async def _account_email(
-        self, event: EmailVerificationRequested | PasswordResetRequested, moment: str, context: dict[str, str]
+        self,
+        event: EmailVerificationRequested | PasswordResetRequested | RegistrationAttempted,
+        moment: str,
+        context: dict[str, str],
     ) -> None:
         """Account emails always go, to the address the account has now (never subject to preferences)."""
         user_id = str(event.user_id)
@@ -154,7 +169,7 @@ class IssueEventsHandler(_Consumer):
                 continue
             try:
                 await self._retry(self._apply, event, batch)
-            except TRANSIENT:
+            except (*TRANSIENT, ShuttingDown):
                 raise  # not committed: the batch comes back after the rebalance or restart
             except Exception as exc:  # anything else fails the same way every time: poison
                 log.exception("issue event %s failed permanently", event.message_id)

@@ -9,7 +9,7 @@ Preferences are per user, per moment and per channel. Defaults (documented in th
 - area watches (area_report): in-app (a watch with ``digest`` sends an hourly email instead);
 - push is opt-in for every moment.
 
-Account emails (verify_email, password_reset) are not optional: they always go by email.
+Account emails (verify_email, password_reset, registration_attempted) are not optional: they always go by email.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ OWN = ("report_received", "acknowledged", "status_changed", "comment_added", "re
 FOLLOWED = ("followed_status_changed", "followed_comment_added")
 STAFF = ("assigned", "overdue")
 AREA = ("area_report",)
-ACCOUNT = ("verify_email", "password_reset")
+ACCOUNT = ("verify_email", "password_reset", "registration_attempted")
 MOMENTS = OWN + FOLLOWED + STAFF + AREA
 """The moments a user may choose channels for."""
 

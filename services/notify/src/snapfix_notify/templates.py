@@ -2,6 +2,10 @@
 
 HTML is autoescaped (a comment or a title never injects markup); text is not. Subjects
 are one-line templates here, so every channel shares them as its title.
+
+A context value named ``<name>_sealed`` is a link sealed by the gateway (``snapfix_shared.sealing``):
+it is opened here, as ``<name>``, only to render the message, so it is in clear nowhere else
+(not on Kafka, not in the stored delivery).
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from snapfix_shared.sealing import LinkNotUnsealed, LinkSeal
+
+SEALED = "_sealed"
 
 SUBJECTS: dict[str, str] = {
     "report_received": "We received your report: {{ title }}",
@@ -27,6 +35,7 @@ SUBJECTS: dict[str, str] = {
     "area_digest": "{{ items | length }} new report{{ 's' if items | length != 1 }} in an area you watch",
     "verify_email": "Confirm your email address for {{ app_name }}",
     "password_reset": "Choose a new password for {{ app_name }}",
+    "registration_attempted": "Someone tried to register your address with {{ app_name }}",
 }
 
 
@@ -38,8 +47,8 @@ class Rendered:
 
 
 class Renderer:
-    def __init__(self, *, app_name: str = "SnapFix") -> None:
-        self.app_name = app_name
+    def __init__(self, *, app_name: str = "SnapFix", link_seal: LinkSeal | None = None) -> None:
+        self.app_name, self.link_seal = app_name, link_seal
         loader = PackageLoader("snapfix_notify", "templates")
         # A variable a template needs but the context lacks is a bug: fail, never send "None".
         self._html = Environment(loader=loader, autoescape=select_autoescape(["html"]), undefined=StrictUndefined)
@@ -63,7 +72,7 @@ class Renderer:
             "note": "",
             "reason": "",
             "original_url": "",
-            **context,
+            **self._unsealed(context),
             "app_name": self.app_name,
             "display_name": display_name,
             "unsubscribe_url": unsubscribe_url,
@@ -74,3 +83,14 @@ class Renderer:
         text = self._text.get_template(f"{moment}.txt").render(values).strip() + "\n"
         markup = self._html.get_template(f"{moment}.html").render(values) if html else ""
         return Rendered(subject, text, markup)
+
+    def _unsealed(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The context with each ``<name>_sealed`` link opened as ``<name>`` (raises LinkNotUnsealed)."""
+        values = dict(context)
+        for key, value in context.items():
+            if key.endswith(SEALED):
+                if self.link_seal is None:
+                    raise LinkNotUnsealed(f"{key}: no SNAPFIX_LINK_SEAL_KEY to open it with")
+                values[key.removesuffix(SEALED)] = self.link_seal.unseal(str(value))
+                del values[key]
+        return values

@@ -1,7 +1,8 @@
 """Contracts of user accounts (owned by the gateway): ``users.events.v1``.
 
 Only what other services need: who the user is, how to reach them, their role.
-Never a password hash, never a session.
+Never a password hash, never a session, never a link's token in clear: the e-mailed links
+travel sealed (``snapfix_shared.sealing``), for notify alone to open when it sends them.
 """
 
 from __future__ import annotations
@@ -29,22 +30,42 @@ class UserRegistered(UserEventBase):
     departments: tuple[str, ...] = ()
 
 
+SealedLink = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=4000,
+        description="A link sealed with SNAPFIX_LINK_SEAL_KEY (Fernet; snapfix_shared.sealing): only notify opens it",
+    ),
+]
+
+
 class EmailVerificationRequested(UserEventBase):
-    """Send ``verify_url`` to ``email``; following it marks the address verified."""
+    """Send the link sealed in ``verify_url_sealed`` to ``email``; following it marks the address verified."""
 
     type: Literal["EmailVerificationRequested"] = "EmailVerificationRequested"
     email: str = Field(max_length=320)
     display_name: str = Field(max_length=100)
-    verify_url: str = Field(max_length=2000)
+    verify_url_sealed: SealedLink
 
 
 class PasswordResetRequested(UserEventBase):
-    """Send ``reset_url`` to ``email``; following it (within its expiry, once) sets a new password."""
+    """Send the link sealed in ``reset_url_sealed`` to ``email``; following it (within its expiry, once) sets a
+    new password."""
 
     type: Literal["PasswordResetRequested"] = "PasswordResetRequested"
     email: str = Field(max_length=320)
     display_name: str = Field(max_length=100)
-    reset_url: str = Field(max_length=2000)
+    reset_url_sealed: SealedLink
+
+
+class RegistrationAttempted(UserEventBase):
+    """Someone tried to register ``email``, which this account uses already: tell its owner (registration
+    answers the same either way, so only the owner learns the address is taken)."""
+
+    type: Literal["RegistrationAttempted"] = "RegistrationAttempted"
+    email: str = Field(max_length=320)
+    display_name: str = Field(max_length=100)
 
 
 class UserEmailVerified(UserEventBase):
@@ -52,7 +73,7 @@ class UserEmailVerified(UserEventBase):
 
 
 UserEvent = Annotated[
-    UserRegistered | EmailVerificationRequested | UserEmailVerified | PasswordResetRequested,
+    UserRegistered | EmailVerificationRequested | UserEmailVerified | PasswordResetRequested | RegistrationAttempted,
     Field(discriminator="type"),
 ]
 USER_EVENTS: TypeAdapter[UserEvent] = TypeAdapter(UserEvent)

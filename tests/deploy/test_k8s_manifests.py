@@ -299,6 +299,75 @@ def test_the_gateway_believes_x_forwarded_for_from_the_ingress_controller_only(o
         assert "SNAPFIX_FORWARDED_ALLOW_IPS" not in {e["name"] for e in container["env"]}
 
 
+def ingress_paths(docs: tuple[dict[str, Any], ...]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, pathType, the Ingress) of every path routed to the gateway."""
+    return [
+        (path["path"], path["pathType"], ingress)
+        for ingress in of_kind(docs, "Ingress")
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ]
+
+
+def routed(docs: tuple[dict[str, Any], ...], url_path: str) -> dict[str, Any] | None:
+    """The Ingress that serves ``url_path`` (the longest matching path, as ingress-nginx picks), or None."""
+    matches = [
+        (len(path), ingress)
+        for path, kind, ingress in ingress_paths(docs)
+        if url_path == path or (kind == "Prefix" and (path == "/" or url_path.startswith(path.rstrip("/") + "/")))
+    ]
+    return max(matches, key=lambda match: match[0])[1] if matches else None
+
+
+def body_size(ingress: dict[str, Any]) -> int:
+    value = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    return int(value[:-1]) * {"k": 1024, "m": 1024 * 1024}[value[-1]]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_routes_the_public_api_and_not_metrics_or_health(overlay: str) -> None:
+    from snapfix_gateway.app import create_app
+    from snapfix_gateway.config import GatewaySettings
+
+    docs = render(overlay)
+    api = create_app(GatewaySettings(live_updates=False)).openapi()["paths"]
+    public = [re.sub(r"\{[^}]+\}", "x", path) for path in api] + [
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+    ]
+    assert len(public) > 40
+    unrouted = [path for path in public if routed(docs, path) is None]
+    assert not unrouted, f"public paths the ingress does not route: {unrouted}"
+    for internal in ("/metrics", "/readyz", "/livez", "/", "/metrics/"):
+        found = routed(docs, internal)
+        assert found is None, f"{internal} is reachable through Ingress/{found and found['metadata']['name']}"
+    assert {
+        i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] for i in of_kind(docs, "Ingress")
+    } == {"gateway"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_photo_uploads_may_send_large_bodies_through_the_ingress(overlay: str) -> None:
+    from snapfix_gateway.config import GatewaySettings
+
+    docs = render(overlay)
+    defaults = GatewaySettings()
+    upload = routed(docs, "/v1/media/0192f6a8-3c1e-7d2a-9b4e-5f6a7b8c9d0e/upload")
+    assert upload is not None
+    assert defaults.max_upload_bytes < body_size(upload) <= 16 * 1024 * 1024
+    for path in ("/v1/issues", "/v1/auth/register", "/open311/v2/requests.json", "/v1/issues/x/comments"):
+        ingress = routed(docs, path)
+        assert ingress is not None
+        # Above the gateway's own cap (which answers a problem+json 413), far below a photo's.
+        assert defaults.max_body_bytes <= body_size(ingress) <= 1024 * 1024, path
+    # Every Ingress of the host is served with the certificate, over HTTPS only.
+    for ingress in of_kind(docs, "Ingress"):
+        assert ingress["spec"]["tls"][0]["secretName"] == "snapfix-api-tls"
+        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+
+
 def beanie_collections() -> set[str]:
     """``<database>.<collection>`` of every Beanie document the five processes define."""
     import importlib

@@ -1,8 +1,15 @@
-"""``/livez``, ``/readyz`` (dependencies checked, each with a timeout) and ``/metrics``."""
+"""``/livez``, ``/readyz`` (dependencies checked, each with a timeout) and ``/metrics``.
+
+These are for Prometheus and the orchestrator, which reach each process directly; the
+public ingress and the edge do not route them. Even so, ``/readyz`` names only which
+check failed: why (an exception's text can carry host names, URLs, driver internals) goes
+to the log.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -13,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from snapfix_shared.problems import problem_response
 
 Check = Callable[[], Awaitable[object]]
+log = logging.getLogger(__name__)
 
 
 def health_router(checks: Mapping[str, Check], *, timeout_s: float = 2.0) -> APIRouter:
@@ -27,8 +35,12 @@ def health_router(checks: Mapping[str, Check], *, timeout_s: float = 2.0) -> API
         async def run(name: str, check: Check) -> tuple[str, str | None]:
             try:
                 await asyncio.wait_for(check(), timeout_s)
+            except TimeoutError:
+                log.warning("readiness check %s: no answer within %.1f s", name, timeout_s)
+                return name, "timeout"
             except Exception as exc:  # noqa: BLE001 - a failed check is reported, never raised
-                return name, f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("readiness check %s failed: %s", name, f"{type(exc).__name__}: {exc}"[:300])
+                return name, "failed"
             return name, None
 
         results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))

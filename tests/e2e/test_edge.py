@@ -329,9 +329,10 @@ def test_bodies_over_the_limits_are_refused_with_a_problem(edge_system: EdgeSyst
     assert status == 413
 
 
-async def test_the_edge_does_not_publish_metrics(edge_system: EdgeSystem) -> None:
+@pytest.mark.parametrize("path", ["/metrics", "/readyz", "/livez"])
+async def test_the_edge_does_not_publish_metrics_or_health(edge_system: EdgeSystem, path: str) -> None:
     async with edge_system.client() as client:
-        response = await client.get("/metrics")
+        response = await client.get(path)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
 

@@ -35,7 +35,7 @@ async def citizen(system: System) -> httpx.AsyncClient:
     async with httpx.AsyncClient(base_url=system.gateway) as anonymous:
         body = {"email": email, "password": PASSWORD, "display_name": "Citizen"}
         response = await anonymous.post("/v1/auth/register", json=body)
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
     return await sign_in(system, email)
 
 

@@ -6,7 +6,7 @@ import io
 import json
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 import httpx
@@ -60,7 +60,7 @@ def settled(body: dict[str, Any]) -> bool:
 
 @pytest.fixture
 async def client(system: System) -> Any:
-    signed_in = await citizen(system)
+    signed_in = await citizen(system, verified=True)
     yield signed_in
     await signed_in.aclose()
 
@@ -140,6 +140,18 @@ async def test_someone_elses_upload_url_is_refused(system: System, client: Any) 
         await other.aclose()
     # Refusing the stranger did not use the URL up.
     assert (await client.put(path_of(issued["upload_url"]), content=photo("PNG", (64, 64)))).status_code == 202
+
+
+@pytest.mark.parametrize("signature", ["é" * 64, "0" * 63 + "&expires=1"], ids=["non-ascii", "injected"])
+async def test_a_malformed_signature_is_refused_as_forbidden(client: Any, signature: str) -> None:
+    issued = await ticket(client)
+    expires = dict(parse_qsl(urlsplit(issued["upload_url"]).query))["expires"]
+    response = await client.put(
+        f"/v1/media/{issued['id']}/upload", params={"expires": expires, "signature": signature}, content=b"x"
+    )
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 403
 
 
 async def test_an_expired_upload_url_is_refused(client: Any) -> None:

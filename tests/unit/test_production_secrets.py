@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from snapfix_analytics.config import AnalyticsSettings
 from snapfix_gateway.config import GatewaySettings
@@ -16,9 +18,12 @@ from snapfix_shared.settings import DevelopmentSecretInProduction, ProcessSettin
 
 pytestmark = pytest.mark.unit
 
-REAL = "a-production-secret-of-at-least-32-characters-0123"
+# A real secret fits every secret setting: 44 random url-safe characters, a Fernet key for the link seal.
+REAL = Fernet.generate_key().decode()
 SECRETS: list[tuple[type[ProcessSettings], str]] = [
     (GatewaySettings, "jwt_secret"),
+    (GatewaySettings, "link_seal_key"),
+    (NotifySettings, "link_seal_key"),
     (MediaSettings, "upload_secret"),
     (NotifySettings, "unsubscribe_secret"),
     (AnalyticsSettings, "pseudonym_secret"),
@@ -26,9 +31,19 @@ SECRETS: list[tuple[type[ProcessSettings], str]] = [
 ]
 
 
-def secret(field: str, value: str) -> dict[str, Any]:
-    """``field`` set to ``value``, and every process's own secret to a real one (unless it is ``field``)."""
-    return {"internal_token_secret": REAL, field: value}
+def secrets_of(settings: type[ProcessSettings]) -> list[str]:
+    """The secret settings of ``settings``: those with a development default."""
+    return [n for n, f in settings.model_fields.items() if isinstance(f.default, SecretStr) and f.default]
+
+
+def secret(settings: type[ProcessSettings], field: str, value: str) -> dict[str, Any]:
+    """``field`` set to ``value``, and every other secret of ``settings`` to a real one."""
+    return {**dict.fromkeys(secrets_of(settings), REAL), field: value}
+
+
+def others(settings: type[ProcessSettings], field: str) -> dict[str, Any]:
+    """Every secret of ``settings`` but ``field`` set to a real one (``field`` left unset)."""
+    return {name: REAL for name in secrets_of(settings) if name != field}
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +58,7 @@ def test_production_refuses_the_development_secret_naming_its_variable(
     settings: type[ProcessSettings], field: str
 ) -> None:
     with pytest.raises(DevelopmentSecretInProduction, match=f"SNAPFIX_{field.upper()}"):
-        settings(
-            environment="production", **({} if field == "internal_token_secret" else {"internal_token_secret": REAL})
-        )
+        settings(environment="production", **others(settings, field))
 
 
 @pytest.mark.parametrize(("settings", "field"), SECRETS)
@@ -54,14 +67,14 @@ def test_production_refuses_the_development_secret_given_explicitly(
 ) -> None:
     development = settings.model_fields[field].default.get_secret_value()
     with pytest.raises(DevelopmentSecretInProduction, match=f"SNAPFIX_{field.upper()}"):
-        settings(environment="production", **secret(field, development))
+        settings(environment="production", **secret(settings, field, development))
 
 
 def test_production_refuses_an_empty_unsubscribe_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     # Compose once passed SNAPFIX_UNSUBSCRIBE_SECRET= through, which meant "the development secret".
     monkeypatch.setenv("SNAPFIX_UNSUBSCRIBE_SECRET", "")
     with pytest.raises(DevelopmentSecretInProduction, match="SNAPFIX_UNSUBSCRIBE_SECRET"):
-        NotifySettings(environment="production")
+        NotifySettings(environment="production", **others(NotifySettings, "unsubscribe_secret"))
 
 
 def test_production_reads_the_environment_from_snapfix_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,8 +91,10 @@ def test_the_refusal_repeats_no_other_secret(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.parametrize(("settings", "field"), SECRETS)
-def test_production_starts_with_a_secret_of_its_own(settings: type[ProcessSettings], field: str) -> None:
-    assert getattr(settings(environment="production", **secret(field, REAL)), field).get_secret_value() == REAL
+def test_production_starts_with_secrets_of_its_own(settings: type[ProcessSettings], field: str) -> None:
+    assert (
+        getattr(settings(environment="production", **secret(settings, field, REAL)), field).get_secret_value() == REAL
+    )
 
 
 @pytest.mark.parametrize(("settings", "field"), SECRETS)

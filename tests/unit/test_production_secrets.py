@@ -106,3 +106,19 @@ def test_development_keeps_the_development_secret(settings: type[ProcessSettings
 
 def test_a_process_with_only_the_internal_secret_starts_in_production() -> None:
     assert IssuesSettings(environment="production", internal_token_secret=REAL).environment == "production"
+
+
+def test_production_refuses_the_development_push_relay_secret_when_the_relay_is_used() -> None:
+    real = others(NotifySettings, "")
+    with pytest.raises(DevelopmentSecretInProduction, match="SNAPFIX_PUSH_RELAY_SECRET"):
+        NotifySettings(environment="production", push_transport="relay", push_relay_url="https://relay.example", **real)
+    assert NotifySettings(environment="production", push_transport="none", **real).push_transport == "none"
+    relay_secret = "whsec_" + REAL.replace("-", "A").replace("_", "B").rstrip("=")
+    relayed = NotifySettings(
+        environment="production",
+        push_transport="relay",
+        push_relay_url="https://relay.example",
+        push_relay_secret=relay_secret,
+        **real,
+    )
+    assert relayed.push_relay_secret == relay_secret

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSealKey
-from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
+from snapfix_shared.settings import DevelopmentSecretInProduction, MongoSettings, ProcessSettings, RedisSettings
 
 # Only for a laptop: `make run` and the tests. A deployment sets SNAPFIX_UNSUBSCRIBE_SECRET
 # (at least 32 random bytes); the service logs a warning when this default is in use.
@@ -104,3 +104,14 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
         if len(value.get_secret_value()) < 32:
             raise ValueError("SNAPFIX_UNSUBSCRIBE_SECRET must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _own_relay_secret_in_production(self) -> Self:
+        # Only a relay in use needs its secret (ProcessSettings checks the SecretStr ones always).
+        in_use = self.environment == "production" and self.push_transport == "relay"
+        if in_use and self.push_relay_secret == DEV_PUSH_RELAY_SECRET:
+            raise DevelopmentSecretInProduction(
+                "SNAPFIX_ENVIRONMENT=production with SNAPFIX_PUSH_TRANSPORT=relay, but SNAPFIX_PUSH_RELAY_SECRET "
+                "is the development secret: set the relay's own (whsec_ and 32+ base64 characters)"
+            )
+        return self

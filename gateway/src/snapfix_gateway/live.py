@@ -27,12 +27,11 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from snapfix_gateway.upstream import Upstream, UpstreamError
-from snapfix_shared.consuming import retry_transient, subscribe_batches
+from snapfix_shared.consuming import record_message, retry_transient, subscribe_batches
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
     IssueCommented,
@@ -109,10 +108,8 @@ class LiveFanout:
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         for record in records:
-            try:
-                event = ISSUE_EVENTS.validate_json(record.value or b"")
-            except ValidationError as exc:
-                await self.runtime.dead_letter(record, group=GROUP, reason="invalid", error=str(exc))
+            event = await record_message(self.runtime, record, group=GROUP, adapter=ISSUE_EVENTS)
+            if event is None:  # poison: dead-lettered
                 continue
             # Past the deadline the batch is not committed and comes back (every step is idempotent
             # but the appends, which a client can tell apart by the update's event_id).

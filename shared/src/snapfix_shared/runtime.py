@@ -2,10 +2,17 @@
 
 A service (or the gateway) makes one ``Runtime`` from its settings, registers its
 subscribers on ``runtime.broker`` and its routes on the app from ``runtime.app()``.
+
+The stop is bounded (``STOP_BUDGET_S``, after uvicorn's grace for HTTP requests): retries
+still waiting are abandoned at once (``consuming.ShuttingDown``), the shutdown hooks cut
+what is in flight (sends leave their leases to lapse), in-flight handlers get
+``kafka.STOP_GRACE_S`` and are then cancelled. Nothing abandoned is committed: its records
+come back to the partition's next owner, and every handler is idempotent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +27,7 @@ from redis.asyncio import Redis
 
 from snapfix_shared import telemetry, viewer
 from snapfix_shared.breakers import Breakers, MongoCircuitMiddleware
+from snapfix_shared.consuming import bind_stopping
 from snapfix_shared.health import Check, health_router
 from snapfix_shared.http_metrics import HttpMetricsMiddleware
 from snapfix_shared.kafka import create_broker, dead_letter
@@ -32,6 +40,10 @@ from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSetting
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+# The lifespan's whole stop: hooks, consumers (kafka.STOP_GRACE_S of it), clients. After
+# uvicorn's grace for open requests (SNAPFIX_SHUTDOWN_GRACE_S, 10 s) the process is gone
+# within 20 s of SIGTERM; past the budget what is left is cut, uncommitted.
+STOP_BUDGET_S = 8.0
 
 
 class Runtime:
@@ -60,6 +72,8 @@ class Runtime:
         self.after_stop: list[Hook] = []
         # Readiness checks of the process's own, beside its clients' (for example a copy loaded at start).
         self.readiness: dict[str, Check] = {}
+        # Set when the process starts to stop: retries still waiting give up (uncommitted).
+        self.stopping = asyncio.Event()
 
         self.broker: KafkaBroker = create_broker(
             settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider
@@ -106,6 +120,8 @@ class Runtime:
             await init_documents(self.mongo, self.mongo_database, self.documents)
         for hook in self.before_start:
             await hook()
+        self.stopping = asyncio.Event()
+        bind_stopping(self.stopping)  # the consumers and background tasks started below see it
         await self.broker.start()
         for hook in self.on_startup:
             await hook()
@@ -114,17 +130,26 @@ class Runtime:
             yield
         finally:
             log.info("%s stopping", self.name)
-            for hook in self.on_shutdown:
-                await hook()
-            # Stops consumers (in-flight handlers finish and commit) and flushes the producer.
-            await self.broker.stop()
-            for hook in self.after_stop:
-                await hook()
-            if self.redis is not None:
-                await self.redis.aclose()
-            if self.mongo is not None:
-                await self.mongo.close()
+            self.stopping.set()
+            try:
+                async with asyncio.timeout(STOP_BUDGET_S):
+                    await self._stop()
+            except TimeoutError:
+                log.error("%s did not stop within %.0f s: the rest was cut, uncommitted", self.name, STOP_BUDGET_S)
             telemetry.flush()
+
+    async def _stop(self) -> None:
+        for hook in self.on_shutdown:
+            await hook()
+        # Stops consumers (in-flight handlers get kafka.STOP_GRACE_S to finish and commit, then
+        # are cancelled, uncommitted) and flushes the producer.
+        await self.broker.stop()
+        for hook in self.after_stop:
+            await hook()
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.mongo is not None:
+            await self.mongo.close()
 
     def app(
         self, *, title: str, description: str = "", needs_mongo: Callable[[str], bool] = lambda _path: True

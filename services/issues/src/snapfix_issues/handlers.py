@@ -20,7 +20,6 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from aiokafka import ConsumerRecord
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
@@ -43,7 +42,7 @@ from snapfix_issues.service import (
     reported_event,
     voted_event,
 )
-from snapfix_shared.consuming import retry_transient, subscribe_batches
+from snapfix_shared.consuming import record_message, retry_transient, subscribe_batches
 from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_COMMANDS,
@@ -365,10 +364,8 @@ class IssueCommandHandler:
     # -- plumbing -------------------------------------------------------------------------
 
     async def _parse(self, record: Record) -> IssueCommand | None:
-        try:
-            command = ISSUE_COMMANDS.validate_json(record.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid", str(exc))
+        command = await record_message(self.runtime, record, group=self.group, adapter=ISSUE_COMMANDS)
+        if command is None:  # poison: dead-lettered
             return None
         if accepted_too_late(command, record):
             await self._dead_letter(

@@ -17,10 +17,10 @@ from uuid import UUID
 import orjson
 from aiokafka import ConsumerRecord
 from beanie import Document
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from snapfix_shared.consuming import retry_transient, subscribe_batches
+from snapfix_shared.consuming import record_message, retry_transient, subscribe_batches
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.messages import MEDIA_EVENTS
 from snapfix_shared.messages.media import MediaProcessed, MediaRejected
@@ -100,10 +100,8 @@ class PhotoEvents:
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         for record in records:
-            try:
-                event = MEDIA_EVENTS.validate_json(record.value or b"")
-            except ValidationError as exc:
-                await self.runtime.dead_letter(record, group=GROUP, reason="invalid", error=str(exc))
+            event = await record_message(self.runtime, record, group=GROUP, adapter=MEDIA_EVENTS)
+            if event is None:  # poison: dead-lettered
                 continue
             fields: dict[str, Any] = {"owner_id": event.owner_id, "event_id": event.message_id}
             if isinstance(event, MediaProcessed):

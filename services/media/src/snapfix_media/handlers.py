@@ -113,7 +113,7 @@ class ProcessMediaHandler:
     async def _give_up_safely(self, command: ProcessMedia) -> MediaEvent | None:
         try:
             return await self._retry(self._give_up, command)
-        except TRANSIENT:
+        except (*TRANSIENT, ShuttingDown):
             raise  # not committed: the redelivery fails again, is dead-lettered again and gives up then
         except Exception:  # dead-lettered already; the photo stays pending for an operator
             log.exception("could not mark media %s failed", command.media_id)

@@ -32,7 +32,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, original_key, variant_key
-from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
+from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
 from snapfix_shared.kafka import PublishFailed, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
@@ -81,7 +81,7 @@ class IssuePhotosHandler:
                 continue
             try:
                 deleted = await self._retry(self._apply, event)
-            except TRANSIENT:
+            except (*TRANSIENT, ShuttingDown):
                 raise  # not committed: the batch comes back after the rebalance or restart
             except Exception as exc:  # anything else fails the same way every time: poison
                 log.exception("issue event %s failed permanently", event.message_id)

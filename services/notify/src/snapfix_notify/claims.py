@@ -63,11 +63,16 @@ class DueQueue:
         return int(await self.redis.zcard(self.key))
 
 
+# At shutdown in-flight sends get this long, then are cut: not finished (a send waiting on a
+# receiver that never answers would hold the stop for its whole timeout).
+STOP_GRACE_S = 1.0
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def finish_or_cut(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
+async def finish_or_cut(tasks: set[asyncio.Task[None]], timeout_s: float = STOP_GRACE_S) -> None:
     """At shutdown: let in-flight sends finish within ``timeout_s``, then cancel what is left.
 
     A cut send has no outcome recorded: its lease lapses and it is due again (at most a

@@ -149,7 +149,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await finish_or_cut(self._sends, self.settings.smtp_timeout_s + 1)
+        await finish_or_cut(self._sends)  # cut, not finished: their leases lapse and they are due again
 
     async def _run(self) -> None:
         """Takes due keys from the queue (fresh ones and retries alike) while send slots are free."""

@@ -119,7 +119,7 @@ class Dispatcher:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
-        await finish_or_cut(self._in_flight, self.sender.timeout_s + 1)
+        await finish_or_cut(self._in_flight)  # cut, not finished: their leases lapse and they are due again
 
     async def _run(self) -> None:
         while True:

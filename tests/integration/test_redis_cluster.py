@@ -21,6 +21,7 @@ from limits import parse
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from snapfix_gateway.identity import sessions as sessions_module
 from snapfix_gateway.identity.revocations import Revocations, announce
 from snapfix_gateway.identity.sessions import RefreshRejected, Sessions
 from snapfix_gateway.ratelimit import Limiter, Policy
@@ -83,6 +84,25 @@ async def test_session_rotation_and_replay_on_the_cluster(cluster: Redis) -> Non
     assert replay.value.outcome == "reused"
     assert await sessions.get(session_id) is None  # the family is revoked
     assert await cluster.exists(f"gw:sess:{{{session_id}}}", f"gw:sess:{{{session_id}}}:rotated") == 0
+
+
+async def test_a_reset_ends_a_refreshed_session_on_the_cluster(cluster: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 2 on the cluster: the user's index (another slot) is extended by each refresh, and
+    a sign-in drops ended sessions from it (a pipeline over many slots)."""
+    monkeypatch.setattr(sessions_module, "LISTING_GRACE_S", 0)
+    sessions = Sessions(cluster, ttl_s=2)
+    user = f"user-{uuid4().hex[:8]}"
+    ended, _ = await sessions.create(user, "citizen", ())
+    await sessions.revoke(ended)
+    session_id, refresh = await sessions.create(user, "citizen", ())  # drops the ended one
+    assert await cluster.smembers(f"gw:user:{{{user}}}:sessions") == {session_id.encode()}
+    for _ in range(3):  # 3.6 s: past the 2 s the index was given at sign-in
+        await asyncio.sleep(1.2)
+        _, refresh = await sessions.rotate(refresh)
+    assert await sessions.revoke_all(user) == 1
+    with pytest.raises(RefreshRejected) as refused:
+        await sessions.rotate(refresh)
+    assert refused.value.outcome == "missing"
 
 
 async def test_the_revocation_feed_on_the_cluster(cluster_url: str, cluster: Redis) -> None:

@@ -36,7 +36,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     workers = ImageWorkers(
         settings.process_workers, timeout_s=settings.process_timeout_s, max_pixels=settings.max_pixels
     )
-    runtime.on_shutdown.append(workers.close)
+    runtime.after_stop.append(workers.close)  # after the consumers: their images are done or abandoned
     sweeper = UploadSweeper(
         repo,
         store,

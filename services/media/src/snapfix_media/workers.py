@@ -57,6 +57,10 @@ class ImageWorkers:
         pool.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:
+        """At shutdown, once the consumers stopped: an image still being processed is cut, not
+        waited for (up to ``timeout_s``); its command was not committed and comes back."""
         pool, self._pool = self._pool, None
         if pool is not None:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

@@ -85,6 +85,10 @@ class RegistrationAccepted(BaseModel):
     )
 
 
+class EmailVerified(BaseModel):
+    status: Literal["verified"] = "verified"
+
+
 class PasswordResetAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     detail: str = "If an account uses this address, a link to choose a new password is on its way."
@@ -269,8 +273,12 @@ async def logout(principal: PrincipalDep, sessions: SessionsDep) -> Response:
 
 @router.get(
     "/v1/auth/verify-email",
+    response_model=EmailVerified,
     responses={
-        200: {"content": {"text/html": {}}, "description": "Verified (an HTML page when the client prefers HTML)"},
+        200: {
+            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": "Verified (an HTML page when the client prefers HTML)",
+        },
         303: {"description": "To the web app, for a browser, when SNAPFIX_WEB_BASE_URL is set"},
         404: {"description": "Unknown or used link"},
     },
@@ -300,7 +308,7 @@ async def verify_email(
         return page("email_verified.html")
     if not verified:
         raise Problem(404, "Not Found", _VERIFY_INVALID)
-    return JSONResponse({"status": "verified"}, headers={"Cache-Control": "no-store"})
+    return JSONResponse(EmailVerified().model_dump(), headers={"Cache-Control": "no-store"})
 
 
 _VERIFY_INVALID = "This verification link is not valid (or was used already)."

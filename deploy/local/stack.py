@@ -40,6 +40,8 @@ ARTIFACTS = STACK / "artifacts"
 PORT_BASE = {"run": 0, "test": 10000, "bench": 20000}
 # Extra developer stacks, so several people (or agents) can run the suites side by side.
 PORT_BASE.update({f"dev{n}": n * 1000 for n in range(1, 10)})
+# `make chaos` (3 brokers, both gateways behind nginx): ports between run's and dev1's, clear of both.
+PORT_BASE["chaos"] = 500
 # FerretDB's backend per profile, unless --store or SNAPFIX_FERRETDB_BACKEND says otherwise
 # (then remembered by the profile). PostgreSQL measured faster at 100,000 reports
 # (bench/store.py, bench/results/store.json); `test` stays on SQLite, which needs no server.

@@ -129,7 +129,7 @@ def cloudevents_mismatch(record: ConsumerRecord[Any, Any], message: object) -> s
     The body is the contract; the headers are its copy for other tools. A record whose copy
     says otherwise (another id or type) comes from a broken or forged producer: poison.
     """
-    if not isinstance(message, Message) or not record.headers:
+    if not isinstance(message, Message) or not getattr(record, "headers", None):
         return None
     headers = header_map(record)
     expected = {"ce_specversion": CLOUDEVENTS_SPEC, "ce_id": str(message.message_id), "ce_type": ce_type(message)}

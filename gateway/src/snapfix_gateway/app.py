@@ -103,17 +103,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.media_http, app.state.catalogue = media_http, catalogue
     app.state.notify_http, app.state.analytics_http = notify_http, analytics_http
     app.state.api_keys = ApiKeys()
-    # Outermost last: request id, the body cap, then rate limits and idempotency keys (one Redis
-    # round trip), then the routes.
-    app.add_middleware(
-        RateLimitMiddleware,
-        settings=settings,
-        tokens=tokens,
-        limiter=Limiter(runtime.redis, runtime.breakers),
-        idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
-    )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestIdMiddleware)
+    _edge_middleware(app, runtime, settings, tokens)
     app.include_router(auth.router)
     app.include_router(issues.router)
     app.include_router(live.router)
@@ -125,6 +115,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(open311.admin_router)
     return app
+
+
+def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, tokens: TokenCodec) -> None:
+    """Outermost last: request id, the body cap, then rate limits and idempotency keys (one
+    Redis round trip), then the routes."""
+    assert runtime.redis is not None
+    app.add_middleware(
+        RateLimitMiddleware,
+        settings=settings,
+        tokens=tokens,
+        limiter=Limiter(runtime.redis, runtime.breakers),
+        idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
 
 
 # The gateway's own database holds accounts and API keys only: a Mongo outage must not

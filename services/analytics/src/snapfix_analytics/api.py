@@ -58,7 +58,13 @@ AreaQ = Annotated[str | None, Query(description="Geohash prefix (1-5 characters)
 BBoxQ = Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat", examples=["13.3,52.4,13.5,52.6"])]
 CategoryQ = Annotated[str | None, Query(max_length=64)]
 FromQ = Annotated[datetime | None, Query(alias="from", description="Start, whole minutes (default: `to` - 1 day)")]
-ToQ = Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: the next minute)")]
+ToQ = Annotated[
+    datetime | None,
+    Query(
+        alias="to",
+        description="End, exclusive (default: the next minute; for a time series, the end of the current window)",
+    ),
+]
 
 
 def _json(body: Any) -> bytes:
@@ -159,7 +165,7 @@ async def timeseries(  # noqa: PLR0917 - FastAPI injects by parameter
     """One value per window of ``window`` in the period (windows without events are 0 or null)."""
     area = check_area(area)
     box = BBox.parse(bbox) if bbox else None
-    period = Period.parse(start, end, now=utcnow())
+    period = Period.parse(start, end, now=utcnow(), align=window)
     if period.resolution() != window and WINDOWS.index(period.resolution()) < WINDOWS.index(window):
         raise invalid("from", f"'from' and 'to' must be aligned to {window} windows")
     if bucket_count(period, window) > MAX_POINTS:

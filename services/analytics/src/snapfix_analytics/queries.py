@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pygeohash
 
 from snapfix_analytics import sketches
-from snapfix_analytics.windows import WINDOW_SECONDS, WINDOWS, window_start
+from snapfix_analytics.windows import WINDOW_SECONDS, WINDOWS, window_end, window_start
 from snapfix_shared.messages.analytics import Distribution, WindowSize
 from snapfix_shared.problems import Problem
 
@@ -113,13 +113,15 @@ class Period:
     end: datetime
 
     @classmethod
-    def parse(cls, start: datetime | None, end: datetime | None, *, now: datetime) -> Period:
+    def parse(cls, start: datetime | None, end: datetime | None, *, now: datetime, align: WindowSize = "1m") -> Period:
+        """The period asked for; a bound left out is the end of the ``align`` window holding now
+        (``to``) and a day before ``to`` (``from``), so that the defaults fit the windows read."""
         for name, value in (("from", start), ("to", end)):
             if value is not None and value.tzinfo is None:
                 raise invalid(name, "a date-time with a time zone (for example 2026-11-25T10:00:00Z)")
             if value is not None and (value.second or value.microsecond):
                 raise invalid(name, "whole minutes only (windows are at least a minute long)")
-        end = end.astimezone(UTC) if end else window_start(now, "1m") + timedelta(minutes=1)
+        end = end.astimezone(UTC) if end else window_end(now, align)
         start = start.astimezone(UTC) if start else end - timedelta(days=1)
         if start >= end:
             raise invalid("from", "must be before 'to'")

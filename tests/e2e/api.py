@@ -6,13 +6,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import orjson
 import pytest
+from pymongo import AsyncMongoClient
 
 from tests.e2e.conftest import ADMIN, System
+from tests.stack import Stack
 
 PASSWORD = "violet-harbour-71-lantern"
 
@@ -30,13 +32,29 @@ async def sign_in(system: System, email: str, password: str = PASSWORD) -> httpx
     return client
 
 
-async def citizen(system: System) -> httpx.AsyncClient:
+async def citizen(system: System, *, verified: bool = False) -> httpx.AsyncClient:
+    """A new citizen, signed in; ``verified``: with a verified e-mail address (uploads need one)."""
     email = f"citizen-{uuid4().hex[:10]}@example.org"
     async with httpx.AsyncClient(base_url=system.gateway) as anonymous:
         body = {"email": email, "password": PASSWORD, "display_name": "Citizen"}
         response = await anonymous.post("/v1/auth/register", json=body)
         assert response.status_code == 202, response.text
-    return await sign_in(system, email)
+    client = await sign_in(system, email)
+    if verified:
+        await mark_verified(system.stack, user_id(client))
+    return client
+
+
+async def mark_verified(stack: Stack, user: str) -> None:
+    """Verify the account's address as its e-mailed link would (test_media_verified follows the link itself)."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, uuidRepresentation="standard")
+    try:
+        result = await mongo["snapfix_gateway"]["accounts"].update_one(
+            {"_id": UUID(user)}, {"$set": {"email_verified": True, "verify_token_hash": None}}
+        )
+    finally:
+        await mongo.close()
+    assert result.matched_count == 1, user
 
 
 async def staff(system: System, *departments: str) -> httpx.AsyncClient:

@@ -34,7 +34,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from tests.builders import make_report_body
-from tests.e2e.api import PASSWORD, eventually
+from tests.e2e.api import PASSWORD, eventually, mark_verified
 from tests.e2e.test_media import photo, settled, upload
 from tests.stack import ROOT, Stack, free_port, wait_caught_up, wait_ready
 
@@ -341,6 +341,7 @@ async def test_a_deleted_photo_is_purged_from_the_edge_cache(edge_system: EdgeSy
     """Variants are cached as immutable; the media service's purge makes a withdrawn photo 410 at once."""
     token = await _register(edge_system)
     async with edge_system.client(token=token) as reporter, edge_system.client() as anonymous:
+        await mark_verified(edge_system.stack, (await reporter.get("/v1/me")).json()["id"])  # uploads need it
         media_id = await upload(reporter, photo("JPEG", (320, 240)))  # through the edge's upload location
         state = await eventually(reporter, f"/v1/media/{media_id}", settled)
         assert state["status"] == "processed", state

@@ -33,7 +33,7 @@ async def restart_media(system: System, env: dict[str, str]) -> None:
     await asyncio.to_thread(system.stop, "media")
     system.envs["media"] = env
     await asyncio.to_thread(system.start, "media")
-    warm = await citizen(system)
+    warm = await citizen(system, verified=True)
     try:
         media_id = await upload(warm, photo("PNG", (64, 64)))
         state = await eventually(warm, f"/v1/media/{media_id}", settled, timeout_s=180)
@@ -56,7 +56,7 @@ async def s3_system(system: System) -> AsyncIterator[tuple[System, S3Server]]:
 
 @pytest.fixture
 async def client(s3_system: tuple[System, S3Server]) -> AsyncIterator[httpx.AsyncClient]:
-    signed_in = await citizen(s3_system[0])
+    signed_in = await citizen(s3_system[0], verified=True)
     yield signed_in
     await signed_in.aclose()
 

@@ -33,7 +33,7 @@ KEYS = ("original", "thumb.webp", "thumb.jpg", "medium.webp", "medium.jpg", "lar
 
 @pytest.fixture
 async def two_citizens(system: System) -> Any:
-    clients = (await citizen(system), await citizen(system))
+    clients = (await citizen(system, verified=True), await citizen(system, verified=True))
     try:
         yield clients
     finally:

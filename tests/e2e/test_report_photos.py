@@ -20,7 +20,7 @@ POTHOLE = {"category": "pothole", "lat": 52.5201, "lon": 13.4049}
 
 @pytest.fixture
 async def two_citizens(system: System) -> Any:
-    clients = (await citizen(system), await citizen(system))
+    clients = (await citizen(system, verified=True), await citizen(system, verified=True))
     try:
         yield clients
     finally:

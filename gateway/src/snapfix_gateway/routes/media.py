@@ -1,8 +1,10 @@
 """``/v1/media``: photo uploads (signed, one-time URLs; bytes streamed to the media service) and serving.
 
 The media service owns photos: it issues and checks upload URLs, stores, processes and
-serves them. The gateway authenticates, caps the upload while it streams through (it is
-never held whole in memory), and relays reads with their caching and range headers.
+serves them, within each user's quotas. The gateway authenticates, lets only citizens with a
+verified e-mail address ask for upload URLs (staff accounts are made by an administrator),
+caps the upload while it streams through (it is never held whole in memory), and relays
+reads with their caching and range headers.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import PyMongoError
 
-from snapfix_gateway.deps import MediaHttpDep, PrincipalDep, RequestIdDep, SettingsDep
+from snapfix_gateway.deps import AccountsDep, MediaHttpDep, PrincipalDep, RequestIdDep, SettingsDep
+from snapfix_gateway.identity.accounts import Accounts
+from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.upstream import UpstreamError, relay, relay_get, viewer_headers
 from snapfix_shared.messages.media import ContentType, VariantName
 from snapfix_shared.problems import Problem, ServiceUnavailable
@@ -28,11 +33,15 @@ _READ_HEADERS = ("range", "if-none-match", "if-range")
 _VARIANT_HEADERS = ("content-type", "etag", "cache-control", "accept-ranges", "content-range")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
-    403: {"description": "The upload URL was not issued to this user, or is forged"},
+    403: {
+        "description": "The e-mail address is not verified yet, the user has the most photos no report names "
+        "yet, or the upload URL was not issued to this user (or is forged)"
+    },
     404: {"description": "No such photo"},
     409: {"description": "The upload URL was used already"},
     410: {"description": "The upload URL has expired"},
     413: {"description": "More than 15 MB"},
+    429: {"description": "The most upload URLs a user may ask for today (UTC); see Retry-After"},
     503: {"description": "The media service or Kafka is unavailable; retry after Retry-After"},
 }
 
@@ -67,17 +76,47 @@ class MediaState(BaseModel):
     variants: dict[str, str] = Field(default_factory=dict, description="Variant name -> public URL path")
 
 
+async def require_verified_email(principal: Principal, accounts: Accounts) -> None:
+    """Photos are stored, processed and shown to everyone: only a reachable person may upload them."""
+    if principal.is_staff:  # made by an administrator, who vouches for them
+        return
+    try:
+        account = await accounts.get(principal.user_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("Accounts cannot be read right now.") from exc
+    if account is None or not account.email_verified:
+        raise Problem(
+            403,
+            "Forbidden",
+            "Verify your e-mail address before uploading photos: follow the link in the e-mail we sent "
+            "when you registered. Reports without photos need no verification.",
+        )
+
+
 @router.post("/v1/media", status_code=201, response_model=UploadTicket, responses=_ERRORS)
-async def create_upload(
-    body: UploadRequest, principal: PrincipalDep, media: MediaHttpDep, request_id: RequestIdDep, settings: SettingsDep
+async def create_upload(  # noqa: PLR0917 - FastAPI injects by parameter
+    body: UploadRequest,
+    principal: PrincipalDep,
+    accounts: AccountsDep,
+    media: MediaHttpDep,
+    request_id: RequestIdDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Ask for a signed upload URL (valid once, for 15 minutes) for one photo."""
+    """Ask for a signed upload URL (valid once, for 15 minutes) for one photo.
+
+    Needs a verified e-mail address, and is within the user's quotas: photos no report names
+    yet (403 past it), upload URLs per UTC day (429 with Retry-After past it).
+    """
+    await require_verified_email(principal, accounts)
     if body.size > settings.max_upload_bytes:
         raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.")
     headers = {**viewer_headers(request_id, principal), "content-type": "application/json"}
     answer = await media.call("POST", "/v1/uploads", headers=headers, content=body.model_dump_json().encode())
     if answer.status != 201:
-        return relay(answer)
+        refused = relay(answer)
+        if retry_after := answer.headers.get("retry-after"):  # a quota of the day, or media overloaded
+            refused.headers["retry-after"] = retry_after
+        return refused
     ticket = UploadTicket.model_validate_json(answer.body)
     ticket.upload_url = settings.public_base_url.rstrip("/") + ticket.upload_url
     return Response(ticket.model_dump_json(), status_code=201, media_type="application/json")

@@ -48,6 +48,7 @@ from snapfix_notify.webhooks.sender import WebhookSender
 from snapfix_shared.messages import IssueCommented
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic
+from tests.builders import as_viewer
 from tests.integration.notify_app import (
     envelope,
     new_user_id,
@@ -64,7 +65,7 @@ from tests.webhook_receiver import Receiver, receiver
 RESULTS = Path(__file__).resolve().parent / "results"
 CONCURRENCY = 32
 WEBHOOK_CONCURRENCY = 16  # the service's default (SNAPFIX_WEBHOOK_CONCURRENCY)
-ADMIN = {"x-snapfix-user": "bench-admin", "x-snapfix-role": "admin"}
+ADMIN = as_viewer("bench-admin", "admin")  # the gateway's internal token, read afresh per request
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -49,7 +49,7 @@ from snapfix_issues.models import Report
 from snapfix_issues.repository import report_document
 from snapfix_issues.service import new_report, reported_event
 from snapfix_shared.topics import Topic
-from tests.builders import make_report_command
+from tests.builders import make_report_command, signed
 from tests.stack import free_port, start_groups_at_end, wait_caught_up, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,7 +336,7 @@ async def raw_pipeline(kafka: str, raw: Any, group: str, docs: dict[str, Any], e
 
 async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
     kafka, mongo_url = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"], env["SNAPFIX_MONGO_URL"]
-    commands = [make_report_command() for _ in range(count)]
+    commands = [signed(make_report_command()) for _ in range(count)]  # the gateway proves the actor
     records = {str(c.issue_id): new_report(c) for c in commands}
     docs = {k: report_document(r) for k, r in records.items()}  # as the service stores them
     events = {k: reported_event(r).model_dump_json().encode() for k, r in records.items()}

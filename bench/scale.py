@@ -48,8 +48,9 @@ from snapfix_shared.messages import (
     ReportIssue,
     VoteOnIssue,
 )
-from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages.base import Command, utcnow
 from snapfix_shared.topics import Topic
+from snapfix_shared.viewer import process_tokens
 from tests.stack import wait_caught_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +178,8 @@ async def seed(city: City, kafka: str, count: int, *, citizen_id: str, own: int)
     await producer.start()
 
     async def send(message: Message) -> asyncio.Future[Any]:
+        if isinstance(message, Command):  # as the gateway publishes it: with its actor's proof
+            message = process_tokens().sign_command(message)
         return await producer.send(
             Topic.ISSUES_COMMANDS, message.model_dump_json().encode(), key=message.partition_key().encode()
         )
@@ -312,7 +315,9 @@ async def transitions_per_s(city: City, kafka: str, n: int) -> dict[str, Any]:
         started = time.monotonic()
         sent = []
         for issue_id in chosen:
-            command = ChangeIssueStatus(**_envelope(now), issue_id=UUID(issue_id), to="acknowledged", **STAFF_ACTOR)
+            command = process_tokens().sign_command(
+                ChangeIssueStatus(**_envelope(now), issue_id=UUID(issue_id), to="acknowledged", **STAFF_ACTOR)
+            )
             sent.append(
                 await producer.send(
                     Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()

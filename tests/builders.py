@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -81,9 +81,29 @@ def signed(command: C) -> C:
     return process_tokens().sign_command(command)
 
 
-def as_viewer(user_id: str | None = None, role: Role | None = None, *departments: str) -> dict[str, str]:
-    """Headers of one call to a service as the gateway makes it for this viewer (its internal token)."""
-    return process_tokens().headers(Viewer(user_id=user_id, role=role, departments=frozenset(departments)))
+class _ViewerHeaders(Mapping[str, str]):
+    """The ``Authorization`` header of a viewer's internal token, minted afresh whenever it is read."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+
+    def _current(self) -> dict[str, str]:
+        return process_tokens().headers(self.viewer)
+
+    def __getitem__(self, name: str) -> str:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return 1
+
+
+def as_viewer(user_id: str | None = None, role: Role | None = None, *departments: str) -> Mapping[str, str]:
+    """``headers=`` of a call to a service as the gateway makes it for this viewer: its internal token,
+    read afresh at each request (a module-level constant never sends an expired one)."""
+    return _ViewerHeaders(Viewer(user_id=user_id, role=role, departments=frozenset(departments)))
 
 
 class AsViewer(httpx.Auth):

@@ -17,9 +17,10 @@ from snapfix_analytics.app import create_app
 from snapfix_analytics.config import AnalyticsSettings
 from snapfix_shared.messages import IssueEvent
 from snapfix_shared.topics import Topic
+from tests.builders import AsViewer
 from tests.stack import Stack, wait_caught_up
 
-STAFF = {"x-snapfix-role": "staff", "x-snapfix-user": "analyst-1"}
+STAFF = AsViewer("analyst-1", "staff")  # the gateway's internal token, minted at each request
 
 
 @dataclass
@@ -47,7 +48,7 @@ async def running_analytics(settings: AnalyticsSettings) -> AsyncIterator[Analyt
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://analytics", headers=STAFF) as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://analytics", auth=STAFF) as http:
             yield Analytics(http, settings, app)
 
 

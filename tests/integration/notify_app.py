@@ -4,7 +4,7 @@ and builders of the events it consumes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +29,7 @@ from snapfix_shared.messages import (
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSeal
 from snapfix_shared.topics import Topic
+from tests.builders import as_viewer
 from tests.mailbox import Mailbox
 from tests.stack import Stack
 from tests.stack import start_groups_at_end as groups_at_end
@@ -42,8 +43,8 @@ class Notify:
     settings: NotifySettings
     app: Any
 
-    def as_user(self, user_id: str) -> dict[str, str]:
-        return {"x-snapfix-user": user_id}
+    def as_user(self, user_id: str) -> Mapping[str, str]:
+        return as_viewer(user_id, "citizen")
 
 
 def notify_settings(stack: Stack, mailbox: Mailbox, **overrides: Any) -> NotifySettings:

@@ -21,14 +21,14 @@ from snapfix_shared.messages import (
     VoteOnIssue,
 )
 from snapfix_shared.topics import Topic
-from tests.builders import ADMIN, citizen, make_command, make_report_command, staff_of
+from tests.builders import ADMIN, as_viewer, citizen, make_command, make_report_command, signed, staff_of
 from tests.integration.issues_app import Issues, events_of, running_issues, wait_for_issue
 from tests.stack import Stack, header, produce, produce_command, read_topic
 
 pytestmark = pytest.mark.integration
 
 ROADS_STAFF = staff_of("roads")
-ROADS_HEADERS = {"x-snapfix-user": ROADS_STAFF["actor_id"], "x-snapfix-role": "staff", "x-snapfix-departments": "roads"}
+ROADS_HEADERS = as_viewer(ROADS_STAFF["actor_id"], "staff", "roads")
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,11 @@ async def reported(stack: Stack, issues: Issues, **overrides: Any) -> ReportIssu
 
 
 async def check(issues: Issues, body: str) -> Any:
-    """Ask the service as the gateway does."""
-    return await issues.http.post("/v1/commands/check", content=body, headers={"content-type": "application/json"})
+    """Ask the service as the gateway does: with the internal token of the command's actor."""
+    actor = orjson.loads(body)
+    viewer = as_viewer(actor.get("actor_id"), actor.get("actor_role"), *actor.get("actor_departments", ()))
+    headers = {"content-type": "application/json", **viewer}
+    return await issues.http.post("/v1/commands/check", content=body, headers=headers)
 
 
 def somewhere() -> Location:
@@ -78,7 +81,7 @@ async def test_a_redelivered_status_change_re_publishes_the_same_event_and_recor
     stack: Stack, issues: Issues
 ) -> None:
     report = await reported(stack, issues)
-    change = make_command(ChangeIssueStatus, issue_id=report.issue_id, to="in_progress", **ROADS_STAFF)
+    change = signed(make_command(ChangeIssueStatus, issue_id=report.issue_id, to="in_progress", **ROADS_STAFF))
     body, key = change.model_dump_json().encode(), change.partition_key().encode()
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
     await events_of(stack, report.issue_id, "IssueStatusChanged")
@@ -202,7 +205,7 @@ async def test_the_staff_queue_shows_a_department_its_own_issues_urgent_first(st
     created = await issues.http.put(
         f"/v1/categories/{code}",
         json={"name": "Test category", "department": department, "sla_hours": 24},
-        headers={"x-snapfix-role": "admin"},
+        headers=as_viewer("admin-1", "admin"),
     )
     assert created.status_code == 201, created.text
     first = await reported(stack, issues, category=code)
@@ -211,7 +214,7 @@ async def test_the_staff_queue_shows_a_department_its_own_issues_urgent_first(st
     await produce_command(stack, make_command(AssignIssue, issue_id=second.issue_id, priority="urgent", **ADMIN))
     await events_of(stack, second.issue_id, "IssueAssigned")
 
-    mine = {"x-snapfix-user": "s-1", "x-snapfix-role": "staff", "x-snapfix-departments": department}
+    mine = as_viewer("s-1", "staff", department)
     queue = await issues.http.get("/v1/staff/queue", headers=mine)
     assert queue.status_code == 200, queue.text
     assert [i["id"] for i in queue.json()["items"]] == [str(second.issue_id), str(first.issue_id)]
@@ -219,7 +222,8 @@ async def test_the_staff_queue_shows_a_department_its_own_issues_urgent_first(st
 
     other = await issues.http.get("/v1/staff/queue", params={"department": "roads"}, headers=mine)
     assert other.status_code == 403
-    assert (await issues.http.get("/v1/staff/queue")).status_code == 403  # anonymous
+    assert (await issues.http.get("/v1/staff/queue")).status_code == 401  # no internal token
+    assert (await issues.http.get("/v1/staff/queue", headers=as_viewer("c-1", "citizen"))).status_code == 403
 
 
 async def test_categories_are_public_cacheable_and_only_admins_edit_them(issues: Issues) -> None:
@@ -231,8 +235,10 @@ async def test_categories_are_public_cacheable_and_only_admins_edit_them(issues:
     assert again.status_code == 304
 
     body = {"name": "Pothole", "department": "roads", "sla_hours": 48}
-    refused = await issues.http.put("/v1/categories/pothole", json=body, headers={"x-snapfix-role": "staff"})
+    refused = await issues.http.put("/v1/categories/pothole", json=body, headers=as_viewer("s-1", "staff", "roads"))
     assert refused.status_code == 403
+    forged = await issues.http.put("/v1/categories/pothole", json=body, headers={"x-snapfix-role": "admin"})
+    assert forged.status_code == 401
 
 
 async def test_the_audience_is_the_reporter_and_the_followers(stack: Stack, issues: Issues) -> None:
@@ -241,9 +247,11 @@ async def test_the_audience_is_the_reporter_and_the_followers(stack: Stack, issu
     await produce_command(stack, make_command(FollowIssue, issue_id=report.issue_id, follow=True, **follower))
     await events_of(stack, report.issue_id, "IssueFollowed")
 
-    audience = await issues.http.get(f"/v1/issues/{report.issue_id}/audience")
+    audience = await issues.http.get(f"/v1/issues/{report.issue_id}/audience", headers=as_viewer())
     assert audience.json() == {"user_ids": [report.actor_id, follower["actor_id"]]}
-    following = await issues.http.get(f"/v1/users/{follower['actor_id']}/following")
+    following = await issues.http.get(
+        f"/v1/users/{follower['actor_id']}/following", headers=as_viewer(follower["actor_id"], "citizen")
+    )
     assert [f["issue_id"] for f in following.json()["items"]] == [str(report.issue_id)]
 
 
@@ -260,7 +268,9 @@ async def test_followers_of_a_duplicate_follow_the_original(stack: Stack, issues
     [event] = await events_of(stack, duplicate.issue_id, "IssueStatusChanged")
     assert orjson.loads(event.value)["duplicate_of"] == str(original.issue_id)
 
-    audience = (await issues.http.get(f"/v1/issues/{original.issue_id}/audience")).json()["user_ids"]
+    audience = (await issues.http.get(f"/v1/issues/{original.issue_id}/audience", headers=as_viewer())).json()[
+        "user_ids"
+    ]
     assert audience[0] == original.actor_id
     assert sorted(audience[1:]) == sorted([follower["actor_id"], duplicate.actor_id])
     assert (await wait_for_issue(issues.http, original.issue_id))["followers"] == 2
@@ -282,8 +292,11 @@ async def test_suggestions_are_unresolved_reports_of_the_category_nearby(stack: 
 async def test_a_user_pages_through_their_own_reports_newest_first(stack: Stack, issues: Issues) -> None:
     user = f"citizen-{uuid4().hex[:8]}"
     commands = [await reported(stack, issues, actor_id=user, anonymous=n == 1) for n in range(3)]
-    first = (await issues.http.get(f"/v1/users/{user}/issues", params={"limit": 2})).json()
-    second = await issues.http.get(f"/v1/users/{user}/issues", params={"limit": 2, "cursor": first["next_cursor"]})
+    me = as_viewer(user, "citizen")
+    first = (await issues.http.get(f"/v1/users/{user}/issues", params={"limit": 2}, headers=me)).json()
+    second = await issues.http.get(
+        f"/v1/users/{user}/issues", params={"limit": 2, "cursor": first["next_cursor"]}, headers=me
+    )
     ids = [i["id"] for i in first["items"] + second.json()["items"]]
     assert ids == [str(c.issue_id) for c in reversed(commands)]
     assert second.json()["next_cursor"] is None

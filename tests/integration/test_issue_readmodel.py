@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -18,13 +18,13 @@ from snapfix_issues.readmodel import BUILT, cell_index, cell_score
 from snapfix_shared import geo
 from snapfix_shared.messages import ChangeIssueStatus, CommentOnIssue, FollowIssue, Location, ReportIssue
 from snapfix_shared.topics import Topic
-from tests.builders import citizen, make_command, make_report_command, staff_of
+from tests.builders import as_viewer, citizen, make_command, make_report_command, staff_of
 from tests.integration.issues_app import Issues, events_of, running_issues, wait_for_issue
 from tests.stack import Stack, produce_command, read_topic
 
 pytestmark = pytest.mark.integration
 
-ROADS = {"x-snapfix-user": "roads-staff", "x-snapfix-role": "staff", "x-snapfix-departments": "roads"}
+ROADS = as_viewer("roads-staff", "staff", "roads")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ async def report_all(stack: Stack, places: list[tuple[float, float]], **override
 
 
 async def all_pages(
-    issues: Issues, path: str, params: dict[str, Any], headers: dict[str, str] | None = None
+    issues: Issues, path: str, params: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     params = dict(params)
@@ -192,10 +192,16 @@ async def test_after_redis_lost_the_read_model_it_is_rebuilt_from_the_store(
 
     near = await all_pages(issues, "/v1/issues", {"lat": lat, "lon": lon, "radius_m": 2000})
     assert {str(c.issue_id) for c in commands} <= {i["id"] for i in near}
-    mine = await all_pages(issues, f"/v1/users/{reporter['actor_id']}/issues", {"limit": 2})
+    mine = await all_pages(
+        issues, f"/v1/users/{reporter['actor_id']}/issues", {"limit": 2}, as_viewer(reporter["actor_id"], "citizen")
+    )
     assert sorted(i["id"] for i in mine) == sorted(str(c.issue_id) for c in commands)
-    followed = await all_pages(issues, f"/v1/users/{follower['actor_id']}/following", {})
+    followed = await all_pages(
+        issues, f"/v1/users/{follower['actor_id']}/following", {}, as_viewer(follower["actor_id"], "citizen")
+    )
     assert [f["issue_id"] for f in followed] == [str(commands[0].issue_id)]
-    audience = (await issues.http.get(f"/v1/issues/{commands[0].issue_id}/audience")).json()["user_ids"]
+    audience = (await issues.http.get(f"/v1/issues/{commands[0].issue_id}/audience", headers=as_viewer())).json()[
+        "user_ids"
+    ]
     assert audience == [reporter["actor_id"], follower["actor_id"]]
     assert await redis.exists(f"issues:{{{commands[0].issue_id}}}:issue")  # whole issues too

@@ -15,7 +15,7 @@ from snapfix_issues.cache import issue_key
 from snapfix_shared.messages import ISSUE_EVENTS, ReportRejected
 from snapfix_shared.messages.catalogue import CATALOGUE_RECORDS
 from snapfix_shared.topics import Topic
-from tests.builders import make_report_command
+from tests.builders import as_viewer, make_report_command, signed
 from tests.integration.issues_app import Issues, for_issue, running_issues, wait_for_issue
 from tests.stack import Stack, header, produce, produce_command, read_topic
 
@@ -44,7 +44,7 @@ async def test_a_report_command_is_stored_and_announced(stack: Stack, issues: Is
 async def test_a_redelivered_command_creates_one_report_and_re_publishes_its_event(
     stack: Stack, issues: Issues
 ) -> None:
-    command = make_report_command()
+    command = signed(make_report_command())
     body, key = command.model_dump_json().encode(), command.partition_key().encode()
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
     await wait_for_issue(issues.http, command.issue_id)
@@ -146,7 +146,7 @@ async def test_the_catalogue_is_published_at_start_and_each_change_at_once(stack
 
     code = f"bench_{uuid4().hex[:8]}"
     body = {"name": "Broken bench", "department": "parks", "sla_hours": 48}
-    created = await issues.http.put(f"/v1/categories/{code}", json=body, headers={"x-snapfix-role": "admin"})
+    created = await issues.http.put(f"/v1/categories/{code}", json=body, headers=as_viewer("admin-1", "admin"))
     assert created.status_code == 201, created.text
     [published] = await read_topic(stack.kafka, Topic.ISSUES_CATALOGUE, lambda r: r.key == code.encode())
     category = CATALOGUE_RECORDS.validate_json(published.value or b"").category
@@ -165,19 +165,19 @@ async def test_a_report_refused_when_applied_is_announced_and_its_reporter_reads
     assert isinstance(rejected, ReportRejected)
     assert [(e.field, e.message) for e in rejected.errors] == [("category", "unknown category no_such_category")]
 
-    gone = await issues.http.get(f"/v1/issues/{command.issue_id}", headers={"x-snapfix-user": "citizen-refused"})
+    gone = await issues.http.get(f"/v1/issues/{command.issue_id}", headers=as_viewer("citizen-refused", "citizen"))
     assert gone.status_code == 410, gone.text
     assert gone.headers["content-type"] == "application/problem+json"
     problem = gone.json()
     assert problem["reason"] == "unknown category no_such_category"
     assert [e["field"] for e in problem["errors"]] == ["category"]
     # Anyone else finds nothing there, as for an id that was never used.
-    stranger = await issues.http.get(f"/v1/issues/{command.issue_id}", headers={"x-snapfix-user": "someone"})
+    stranger = await issues.http.get(f"/v1/issues/{command.issue_id}", headers=as_viewer("someone", "citizen"))
     assert stranger.status_code == 404
 
 
 async def test_a_redelivered_refused_report_re_announces_the_same_rejection(stack: Stack, issues: Issues) -> None:
-    command = make_report_command(category="no_such_category", actor_id="citizen-refused")
+    command = signed(make_report_command(category="no_such_category", actor_id="citizen-refused"))
     body, key = command.model_dump_json().encode(), command.partition_key().encode()
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
     await read_topic(stack.kafka, Topic.ISSUES_EVENTS, for_issue(command.issue_id))

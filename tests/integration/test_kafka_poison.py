@@ -47,7 +47,7 @@ from snapfix_shared.messages import (
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import TOPIC_SPECS, Topic
-from tests.builders import make_report_command
+from tests.builders import make_report_command, signed
 from tests.integration.analytics_app import analytics_settings
 from tests.integration.notify_app import notify_settings
 from tests.mailbox import Mailbox
@@ -126,7 +126,7 @@ class Consumer:
 
 # Per topic, a valid message of a type every consumer of the topic follows: the poison is made from it.
 BAIT: dict[Topic, Callable[[], Message]] = {
-    Topic.ISSUES_COMMANDS: make_report_command,
+    Topic.ISSUES_COMMANDS: lambda: signed(make_report_command()),  # the gateway proves its actor
     Topic.MEDIA_COMMANDS: _process_media,
     Topic.ISSUES_EVENTS: _reported,
     Topic.MEDIA_EVENTS: _deleted,
@@ -135,7 +135,7 @@ BAIT: dict[Topic, Callable[[], Message]] = {
 
 
 CONSUMERS = [
-    Consumer("issues", Topic.ISSUES_COMMANDS, "issues", make_report_command),
+    Consumer("issues", Topic.ISSUES_COMMANDS, "issues", lambda: signed(make_report_command())),
     Consumer("issues-media", Topic.MEDIA_EVENTS, "issues", _processed),
     Consumer("media", Topic.MEDIA_COMMANDS, "media", _process_media),
     Consumer("media-issues", Topic.ISSUES_EVENTS, "media", _reported),

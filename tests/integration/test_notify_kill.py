@@ -26,6 +26,7 @@ from uuid_utils.compat import uuid7
 from snapfix_shared.messages import IssueCommented, IssueFollowed
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic
+from tests.builders import as_viewer
 from tests.integration.notify_app import (
     envelope,
     new_user_id,
@@ -118,7 +119,9 @@ async def test_sigkill_in_a_burst_loses_no_email_and_repeats_at_most_the_sends_i
             for user, moment in ((reporter, "comment_added"), (follower, "followed_comment_added")):
                 # Email only, so the burst measures exactly one message per (event, recipient).
                 body = {"moments": {moment: {"email": True, "in_app": False}}}
-                changed = await http.put("/v1/me/notification-preferences", json=body, headers={"x-snapfix-user": user})
+                changed = await http.put(
+                    "/v1/me/notification-preferences", json=body, headers=as_viewer(user, "citizen")
+                )
                 assert changed.status_code == 200, changed.text
         reports = [reported(reporter) for _ in range(ISSUES)]
         follows = [IssueFollowed(**envelope(actor_id=follower), issue_id=r.issue_id, follow=True) for r in reports]

@@ -24,12 +24,13 @@ from snapfix_shared.messages import NOTIFY_EVENTS, IssueCommented, IssueReported
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
+from tests.builders import as_viewer
 from tests.stack import Stack, header, produce, read_topic
 from tests.webhook_receiver import Receiver, receiver, scripted, verifies
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"x-snapfix-user": "admin-it", "x-snapfix-role": "admin"}
+ADMIN = as_viewer("admin-it", "admin")
 DISABLE_AFTER = 3
 RELAY_SECRET = "whsec_dGVzdC1yZWxheS1zZWNyZXQtZm9yLWludGVncmF0aW9uLXRlc3Rz"
 
@@ -330,7 +331,7 @@ async def test_a_poison_record_is_dead_lettered(stack: Stack, notify: Notify) ->
 
 
 async def test_only_admins_manage_webhooks(notify: Notify) -> None:
-    citizen = {"x-snapfix-user": "u1", "x-snapfix-role": "citizen"}
+    citizen = as_viewer("u1", "citizen")
     body = {"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}
     assert (await notify.http.post("/v1/admin/webhooks", json=body, headers=citizen)).status_code == 403
     assert (await notify.http.get("/v1/admin/webhooks", headers=citizen)).status_code == 403
@@ -343,7 +344,7 @@ async def test_only_admins_manage_webhooks(notify: Notify) -> None:
 
 async def test_push_goes_to_each_device_through_the_signed_relay(notify: Notify) -> None:
     user = f"user-{uuid4().hex[:8]}"
-    me = {"x-snapfix-user": user, "x-snapfix-role": "citizen"}
+    me = as_viewer(user, "citizen")
     for device_id, platform in (("pixel-8", "fcm"), ("iphone-15", "apns")):
         registered = await notify.http.put(
             f"/v1/me/devices/{device_id}", json={"platform": platform, "token": f"tok-{device_id}"}, headers=me
@@ -380,8 +381,8 @@ async def test_push_goes_to_each_device_through_the_signed_relay(notify: Notify)
 
 
 async def test_a_user_sees_and_removes_only_their_own_devices(notify: Notify) -> None:
-    alice = {"x-snapfix-user": f"alice-{uuid4().hex[:6]}"}
-    bob = {"x-snapfix-user": f"bob-{uuid4().hex[:6]}"}
+    alice = as_viewer(f"alice-{uuid4().hex[:6]}", "citizen")
+    bob = as_viewer(f"bob-{uuid4().hex[:6]}", "citizen")
     token = f"shared-phone-{uuid4().hex[:6]}"
     assert (
         await notify.http.put("/v1/me/devices/phone", json={"platform": "fcm", "token": token}, headers=alice)

@@ -19,13 +19,14 @@ from snapfix_shared.messages import IssueReported, Location
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
+from tests.builders import as_viewer
 from tests.integration.test_notify_webhooks import drop_database
 from tests.stack import Stack, free_port, produce
 from tests.webhook_receiver import receiver, verifies
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"x-snapfix-user": "admin-it", "x-snapfix-role": "admin"}
+ADMIN = as_viewer("admin-it", "admin")
 
 
 @asynccontextmanager

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := uv run --frozen python deploy/local/stack.py
 PROFILE ?= run
 
-.PHONY: asyncapi help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench
+.PHONY: asyncapi help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -52,6 +52,9 @@ test-deploy: install ## Offline checks of deploy/ (kustomize overlays vs Kuberne
 
 bench: install ## Benchmarks; results under bench/results/
 	@deploy/local/bench.sh
+
+chaos: install ## Fault suite (brokers, consumers, Redis, the store, a gateway killed under load); CHAOS_FAULTS="broker notify" for a subset; results in bench/results/chaos.md
+	@deploy/local/chaos.sh
 
 asyncapi: ## Regenerate docs/asyncapi.yaml (the topics and their contracts) from the code
 	uv run --frozen python -m snapfix_shared.asyncapi > docs/asyncapi.yaml

@@ -81,8 +81,9 @@ class MediaDeleted(MediaEventBase):
     reason: str = Field(
         min_length=1,
         max_length=500,
-        description="Why, as a short code: issue_withdrawn (its report was withdrawn) or "
-        "removed_from_issue (the reporter's edit took it out of the report)",
+        description="Why, as a short code: issue_withdrawn (its report was withdrawn), "
+        "removed_from_issue (the reporter's edit took it out of the report) or never_attached "
+        "(no report named it in time)",
     )
     issue_id: UUID | None = Field(default=None, description="The report whose withdrawal or edit caused it")
 

@@ -17,7 +17,8 @@ their quota slot is freed, the record is marked ``deleted`` (a compare-and-set a
 photo at that moment either links it first (the mark then fails and the photo stays, bytes
 and all) or finds it deleted; no byte goes before the mark, so a linked photo never loses
 its bytes. A crash anywhere is finished by the next pass, which finds the photo still
-listed and repeats the idempotent steps, announcing the very event stored on it.
+listed and repeats the idempotent steps, announcing the very event stored on it. Records
+written before this sweep existed carry no ``unattached_since`` and are left alone.
 """
 
 from __future__ import annotations

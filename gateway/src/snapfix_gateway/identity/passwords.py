@@ -23,7 +23,7 @@ def check_strength(password: str, *, user_inputs: list[str], min_score: int) -> 
         raise WeakPassword(f"Use at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"Use at most {MAX_LENGTH} characters.")
-    result = zxcvbn(password, user_inputs=user_inputs)
+    result = zxcvbn(password, user_inputs=user_inputs, max_length=MAX_LENGTH)
     if result["score"] < min_score:
         feedback = result["feedback"]
         reasons = [feedback.get("warning") or "This password is too easy to guess.", *feedback.get("suggestions", [])]

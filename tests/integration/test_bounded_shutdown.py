@@ -20,16 +20,21 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from uuid import uuid4
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from uuid_utils.compat import uuid7
 
+from snapfix_shared.messages import IssueReported, Location, MediaProcessed, MediaVariant, Message, ProcessMedia
+from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic
 from tests.integration.notify_app import (
     new_user_id,
@@ -41,6 +46,7 @@ from tests.integration.notify_app import (
 )
 from tests.mailbox import Mailbox
 from tests.stack import ROOT, Stack, free_port, process_env, wait_caught_up, wait_ready
+from tests.stack import start_groups_at_end as groups_at_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -115,11 +121,9 @@ class StoreProxy:
         self._server.close()
 
 
-def _spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(env: dict[str, str], log: Path, module: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "snapfix_notify"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-        )
+        return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def _tail(log: Path, lines: int = 30) -> str:
@@ -136,12 +140,14 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout_s: float) -> b
 
 
 @asynccontextmanager
-async def started(env: dict[str, str], log: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
-    proc = _spawn(env, log)
+async def started(
+    env: dict[str, str], log: Path, module: str = "snapfix_notify"
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    proc = _spawn(env, log, module)
     try:
         url = f"http://127.0.0.1:{env['SNAPFIX_HTTP_PORT']}"
         if not await asyncio.to_thread(wait_ready, url, proc, 120):
-            pytest.fail(f"notify did not become ready (exit code {proc.poll()}):\n{_tail(log)}", pytrace=False)
+            pytest.fail(f"{module} did not become ready (exit code {proc.poll()}):\n{_tail(log)}", pytrace=False)
         yield proc
     finally:
         if proc.poll() is None:
@@ -272,3 +278,97 @@ async def test_sigterm_with_hung_sends_and_a_retrying_consumer_exits_in_time_and
             assert len({s.message_id for s in emails}) == len(emails) == FIRST + SECOND
     finally:
         mailbox.stop()
+
+
+def _reported_event() -> Message:
+    now = utcnow()
+    return IssueReported(
+        correlation_id=f"stop-{uuid4()}",
+        actor_id=str(uuid7()),
+        issue_id=uuid7(),
+        title="Pothole on the corner",
+        category="pothole",
+        location=Location(lat=52.52, lon=13.405),
+        reported_at=now,
+        department="roads",
+        due_at=now + timedelta(days=3),
+    )
+
+
+def _process_media() -> Message:
+    return ProcessMedia(
+        correlation_id=f"stop-{uuid4()}", media_id=uuid7(), owner_id=str(uuid7()), content_type="image/jpeg", size=10
+    )
+
+
+def _media_processed() -> Message:
+    variant = MediaVariant(name="thumb.webp", content_type="image/webp", width=10, height=10, size=100)
+    return MediaProcessed(
+        correlation_id=f"stop-{uuid4()}",
+        media_id=uuid7(),
+        owner_id=str(uuid7()),
+        variants=(variant,),
+        width=10,
+        height=10,
+        phash="00ff",
+    )
+
+
+# (module, the consumer put in a retry: its topic, its group's setting or fixed name, a message it stores)
+PROCESSES = {
+    "analytics": ("snapfix_analytics", Topic.ISSUES_EVENTS, "SNAPFIX_CONSUMER_GROUP", _reported_event),
+    "media": ("snapfix_media", Topic.MEDIA_COMMANDS, "SNAPFIX_CONSUMER_GROUP", _process_media),
+    "issues": ("snapfix_issues", Topic.MEDIA_EVENTS, "issues-media", _media_processed),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROCESSES))
+async def test_sigterm_while_a_consumer_retries_a_store_that_stopped_answering(
+    stack: Stack, tmp_path: Path, name: str
+) -> None:
+    """Each consuming service, its store cut under a burst: gone within 20 s, the burst uncommitted,
+    and taken up whole by the next process."""
+    module, topic, group_setting, message = PROCESSES[name]
+    tag = uuid4().hex[:8]
+    group = f"{name}-stop-{tag}" if group_setting.startswith("SNAPFIX_") else group_setting
+    await groups_at_end(stack.kafka, {group: topic})
+    port = free_port()
+    base = {
+        "SNAPFIX_MONGO_DATABASE": f"snapfix_{name}_stop_{tag}",
+        "SNAPFIX_CONSUMER_GROUP": f"{name}-stop-{tag}",
+        "SNAPFIX_ISSUES_EVENTS_GROUP": f"{name}-issues-stop-{tag}",
+        "SNAPFIX_LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path / f"{name}.log"
+    async with StoreProxy(urlparse(stack.mongo_url).netloc) as proxy:
+        cut_env = process_env(
+            stack,
+            port,
+            {**base, "SNAPFIX_MONGO_URL": f"mongodb://127.0.0.1:{proxy.port}/", "SNAPFIX_MONGO_TIMEOUT_MS": "1500"},
+        )
+        async with started(cut_env, log, module) as proc:
+            proxy.cut = True
+            before = await retries_seen(port)
+            messages = [message() for _ in range(20)]
+            await publish(stack.kafka, topic, messages)
+
+            async def retrying() -> bool:
+                return await retries_seen(port) > before
+
+            assert await until(retrying, 30), f"{name}: the consumer is not retrying"
+            proc.send_signal(signal.SIGTERM)
+            sent_at = time.monotonic()
+            try:
+                await asyncio.to_thread(proc.wait, 45)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name} did not exit within 45 s of SIGTERM")
+            took = time.monotonic() - sent_at
+            assert took <= EXIT_BOUND_S, f"{name} took {took:.1f} s to exit after SIGTERM:\n{_tail(log)}"
+            assert proc.returncode in {0, -signal.SIGTERM}, f"exit code {proc.returncode}:\n{_tail(log)}"
+            print(f"{name} exited {took:.1f} s after SIGTERM")
+        assert await lag(stack, group, topic) > 0, f"{name} committed what it could not store"
+    # The next process takes the whole burst up.
+    async with started(process_env(stack, port, base), log, module) as proc:
+        await wait_caught_up(stack.kafka, group, topic, timeout_s=60)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 30)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import orjson
 from aiokafka import ConsumerRecord
+from faststream.exceptions import NackMessage
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import Counter
@@ -55,8 +56,18 @@ RETRY_DEADLINE_S = 30.0
 _STOPPING: ContextVar[asyncio.Event | None] = ContextVar("snapfix_stopping", default=None)
 
 
-class ShuttingDown(Exception):
-    """The process is stopping: a retry was abandoned, its batch is left uncommitted."""
+class ShuttingDown(NackMessage):
+    """The process is stopping: a retry was abandoned, its batch is left uncommitted.
+
+    A FastStream ``NackMessage``: the batch is rewound (its partition's next owner reads it
+    again) and the stop is logged as one line, not as a handler's failure.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def __str__(self) -> str:
+        return "the process is stopping: retry abandoned, batch left uncommitted"
 
 
 def bind_stopping(stopping: asyncio.Event) -> None:
@@ -74,7 +85,7 @@ async def _sleep_unless_stopping(delay: float) -> None:
             await asyncio.wait_for(stopping.wait(), delay)
         except TimeoutError:
             return
-    raise ShuttingDown("the process is stopping: retry abandoned, batch left uncommitted")
+    raise ShuttingDown
 
 
 RETRIES = Counter(

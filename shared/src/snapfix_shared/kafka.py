@@ -179,7 +179,8 @@ async def publish_all(
     source: str,
     timeout_s: float,
 ) -> None:
-    """Publish messages keyed by aggregate id, each in its own trace context; wait for every ack.
+    """Publish messages keyed by aggregate id, each in its own trace context; wait for every ack,
+    all within ``timeout_s`` of the call (handing over included).
 
     All are handed to the producer first (it batches them into few requests), then
     the acknowledgements are awaited together. Raises PublishFailed if any is missing.
@@ -190,25 +191,29 @@ async def publish_all(
     producer = raw_producer(broker)
     acks: list[asyncio.Future[Any]] = []
     try:
-        for message, trace_context in messages:
-            if producer is not None:
-                acks.append(await _send(producer, topic, message, trace_context, source))
-                continue
-            token = otel_context.attach(trace_context)
-            try:
-                ack = await broker.publish(
-                    message.model_dump_json().encode(),
-                    topic,
-                    key=message.partition_key().encode(),
-                    headers=cloudevent_headers(message, source),
-                    correlation_id=message.correlation_id,
-                    no_confirm=True,
-                )
-            finally:
-                otel_context.detach(token)
-            if ack is not None:  # FastStream's in-memory test broker delivers at once
-                acks.append(ack)
-        await asyncio.wait_for(asyncio.gather(*acks), timeout_s)
+        # One deadline for handing over and acknowledgement together: handing over waits when a
+        # leader is gone (metadata), and the gateway's accept_by (now + timeout + skew) holds
+        # only if a publish that returns has been appended within timeout_s of its start.
+        async with asyncio.timeout(timeout_s):
+            for message, trace_context in messages:
+                if producer is not None:
+                    acks.append(await _send(producer, topic, message, trace_context, source))
+                    continue
+                token = otel_context.attach(trace_context)
+                try:
+                    ack = await broker.publish(
+                        message.model_dump_json().encode(),
+                        topic,
+                        key=message.partition_key().encode(),
+                        headers=cloudevent_headers(message, source),
+                        correlation_id=message.correlation_id,
+                        no_confirm=True,
+                    )
+                finally:
+                    otel_context.detach(token)
+                if ack is not None:  # FastStream's in-memory test broker delivers at once
+                    acks.append(ack)
+            await asyncio.gather(*acks)
         PUBLISHED.labels(topic).inc(len(messages))
     except Exception as exc:
         for ack in acks:

@@ -197,11 +197,13 @@ class Report:
     category: str
     reporter: int
     media_ids: list[str]
+    at: float  # when its 202 came (monotonic)
 
 
 @dataclass
 class Ledger:
     run: str
+    t0: float = field(default_factory=time.monotonic)
     attempts: list[Attempt] = field(default_factory=list)
     reports: dict[str, Report] = field(default_factory=dict)  # 202s
     photos: dict[str, int] = field(default_factory=dict)  # media id -> owner, upload answered 202
@@ -364,7 +366,7 @@ class Load:
         if self.outcome("report", response):
             assert response is not None
             issue = str(response.json()["id"])
-            self.ledger.reports[issue] = Report(issue, title, category, me.index, media_ids)
+            self.ledger.reports[issue] = Report(issue, title, category, me.index, media_ids, time.monotonic())
             steps = ["acknowledged"] + (["in_progress"] if random.random() < 0.5 else [])
             steps += ["resolved"] if random.random() < 0.7 else []
             self.queues[CATEGORIES[category]].append((time.monotonic() + random.uniform(2, 6), issue, steps))
@@ -638,6 +640,9 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
         "outside_windows": len(outside),
         "outside_non_5xx_share": availability,
         "outside_failures": Counter(f"{a.what} {a.status}" for a in outside if not 0 < a.status < 500),
+        "outside_failures_at_s": [
+            f"{a.start - ledger.t0:.1f} {a.what} {a.status}" for a in outside if not 0 < a.status < 500
+        ][:40],
         "inside_windows": len(inside),
         "inside_non_5xx_share": share(inside),
         "statuses": Counter(str(a.status) for a in ledger.attempts),
@@ -704,7 +709,8 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
         await mongo.close()
     accepted_titles = {r.title for r in ledger.reports.values()}
     twice = {t: n for t, n in stored_titles.items() if n > 1}
-    lost = sorted(accepted_titles - set(stored_titles))
+    at = {r.title: round(r.at - ledger.t0, 1) for r in ledger.reports.values()}
+    lost = [f"{t} (202 at {at[t]} s)" for t in sorted(accepted_titles - set(stored_titles))]
     unacknowledged = sorted(set(stored_titles) - accepted_titles)  # stored though the client never saw its 202
     figures["reports"] = {
         "accepted": len(ledger.reports),
@@ -841,9 +847,10 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
             if entry["to"] in MEASURES:
                 truth[report.category][entry["to"]] += 1
     events, repeats = await issue_events(bootstrap)
-    plain = expected_from_events(events)
+    our_issues = {UUID(issue) for issue in ledger.reports}
+    plain = expected_from_events([e for e in events if getattr(e, "issue_id", None) in our_issues])
     from_log = {c: plain.total(c) for c in CATEGORIES}
-    begin = started_at.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    begin = started_at.replace(second=0, microsecond=0)
     end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
     service: dict[str, dict[str, int]] = {}
     for attempt in range(10):
@@ -897,7 +904,7 @@ async def main() -> int:
     profile = os.environ.get("SNAPFIX_STACK_PROFILE", "chaos")
     stack = LocalStack(profile)
     ledger = Ledger(run=uuid4().hex[:8])
-    started_at, mail_since, t0 = datetime.now(UTC), time.time_ns(), time.monotonic()
+    started_at, mail_since, t0 = datetime.now(UTC), time.time_ns(), ledger.t0
     load_start = os.getloadavg()
     log(f"profile {profile}, faults: {' '.join(faults)}; load average {load_start[0]:.2f}")
     load = Load(stack, ledger, small_photo())

@@ -53,6 +53,12 @@ from snapfix_shared.messages.text import PlainText
 
 router = APIRouter(tags=["issues"])
 
+# Searches around a point are answered from Redis's geo index, which spans latitudes up to
+# ±85.05112878° (Web Mercator): a centre beyond is refused here (422), not failed there (503).
+SearchLatitude = Annotated[
+    float, Query(ge=-85.05112878, le=85.05112878, description="Degrees; the search index spans ±85.05112878")
+]
+
 _ISSUE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
     403: {"description": "Not allowed for this user"},
@@ -328,7 +334,7 @@ async def nearby(  # noqa: PLR0917
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     principal: OptionalPrincipalDep,
-    lat: Annotated[float, Query(ge=-90, le=90)],
+    lat: SearchLatitude,
     lon: Annotated[float, Query(ge=-180, le=180)],
     radius_m: Annotated[int, Query(ge=1, le=50_000)] = 1000,
     status_: Annotated[Status | None, Query(alias="status")] = None,
@@ -348,10 +354,10 @@ async def suggestions(  # noqa: PLR0917
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     principal: OptionalPrincipalDep,
-    lat: Annotated[float, Query(ge=-90, le=90)],
+    lat: SearchLatitude,
     lon: Annotated[float, Query(ge=-180, le=180)],
     category: Annotated[CategoryCode, Query()],
-    radius_m: Annotated[int, Query(ge=1, le=5000)] = 150,
+    radius_m: Annotated[int, Query(ge=1, le=1000)] = 150,
 ) -> Response:
     """Open reports of the same category close by: probably the same problem (ask before reporting)."""
     return await relay_get(

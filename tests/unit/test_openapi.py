@@ -6,9 +6,7 @@ problem answers and headers); tests/e2e/test_schemathesis.py checks the gateway 
 
 from __future__ import annotations
 
-import json
 import secrets
-from typing import Any
 
 import pytest
 
@@ -22,3 +20,12 @@ def test_a_long_password_up_to_the_limit_is_judged_not_a_server_error() -> None:
     check_strength(secrets.token_urlsafe(96)[:MAX_LENGTH], user_inputs=["ada@example.org"], min_score=3)
     with pytest.raises(WeakPassword):
         check_strength("a" * MAX_LENGTH, user_inputs=["ada@example.org"], min_score=3)
+
+
+def test_the_gateway_names_the_moments_and_channels_notify_takes() -> None:
+    from typing import get_args
+
+    from snapfix_gateway.routes.notifications import Channel, Moment
+    from snapfix_notify.preferences import CHANNELS, MOMENTS
+
+    assert (get_args(Moment), get_args(Channel)) == (MOMENTS, CHANNELS)

@@ -8,7 +8,7 @@ endpoint is public: its signed token says whose preference it turns off (RFC 805
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -58,13 +58,30 @@ class Preferences(BaseModel):
     always_email: list[str] = Field(description="Account emails (verification, password reset): always sent")
 
 
+# The names notify takes (snapfix_notify.preferences: MOMENTS, CHANNELS); a unit test keeps them equal.
+Moment = Literal[
+    "report_received",
+    "acknowledged",
+    "status_changed",
+    "comment_added",
+    "resolved",
+    "duplicate",
+    "followed_status_changed",
+    "followed_comment_added",
+    "assigned",
+    "overdue",
+    "area_report",
+]
+Channel = Literal["email", "in_app", "push"]
+
+
 class PreferencesChange(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"moments": {"followed_comment_added": {"email": True}}}]},
     )
 
-    moments: dict[str, dict[str, bool]] = Field(
+    moments: dict[Moment, dict[Channel, bool]] = Field(
         description=(
             "A partial update. Moments: report_received, acknowledged, status_changed, comment_added, resolved, "
             "duplicate (your own reports; default email + in_app), followed_status_changed, "

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import jwt
@@ -17,7 +17,9 @@ from fastapi import FastAPI
 
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
+from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.tokens import TokenCodec
+from snapfix_shared.messages import EmailVerificationRequested
 from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSeal
 from snapfix_shared.topics import Topic
 from tests.stack import Stack, read_topic
@@ -533,3 +535,35 @@ async def test_with_a_web_app_the_emailed_links_lead_there(stack: Stack) -> None
         api = await gw.get("/v1/auth/verify-email", params={"token": "a-token-of-the-link-0123"})
         assert api.status_code == 404
         assert api.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_outbox_entry_from_before_sealing_is_sealed_on_its_way_out(stack: Stack) -> None:
+    """An outbox entry written by a release that sent links in clear (Kafka was down then) goes out sealed."""
+    async for app, gw in running_app(gateway_settings(stack)):
+        email = new_email()
+        account_id = (await registered(gw, email))["id"]
+        clear = "http://127.0.0.1:8000/v1/auth/verify-email?token=legacy-token-0123456789"
+        legacy = EmailVerificationRequested(
+            correlation_id="legacy",
+            actor_id=account_id,
+            user_id=UUID(account_id),
+            email=email,
+            display_name="Ada",
+            verify_url_sealed="-",
+        ).model_dump(mode="json")
+        del legacy["verify_url_sealed"]
+        legacy["verify_url"] = clear
+        accounts = Account.get_pymongo_collection()
+        await accounts.update_one(
+            {"_id": UUID(account_id)}, {"$push": {"outbox": legacy}, "$set": {"outbox_pending": True}}
+        )
+        account = await Account.get(UUID(account_id))
+        assert account is not None
+        await app.state.accounts._flush(account)  # what the outbox relay does
+
+        marker = legacy["message_id"].encode()
+        records = await read_topic(stack.kafka, Topic.USERS_EVENTS, lambda r, marker=marker: marker in (r.value or b""))
+        raw = records[0].value or b""
+        assert b"legacy-token" not in raw
+        assert LinkSeal(DEV_LINK_SEAL_KEY).unseal(orjson.loads(raw)["verify_url_sealed"]) == clear
+        assert (await Account.get(UUID(account_id))).outbox == []  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
@@ -292,7 +293,7 @@ class Accounts:
         """Publish the account's pending events, then clear them; on failure the relay retries."""
         if not account.outbox:
             return
-        events = [USER_EVENTS.validate_python(e) for e in account.outbox]
+        events = [USER_EVENTS.validate_python(self._sealed(e)) for e in account.outbox]
         try:
             await publish_all(
                 self.broker,
@@ -304,10 +305,22 @@ class Accounts:
         except PublishFailed:
             log.warning("user events of %s not published yet; the outbox relay will retry", account.id)
             return
-        ids = [e["message_id"] for e in account.outbox]
-        await Account.find_one(Account.id == account.id).update(
-            {"$pull": {"outbox": {"message_id": {"$in": ids}}}, "$set": {"outbox_pending": False}}
+        # The published entries, as they are stored ($pullAll: FerretDB ignores a $pull by condition, which left
+        # every event, and its link, in the outbox for good); the flag is cleared only once the outbox is empty,
+        # so an entry pushed meanwhile is never left pending unflagged.
+        collection = Account.get_pymongo_collection()
+        await collection.update_one({"_id": account.id}, {"$pullAll": {"outbox": account.outbox}})
+        await collection.update_one(
+            {"_id": account.id, "outbox": {"$size": 0}, "outbox_pending": True}, {"$set": {"outbox_pending": False}}
         )
+
+    def _sealed(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An outbox entry written before links were sealed, sealed now (its link never reaches Kafka in clear)."""
+        event = dict(event)
+        for clear in ("verify_url", "reset_url"):
+            if clear in event:
+                event[f"{clear}_sealed"] = self.link_seal.seal(str(event.pop(clear)))
+        return event
 
     async def relay_outbox(self, interval_s: float = 15.0) -> None:
         """Runs for the life of the process: publishes outboxes a failed publish left behind."""

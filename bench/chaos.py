@@ -213,6 +213,7 @@ class Ledger:
     accepted: Counter[str] = field(default_factory=Counter)  # kind -> 202s
     unanswered: Counter[str] = field(default_factory=Counter)  # kind -> no definite answer after retries
     refused: Counter[str] = field(default_factory=Counter)  # "kind status" -> final non-202 answers
+    last_answer: dict[str, str] = field(default_factory=dict)  # report title -> the last answer, without a 202
     windows: list[dict[str, Any]] = field(default_factory=list)
     counter: int = 0
 
@@ -363,7 +364,9 @@ class Load:
         if media_ids:
             body["media_ids"] = media_ids
         response = await self.request(me.client, "POST", "/v1/issues", "report", json=body)
-        if self.outcome("report", response):
+        if not self.outcome("report", response):
+            self.ledger.last_answer[title] = str(response.status_code) if response is not None else "no answer"
+        else:
             assert response is not None
             issue = str(response.json()["id"])
             self.ledger.reports[issue] = Report(issue, title, category, me.index, media_ids, time.monotonic())
@@ -500,8 +503,18 @@ class Faults:
         pid = self.stack.kill("kafka", home)
         log(f"broker: SIGKILL kafka node {node} (pid {pid}, leader of {Topic.ISSUES_COMMANDS}[0])")
         await asyncio.sleep(DOWN_S)
-        await asyncio.to_thread(self.stack.mod.start_kafka, self.stack.layout, node)
+        try:
+            await asyncio.to_thread(self.stack.mod.start_kafka, self.stack.layout, node)
+        except self.stack.mod.StepFailed:  # its 90 s passed: a loaded machine may need longer
+            await self.until(lambda: bool(self.stack.mod.kafka_answers(self.stack.layout)), 180, f"kafka node {node}")
         return f"SIGKILL of kafka node {node} (leader of {Topic.ISSUES_COMMANDS}[0]), back after {DOWN_S:.0f} s"
+
+    async def until(self, check: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not await asyncio.to_thread(check):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} not back within {timeout_s:.0f} s more")
+            await asyncio.sleep(2)
 
     async def consumer(self, app: str) -> str:
         pid = self.stack.kill(app, self.stack.apps_home())
@@ -689,9 +702,13 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, uuidRepresentation="standard")
     try:
         pattern = {"$regex": f"^Chaos {ledger.run} "}
-        stored_titles = Counter(
-            [d["title"] async for d in mongo["snapfix_issues"]["reports"].find({"title": pattern}, {"title": 1})]
-        )
+        stored = [
+            d
+            async for d in mongo["snapfix_issues"]["reports"].find(
+                {"title": pattern}, {"title": 1, "category": 1, "reporter_id": 1}
+            )
+        ]
+        stored_titles = Counter(d["title"] for d in stored)
         comment_bodies = Counter(
             [
                 d["body"]
@@ -711,7 +728,16 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
     twice = {t: n for t, n in stored_titles.items() if n > 1}
     at = {r.title: round(r.at - ledger.t0, 1) for r in ledger.reports.values()}
     lost = [f"{t} (202 at {at[t]} s)" for t in sorted(accepted_titles - set(stored_titles))]
-    unacknowledged = sorted(set(stored_titles) - accepted_titles)  # stored though the client never saw its 202
+    # Stored though the client never saw its 202 (its last answer was a 5xx, a 409 or none): part of
+    # the ground truth and of the expected notifications from here on, like every stored report.
+    by_user_id = {p.user_id: p.index for p in load.citizens}
+    unacknowledged = [
+        Report(str(d["_id"]), d["title"], d["category"], by_user_id[d["reporter_id"]], [], 0.0)
+        for d in stored
+        if d["title"] not in accepted_titles
+    ]
+    await asyncio.gather(*(read_back(r) for r in unacknowledged))
+    everything = [*ledger.reports.values(), *unacknowledged]
     figures["reports"] = {
         "accepted": len(ledger.reports),
         "read_back": len(details),
@@ -720,6 +746,7 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
         "stored_twice": twice,
         "not_readable": missing_reports[:20],
         "stored_without_a_202_seen": len(unacknowledged),
+        "their_last_answers": [ledger.last_answer.get(r.title, "?") for r in unacknowledged],
     }
     if lost or twice or missing_reports:
         misses.append(f"reports: {len(lost)} lost, {len(twice)} stored twice, {len(missing_reports)} not readable")
@@ -780,7 +807,7 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
     expected: Counter[tuple[str, str]] = Counter()
     for person in [*load.citizens, *load.staff.values()]:
         expected[(person.email, "Confirm your email address for SnapFix")] += 1
-    for report in ledger.reports.values():
+    for report in everything:
         body = details.get(report.id)
         if body is None:
             continue
@@ -838,7 +865,7 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
 
     # -- analytics: the service's counts against the stored reports and against the event log counted plainly
     truth: dict[str, Counter[str]] = {c: Counter() for c in CATEGORIES}
-    for report in ledger.reports.values():
+    for report in everything:
         body = details.get(report.id)
         if body is None:
             continue
@@ -847,7 +874,7 @@ async def check(load: Load, stack: LocalStack, ledger: Ledger, started_at: datet
             if entry["to"] in MEASURES:
                 truth[report.category][entry["to"]] += 1
     events, repeats = await issue_events(bootstrap)
-    our_issues = {UUID(issue) for issue in ledger.reports}
+    our_issues = {UUID(report.id) for report in everything}
     plain = expected_from_events([e for e in events if getattr(e, "issue_id", None) in our_issues])
     from_log = {c: plain.total(c) for c in CATEGORIES}
     begin = started_at.replace(second=0, microsecond=0)

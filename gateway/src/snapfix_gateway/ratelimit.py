@@ -43,6 +43,7 @@ _CREDENTIAL_PATHS = (
     "/v1/auth/register",
     "/v1/auth/password-reset",
     "/v1/auth/password-reset/confirm",
+    "/v1/auth/password-reset/form",  # the e-mailed link's page posts the token and password here
 )
 
 # KEYS: one counter per policy, then (optionally) the idempotency key.

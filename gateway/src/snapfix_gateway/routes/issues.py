@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from snapfix_gateway.commands import SubmitDep
 from snapfix_gateway.deps import (
@@ -93,12 +93,13 @@ class ReportIssueRequest(BaseModel):
     title: Annotated[Title, PlainText]
     description: Annotated[Description, PlainText] = ""
     category: CategoryCode
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    # Strict: a JSON string or a 0 is not a number or a boolean (the schema says so).
+    lat: float = Field(ge=-90, le=90, strict=True)
+    lon: float = Field(ge=-180, le=180, strict=True)
     address: Annotated[Address, PlainText] | None = None
     attributes: Attributes = Field(default_factory=dict, description="Values of the category's attributes")
     media_ids: MediaIds = Field(default=(), description="Up to 5 photos uploaded before (media ids)")
-    anonymous: bool = Field(default=False, description="Hide your identity from everyone but the city's staff")
+    anonymous: StrictBool = Field(default=False, description="Hide your identity from everyone but the city's staff")
 
 
 class TransitionRequest(BaseModel):
@@ -116,7 +117,7 @@ class CommentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"body": "Still there this morning."}]})
 
     body: Annotated[CommentBody, PlainText]
-    internal: bool = Field(default=False, description="Staff only: visible to staff alone")
+    internal: StrictBool = Field(default=False, description="Staff only: visible to staff alone")
 
 
 class AssignRequest(BaseModel):

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from snapfix_gateway.deps import PrincipalDep, RequestIdDep
 from snapfix_gateway.upstream import Upstream, relay, relay_get, viewer_headers
@@ -81,7 +81,7 @@ class PreferencesChange(BaseModel):
         json_schema_extra={"examples": [{"moments": {"followed_comment_added": {"email": True}}}]},
     )
 
-    moments: dict[Moment, dict[Channel, bool]] = Field(
+    moments: dict[Moment, dict[Channel, StrictBool]] = Field(
         description=(
             "A partial update. Moments: report_received, acknowledged, status_changed, comment_added, resolved, "
             "duplicate (your own reports; default email + in_app), followed_status_changed, "
@@ -102,12 +102,12 @@ class WatchRequest(BaseModel):
         },
     )
 
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    radius_m: float | None = Field(default=None, gt=0, le=50_000)
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    lon: float | None = Field(default=None, ge=-180, le=180, strict=True)
+    radius_m: float | None = Field(default=None, gt=0, le=50_000, strict=True)
     cells: list[str] | None = Field(default=None, min_length=1, max_length=50, description="Geohash cells")
     categories: list[str] = Field(default_factory=list, max_length=30, description="Only these; empty: all")
-    digest: bool = Field(default=False, description="One email per hour instead of a notification per report")
+    digest: StrictBool = Field(default=False, description="One email per hour instead of a notification per report")
 
 
 class WatchView(BaseModel):

@@ -9,7 +9,7 @@ it like a phone would (transport errors, 5xx, 409 "in progress", 429).
 
 Faults, one at a time, each followed by a calm phase: SIGKILL of the broker leading
 ``issues.commands.v1`` partition 0 (brought back 10 s later); SIGKILL of each consumer
-process (issues, media, notify, analytics), restarted at once; a Redis restart; SIGSTOP of
+process (issues, media, notify, analytics), restarted at once; a Redis restart (SHUTDOWN SAVE); SIGSTOP of
 the Mongo-wire server (FerretDB) for 30 s; SIGKILL of one of the two gateways behind nginx
 (restarted 10 s later). ``CHAOS_FAULTS="broker notify"`` runs a subset.
 
@@ -36,6 +36,7 @@ import os
 import random
 import signal
 import ssl
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -452,6 +453,13 @@ class Load:
                 await asyncio.wait_for(self.stop.wait(), 0.3)
 
 
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def headers_of(response: httpx.Response | None) -> httpx.Headers:
     return response.headers if response is not None else httpx.Headers()
 
@@ -523,11 +531,26 @@ class Faults:
         return f"SIGKILL of {app}, restarted at once"
 
     async def redis(self) -> str:
-        log("redis: restart (SAVE, SIGTERM, start)")
-        await asyncio.to_thread(self.stack.mod.stop_component, self.stack.layout, "redis")
+        """A persistent Redis's restart: SHUTDOWN SAVE writes everything it holds and exits in one step.
+
+        (stack.py's stop, SAVE and then SIGTERM, loses what is written between the two: a crash's
+        loss of its last writes, which is another fault than a restart.)"""
+        home = self.stack.dir / "redis"
+        pid = self.stack.pid("redis", home)
+        cli = str(Path(self.stack.mod.redis_bin()).with_name("redis-cli"))
+        log(f"redis: SHUTDOWN SAVE (pid {pid}), start again")
+        await asyncio.to_thread(
+            subprocess.run,
+            [cli, "-p", str(self.stack.layout.redis_port), "shutdown", "save"],
+            check=False,
+            capture_output=True,
+            timeout=30,
+        )
+        await self.until(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 30, "redis exit")
+        (home / "redis.pid").unlink(missing_ok=True)
         await asyncio.sleep(2)
         await asyncio.to_thread(self.stack.mod.start_redis, self.stack.layout)
-        return "Redis restarted (saved first, as a persistent Redis; down about 2 s)"
+        return "Redis restarted (SHUTDOWN SAVE, as a persistent Redis stops; down about 2 s)"
 
     async def store(self) -> str:
         pid = self.stack.pid("ferretdb", self.stack.dir / "ferretdb")

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := uv run --frozen python deploy/local/stack.py
 PROFILE ?= run
 
-.PHONY: asyncapi help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
+.PHONY: asyncapi openapi help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -58,3 +58,6 @@ chaos: install ## Fault suite (brokers, consumers, Redis, the store, a gateway k
 
 asyncapi: ## Regenerate docs/asyncapi.yaml (the topics and their contracts) from the code
 	uv run --frozen python -m snapfix_shared.asyncapi > docs/asyncapi.yaml
+
+openapi: ## Regenerate docs/openapi.json (the gateway's HTTP API, with what the edge answers) from the code
+	uv run --frozen python -m snapfix_gateway.openapi docs/openapi.json

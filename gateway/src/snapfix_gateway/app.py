@@ -23,6 +23,7 @@ from snapfix_gateway.live import register as register_live
 from snapfix_gateway.live_hub import LiveHub
 from snapfix_gateway.open311 import routes as open311
 from snapfix_gateway.open311.keys import ApiKey, ApiKeys
+from snapfix_gateway.openapi import install as install_openapi
 from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
 from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
@@ -96,6 +97,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "Every error is RFC 9457 `application/problem+json`; every POST accepts an `Idempotency-Key`."
         ),
     )
+    # The document says what the edge answers around every route; 405 names the path's methods.
+    install_openapi(app)
     app.state.runtime, app.state.settings, app.state.issues_http = runtime, settings, issues_http
     app.state.tokens, app.state.sessions, app.state.accounts = tokens, sessions, accounts
     app.state.revocations = revocations

@@ -150,6 +150,36 @@ _RELAYED_BODIES: dict[tuple[str, str], type[BaseModel]] = {("PUT", "/v1/categori
 _RELAYED_ANSWERS: dict[tuple[str, str], dict[str, tuple[type[BaseModel], str]]] = {
     ("PUT", "/v1/categories/{code}"): {"200": (CategorySpec, "Replaced"), "201": (CategorySpec, "Created")},
 }
+# OpenAPI links: where a created resource is read and acted on next (clients and schemathesis'
+# stateful runs follow them: report → read → transition, comment, vote...).
+_ISSUE = "/v1/issues/{issue_id}"
+_FROM_BODY = "$response.body#/id"
+_FROM_PATH = "$request.path.issue_id"
+_LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
+    ("POST", "/v1/issues", "202"): {
+        "ReadIssue": ("GET", _ISSUE, {"issue_id": _FROM_BODY}),
+        "TransitionIssue": ("POST", f"{_ISSUE}/transitions", {"issue_id": _FROM_BODY}),
+        "CommentOnIssue": ("POST", f"{_ISSUE}/comments", {"issue_id": _FROM_BODY}),
+        "VoteOnIssue": ("POST", f"{_ISSUE}/vote", {"issue_id": _FROM_BODY}),
+        "FollowIssue": ("PUT", f"{_ISSUE}/follow", {"issue_id": _FROM_BODY}),
+        "EditIssue": ("PATCH", _ISSUE, {"issue_id": _FROM_BODY}),
+    },
+    ("POST", f"{_ISSUE}/transitions", "202"): {
+        "ReadIssue": ("GET", _ISSUE, {"issue_id": _FROM_PATH}),
+        "CommentOnIssue": ("POST", f"{_ISSUE}/comments", {"issue_id": _FROM_PATH}),
+    },
+    ("POST", f"{_ISSUE}/comments", "202"): {"ReadIssue": ("GET", _ISSUE, {"issue_id": _FROM_PATH})},
+    ("POST", "/v1/media", "201"): {
+        "UploadPhoto": ("PUT", "/v1/media/{media_id}/upload", {"media_id": _FROM_BODY}),
+        "ReadPhotoState": ("GET", "/v1/media/{media_id}", {"media_id": _FROM_BODY}),
+    },
+    ("POST", "/v1/me/watches", "201"): {
+        "DeleteWatch": ("DELETE", "/v1/me/watches/{watch_id}", {"watch_id": _FROM_BODY})
+    },
+    ("POST", "/v1/admin/api-keys", "201"): {
+        "RevokeApiKey": ("DELETE", "/v1/admin/api-keys/{key_id}", {"key_id": _FROM_BODY})
+    },
+}
 # One server-sent event, as schemathesis and clients read it.
 _EVENT = {
     "type": "object",
@@ -234,7 +264,17 @@ def document(app: FastAPI) -> dict[str, Any]:
         operation = doc["paths"][facts.path][facts.method.lower()]
         _relayed(operation, (facts.method, facts.path), schemas)
         _complete(operation, facts)
+    _link(doc)
     return doc
+
+
+def _link(doc: dict[str, Any]) -> None:
+    for (method, path, status), links in _LINKS.items():
+        response = doc["paths"][path][method.lower()]["responses"][status]
+        response["links"] = {
+            name: {"operationId": doc["paths"][to_path][to_method.lower()]["operationId"], "parameters": parameters}
+            for name, (to_method, to_path, parameters) in links.items()
+        }
 
 
 def render(app: FastAPI) -> str:

@@ -1,4 +1,4 @@
-"""A publish answers within ``timeout_s`` of its start, handing over included.
+"""A publish answers within ``timeout_s`` of its start, handing over included; a dead letter keeps its body.
 
 The gateway stamps a command ``accept_by = now + timeout + skew`` and answers 202 once
 ``publish`` returns; the consumer dead-letters a command the broker appended after
@@ -48,3 +48,43 @@ async def test_a_publish_that_hands_over_slowly_fails_within_its_timeout() -> No
 async def test_a_publish_within_its_timeout_succeeds() -> None:
     messages = [(make_report_command(), otel_context.get_current())]
     await publish_all(SlowBroker(0.05, 0.05), Topic.ISSUES_COMMANDS, messages, source="/test", timeout_s=0.4)  # type: ignore[arg-type]
+
+
+class CapturingBroker:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, str, dict[str, str]]] = []
+
+    async def publish(self, value: bytes, topic: str, **kwargs: Any) -> None:
+        self.sent.append((value, topic, kwargs["headers"]))
+
+
+async def test_a_dead_letter_keeps_the_original_body() -> None:
+    """Found by `make chaos`: every dead letter's body was its record's last header value."""
+    from aiokafka.structs import ConsumerRecord
+
+    from snapfix_shared.kafka import dead_letter
+
+    body = make_report_command().model_dump_json().encode()
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        topic=Topic.ISSUES_COMMANDS,
+        partition=3,
+        offset=7,
+        timestamp=0,
+        timestamp_type=1,
+        key=b"k",
+        value=body,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(body),
+        headers=[
+            ("ce_type", b"dev.snapfix.ReportIssue.v1"),
+            ("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01"),
+        ],
+    )
+    broker = CapturingBroker()
+    await dead_letter(broker, record, group="issues", reason="expired", error="late", timeout_s=1)  # type: ignore[arg-type]
+    [(value, topic, headers)] = broker.sent
+    assert topic == f"{Topic.ISSUES_COMMANDS}.dlq"
+    assert value == body
+    assert headers["traceparent"].startswith("00-")
+    assert headers["dlq_reason"] == "expired"

@@ -274,8 +274,8 @@ async def dead_letter(
     """
     value = record.value or b""
     headers: dict[str, str] = {}
-    for key, value in record.headers or ():
-        headers[key] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    for key, header in record.headers or ():  # not ``value``: that is the body kept above
+        headers[key] = header.decode(errors="replace") if isinstance(header, bytes) else str(header)
     headers.update(
         {
             "dlq_reason": reason,

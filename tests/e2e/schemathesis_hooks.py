@@ -1,0 +1,23 @@
+"""Hooks of the schemathesis run (tests/e2e/test_schemathesis.py), loaded by its CLI from the config."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import uuid4
+
+import schemathesis
+
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """A valid ``Idempotency-Key`` is made unique per request. Drawn from the schema, the same few
+    keys (``0``, ``00``) would come back on different requests, which the gateway rightly refuses
+    (422: the key was used for another request), as its document says; each request stands alone
+    here. An invalid key is sent as drawn (400)."""
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key" and isinstance(headers[name], str) and _VALID_KEY.match(headers[name]):
+            headers[name] = str(uuid4())

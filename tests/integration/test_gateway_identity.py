@@ -301,6 +301,9 @@ async def test_the_emailed_reset_link_opens_a_form_that_sets_the_password(gw: ht
     assert weak.status_code == 422
     assert "too weak" in weak.text
     assert 'name="new_password"' in weak.text  # the form again, the token still usable
+    again = re.search(r'<form method="post" action="([^"]+)"', weak.text)
+    assert again is not None  # and it still posts to the form's route from the page it is shown on
+    assert httpx.URL(str(weak.url)).join(again.group(1)).path == "/v1/auth/password-reset/form"
     done = await gw.post(action, data={"token": link.params["token"], "new_password": "amber-falcon-38-meadow"})
     assert done.status_code == 200, done.text
     assert "Your password is changed" in done.text

@@ -145,6 +145,14 @@ async def test_the_photo_upload_streams_under_its_own_cap(gateway: FastAPI) -> N
     assert client.status != 413
 
 
+async def test_only_the_upload_put_is_exempt_from_the_cap(gateway: FastAPI) -> None:
+    """A POST to the upload's path (with a key: the fingerprint reads bodies) is capped like any other."""
+    path = "/v1/media/0192f6a8-3c1e-7d2a-9b4e-5f6a7b8c9d0e/upload"
+    client = await call(gateway, Client(SIXTEEN_MB), "POST", path, **{"idempotency-key": "k-4"})
+    assert_too_large(client)
+    assert client.taken <= CAP + CHUNK
+
+
 class LeavingClient(Client):
     """Sends part of its body, then disconnects."""
 

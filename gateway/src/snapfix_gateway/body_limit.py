@@ -34,7 +34,8 @@ class BodyLimitMiddleware:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or STREAMED.match(scope["path"]):
+        # Only the photo upload itself (a PUT) streams past the cap, under its own 15 MB one.
+        if scope["type"] != "http" or (scope["method"] == "PUT" and STREAMED.match(scope["path"])):
             await self.app(scope, receive, send)
             return
         cap = self.max_bytes

@@ -14,10 +14,12 @@ import jwt
 import orjson
 import pytest
 from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.models import Account
+from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_shared.messages import EmailVerificationRequested
 from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSeal
@@ -570,3 +572,36 @@ async def test_an_outbox_entry_from_before_sealing_is_sealed_on_its_way_out(stac
         assert b"legacy-token" not in raw
         assert LinkSeal(DEV_LINK_SEAL_KEY).unseal(orjson.loads(raw)["verify_url_sealed"]) == clear
         assert (await Account.get(UUID(account_id))).outbox == []  # type: ignore[union-attr]
+
+
+async def test_a_reset_ends_every_session_even_when_ending_them_in_redis_fails(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of finding 2: Redis failing between the new password and revoke_all left the
+    attacker's refresh session alive until its absolute end (the used link cannot be retried)."""
+
+    async def redis_gone(*_: Any) -> int:
+        raise RedisConnectionError("Redis went away mid-reset")
+
+    async for gw in running(gateway_settings(stack)):  # its own app, as the tests above have
+        email = new_email()
+        user = await registered(gw, email)
+        stolen = await sign_in(gw, email)
+        assert (await gw.post("/v1/auth/password-reset", json={"email": email})).status_code == 202
+        link = await _sealed_link(stack, user["id"], b"PasswordResetRequested", "reset_url_sealed")
+
+        monkeypatch.setattr(Sessions, "revoke_all", redis_gone)
+        confirm = {"token": link.params["token"], "new_password": "amber-falcon-38-meadow"}
+        answer = await gw.post("/v1/auth/password-reset/confirm", json=confirm)
+        assert answer.status_code == 503  # the password changed; the sessions could not be ended in Redis
+        monkeypatch.undo()
+
+        refresh = {"grant_type": "refresh_token", "refresh_token": stolen["refresh_token"]}
+        refreshed = await gw.post("/v1/auth/token", data=refresh)
+        assert refreshed.status_code == 400, refreshed.text
+        assert refreshed.json()["error"] == "invalid_grant"
+        fresh = await sign_in(gw, email, "amber-falcon-38-meadow")  # the owner signs in anew and refreshes
+        again = await gw.post(
+            "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]}
+        )
+        assert again.status_code == 200, again.text

@@ -275,7 +275,14 @@ class Accounts:
         # Conditional on the token still being there: of two concurrent uses, one wins.
         result = await Account.get_pymongo_collection().update_one(
             {"_id": account.id, "reset_token_hash": digest(token)},
-            {"$set": {"password_hash": new_hash, "reset_token_hash": None, "reset_expires_at": None}},
+            {
+                "$set": {
+                    "password_hash": new_hash,
+                    "reset_token_hash": None,
+                    "reset_expires_at": None,
+                    "sessions_valid_after": datetime.now(UTC),
+                }
+            },
         )
         return account if result.modified_count else None
 

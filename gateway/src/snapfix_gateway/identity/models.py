@@ -31,6 +31,9 @@ class Account(Document):
     # The pending password reset (identity/resets.py): the hash of its token and when it lapses.
     reset_token_hash: str | None = None
     reset_expires_at: datetime | None = None
+    # Sessions that began before this instant are over (set with each password reset): a
+    # refresh checks it, so a reset ends every session even if ending them in Redis failed.
+    sessions_valid_after: datetime | None = None
     # When the owner was last told that someone tried to register this address again.
     attempt_noticed_at: datetime | None = None
     created_at: datetime

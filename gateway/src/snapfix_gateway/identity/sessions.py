@@ -33,6 +33,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 from uuid import UUID
 
@@ -108,6 +109,15 @@ def _created_s(session_id: str) -> float | None:
     return (parsed.int >> 80) / 1000 if parsed.version == 7 else None
 
 
+def began_before(session_id: str, instant: datetime | None) -> bool:
+    """Whether the session began before ``instant`` (a password reset's cut-off; None: no cut-off)."""
+    if instant is None:
+        return False
+    created = _created_s(session_id)
+    cut_off = instant if instant.tzinfo else instant.replace(tzinfo=UTC)  # the store may hand back naive UTC
+    return created is None or created < cut_off.timestamp()
+
+
 def _user_key(user_id: str) -> str:
     return f"gw:user:{{{user_id}}}:sessions"
 
@@ -158,12 +168,14 @@ class Sessions:
             "departments": ",".join(departments),
             "refresh": _digest(secret),
         }
+        # Listed under its user first (another hash slot on Redis Cluster: its own round trip), so
+        # that no session exists that a reset's revoke_all cannot find; a listing whose session
+        # never came is young, and _forget_ended leaves young ones alone.
+        await self._list(user_id, session_id, ttl_s)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             pipe.expire(key, ttl_s)
             await pipe.execute()
-        # Another hash slot on Redis Cluster: a second round trip, not in the transaction above.
-        await self._list(user_id, session_id, ttl_s)
         return session_id, f"{session_id}.{secret}"
 
     async def _list(self, user_id: str, session_id: str, ttl_s: int) -> None:

@@ -22,11 +22,11 @@ from snapfix_gateway.deps import (
     SettingsDep,
     TokensDep,
 )
-from snapfix_gateway.identity.accounts import EmailTaken, InvalidEmail
+from snapfix_gateway.identity.accounts import Accounts, EmailTaken, InvalidEmail
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.pages import page, prefers_html, to_web_app
 from snapfix_gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
-from snapfix_gateway.identity.sessions import RefreshRejected
+from snapfix_gateway.identity.sessions import RefreshRejected, Sessions, began_before
 from snapfix_shared.messages import Role
 from snapfix_shared.messages.issues import DepartmentCode
 from snapfix_shared.problems import Problem, ServiceUnavailable
@@ -130,6 +130,20 @@ class TokenResponse(BaseModel):
 
 def _identity_store_down(exc: Exception) -> ServiceUnavailable:
     return ServiceUnavailable(f"Accounts cannot be reached right now ({type(exc).__name__}).")
+
+
+async def _refuse_if_reset_since(accounts: Accounts, sessions: Sessions, refresh_token: str) -> None:
+    """A session that began before its account's last password reset is over, even if ending it in
+    Redis failed at the reset (or a sign-in raced it): checked before the token is used up, so
+    that a store that cannot be reached (503) leaves the client its refresh token."""
+    session_id = refresh_token.partition(".")[0]
+    current = await sessions.get(session_id)
+    if current is None:
+        return  # rotate() refuses it
+    account = await accounts.get(current.user_id)
+    if account is None or began_before(session_id, account.sessions_valid_after):
+        await sessions.revoke(session_id)
+        raise _invalid_grant("The session has ended. Sign in again.")
 
 
 def _invalid_grant(detail: str) -> Problem:
@@ -236,6 +250,7 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
         elif grant_type == "refresh_token":
             if not refresh_token:
                 raise _invalid_grant("refresh_token is required.")
+            await _refuse_if_reset_since(accounts, sessions, refresh_token)
             try:
                 principal, refresh = await sessions.rotate(refresh_token)
             except RefreshRejected as exc:

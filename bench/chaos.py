@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -45,7 +44,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -59,6 +57,7 @@ from pymongo import AsyncMongoClient
 from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent
 from snapfix_shared.topics import Topic
 from tests.analytics_history import expected as expected_from_events
+from tests.stack import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -91,25 +90,11 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- the stack
 
 
-def _stack_module() -> ModuleType:
-    """deploy/local/stack.py, loaded from its file: its processes, pid files and start steps."""
-    name = "snapfix_local_stack"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "local" / "stack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 class LocalStack:
     """The running stack of a profile: which process is which, how to kill it and bring it back."""
 
     def __init__(self, profile: str) -> None:
-        self.mod = _stack_module()
+        self.mod = load_script("deploy/local/stack.py", "snapfix_local_stack")
         home = self.mod.STACK / profile
         nodes = int((home / "kafka-nodes").read_text())
         store = (home / "store").read_text().strip()

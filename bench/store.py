@@ -27,14 +27,12 @@ Results: bench/results/store.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
 import resource
 import shutil
 import statistics
-import sys
 import threading
 import time
 import uuid
@@ -43,11 +41,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from pymongo import MongoClient
 from pymongo.collection import Collection
+
+from tests.stack import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -60,21 +59,7 @@ CATEGORIES = ("pothole", "streetlight", "graffiti", "garbage", "water-leak", "tr
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def load_stack() -> ModuleType:
-    """The local stack's module (deploy/local is scripts, not a package)."""
-    name = "snapfix_local_stack"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "local" / "stack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-stack = load_stack()
+stack = load_script("deploy/local/stack.py", "snapfix_local_stack")
 
 
 @dataclass(frozen=True)

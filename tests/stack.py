@@ -7,14 +7,17 @@ needs it and cannot reach it fails loudly, naming what is missing. It never skip
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,6 +31,25 @@ from snapfix_shared.topics import Topic
 from snapfix_shared.viewer import process_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative: str, name: str) -> ModuleType:
+    """A script of the repository (deploy/ holds scripts, not packages) as a module, loaded once.
+
+    Registered in ``sys.modules`` under ``name`` before it runs: its dataclasses look their
+    module up there.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 ENV_FILE = ROOT / ".stack" / "test" / "env"
 
 

@@ -1019,14 +1019,7 @@ def edge_url(layout: Layout) -> str:
 
 
 def start_edge(layout: Layout) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("snapfix_edge_render", ROOT / "deploy" / "nginx" / "render.py")
-    assert spec is not None
-    assert spec.loader is not None
-    render = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = render  # its dataclasses look their module up there
-    spec.loader.exec_module(render)
+    render = load_edge_render()
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         raise StepFailed("step 'edge': nginx is not installed (deploy/local/install.sh installs it)")
     second = EDGE_PORTS["gateway-2"] + layout.base

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -25,7 +24,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from uuid import uuid4
 
@@ -36,7 +34,7 @@ from pymongo import AsyncMongoClient
 from tests.builders import make_report_body
 from tests.e2e.api import PASSWORD, eventually, mark_verified
 from tests.e2e.test_media import photo, settled, upload
-from tests.stack import ROOT, Stack, free_port, wait_caught_up, wait_ready
+from tests.stack import ROOT, Stack, free_port, load_script, wait_caught_up, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -45,17 +43,7 @@ LOAD_BEFORE_KILL_S = 3.0
 LOAD_AFTER_KILL_S = 5.0
 
 
-def _load_render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("snapfix_edge_render", ROOT / "deploy" / "nginx" / "render.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _load_render()
+render = load_script("deploy/nginx/render.py", "snapfix_edge_render")
 
 
 @dataclass

@@ -8,18 +8,16 @@ on a machine with Docker: these checks catch it here.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
 from snapfix_shared.settings import HttpSettings
+from tests.stack import load_script
 
 pytestmark = pytest.mark.unit
 
@@ -27,17 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("gateway", "issues", "media", "notify", "analytics")
 
 
-def _load_render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("snapfix_edge_render", ROOT / "deploy" / "nginx" / "render.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _load_render()
+render = load_script("deploy/nginx/render.py", "snapfix_edge_render")
 
 
 def _interpolate(value: str) -> str:

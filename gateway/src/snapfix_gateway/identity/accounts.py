@@ -156,11 +156,7 @@ class Accounts:
 
         At most one notice per ``ATTEMPT_NOTICE_EVERY``: repeated attempts never flood the owner.
         """
-        try:
-            email = normalize_email(email)
-        except InvalidEmail:
-            return False
-        account = await Account.find_one(Account.email == email)
+        account = await self.by_email(email)
         if account is None:
             return False
         now = _now_ms()
@@ -186,19 +182,20 @@ class Accounts:
         )
         if not result.modified_count:
             return False
-        refreshed = await Account.get(account.id)
-        if refreshed is not None:
-            await self._flush(refreshed)
+        await self._flush_stored(account.id)
         return True
 
     async def authenticate(self, email: str, password: str) -> Account | None:
-        try:
-            email = normalize_email(email)
-        except InvalidEmail:
-            email = ""
-        account = await Account.find_one(Account.email == email) if email else None
+        account = await self.by_email(email)
         ok = await self.passwords.verify(account.password_hash if account else None, password)
         return account if ok else None
+
+    async def by_email(self, email: str) -> Account | None:
+        """The account with this address (None for none, or for text that is no address)."""
+        try:
+            return await Account.find_one(Account.email == normalize_email(email))
+        except InvalidEmail:
+            return None
 
     async def get(self, user_id: str) -> Account | None:
         try:
@@ -217,9 +214,7 @@ class Accounts:
                 "$push": {"outbox": event.model_dump(mode="json")},
             }
         )
-        refreshed = await Account.get(account.id)
-        if refreshed is not None:
-            await self._flush(refreshed)
+        await self._flush_stored(account.id)
         return True
 
     async def request_password_reset(self, email: str, *, correlation_id: str) -> bool:
@@ -227,11 +222,7 @@ class Accounts:
 
         The new token replaces any earlier one; the event goes out through the outbox.
         """
-        try:
-            email = normalize_email(email)
-        except InvalidEmail:
-            return False
-        account = await Account.find_one(Account.email == email)
+        account = await self.by_email(email)
         if account is None:
             return False
         reset = new_reset_token(_now_ms(), self.password_reset_ttl_s)
@@ -253,9 +244,7 @@ class Accounts:
                 "$push": {"outbox": event.model_dump(mode="json")},
             }
         )
-        refreshed = await Account.get(account.id)
-        if refreshed is not None:
-            await self._flush(refreshed)
+        await self._flush_stored(account.id)
         return True
 
     async def reset_password(self, token: str, new_password: str) -> Account | None:
@@ -288,13 +277,19 @@ class Accounts:
 
     async def ensure_admin(self, email: str, password: str) -> None:
         """Create the bootstrap admin when it does not exist yet (idempotent across replicas)."""
-        if await Account.find_one(Account.email == normalize_email(email)) is not None:
+        if await self.by_email(email) is not None:
             return
         with contextlib.suppress(EmailTaken):  # another replica got there first
             await self.register(
                 email, password, "Administrator", correlation_id="bootstrap", role="admin", verified=True
             )
             log.info("bootstrap admin %s created", email)
+
+    async def _flush_stored(self, account_id: UUID) -> None:
+        """Publish the pending events of the account as stored now (after an update that added some)."""
+        stored = await Account.get(account_id)
+        if stored is not None:
+            await self._flush(stored)
 
     async def _flush(self, account: Account) -> None:
         """Publish the account's pending events, then clear them; on failure the relay retries."""

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
+from fastapi.openapi.utils import _get_api_route_for_openapi
 
 from snapfix_gateway.body_limit import BodyLimitMiddleware
 from snapfix_gateway.catalogue import CatalogueCopy
@@ -29,6 +30,7 @@ from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
 from snapfix_gateway.routes import notifications as notifications_routes
 from snapfix_gateway.upstream import Upstream
+from snapfix_gateway.web import WebApp, WebMiddleware
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.sealing import LinkSeal
@@ -121,8 +123,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 
 def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, tokens: TokenCodec) -> None:
-    """Outermost last: request id, the body cap, then rate limits and idempotency keys (one
-    Redis round trip), then the routes."""
+    """Outermost last: request id, the web app (when built; paths that are not the API's, not rate
+    limited), the body cap, then rate limits and idempotency keys (one Redis round trip), then the routes."""
     assert runtime.redis is not None
     app.add_middleware(
         RateLimitMiddleware,
@@ -132,7 +134,33 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
         idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.web_dist is not None:
+        app.add_middleware(WebMiddleware, web=_web_app(settings), routes=lambda: _route_paths(app))
+        log.info("serving the web app from %s", settings.web_dist)
     app.add_middleware(RequestIdMiddleware)
+
+
+def _web_app(settings: GatewaySettings) -> WebApp:
+    assert settings.web_dist is not None
+    config = {
+        "mapStyleUrl": settings.web_map_style_url,
+        "tileUrl": settings.web_tile_url,
+        "tileAttribution": settings.web_tile_attribution,
+        "defaultCenter": [settings.web_default_lat, settings.web_default_lon],
+        "defaultZoom": settings.web_default_zoom,
+    }
+    return WebApp(settings.web_dist, config, map_urls=[settings.web_map_style_url, settings.web_tile_url])
+
+
+def _route_paths(app: FastAPI) -> list[str]:
+    """Every route's path (included routers' too), as the OpenAPI module walks them."""
+    paths = []
+    for context in routing.iter_route_contexts(app.routes):
+        route = _get_api_route_for_openapi(context)
+        path = route.path_format if route is not None else getattr(context.route, "path", None)
+        if path:
+            paths.append(path)
+    return paths
 
 
 # The gateway's own database holds accounts and API keys only: a Mongo outage must not

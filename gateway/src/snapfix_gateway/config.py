@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from snapfix_gateway.web import csp_source
 from snapfix_shared.sealing import DEV_LINK_SEAL_KEY, LinkSealKey
 from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
 
 # Only for a laptop: `make run` and the tests. A deployment sets SNAPFIX_JWT_SECRET
 # (at least 32 random bytes); the gateway logs a warning when this default is in use.
 DEV_JWT_SECRET = "snapfix-local-development-secret-change-me-0123456789"  # noqa: S105
+
+
+def _repo_web_dist() -> Path | None:
+    """The repository's built web app (``web/dist``, from ``npm run build``), when there is one."""
+    dist = Path(__file__).resolve().parents[3] / "web" / "dist"
+    return dist if (dist / "index.html").is_file() else None
 
 
 class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
@@ -68,6 +76,43 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     rate_limit_user: str = "100/minute"
     rate_limit_anonymous: str = "60/minute"
     rate_limit_token: str = "10/minute"  # noqa: S105 - a rate, not a secret
+
+    # -- the web app (web/): its built files, served at / next to the API (web.py). An empty
+    # SNAPFIX_WEB_DIST turns it off; unset, the repository's web/dist when it is built.
+    web_dist: Path | None = Field(default_factory=_repo_web_dist, description="The built web app (index.html, assets/)")
+    # What the app's map shows (GET /config.json): a style (vector maps) or a raster tile URL
+    # template (``https://tile.example/{z}/{x}/{y}.png``), with the attribution its licence asks
+    # for. Their hosts are added to the page's Content-Security-Policy.
+    web_map_style_url: str | None = None
+    web_tile_url: str | None = None
+    web_tile_attribution: str | None = None
+    web_default_lat: float = Field(default=12.9716, ge=-90, le=90, description="Where the map opens (Bengaluru)")
+    web_default_lon: float = Field(default=77.5946, ge=-180, le=180)
+    web_default_zoom: int = Field(default=12, ge=0, le=22)
+
+    @field_validator("web_dist", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("web_dist")
+    @classmethod
+    def _built(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "index.html").is_file():
+            raise ValueError(
+                f"SNAPFIX_WEB_DIST={value} holds no index.html: build the app (cd web && npm ci && npm run build) "
+                "or set SNAPFIX_WEB_DIST to an empty value"
+            )
+        return value
+
+    @field_validator("web_map_style_url", "web_tile_url", mode="before")
+    @classmethod
+    def _map_url(cls, value: object) -> object:
+        if value == "":
+            return None
+        if isinstance(value, str):
+            csp_source(value)  # raises ValueError for what a Content-Security-Policy cannot name
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

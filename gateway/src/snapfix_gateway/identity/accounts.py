@@ -32,6 +32,16 @@ from uuid_utils.compat import uuid7
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.passwords import Passwords, check_strength
 from snapfix_gateway.identity.resets import digest, new_reset_token, reset_token_valid
+from snapfix_gateway.identity.user_admin import (
+    Change,
+    Current,
+    Order,
+    decode_cursor,
+    encode_cursor,
+    list_query,
+    list_sort,
+    plan_change,
+)
 from snapfix_shared.kafka import PublishFailed, publish_all
 from snapfix_shared.messages import (
     USER_EVENTS,
@@ -41,12 +51,18 @@ from snapfix_shared.messages import (
     Role,
     UserEmailVerified,
     UserRegistered,
+    UserUpdated,
 )
 from snapfix_shared.messages.users import UserEvent
 from snapfix_shared.sealing import LinkSeal
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
+
+# Attempts at an administrator's change that lost a race with another one before it is refused as a conflict.
+CHANGE_ATTEMPTS = 5
+# The fields of the user list (never a password hash, a token or the outbox).
+LISTED = ("_id", "email", "display_name", "role", "departments", "email_verified", "created_at", "disabled")
 
 # The owner of an address hears of attempts to register it again at most this often.
 ATTEMPT_NOTICE_EVERY = timedelta(hours=1)
@@ -58,6 +74,10 @@ class EmailTaken(Exception):
 
 class InvalidEmail(ValueError):
     pass
+
+
+class ChangeConflict(Exception):
+    """The account kept changing under an administrator's change (other changes won every attempt)."""
 
 
 def normalize_email(email: str) -> str:
@@ -202,6 +222,97 @@ class Accounts:
             return await Account.get(UUID(user_id))
         except ValueError:
             return None
+
+    async def list_users(
+        self, *, role: Role | None, q: str | None, order: Order, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of accounts (the fields of ``LISTED``) and the cursor of the next (None: the last page).
+
+        Raises InvalidCursor. Keyset paging on ``_id`` (UUIDv7: newest first) or on the e-mail
+        address, with indexes declared for MongoDB; FerretDB scans the collection for every page
+        (DESIGN.md §4): an administrator's screen, bounded by ``limit``, never a hot path.
+        """
+        after = decode_cursor(order, cursor) if cursor else None
+        found = (
+            await Account.get_pymongo_collection()
+            .find(list_query(role, q, order, after), dict.fromkeys(LISTED, 1))
+            .sort(list_sort(order))
+            .limit(limit + 1)
+            .to_list()
+        )
+        page = found[:limit]
+        return page, (encode_cursor(order, page[-1]) if len(found) > limit and page else None)
+
+    async def change(
+        self,
+        user_id: str,
+        *,
+        actor_id: str,
+        correlation_id: str,
+        role: Role | None = None,
+        departments: Sequence[str] | None = None,
+        disabled: bool | None = None,
+        known_departments: set[str] | None = None,
+    ) -> tuple[Account, Change] | None:
+        """Apply an administrator's change (None: no such account); announces it as ``UserUpdated``.
+
+        Written only if the account is still as it was read (another change meanwhile: read and
+        judged again), with its event in the outbox. Disabling also ends, in the store, every
+        session begun before it (``sessions_valid_after``): the caller ends them in Redis.
+        A change that changes nothing writes and announces nothing.
+        Raises SelfLockout, InvalidChange, ChangeConflict.
+        """
+        for _ in range(CHANGE_ATTEMPTS):
+            account = await self.get(user_id)
+            if account is None:
+                return None
+            current = Current(
+                user_id=str(account.id),
+                role=account.role,
+                departments=tuple(sorted(account.departments)),
+                disabled=account.disabled,
+            )
+            change = plan_change(
+                current,
+                actor_id=actor_id,
+                role=role,
+                departments=departments,
+                disabled=disabled,
+                known_departments=known_departments,
+            )
+            if not change.changed:
+                return account, change
+            event = UserUpdated(
+                correlation_id=correlation_id,
+                actor_id=actor_id,
+                user_id=account.id,
+                role=change.role,
+                departments=change.departments,
+                disabled=change.disabled,
+                changed=change.changed,
+            )
+            update: dict[str, Any] = {
+                "role": change.role,
+                "departments": list(change.departments),
+                "disabled": change.disabled,
+                "outbox_pending": True,
+            }
+            if "disabled" in change.changed and change.disabled:
+                update["sessions_valid_after"] = datetime.now(UTC)
+            result = await Account.get_pymongo_collection().update_one(
+                {
+                    "_id": account.id,
+                    "role": account.role,
+                    "departments": account.departments,
+                    "disabled": True if account.disabled else {"$ne": True},  # absent in accounts older than it
+                },
+                {"$set": update, "$push": {"outbox": event.model_dump(mode="json")}},
+            )
+            if result.modified_count:
+                await self._flush_stored(account.id)
+                stored = await Account.get(account.id)
+                return (stored or account), change
+        raise ChangeConflict(user_id)
 
     async def verify_email(self, token: str, *, correlation_id: str) -> bool:
         account = await Account.find_one(Account.verify_token_hash == digest(token))

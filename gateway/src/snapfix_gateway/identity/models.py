@@ -34,6 +34,8 @@ class Account(Document):
     # Sessions that began before this instant are over (set with each password reset): a
     # refresh checks it, so a reset ends every session even if ending them in Redis failed.
     sessions_valid_after: datetime | None = None
+    # Set by an administrator: no sign-in, no refresh (every session ended when it was set).
+    disabled: bool = False
     # When the owner was last told that someone tried to register this address again.
     attempt_noticed_at: datetime | None = None
     created_at: datetime
@@ -47,4 +49,6 @@ class Account(Document):
             IndexModel("verify_token_hash"),
             IndexModel("reset_token_hash"),
             IndexModel("outbox_pending"),
+            # The administrators' user list (GET /v1/admin/users): by role, newest first.
+            IndexModel([("role", 1), ("_id", -1)]),
         ]

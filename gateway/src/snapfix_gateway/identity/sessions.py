@@ -77,6 +77,13 @@ end
 return 'invalid'
 """
 
+# KEYS: a session. ARGV: its user's role and departments now. Never recreates a session that ended.
+_RECLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'role', ARGV[1], 'departments', ARGV[2])
+return 1
+"""
+
 Outcome = Literal["rotated", "reused", "invalid", "missing"]
 
 
@@ -146,6 +153,7 @@ class Sessions:
         self.redis, self.ttl_s, self.max_age_s, self.revocations = redis, ttl_s, max_age_s, revocations
         self.revocation_keep_s = revocations.keep_s if revocations is not None else revocation_keep_s
         self._rotate = redis.register_script(_ROTATE)
+        self._reclaim = redis.register_script(_RECLAIM)
 
     def _ttl(self, session_id: str, now: float) -> int:
         """The session's expiry after a sign-in or a refresh now: ``ttl_s``, cut at its absolute end (≤ 0: ended)."""
@@ -271,6 +279,21 @@ class Sessions:
             # Only those: a session a refresh listed meanwhile stays listed (and is deleted by the next reset).
             await self.redis.srem(_user_key(user_id), *members)
         return len(members)
+
+    async def update_claims(self, user_id: str, role: Role, departments: tuple[str, ...]) -> int:
+        """Give every live session of the user its new role and departments (after an administrator's change).
+
+        What a session answers when the revocation feed is not fresh, and what its next refresh
+        would carry if the account could not be read then; access tokens issued before keep
+        their claims until they expire. Returns how many sessions were updated.
+        """
+        members = [
+            m.decode() if isinstance(m, bytes) else str(m) for m in await self.redis.smembers(_user_key(user_id))
+        ]
+        updated = 0
+        for member in members:  # one slot per session on Redis Cluster: one by one
+            updated += int(await self._reclaim(keys=[_keys(member)[0]], args=[role, ",".join(departments)]))
+        return updated
 
     async def _announce(self, session_ids: list[str]) -> None:
         if not session_ids:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Form, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Header, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from snapfix_gateway.catalogue import CatalogueDep
 from snapfix_gateway.deps import (
     AccountsDep,
     AdminDep,
@@ -22,11 +23,12 @@ from snapfix_gateway.deps import (
     SettingsDep,
     TokensDep,
 )
-from snapfix_gateway.identity.accounts import Accounts, EmailTaken, InvalidEmail
+from snapfix_gateway.identity.accounts import Accounts, ChangeConflict, EmailTaken, InvalidEmail
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.pages import page, prefers_html, to_web_app
 from snapfix_gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
 from snapfix_gateway.identity.sessions import RefreshRejected, Sessions, began_before
+from snapfix_gateway.identity.user_admin import InvalidChange, InvalidCursor, Order, SelfLockout
 from snapfix_shared.messages import Role
 from snapfix_shared.messages.issues import DepartmentCode
 from snapfix_shared.problems import Problem, ServiceUnavailable
@@ -121,6 +123,36 @@ class UserView(BaseModel):
         return cls.model_validate(account.model_dump())
 
 
+class AdminUserView(UserView):
+    disabled: bool = Field(description="Cannot sign in; every session ended when it was set")
+
+    @classmethod
+    def of(cls, account: Account) -> AdminUserView:
+        return cls.model_validate(account.model_dump())
+
+    @classmethod
+    def listed(cls, row: dict[str, Any]) -> AdminUserView:
+        return cls.model_validate({**row, "id": row["_id"], "disabled": bool(row.get("disabled"))})
+
+
+class UserPage(BaseModel):
+    items: list[AdminUserView]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page (same order); null at the end")
+
+
+class ChangeUserRequest(BaseModel):
+    """Any of the three; a field left out stays as it is. Demoting to citizen clears the departments."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"departments": ["roads", "traffic"]}, {"disabled": True}]},
+    )
+
+    role: Role | None = None
+    departments: list[DepartmentCode] | None = Field(default=None, max_length=20)
+    disabled: bool | None = None
+
+
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str
@@ -132,18 +164,36 @@ def _identity_store_down(exc: Exception) -> ServiceUnavailable:
     return ServiceUnavailable(f"Accounts cannot be reached right now ({type(exc).__name__}).")
 
 
-async def _refuse_if_reset_since(accounts: Accounts, sessions: Sessions, refresh_token: str) -> None:
-    """A session that began before its account's last password reset is over, even if ending it in
-    Redis failed at the reset (or a sign-in raced it): checked before the token is used up, so
-    that a store that cannot be reached (503) leaves the client its refresh token."""
+async def _account_of_refresh(accounts: Accounts, sessions: Sessions, refresh_token: str) -> Account | None:
+    """The account of the session, as it is now (None: no such session, which rotate() refuses).
+
+    A session that began before its account's last password reset (or its disabling) is over,
+    even if ending it in Redis failed then (or a sign-in raced it); a disabled account refreshes
+    nothing. Checked before the token is used up, so that a store that cannot be reached (503)
+    leaves the client its refresh token.
+    """
     session_id = refresh_token.partition(".")[0]
     current = await sessions.get(session_id)
     if current is None:
-        return  # rotate() refuses it
+        return None
     account = await accounts.get(current.user_id)
+    if account is not None and account.disabled:
+        await sessions.revoke(session_id)
+        raise _disabled()
     if account is None or began_before(session_id, account.sessions_valid_after):
         await sessions.revoke(session_id)
         raise _invalid_grant("The session has ended. Sign in again.")
+    return account
+
+
+def _disabled() -> Problem:
+    return Problem(
+        403,
+        "Forbidden",
+        "This account is disabled: it cannot sign in. An administrator can enable it again.",
+        extra={"error": "account_disabled"},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _invalid_grant(detail: str) -> Problem:
@@ -218,7 +268,10 @@ async def register(
 @router.post(
     "/v1/auth/token",
     response_model=TokenResponse,
-    responses={400: {"description": "invalid_grant / unsupported_grant_type (RFC 6749 §5.2)"}},
+    responses={
+        400: {"description": "invalid_grant / unsupported_grant_type (RFC 6749 §5.2)"},
+        403: {"description": "The account is disabled (error: account_disabled)"},
+    },
 )
 async def token(  # noqa: PLR0917 - FastAPI injects by parameter
     accounts: AccountsDep,
@@ -235,7 +288,9 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
     """OAuth2 token endpoint: sign in with e-mail and password, or exchange a refresh token.
 
     Refresh tokens rotate: each can be used once. Presenting one that was already used
-    revokes the whole session (every token descended from that sign-in).
+    revokes the whole session (every token descended from that sign-in). A refresh carries the
+    account's role and departments as they are now. A disabled account gets a 403 problem
+    (`error: account_disabled`) for either grant, once its password is right.
     """
     response.headers["Cache-Control"] = "no-store"
     try:
@@ -245,12 +300,14 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
             account = await accounts.authenticate(username, password)
             if account is None:
                 raise _invalid_grant("The e-mail address or the password is wrong.")
+            if account.disabled:  # told only to whoever knows the password
+                raise _disabled()
             session_id, refresh = await sessions.create(str(account.id), account.role, tuple(account.departments))
             user_id, role, departments = str(account.id), account.role, tuple(account.departments)
         elif grant_type == "refresh_token":
             if not refresh_token:
                 raise _invalid_grant("refresh_token is required.")
-            await _refuse_if_reset_since(accounts, sessions, refresh_token)
+            account_now = await _account_of_refresh(accounts, sessions, refresh_token)
             try:
                 principal, refresh = await sessions.rotate(refresh_token)
             except RefreshRejected as exc:
@@ -260,7 +317,12 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
                 }.get(exc.outcome, "The refresh token is not valid.")
                 raise _invalid_grant(detail) from exc
             session_id, user_id = principal.session_id, principal.user_id
-            role, departments = principal.role, principal.departments
+            # The account's role and departments now: an administrator's change applies from here on.
+            role, departments = (
+                (account_now.role, tuple(account_now.departments))
+                if account_now is not None and str(account_now.id) == user_id
+                else (principal.role, principal.departments)
+            )
         else:
             raise Problem(
                 400,
@@ -460,6 +522,103 @@ async def create_user(
     except EmailTaken as exc:  # an administrator may know which addresses have accounts
         raise Problem(409, "Conflict", "An account with this e-mail address exists already.") from exc
     return UserView.of(account)
+
+
+@router.get(
+    "/v1/admin/users",
+    response_model=UserPage,
+    tags=["admin"],
+    responses={403: {"description": "Not an administrator"}, 422: {"description": "Bad filter or cursor"}},
+)
+async def list_users(  # noqa: PLR0917 - FastAPI injects by parameter
+    _admin: AdminDep,
+    accounts: AccountsDep,
+    response: Response,
+    role: Annotated[Role | None, Query(description="Only accounts with this role")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=320, description="The start of the e-mail address (any case)")
+    ] = None,
+    sort: Annotated[Order, Query(description="`newest` accounts first, or by `email` address")] = "newest",
+    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> UserPage:
+    """A page of accounts, with whether each is disabled: the administrators' user list.
+
+    Read from the accounts store (not a read model): an administrator's screen, a page at a time.
+    """
+    response.headers["Cache-Control"] = "no-store"
+    try:
+        rows, next_cursor = await accounts.list_users(role=role, q=q, order=sort, cursor=cursor, limit=limit)
+    except InvalidCursor as exc:
+        raise _unprocessable("cursor", str(exc)) from exc
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    return UserPage(items=[AdminUserView.listed(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.patch(
+    "/v1/admin/users/{user_id}",
+    response_model=AdminUserView,
+    tags=["admin"],
+    responses={
+        403: {"description": "Not an administrator"},
+        404: {"description": "No such account"},
+        409: {"description": "An administrator disabling or demoting themselves"},
+        422: {"description": "Staff without a department, a citizen with one, or an unknown department"},
+    },
+)
+async def change_user(  # noqa: PLR0917 - FastAPI injects by parameter
+    user_id: Annotated[UUID, Path()],
+    body: ChangeUserRequest,
+    admin: AdminDep,
+    accounts: AccountsDep,
+    sessions: SessionsDep,
+    catalogue: CatalogueDep,
+    request_id: RequestIdDep,
+) -> AdminUserView:
+    """Change an account's role, departments or access; each change is announced (`UserUpdated`).
+
+    Disabling ends every session of the account at once, and the account can no longer sign in
+    or refresh. A new role or new departments apply at the account's next token refresh (access
+    tokens are short-lived). New departments must be those of the catalogue's categories. The
+    same change twice changes nothing the second time.
+    """
+    known = {spec.department for spec in catalogue.all()} if catalogue.loaded else None
+    try:
+        outcome = await accounts.change(
+            str(user_id),
+            actor_id=admin.user_id,
+            correlation_id=request_id,
+            role=body.role,
+            departments=body.departments,
+            disabled=body.disabled,
+            known_departments=known,
+        )
+    except SelfLockout as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    except InvalidChange as exc:
+        raise _unprocessable(exc.field, str(exc)) from exc
+    except ChangeConflict as exc:
+        raise Problem(409, "Conflict", "The account kept changing meanwhile; try again.") from exc
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    if outcome is None:
+        raise Problem(404, "Not Found", f"No account {user_id}.")
+    account, change = outcome
+    try:
+        # Also when nothing changed: a retry of a change whose sessions part failed completes it.
+        if change.disabled and body.disabled:
+            await sessions.revoke_all(str(account.id))
+        elif body.role is not None or body.departments is not None:
+            await sessions.update_claims(str(account.id), change.role, change.departments)
+    except RedisError as exc:
+        # The account is changed (and refreshes obey it); the sessions are not yet: say so rather than pretend.
+        raise _identity_store_down(exc) from exc
+    return AdminUserView.of(account)
+
+
+def _unprocessable(field: str, message: str) -> Problem:
+    return Problem(422, "Unprocessable Content", message, extra={"errors": [{"field": field, "message": message}]})
 
 
 def _weak_password(exc: WeakPassword, field: str) -> Problem:

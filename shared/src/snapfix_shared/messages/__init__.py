@@ -45,6 +45,7 @@ from snapfix_shared.messages.users import (
     UserEmailVerified,
     UserEvent,
     UserRegistered,
+    UserUpdated,
 )
 
 __all__ = [
@@ -92,5 +93,6 @@ __all__ = [
     "UserEmailVerified",
     "UserEvent",
     "UserRegistered",
+    "UserUpdated",
     "VoteOnIssue",
 ]

@@ -72,8 +72,27 @@ class UserEmailVerified(UserEventBase):
     type: Literal["UserEmailVerified"] = "UserEmailVerified"
 
 
+class UserUpdated(UserEventBase):
+    """An administrator changed the account's role, departments or access: its state after the change, whole.
+
+    ``changed`` names the fields that changed (never empty: a change that changes nothing is not announced).
+    ``disabled``: the account cannot sign in, and every session of it has ended.
+    """
+
+    type: Literal["UserUpdated"] = "UserUpdated"
+    role: Role
+    departments: tuple[str, ...] = ()
+    disabled: bool = False
+    changed: tuple[Literal["role", "departments", "disabled"], ...] = Field(min_length=1)
+
+
 UserEvent = Annotated[
-    UserRegistered | EmailVerificationRequested | UserEmailVerified | PasswordResetRequested | RegistrationAttempted,
+    UserRegistered
+    | EmailVerificationRequested
+    | UserEmailVerified
+    | PasswordResetRequested
+    | RegistrationAttempted
+    | UserUpdated,
     Field(discriminator="type"),
 ]
 USER_EVENTS: TypeAdapter[UserEvent] = TypeAdapter(UserEvent)

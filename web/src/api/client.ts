@@ -1,0 +1,164 @@
+/**
+ * The one HTTP client of the app. Paths are absolute on this origin (`/v1/issues`).
+ *
+ * - adds `Authorization: Bearer <access token>` when signed in;
+ * - on a 401, exchanges the refresh token ONCE (shared by concurrent calls) and retries the call once;
+ * - retries 429 (waiting for Retry-After) and 502/503/504 (backoff), up to 3 times, for every method:
+ *   mutating calls always carry an `Idempotency-Key`, so a retry can never apply twice;
+ * - every failure rejects with a ProblemError (see ./problem.ts).
+ */
+import ky, { type KyInstance, type Options } from "ky";
+import type { components } from "./schema";
+import { ProblemError, toProblemError } from "./problem";
+import { clearTokens, getAccessToken, getRefreshToken, setTokens } from "./tokens";
+
+export { ProblemError } from "./problem";
+export type TokenResponse = components["schemas"]["TokenResponse"];
+
+export const TIMEOUT_MS = 15_000;
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** A fresh Idempotency-Key: make ONE per logical submit, keep it until that submit succeeds. */
+export function newIdempotencyKey(): string {
+  const c = globalThis.crypto;
+  if (typeof c.randomUUID === "function") return c.randomUUID();
+  // randomUUID needs a secure context; getRandomValues does not (plain http on a LAN address).
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const retry = {
+  limit: 3,
+  methods: ["get", "head", "options", "post", "put", "patch", "delete"],
+  statusCodes: [429, 502, 503, 504],
+  afterStatusCodes: [429, 503],
+  maxRetryAfter: 60_000,
+  backoffLimit: 10_000,
+};
+
+/** Without the refresh hook: used for the token endpoint and for the one retry after a refresh. */
+const base: KyInstance = ky.create({
+  timeout: TIMEOUT_MS,
+  retry,
+  hooks: {
+    beforeRequest: [
+      (request) => {
+        const token = getAccessToken();
+        const isTokenCall = new URL(request.url).pathname === "/v1/auth/token";
+        if (token && !isTokenCall && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${token}`);
+        if (MUTATING.has(request.method) && !request.headers.has("Idempotency-Key")) {
+          request.headers.set("Idempotency-Key", newIdempotencyKey());
+        }
+      },
+    ],
+  },
+});
+
+let refreshing: Promise<string | null> | null = null;
+
+/** Exchanges the stored refresh token for new tokens; null (and tokens cleared) when it is refused. */
+export function refreshAccessToken(): Promise<string | null> {
+  refreshing ??= (async () => {
+    const refresh = getRefreshToken();
+    if (!refresh) return null;
+    try {
+      const tokens = await requestToken({ grant_type: "refresh_token", refresh_token: refresh });
+      return tokens.access_token;
+    } catch (error) {
+      const problem = await toProblemError(error);
+      // A refused refresh token ends the session; a network failure does not.
+      if (problem.status >= 400 && problem.status < 500) clearTokens();
+      return null;
+    }
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+/** POST /v1/auth/token (form-encoded); stores the tokens it gets. */
+export async function requestToken(form: Record<string, string>): Promise<TokenResponse> {
+  try {
+    const tokens = await base
+      .post("/v1/auth/token", { body: new URLSearchParams(form) })
+      .json<TokenResponse>();
+    setTokens(tokens.access_token, tokens.refresh_token);
+    return tokens;
+  } catch (error) {
+    throw await toProblemError(error);
+  }
+}
+
+/** The ky instance with the refresh-once behaviour; prefer the typed helpers in `api` below. */
+export const http: KyInstance = base.extend({
+  hooks: {
+    afterResponse: [
+      async (request, _options, response) => {
+        if (response.status !== 401 || !getRefreshToken() || new URL(request.url).pathname === "/v1/auth/token") return;
+        const token = await refreshAccessToken();
+        if (!token) return;
+        const again = new Request(request);
+        again.headers.set("Authorization", `Bearer ${token}`);
+        return base(again);
+      },
+    ],
+  },
+});
+
+export type SearchParams = Record<string, string | number | boolean | undefined | null | readonly string[]>;
+
+export interface CallOptions {
+  searchParams?: SearchParams;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+export interface SendOptions extends CallOptions {
+  json?: unknown;
+  body?: BodyInit;
+  /** Reuse the same key across the user's re-submits of one form (newIdempotencyKey()). */
+  idempotencyKey?: string;
+}
+
+function toSearchParams(params: SearchParams | undefined): URLSearchParams | undefined {
+  if (!params) return undefined;
+  const out = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    if (Array.isArray(value)) value.forEach((v: string) => out.append(key, v));
+    else out.append(key, String(value));
+  }
+  return out;
+}
+
+async function call<T>(method: string, path: string, opts: SendOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
+  const options: Options = { method, headers, signal: opts.signal, searchParams: toSearchParams(opts.searchParams) };
+  if (opts.json !== undefined) options.json = opts.json;
+  if (opts.body !== undefined) options.body = opts.body;
+  try {
+    const response = await http(path, options);
+    if (response.status === 204 || response.headers.get("content-length") === "0") return undefined as T;
+    const type = response.headers.get("content-type") ?? "";
+    return (type.includes("json") ? await response.json() : await response.text()) as T;
+  } catch (error) {
+    throw await toProblemError(error);
+  }
+}
+
+/** Typed calls. `T` is the response body; use the aliases in ./types.ts. */
+export const api = {
+  get: <T>(path: string, opts?: CallOptions) => call<T>("GET", path, opts),
+  post: <T>(path: string, opts?: SendOptions) => call<T>("POST", path, opts),
+  put: <T>(path: string, opts?: SendOptions) => call<T>("PUT", path, opts),
+  patch: <T>(path: string, opts?: SendOptions) => call<T>("PATCH", path, opts),
+  delete: <T = void>(path: string, opts?: SendOptions) => call<T>("DELETE", path, opts),
+};
+
+export function isProblem(error: unknown): error is ProblemError {
+  return error instanceof ProblemError;
+}

@@ -1,0 +1,14 @@
+import { useTranslation } from "react-i18next";
+
+/** A spinner with a polite live region, so screen readers hear "Loading…". */
+export function Loading({ label }: { label?: string }) {
+  const { t } = useTranslation();
+  return (
+    <div className="loading" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" />
+      <span>{label ?? t("loading")}</span>
+    </div>
+  );
+}
+
+export { Loading as Spinner };

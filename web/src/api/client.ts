@@ -80,11 +80,16 @@ export function refreshAccessToken(): Promise<string | null> {
   return refreshing;
 }
 
+/** `/v1/x` on this origin (a Request needs an absolute URL outside a browser, as in tests). */
+export function absolute(path: string): string {
+  return new URL(path, globalThis.location?.href ?? "http://localhost/").toString();
+}
+
 /** POST /v1/auth/token (form-encoded); stores the tokens it gets. */
 export async function requestToken(form: Record<string, string>): Promise<TokenResponse> {
   try {
     const tokens = await base
-      .post("/v1/auth/token", { body: new URLSearchParams(form) })
+      .post(absolute("/v1/auth/token"), { body: new URLSearchParams(form) })
       .json<TokenResponse>();
     setTokens(tokens.access_token, tokens.refresh_token);
     return tokens;
@@ -141,7 +146,7 @@ async function call<T>(method: string, path: string, opts: SendOptions = {}): Pr
   if (opts.json !== undefined) options.json = opts.json;
   if (opts.body !== undefined) options.body = opts.body;
   try {
-    const response = await http(path, options);
+    const response = await http(absolute(path), options);
     if (response.status === 204 || response.headers.get("content-length") === "0") return undefined as T;
     const type = response.headers.get("content-type") ?? "";
     return (type.includes("json") ? await response.json() : await response.text()) as T;

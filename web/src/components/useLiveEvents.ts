@@ -9,7 +9,7 @@
  */
 import { fetchEventSource, type EventSourceMessage } from "@microsoft/fetch-event-source";
 import { useEffect, useRef, useState } from "react";
-import { refreshAccessToken } from "../api/client";
+import { absolute, refreshAccessToken } from "../api/client";
 import { getAccessToken } from "../api/tokens";
 import { useSession } from "../auth/session";
 
@@ -57,7 +57,7 @@ export async function runLiveEvents(
     try {
       const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "text/event-stream" };
       if (lastEventId) headers["Last-Event-ID"] = lastEventId;
-      await fetchEventSource("/v1/events", {
+      await fetchEventSource(absolute("/v1/events"), {
         signal,
         headers,
         openWhenHidden: true,

@@ -490,26 +490,50 @@ async def staff_queue(  # noqa: PLR0917
     priority: Annotated[Priority | None, Query()] = None,
     overdue: Annotated[bool | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    sort: Annotated[
+        Literal["priority", "due", "newest", "oldest"],
+        Query(
+            description="`priority`: urgent first, then by due date; `due`: earliest due date first "
+            "(overdue first); `newest` / `oldest`: by report time. Issues without a due date come last. "
+            "Ties by id; a cursor pages on in the sort it was made by."
+        ),
+    ] = "priority",
 ) -> Response:
-    """Staff: the work queue of your departments, most urgent first."""
+    """Staff: the work queue of your departments (`sort`; by default most urgent first).
+
+    Exact and unbounded from the issues service's read model. While that is being rebuilt
+    (minutes after a Redis loss), the queue comes from the store and holds at most the first
+    5,000 matching issues in the sort's order."""
     return await relay_get(issues, "/v1/staff/queue", request_id=request_id, principal=staff, params=request.url.query)
 
 
 # -- the catalogue ----------------------------------------------------------------------
 
 
+def _per_viewer(response: Response) -> Response:
+    """Staff see canned responses, others do not: no cache may answer one with the other's body."""
+    response.headers["Vary"] = "Authorization"
+    return response
+
+
 @router.get("/v1/categories", tags=["categories"])
-async def categories(request: Request, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
-    """The catalogue: what can be reported, which department owns it, its SLA and attributes."""
-    headers = viewer_headers(request_id, None)
+async def categories(
+    request: Request, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
+) -> Response:
+    """The catalogue: what can be reported, which department owns it, its SLA and attributes.
+    Staff and admins also get each category's `canned_responses` (then the answer is `private`)."""
+    headers = viewer_headers(request_id, principal)
     if etag := request.headers.get("if-none-match"):
         headers["if-none-match"] = etag
-    return relay(await issues.call("GET", "/v1/categories", headers=headers))
+    return _per_viewer(relay(await issues.call("GET", "/v1/categories", headers=headers)))
 
 
 @router.get("/v1/categories/{code}", tags=["categories"], responses={404: {"description": "No such category"}})
-async def category(code: CategoryCode, issues: IssuesHttpDep, request_id: RequestIdDep) -> Response:
-    return await relay_get(issues, f"/v1/categories/{code}", request_id=request_id)
+async def category(
+    code: CategoryCode, issues: IssuesHttpDep, request_id: RequestIdDep, principal: OptionalPrincipalDep
+) -> Response:
+    """One category; staff and admins also get its `canned_responses`."""
+    return _per_viewer(await relay_get(issues, f"/v1/categories/{code}", request_id=request_id, principal=principal))
 
 
 @router.put("/v1/categories/{code}", tags=["categories", "admin"], responses=_ISSUE_ERRORS)

@@ -40,7 +40,6 @@ from snapfix_shared.viewer import OptionalViewerDep as ViewerDep
 log = logging.getLogger(__name__)
 MAX_RADIUS_M = 50_000
 MAX_IDS = 100  # explicit ids in one public listing (each read alone: FerretDB scans for $in on _id)
-FAR_FUTURE_MS = 2**53  # sorts issues without a due date last
 
 
 async def get_repo(request: Request) -> ReportRepository:
@@ -527,8 +526,13 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     overdue: bool | None = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 20,
+    sort: lists.QueueSort = "priority",
 ) -> Response:
-    """Work for staff: their departments' issues, urgent first, then by due date."""
+    """Work for staff: their departments' issues in the order ``sort`` asks (``lists.queue_sort_key``).
+
+    From the read model (sorted sets, exact); while it is being rebuilt, from the store: at most
+    ``MAX_CANDIDATES`` issues, read in the sort's order by MongoDB's indexes, ordered and paged here.
+    """
     departments: list[str] | None
     if department is not None:
         if not viewer.staff_of(department):
@@ -540,6 +544,10 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
         return _page([], None)
     statuses = _statuses(status, ACTIVE_STATUSES)
     after = _cursor_key(cursor)
+    try:
+        mark = (lists.queue_cursor_key(sort, after[0]), after[1]) if after is not None else None
+    except ValueError as exc:
+        raise invalid_query("cursor", str(exc)) from exc
     if model is not None:
         return await _from_model(
             lists.staff_queue(
@@ -550,20 +558,27 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
                 overdue=overdue,
                 after=after,
                 limit=limit,
+                sort=sort,
             )
         )
-    found = await repo.for_departments(departments, statuses=statuses, priority=priority)
+    found = await repo.for_departments(departments, statuses=statuses, priority=priority, sort=sort)
     now = datetime.now(UTC)
     rows = [
         (
-            (float(PRIORITY_ORDER.index(i.priority)), float(_ms(i.due_at) if i.due_at else FAR_FUTURE_MS)),
+            lists.queue_sort_key(
+                sort,
+                rank=PRIORITY_ORDER.index(i.priority),
+                due_ms=_ms(i.due_at) if i.due_at else None,
+                created_ms=_ms(i.created_at),
+            ),
             str(i.id),
             summary(i, now=now),
         )
         for i in found
         if overdue is None or rules.is_overdue(i, now) == overdue
     ]
-    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit)
+    cursor = encode_cursor(list(mark[0]), mark[1]) if mark is not None else None  # old cursors in today's form
+    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit, descending=sort == "newest")
     return _page(items, next_cursor)
 
 

@@ -1,4 +1,9 @@
-"""``/v1/categories``: the catalogue (Open311 services), public and cacheable; admins edit it."""
+"""``/v1/categories``: the catalogue (Open311 services), public and cacheable; admins edit it.
+
+Staff and admins also see each category's ``canned_responses`` (prepared replies); everyone
+else gets the lean public body. Both vary on ``Authorization``, and the staff answer is
+``private``, so no shared cache hands one viewer's body to the other.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from snapfix_issues.catalogue import Catalogue, CategoryBody
+from snapfix_issues.catalogue import Catalogue, CategoryBody, CategorySpec
 from snapfix_issues.catalogue_sync import CatalogueSync
 from snapfix_shared.messages.issues import CategoryCode
 from snapfix_shared.problems import Problem
-from snapfix_shared.viewer import AdminDep
+from snapfix_shared.viewer import AdminDep, OptionalViewerDep, Viewer
 
 PUBLIC_CACHE = "public, max-age=60"
+STAFF_CACHE = "private, max-age=60"
+# Only staff pick canned responses: the public payload stays lean without them.
+STAFF_ONLY_FIELDS = frozenset({"canned_responses"})
 
 router = APIRouter(prefix="/v1/categories", tags=["categories"])
 
@@ -31,30 +39,41 @@ CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 CodePath = Annotated[CategoryCode, Path()]
 
 
-def _cacheable(body: object, if_none_match: str | None) -> Response:
-    """A public answer with a content ETag; 304 when the client already has it."""
+def _shown(spec: CategorySpec, viewer: Viewer) -> dict[str, object]:
+    """The category as this viewer sees it: staff-only fields for staff and admins alone."""
+    return spec.model_dump(mode="json", exclude=None if viewer.is_staff else set(STAFF_ONLY_FIELDS))
+
+
+def _cacheable(body: object, if_none_match: str | None, viewer: Viewer) -> Response:
+    """A cacheable answer with a content ETag; 304 when the client already has it."""
     raw = orjson.dumps(body)
     etag = f'"{hashlib.sha256(raw).hexdigest()[:32]}"'
-    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE}
+    cache = STAFF_CACHE if viewer.is_staff else PUBLIC_CACHE
+    headers = {"ETag": etag, "Cache-Control": cache, "Vary": "Authorization"}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(raw, media_type="application/json", headers=headers)
 
 
 @router.get("")
-async def list_categories(catalogue: CatalogueDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
-    items = [spec.model_dump(mode="json") for spec in catalogue.all()]
-    return _cacheable({"items": items, "next_cursor": None}, if_none_match)
+async def list_categories(
+    catalogue: CatalogueDep, viewer: OptionalViewerDep, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
+    items = [_shown(spec, viewer) for spec in catalogue.all()]
+    return _cacheable({"items": items, "next_cursor": None}, if_none_match, viewer)
 
 
 @router.get("/{code}", responses={404: {}})
 async def get_category(
-    code: CodePath, catalogue: CatalogueDep, if_none_match: Annotated[str | None, Header()] = None
+    code: CodePath,
+    catalogue: CatalogueDep,
+    viewer: OptionalViewerDep,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     spec = catalogue.get(code)
     if spec is None:
         raise Problem(404, "Not Found", f"No category {code}.")
-    return _cacheable(spec.model_dump(mode="json"), if_none_match)
+    return _cacheable(_shown(spec, viewer), if_none_match, viewer)
 
 
 @router.put("/{code}", responses={200: {}, 201: {}, 401: {}, 403: {}})

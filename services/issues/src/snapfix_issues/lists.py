@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from snapfix_issues.domain import PRIORITY_ORDER
 from snapfix_issues.paging import encode_cursor
@@ -21,6 +21,7 @@ from snapfix_issues.readmodel import (
     cells_in_box,
     following_key,
     geo_keys,
+    queue_created_key,
     queue_key,
     reporter_key,
 )
@@ -135,14 +136,40 @@ async def cells(
     return out
 
 
-def _queue_score(key: list[float] | float) -> float:
-    rank, due = key if isinstance(key, list) else (float(key) // PRIORITY_BAND, float(key) % PRIORITY_BAND)
-    return rank * PRIORITY_BAND + min(due, NO_DUE)
+QueueSort = Literal["priority", "due", "newest", "oldest"]
+# The first number of a queue cursor's key names its sort, so a cursor is refused by another
+# sort (``priority`` keeps its original ``[rank, due]``: ranks are never negative).
+SORT_TAGS: dict[str, int] = {"due": -1, "newest": -2, "oldest": -3}
 
 
-def _queue_key(score: float) -> list[float]:
-    rank, due = divmod(score, PRIORITY_BAND)
-    return [rank, FAR_FUTURE_MS if due >= NO_DUE else due]
+def queue_sort_key(sort: QueueSort, *, rank: int, due_ms: float | None, created_ms: float) -> tuple[float, ...]:
+    """An issue's place in the queue under ``sort`` (with its id after it): what cursors carry.
+
+    ``priority``: urgent first, then due date. ``due``: earliest due date first. Issues with
+    no due date come last in both. ``newest``/``oldest``: by creation time.
+    """
+    due = float(due_ms) if due_ms is not None else float(FAR_FUTURE_MS)
+    if sort == "priority":
+        return (float(rank), due)
+    if sort == "due":
+        return (float(SORT_TAGS["due"]), due)
+    return (float(SORT_TAGS[sort]), float(created_ms))
+
+
+def queue_cursor_key(sort: QueueSort, key: Any) -> tuple[float, ...]:
+    """A queue cursor's key, checked to belong to ``sort`` (ValueError when it does not)."""
+    values = tuple(float(k) for k in key) if isinstance(key, list) else (float(key),)
+    if sort == "priority" and len(values) == 1:  # cursors of old: the queue score itself
+        return (values[0] // PRIORITY_BAND, _due_of(values[0] % PRIORITY_BAND))
+    if len(values) != 2 or (values[0] < 0) != (sort != "priority"):
+        raise ValueError("not a cursor of this list (or of another sort)")
+    if sort != "priority" and values[0] != SORT_TAGS[sort]:
+        raise ValueError("not a cursor of this list (or of another sort)")
+    return values
+
+
+def _due_of(due: float) -> float:
+    return float(FAR_FUTURE_MS) if due >= NO_DUE else due
 
 
 async def staff_queue(
@@ -154,9 +181,17 @@ async def staff_queue(
     overdue: bool | None,
     after: tuple[Any, str] | None,
     limit: int,
+    sort: QueueSort = "priority",
 ) -> Page:
-    """Staff's work: urgent first, then by due date (no due date last), then by id."""
+    """Staff's work in the order ``sort`` asks (``queue_sort_key``), then by id."""
     at = now_ms()
+    mark_key = queue_cursor_key(sort, after[0]) if after is not None else None
+    if sort in {"newest", "oldest"}:
+        return await _by_creation(
+            model, departments=departments, statuses=statuses, priority=priority, overdue=overdue,
+            after=(mark_key, after[1]) if mark_key is not None and after is not None else None,
+            limit=limit, descending=sort == "newest", at=at,
+        )  # fmt: skip
     ranks = [PRIORITY_ORDER.index(priority)] if priority else list(range(len(PRIORITY_ORDER)))
     streams = []
     for department in departments if departments is not None else [None]:
@@ -170,12 +205,67 @@ async def staff_queue(
                     low, high = (low, split - 1) if overdue else (split, high)
                 elif overdue:
                     continue  # settled issues are never overdue
-                streams.append(Stream(key, low, high))
-    mark = (_queue_score(after[0]), after[1]) if after is not None else None
+                # By due date alone, each priority's band is shifted onto one scale.
+                streams.append(Stream(key, low, high, shift=rank * PRIORITY_BAND if sort == "due" else 0.0))
+    mark: tuple[float, str] | None = None
+    if mark_key is not None and after is not None:
+        mark_due = min(mark_key[1], NO_DUE)
+        mark = (mark_due if sort == "due" else mark_key[0] * PRIORITY_BAND + mark_due, after[1])
     found, more = await model.merged(streams, after=mark, limit=limit)
     rows = await model.rows([member for _, member in found])
     items = [list_item(rows[m], at_ms=at) for _, m in found if m in rows]
-    next_cursor = encode_cursor(_queue_key(found[-1][0]), found[-1][1]) if more else None
+    next_cursor = None
+    if more:
+        score, last = found[-1]
+        band, last_due = (0.0, score) if sort == "due" else divmod(score, PRIORITY_BAND)
+        last_key = queue_sort_key(sort, rank=int(band), due_ms=None if last_due >= NO_DUE else last_due, created_ms=0)
+        next_cursor = encode_cursor(list(last_key), last)
+    return items, next_cursor
+
+
+async def _by_creation(
+    model: ReadModel,
+    *,
+    departments: Sequence[str] | None,
+    statuses: Sequence[str],
+    priority: str | None,
+    overdue: bool | None,
+    after: tuple[tuple[float, ...], str] | None,
+    limit: int,
+    descending: bool,
+    at: int,
+) -> Page:
+    """The queue by creation time, from the ``queue-created`` sets. Priority and overdue are not
+    in those scores: rows are filtered as they are read, and reading goes on from the last row
+    read until a page is full (the cursor names the last row shown, so paging stays exact)."""
+    streams = [
+        Stream(queue_created_key(d, s)) for d in (departments if departments is not None else [None]) for s in statuses
+    ]
+
+    def wanted(row: dict[str, Any]) -> bool:
+        if priority is not None and row["priority"] != priority:
+            return False
+        if overdue is not None:
+            return bool(list_item(row, at_ms=at)["overdue"]) == overdue
+        return True
+
+    mark = (after[0][1], after[1]) if after is not None else None
+    taken: list[tuple[float, str, dict[str, Any]]] = []
+    chunk = max(limit + 1, 50)
+    while len(taken) <= limit:
+        found, more = await model.merged(streams, after=mark, limit=chunk, descending=descending)
+        rows = await model.rows([m for _, m in found])
+        taken.extend((score, m, rows[m]) for score, m in found if m in rows and wanted(rows[m]))
+        if not more or not found:
+            break
+        mark = found[-1]
+    page = taken[:limit]
+    items = [list_item(row, at_ms=at) for _, _, row in page]
+    next_cursor = None
+    if len(taken) > limit:
+        score, last, _ = page[-1]
+        tag = SORT_TAGS["newest" if descending else "oldest"]
+        next_cursor = encode_cursor([float(tag), score], last)
     return items, next_cursor
 
 

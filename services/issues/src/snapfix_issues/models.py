@@ -66,7 +66,9 @@ class Report(Document):
             IndexModel([("category", 1), ("created_at", -1)]),
             IndexModel("geohash"),
             IndexModel([("reporter_id", 1), ("created_at", -1)]),
-            IndexModel([("department", 1), ("status", 1)]),
+            # The staff queue's candidates (repository.QUEUE_ORDER): by due date, by creation time.
+            IndexModel([("department", 1), ("status", 1), ("due_at", 1), ("_id", 1)]),
+            IndexModel([("department", 1), ("status", 1), ("created_at", -1), ("_id", -1)]),
             # Open311: requests in a date window, and status changes since a date.
             IndexModel([("created_at", -1), ("_id", -1)]),
             IndexModel("updated_at"),

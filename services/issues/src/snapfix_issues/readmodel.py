@@ -12,6 +12,8 @@ on a Redis Cluster too:
 - ``summary``: hash, issue id -> the issue's list row (JSON) with its index fields
 - ``geo:all``, ``geo:s:<status>``, ``geo:c:<category>``, ``geo:sc:<status>:<category>``: geo sets
 - ``queue:<department>:<status>`` and ``queue:*:<status>``: by priority, then due date
+- ``queue-created:<department>:<status>`` and ``queue-created:*:<status>``: by creation time
+  (the staff queue's ``newest`` and ``oldest`` sorts)
 - ``reporter:<user>``: a user's reports by creation time
 - ``following:<user>``: issue ids by follow time; ``followers:<issue>``: user ids
 - ``built``: set once a rebuild has finished
@@ -45,7 +47,9 @@ log = logging.getLogger(__name__)
 
 PREFIX = "issues:{issues-ix}:"
 SUMMARY = PREFIX + "summary"
-BUILT = PREFIX + "built"
+# Named for the model's layout: a layout that adds index keys gets a new name, so a model built
+# before it is rebuilt (filled in) at the next check. v2 added the queue-created sets.
+BUILT = PREFIX + "built:v2"
 # Redis keeps positions on a Web Mercator grid: latitudes beyond it have no geo index.
 GEO_MAX_LAT = 85.05112878
 GEO_LAT_SPAN = 2 * GEO_MAX_LAT
@@ -75,6 +79,8 @@ for i = 3, #ARGV, 2 do
       redis.call('ZREM', p .. 'geo:sc:' .. s(o.status) .. ':' .. s(o.category), id)
       redis.call('ZREM', p .. 'queue:' .. s(o.department) .. ':' .. s(o.status), id)
       redis.call('ZREM', p .. 'queue:*:' .. s(o.status), id)
+      redis.call('ZREM', p .. 'queue-created:' .. s(o.department) .. ':' .. s(o.status), id)
+      redis.call('ZREM', p .. 'queue-created:*:' .. s(o.status), id)
     end
     local row = cjson.decode(raw)
     redis.call('HSET', KEYS[1], id, raw)
@@ -86,10 +92,20 @@ for i = 3, #ARGV, 2 do
     end
     redis.call('ZADD', p .. 'queue:' .. s(row.department) .. ':' .. s(row.status), row.queue_score, id)
     redis.call('ZADD', p .. 'queue:*:' .. s(row.status), row.queue_score, id)
+    redis.call('ZADD', p .. 'queue-created:' .. s(row.department) .. ':' .. s(row.status), row.created_ms, id)
+    redis.call('ZADD', p .. 'queue-created:*:' .. s(row.status), row.created_ms, id)
     if s(row.reporter_id) ~= '' then
       redis.call('ZADD', p .. 'reporter:' .. s(row.reporter_id), row.created_ms, id)
     end
     written = written + 1
+  else
+    -- A fill over a row the consumer wrote: the row stands; index it in sets a model built
+    -- by an older layout lacks (idempotent).
+    local o = cjson.decode(old)
+    if o.created_ms then
+      redis.call('ZADD', p .. 'queue-created:' .. s(o.department) .. ':' .. s(o.status), o.created_ms, id)
+      redis.call('ZADD', p .. 'queue-created:*:' .. s(o.status), o.created_ms, id)
+    end
   end
 end
 return written
@@ -153,6 +169,10 @@ def geo_keys(statuses: Sequence[str], category: str | None) -> list[str]:
 
 def queue_key(department: str | None, status: str) -> str:
     return f"{PREFIX}queue:{department or '*'}:{status}"
+
+
+def queue_created_key(department: str | None, status: str) -> str:
+    return f"{PREFIX}queue-created:{department or '*'}:{status}"
 
 
 def reporter_key(user_id: str) -> str:
@@ -227,11 +247,16 @@ def cells_in_box(level: int, west: float, south: float, east: float, north: floa
 
 @dataclass(frozen=True)
 class Stream:
-    """One sorted set read in score order within ``[low, high]``."""
+    """One sorted set read in score order within ``[low, high]``; merged by ``score - shift``.
+
+    ``shift`` lets sets whose scores are offset (a priority's band of the queue) merge on a
+    common key (the due date alone).
+    """
 
     key: str
     low: float = -math.inf
     high: float = math.inf
+    shift: float = 0.0
 
 
 Row = tuple[float, str]
@@ -422,7 +447,8 @@ class ReadModel:
                 for s in streams:
                     low, high = s.low, s.high
                     if after is not None:
-                        low, high = (low, min(high, after[0])) if descending else (max(low, after[0]), high)
+                        mark = after[0] + s.shift
+                        low, high = (low, min(high, mark)) if descending else (max(low, mark), high)
                     if descending:
                         pipe.zrevrangebyscore(s.key, _score(high), _score(low), start=0, num=k, withscores=True)
                     else:
@@ -430,8 +456,8 @@ class ReadModel:
                 answers = await self._call("merged", pipe.execute())
             bound: Row | None = None
             found: dict[str, Row] = {}
-            for answer in answers:
-                rows = [(float(score), m.decode() if isinstance(m, bytes) else m) for m, score in answer]
+            for s, answer in zip(streams, answers, strict=True):
+                rows = [(float(score) - s.shift, m.decode() if isinstance(m, bytes) else m) for m, score in answer]
                 if len(rows) >= k:
                     last = rows[-1]
                     bound = last if bound is None else (max(bound, last) if descending else min(bound, last))

@@ -28,6 +28,13 @@ DUPLICATE_KEY = 11000
 LIST_PROJECTION = {"history": 0, "events": 0, "applied_commands": 0}
 # Bounds on candidates read for a search that sorts in memory (distance, the staff queue).
 MAX_CANDIDATES = 5000
+# The staff queue's candidates by sort (models.Report declares the indexes).
+QUEUE_ORDER: dict[str, list[tuple[str, int]]] = {
+    "due": [("due_at", 1), ("_id", 1)],
+    "priority": [("due_at", 1), ("_id", 1)],
+    "newest": [("created_at", -1), ("_id", -1)],
+    "oldest": [("created_at", 1), ("_id", 1)],
+}
 # '~' sorts after every geohash character, so [cell, cell + '~') is "starts with cell".
 PREFIX_END = "~"
 
@@ -284,15 +291,23 @@ class ReportRepository:
         return [d async for d in cursor]
 
     async def for_departments(
-        self, departments: Sequence[str] | None, *, statuses: Sequence[str], priority: str | None
+        self,
+        departments: Sequence[str] | None,
+        *,
+        statuses: Sequence[str],
+        priority: str | None,
+        sort: str = "priority",
     ) -> list[IssueRecord]:
-        """Candidates for the staff queue (``departments`` None: every department)."""
+        """Candidates for the staff queue (``departments`` None: every department): the first
+        ``MAX_CANDIDATES`` in the order of ``sort``, on the ``(department, status, due_at|created_at)``
+        indexes (``priority`` ranks are not stored: its candidates come by due date)."""
         query = _filters(statuses=statuses)
         if departments is not None:
             query.update(_one_of("department", departments))
         if priority is not None:
             query["priority"] = priority
-        cursor = Report.get_pymongo_collection().find(query, LIST_PROJECTION).limit(MAX_CANDIDATES)
+        order = QUEUE_ORDER.get(sort, QUEUE_ORDER["due"])
+        cursor = Report.get_pymongo_collection().find(query, LIST_PROJECTION).sort(order).limit(MAX_CANDIDATES)
         return [_record(d) async for d in cursor]
 
     async def in_window(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from snapfix_shared.messages.base import Event
 from snapfix_shared.messages.issues import AttributeValue, CategoryCode, DepartmentCode
+from snapfix_shared.messages.text import PlainText
 
 Datatype = Literal["string", "number", "boolean", "singlevaluelist"]
 AttributeCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_]*$")]
@@ -44,6 +45,24 @@ class AttributeSpec(BaseModel):
         return self
 
 
+CannedResponseId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+MAX_CANNED_RESPONSES = 20
+
+
+class CannedResponse(BaseModel):
+    """A prepared reply staff pick when commenting on or resolving an issue of the category.
+
+    Added to the contract after v1 shipped (additively): a record without any is valid. Its text
+    refuses control characters (no record on the topic ever held one).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: CannedResponseId = Field(description="A short slug, unique within the category")
+    title: Annotated[str, Field(min_length=1, max_length=80), PlainText]
+    body: Annotated[str, Field(min_length=1, max_length=2000), PlainText]
+
+
 class CategoryBody(BaseModel):
     """A category as an admin writes it (``PUT /v1/categories/{code}``): everything but the code."""
 
@@ -56,12 +75,20 @@ class CategoryBody(BaseModel):
     department: DepartmentCode
     sla_hours: int = Field(ge=1, le=24 * 365)
     attributes: tuple[AttributeSpec, ...] = Field(default=(), max_length=30)
+    canned_responses: tuple[CannedResponse, ...] = Field(
+        default=(),
+        max_length=MAX_CANNED_RESPONSES,
+        description="Prepared replies for staff (shown to staff and admins only)",
+    )
 
     @model_validator(mode="after")
-    def _unique_attribute_codes(self) -> CategoryBody:
+    def _unique_codes(self) -> CategoryBody:
         codes = [a.code for a in self.attributes]
         if len(codes) != len(set(codes)):
             raise ValueError("attribute codes must be unique")
+        ids = [c.id for c in self.canned_responses]
+        if len(ids) != len(set(ids)):
+            raise ValueError("canned response ids must be unique")
         return self
 
 

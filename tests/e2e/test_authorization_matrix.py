@@ -105,6 +105,10 @@ RULES: dict[str, Call] = {
             "departments": ["roads"],
         },
     ),
+    "GET /v1/admin/users": Call(ADMIN_ONLY, params=lambda _: {"role": "staff", "limit": "5"}),
+    "PATCH /v1/admin/users/{user_id}": Call(
+        ADMIN_ONLY, body=lambda _: {"disabled": False}, path=lambda r: {"user_id": r["owner_id"]}
+    ),
     # Issues: commands
     "POST /v1/issues": Call(SIGNED, body=_report, idempotent_key=True),
     "POST /v1/issues/{issue_id}/transitions": Call(

@@ -22,7 +22,7 @@ export interface Session {
   hasRole(...roles: Role[]): boolean;
 }
 
-const SessionContext = createContext<Session | null>(null);
+export const SessionContext = createContext<Session | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<UserView | null>(null);

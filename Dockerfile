@@ -4,10 +4,24 @@
 #
 # SERVICE is one of: gateway | issues | media | notify | analytics.
 # The builder stage resolves the committed uv.lock into /app/.venv (only what the chosen
-# workspace member needs, installed as ordinary wheels, not editable); the runtime stage
-# is the bare Python image plus that venv, run by an unprivileged user.
+# workspace member needs, installed as ordinary wheels, not editable); the web stage builds
+# the web app (web/, `npm ci && npm run build`) for the gateway, which serves it; the runtime
+# stage is the bare Python image plus that venv (and the app's files), run by an unprivileged user.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# --------------------------------------------------------------------------- web
+FROM ${NODE_IMAGE} AS web
+
+ARG SERVICE=gateway
+WORKDIR /web
+# Dependencies first (from the committed lock file): rebuilt only when it changes.
+COPY web/package.json web/package-lock.json ./
+RUN if [ "${SERVICE}" = gateway ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+COPY web/ ./
+# Only the gateway serves the app; the other images get an empty folder.
+RUN if [ "${SERVICE}" = gateway ]; then npm run build && test -f dist/index.html; else mkdir -p dist; fi
 
 # --------------------------------------------------------------------------- builder
 FROM ${PYTHON_IMAGE} AS builder
@@ -64,12 +78,15 @@ RUN groupadd --system --gid 10001 snapfix \
 
 # Owned by root and read-only for the service user; bytecode is precompiled.
 COPY --from=builder /app/.venv /app/.venv
+# The built web app (index.html, assets/), served by the gateway (SNAPFIX_WEB_DIST; the others ignore it).
+COPY --from=web /web/dist /app/web
 
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SNAPFIX_SERVICE=${SERVICE} \
     SNAPFIX_HTTP_HOST=0.0.0.0 \
+    SNAPFIX_WEB_DIST=/app/web \
     OTEL_SERVICE_NAME=snapfix-${SERVICE}
 
 WORKDIR /app

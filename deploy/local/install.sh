@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what SnapFix needs on a fresh machine: uv, the Debian packages (Redis,
-# PostgreSQL as FerretDB's backend, docker-compose for validating the compose file) and
-# the Python workspace from uv.lock.
+# PostgreSQL as FerretDB's backend, docker-compose for validating the compose file,
+# Chromium for the web app's browser tests) and the Python workspace from uv.lock.
+# Node.js 20.19+ with npm (the web app's build) must be there already.
 # Kafka (Maven) and FerretDB (Go) are fetched and built by stack.py when first started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +13,11 @@ fail() { echo "[install] FAILED: $*" >&2; exit 1; }
 for tool in java mvn go; do
   command -v "$tool" >/dev/null || fail "'$tool' is not on PATH (this machine kind ships OpenJDK 17, Maven and Go)"
 done
+# The web app (web/, Vite) builds with Node.js 20.19 or later and npm.
+command -v node >/dev/null || fail "'node' is not on PATH: the web app needs Node.js 20.19+ with npm"
+command -v npm >/dev/null || fail "'npm' is not on PATH: the web app needs Node.js 20.19+ with npm"
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+  || fail "Node.js $(node --version) is too old: the web app (Vite) needs Node.js 20.19+"
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
@@ -25,6 +31,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null || missing+=(openssl)
 # promtool (from Debian's prometheus package) checks and unit-tests the alert rules in make test.
 command -v promtool >/dev/null || missing+=(prometheus)
+# Chromium: the browser of the web app's browser tests (Debian's; never a Playwright download).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || fail "need root to apt-get install ${missing[*]}"
   step "apt-get install ${missing[*]}"

@@ -4,8 +4,9 @@ Apache Kafka (KRaft, from Maven Central artifacts), FerretDB (a MongoDB-wire ser
 built from the Go module proxy, on PostgreSQL or SQLite) and Redis (Debian's package)
 run as native processes with their state under ``.stack/<profile>/``. With the
 PostgreSQL backend the stack runs a PostgreSQL server of its own (Debian's package, its
-own data directory and port). With ``--apps`` the five SnapFix processes are started
-too. Every step is idempotent and names itself when it fails.
+own data directory and port). With ``--apps`` the web app (``web/``) is installed and built
+with npm when its sources changed, and the five SnapFix processes are started too, the
+gateway serving the app. Every step is idempotent and names itself when it fails.
 
     python deploy/local/stack.py up [--profile run|test] [--store postgresql|sqlite] [--kafka-nodes 3]
                                     [--apps [--edge]] [--redis-cluster] [--s3]
@@ -33,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+WEB = ROOT / "web"
+NODE_MIN = (20, 19)  # Vite's floor (web/package.json "engines")
 STACK = Path(os.environ.get("SNAPFIX_STACK_DIR", ROOT / ".stack"))
 ARTIFACTS = STACK / "artifacts"
 
@@ -972,7 +975,60 @@ def start_smtp_sink(layout: Layout) -> None:
     log(f"smtp: every email is kept under {mail}")
 
 
+def check_node() -> None:
+    """Node.js >= 20.19 and npm, which build the web app."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        raise StepFailed(
+            f"step 'web': {missing} not on PATH; the web app needs Node.js {'.'.join(map(str, NODE_MIN))}+ with npm"
+        )
+    found = subprocess.run([node, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout.strip()
+    try:
+        version = tuple(int(part) for part in found.removeprefix("v").split(".")[:2])
+    except ValueError:
+        version = ()
+    if version < NODE_MIN:
+        need = ".".join(map(str, NODE_MIN))
+        raise StepFailed(f"step 'web': Node.js {found or '?'} is too old; the web app (Vite) needs Node.js {need}+")
+
+
+def newest_mtime(paths: list[Path]) -> float:
+    newest = 0.0
+    for path in paths:
+        files = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest
+
+
+def build_web() -> Path:
+    """``npm ci`` when package-lock.json is newer than what node_modules was installed from, and
+    ``npm run build`` when a source is newer than the last build. Returns the built app (web/dist)."""
+    check_node()
+    lock, installed = WEB / "package-lock.json", WEB / "node_modules" / ".package-lock.json"
+    if not installed.exists() or lock.stat().st_mtime > installed.stat().st_mtime:
+        run_step("web: npm ci", ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], WEB)
+        installed.touch()  # npm keeps the file's time when nothing changed
+    else:
+        log("web: node_modules up to date with package-lock.json")
+    dist = WEB / "dist"
+    sources = [WEB / name for name in ("src", "public", "index.html", "package.json", "package-lock.json")]
+    sources += [*WEB.glob("vite.config.*"), *WEB.glob("tsconfig*.json")]
+    built = dist / "index.html"
+    if built.exists() and built.stat().st_mtime >= newest_mtime([p for p in sources if p.exists()]):
+        log(f"web: {dist} is newer than its sources")
+    else:
+        run_step("web: npm run build", ["npm", "run", "build"], WEB)
+        built.touch()  # the build's time, whatever the bundler copied
+    return dist
+
+
 def start_apps(layout: Layout) -> None:
+    web_dist = os.environ.get("SNAPFIX_WEB_DIST")
+    if web_dist is None:
+        web_dist = str(build_web())
+    else:  # a build made elsewhere (or "" for none): served as it is
+        log(f"web: SNAPFIX_WEB_DIST={web_dist!r} is served as it is (not built here)")
     start_smtp_sink(layout)
     home = layout.dir / "apps"
     gateway_url = f"http://127.0.0.1:{layout.app_port('gateway')}"
@@ -981,6 +1037,9 @@ def start_apps(layout: Layout) -> None:
         "SNAPFIX_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
         "SNAPFIX_BOOTSTRAP_ADMIN_PASSWORD": local_secret(layout, "admin-password"),
         "SNAPFIX_PUBLIC_BASE_URL": gateway_url,
+        # The gateway serves the app; e-mailed links (gateway and notify) open its pages.
+        "SNAPFIX_WEB_DIST": web_dist,
+        "SNAPFIX_WEB_BASE_URL": gateway_url,
     }
     for app, (module, _) in APPS.items():
         env = {**layout.env(), "SNAPFIX_HTTP_PORT": str(layout.app_port(app)), "OTEL_SERVICE_NAME": f"snapfix-{app}"}
@@ -991,7 +1050,7 @@ def start_apps(layout: Layout) -> None:
             if layout.s3:
                 env["SNAPFIX_STORAGE_BACKEND"] = "s3"
         if app == "notify":  # links in emails point at the gateway; unsubscribe links are signed
-            env["SNAPFIX_PUBLIC_BASE_URL"] = gateway_url
+            env["SNAPFIX_PUBLIC_BASE_URL"] = env["SNAPFIX_WEB_BASE_URL"] = gateway_url
             env["SNAPFIX_UNSUBSCRIBE_SECRET"] = local_secret(layout, "unsubscribe-secret")
         spawn(app, [sys.executable, "-m", module], home, env)
     for app in APPS:
@@ -1029,6 +1088,8 @@ def start_edge(layout: Layout) -> None:
         "OTEL_SERVICE_NAME": "snapfix-gateway",
         "SNAPFIX_JWT_SECRET": local_secret(layout, "jwt-secret"),  # the replicas accept each other's tokens
         "SNAPFIX_PUBLIC_BASE_URL": edge_url(layout),
+        "SNAPFIX_WEB_DIST": os.environ.get("SNAPFIX_WEB_DIST", str(WEB / "dist")),  # as start_apps
+        "SNAPFIX_WEB_BASE_URL": edge_url(layout),
     }
     spawn("gateway-2", [sys.executable, "-m", "snapfix_gateway"], layout.dir / "apps", env)
     url = f"http://127.0.0.1:{second}/readyz"
@@ -1076,7 +1137,7 @@ def up(layout: Layout, apps: bool, edge: bool = False) -> None:
         if edge:
             start_edge(layout)
         gw = f"http://127.0.0.1:{layout.app_port('gateway')}"
-        log(f"SnapFix is up. Gateway: {gw}  API docs: {gw}/docs")
+        log(f"SnapFix is up. Web app: {gw}/  API: {gw}/v1  API docs: {gw}/docs")
         password = layout.dir / "admin-password"
         log(f"Administrator: {ADMIN_EMAIL}, password in {password}")
     log(f"stack '{layout.profile}' is up; its settings are in {env_file}")
@@ -1179,7 +1240,9 @@ def main() -> int:
     )
     parser.add_argument("--profile", default=os.environ.get("SNAPFIX_STACK_PROFILE", "run"), choices=list(PORT_BASE))
     parser.add_argument("--kafka-nodes", type=int, choices=[1, 3], default=None)
-    parser.add_argument("--apps", action="store_true", help="also start the five SnapFix processes")
+    parser.add_argument(
+        "--apps", action="store_true", help="also build the web app (npm) and start the five SnapFix processes"
+    )
     parser.add_argument(
         "--s3", action="store_true", help="also start an S3-compatible server (always on for the test profile)"
     )

@@ -11,6 +11,19 @@ trap cleanup EXIT
 echo "== static checks"
 make --no-print-directory check
 
+echo "== web app (web/): install, typecheck, unit tests, build"
+(
+  cd web
+  # npm ci only when package-lock.json is newer than what node_modules was installed from.
+  if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    touch node_modules/.package-lock.json
+  fi
+  npm run typecheck
+  npm test
+  npm run build
+)
+
 echo "== local stack (profile test)"
 stack up --fresh
 # shellcheck disable=SC1091

@@ -319,6 +319,17 @@ def routed(docs: tuple[dict[str, Any], ...], url_path: str) -> dict[str, Any] | 
     return max(matches, key=lambda match: match[0])[1] if matches else None
 
 
+def refuses_everyone(ingress: dict[str, Any] | None) -> bool:
+    """The controller answers 403 to every client address (ingress-nginx's denylist-source-range)."""
+    denied = (
+        (ingress or {})
+        .get("metadata", {})
+        .get("annotations", {})
+        .get("nginx.ingress.kubernetes.io/denylist-source-range", "")
+    )
+    return {part.strip() for part in denied.split(",")} >= {"0.0.0.0/0", "::/0"}
+
+
 def body_size(ingress: dict[str, Any]) -> int:
     value = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
     return int(value[:-1]) * {"k": 1024, "m": 1024 * 1024}[value[-1]]
@@ -338,11 +349,15 @@ def test_the_ingress_routes_the_public_api_and_not_metrics_or_health(overlay: st
         "/openapi.json",
     ]
     assert len(public) > 40
-    unrouted = [path for path in public if routed(docs, path) is None]
+    # The web app, which the gateway serves at every path that is not the API's.
+    public += ["/", "/assets/index-Ab12.js", "/config.json", "/issues/x", "/staff", "/favicon.svg"]
+    unrouted = [path for path in public if routed(docs, path) is None or refuses_everyone(routed(docs, path))]
     assert not unrouted, f"public paths the ingress does not route: {unrouted}"
-    for internal in ("/metrics", "/readyz", "/livez", "/", "/metrics/"):
+    for internal in ("/metrics", "/readyz", "/livez", "/metrics/", "/readyz/x"):
         found = routed(docs, internal)
-        assert found is None, f"{internal} is reachable through Ingress/{found and found['metadata']['name']}"
+        assert found is None or refuses_everyone(found), (
+            f"{internal} is reachable through Ingress/{found and found['metadata']['name']}"
+        )
     assert {
         i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] for i in of_kind(docs, "Ingress")
     } == {"gateway"}

@@ -43,7 +43,9 @@ export interface paths {
          * @description OAuth2 token endpoint: sign in with e-mail and password, or exchange a refresh token.
          *
          *     Refresh tokens rotate: each can be used once. Presenting one that was already used
-         *     revokes the whole session (every token descended from that sign-in).
+         *     revokes the whole session (every token descended from that sign-in). A refresh carries the
+         *     account's role and departments as they are now. A disabled account gets a 403 problem
+         *     (`error: account_disabled`) for either grant, once its password is right.
          */
         post: operations["token_v1_auth_token_post"];
         delete?: never;
@@ -168,7 +170,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Users
+         * @description A page of accounts, with whether each is disabled: the administrators' user list.
+         *
+         *     Read from the accounts store (not a read model): an administrator's screen, a page at a time.
+         */
+        get: operations["list_users_v1_admin_users_get"];
         put?: never;
         /**
          * Create User
@@ -179,6 +187,31 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change User
+         * @description Change an account's role, departments or access; each change is announced (`UserUpdated`).
+         *
+         *     Disabling ends every session of the account at once, and the account can no longer sign in
+         *     or refresh. A new role or new departments apply at the account's next token refresh (access
+         *     tokens are short-lived). New departments must be those of the catalogue's categories. The
+         *     same change twice changes nothing the second time.
+         */
+        patch: operations["change_user_v1_admin_users__user_id__patch"];
         trace?: never;
     };
     "/v1/issues": {
@@ -1196,6 +1229,37 @@ export interface components {
              */
             status: "accepted";
         };
+        /** AdminUserView */
+        AdminUserView: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /** Display Name */
+            display_name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "citizen" | "staff" | "admin";
+            /** Departments */
+            departments: string[];
+            /** Email Verified */
+            email_verified: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Disabled
+             * @description Cannot sign in; every session ended when it was set
+             */
+            disabled: boolean;
+        };
         /** ApiKeyView */
         ApiKeyView: {
             /** Id */
@@ -1268,6 +1332,27 @@ export interface components {
              * @default
              */
             scope: string;
+        };
+        /**
+         * ChangeUserRequest
+         * @description Any of the three; a field left out stays as it is. Demoting to citizen clears the departments.
+         * @example {
+         *       "departments": [
+         *         "roads",
+         *         "traffic"
+         *       ]
+         *     }
+         * @example {
+         *       "disabled": true
+         *     }
+         */
+        ChangeUserRequest: {
+            /** Role */
+            role?: ("citizen" | "staff" | "admin") | null;
+            /** Departments */
+            departments?: string[] | null;
+            /** Disabled */
+            disabled?: boolean | null;
         };
         /**
          * CommentRequest
@@ -2174,6 +2259,16 @@ export interface components {
             /** Size */
             size: number;
         };
+        /** UserPage */
+        UserPage: {
+            /** Items */
+            items: components["schemas"]["AdminUserView"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page (same order); null at the end
+             */
+            next_cursor: string | null;
+        };
         /** UserView */
         UserView: {
             /**
@@ -2565,6 +2660,17 @@ export interface operations {
             };
             /** @description invalid_grant / unsupported_grant_type (RFC 6749 §5.2) */
             400: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account is disabled (error: account_disabled) */
+            403: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -3119,6 +3225,107 @@ export interface operations {
             };
         };
     };
+    list_users_v1_admin_users_get: {
+        parameters: {
+            query?: {
+                /** @description Only accounts with this role */
+                role?: ("citizen" | "staff" | "admin") | null;
+                /** @description The start of the e-mail address (any case) */
+                q?: string | null;
+                /** @description `newest` accounts first, or by `email` address */
+                sort?: "newest" | "email";
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPage"];
+                };
+            };
+            /** @description The request cannot be read (a body that is not JSON, an invalid `Idempotency-Key`) */
+            400: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the access token is not valid (expired, revoked) */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an administrator */
+            403: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad filter or cursor */
+            422: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limit reached; retry after `Retry-After` */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable or the gateway is overloaded; retry after `Retry-After` */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_user_v1_admin_users_post: {
         parameters: {
             query?: never;
@@ -3206,6 +3413,137 @@ export interface operations {
                 };
             };
             /** @description The request is not valid; `errors` names each field */
+            422: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limit reached; retry after `Retry-After` */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable or the gateway is overloaded; retry after `Retry-After` */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    change_user_v1_admin_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeUserRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserView"];
+                };
+            };
+            /** @description The request cannot be read (a body that is not JSON, an invalid `Idempotency-Key`) */
+            400: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the access token is not valid (expired, revoked) */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an administrator */
+            403: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An administrator disabling or demoting themselves */
+            409: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Staff without a department, a citizen with one, or an unknown department */
             422: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];

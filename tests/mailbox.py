@@ -7,13 +7,16 @@ or ``"451 4.3.0 Try later"``), to exercise permanent and transient failures.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -122,3 +125,62 @@ def body_html(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
     return str(part.get_content())  # type: ignore[attr-defined]
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.extend(value for name, value in attrs if name == "href" and value)
+
+
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+def links(message: EmailMessage) -> list[str]:
+    """Every absolute http(s) link in a message: the HTML part's hrefs (entities decoded), then the plain text's URLs."""
+    found: list[str] = []
+    if message.get_body(preferencelist=("html",)) is not None:
+        parser = _Hrefs()
+        parser.feed(body_html(message))
+        found += parser.hrefs
+    if message.get_body(preferencelist=("plain",)) is not None:
+        found += _URL.findall(body_text(message))
+    return [link for link in dict.fromkeys(found) if urlsplit(link).scheme in {"http", "https"}]
+
+
+def link_with_path(message: EmailMessage, path_prefix: str) -> str | None:
+    """The first link in ``message`` whose path starts with ``path_prefix`` (``/password-reset``, ``/issues/``)."""
+    return next((link for link in links(message) if urlsplit(link).path.startswith(path_prefix)), None)
+
+
+async def emailed_link(mailbox: Mailbox, to: str, path_prefix: str, *, since: int = 0, timeout_s: float = 30.0) -> str:
+    """The link whose path starts with ``path_prefix`` in the latest email to ``to`` that has one.
+
+    Waits (up to ``timeout_s``) for such an email; ``since`` ignores the first ``since`` messages the
+    mailbox received (take ``len(mailbox.messages)`` before the action that sends the email).
+    """
+
+    def match(message: EmailMessage) -> bool:
+        return to.lower() in str(message["To"]).lower() and link_with_path(message, path_prefix) is not None
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with mailbox.lock:
+            recent = mailbox.messages[since:]
+        found = [m for m in recent if match(m)]
+        if found:
+            link = link_with_path(found[-1], path_prefix)
+            assert link is not None
+            return link
+        if time.monotonic() >= deadline:
+            subjects = [str(m["Subject"]) for m in recent if to.lower() in str(m["To"]).lower()][-5:]
+            pytest.fail(
+                f"no email to {to} with a link to {path_prefix}… arrived within {timeout_s}s; "
+                f"the last emails to {to}: {subjects}",
+                pytrace=False,
+            )
+        await asyncio.sleep(0.1)

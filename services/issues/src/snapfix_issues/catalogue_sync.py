@@ -56,11 +56,19 @@ class CatalogueSync:
         self._publishing = asyncio.Lock()
 
     async def start(self) -> None:
-        """Insert the seed's missing codes (admins' edits win), load all, publish, then refresh in the background."""
-        inserted = await self.repo.insert_absent(seed_categories())
+        """Insert the seed's missing codes (admins' edits win) and its canned responses where a stored
+        category predates them, load all, publish, then refresh in the background."""
+        seed = seed_categories()
+        inserted = await self.repo.insert_absent(seed)
+        filled = await self.repo.fill_canned_responses(seed)
         await self.refresh()
         self._loaded.set()
-        log.info("catalogue: %d categories (%d seeded now)", len(self.catalogue.all()), inserted)
+        log.info(
+            "catalogue: %d categories (%d seeded now, %d given the seed's canned responses)",
+            len(self.catalogue.all()),
+            inserted,
+            filled,
+        )
         await self.publish_changes()
         self._task = asyncio.create_task(self._refresh_forever(), name="catalogue-refresh")
 

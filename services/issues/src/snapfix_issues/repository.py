@@ -380,6 +380,20 @@ class CategoryRepository:
             return len(specs) - len(errors)
         return len(specs)
 
+    async def fill_canned_responses(self, specs: Sequence[CategorySpec]) -> int:
+        """Give stored seed categories stored before canned responses existed (no such field at all)
+        the seed's; a category an admin has written since keeps its own (even an empty list)."""
+        filled = 0
+        for spec in specs:
+            if not spec.canned_responses:
+                continue
+            result = await Category.get_pymongo_collection().update_one(
+                {"_id": spec.code, "canned_responses": {"$exists": False}},
+                {"$set": {"canned_responses": [c.model_dump(mode="json") for c in spec.canned_responses]}},
+            )
+            filled += result.modified_count
+        return filled
+
     async def put(self, code: str, body: CategoryBody, at: datetime) -> bool:
         """Create or replace a category; True when it was created."""
         doc = {**body.model_dump(mode="json"), "updated_at": at}

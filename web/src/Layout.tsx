@@ -71,7 +71,9 @@ export function Layout() {
       <header className="site-header">
         <div className="container header-row">
           <Link to="/" className="brand">
-            <span aria-hidden="true">📍 </span>
+            <svg className="brand-pin" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+              <path fill="currentColor" d="M12 2a7 7 0 0 0-7 7c0 5.25 7 13 7 13s7-7.75 7-13a7 7 0 0 0-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z" />
+            </svg>
             {t("appName")}
           </Link>
           <button

@@ -5,7 +5,7 @@ queue's sorts, paged exactly."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -114,6 +114,10 @@ async def test_only_admins_write_canned_responses(system: System) -> None:
         await crew.aclose()
 
 
+def has_priority(priority: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda issue: issue["priority"] == priority
+
+
 def _ms(value: str | None) -> int:
     return FAR if value is None else int(datetime.fromisoformat(value).timestamp() * 1000)
 
@@ -163,7 +167,7 @@ async def test_the_staff_queue_sorts_and_pages_exactly(system: System, admin: ht
             assigned = await crew.post(f"/v1/issues/{issue_id}/assignment", json={"priority": priority})
             assert assigned.status_code == 202, assigned.text
         for issue_id, priority in zip(ids[::3], ("urgent", "low", "high"), strict=True):
-            await eventually(crew, f"/v1/issues/{issue_id}", lambda i, p=priority: i["priority"] == p)
+            await eventually(crew, f"/v1/issues/{issue_id}", has_priority(priority))
 
         walks: dict[str, list[str]] = {}
         for sort in ("priority", "due", "newest", "oldest"):

@@ -153,7 +153,8 @@ async def page(context: BrowserContext, browser_log: BrowserLog) -> AsyncIterato
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
             where = message.location
-            browser_log.console_errors.append(f"{message.text} ({where['url']}:{where['lineNumber']})")
+            at = f" ({where['url']}:{where['lineNumber']})" if where.get("url") else ""
+            browser_log.console_errors.append(f"{message.text}{at}")
 
     def on_request_failed(request: Request) -> None:
         browser_log.failed_requests.append(f"{request.method} {request.url}: {request.failure}")

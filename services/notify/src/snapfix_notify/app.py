@@ -42,7 +42,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     contacts = Contacts(ContactCache(runtime.redis, f"notify:{settings.mongo_database}:"))
     issues, prefs = Issues(), Preferences()
     watches, digests, feed = Watches(), DigestItems(), Feed()
-    tokens = UnsubscribeTokens(secret, base_url=settings.public_base_url)
+    tokens = UnsubscribeTokens(secret, base_url=settings.public_base_url, web_base_url=settings.web_base_url)
 
     email = EmailChannel(settings)
     channels: dict[str, Channel] = {
@@ -70,6 +70,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         watches=watches,
         digests=digests,
         base_url=settings.public_base_url,
+        web_base_url=settings.web_base_url,
         group=settings.notify_issues_group,
     )
     handlers.register(runtime, users, issue_events, settings)

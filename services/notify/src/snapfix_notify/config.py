@@ -35,6 +35,10 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
 
     # -- links in messages
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="The gateway, as clients reach it")
+    # The web app, when there is one (the gateway reads the same variable): messages then link to its
+    # pages (/issues/{id}, /issues/{id}?action=reopen, /unsubscribe?token=), never to raw API URLs.
+    # List-Unsubscribe stays on the API's one-click POST (RFC 8058: mail clients POST there).
+    web_base_url: str | None = Field(default=None, description="The web app's URL, for links in messages")
     # Opens the links the gateway seals on users.events.v1 (snapfix_shared.sealing): the gateway's key(s).
     link_seal_key: LinkSealKey = SecretStr(DEV_LINK_SEAL_KEY)
     app_name: str = "SnapFix"
@@ -91,6 +95,11 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
     push_relay_url: str | None = None
     push_relay_secret: str = Field(default=DEV_PUSH_RELAY_SECRET, pattern=r"^whsec_[A-Za-z0-9+/=]{32,}$")
     apns_topic: str = Field(default="dev.snapfix.app", description="The iOS app's bundle id (apns-topic)")
+
+    @field_validator("web_base_url", mode="before")
+    @classmethod
+    def _none_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("unsubscribe_secret", mode="before")
     @classmethod

@@ -323,7 +323,7 @@ class Dispatcher:
         if issue_id := delivery.context.get("issue_id"):
             data["issue_id"] = str(issue_id)
         display_name = contact.display_name if contact else ""
-        unsubscribe_url = None
+        unsubscribe_url = None  # the link in the body (the web app's page when set; the header keeps the API's)
         if delivery.channel == EMAIL:
             address = delivery.address or (contact.email if contact else None)
             if contact is None and not address:
@@ -332,8 +332,9 @@ class Dispatcher:
                 raise PermanentDeliveryError(f"no email address for {delivery.recipient_id}")
             data["email"] = address
             if delivery.moment not in ACCOUNT:
-                unsubscribe_url = self.tokens.url(delivery.recipient_id, delivery.moment)
-                data["unsubscribe_url"] = unsubscribe_url
+                # List-Unsubscribe: the API's one-click POST (RFC 8058), whatever the body links to.
+                data["unsubscribe_url"] = self.tokens.url(delivery.recipient_id, delivery.moment)
+                unsubscribe_url = self.tokens.page_url(delivery.recipient_id, delivery.moment)
         if display_name:
             data["display_name"] = display_name
         rendered = self.renderer.render(

@@ -156,10 +156,12 @@ class IssueEventsHandler(_Consumer):
         digests: DigestItems,
         base_url: str,
         group: str,
+        web_base_url: str | None = None,
     ) -> None:
         super().__init__(runtime, group=group)
         self.dispatcher, self.contacts, self.issues = dispatcher, contacts, issues
         self.preferences, self.watches, self.digests, self.base_url = preferences, watches, digests, base_url
+        self.web_base_url = web_base_url  # links open the web app when set
 
     async def handle(self, records: Sequence[Record]) -> None:
         batch = _Batch()
@@ -189,7 +191,8 @@ class IssueEventsHandler(_Consumer):
     async def _apply(self, event: IssueEvent, batch: _Batch) -> None:
         prefs = batch.prefs
         view = await self._view(event.issue_id, batch)
-        plan = rules.plan(event, facts_of(view, str(event.issue_id)) if view else None, base_url=self.base_url)
+        facts = facts_of(view, str(event.issue_id)) if view else None
+        plan = rules.plan(event, facts, base_url=self.base_url, web_base_url=self.web_base_url)
         staff = {
             t.department: await self.contacts.staff_of(t.department)
             for t in plan.targets
@@ -240,7 +243,7 @@ class IssueEventsHandler(_Consumer):
             "issue_id": str(event.issue_id),
             "title": event.title,
             "category": event.category,
-            "issue_url": rules.issue_url(self.base_url, event.issue_id),
+            "issue_url": rules.issue_url(self.base_url, event.issue_id, web_base_url=self.web_base_url),
         }
         told: set[str] = set()
         deliveries: list[Delivery] = []

@@ -4,7 +4,8 @@
   repeated by a crash between the server's acceptance and our "sent" mark carries the
   same id and the receiving side can drop it;
 - ``List-Unsubscribe`` (https, and mailto when configured) with
-  ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058);
+  ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058): always the API's one-click
+  POST URL, even when the body links to the web app's unsubscribe page;
 - SMTP 4xx replies, timeouts and dropped connections are transient (retried); 5xx are
   permanent (recorded, announced as NotificationFailed).
 """

@@ -68,12 +68,23 @@ class Plan:
 NOTHING = Plan([])
 
 
-def issue_url(base_url: str, issue_id: object) -> str:
+def issue_url(base_url: str, issue_id: object, *, web_base_url: str | None = None) -> str:
+    """The issue's page in the web app when there is one (``web_base_url``), else its API resource."""
+    if web_base_url:
+        return f"{web_base_url.rstrip('/')}/issues/{issue_id}"
     return f"{base_url.rstrip('/')}/v1/issues/{issue_id}"
 
 
-def plan(event: IssueEvent, facts: IssueFacts | None, *, base_url: str) -> Plan:
-    """The audience of ``event`` (and what the message needs to say)."""
+def reopen_url(web_base_url: str, issue_id: object) -> str:
+    """The web app's issue page, asked to offer its Reopen button (to the signed-in reporter)."""
+    return f"{web_base_url.rstrip('/')}/issues/{issue_id}?action=reopen"
+
+
+def plan(event: IssueEvent, facts: IssueFacts | None, *, base_url: str, web_base_url: str | None = None) -> Plan:
+    """The audience of ``event`` (and what the message needs to say).
+
+    Links open the web app when ``web_base_url`` is set, else the API (``base_url``)."""
+    links = _Links(base_url, web_base_url)
     match event:
         case IssueReported():
             if event.actor_id is None:  # an integrator's report with no account to tell
@@ -83,22 +94,22 @@ def plan(event: IssueEvent, facts: IssueFacts | None, *, base_url: str) -> Plan:
                 "title": event.title,
                 "category": event.category,
                 "address": event.address or "",
-                "issue_url": issue_url(base_url, event.issue_id),
+                "issue_url": links.issue(event.issue_id),
             }
             # The receipt is the one message about a user's own action.
             return Plan([User(event.actor_id, "report_received")], context)
         case IssueStatusChanged():
-            return _status_changed(event, facts, base_url) if facts else NOTHING
+            return _status_changed(event, facts, links) if facts else NOTHING
         case IssueCommented():
-            return _commented(event, facts, base_url) if facts else NOTHING
+            return _commented(event, facts, links) if facts else NOTHING
         case IssueAssigned():
-            return _assigned(event, facts, base_url) if facts else NOTHING
+            return _assigned(event, facts, links) if facts else NOTHING
     return NOTHING
 
 
-def overdue(facts: IssueFacts, *, base_url: str, due_at: str) -> Plan:
+def overdue(facts: IssueFacts, *, base_url: str, due_at: str, web_base_url: str | None = None) -> Plan:
     """The staff who must act on an issue past its due date: its assignee, else its department."""
-    context = _issue_context(facts, base_url) | {"due_at": due_at}
+    context = _issue_context(facts, _Links(base_url, web_base_url)) | {"due_at": due_at}
     if facts.assignee_id:
         return Plan([User(facts.assignee_id, "overdue")], context)
     if facts.department:
@@ -106,12 +117,24 @@ def overdue(facts: IssueFacts, *, base_url: str, due_at: str) -> Plan:
     return NOTHING
 
 
-def _issue_context(facts: IssueFacts, base_url: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Links:
+    base_url: str
+    web_base_url: str | None
+
+    def issue(self, issue_id: object) -> str:
+        return issue_url(self.base_url, issue_id, web_base_url=self.web_base_url)
+
+    def api_issue(self, issue_id: object) -> str:
+        return issue_url(self.base_url, issue_id)
+
+
+def _issue_context(facts: IssueFacts, links: _Links) -> dict[str, Any]:
     return {
         "issue_id": facts.issue_id,
         "title": facts.title,
         "category": facts.category,
-        "issue_url": issue_url(base_url, facts.issue_id),
+        "issue_url": links.issue(facts.issue_id),
     }
 
 
@@ -123,32 +146,34 @@ def _reporter_and_followers(facts: IssueFacts, own: str, followed: str) -> list[
     return targets
 
 
-def _status_changed(event: IssueStatusChanged, facts: IssueFacts, base_url: str) -> Plan:
-    url = issue_url(base_url, event.issue_id)
-    context = _issue_context(facts, base_url) | {
+def _status_changed(event: IssueStatusChanged, facts: IssueFacts, links: _Links) -> Plan:
+    context = _issue_context(facts, links) | {
         "from_status": event.from_status,
         "to_status": event.to_status,
         "note": event.note,
         "reason": event.reason or "",
-        "transitions_url": f"{url}/transitions",
+        # The API's command, for clients of the API; a message shows reopen_url when the web app is there.
+        "transitions_url": f"{links.api_issue(event.issue_id)}/transitions",
     }
+    if links.web_base_url:
+        context["reopen_url"] = reopen_url(links.web_base_url, event.issue_id)
     if event.duplicate_of is not None:
-        context |= {"duplicate_of": str(event.duplicate_of), "original_url": issue_url(base_url, event.duplicate_of)}
+        context |= {"duplicate_of": str(event.duplicate_of), "original_url": links.issue(event.duplicate_of)}
     moment = STATUS_MOMENTS.get(event.to_status, "status_changed")
     targets = _reporter_and_followers(facts, moment, "followed_status_changed")
     return Plan(targets, context, exclude=event.actor_id)
 
 
-def _commented(event: IssueCommented, facts: IssueFacts, base_url: str) -> Plan:
+def _commented(event: IssueCommented, facts: IssueFacts, links: _Links) -> Plan:
     if event.internal:  # never to citizens
         return NOTHING
-    context = _issue_context(facts, base_url) | {"comment": event.body, "comment_id": str(event.comment_id)}
+    context = _issue_context(facts, links) | {"comment": event.body, "comment_id": str(event.comment_id)}
     targets = _reporter_and_followers(facts, "comment_added", "followed_comment_added")
     return Plan(targets, context, exclude=event.actor_id)
 
 
-def _assigned(event: IssueAssigned, facts: IssueFacts, base_url: str) -> Plan:
-    context = _issue_context(facts, base_url) | {
+def _assigned(event: IssueAssigned, facts: IssueFacts, links: _Links) -> Plan:
+    context = _issue_context(facts, links) | {
         "department": event.department or "",
         "priority": event.priority,
     }

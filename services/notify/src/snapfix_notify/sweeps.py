@@ -78,7 +78,12 @@ class Sweeps:
         found = await self.issues.overdue(now, sorted(rules.SETTLED))
         for view in found:
             due = view.due_at.isoformat(timespec="minutes") if view.due_at else ""
-            plan = rules.overdue(facts_of(view, str(view.id)), base_url=self.settings.public_base_url, due_at=due)
+            plan = rules.overdue(
+                facts_of(view, str(view.id)),
+                base_url=self.settings.public_base_url,
+                web_base_url=self.settings.web_base_url,
+                due_at=due,
+            )
             staff = {
                 t.department: await self.contacts.staff_of(t.department)
                 for t in plan.targets
@@ -121,7 +126,9 @@ class Sweeps:
                         "issue_id": str(i.issue_id),
                         "title": i.title,
                         "category": i.category,
-                        "issue_url": rules.issue_url(self.settings.public_base_url, i.issue_id),
+                        "issue_url": rules.issue_url(
+                            self.settings.public_base_url, i.issue_id, web_base_url=self.settings.web_base_url
+                        ),
                     }
                     for i in items
                 ]

@@ -72,6 +72,7 @@ class Renderer:
             "note": "",
             "reason": "",
             "original_url": "",
+            "reopen_url": "",  # set when the web app is there (and absent from older deliveries)
             **self._unsealed(context),
             "app_name": self.app_name,
             "display_name": display_name,

@@ -98,7 +98,8 @@ def test_answers_follow_from_each_route_dependencies(doc: dict[str, Any]) -> Non
     assert {"401", "403", "413", "422", "503"} <= codes("post", "/v1/admin/users")  # admin, body, accounts
     assert "403" not in codes("get", "/v1/me")  # signed in, nothing more
     assert {"401", "400", "422"} <= codes("get", "/v1/me/notifications")  # a cursor it did not give out
-    assert "401" not in codes("get", "/v1/categories")  # public, no token read
+    assert "401" not in codes("get", "/open311/v2/services.{fmt}")  # public, no token read
+    assert {} in doc["paths"]["/v1/categories"]["get"]["security"]  # a token optional: staff see canned responses
     assert "503" not in codes("get", "/open311/v2/discovery.{fmt}")  # answered from settings alone
     # A token is optional where anonymous visitors are served, required elsewhere.
     assert {} in doc["paths"]["/v1/issues"]["get"]["security"]

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
+from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_shared.topics import Topic
 from tests.integration.test_gateway_identity import ADMIN, PASSWORD, bearer, gateway_settings, running_app, sign_in
@@ -107,3 +108,32 @@ async def test_the_list_pages_through_every_match_once(app_gw: tuple[FastAPI, ht
     bad = await gw.get("/v1/admin/users", params={"cursor": "n.not-ours"}, headers=bearer(admin))
     assert bad.status_code == 422, bad.text
     assert bad.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_a_sign_in_that_a_disabling_overtook_keeps_no_session(
+    app_gw: tuple[FastAPI, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, gw = app_gw
+    accounts: Accounts = app.state.accounts
+    sessions: Sessions = app.state.sessions
+    admin = await sign_in(gw, *ADMIN)
+    email = f"overtaken-{uuid4().hex[:10]}@city.example"
+    crew = await create_staff(gw, admin, email)
+    authenticate = accounts.authenticate
+
+    async def then_disabled(address: str, password: str) -> Any:
+        checked = await authenticate(address, password)  # the password is right, the account enabled...
+        # ...and an administrator disables it before the session is made (its sessions ended before this one).
+        await accounts.change(crew["id"], actor_id="someone", correlation_id="race", disabled=True)
+        return checked
+
+    monkeypatch.setattr(accounts, "authenticate", then_disabled)
+    before = set(await sessions.redis.smembers(f"gw:user:{{{crew['id']}}}:sessions"))
+    refused = await gw.post("/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "account_disabled"
+    listed = set(await sessions.redis.smembers(f"gw:user:{{{crew['id']}}}:sessions")) - before
+    assert len(listed) == 1  # the session was made...
+    assert (
+        await sessions.active([m.decode() if isinstance(m, bytes) else m for m in listed]) == set()
+    )  # ...and ended at once

@@ -186,6 +186,18 @@ async def _account_of_refresh(accounts: Accounts, sessions: Sessions, refresh_to
     return account
 
 
+async def _unless_disabled_meanwhile(accounts: Accounts, sessions: Sessions, account: Account, session_id: str) -> None:
+    """A disabling that landed between the password check and the new session: that session ends now.
+
+    The session is listed under its user before this read: a disabling written after the read
+    finds it (revoke_all), one written before it is seen here.
+    """
+    now = await accounts.get(str(account.id))
+    if now is None or now.disabled:
+        await sessions.revoke(session_id)
+        raise _disabled() if now is not None else _invalid_grant("The e-mail address or the password is wrong.")
+
+
 def _disabled() -> Problem:
     return Problem(
         403,
@@ -303,6 +315,7 @@ async def token(  # noqa: PLR0917 - FastAPI injects by parameter
             if account.disabled:  # told only to whoever knows the password
                 raise _disabled()
             session_id, refresh = await sessions.create(str(account.id), account.role, tuple(account.departments))
+            await _unless_disabled_meanwhile(accounts, sessions, account, session_id)
             user_id, role, departments = str(account.id), account.role, tuple(account.departments)
         elif grant_type == "refresh_token":
             if not refresh_token:

@@ -1,14 +1,397 @@
+/**
+ * One report (`/issues/:id`): its details, photos, a small map, the status history and public comments;
+ * signed-in citizens vote, follow and comment; the reporter reopens a resolved issue within 30 days
+ * (`?action=reopen`, the "resolved" e-mail's link, focuses that button). Live events refresh it.
+ * A report accepted a moment ago may 404 for a few seconds: "being processed", retried a few times.
+ */
+import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
+import { Link, useLocation, useParams, useSearchParams } from "react-router";
+import { api, newIdempotencyKey } from "../../api/client";
+import { ProblemError } from "../../api/problem";
+import type { Accepted, CategorySpec, FollowedPage, IssueDetail } from "../../api/types";
+import { useSession } from "../../auth/session";
+import { FormField } from "../../components/FormField";
+import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
+import { ProblemAlert } from "../../components/ProblemAlert";
+import { PriorityBadge, StatusBadge } from "../../components/StatusBadge";
+import { useLiveEvents } from "../../components/useLiveEvents";
+import { formatNumber } from "../../i18n/format";
+import { Comments, Photos, SmallMap, Timeline, When } from "./issue/parts";
+import { canReopen, issueReducer, REOPEN_WINDOW_DAYS } from "./map/state";
+import "./public.css";
 
-/** Placeholder: replace with the screen. */
+const MAX_ATTEMPTS = 6;
+const RETRY_MS = 2000;
+const SETTLE_MS = 1200; // commands apply shortly after their 202
+
 export default function IssuePage() {
-  const { t } = useTranslation();
-  usePageTitle(t("titles.issue"));
+  const { id = "" } = useParams();
+  const { t } = useTranslation(["issue", "common"]);
+  const { user, status: sessionStatus } = useSession();
+  const [searchParams] = useSearchParams();
+  const location = useLocation();
+  const [state, dispatch] = useReducer(issueReducer, { kind: "loading", attempt: 0 });
+  const [announcement, setAnnouncement] = useState("");
+  const [category, setCategory] = useState<CategorySpec | null>(null);
+  const issue = state.kind === "ready" ? state.issue : null;
+  usePageTitle(issue ? issue.title : t("titles.issue", { ns: "common" }));
+
+  const load = useCallback(
+    async (signal?: AbortSignal) => {
+      try {
+        const found = await api.get<IssueDetail>(`/v1/issues/${encodeURIComponent(id)}`, { signal });
+        dispatch({ type: "loaded", issue: found });
+      } catch (e) {
+        if (signal?.aborted) return;
+        if (e instanceof ProblemError && e.status === 404) dispatch({ type: "missing", maxAttempts: MAX_ATTEMPTS });
+        else dispatch({ type: "failed", error: e });
+      }
+    },
+    [id],
+  );
+
+  useEffect(() => {
+    dispatch({ type: "retry" });
+    const controller = new AbortController();
+    void load(controller.signal);
+    return () => controller.abort();
+  }, [load]);
+
+  // Not there yet: try again a few times.
+  const attempt = state.kind === "processing" ? state.attempt : -1;
+  useEffect(() => {
+    if (attempt < 0) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => void load(controller.signal), RETRY_MS);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [attempt, load]);
+
+  const categoryCode = issue?.category;
+  useEffect(() => {
+    if (!categoryCode) return;
+    const controller = new AbortController();
+    api
+      .get<CategorySpec>(`/v1/categories/${encodeURIComponent(categoryCode)}`, { signal: controller.signal })
+      .then(setCategory)
+      .catch(() => setCategory(null));
+    return () => controller.abort();
+  }, [categoryCode]);
+
+  const later = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const reloadSoon = useCallback(() => {
+    clearTimeout(later.current);
+    later.current = setTimeout(() => void load(), SETTLE_MS);
+  }, [load]);
+  useEffect(() => () => clearTimeout(later.current), []);
+
+  useLiveEvents((e) => {
+    if (e.data.issue_id !== id) return;
+    if (e.event === "status_changed") {
+      const to = String(e.data.to);
+      setAnnouncement(t("live.statusChanged", { status: t(`status.${to}`, { ns: "common" }) }));
+      void load();
+    } else if (e.event === "comment") {
+      setAnnouncement(t("live.comment"));
+      void load();
+    } else if (e.event === "report_rejected") {
+      dispatch({ type: "rejected", reason: String(e.data.reason ?? "") });
+      setAnnouncement(t("rejected.heading"));
+    }
+  });
+
+  const live = (
+    <p className="visually-hidden" role="status" aria-live="polite">
+      {announcement}
+    </p>
+  );
+
+  if (state.kind === "loading") return <Loading />;
+  if (state.kind === "processing")
+    return (
+      <section>
+        <h1>{t("processing.heading")}</h1>
+        <Loading label={t("processing.body")} />
+        {live}
+      </section>
+    );
+  if (state.kind === "rejected")
+    return (
+      <section>
+        <h1>{t("rejected.heading")}</h1>
+        <p role="alert">{state.reason || t("rejected.noReason")}</p>
+        <p>
+          <Link to="/report">{t("rejected.again")}</Link>
+        </p>
+      </section>
+    );
+  if (state.kind === "notFound")
+    return (
+      <section>
+        <h1>{t("notFound.heading")}</h1>
+        <p>{t("notFound.body")}</p>
+        <p>
+          <Link to="/">{t("backToMap")}</Link>
+        </p>
+      </section>
+    );
+  if (state.kind === "error")
+    return (
+      <section>
+        <h1>{t("titles.issue", { ns: "common" })}</h1>
+        <ProblemAlert error={state.error} />
+        <button type="button" onClick={() => (dispatch({ type: "retry" }), void load())}>
+          {t("buttons.retry", { ns: "common" })}
+        </button>
+      </section>
+    );
+
+  const detail = state.issue;
+  const userId = user?.id ?? null;
+  const signedIn = sessionStatus === "signedIn";
+  const wantsReopen = searchParams.get("action") === "reopen";
+  const next = encodeURIComponent(`${location.pathname}${location.search}`);
+
   return (
-    <section>
-      <h1>{t("titles.issue")}</h1>
-      <p>{t("coming")}</p>
+    <article>
+      <div className="issue-head">
+        <h1>{detail.title}</h1>
+        <StatusBadge status={detail.status} />
+        {detail.overdue && <span className="badge priority-high">{t("overdue")}</span>}
+      </div>
+      {live}
+      <dl className="issue-details">
+        <dt>{t("fields.category")}</dt>
+        <dd>{category?.name ?? detail.category}</dd>
+        <dt>{t("fields.priority")}</dt>
+        <dd>
+          <PriorityBadge priority={detail.priority} />
+        </dd>
+        <dt>{t("fields.location")}</dt>
+        <dd>
+          {detail.address ? `${detail.address} · ` : ""}
+          {formatNumber(detail.lat, undefined, { maximumFractionDigits: 5 })},{" "}
+          {formatNumber(detail.lon, undefined, { maximumFractionDigits: 5 })}
+        </dd>
+        <dt>{t("fields.created")}</dt>
+        <dd>
+          <When at={detail.created_at} />
+        </dd>
+        {detail.updated_at && (
+          <>
+            <dt>{t("fields.updated")}</dt>
+            <dd>
+              <When at={detail.updated_at} />
+            </dd>
+          </>
+        )}
+        {detail.due_at && (
+          <>
+            <dt>{t("fields.due")}</dt>
+            <dd>
+              <When at={detail.due_at} />
+            </dd>
+          </>
+        )}
+        {detail.resolved_at && (
+          <>
+            <dt>{t("fields.resolved")}</dt>
+            <dd>
+              <When at={detail.resolved_at} />
+            </dd>
+          </>
+        )}
+        <dt>{t("fields.votes")}</dt>
+        <dd>{formatNumber(detail.votes)}</dd>
+        <dt>{t("fields.followers")}</dt>
+        <dd>{formatNumber(detail.followers)}</dd>
+      </dl>
+
+      <h2>{t("description")}</h2>
+      <p style={{ whiteSpace: "pre-wrap" }}>{detail.description}</p>
+
+      {signedIn ? (
+        <Actions issue={detail} userId={userId} onChanged={reloadSoon} wantsReopen={wantsReopen} />
+      ) : (
+        <p>
+          <Link to={`/signin?next=${next}`}>{t("signInToAct")}</Link>
+        </p>
+      )}
+
+      <Photos photos={detail.photos ?? []} title={detail.title} />
+
+      <section aria-labelledby="issue-where">
+        <h2 id="issue-where">{t("where")}</h2>
+        <SmallMap lat={detail.lat} lon={detail.lon} status={detail.status} label={t("mapLabel", { title: detail.title })} />
+      </section>
+
+      <Timeline history={detail.history} createdAt={detail.created_at} />
+
+      <section aria-labelledby="issue-comments">
+        <h2 id="issue-comments">{t("comments.heading")}</h2>
+        {detail.comments.length === 0 ? <p>{t("comments.none")}</p> : <Comments comments={detail.comments} userId={userId} />}
+        {signedIn && <CommentForm issueId={detail.id} onPosted={reloadSoon} />}
+      </section>
+    </article>
+  );
+}
+
+function Actions({
+  issue,
+  userId,
+  onChanged,
+  wantsReopen,
+}: {
+  issue: IssueDetail;
+  userId: string | null;
+  onChanged: () => void;
+  wantsReopen: boolean;
+}) {
+  const { t } = useTranslation(["issue", "common"]);
+  const path = `/v1/issues/${issue.id}`;
+  const [voted, setVoted] = useState(false);
+  const [following, setFollowing] = useState<boolean | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [message, setMessage] = useState("");
+  const [voteKey, setVoteKey] = useState(newIdempotencyKey);
+  const [reopenKey, setReopenKey] = useState(newIdempotencyKey);
+  const [reopenNote, setReopenNote] = useState("");
+  const reopenButton = useRef<HTMLButtonElement>(null);
+  const reopenable = canReopen(issue, userId);
+
+  // Whether I follow it: the first page of my followed issues (enough for a toggle's initial state).
+  useEffect(() => {
+    const controller = new AbortController();
+    api
+      .get<FollowedPage>("/v1/me/following", { signal: controller.signal })
+      .then((page) => setFollowing(page.items.some((item) => item.issue_id === issue.id)))
+      .catch(() => setFollowing(false));
+    return () => controller.abort();
+  }, [issue.id]);
+
+  useEffect(() => {
+    if (wantsReopen && reopenable && reopenButton.current) {
+      reopenButton.current.scrollIntoView({ block: "center" });
+      reopenButton.current.focus();
+    }
+  }, [wantsReopen, reopenable]);
+
+  async function run(action: () => Promise<unknown>, done: string, after?: () => void) {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      after?.();
+      setMessage(done);
+      onChanged();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const vote = () =>
+    voted
+      ? run(() => api.delete<Accepted>(`${path}/vote`), t("actions.unvoted"), () => setVoted(false))
+      : run(
+          () => api.post<Accepted>(`${path}/vote`, { idempotencyKey: voteKey }),
+          t("actions.voted"),
+          () => (setVoted(true), setVoteKey(newIdempotencyKey())),
+        );
+  const follow = () =>
+    following
+      ? run(() => api.delete<Accepted>(`${path}/follow`), t("actions.unfollowed"), () => setFollowing(false))
+      : run(() => api.put<Accepted>(`${path}/follow`), t("actions.followed"), () => setFollowing(true));
+  const reopen = () =>
+    run(
+      () =>
+        api.post<Accepted>(`${path}/transitions`, { json: { to: "reopened", note: reopenNote }, idempotencyKey: reopenKey }),
+      t("reopen.done"),
+      () => (setReopenKey(newIdempotencyKey()), setReopenNote("")),
+    );
+
+  return (
+    <section aria-label={t("actions.label")}>
+      <div className="issue-actions">
+        <button type="button" aria-pressed={voted} disabled={busy} onClick={() => void vote()}>
+          <span aria-hidden="true">{voted ? "▲ " : "△ "}</span>
+          {voted ? t("actions.voted") : t("buttons.vote", { ns: "common" })}
+        </button>
+        <button type="button" aria-pressed={following ?? false} disabled={busy || following === null} onClick={() => void follow()}>
+          <span aria-hidden="true">{following ? "★ " : "☆ "}</span>
+          {following ? t("actions.following") : t("buttons.follow", { ns: "common" })}
+        </button>
+      </div>
+      {reopenable && (
+        <div className="issue-reopen">
+          {wantsReopen && <p id="reopen-why">{t("reopen.explain", { days: REOPEN_WINDOW_DAYS })}</p>}
+          <FormField label={t("reopen.note")} name="note" error={error}>
+            <input value={reopenNote} maxLength={2000} onChange={(e) => setReopenNote(e.target.value)} />
+          </FormField>
+          <button
+            ref={reopenButton}
+            type="button"
+            disabled={busy}
+            aria-describedby={wantsReopen ? "reopen-why" : undefined}
+            onClick={() => void reopen()}
+          >
+            {t("reopen.button")}
+          </button>
+        </div>
+      )}
+      {!reopenable && wantsReopen && <p>{t("reopen.notAllowed", { days: REOPEN_WINDOW_DAYS })}</p>}
+      <ProblemAlert error={error} />
+      <p role="status" aria-live="polite">
+        {message}
+      </p>
     </section>
+  );
+}
+
+function CommentForm({ issueId, onPosted }: { issueId: string; onPosted: () => void }) {
+  const { t } = useTranslation(["issue", "common"]);
+  const [body, setBody] = useState("");
+  const [key, setKey] = useState(newIdempotencyKey);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState("");
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!body.trim()) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post<Accepted>(`/v1/issues/${issueId}/comments`, { json: { body }, idempotencyKey: key });
+      setKey(newIdempotencyKey());
+      setBody("");
+      setSent(t("comments.sent"));
+      onPosted();
+    } catch (err) {
+      setError(err); // the same key on the next try
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="issue-comment-form" onSubmit={(e) => void submit(e)} noValidate>
+      <ProblemAlert error={error} fieldLabels={{ body: t("comments.label") }} />
+      <FormField label={t("comments.label")} name="body" error={error}>
+        <textarea value={body} maxLength={2000} required onChange={(e) => setBody(e.target.value)} />
+      </FormField>
+      <button type="submit" disabled={busy || !body.trim()}>
+        {t("comments.submit")}
+      </button>
+      <p role="status" aria-live="polite">
+        {sent}
+      </p>
+    </form>
   );
 }

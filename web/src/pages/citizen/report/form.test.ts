@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { ProblemError } from "../../../api/problem";
-import type { CategorySpec } from "../../../api/types";
 import {
   attributesOf,
   attributeValue,
@@ -15,29 +14,8 @@ import {
   validate,
   type ReportDraft,
 } from "./form";
+import { category, POTHOLE } from "./fixtures";
 
-export const POTHOLE: CategorySpec = {
-  code: "pothole",
-  name: "Pothole",
-  group: "Streets",
-  department: "roads",
-  sla_hours: 72,
-  attributes: [
-    { code: "depth_cm", description: "Approximate depth in centimetres", datatype: "number", required: false },
-    {
-      code: "lane",
-      description: "Where on the road",
-      datatype: "singlevaluelist",
-      required: true,
-      values: [
-        { key: "driving_lane", name: "Driving lane" },
-        { key: "bike_lane", name: "Bike lane" },
-      ],
-    },
-    { code: "flickering", datatype: "boolean", required: false },
-    { code: "pole_number", datatype: "string", required: false },
-  ],
-};
 
 const filled: ReportDraft = {
   ...EMPTY_DRAFT,
@@ -132,7 +110,7 @@ describe("buildRequest", () => {
 
 describe("groupCategories", () => {
   it("groups by group, sorted, ungrouped last", () => {
-    const c = (code: string, name: string, group: string): CategorySpec => ({ code, name, group, department: "d", sla_hours: 1 });
+    const c = category;
     const groups = groupCategories([c("tree", "Tree", ""), c("pothole", "Pothole", "Streets"), c("garbage", "Garbage", "Sanitation"), c("light", "Light", "Streets")]);
     expect(groups.map((g) => [g.group, g.items.map((i) => i.code)])).toEqual([
       ["Sanitation", ["garbage"]],

@@ -119,11 +119,12 @@ export function validate(draft: ReportDraft, category: CategorySpec | undefined,
     }
   }
   if (!draft.category) errors.category = "errors.category";
+  // In the form's order: the first one gets the focus.
+  Object.assign(errors, attributesOf(category, draft.attributes).errors);
   const title = draft.title.trim();
   if (title.length < TITLE_MIN) errors.title = "errors.titleShort";
   else if (title.length > TITLE_MAX) errors.title = "errors.titleLong";
   if (draft.description.length > DESCRIPTION_MAX) errors.description = "errors.descriptionLong";
-  Object.assign(errors, attributesOf(category, draft.attributes).errors);
   if (photosBusy) errors.photos = "errors.photosBusy";
   return errors;
 }

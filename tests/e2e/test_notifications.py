@@ -91,7 +91,9 @@ async def test_each_moment_of_a_report_reaches_the_right_people_on_their_channel
         assert (await roads.post(f"{path}/transitions", json={"to": to, "note": f"now {to}"})).status_code == 202
     [resolved] = await mailbox.wait_for(about(r_email, "Resolved"))
     assert "Reopen" in body_text(resolved)
-    assert f"{path}/transitions" in body_text(resolved)
+    # The stack sets SNAPFIX_WEB_BASE_URL (the gateway serves the web app): its reopen page, no API command.
+    assert f"/issues/{issue_id}?action=reopen" in body_text(resolved)
+    assert "/v1/" not in body_text(resolved)
 
     await mailbox.settle()
     everything = [body_text(m) + body_html(m) for m in mailbox.to(r_email)]
@@ -144,6 +146,9 @@ async def test_preferences_watches_and_one_click_unsubscribe_through_the_gateway
     [receipt] = await mailbox.wait_for(about(r_email, "We received"))
     link = receipt["List-Unsubscribe"].split(",")[0].strip().strip("<>")
     assert link.startswith(f"{system.gateway}/v1/notifications/unsubscribe?token=")
+    token = link.partition("?token=")[2]
+    assert f"/unsubscribe?token={token}" in body_text(receipt)  # a person follows the web app's page
+    assert "/v1/" not in body_text(receipt)
     async with httpx.AsyncClient() as mail_client:
         done = await mail_client.post(link, data={"List-Unsubscribe": "One-Click"})
         forged = await mail_client.post(link[:-3] + "abc", data={"List-Unsubscribe": "One-Click"})

@@ -61,6 +61,7 @@ def notify_settings(stack: Stack, mailbox: Mailbox, **overrides: Any) -> NotifyS
         "smtp_host": mailbox.host,
         "smtp_port": mailbox.port,
         "public_base_url": "https://snapfix.test",
+        "web_base_url": None,  # links to the API unless a test asks for the web app (whatever the shell exports)
         "retry_base_s": 0.2,
         "retry_max_s": 1.0,
         "poll_interval_s": 0.2,

@@ -1,0 +1,146 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { IssueDetail } from "../../api/types";
+import { makeUser, renderPage } from "../../test/render";
+import StaffIssuePage from "./StaffIssuePage";
+
+const ID = "0190a2b4-1c3d-7e5f-8a9b-00000000000a";
+const json = (body: unknown, status = 200, type = "application/json") =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": type } });
+
+function detail(extra: Partial<IssueDetail> = {}): IssueDetail {
+  return {
+    id: ID,
+    title: "Deep pothole",
+    description: "Near the bus stop",
+    category: "pothole",
+    lat: 12.97,
+    lon: 77.59,
+    attributes: {},
+    media_ids: [],
+    anonymous: false,
+    reporter_id: null,
+    status: "acknowledged",
+    department: "roads",
+    priority: "normal",
+    created_at: "2026-01-01T00:00:00Z",
+    overdue: false,
+    votes: 2,
+    followers: 1,
+    history: [],
+    comments: [
+      { id: "c1", author_id: null, body: "Crew notified", internal: true, created_at: "2026-01-01T01:00:00Z" },
+      { id: "c2", author_id: null, body: "Thanks!", internal: false, created_at: "2026-01-01T02:00:00Z" },
+    ],
+    ...extra,
+  } as IssueDetail;
+}
+
+let requests: Request[];
+let current: IssueDetail;
+let categories: unknown;
+
+beforeEach(() => {
+  requests = [];
+  current = detail();
+  categories = {
+    items: [
+      {
+        code: "pothole",
+        name: "Pothole",
+        department: "roads",
+        sla_hours: 48,
+        canned_responses: [{ id: "fixed", title: "Fixed", body: "Filled and rolled. Thank you." }],
+      },
+    ],
+  };
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init);
+      requests.push(request.clone());
+      const url = new URL(request.url);
+      if (url.pathname === "/v1/categories") return json(categories);
+      if (url.pathname === `/v1/issues/${ID}` && request.method === "GET") return json(current);
+      if (url.pathname === `/v1/issues/${ID}/transitions`) {
+        const body = (await request.json()) as { to: IssueDetail["status"] };
+        current = { ...current, status: body.to };
+        return json({ id: ID, status: "accepted" }, 202);
+      }
+      if (url.pathname === `/v1/issues/${ID}/comments`) {
+        const body = (await request.json()) as { body: string; internal: boolean };
+        current = {
+          ...current,
+          comments: [...current.comments, { id: "c3", author_id: null, created_at: "2026-01-02T00:00:00Z", ...body }],
+        };
+        return json({ id: "c3", status: "accepted" }, 202);
+      }
+      return json({ type: "about:blank", title: "Not Found", status: 404 }, 404, "application/problem+json");
+    }),
+  );
+});
+afterEach(() => vi.unstubAllGlobals());
+
+const render = () =>
+  renderPage(<StaffIssuePage />, { user: makeUser("staff"), path: "/staff/issues/:id", route: `/staff/issues/${ID}` });
+
+describe("StaffIssuePage", () => {
+  it("offers only the moves staff may make and marks internal comments", async () => {
+    render();
+    await screen.findByRole("heading", { level: 1, name: "Deep pothole" });
+    const moves = screen.getByRole("heading", { name: "Change the status" }).parentElement!;
+    const names = within(moves)
+      .getAllByRole("button")
+      .map((b) => b.textContent);
+    expect(names).toEqual(["Start work (in progress)", "Resolve", "Reject", "Mark as duplicate"]);
+    const internal = screen.getByText("Crew notified").closest("li")!;
+    expect(within(internal).getByText("Internal")).toBeInTheDocument();
+    expect(within(screen.getByText("Thanks!").closest("li")!).queryByText("Internal")).toBeNull();
+  });
+
+  it("refuses a rejection without a reason before sending anything", async () => {
+    const user = userEvent.setup();
+    render();
+    await user.click(await screen.findByRole("button", { name: "Reject" }));
+    expect(await screen.findByText("Give a reason for rejecting.")).toBeInTheDocument();
+    expect(requests.filter((r) => r.method === "POST")).toHaveLength(0);
+  });
+
+  it("moves the issue, then polls until it shows and says Saved", async () => {
+    const user = userEvent.setup();
+    render();
+    await user.selectOptions(await screen.findByLabelText("Fill the note from a canned response"), "fixed");
+    expect(screen.getByLabelText("Note for the reporter")).toHaveValue("Filled and rolled. Thank you.");
+    await user.click(screen.getByRole("button", { name: "Resolve" }));
+    await screen.findByText("Saved");
+    const post = requests.find((r) => r.method === "POST")!;
+    expect(post.headers.get("Idempotency-Key")).toBeTruthy();
+    expect(await post.json()).toEqual({ to: "resolved", note: "Filled and rolled. Thank you." });
+    await waitFor(() => expect(screen.getByRole("button", { name: "Close" })).toBeInTheDocument());
+  });
+
+  it("sends an internal comment filled from a canned response and edited", async () => {
+    const user = userEvent.setup();
+    render();
+    await user.selectOptions(await screen.findByLabelText("Fill the comment from a canned response"), "fixed");
+    const box = screen.getByRole("textbox", { name: /^Comment/ });
+    expect(box).toHaveValue("Filled and rolled. Thank you.");
+    await user.type(box, " Again.");
+    await user.click(screen.getByLabelText("Internal"));
+    await user.click(screen.getByRole("button", { name: "Send comment" }));
+    await screen.findByText("Saved");
+    const post = requests.find((r) => r.method === "POST")!;
+    expect(await post.json()).toEqual({ body: "Filled and rolled. Thank you. Again.", internal: true });
+    expect(screen.getByText("Filled and rolled. Thank you. Again.")).toBeInTheDocument();
+  });
+
+  it("works without canned responses in the API", async () => {
+    categories = { items: [{ code: "pothole", name: "Pothole", department: "roads", sla_hours: 48 }] };
+    render();
+    await screen.findByRole("heading", { level: 1, name: "Deep pothole" });
+    await screen.findByText("Pothole");
+    expect(screen.queryByLabelText("Fill the comment from a canned response")).toBeNull();
+    expect(screen.getByRole("button", { name: "Send comment" })).toBeInTheDocument();
+  });
+});

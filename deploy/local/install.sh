@@ -33,6 +33,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v promtool >/dev/null || missing+=(prometheus)
 # Chromium: the browser of the web app's browser tests (Debian's; never a Playwright download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Noto's Devanagari faces: Hindi screens render (and are screenshotted) in the browser tests.
+[ -e /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf ] || missing+=(fonts-noto-core)
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || fail "need root to apt-get install ${missing[*]}"
   step "apt-get install ${missing[*]}"

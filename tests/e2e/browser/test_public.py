@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.builders import make_report_body
-from tests.e2e.api import citizen, eventually, sign_in, staff
+from tests.e2e.api import PASSWORD, citizen, eventually, sign_in, staff
 from tests.e2e.browser.axe import assert_accessible
 from tests.e2e.browser.conftest import BrowserLog
 from tests.e2e.browser.harness import PHONE, Viewport, phone_only
@@ -188,3 +188,64 @@ async def test_map_and_issue_fit_a_phone(page: Page, viewport: Viewport, seeded:
     await expect(page.get_by_text("We will fill it on Monday")).to_be_visible()
     assert await page.evaluate("() => document.documentElement.scrollWidth") <= viewport.width
     await assert_accessible(page, context="issue on a phone")
+
+
+async def _sign_in_browser(page: Page, system: System, client: httpx.AsyncClient) -> None:
+    """The web app's session from a refresh token in localStorage (as after a sign-in and a reload)."""
+    email = (await client.get("/v1/me")).json()["email"]
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=30) as anonymous:
+        response = await anonymous.post(
+            "/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        refresh = response.json()["refresh_token"]
+    await page.goto("/config.json")  # this origin, not the app: nothing uses the token before the app loads
+    await page.evaluate("token => localStorage.setItem('snapfix.refresh_token', token)", refresh)
+
+
+async def test_the_reporter_votes_comments_and_reopens_with_live_status(page: Page, system: System) -> None:
+    reporter = await citizen(system)
+    crew = await staff(system, "roads")
+    try:
+        title = f"Sunken manhole {uuid4().hex[:6]}"
+        issue_id = await _report(reporter, title=title, category="pothole", lat=A_LAT, lon=A_LON)
+        path = f"/v1/issues/{issue_id}"
+        for to in ("acknowledged", "in_progress", "resolved"):
+            assert (await crew.post(f"{path}/transitions", json={"to": to, "note": to})).status_code == 202
+        await eventually(reporter, path, lambda i: i["status"] == "resolved")
+
+        # The "resolved" e-mail's link: the Reopen button is focused, with why.
+        await _sign_in_browser(page, system, reporter)
+        await page.goto(f"/issues/{issue_id}?action=reopen")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+        reopen = page.get_by_role("button", name="Reopen")
+        await expect(reopen).to_be_focused()
+        await expect(page.get_by_text("You can reopen a resolved report of yours within 30 days")).to_be_visible()
+        await assert_accessible(page, context="issue, signed in, reopen")
+
+        vote = page.get_by_role("button", name="Vote")
+        await vote.click()
+        await expect(page.get_by_role("button", name="Voted")).to_have_attribute("aria-pressed", "true")
+        await page.get_by_label("Your comment").fill("Still a dip after the rain")
+        await page.get_by_role("button", name="Post comment").click()
+        await expect(page.get_by_role("listitem").filter(has_text="Still a dip after the rain")).to_be_visible()
+        await expect(page.get_by_label("Your comment")).to_have_value("")
+
+        await page.get_by_label("What is still wrong? (optional)").fill("Water pools again")
+        await reopen.click()
+        head = page.locator(".issue-head")
+        await expect(head.get_by_text("Reopened")).to_be_visible()
+        await expect(page.get_by_text("Water pools again")).to_be_visible()
+
+        # A change by staff arrives live (the announcement comes only from the event stream).
+        assert (
+            await crew.post(f"{path}/transitions", json={"to": "acknowledged", "note": "Back on the list"})
+        ).status_code == 202
+        await expect(page.get_by_text("The status changed to Acknowledged.")).to_be_attached()
+        await expect(head.get_by_text("Acknowledged")).to_be_visible()
+        await expect(page.get_by_text("Back on the list")).to_be_visible()
+        detail = (await reporter.get(path)).json()
+        assert detail["votes"] == 1
+    finally:
+        await reporter.aclose()
+        await crew.aclose()

@@ -135,9 +135,11 @@ export function PhotoPicker({ photos, onChange }: { photos: Photo[]; onChange: (
                 {p.preview && <img src={p.preview} alt={t("photos.preview", { name: p.name })} />}
                 <div className="report-photo-body">
                   <span className="report-photo-name">{p.name}</span>
-                  {p.phase === "uploading" && (
+                  {(p.phase === "uploading" || p.phase === "processing" || p.phase === "ready") && (
                     <>
-                      <label htmlFor={progressId}>{t("photos.progress", { name: p.name, percent: formatNumber(percent) })}</label>
+                      <label htmlFor={progressId}>
+                        {t(p.phase === "uploading" ? "photos.progress" : "photos.uploaded", { name: p.name, percent: formatNumber(percent) })}
+                      </label>
                       <progress id={progressId} max={100} value={percent}>
                         {percent}%
                       </progress>

@@ -276,7 +276,7 @@ function Actions({
 
   useEffect(() => {
     if (wantsReopen && reopenable && reopenButton.current) {
-      reopenButton.current.scrollIntoView({ block: "center" });
+      reopenButton.current.scrollIntoView?.({ block: "center" }); // absent in jsdom
       reopenButton.current.focus();
     }
   }, [wantsReopen, reopenable]);

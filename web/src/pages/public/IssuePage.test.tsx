@@ -1,0 +1,117 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { IssueDetail } from "../../api/types";
+import { makeUser, renderPage } from "../../test/render";
+import IssuePage from "./IssuePage";
+
+const ID = "0b0e9c1a-0000-4000-8000-000000000001";
+const REPORTER = "00000000-0000-4000-8000-000000000001"; // makeUser's id
+
+function detail(over: Partial<IssueDetail> = {}): IssueDetail {
+  return {
+    id: ID,
+    title: "Deep pothole",
+    description: "Near the bus stop",
+    category: "pothole",
+    lat: 12.97,
+    lon: 77.59,
+    attributes: {},
+    media_ids: [],
+    anonymous: false,
+    reporter_id: REPORTER,
+    status: "open",
+    priority: "normal",
+    created_at: "2026-01-01T10:00:00Z",
+    overdue: false,
+    votes: 2,
+    followers: 1,
+    history: [],
+    comments: [],
+    photos: [],
+    ...over,
+  } as IssueDetail;
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": status < 300 ? "application/json" : "application/problem+json" } });
+
+let requests: Request[] = [];
+/** Answers by path; `issue` is a list of answers for GET /v1/issues/{id}, the last repeated. */
+function serve(issue: (() => Response)[]) {
+  requests = [];
+  let n = 0;
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init);
+      requests.push(request.clone());
+      const path = new URL(request.url).pathname;
+      if (path === `/v1/issues/${ID}`) return issue[Math.min(n++, issue.length - 1)]!();
+      if (path.startsWith("/v1/categories/")) return json({ code: "pothole", name: "Pothole", department: "roads", sla_hours: 48 });
+      if (path === "/v1/me/following") return json({ items: [] });
+      if (request.method !== "GET") return json({ id: ID, status: "accepted" }, 202);
+      return json({ type: "about:blank", title: "Not Found", status: 404 }, 404);
+    }),
+  );
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("IssuePage", () => {
+  it("says a new report is being processed while it 404s, then shows it", async () => {
+    const notYet = () => json({ type: "about:blank", title: "Not Found", status: 404 }, 404);
+    serve([notYet, () => json(detail())]);
+    renderPage(<IssuePage />, { path: "/issues/:id", route: `/issues/${ID}` });
+    expect(await screen.findByRole("heading", { level: 1, name: "Your report is being processed" })).toBeInTheDocument();
+    expect(await screen.findByRole("heading", { level: 1, name: "Deep pothole" }, { timeout: 5000 })).toBeInTheDocument();
+    expect(await screen.findByText("Pothole")).toBeInTheDocument();
+  });
+
+  it("marks internal comments for staff and shows the history", async () => {
+    serve([
+      () =>
+        json(
+          detail({
+            status: "acknowledged",
+            history: [{ at: "2026-01-02T10:00:00Z", from: "open", to: "acknowledged", note: "Crew booked", actor_id: null }],
+            comments: [
+              { id: "c1", author_id: null, body: "Public word", internal: false, created_at: "2026-01-02T11:00:00Z" },
+              { id: "c2", author_id: null, body: "Staff only", internal: true, created_at: "2026-01-02T12:00:00Z" },
+            ],
+          }),
+        ),
+    ]);
+    renderPage(<IssuePage />, { user: makeUser("staff", { id: "s1" }), path: "/issues/:id", route: `/issues/${ID}` });
+    const internal = (await screen.findByText("Staff only")).closest("li")!;
+    expect(within(internal).getByText("Internal")).toBeInTheDocument();
+    const open = screen.getByText("Public word").closest("li")!;
+    expect(within(open).queryByText("Internal")).toBeNull();
+    expect(screen.getByText("Crew booked")).toBeInTheDocument();
+  });
+
+  it("focuses Reopen for the reporter from ?action=reopen and posts one key per submit", async () => {
+    const resolvedAt = new Date(Date.now() - 2 * 24 * 3600 * 1000).toISOString();
+    serve([() => json(detail({ status: "resolved", resolved_at: resolvedAt }))]);
+    renderPage(<IssuePage />, { user: makeUser("citizen"), path: "/issues/:id", route: `/issues/${ID}?action=reopen` });
+    const button = await screen.findByRole("button", { name: "Reopen" });
+    await waitFor(() => expect(button).toHaveFocus());
+    expect(screen.getByText(/within 30 days/)).toBeInTheDocument();
+    await userEvent.click(button);
+    const post = await waitFor(() => {
+      const found = requests.find((r) => r.method === "POST" && r.url.endsWith("/transitions"));
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(await post.json()).toEqual({ to: "reopened", note: "" });
+    expect(post.headers.get("idempotency-key")).toBeTruthy();
+  });
+
+  it("offers no Reopen to someone else", async () => {
+    serve([() => json(detail({ status: "resolved", resolved_at: new Date().toISOString() }))]);
+    renderPage(<IssuePage />, { user: makeUser("citizen", { id: "someone-else" }), path: "/issues/:id", route: `/issues/${ID}?action=reopen` });
+    await screen.findByRole("heading", { level: 1, name: "Deep pothole" });
+    expect(screen.queryByRole("button", { name: "Reopen" })).toBeNull();
+    expect(screen.getByText(/Only the reporter may reopen/)).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,102 @@
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { api, newIdempotencyKey } from "../../../api/client";
+import type { Role } from "../../../api/types";
+import { FormField } from "../../../components/FormField";
+import { ProblemAlert } from "../../../components/ProblemAlert";
+import { DepartmentsPicker } from "./DepartmentsPicker";
+import { createRequest, emptyCreateForm, type AdminUserView } from "./logic";
+import { departmentsError } from "./UserAccess";
+
+/** POST /v1/admin/users: a staff or admin account. */
+export function CreateUser({
+  choices,
+  onCreated,
+  onCancel,
+}: {
+  choices: string[];
+  onCreated: (u: AdminUserView) => void;
+  onCancel: () => void;
+}) {
+  const { t } = useTranslation(["admin", "common"]);
+  const [form, setForm] = useState(emptyCreateForm);
+  const [key, setKey] = useState(newIdempotencyKey);
+  const [problem, setProblem] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = <K extends keyof typeof form>(name: K, value: (typeof form)[K]) => setForm((f) => ({ ...f, [name]: value }));
+
+  async function submit() {
+    setBusy(true);
+    try {
+      const created = await api.post<AdminUserView>("/v1/admin/users", { json: createRequest(form), idempotencyKey: key });
+      setKey(newIdempotencyKey());
+      setProblem(null);
+      setForm(emptyCreateForm());
+      onCreated(created);
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const labels = {
+    email: t("users.email"),
+    display_name: t("users.name"),
+    password: t("users.password"),
+    role: t("users.role"),
+    departments: t("users.departments"),
+  };
+  return (
+    <form
+      className="admin-panel"
+      aria-labelledby="create-user-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <h2 id="create-user-title">{t("users.createTitle")}</h2>
+      <ProblemAlert error={problem} fieldLabels={labels} />
+      <div className="admin-grid">
+        <FormField label={labels.email} name="email" error={problem} required>
+          <input type="email" autoComplete="off" value={form.email} onChange={(e) => set("email", e.target.value)} />
+        </FormField>
+        <FormField label={labels.display_name} name="display_name" error={problem} required>
+          <input value={form.display_name} maxLength={100} onChange={(e) => set("display_name", e.target.value)} />
+        </FormField>
+        <FormField label={labels.password} name="password" error={problem} hint={t("users.passwordHint")} required>
+          <input
+            type="password"
+            autoComplete="new-password"
+            minLength={10}
+            value={form.password}
+            onChange={(e) => set("password", e.target.value)}
+          />
+        </FormField>
+        <FormField label={labels.role} name="role" error={problem}>
+          <select value={form.role} onChange={(e) => set("role", e.target.value as Role)}>
+            <option value="staff">{t("role.staff", { ns: "common" })}</option>
+            <option value="admin">{t("role.admin", { ns: "common" })}</option>
+          </select>
+        </FormField>
+      </div>
+      <DepartmentsPicker
+        choices={choices}
+        ticked={form.departments}
+        other={form.otherDepartments}
+        onTicked={(list) => set("departments", list)}
+        onOther={(text) => set("otherDepartments", text)}
+        error={departmentsError(problem)}
+      />
+      <div className="admin-actions">
+        <button type="submit" disabled={busy}>
+          {t("users.create")}
+        </button>
+        <button type="button" className="secondary" onClick={onCancel}>
+          {t("buttons.cancel", { ns: "common" })}
+        </button>
+      </div>
+    </form>
+  );
+}

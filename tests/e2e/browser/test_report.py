@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 from tests.e2e.api import PASSWORD, mark_verified
 from tests.e2e.browser.axe import assert_accessible
 from tests.e2e.browser.conftest import BrowserLog
-from tests.e2e.browser.harness import Viewport, both_viewports
+from tests.e2e.browser.harness import ARTIFACTS, Viewport, both_viewports
 from tests.e2e.conftest import System
 from tests.e2e.test_media import photo
 
@@ -76,6 +76,9 @@ async def test_a_citizen_reports_an_issue_with_a_photo_and_finds_it_under_my_rep
 
     assert await page.evaluate("() => document.documentElement.scrollWidth") <= viewport.width
     await assert_accessible(page, context=f"report form with a pin and a photo ({viewport.name})")
+    # The filled form too (the harness screenshots the page only at the test's end).
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"test_report.filled_form[{viewport.name}].png", full_page=True)
 
     await page.get_by_role("button", name="Send the report").click()
     await expect(page.get_by_role("heading", name="Received")).to_be_visible()

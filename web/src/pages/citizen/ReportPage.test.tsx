@@ -114,6 +114,28 @@ describe("ReportPage", () => {
   });
 });
 
+describe("Use my location", () => {
+  it("puts the device's position in the coordinates, and says clearly when it is refused", async () => {
+    const getCurrentPosition = vi
+      .fn()
+      .mockImplementationOnce((_ok: PositionCallback, fail: PositionErrorCallback, options: PositionOptions) => {
+        expect(options.timeout).toBeGreaterThan(0); // never waits forever
+        fail({ code: 1, message: "denied" } as GeolocationPositionError);
+      })
+      .mockImplementationOnce((ok: PositionCallback) => ok({ coords: { latitude: 12.5, longitude: 77.25 } } as GeolocationPosition));
+    vi.stubGlobal("navigator", { ...navigator, geolocation: { getCurrentPosition } });
+    renderPage(<ReportPage />, { user: makeUser("citizen"), path: "/report" });
+    const button = await screen.findByRole("button", { name: "Use my location" });
+    fireEvent.click(button);
+    expect(await screen.findByRole("alert")).toHaveTextContent("Permission to use your location was refused.");
+    fireEvent.click(button);
+    await waitFor(() => expect(screen.getByLabelText("Latitude")).toHaveValue("12.500000"));
+    expect(screen.getByLabelText("Longitude")).toHaveValue("77.250000");
+    expect(screen.getByText("Pin at 12.50000, 77.25000")).toBeInTheDocument();
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+});
+
 describe("MyReportsPage", () => {
   it("shows an empty state with a way to report", async () => {
     renderPage(<MyReportsPage />, { user: makeUser("citizen"), path: "/me/reports" });

@@ -41,6 +41,7 @@ export function LocationPicker({
   changeRef.current = onChange;
   const [locating, setLocating] = useState(false);
   const [geoError, setGeoError] = useState<string | null>(null);
+  const [ready, setReady] = useState(0); // bumped when the map exists, so the pin effect runs again
   const point = pointOf({ lat, lon });
 
   const place = (la: number, lo: number) => changeRef.current(formatCoordinate(la), formatCoordinate(lo));
@@ -64,9 +65,7 @@ export function LocationPicker({
       map.current = null;
       marker.current = null;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
-  const [ready, setReady] = useState(0);
 
   // The pin follows the coordinates (from a click, a drag, geolocation or the inputs).
   useEffect(() => {
@@ -87,7 +86,6 @@ export function LocationPicker({
         .addTo(m);
     } else marker.current.setLatLng(ll);
     if (!m.getBounds().contains(ll)) m.panTo(ll);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [point?.lat, point?.lon, ready]);
 
   function useMyLocation() {

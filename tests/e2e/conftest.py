@@ -115,6 +115,9 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mail
             "SNAPFIX_BOOTSTRAP_ADMIN_EMAIL": ADMIN[0],
             "SNAPFIX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN[1],
             "SNAPFIX_PUBLIC_BASE_URL": urls["gateway"],
+            # The gateway serves the web app (web/dist, built by make test) on its own origin: e-mailed links
+            # open its pages (verify, reset, issues, unsubscribe), as under make run.
+            "SNAPFIX_WEB_BASE_URL": urls["gateway"],
             # Every test request comes from one address and a few users polling for results;
             # the limits themselves are tested on their own (integration and the test below).
             "SNAPFIX_RATE_LIMIT_USER": "2000/minute",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.e2e.api import PASSWORD, mark_verified
 from tests.e2e.browser.axe import assert_accessible
@@ -67,7 +67,7 @@ async def test_a_citizen_reports_an_issue_with_a_photo_and_finds_it_under_my_rep
     await page.get_by_label("Description").fill("Deep enough to bend a bicycle wheel.")
 
     await page.get_by_label("Add photos").set_input_files(
-        files=[{"name": "pothole.jpg", "mimeType": "image/jpeg", "buffer": photo(size=(640, 480))}]
+        files=FilePayload(name="pothole.jpg", mimeType="image/jpeg", buffer=photo(size=(640, 480)))
     )
     # The upload's progress completes (the PUT went through) and the photo is processed.
     await expect(page.get_by_role("progressbar", name="Uploaded pothole.jpg: 100 %")).to_have_attribute("value", "100")

@@ -285,13 +285,11 @@ export default function QueuePage() {
             <caption className="visually-hidden">{t("queue.caption")}</caption>
             <thead>
               <tr>
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    aria-label={t("queue.selectAll")}
-                    checked={allSelected}
-                    onChange={toggleAll}
-                  />
+                <th scope="col" className="staff-select-all">
+                  <label>
+                    <input type="checkbox" checked={allSelected} onChange={toggleAll} />
+                    <span className="select-all-text">{t("queue.selectAll")}</span>
+                  </label>
                 </th>
                 <th scope="col">{t("queue.columns.title")}</th>
                 <th scope="col">{t("queue.columns.category")}</th>
@@ -304,7 +302,7 @@ export default function QueuePage() {
             <tbody>
               {items.map((issue: IssueSummary) => (
                 <tr key={issue.id} className={selected.has(issue.id) ? "selected" : undefined}>
-                  <td>
+                  <td className="staff-select">
                     <input
                       type="checkbox"
                       aria-label={t("queue.select", { title: issue.title })}
@@ -315,14 +313,14 @@ export default function QueuePage() {
                   <td className="staff-title">
                     <Link to={`/staff/issues/${issue.id}`}>{issue.title}</Link>
                   </td>
-                  <td>{categoryNames.get(issue.category) ?? issue.category}</td>
-                  <td>
+                  <td data-label={t("queue.columns.category")}>{categoryNames.get(issue.category) ?? issue.category}</td>
+                  <td data-label={t("queue.columns.status")}>
                     <StatusBadge status={issue.status} />
                   </td>
-                  <td>
+                  <td data-label={t("queue.columns.priority")}>
                     <PriorityBadge priority={issue.priority} />
                   </td>
-                  <td>
+                  <td data-label={t("queue.columns.due")}>
                     {issue.due_at ? <time dateTime={issue.due_at}>{formatDate(issue.due_at)}</time> : t("queue.noDue")}
                     {issue.overdue && (
                       <>
@@ -334,7 +332,7 @@ export default function QueuePage() {
                       </>
                     )}
                   </td>
-                  <td>
+                  <td data-label={t("queue.columns.age")}>
                     <time dateTime={issue.created_at}>{formatRelative(issue.created_at)}</time>
                   </td>
                 </tr>

@@ -118,6 +118,8 @@ describe("StaffIssuePage", () => {
     expect(post.headers.get("Idempotency-Key")).toBeTruthy();
     expect(await post.json()).toEqual({ to: "resolved", note: "Filled and rolled. Thank you." });
     await waitFor(() => expect(screen.getByRole("button", { name: "Close" })).toBeInTheDocument());
+    expect(screen.getByLabelText("Note for the reporter")).toHaveValue("");
+    expect(screen.getByLabelText("Fill the note from a canned response")).toHaveValue("");
   });
 
   it("sends an internal comment filled from a canned response and edited", async () => {

@@ -78,6 +78,8 @@ export default function StaffIssuePage() {
   const [duplicateOf, setDuplicateOf] = useState("");
   const [reason, setReason] = useState("");
   const [localError, setLocalError] = useState<{ field: string; message: string } | null>(null);
+  // Bumped after each sent change: the canned-response pickers start over with their emptied fields.
+  const [sent, setSent] = useState(0);
   const moves = issue ? allowedTransitions(issue.status) : [];
 
   async function move(to: IssueStatus) {
@@ -97,6 +99,7 @@ export default function StaffIssuePage() {
     setNote("");
     setReason("");
     setDuplicateOf("");
+    setSent((n) => n + 1);
     await settle((i) => i.status === to);
   }
   const transitionFieldError = (field: string) =>
@@ -140,6 +143,7 @@ export default function StaffIssuePage() {
     if (accepted === undefined) return;
     setCommentBody("");
     setInternal(false);
+    setSent((n) => n + 1);
     await settle((i) => i.comments.some((c) => c.id === accepted.id));
   }
 
@@ -254,7 +258,7 @@ export default function StaffIssuePage() {
             <FormField label={t("issue.note")} hint={t("issue.noteHint")} name="note" error={transition.error}>
               <textarea value={note} maxLength={2000} rows={3} onChange={(e) => setNote(e.target.value)} />
             </FormField>
-            <CannedPicker responses={canned} onPick={setNote} label={t("issue.cannedForNote")} />
+            <CannedPicker key={`note-${sent}`} responses={canned} onPick={setNote} label={t("issue.cannedForNote")} />
             {moves.includes("duplicate") && (
               <FormField
                 label={t("issue.duplicateOf")}
@@ -404,7 +408,7 @@ export default function StaffIssuePage() {
             void sendComment();
           }}
         >
-          <CannedPicker responses={canned} onPick={setCommentBody} label={t("issue.cannedForComment")} />
+          <CannedPicker key={`comment-${sent}`} responses={canned} onPick={setCommentBody} label={t("issue.cannedForComment")} />
           <FormField label={t("issue.comment")} name="body" error={comment.error}>
             <textarea
               value={commentBody}

@@ -228,3 +228,33 @@ async def test_the_sign_in_screen_in_hindi(page: Page) -> None:
     await expect(page.get_by_role("button", name="साइन इन करें")).to_be_visible()
     await expect(page.get_by_role("link", name="पासवर्ड भूल गए?")).to_be_visible()
     await assert_accessible(page, context="sign-in in Hindi")
+
+
+@phone_only
+async def test_the_feed_and_settings_fit_a_phone(page: Page, system: System, viewport: Viewport) -> None:
+    client = await citizen(system)
+    try:
+        assert (await client.post("/v1/issues", json=make_report_body())).status_code == 202
+        await eventually(client, "/v1/me/notifications", lambda feed: len(feed["items"]) > 0)
+        email = await email_of(client)
+    finally:
+        await client.aclose()
+    await page.goto("/signin?next=%2Fme%2Fnotifications")
+    await sign_in_in_the_ui(page, email, PASSWORD)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Notifications")
+    await expect(page.get_by_text("1 unread")).to_be_visible()
+    await page.get_by_role("button", name=re.compile("^Mark as read")).click()
+    await expect(page.get_by_text("All caught up.")).to_be_visible()
+    assert await page.evaluate("() => document.documentElement.scrollWidth") <= viewport.width
+    await assert_accessible(page, context="notifications feed (phone)")
+
+    await page.goto("/me/settings")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Settings")
+    await expect(page.get_by_role("checkbox", name="E-mail: your report was received")).to_be_checked()
+    await expect(page.get_by_role("application", name=re.compile("^Map: click"))).to_be_visible()
+    assert await page.evaluate("() => document.documentElement.scrollWidth") <= viewport.width
+    await assert_accessible(page, context="settings (phone)")
+    # A click on the map picks the watch's centre (the inputs show it).
+    await page.get_by_role("application", name=re.compile("^Map: click")).click()
+    assert await page.get_by_label("Latitude").input_value() != ""
+    assert await page.get_by_label("Longitude").input_value() != ""

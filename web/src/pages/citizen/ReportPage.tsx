@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api, newIdempotencyKey, ProblemError } from "../../api/client";
 import type { Accepted, CategorySpec, IssueDetail, ReportIssueRequest } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { FormField } from "../../components/FormField";
@@ -270,7 +270,15 @@ export default function ReportPage() {
 
           {user && !user.email_verified && <p className="hint">{t("photos.needVerified")}</p>}
           <PhotoPicker photos={photos} onChange={setPhotos} />
-          {errorOf("media_ids.0") && <p className="field-error">{errorOf("media_ids.0")}</p>}
+          {error instanceof ProblemError &&
+            error.errors
+              .filter((f) => f.field.startsWith("media_ids"))
+              .map((f) => (
+                <p key={f.field} className="field-error">
+                  <span aria-hidden="true">✖ </span>
+                  {t("photos.legend")}: {f.message}
+                </p>
+              ))}
 
           <div className="field report-anonymous">
             <input id="report-anonymous" type="checkbox" checked={draft.anonymous} onChange={(e) => set("anonymous", e.target.checked)} />

@@ -68,6 +68,11 @@ beforeEach(() => {
         current = { ...current, status: body.to };
         return json({ id: ID, status: "accepted" }, 202);
       }
+      if (url.pathname === `/v1/issues/${ID}/assignment`) {
+        const body = (await request.json()) as Partial<IssueDetail>;
+        current = { ...current, ...body };
+        return json({ id: ID, status: "accepted" }, 202);
+      }
       if (url.pathname === `/v1/issues/${ID}/comments`) {
         const body = (await request.json()) as { body: string; internal: boolean };
         current = {
@@ -144,5 +149,17 @@ describe("StaffIssuePage", () => {
     await screen.findByText("Pothole");
     expect(screen.queryByLabelText("Fill the comment from a canned response")).toBeNull();
     expect(screen.getByRole("button", { name: "Send comment" })).toBeInTheDocument();
+  });
+
+  it("sets the priority through the assignment endpoint and shows it once applied", async () => {
+    const user = userEvent.setup();
+    render();
+    await user.selectOptions(await screen.findByLabelText("Priority"), "urgent");
+    await user.click(screen.getByRole("button", { name: "Save priority" }));
+    await screen.findByText("Saved");
+    const post = requests.find((r) => r.method === "POST")!;
+    expect(new URL(post.url).pathname).toBe(`/v1/issues/${ID}/assignment`);
+    expect(await post.json()).toEqual({ priority: "urgent" });
+    expect(screen.getByText("Urgent", { selector: ".badge" })).toBeInTheDocument();
   });
 });

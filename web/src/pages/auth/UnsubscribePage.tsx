@@ -5,7 +5,7 @@ import { api, newIdempotencyKey } from "../../api/client";
 import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
-import { plausibleToken } from "./logic";
+import { plausibleToken, retryable } from "./logic";
 import { useTokenFromAddress } from "./parts";
 import "./auth.css";
 
@@ -100,7 +100,7 @@ export default function UnsubscribePage() {
       <h1>{t("titles.unsubscribe", { ns: "common" })}</h1>
       {loadError ? (
         <>
-          <ProblemAlert error={loadError} onRetry={() => setAttempt((n) => n + 1)} />
+          <ProblemAlert error={loadError} onRetry={retryable(loadError) ? () => setAttempt((n) => n + 1) : undefined} />
           {settingsLink}
         </>
       ) : !info ? (

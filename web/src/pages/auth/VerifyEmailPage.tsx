@@ -7,7 +7,7 @@ import { useSession } from "../../auth/session";
 import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
-import { once, plausibleToken } from "./logic";
+import { once, plausibleToken, retryable } from "./logic";
 import { useTokenFromAddress } from "./parts";
 import "./auth.css";
 
@@ -88,11 +88,10 @@ export default function VerifyEmailPage() {
       </section>
     );
   }
-  const retryable = !(error && typeof error === "object" && "status" in error && (error.status === 404 || error.status === 422));
   return (
     <section className="auth-page">
       <h1>{t("verify.invalidTitle")}</h1>
-      <ProblemAlert error={error} onRetry={retryable ? () => setAttempt((n) => n + 1) : undefined} />
+      <ProblemAlert error={error} onRetry={retryable(error) ? () => setAttempt((n) => n + 1) : undefined} />
       <p>{t("verify.invalidHint")}</p>
       <div className="auth-links">
         <Link to="/signin">{t("verify.toSignIn")}</Link>

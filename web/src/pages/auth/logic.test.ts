@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { once, passwordIssues, plausibleToken, withoutToken } from "./logic";
+import { ProblemError } from "../../api/problem";
+import { once, passwordIssues, plausibleToken, retryable, withoutToken } from "./logic";
 
 describe("passwordIssues", () => {
   it("accepts a long passphrase", () => {
@@ -57,5 +58,14 @@ describe("tokens", () => {
     await expect(once(cache, "t2", failing)).rejects.toThrow("offline");
     await expect(once(cache, "t2", failing)).resolves.toBe("ok");
     expect(failing).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("retryable", () => {
+  it("offers a retry for network and server failures, not for a refused link", () => {
+    expect(retryable(new ProblemError({ status: 0, title: "Network error" }))).toBe(true);
+    expect(retryable(new ProblemError({ status: 503 }))).toBe(true);
+    expect(retryable(new ProblemError({ status: 400, detail: "The unsubscribe link is not valid." }))).toBe(false);
+    expect(retryable(new ProblemError({ status: 404 }))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
  * rules (checked again, and more strictly, by the server), the e-mailed token read once from the
  * address and then dropped from it, and the one-time calls that must not run twice for one token.
  */
+import { ProblemError } from "../../api/problem";
 
 /** The API's limits (RegisterRequest.password, PasswordResetConfirm.new_password). */
 export const PASSWORD_MIN = 10;
@@ -66,4 +67,10 @@ export function once<T>(cache: Map<string, Promise<T>>, key: string, call: () =>
 /** The issues that stop a submit (the others are advice: the server judges guessability itself). */
 export function blockingIssues(issues: PasswordIssue[]): PasswordIssue[] {
   return issues.filter((i) => i === "tooShort" || i === "tooLong" || i === "mismatch");
+}
+
+/** Whether trying the same call again may help: a network failure, a timeout or a server error, not a refused link. */
+export function retryable(error: unknown): boolean {
+  if (!(error instanceof ProblemError)) return true;
+  return error.status === 0 || error.status === 429 || error.status >= 500;
 }

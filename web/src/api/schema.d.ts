@@ -485,7 +485,11 @@ export interface paths {
         };
         /**
          * Staff Queue
-         * @description Staff: the work queue of your departments, most urgent first.
+         * @description Staff: the work queue of your departments (`sort`; by default most urgent first).
+         *
+         *     Exact and unbounded from the issues service's read model. While that is being rebuilt
+         *     (minutes after a Redis loss), the queue comes from the store and holds at most the first
+         *     5,000 matching issues in the sort's order.
          */
         get: operations["staff_queue_v1_staff_queue_get"];
         put?: never;
@@ -506,6 +510,7 @@ export interface paths {
         /**
          * Categories
          * @description The catalogue: what can be reported, which department owns it, its SLA and attributes.
+         *     Staff and admins also get each category's `canned_responses` (then the answer is `private`).
          */
         get: operations["categories_v1_categories_get"];
         put?: never;
@@ -523,7 +528,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Category */
+        /**
+         * Category
+         * @description One category; staff and admins also get its `canned_responses`.
+         */
         get: operations["category_v1_categories__code__get"];
         /**
          * Put Category
@@ -2444,6 +2452,24 @@ export interface components {
             name: string;
         };
         /**
+         * CannedResponse
+         * @description A prepared reply staff pick when commenting on or resolving an issue of the category.
+         *
+         *     Added to the contract after v1 shipped (additively): a record without any is valid. Its text
+         *     refuses control characters (no record on the topic ever held one).
+         */
+        CannedResponse: {
+            /**
+             * Id
+             * @description A short slug, unique within the category
+             */
+            id: string;
+            /** Title */
+            title: string;
+            /** Body */
+            body: string;
+        };
+        /**
          * CategoryBody
          * @description A category as an admin writes it (``PUT /v1/categories/{code}``): everything but the code.
          */
@@ -2474,6 +2500,12 @@ export interface components {
              * @default []
              */
             attributes: components["schemas"]["AttributeSpec"][];
+            /**
+             * Canned Responses
+             * @description Prepared replies for staff (shown to staff and admins only)
+             * @default []
+             */
+            canned_responses: components["schemas"]["CannedResponse"][];
         };
         /** CategorySpec */
         CategorySpec: {
@@ -2503,6 +2535,12 @@ export interface components {
              * @default []
              */
             attributes: components["schemas"]["AttributeSpec"][];
+            /**
+             * Canned Responses
+             * @description Prepared replies for staff (shown to staff and admins only)
+             * @default []
+             */
+            canned_responses: components["schemas"]["CannedResponse"][];
             /** Code */
             code: string;
         };
@@ -5527,6 +5565,8 @@ export interface operations {
                 priority?: ("low" | "normal" | "high" | "urgent") | null;
                 overdue?: boolean | null;
                 cursor?: string | null;
+                /** @description `priority`: urgent first, then by due date; `due`: earliest due date first (overdue first); `newest` / `oldest`: by report time. Issues without a due date come last. Ties by id; a cursor pages on in the sort it was made by. */
+                sort?: "priority" | "due" | "newest" | "oldest";
             };
             header?: never;
             path?: never;
@@ -5672,6 +5712,18 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Not signed in, or the access token is not valid (expired, revoked) */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Rate limit reached; retry after `Retry-After` */
             429: {
                 headers: {
@@ -5718,6 +5770,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Not signed in, or the access token is not valid (expired, revoked) */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such category */

@@ -244,6 +244,9 @@ class Dispatcher:
     async def _attempt(self, delivery: Delivery, now: datetime, contact: Contact | None) -> bool:
         """Deliver one; True when the provider took it (its outcome is written with its batch's)."""
         key = delivery.id
+        if contact is not None and contact.disabled:
+            await self._withhold(delivery)
+            return False
         channel = self.channels.get(delivery.channel)
         try:
             if channel is None:
@@ -270,6 +273,16 @@ class Dispatcher:
         else:
             return True
         return False
+
+    async def _withhold(self, delivery: Delivery) -> None:
+        """The recipient's account is disabled: nothing is sent to it, on any channel (account emails too).
+
+        Recorded ``skipped`` (not a failure: not announced), then out of the queue; never retried, even
+        if the account is enabled again later (it hears of what happens after that)."""
+        await self.deliveries.finish(delivery, "skipped", utcnow(), "account disabled")
+        await self.queue.done([delivery.id])
+        OUTCOMES.labels(delivery.channel, "withheld").inc()
+        log.info("delivery %s withheld: account disabled", delivery.id)
 
     async def _later(self, delivery: Delivery, now: datetime, error: str) -> None:
         delay = backoff_s(delivery.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s)

@@ -27,7 +27,7 @@ from snapfix_notify.config import NotifySettings
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
-from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches
+from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches, state_stamp
 from snapfix_shared import geo
 from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import (
@@ -45,6 +45,7 @@ from snapfix_shared.messages import (
     UserEmailVerified,
     UserEvent,
     UserRegistered,
+    UserUpdated,
 )
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.redis_client import RedisBusy
@@ -68,6 +69,7 @@ USER_TYPES = frozenset(
         "UserEmailVerified",
         "PasswordResetRequested",
         "RegistrationAttempted",
+        "UserUpdated",
     }
 )
 
@@ -88,7 +90,12 @@ class _Consumer:
 
 class UserEventsHandler(_Consumer):
     """Contacts, and the account emails (``EmailVerificationRequested``, ``PasswordResetRequested``,
-    ``RegistrationAttempted``) asked for. Their links stay sealed in the delivery: the renderer opens them."""
+    ``RegistrationAttempted``) asked for. Their links stay sealed in the delivery: the renderer opens them.
+
+    An account's role, departments and access come from ``UserRegistered`` and then ``UserUpdated`` (its
+    whole state after an administrator's change); each is applied only if no later one was (ordered by
+    ``occurred_at``, then ``message_id``), so a replayed older event never undoes a newer one.
+    A disabled account hears nothing (no department's notices; the sender withholds the rest)."""
 
     def __init__(self, runtime: Runtime, dispatcher: Dispatcher, contacts: Contacts, *, group: str) -> None:
         super().__init__(runtime, group=group)
@@ -97,22 +104,36 @@ class UserEventsHandler(_Consumer):
     async def handle(self, records: Sequence[Record]) -> None:
         for record in records:
             event = await self._parse(record, USER_EVENTS, USER_TYPES)
-            if event is not None:
+            if event is None:
+                continue
+            try:
                 await self._retry(self._apply, event)
+            except (*TRANSIENT, ShuttingDown):
+                raise  # not committed: the batch comes back after the rebalance or restart
+            except Exception as exc:  # anything else fails the same way every time: poison
+                log.exception("user event %s failed permanently", event.message_id)
+                await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
 
     async def _apply(self, event: UserEvent) -> None:
         user_id = str(event.user_id)
         match event:
             case UserRegistered():
-                await self.contacts.upsert(
+                await self.contacts.set_state(
                     user_id,
-                    {
-                        "email": event.email,
-                        "display_name": event.display_name,
-                        "role": event.role,
-                        "departments": list(event.departments),
-                    },
+                    state_stamp(event.occurred_at, event.message_id),
+                    {"role": event.role, "departments": list(event.departments), "disabled": False},
+                    always={"email": event.email, "display_name": event.display_name},
                 )
+            case UserUpdated():
+                applied = await self.contacts.set_state(
+                    user_id,
+                    state_stamp(event.occurred_at, event.message_id),
+                    {"role": event.role, "departments": list(event.departments), "disabled": event.disabled},
+                )
+                if not applied:
+                    log.info(
+                        "user %s: UserUpdated %s is older than the state held; left alone", user_id, event.message_id
+                    )
             case EmailVerificationRequested():
                 await self._account_email(event, "verify_email", {"verify_url_sealed": event.verify_url_sealed})
             case PasswordResetRequested():

@@ -26,6 +26,9 @@ class Contact(Document):
     role: str = "citizen"
     departments: list[str] = Field(default_factory=list)
     email_verified: bool = False
+    disabled: bool = False  # an administrator disabled the account: nothing is sent to it
+    # Which event set role, departments and disabled (``repository.state_stamp``): an older one never wins.
+    state_stamp: str | None = None
 
     class Settings:
         name = "contacts"

@@ -43,6 +43,29 @@ class Contacts:
         await self._c().update_one({"_id": user_id}, {"$setOnInsert": fields}, upsert=True)
         await self._written(user_id)
 
+    async def set_state(
+        self, user_id: str, stamp: str, state: dict[str, Any], always: dict[str, Any] | None = None
+    ) -> bool:
+        """Set the account's ``state`` (role, departments, disabled) unless a later event set it already.
+
+        ``stamp`` orders the events (``state_stamp``); a contact without one (known from an account email
+        or a verification only) takes any. ``always`` is set whatever the order (the registration's
+        address and name). Inserting is tried first (one write for a new account); on a known one, a
+        conditional update. False: an older event, its state left alone.
+        """
+        set_on_insert = {**state, "state_stamp": stamp}
+        op: dict[str, Any] = {"$setOnInsert": set_on_insert}
+        if always:
+            op["$set"] = always
+        result = await self._c().update_one({"_id": user_id}, op, upsert=True)
+        applied = result.upserted_id is not None
+        if not applied:
+            newer = {"$or": [{"state_stamp": {"$exists": False}}, {"state_stamp": {"$lt": stamp}}]}
+            result = await self._c().update_one({"_id": user_id, **newer}, {"$set": set_on_insert})
+            applied = result.matched_count > 0
+        await self._written(user_id)
+        return applied
+
     async def _written(self, user_id: str) -> None:
         if self.cache is not None:  # written through; a failure is the event's to retry, never swallowed
             await self.cache.put(user_id, await self.get(user_id))
@@ -60,8 +83,15 @@ class Contacts:
         return {**found, **missing}
 
     async def staff_of(self, department: str) -> list[str]:
-        cursor = self._c().find({"departments": department, "role": "staff"}, {"_id": 1})
+        """The department's staff able to hear of it (never a disabled account)."""
+        cursor = self._c().find({"departments": department, "role": "staff", "disabled": {"$ne": True}}, {"_id": 1})
         return [d["_id"] async for d in cursor]
+
+
+def state_stamp(occurred_at: datetime, message_id: UUID) -> str:
+    """The order of an account's events, as a string that sorts like it: the instant (UTC, fixed width),
+    then the UUIDv7 ``message_id`` for events of the same instant."""
+    return f"{occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z|{message_id}"
 
 
 class Issues:

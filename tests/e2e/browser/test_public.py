@@ -73,7 +73,7 @@ async def _report(client: httpx.AsyncClient, **body: Any) -> str:
     return issue_id
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # read-only for the tests that use it
 async def seeded(system: System) -> AsyncIterator[Seeded]:
     admin = await sign_in(system, *ADMIN)
     reporter = await citizen(system, verified=True)
@@ -165,7 +165,8 @@ async def test_map_clusters_filters_markers_list_and_issue(page: Page, seeded: S
     await expect(page.get_by_text("Deep enough to lose a wheel")).to_be_visible()
     thumbnail = page.get_by_role("img", name=f"Photo 1 of 1 of “{seeded.titles[0]}”")
     await expect(thumbnail).to_be_visible()
-    assert await thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The thumbnail really loads (a decoded image from the PhotoView's URL), not just an <img> element.
+    await page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=await thumbnail.element_handle())
     history = page.locator("section", has=page.get_by_role("heading", name="History"))
     await expect(history.get_by_text("Crew scheduled")).to_be_visible()
     await expect(page.get_by_text("We will fill it on Monday")).to_be_visible()

@@ -77,7 +77,7 @@ export default function ApiKeysPage() {
   }
 
   return (
-    <section>
+    <section className="admin-screen">
       <h1>{t("titles.apiKeys", { ns: "common" })}</h1>
       <p>{t("apiKeys.intro")}</p>
       <p role="status">{notice}</p>

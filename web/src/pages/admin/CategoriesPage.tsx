@@ -52,7 +52,7 @@ export default function CategoriesPage() {
   }
 
   return (
-    <section>
+    <section className="admin-screen">
       <h1>{t("titles.categories", { ns: "common" })}</h1>
       <p role="status">{notice}</p>
       <ProblemAlert error={error} onRetry={() => load()} />

@@ -60,7 +60,7 @@ export default function UsersPage() {
   }
 
   return (
-    <section>
+    <section className="admin-screen">
       <h1>{t("titles.users", { ns: "common" })}</h1>
       <p role="status">{notice}</p>
       {creating ? (

@@ -78,7 +78,7 @@ export default function WebhooksPage() {
   }
 
   return (
-    <section>
+    <section className="admin-screen">
       <h1>{t("titles.webhooks", { ns: "common" })}</h1>
       <p role="status">{notice}</p>
       {created && (

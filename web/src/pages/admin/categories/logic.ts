@@ -15,7 +15,7 @@ export interface CannedResponse {
 }
 
 /** A category as staff and admins read it (older generated types may lack `canned_responses`). */
-export type AdminCategory = CategorySpec & { canned_responses?: CannedResponse[] | null };
+export type AdminCategory = Omit<CategorySpec, "canned_responses"> & { canned_responses?: CannedResponse[] | null };
 /** The PUT body with the canned responses (CategoryBody in docs/openapi.json). */
 export type CategoryPut = CategoryBody & { canned_responses: CannedResponse[] };
 

@@ -47,8 +47,13 @@ class Contacts:
         return self.applied
 
 
-def users_consumer(contacts: Contacts) -> UserEventsHandler:
-    handler = UserEventsHandler(SimpleNamespace(), SimpleNamespace(), contacts, group="notify-users-unit")  # type: ignore[arg-type]
+def users_consumer(contacts: Contacts, known: list[str] | None = None) -> UserEventsHandler:
+    async def contact_known(user_id: str) -> None:
+        if known is not None:
+            known.append(user_id)
+
+    dispatcher: Any = SimpleNamespace(contact_known=contact_known)
+    handler = UserEventsHandler(SimpleNamespace(), dispatcher, contacts, group="notify-users-unit")  # type: ignore[arg-type]
 
     async def parse(record: Any, *_args: Any) -> Any:
         return record  # the records here are the events themselves
@@ -69,7 +74,9 @@ async def test_a_user_updated_hands_its_whole_state_with_its_stamp_and_a_registr
     disabled = UserUpdated(
         correlation_id="unit", user_id=USER, role="staff", departments=("parks",), disabled=True, changed=("disabled",)
     )
-    await users_consumer(contacts).handle([registered, moved, disabled])  # type: ignore[list-item]
+    known: list[str] = []
+    await users_consumer(contacts, known).handle([registered, moved, disabled])  # type: ignore[list-item]
+    assert known == [str(USER)]  # the registration made its contact known: what waited for it is woken
     assert contacts.calls == [
         (
             str(USER),

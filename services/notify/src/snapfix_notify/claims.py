@@ -52,6 +52,26 @@ class DueQueue:
         if keys:
             await self.redis.zrem(self.key, *keys)
 
+    def _awaiting(self, recipient_id: str) -> str:
+        return f"{self.key}:awaiting:{recipient_id}"
+
+    async def await_contact(self, recipient_id: str, key: str, ttl_s: float) -> None:
+        """``key`` waits for its recipient's contact: ``contact_known`` makes it due at once."""
+        waiting = self._awaiting(recipient_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(waiting, key)
+            pipe.expire(waiting, max(1, int(ttl_s)))
+            await pipe.execute()
+
+    async def contact_known(self, recipient_id: str, now: float) -> int:
+        """The keys waiting for this recipient's contact, due now (only those still queued); how many."""
+        waiting = self._awaiting(recipient_id)
+        keys = [_text(k) for k in await self.redis.smembers(waiting)]
+        if keys:
+            await self.redis.zadd(self.key, dict.fromkeys(keys, now), xx=True)
+            await self.redis.srem(waiting, *keys)
+        return len(keys)
+
     async def ready(self) -> bool:
         """False when the set was never built from the store, or Redis lost it."""
         return bool(await self.redis.exists(self._ready_key))

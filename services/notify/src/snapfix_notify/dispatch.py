@@ -60,6 +60,9 @@ class NoAddressYet(Exception):
     """The recipient's contact is not known yet (its users event may still be on its way)."""
 
 
+NO_CONTACT_YET = "no contact known for"  # the start of NoAddressYet's message, stored as the delivery's error
+
+
 def delivery_key(cause_id: str, recipient_id: str, channel: str) -> str:
     return f"{cause_id}:{recipient_id}:{channel}"
 
@@ -136,6 +139,11 @@ class Dispatcher:
         # A repeat of a recorded one is scheduled too (ZADD NX): the first try may have died before.
         await self.queue.add(due)
         self._wake.set()
+
+    async def contact_known(self, recipient_id: str) -> None:
+        """The users consumer stored ``recipient_id``'s contact: what waits for it is due now."""
+        if await self.queue.contact_known(recipient_id, time.time()):
+            self._wake.set()
 
     # -- running --------------------------------------------------------------------------
 
@@ -236,7 +244,8 @@ class Dispatcher:
             with contextlib.suppress(PublishFailed):  # else its lease lapses and it is announced later
                 await self._announce(delivery)
             return None
-        if delivery.due_at > now:  # postponed by a retry whose new time did not reach the queue
+        waiting = (delivery.error or "").startswith(NO_CONTACT_YET)  # woken early by contact_known: try now
+        if delivery.due_at > now and not waiting:  # postponed by a retry whose new time did not reach the queue
             await self.queue.later(key, delivery.due_at.timestamp())
             return None
         return delivery
@@ -257,6 +266,10 @@ class Dispatcher:
             if now - delivery.created_at > timedelta(seconds=self.settings.contact_wait_s):
                 await self._give_up(delivery, "skipped", str(exc))
             else:
+                # Woken as soon as the users consumer learns the contact, not at the end of a backoff
+                # that may have grown long meanwhile (its users event came late: a busy broker or gateway).
+                ttl = self.settings.contact_wait_s + self.settings.lease_s
+                await self.queue.await_contact(delivery.recipient_id, key, ttl)
                 await self._later(delivery, now, str(exc))
         except TransientDeliveryError as exc:
             if delivery.attempts >= self.settings.max_attempts:
@@ -340,7 +353,7 @@ class Dispatcher:
         if delivery.channel == EMAIL:
             address = delivery.address or (contact.email if contact else None)
             if contact is None and not address:
-                raise NoAddressYet(f"no contact known for {delivery.recipient_id} yet")
+                raise NoAddressYet(f"{NO_CONTACT_YET} {delivery.recipient_id} yet")
             if not address:
                 raise PermanentDeliveryError(f"no email address for {delivery.recipient_id}")
             data["email"] = address

@@ -124,6 +124,7 @@ class UserEventsHandler(_Consumer):
                     {"role": event.role, "departments": list(event.departments), "disabled": False},
                     always={"email": event.email, "display_name": event.display_name},
                 )
+                await self.dispatcher.contact_known(user_id)  # after the store: a woken notice finds it
             case UserUpdated():
                 applied = await self.contacts.set_state(
                     user_id,
@@ -162,6 +163,7 @@ class UserEventsHandler(_Consumer):
         )
         await self.dispatcher.record([delivery])
         await self.contacts.fill(user_id, {"email": event.email, "display_name": event.display_name})
+        await self.dispatcher.contact_known(user_id)
 
 
 class IssueEventsHandler(_Consumer):

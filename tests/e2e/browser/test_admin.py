@@ -96,6 +96,7 @@ async def test_an_admin_manages_staff_api_keys_and_canned_responses(page: Page, 
     # A canned response added to the category, saved, and still there after a reload.
     await page.goto("/admin/categories")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Categories")
+    await expect(page.get_by_role("row").filter(has_text=category).get_by_role("cell", name=code)).to_be_visible()
     await assert_accessible(page, context="categories list")
     await page.get_by_role("button", name=f"Edit {category}").click()
     await page.get_by_role("button", name="Add canned response").click()

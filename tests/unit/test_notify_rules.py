@@ -89,9 +89,12 @@ def test_the_reporter_gets_the_receipt_of_their_own_report() -> None:
     assert plan.context["issue_url"] == f"{BASE}/v1/issues/{event.issue_id}"
 
 
-def test_an_integrators_report_without_an_account_tells_no_one() -> None:
+@pytest.mark.parametrize("actor", [None, "apikey:01a23838-02ec-75b9-917e-82dad6177d22"])
+def test_an_integrators_report_without_an_account_tells_no_one(actor: str | None) -> None:
+    """An Open311 API key (the gateway's ``apikey:<id>`` actor) has no contact: a receipt would wait for one
+    in vain (contact_wait_s), then be announced failed."""
     event = IssueReported(
-        **env(None),
+        **env(actor),
         issue_id=uuid7(),
         title="Pothole",
         category="pothole",

@@ -80,6 +80,10 @@ def reopen_url(web_base_url: str, issue_id: object) -> str:
     return f"{web_base_url.rstrip('/')}/issues/{issue_id}?action=reopen"
 
 
+# The actor id the gateway gives an Open311 integrator's API key (``apikey:<key id>``): no account, no contact.
+INTEGRATOR = "apikey:"
+
+
 def plan(event: IssueEvent, facts: IssueFacts | None, *, base_url: str, web_base_url: str | None = None) -> Plan:
     """The audience of ``event`` (and what the message needs to say).
 
@@ -87,7 +91,7 @@ def plan(event: IssueEvent, facts: IssueFacts | None, *, base_url: str, web_base
     links = _Links(base_url, web_base_url)
     match event:
         case IssueReported():
-            if event.actor_id is None:  # an integrator's report with no account to tell
+            if event.actor_id is None or event.actor_id.startswith(INTEGRATOR):  # no account to tell
                 return NOTHING
             context = {
                 "issue_id": str(event.issue_id),

@@ -81,14 +81,14 @@ async def test_the_dashboard_shows_seeded_reports_in_cards_series_heatmap_and_cs
     try:
         await sign_in_to_analytics(page, seed["email"], f"?period=24h&category={code}")
         await expect(page).to_have_url(re.compile(rf"/staff/analytics\?period=24h&category={code}$"))
-        await expect(page.get_by_label("Period")).to_have_value("24h")
-        await expect(page.get_by_label("Category")).to_have_value(code)
+        await expect(page.get_by_label("Period", exact=True)).to_have_value("24h")
+        await expect(page.get_by_label("Category", exact=True)).to_have_value(code)
 
         await expect(card(page, "Reports opened").get_by_role("definition")).to_contain_text(str(SEEDED))
         await expect(card(page, "Reports resolved").get_by_role("definition")).to_contain_text("0")
         await expect(card(page, "Open backlog").get_by_role("definition")).to_contain_text(str(SEEDED))
 
-        chart = page.get_by_role("img", name=re.compile(rf"^{SEEDED} reports opened and 0 resolved over 24 periods"))
+        chart = page.get_by_role("img", name=re.compile(rf"^{SEEDED} reports opened and 0 resolved over 24 hours"))
         await expect(chart).to_be_visible()
         await page.get_by_text("Show as table").click()
         series = page.get_by_role("table", name="Reports opened and resolved per period")

@@ -53,7 +53,7 @@ describe("AnalyticsPage", () => {
     expect(screen.getByText("Median time to resolve").closest(".analytics-card")).toHaveTextContent("2 days 3 hours");
     expect(screen.getByText("Median time to acknowledge").closest(".analytics-card")).toHaveTextContent("1 hour 30 minutes");
 
-    const summary = await screen.findByRole("img", { name: /^4 reports opened and 1 resolved over 24 periods/ });
+    const summary = await screen.findByRole("img", { name: /^4 reports opened and 1 resolved over 24 hours/ });
     expect(summary).toBeInTheDocument();
     const table = screen.getByRole("table", { name: "Reports opened and resolved per period" });
     expect(within(table).getAllByRole("row")).toHaveLength(25);

@@ -36,21 +36,21 @@ export function SeriesChart({ rows, window, locale }: { rows: SeriesRow[]; windo
   const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
   const ticks = tickIndexes(rows.length, Math.max(2, Math.min(window === "1h" ? 6 : 7, Math.floor(plotW / 90))));
   const gridValues = max % 2 === 0 ? [0, max / 2, max] : [0, max];
+  const span = t(window === "1h" ? "series.hours" : "series.days", {
+    count: rows.length,
+    formatted: formatNumber(rows.length, locale),
+  });
+  const opened = formatNumber(totals.opened, locale);
+  const resolved = formatNumber(totals.resolved, locale);
   const summary = totals.busiest
     ? t("series.summaryBusiest", {
-        opened: formatNumber(totals.opened, locale),
-        resolved: formatNumber(totals.resolved, locale),
-        count: rows.length,
-        windows: formatNumber(rows.length, locale),
+        opened,
+        resolved,
+        span,
         busiest: bucketLabel(totals.busiest.start, window, locale),
         busiestOpened: formatNumber(totals.busiest.opened, locale),
       })
-    : t("series.summary", {
-        opened: formatNumber(totals.opened, locale),
-        resolved: formatNumber(totals.resolved, locale),
-        count: rows.length,
-        windows: formatNumber(rows.length, locale),
-      });
+    : t("series.summary", { opened, resolved, span });
 
   return (
     <figure className="analytics-chart">

@@ -1,4 +1,4 @@
-import { useReducer, useState, type FormEvent } from "react";
+import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api, newIdempotencyKey } from "../../../api/client";
 import { ProblemError } from "../../../api/problem";
@@ -46,6 +46,8 @@ export function CategoryEditor({
   const [local, setLocal] = useState<Record<string, ErrorCode>>({});
   const [busy, setBusy] = useState(false);
   const [status, setStatus] = useState("");
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
 
   const form: CategoryForm = { ...fields, attributes, canned };
   const set = (name: keyof Fields) => (value: string) => setFields((f) => ({ ...f, [name]: value }));
@@ -94,7 +96,7 @@ export function CategoryEditor({
 
   return (
     <form onSubmit={(e) => void submit(e)} noValidate aria-labelledby="category-editor-title">
-      <h2 id="category-editor-title">
+      <h2 id="category-editor-title" tabIndex={-1} ref={heading}>
         {isNew ? t("categories.newTitle") : t("categories.editTitle", { name: initial.name || initial.code })}
       </h2>
       <ProblemAlert error={problem} fieldLabels={labels} />

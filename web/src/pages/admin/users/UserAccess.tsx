@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, newIdempotencyKey } from "../../../api/client";
 import { ProblemError } from "../../../api/problem";
@@ -40,6 +40,8 @@ export function UserAccess({
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [note, setNote] = useState("");
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
 
   async function patch(body: ChangeUserRequest, idempotencyKey: string) {
     return api.patch<AdminUserView>(`/v1/admin/users/${user.id}`, { json: body, idempotencyKey });
@@ -82,7 +84,7 @@ export function UserAccess({
 
   return (
     <section className="admin-panel" aria-labelledby={`access-${user.id}`}>
-      <h2 id={`access-${user.id}`}>{t("users.manageTitle", { email: user.email })}</h2>
+      <h2 id={`access-${user.id}`} tabIndex={-1} ref={heading}>{t("users.manageTitle", { email: user.email })}</h2>
       <ProblemAlert error={problem} fieldLabels={{ role: t("users.role") }} hideFields />
       <form
         onSubmit={(e) => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api } from "../../../api/client";
 import type { DeliveryPage, EndpointView } from "../../../api/types";
@@ -15,6 +15,8 @@ export function Deliveries({ endpoint, onClose }: { endpoint: EndpointView; onCl
   const [page, setPage] = useState<DeliveryPage | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [reload, setReload] = useState(0);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -33,7 +35,7 @@ export function Deliveries({ endpoint, onClose }: { endpoint: EndpointView; onCl
 
   return (
     <section className="admin-panel" aria-labelledby="deliveries-title">
-      <h2 id="deliveries-title">{t("webhooks.deliveriesTitle", { url: endpoint.url })}</h2>
+      <h2 id="deliveries-title" tabIndex={-1} ref={heading}>{t("webhooks.deliveriesTitle", { url: endpoint.url })}</h2>
       <div className="admin-actions">
         <button type="button" className="secondary" onClick={() => setReload((n) => n + 1)}>
           {t("webhooks.refresh")}

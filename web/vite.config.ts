@@ -20,5 +20,7 @@ export default defineConfig({
     globals: true,
     setupFiles: ["./src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
+    // A loaded machine (make test beside the stack) can take seconds to import a lazily loaded page.
+    testTimeout: 30_000,
   },
 });

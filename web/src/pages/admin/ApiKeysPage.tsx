@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
 import type { ApiKeyView, IssuedApiKey } from "../../api/types";
 import { FormField } from "../../components/FormField";
 import { Loading } from "../../components/Loading";
@@ -10,6 +10,7 @@ import { formatDateTime } from "../../i18n/format";
 import "./admin.css";
 import { ConfirmDialog } from "./shared/ConfirmDialog";
 import { OneTimeSecret } from "./shared/OneTimeSecret";
+import { useSubmitKey } from "./shared/submitKey";
 
 /** Admin: API keys for integrators; a new key's secret shows once; revoke with a confirmation. */
 export default function ApiKeysPage() {
@@ -18,12 +19,12 @@ export default function ApiKeysPage() {
   const [keys, setKeys] = useState<ApiKeyView[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [name, setName] = useState("");
-  const [createKey, setCreateKey] = useState(newIdempotencyKey);
+  const createKeys = useSubmitKey();
   const [createProblem, setCreateProblem] = useState<unknown>(null);
   const [issued, setIssued] = useState<IssuedApiKey | null>(null);
   const [busy, setBusy] = useState(false);
   const [revoking, setRevoking] = useState<ApiKeyView | null>(null);
-  const [revokeKey, setRevokeKey] = useState(newIdempotencyKey);
+  const revokeKeys = useSubmitKey();
   const [revokeProblem, setRevokeProblem] = useState<unknown>(null);
   const [notice, setNotice] = useState("");
 
@@ -46,8 +47,9 @@ export default function ApiKeysPage() {
     setBusy(true);
     setNotice("");
     try {
-      const made = await api.post<IssuedApiKey>("/v1/admin/api-keys", { json: { name: name.trim() }, idempotencyKey: createKey });
-      setCreateKey(newIdempotencyKey());
+      const json = { name: name.trim() };
+      const made = await api.post<IssuedApiKey>("/v1/admin/api-keys", { json, idempotencyKey: createKeys.keyFor(json) });
+      createKeys.done();
       setCreateProblem(null);
       setName("");
       setIssued(made);
@@ -63,8 +65,9 @@ export default function ApiKeysPage() {
     if (!revoking) return;
     setBusy(true);
     try {
-      await api.delete(`/v1/admin/api-keys/${encodeURIComponent(revoking.id)}`, { idempotencyKey: revokeKey });
-      setRevokeKey(newIdempotencyKey());
+      const path = `/v1/admin/api-keys/${encodeURIComponent(revoking.id)}`;
+      await api.delete(path, { idempotencyKey: revokeKeys.keyFor(path) });
+      revokeKeys.done();
       setNotice(t("apiKeys.revoked", { name: revoking.name }));
       setRevoking(null);
       setRevokeProblem(null);

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
 import type { CreatedEndpoint, EndpointView } from "../../api/types";
 import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
@@ -9,6 +9,7 @@ import { formatDateTime, formatNumber } from "../../i18n/format";
 import "./admin.css";
 import { ConfirmDialog } from "./shared/ConfirmDialog";
 import { OneTimeSecret } from "./shared/OneTimeSecret";
+import { useSubmitKey } from "./shared/submitKey";
 import { Deliveries } from "./webhooks/Deliveries";
 import { NewWebhook } from "./webhooks/NewWebhook";
 
@@ -20,9 +21,8 @@ export default function WebhooksPage() {
   const [error, setError] = useState<unknown>(null);
   const [created, setCreated] = useState<CreatedEndpoint | null>(null);
   const [deleting, setDeleting] = useState<EndpointView | null>(null);
-  const [deleteKey, setDeleteKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [actionProblem, setActionProblem] = useState<unknown>(null);
-  const [enableKeys, setEnableKeys] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [viewing, setViewing] = useState<EndpointView | null>(null);
   const [notice, setNotice] = useState("");
@@ -46,8 +46,9 @@ export default function WebhooksPage() {
     if (!deleting) return;
     setBusy(true);
     try {
-      await api.delete(`/v1/admin/webhooks/${deleting.id}`, { idempotencyKey: deleteKey });
-      setDeleteKey(newIdempotencyKey());
+      const path = `/v1/admin/webhooks/${deleting.id}`;
+      await api.delete(path, { idempotencyKey: keys.keyFor(["DELETE", path]) });
+      keys.done();
       setNotice(t("webhooks.deleted", { url: deleting.url }));
       if (viewing?.id === deleting.id) setViewing(null);
       setDeleting(null);
@@ -61,12 +62,11 @@ export default function WebhooksPage() {
   }
 
   async function enable(endpoint: EndpointView) {
-    const key = enableKeys[endpoint.id] ?? newIdempotencyKey();
-    setEnableKeys((k) => ({ ...k, [endpoint.id]: key }));
     setBusy(true);
     try {
-      await api.post(`/v1/admin/webhooks/${endpoint.id}/enable`, { idempotencyKey: key });
-      setEnableKeys(({ [endpoint.id]: _, ...rest }) => rest);
+      const path = `/v1/admin/webhooks/${endpoint.id}/enable`;
+      await api.post(path, { idempotencyKey: keys.keyFor(["POST", path]) });
+      keys.done();
       setNotice(t("webhooks.enabledDone", { url: endpoint.url }));
       setActionProblem(null);
       load();

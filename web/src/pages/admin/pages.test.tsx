@@ -163,4 +163,27 @@ describe("ApiKeysPage", () => {
     await user.click(within(region).getByRole("button", { name: "I have copied it" }));
     expect(screen.queryByDisplayValue("sfk_secret_value")).toBeNull();
   });
+
+  it("sends a corrected form under a new Idempotency-Key (the refused one keeps its answer)", async () => {
+    const user = userEvent.setup();
+    handler = (method, path, body) => {
+      if (method !== "POST" || path !== "/v1/admin/api-keys") return undefined;
+      if ((body as { name: string }).name === "x") return problem(409, { detail: "A key with this name exists." });
+      return json({ id: "k2", name: "CRM 2", created_at: "2026-01-01T00:00:00Z", revoked_at: null, api_key: "sfk_2" }, 201);
+    };
+    renderPage(<ApiKeysPage />, { user: makeUser("admin"), path: "/admin/api-keys" });
+    const name = await screen.findByLabelText(/^Name/);
+    await user.type(name, "x");
+    await user.click(screen.getByRole("button", { name: "Create key" }));
+    expect(await screen.findByText("A key with this name exists.")).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Create key" }));
+    await user.clear(name);
+    await user.type(name, "CRM 2");
+    await user.click(screen.getByRole("button", { name: "Create key" }));
+    await screen.findByRole("region", { name: "API key for CRM 2" });
+    const posts = requests.filter((r) => r.method === "POST");
+    expect(posts).toHaveLength(3);
+    expect(posts[1]!.key).toBe(posts[0]!.key);
+    expect(posts[2]!.key).not.toBe(posts[0]!.key);
+  });
 });

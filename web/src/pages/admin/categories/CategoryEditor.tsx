@@ -1,6 +1,7 @@
 import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../../api/client";
+import { api } from "../../../api/client";
+import { useSubmitKey } from "../shared/submitKey";
 import { ProblemError } from "../../../api/problem";
 import { FormField } from "../../../components/FormField";
 import { ProblemAlert } from "../../../components/ProblemAlert";
@@ -41,7 +42,7 @@ export function CategoryEditor({
   });
   const [attributes, dispatch] = useReducer(attributesReducer, initial.attributes);
   const [canned, setCanned] = useState<CannedDraft[]>(initial.canned);
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [problem, setProblem] = useState<unknown>(null);
   const [local, setLocal] = useState<Record<string, ErrorCode>>({});
   const [busy, setBusy] = useState(false);
@@ -69,12 +70,10 @@ export function CategoryEditor({
     }
     setBusy(true);
     try {
-      const code = form.code.trim();
-      const saved = await api.put<AdminCategory>(`/v1/categories/${encodeURIComponent(code)}`, {
-        json: toBody(form),
-        idempotencyKey: key,
-      });
-      setKey(newIdempotencyKey());
+      const path = `/v1/categories/${encodeURIComponent(form.code.trim())}`;
+      const json = toBody(form);
+      const saved = await api.put<AdminCategory>(path, { json, idempotencyKey: keys.keyFor([path, json]) });
+      keys.done();
       setProblem(null);
       onSaved(saved);
     } catch (error) {

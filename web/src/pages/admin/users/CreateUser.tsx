@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../../api/client";
+import { api } from "../../../api/client";
+import { useSubmitKey } from "../shared/submitKey";
 import type { Role } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
 import { ProblemAlert } from "../../../components/ProblemAlert";
@@ -20,7 +21,7 @@ export function CreateUser({
 }) {
   const { t } = useTranslation(["admin", "common"]);
   const [form, setForm] = useState(emptyCreateForm);
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [problem, setProblem] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof typeof form>(name: K, value: (typeof form)[K]) => setForm((f) => ({ ...f, [name]: value }));
@@ -28,8 +29,9 @@ export function CreateUser({
   async function submit() {
     setBusy(true);
     try {
-      const created = await api.post<AdminUserView>("/v1/admin/users", { json: createRequest(form), idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      const json = createRequest(form);
+      const created = await api.post<AdminUserView>("/v1/admin/users", { json, idempotencyKey: keys.keyFor(json) });
+      keys.done();
       setProblem(null);
       setForm(emptyCreateForm());
       onCreated(created);

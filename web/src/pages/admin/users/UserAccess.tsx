@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../../api/client";
+import { api } from "../../../api/client";
+import { useSubmitKey } from "../shared/submitKey";
 import { ProblemError } from "../../../api/problem";
 import type { Role } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
@@ -33,8 +34,7 @@ export function UserAccess({
   const [role, setRole] = useState<Role>(user.role);
   const [ticked, setTicked] = useState(user.departments.filter((d) => known.has(d)));
   const [other, setOther] = useState(user.departments.filter((d) => !known.has(d)).join(", "));
-  const [key, setKey] = useState(newIdempotencyKey);
-  const [toggleKey, setToggleKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [problem, setProblem] = useState<unknown>(null);
   const [toggleProblem, setToggleProblem] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -43,8 +43,11 @@ export function UserAccess({
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
 
-  async function patch(body: ChangeUserRequest, idempotencyKey: string) {
-    return api.patch<AdminUserView>(`/v1/admin/users/${user.id}`, { json: body, idempotencyKey });
+  async function patch(body: ChangeUserRequest) {
+    const path = `/v1/admin/users/${user.id}`;
+    const updated = await api.patch<AdminUserView>(path, { json: body, idempotencyKey: keys.keyFor([path, body]) });
+    keys.done();
+    return updated;
   }
 
   async function save() {
@@ -56,8 +59,7 @@ export function UserAccess({
     setNote("");
     setBusy(true);
     try {
-      const updated = await patch(body, key);
-      setKey(newIdempotencyKey());
+      const updated = await patch(body);
       setProblem(null);
       onChanged(updated, t("users.changed", { email: updated.email }));
     } catch (e) {
@@ -70,8 +72,7 @@ export function UserAccess({
   async function toggle(disabled: boolean) {
     setBusy(true);
     try {
-      const updated = await patch({ disabled }, toggleKey);
-      setToggleKey(newIdempotencyKey());
+      const updated = await patch({ disabled });
       setToggleProblem(null);
       setConfirming(false);
       onChanged(updated, t(disabled ? "users.disabledDone" : "users.enabledDone", { email: updated.email }));

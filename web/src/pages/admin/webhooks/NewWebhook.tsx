@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../../api/client";
+import { api } from "../../../api/client";
+import { useSubmitKey } from "../shared/submitKey";
 import { ProblemError } from "../../../api/problem";
 import type { CreatedEndpoint } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
@@ -11,7 +12,7 @@ import { EVENT_TYPES, newEndpointBody } from "./logic";
 export function NewWebhook({ onCreated }: { onCreated: (e: CreatedEndpoint) => void }) {
   const { t } = useTranslation(["admin", "common"]);
   const [form, setForm] = useState({ url: "", all: true, types: [] as string[], description: "" });
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [problem, setProblem] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const typesError =
@@ -22,8 +23,9 @@ export function NewWebhook({ onCreated }: { onCreated: (e: CreatedEndpoint) => v
   async function submit() {
     setBusy(true);
     try {
-      const made = await api.post<CreatedEndpoint>("/v1/admin/webhooks", { json: newEndpointBody(form), idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      const json = newEndpointBody(form);
+      const made = await api.post<CreatedEndpoint>("/v1/admin/webhooks", { json, idempotencyKey: keys.keyFor(json) });
+      keys.done();
       setProblem(null);
       setForm({ url: "", all: true, types: [], description: "" });
       onCreated(made);

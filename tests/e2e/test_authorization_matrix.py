@@ -106,6 +106,7 @@ RULES: dict[str, Call] = {
         },
     ),
     "GET /v1/admin/users": Call(ADMIN_ONLY, params=lambda _: {"role": "staff", "limit": "5"}),
+    "GET /v1/staff/directory": Call(DEPARTMENT, params=lambda _: {"department": "roads"}),
     "PATCH /v1/admin/users/{user_id}": Call(
         ADMIN_ONLY, body=lambda _: {"disabled": False}, path=lambda r: {"user_id": r["owner_id"]}
     ),
@@ -124,6 +125,7 @@ RULES: dict[str, Call] = {
     # Issues: reads
     "GET /v1/issues": Call(PUBLIC_VIEWER, params=lambda _: {"lat": "12.9716", "lon": "77.5946"}),
     "GET /v1/issues/{issue_id}": Call(PUBLIC_VIEWER),
+    "GET /v1/issues/{issue_id}/viewer": Call(SIGNED),
     "GET /v1/issues/suggestions": Call(
         PUBLIC_VIEWER, params=lambda _: {"lat": "12.9716", "lon": "77.5946", "category": "pothole"}
     ),

@@ -51,4 +51,6 @@ class Account(Document):
             IndexModel("outbox_pending"),
             # The administrators' user list (GET /v1/admin/users): by role, newest first.
             IndexModel([("role", 1), ("_id", -1)]),
+            # The staff directory (GET /v1/staff/directory): a department's staff, by name.
+            IndexModel([("departments", 1), ("display_name", 1)]),
         ]

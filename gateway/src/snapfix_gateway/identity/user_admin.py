@@ -52,6 +52,7 @@ class Change:
     departments: tuple[str, ...]
     disabled: bool
     changed: tuple[Field, ...] = field(default_factory=tuple)
+    previous_departments: tuple[str, ...] = ()  # before the change (whose staff lists it touches)
 
 
 def plan_change(
@@ -97,7 +98,13 @@ def plan_change(
         changed.append("departments")
     if new_disabled != current.disabled:
         changed.append("disabled")
-    return Change(role=new_role, departments=new_departments, disabled=new_disabled, changed=tuple(changed))
+    return Change(
+        role=new_role,
+        departments=new_departments,
+        disabled=new_disabled,
+        changed=tuple(changed),
+        previous_departments=current.departments,
+    )
 
 
 # -- the user list ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``/v1/auth``, ``/v1/me`` and ``/v1/admin/users``: accounts, sign-in (OAuth2 token endpoint), sessions."""
+"""``/v1/auth``, ``/v1/me``, ``/v1/admin/users`` and ``/v1/staff/directory``: accounts, sign-in (OAuth2 token
+endpoint), sessions, and the staff of a department by name."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from snapfix_gateway.deps import (
     RequestIdDep,
     SessionsDep,
     SettingsDep,
+    StaffDep,
     TokensDep,
 )
+from snapfix_gateway.identity import directory
 from snapfix_gateway.identity.accounts import Accounts, ChangeConflict, EmailTaken, InvalidEmail
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.pages import page, prefers_html, to_web_app
@@ -151,6 +154,18 @@ class ChangeUserRequest(BaseModel):
     role: Role | None = None
     departments: list[DepartmentCode] | None = Field(default=None, max_length=20)
     disabled: bool | None = None
+
+
+class StaffMember(BaseModel):
+    id: UUID
+    display_name: str
+    departments: list[str]
+
+
+class StaffDirectory(BaseModel):
+    items: list[StaffMember] = Field(
+        description=f"By name; at most {directory.MAX_STAFF}; no contact data", max_length=directory.MAX_STAFF
+    )
 
 
 class TokenResponse(BaseModel):
@@ -518,7 +533,7 @@ async def me(principal: PrincipalDep, accounts: AccountsDep) -> UserView:
     responses={403: {"description": "Not an administrator"}, 409: {"description": "E-mail taken"}},
 )
 async def create_user(
-    body: CreateUserRequest, admin: AdminDep, accounts: AccountsDep, request_id: RequestIdDep
+    body: CreateUserRequest, admin: AdminDep, accounts: AccountsDep, sessions: SessionsDep, request_id: RequestIdDep
 ) -> UserView:
     """Create a staff member (with departments) or another administrator."""
     if body.role == "staff" and not body.departments:
@@ -534,6 +549,7 @@ async def create_user(
         )
     except EmailTaken as exc:  # an administrator may know which addresses have accounts
         raise Problem(409, "Conflict", "An account with this e-mail address exists already.") from exc
+    await directory.forget(sessions.redis, account.departments)
     return UserView.of(account)
 
 
@@ -624,6 +640,8 @@ async def change_user(  # noqa: PLR0917 - FastAPI injects by parameter
     if outcome is None:
         raise Problem(404, "Not Found", f"No account {user_id}.")
     account, change = outcome
+    if change.changed:  # its departments' staff lists, before and after, are read again
+        await directory.forget(sessions.redis, [*change.previous_departments, *change.departments])
     try:
         # Also when nothing changed: a retry of a change whose sessions part failed completes it.
         if change.disabled and body.disabled:
@@ -634,6 +652,36 @@ async def change_user(  # noqa: PLR0917 - FastAPI injects by parameter
         # The account is changed (and refreshes obey it); the sessions are not yet: say so rather than pretend.
         raise _identity_store_down(exc) from exc
     return AdminUserView.of(account)
+
+
+@router.get(
+    "/v1/staff/directory",
+    response_model=StaffDirectory,
+    tags=["staff"],
+    responses={
+        403: {"description": "Not staff, or staff of another department"},
+        422: {"description": "No department, or not a department code"},
+    },
+)
+async def staff_directory(
+    principal: StaffDep,
+    sessions: SessionsDep,
+    response: Response,
+    department: Annotated[DepartmentCode, Query(description="The department's code (required)")],
+) -> StaffDirectory:
+    """The staff of a department (staff and administrators, not disabled), by name: whom to assign an issue to.
+
+    Ids and names only, no contact data. Staff read their own departments; administrators any.
+    Kept for about 30 seconds (a change of an account shows at once for the departments it touches).
+    """
+    if not directory.may_read(principal.role, principal.departments, department):
+        raise Problem(403, "Forbidden", f"Only staff of {department} (or administrators) may list its staff.")
+    response.headers["Cache-Control"] = "private, max-age=30"
+    try:
+        found = await directory.staff_of(Account.get_pymongo_collection(), sessions.redis, department)
+    except PyMongoError as exc:
+        raise _identity_store_down(exc) from exc
+    return StaffDirectory.model_validate({"items": found})
 
 
 # How long an administrator's change of one account holds its lock at most, and how long another waits for it.

@@ -224,6 +224,14 @@ class IssueDetail(BaseModel):
     photos: list[PhotoView] = Field(default_factory=list, description="The report's photos, in order")
 
 
+class ViewerState(BaseModel):
+    """What the signed-in caller has done about one issue."""
+
+    voted: bool = Field(description="You have voted for it")
+    following: bool = Field(description="You follow it")
+    is_reporter: bool = Field(description="You reported it (anonymous reports included)")
+
+
 class Page(BaseModel):
     items: list[IssueSummary]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
@@ -443,6 +451,21 @@ async def get_issue(
     return await relay_get(
         issues, f"/v1/issues/{issue_id}", request_id=request_id, principal=principal, if_none_match=if_none_match
     )
+
+
+@router.get(
+    "/v1/issues/{issue_id}/viewer",
+    response_model=ViewerState,
+    responses={k: _ISSUE_ERRORS[k] for k in (401, 404, 429, 503)},
+)
+async def viewer_state(
+    issue_id: UUID, issues: IssuesHttpDep, request_id: RequestIdDep, principal: PrincipalDep
+) -> Response:
+    """Whether you voted for, follow, or reported this issue (for you alone: `Cache-Control: private, no-store`).
+
+    Kept out of `GET /v1/issues/{issue_id}`, which is the same for every citizen and revalidated
+    by its ETag. Votes and follows are applied moments after their 202: read this again after one."""
+    return await relay_get(issues, f"/v1/issues/{issue_id}/viewer", request_id=request_id, principal=principal)
 
 
 async def _mine(request: Request, issues: Upstream, request_id: str, principal: Principal, what: str) -> Response:

@@ -357,6 +357,44 @@ async def _stored_view(
     return Response(body, media_type="application/json", headers=headers)
 
 
+# The viewer's own state: never kept by any cache, shared or not.
+NO_STORE = "private, no-store"
+
+
+@router.get("/issues/{issue_id}/viewer", responses={401: {}, 404: {}})
+async def viewer_state(
+    issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep, viewer: SignedInDep
+) -> Response:
+    """What the signed-in viewer has done about one issue: ``{voted, following, is_reporter}``.
+
+    Kept apart from the shared detail view (its ETag does not vary by user). Point reads only:
+    the issue (read model, else store), the viewer's vote by its ``_id``, and membership of the
+    issue's followers set (the store's follow by its ``_id`` while the read model is not answering).
+    """
+    user_id = viewer.user_id
+    assert user_id is not None  # SignedInDep
+    entry = await load_issue(issue_id, repo, cache)
+    if entry is None:
+        raise Problem(404, "Not Found", f"No issue {issue_id}.")
+    following: bool | None = None
+    if model is not None:
+        try:
+            following = await model.follows_issue(issue_id, user_id)
+        except ReadModelDown:
+            following = None  # the store answers instead
+    async with cache.breakers.guard("mongo", MONGO_DOWN):
+        vote = await repo.get_participation("vote", issue_id, user_id)
+        if following is None:
+            follow = await repo.get_participation("follow", issue_id, user_id)
+            following = bool(follow and follow.get("active"))
+    body = {
+        "voted": bool(vote and vote.get("active")),
+        "following": following,
+        "is_reporter": entry.issue.reporter_id == user_id,
+    }
+    return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": NO_STORE})
+
+
 @router.get("/issues/{issue_id}/audience")
 async def audience(
     issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep, _caller: InternalCallerDep

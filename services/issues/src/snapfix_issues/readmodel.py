@@ -347,6 +347,10 @@ class ReadModel:
         raw = await self._call("rows", self.redis.hmget(SUMMARY, list(ids)))
         return {i: orjson.loads(r) for i, r in zip(ids, raw, strict=True) if r}
 
+    async def follows_issue(self, issue_id: UUID, user_id: str) -> bool:
+        """Whether the user follows the issue: one set membership check."""
+        return bool(await self._call("follows_issue", self.redis.sismember(followers_key(issue_id), user_id)))
+
     async def audience(self, issue_id: UUID) -> list[str] | None:
         """The reporter and the followers; None when the issue is not in the read model."""
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -76,6 +76,19 @@ async def test_an_admin_manages_staff_api_keys_and_canned_responses(page: Page, 
     await expect(page.get_by_text(f"{email} is disabled.")).to_be_visible()
     await expect(row.get_by_role("cell", name="Disabled", exact=True)).to_be_visible()
 
+    # Not one's own account: the API refuses (409) and the dialog says why.
+    await page.get_by_label("E-mail starts with").fill(ADMIN[0])
+    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("button", name=f"Manage {ADMIN[0]}").click()
+    await page.get_by_role("button", name="Disable account").click()
+    dialog = page.get_by_role("dialog", name=f"Disable {ADMIN[0]}?")
+    await dialog.get_by_role("button", name="Disable account").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("cannot disable or demote their own account")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    me = page.get_by_role("row").filter(has_text=ADMIN[0])
+    await expect(me.get_by_role("cell", name="Active", exact=True)).to_be_visible()
+
     # An API key: its secret shows once, with a warning and a copy button.
     await page.goto("/admin/api-keys")
     await expect(page.get_by_role("heading", level=1)).to_have_text("API keys")

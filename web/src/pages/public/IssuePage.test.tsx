@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { IssueDetail } from "../../api/types";
 import { makeUser, renderPage } from "../../test/render";
 import IssuePage from "./IssuePage";
+import type { ViewerState } from "./issue/viewer";
 
 const ID = "0b0e9c1a-0000-4000-8000-000000000001";
 const REPORTER = "00000000-0000-4000-8000-000000000001"; // makeUser's id
@@ -37,8 +38,10 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": status < 300 ? "application/json" : "application/problem+json" } });
 
 let requests: Request[] = [];
-/** Answers by path; `issue` is a list of answers for GET /v1/issues/{id}, the last repeated. */
-function serve(issue: (() => Response)[]) {
+const NOTHING_DONE: ViewerState = { voted: false, following: false, is_reporter: false };
+/** Answers by path; `issue` is a list of answers for GET /v1/issues/{id}, the last repeated;
+ * `viewer` the answer for GET /v1/issues/{id}/viewer. */
+function serve(issue: (() => Response)[], viewer: () => Response | Promise<Response> = () => json(NOTHING_DONE)) {
   requests = [];
   let n = 0;
   vi.stubGlobal(
@@ -48,8 +51,8 @@ function serve(issue: (() => Response)[]) {
       requests.push(request.clone());
       const path = new URL(request.url).pathname;
       if (path === `/v1/issues/${ID}`) return issue[Math.min(n++, issue.length - 1)]!();
+      if (path === `/v1/issues/${ID}/viewer` && request.method === "GET") return viewer();
       if (path.startsWith("/v1/categories/")) return json({ code: "pothole", name: "Pothole", department: "roads", sla_hours: 48 });
-      if (path === "/v1/me/following") return json({ items: [] });
       if (request.method !== "GET") return json({ id: ID, status: "accepted" }, 202);
       return json({ type: "about:blank", title: "Not Found", status: 404 }, 404);
     }),
@@ -113,5 +116,43 @@ describe("IssuePage", () => {
     await screen.findByRole("heading", { level: 1, name: "Deep pothole" });
     expect(screen.queryByRole("button", { name: "Reopen" })).toBeNull();
     expect(screen.getByText(/Only the reporter may reopen/)).toBeInTheDocument();
+  });
+
+  it("starts Vote and Follow as the viewer left them, and a press undoes it", async () => {
+    serve([() => json(detail({ reporter_id: null, anonymous: true }))], () => json({ voted: true, following: true, is_reporter: false }));
+    renderPage(<IssuePage />, { user: makeUser("citizen", { id: "neighbour" }), path: "/issues/:id", route: `/issues/${ID}` });
+    const vote = await screen.findByRole("button", { name: /Voted/ });
+    await waitFor(() => expect(vote).toHaveAttribute("aria-pressed", "true"));
+    expect(vote).toBeEnabled();
+    expect(screen.getByRole("button", { name: /Following/ })).toHaveAttribute("aria-pressed", "true");
+    expect(requests.some((r) => new URL(r.url).pathname === `/v1/issues/${ID}/viewer`)).toBe(true);
+    await userEvent.click(vote);
+    await waitFor(() => expect(requests.some((r) => r.method === "DELETE" && r.url.endsWith("/vote"))).toBe(true));
+    const after = await screen.findByRole("button", { name: "Vote" });
+    expect(after).toHaveAttribute("aria-pressed", "false");
+    expect(requests.some((r) => r.method === "POST" && r.url.endsWith("/vote"))).toBe(false);
+  });
+
+  it("keeps both buttons disabled until the viewer's state is known, then offers them unpressed", async () => {
+    let answer: (r: Response) => void = () => undefined;
+    const pending = new Promise<Response>((resolve) => (answer = resolve));
+    serve([() => json(detail())], () => pending);
+    renderPage(<IssuePage />, { user: makeUser("citizen", { id: "neighbour" }), path: "/issues/:id", route: `/issues/${ID}` });
+    const vote = await screen.findByRole("button", { name: /Vote/ });
+    expect(vote).toBeDisabled();
+    expect(screen.getByRole("button", { name: /Follow/ })).toBeDisabled();
+    answer(json(NOTHING_DONE));
+    await waitFor(() => expect(vote).toBeEnabled());
+    expect(vote).toHaveAttribute("aria-pressed", "false");
+    expect(screen.getByRole("button", { name: /Follow/ })).toHaveAttribute("aria-pressed", "false");
+  });
+
+  it("offers Reopen to the reporter the API names when the report does not show its reporter", async () => {
+    serve(
+      [() => json(detail({ status: "resolved", resolved_at: new Date().toISOString(), reporter_id: null, anonymous: true }))],
+      () => json({ voted: false, following: false, is_reporter: true }),
+    );
+    renderPage(<IssuePage />, { user: makeUser("citizen"), path: "/issues/:id", route: `/issues/${ID}` });
+    expect(await screen.findByRole("button", { name: "Reopen" })).toBeInTheDocument();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * One report (`/issues/:id`): its details, photos, a small map, the status history and public comments;
- * signed-in citizens vote, follow and comment; the reporter reopens a resolved issue within 30 days
- * (`?action=reopen`, the "resolved" e-mail's link, focuses that button). Live events refresh it.
+ * signed-in citizens vote, follow and comment (the buttons start as `GET /v1/issues/{id}/viewer` says);
+ * the reporter reopens a resolved issue within 30 days (`?action=reopen`, the "resolved" e-mail's link,
+ * focuses that button). Live events refresh it.
  * A report accepted a moment ago may 404 for a few seconds: "being processed", retried a few times.
  */
 import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent } from "react";
@@ -9,7 +10,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useLocation, useParams, useSearchParams } from "react-router";
 import { api, newIdempotencyKey } from "../../api/client";
 import { ProblemError } from "../../api/problem";
-import type { Accepted, CategorySpec, FollowedPage, IssueDetail } from "../../api/types";
+import type { Accepted, CategorySpec, IssueDetail } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { FormField } from "../../components/FormField";
 import { Loading } from "../../components/Loading";
@@ -19,7 +20,8 @@ import { PriorityBadge, StatusBadge } from "../../components/StatusBadge";
 import { useLiveEvents } from "../../components/useLiveEvents";
 import { formatNumber } from "../../i18n/format";
 import { Comments, Photos, SmallMap, Timeline, When } from "./issue/parts";
-import { canReopen, issueReducer, REOPEN_WINDOW_DAYS } from "./map/state";
+import { mayReopen, useViewerState } from "./issue/viewer";
+import { issueReducer, REOPEN_WINDOW_DAYS } from "./map/state";
 import "./public.css";
 
 const MAX_ATTEMPTS = 6;
@@ -253,8 +255,10 @@ function Actions({
 }) {
   const { t } = useTranslation(["issue", "common"]);
   const path = `/v1/issues/${issue.id}`;
-  const [voted, setVoted] = useState(false);
-  const [following, setFollowing] = useState<boolean | null>(null);
+  // Whether I voted for it, follow it, reported it: read once; after a 202 the buttons show what I asked.
+  const [viewer, setViewer] = useViewerState(issue.id);
+  const voted = viewer?.voted ?? false;
+  const following = viewer?.following ?? false;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [message, setMessage] = useState("");
@@ -262,17 +266,7 @@ function Actions({
   const [reopenKey, setReopenKey] = useState(newIdempotencyKey);
   const [reopenNote, setReopenNote] = useState("");
   const reopenButton = useRef<HTMLButtonElement>(null);
-  const reopenable = canReopen(issue, userId);
-
-  // Whether I follow it: the first page of my followed issues (enough for a toggle's initial state).
-  useEffect(() => {
-    const controller = new AbortController();
-    api
-      .get<FollowedPage>("/v1/me/following", { signal: controller.signal })
-      .then((page) => setFollowing(page.items.some((item) => item.issue_id === issue.id)))
-      .catch(() => setFollowing(false));
-    return () => controller.abort();
-  }, [issue.id]);
+  const reopenable = mayReopen(issue, userId, viewer);
 
   useEffect(() => {
     if (wantsReopen && reopenable && reopenButton.current) {
@@ -298,16 +292,16 @@ function Actions({
 
   const vote = () =>
     voted
-      ? run(() => api.delete<Accepted>(`${path}/vote`), t("actions.unvoted"), () => setVoted(false))
+      ? run(() => api.delete<Accepted>(`${path}/vote`), t("actions.unvoted"), () => setViewer({ voted: false }))
       : run(
           () => api.post<Accepted>(`${path}/vote`, { idempotencyKey: voteKey }),
           t("actions.voted"),
-          () => (setVoted(true), setVoteKey(newIdempotencyKey())),
+          () => (setViewer({ voted: true }), setVoteKey(newIdempotencyKey())),
         );
   const follow = () =>
     following
-      ? run(() => api.delete<Accepted>(`${path}/follow`), t("actions.unfollowed"), () => setFollowing(false))
-      : run(() => api.put<Accepted>(`${path}/follow`), t("actions.followed"), () => setFollowing(true));
+      ? run(() => api.delete<Accepted>(`${path}/follow`), t("actions.unfollowed"), () => setViewer({ following: false }))
+      : run(() => api.put<Accepted>(`${path}/follow`), t("actions.followed"), () => setViewer({ following: true }));
   const reopen = () =>
     run(
       () =>
@@ -319,11 +313,11 @@ function Actions({
   return (
     <section aria-label={t("actions.label")}>
       <div className="issue-actions">
-        <button type="button" aria-pressed={voted} disabled={busy} onClick={() => void vote()}>
+        <button type="button" aria-pressed={voted} disabled={busy || viewer === null} onClick={() => void vote()}>
           <span aria-hidden="true">{voted ? "▲ " : "△ "}</span>
           {voted ? t("actions.voted") : t("buttons.vote", { ns: "common" })}
         </button>
-        <button type="button" aria-pressed={following ?? false} disabled={busy || following === null} onClick={() => void follow()}>
+        <button type="button" aria-pressed={following} disabled={busy || viewer === null} onClick={() => void follow()}>
           <span aria-hidden="true">{following ? "★ " : "☆ "}</span>
           {following ? t("actions.following") : t("buttons.follow", { ns: "common" })}
         </button>

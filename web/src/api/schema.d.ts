@@ -214,6 +214,29 @@ export interface paths {
         patch: operations["change_user_v1_admin_users__user_id__patch"];
         trace?: never;
     };
+    "/v1/staff/directory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Staff Directory
+         * @description The staff of a department (staff and administrators, not disabled), by name: whom to assign an issue to.
+         *
+         *     Ids and names only, no contact data. Staff read their own departments; administrators any.
+         *     Kept for about 30 seconds (a change of an account shows at once for the departments it touches).
+         */
+        get: operations["staff_directory_v1_staff_directory_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/issues": {
         parameters: {
             query?: never;
@@ -2165,6 +2188,26 @@ export interface components {
              */
             anonymous: boolean;
         };
+        /** StaffDirectory */
+        StaffDirectory: {
+            /**
+             * Items
+             * @description By name; at most 200; no contact data
+             */
+            items: components["schemas"]["StaffMember"][];
+        };
+        /** StaffMember */
+        StaffMember: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Display Name */
+            display_name: string;
+            /** Departments */
+            departments: string[];
+        };
         /** TokenResponse */
         TokenResponse: {
             /** Access Token */
@@ -3582,6 +3625,89 @@ export interface operations {
                 };
             };
             /** @description Staff without a department, a citizen with one, or an unknown department */
+            422: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limit reached; retry after `Retry-After` */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable or the gateway is overloaded; retry after `Retry-After` */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    staff_directory_v1_staff_directory_get: {
+        parameters: {
+            query: {
+                /** @description The department's code (required) */
+                department: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffDirectory"];
+                };
+            };
+            /** @description Not signed in, or the access token is not valid (expired, revoked) */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not staff, or staff of another department */
+            403: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No department, or not a department code */
             422: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];

@@ -7,6 +7,8 @@ import QueuePage from "./QueuePage";
 
 const A = "0190a2b4-1c3d-7e5f-8a9b-00000000000a";
 const B = "0190a2b4-1c3d-7e5f-8a9b-00000000000b";
+const MEERA = "0190a2b4-1c3d-7e5f-8a9b-0000000000e1";
+const PARKS_PAL = "0190a2b4-1c3d-7e5f-8a9b-0000000000e3";
 
 function issue(id: string, title: string, extra: Partial<IssueSummary> = {}): IssueSummary {
   return {
@@ -40,6 +42,17 @@ beforeEach(() => {
       const url = new URL(request.url);
       if (url.pathname === "/v1/categories")
         return json({ items: [{ code: "pothole", name: "Pothole", department: "roads", sla_hours: 48 }] });
+      if (url.pathname === "/v1/staff/directory")
+        return json({
+          items:
+            url.searchParams.get("department") === "parks"
+              ? [{ id: PARKS_PAL, display_name: "Pallavi", departments: ["parks"] }]
+              : [
+                  { id: MEERA, display_name: "Meera", departments: ["roads"] },
+                  { id: "00000000-0000-4000-8000-000000000001", display_name: "Test staff", departments: ["roads"] },
+                ],
+        });
+      if (url.pathname === `/v1/issues/${A}/assignment`) return json({ id: A, status: "accepted" }, 202);
       if (url.pathname === "/v1/staff/queue")
         return json({
           items: [issue(A, "Deep pothole", { overdue: true, priority: "urgent" }), issue(B, "Old pothole", { status: "closed" })],
@@ -119,6 +132,38 @@ describe("QueuePage", () => {
     const post = requests.find((r) => r.method === "POST")!;
     expect(new URL(post.url).pathname).toBe(`/v1/issues/${A}/assignment`);
     expect(await post.json()).toEqual({ assignee_id: me.id });
-    expect(screen.getByText(/only administrators/i)).toBeInTheDocument();
+  });
+
+  it("assigns the selection to a colleague chosen by name from the department's staff", async () => {
+    const user = userEvent.setup();
+    renderPage(<QueuePage />, { user: makeUser("staff"), path: "/staff" });
+    await screen.findByRole("link", { name: "Deep pothole" });
+    const colleague = screen.getByLabelText("Colleague");
+    await waitFor(() => expect(within(colleague).getByRole("option", { name: "Meera" })).toBeInTheDocument());
+    expect(within(colleague).queryByRole("option", { name: "Test staff" })).toBeNull(); // "Assign to me" does that
+    const call = requests.find((r) => new URL(r.url).pathname === "/v1/staff/directory")!;
+    expect(new URL(call.url).searchParams.get("department")).toBe("roads");
+    // One department: no department to choose for assigning.
+    expect(screen.queryByLabelText("Department to assign within")).toBeNull();
+    await user.click(screen.getByLabelText("Select “Deep pothole”"));
+    expect(screen.getByRole("button", { name: "Assign to colleague" })).toBeDisabled();
+    await user.selectOptions(colleague, "Meera");
+    await user.click(screen.getByRole("button", { name: "Assign to colleague" }));
+    await screen.findByText("Finished: 1 done, 0 refused.");
+    const post = requests.find((r) => r.method === "POST")!;
+    expect(new URL(post.url).pathname).toBe(`/v1/issues/${A}/assignment`);
+    expect(await post.json()).toEqual({ assignee_id: MEERA });
+  });
+
+  it("lists another department's staff once it is chosen for assigning", async () => {
+    const user = userEvent.setup();
+    renderPage(<QueuePage />, { user: makeUser("staff", { departments: ["roads", "parks"] }), path: "/staff" });
+    await screen.findByRole("link", { name: "Deep pothole" });
+    expect(screen.getByLabelText("Colleague")).toBeDisabled();
+    expect(requests.some((r) => new URL(r.url).pathname === "/v1/staff/directory")).toBe(false);
+    await user.selectOptions(screen.getByLabelText("Department to assign within"), "parks");
+    const colleague = screen.getByLabelText("Colleague");
+    await waitFor(() => expect(within(colleague).getByRole("option", { name: "Pallavi" })).toBeInTheDocument());
+    expect(within(colleague).queryByRole("option", { name: "Meera" })).toBeNull();
   });
 });

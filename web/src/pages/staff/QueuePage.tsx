@@ -11,6 +11,7 @@ import { ProblemAlert, useProblemMessage } from "../../components/ProblemAlert";
 import { PriorityBadge, StatusBadge } from "../../components/StatusBadge";
 import { formatDate, formatNumber, formatRelative } from "../../i18n/format";
 import { useStaffCategories } from "./queue/categories";
+import { assignDepartment, colleagues, optionLabels, useStaffDirectory } from "./queue/directory";
 import {
   departmentChoices,
   filtersFromUrl,
@@ -49,6 +50,7 @@ export default function QueuePage() {
   const [report, setReport] = useState<BulkReport | null>(null);
   const [running, setRunning] = useState<{ kind: BulkKind; done: number; total: number } | null>(null);
   const [assignee, setAssignee] = useState("");
+  const [assignDept, setAssignDept] = useState("");
   const message = useProblemMessage();
   const ids = useId();
 
@@ -61,6 +63,11 @@ export default function QueuePage() {
       ),
     [user, categories],
   );
+  // Whom to assign to: the staff of the chosen department (the queue's filter unless another is picked).
+  const directoryDept = assignDepartment(assignDept || filters.department, departments);
+  const directory = useStaffDirectory(directoryDept);
+  const others = useMemo(() => colleagues(directory.staff, user?.id), [directory.staff, user]);
+  const labels = useMemo(() => optionLabels(others), [others]);
   const categoryNames = useMemo(() => new Map(categories.map((c) => [c.code, c.name])), [categories]);
 
   const { cursor } = pager;
@@ -129,7 +136,7 @@ export default function QueuePage() {
     window.setTimeout(refresh, 2000);
   }
 
-  const assigneeValue = assignee.trim();
+  const assigneeValue = others.some((m) => m.id === assignee) ? assignee : "";
   const doneCount = report?.outcomes.filter((o) => o.ok).length ?? 0;
   const refusedCount = (report?.outcomes.length ?? 0) - doneCount;
 
@@ -226,19 +233,49 @@ export default function QueuePage() {
           </button>
         </div>
         <div className="staff-bulk-assign">
+          {departments.length > 1 && (
+            <div className="field">
+              <label htmlFor={`${ids}-assign-dept`}>{t("bulk.assignDepartment")}</label>
+              <select
+                id={`${ids}-assign-dept`}
+                value={directoryDept}
+                onChange={(e) => {
+                  setAssignDept(e.target.value);
+                  setAssignee("");
+                }}
+              >
+                <option value="">{t("bulk.chooseDepartment")}</option>
+                {departments.map((d) => (
+                  <option key={d} value={d}>
+                    {d}
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
           <div className="field">
-            <label htmlFor={`${ids}-assignee`}>{t("bulk.assigneeId")}</label>
+            <label htmlFor={`${ids}-assignee`}>{t("bulk.assignee")}</label>
             <p id={`${ids}-assignee-hint`} className="hint">
-              {t("bulk.assigneeHint")}
+              {!directoryDept
+                ? t("bulk.chooseDepartmentFirst")
+                : directory.loaded && others.length === 0 && !directory.error
+                  ? t("bulk.noColleagues", { department: directoryDept })
+                  : t("bulk.assigneeHint", { department: directoryDept })}
             </p>
-            <input
+            <select
               id={`${ids}-assignee`}
               aria-describedby={`${ids}-assignee-hint`}
-              value={assignee}
-              maxLength={128}
-              autoComplete="off"
+              value={assigneeValue}
+              disabled={!directoryDept || others.length === 0}
               onChange={(e) => setAssignee(e.target.value)}
-            />
+            >
+              <option value="">{t("bulk.chooseAssignee")}</option>
+              {others.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {labels.get(m.id)}
+                </option>
+              ))}
+            </select>
           </div>
           <button
             type="button"
@@ -248,6 +285,7 @@ export default function QueuePage() {
             {t("bulk.assignTo")}
           </button>
         </div>
+        <ProblemAlert error={directory.error} />
         <div aria-live="polite" role="status">
           {running && (
             <p>{t("bulk.running", { done: formatNumber(running.done), total: formatNumber(running.total) })}</p>

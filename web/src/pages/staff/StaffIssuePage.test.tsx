@@ -6,6 +6,9 @@ import { makeUser, renderPage } from "../../test/render";
 import StaffIssuePage from "./StaffIssuePage";
 
 const ID = "0190a2b4-1c3d-7e5f-8a9b-00000000000a";
+const ME = "00000000-0000-4000-8000-000000000001"; // makeUser's id
+const MEERA = "0190a2b4-1c3d-7e5f-8a9b-0000000000e1";
+const RAVI = "0190a2b4-1c3d-7e5f-8a9b-0000000000e2";
 const json = (body: unknown, status = 200, type = "application/json") =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": type } });
 
@@ -62,6 +65,14 @@ beforeEach(() => {
       requests.push(request.clone());
       const url = new URL(request.url);
       if (url.pathname === "/v1/categories") return json(categories);
+      if (url.pathname === "/v1/staff/directory")
+        return json({
+          items: [
+            { id: MEERA, display_name: "Meera", departments: ["roads"] },
+            { id: RAVI, display_name: "Ravi", departments: ["roads", "parks"] },
+            { id: ME, display_name: "Test staff", departments: ["roads"] },
+          ],
+        });
       if (url.pathname === `/v1/issues/${ID}` && request.method === "GET") return json(current);
       if (url.pathname === `/v1/issues/${ID}/transitions`) {
         const body = (await request.json()) as { to: IssueDetail["status"] };
@@ -161,5 +172,43 @@ describe("StaffIssuePage", () => {
     expect(new URL(post.url).pathname).toBe(`/v1/issues/${ID}/assignment`);
     expect(await post.json()).toEqual({ priority: "urgent" });
     expect(screen.getByText("Urgent", { selector: ".badge" })).toBeInTheDocument();
+  });
+
+  it("assigns to a colleague chosen by name from the department's staff and shows their name", async () => {
+    const user = userEvent.setup();
+    render();
+    const colleague = await screen.findByLabelText("Colleague");
+    await waitFor(() => expect(within(colleague).getByRole("option", { name: "Meera" })).toBeInTheDocument());
+    const directoryCall = requests.find((r) => new URL(r.url).pathname === "/v1/staff/directory")!;
+    expect(new URL(directoryCall.url).searchParams.get("department")).toBe("roads");
+    // Oneself is not offered ("Assign to me" does that).
+    expect(within(colleague).queryByRole("option", { name: "Test staff" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Assign to colleague" })).toBeDisabled();
+    await user.selectOptions(colleague, "Ravi");
+    await user.click(screen.getByRole("button", { name: "Assign to colleague" }));
+    await screen.findByText("Saved");
+    const post = requests.find((r) => r.method === "POST")!;
+    expect(new URL(post.url).pathname).toBe(`/v1/issues/${ID}/assignment`);
+    expect(post.headers.get("Idempotency-Key")).toBeTruthy();
+    expect(await post.json()).toEqual({ assignee_id: RAVI });
+    const facts = screen.getByText("Assignee").nextElementSibling!;
+    expect(facts).toHaveTextContent("Ravi");
+  });
+
+  it("shows the assignee's id when the directory does not know them", async () => {
+    current = detail({ assignee_id: "0190a2b4-1c3d-7e5f-8a9b-0000000000ff" });
+    render();
+    await screen.findByRole("heading", { level: 1, name: "Deep pothole" });
+    expect(screen.getByText("Assignee").nextElementSibling).toHaveTextContent("0190a2b4-1c3d-7e5f-8a9b-0000000000ff");
+  });
+
+  it("names the assignee from the directory, and says You for oneself", async () => {
+    current = detail({ assignee_id: MEERA });
+    const first = render();
+    await waitFor(() => expect(screen.getByText("Assignee").nextElementSibling).toHaveTextContent("Meera"));
+    first.unmount();
+    current = detail({ assignee_id: ME });
+    render();
+    await waitFor(() => expect(screen.getByText("Assignee").nextElementSibling).toHaveTextContent("You"));
   });
 });

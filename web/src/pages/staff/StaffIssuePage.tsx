@@ -13,6 +13,7 @@ import { PriorityBadge, StatusBadge } from "../../components/StatusBadge";
 import { formatDateTime, formatRelative } from "../../i18n/format";
 import { CannedPicker } from "./issue/CannedPicker";
 import { cannedResponsesOf, useStaffCategories } from "./queue/categories";
+import { assigneeLabel, colleagues, optionLabels, useStaffDirectory } from "./queue/directory";
 import {
   allowedTransitions,
   pollUntil,
@@ -114,6 +115,11 @@ export default function StaffIssuePage() {
   const [priority, setPriority] = useState<Priority | "">("");
   const [assignee, setAssignee] = useState("");
   const assignable = issue ? !UNASSIGNABLE.includes(issue.status) : false;
+  // The issue's department's staff: names for the assignee and whom to assign to.
+  const directory = useStaffDirectory(issue?.department);
+  const others = useMemo(() => colleagues(directory.staff, user?.id), [directory.staff, user]);
+  const labels = useMemo(() => optionLabels(others), [others]);
+  const chosen = others.some((m) => m.id === assignee && m.id !== issue?.assignee_id) ? assignee : "";
 
   async function assign(body: { priority?: Priority; assignee_id?: string }) {
     if (!issue) return;
@@ -200,9 +206,7 @@ export default function StaffIssuePage() {
         <dt>{t("issue.assignee")}</dt>
         <dd>
           {issue.assignee_id
-            ? issue.assignee_id === user?.id
-              ? t("issue.you")
-              : issue.assignee_id
+            ? assigneeLabel(issue.assignee_id, directory.staff, user?.id, t("issue.you"))
             : t("issue.unassigned")}
         </dd>
         <dt>{t("issue.reported")}</dt>
@@ -333,17 +337,35 @@ export default function StaffIssuePage() {
               </button>
             </div>
             <div className="staff-row">
-              <FormField label={t("bulk.assigneeId")} hint={t("bulk.assigneeHint")} name="assignee_id" error={assignment.error}>
-                <input value={assignee} maxLength={128} autoComplete="off" onChange={(e) => setAssignee(e.target.value)} />
-              </FormField>
-              <button
-                type="button"
-                disabled={busy || !assignee.trim()}
-                onClick={() => void assign({ assignee_id: assignee.trim() })}
-              >
+              <div className="field">
+                <label htmlFor={`${ids}-assignee`}>{t("bulk.assignee")}</label>
+                <p id={`${ids}-assignee-hint`} className="hint">
+                  {!issue.department
+                    ? t("issue.noDepartmentStaff")
+                    : directory.loaded && others.length === 0 && !directory.error
+                      ? t("bulk.noColleagues", { department: issue.department })
+                      : t("bulk.assigneeHint", { department: issue.department })}
+                </p>
+                <select
+                  id={`${ids}-assignee`}
+                  aria-describedby={`${ids}-assignee-hint`}
+                  value={chosen}
+                  disabled={others.length === 0}
+                  onChange={(e) => setAssignee(e.target.value)}
+                >
+                  <option value="">{t("bulk.chooseAssignee")}</option>
+                  {others.map((m) => (
+                    <option key={m.id} value={m.id} disabled={m.id === issue.assignee_id}>
+                      {labels.get(m.id)}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <button type="button" disabled={busy || !chosen} onClick={() => void assign({ assignee_id: chosen })}>
                 {t("bulk.assignTo")}
               </button>
             </div>
+            <ProblemAlert error={directory.error} />
             <ProblemAlert error={assignment.error} />
           </>
         )}

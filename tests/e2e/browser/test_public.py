@@ -247,6 +247,14 @@ async def test_the_reporter_votes_comments_and_reopens_with_live_status(page: Pa
         await expect(page.get_by_text("Back on the list")).to_be_visible()
         detail = (await reporter.get(path)).json()
         assert detail["votes"] == 1
+
+        # After a reload the page asks what this viewer did: the vote shows as given, the follow as not.
+        await page.reload()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+        voted = page.get_by_role("button", name="Voted", exact=True)
+        await expect(voted).to_have_attribute("aria-pressed", "true")
+        await expect(voted).to_be_enabled()
+        await expect(page.get_by_role("button", name="Follow", exact=True)).to_have_attribute("aria-pressed", "false")
     finally:
         await reporter.aclose()
         await crew.aclose()

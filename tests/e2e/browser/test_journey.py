@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from tests.e2e.api import PASSWORD, eventually, sign_in, staff
 from tests.e2e.browser.axe import assert_accessible
@@ -64,7 +65,7 @@ async def report_a_pothole(page: Page, title: str, lat: float, lon: float) -> st
     await page.get_by_label("Title").fill(title)
     await page.get_by_label("Description").fill("A deep one, right where buses stop.")
     await page.get_by_label("Add photos").set_input_files(
-        files=[{"name": "pothole.jpg", "mimeType": "image/jpeg", "buffer": photo(size=(800, 600))}]
+        files=[FilePayload(name="pothole.jpg", mimeType="image/jpeg", buffer=photo(size=(800, 600)))]
     )
     item = page.get_by_role("listitem").filter(has_text="pothole.jpg")
     await expect(item.get_by_role("status")).to_have_text("✔ Ready", timeout=SLOW_MS)
@@ -73,11 +74,12 @@ async def report_a_pothole(page: Page, title: str, lat: float, lon: float) -> st
     link = page.get_by_role("link", name="Open your report")
     await expect(link).to_be_visible(timeout=SLOW_MS)
     href = await link.get_attribute("href")
-    assert href is not None and href.startswith("/issues/"), href
+    assert href is not None
+    assert href.startswith("/issues/"), href
     return href.removeprefix("/issues/")
 
 
-def resolved_mail(email: str) -> object:
+def resolved_mail(email: str) -> Callable[[EmailMessage], bool]:
     def match(message: EmailMessage) -> bool:
         return email.lower() in str(message["To"]).lower() and any("action=reopen" in link for link in links(message))
 
@@ -165,7 +167,10 @@ async def test_a_report_from_sign_up_to_resolved_with_live_status_and_the_emaile
     client = await sign_in(system, email)
     try:
         final = await eventually(client, f"/v1/issues/{issue_id}", lambda i: i["status"] == "resolved")
-        assert [(h["from"], h["to"]) for h in final["history"]] == [("open", "acknowledged"), ("acknowledged", "resolved")]
+        assert [(h["from"], h["to"]) for h in final["history"]] == [
+            ("open", "acknowledged"),
+            ("acknowledged", "resolved"),
+        ]
         assert len(final["photos"]) == 1
     finally:
         await client.aclose()

@@ -1,6 +1,7 @@
 """The admin screens in the browser, signed in as the bootstrap admin through /signin: a new staff
 account with a department is listed, then disabled (after a confirmation dialog) and marked so; a new
-API key shows its secret once; a canned response added to a category is still there after a reload.
+API key shows its secret once; a canned response added to a category is still there after a reload;
+a webhook endpoint shows its signing secret once, its delivery log, and is deleted after a confirmation.
 axe passes on all four screens, at desktop width and at a 360 px phone."""
 
 from __future__ import annotations
@@ -130,9 +131,24 @@ async def test_an_admin_manages_staff_api_keys_and_canned_responses(page: Page, 
     await expect(canned.get_by_label("Title")).to_have_value("Railing repaired")
     await expect(canned.get_by_label("Text")).to_have_value("The railing was welded back in place.")
 
+    # A webhook endpoint: its signing secret once, its (empty) delivery log, then deleted after confirming.
     await page.goto("/admin/webhooks")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
-    await assert_accessible(page, context="webhooks")
+    hook = f"http://127.0.0.1:9/hook-{uuid4().hex[:6]}"
+    await page.get_by_label(re.compile(r"^URL")).fill(hook)
+    await page.get_by_role("checkbox", name="All events").uncheck()
+    await page.get_by_role("checkbox", name="IssueReported").check()
+    await page.get_by_role("button", name="Add endpoint").click()
+    secret = page.get_by_role("region", name=f"Signing secret for {hook}")
+    await expect(secret.get_by_role("textbox")).to_have_value(re.compile(r"^whsec_"))
+    await page.get_by_role("button", name=f"Deliveries to {hook}").click()
+    await expect(page.get_by_role("heading", name=f"Deliveries to {hook}")).to_be_focused()
+    await expect(page.get_by_text("No deliveries yet.")).to_be_visible()
+    await assert_accessible(page, context="webhooks with a new endpoint and its delivery log")
+    await page.get_by_role("button", name=f"Delete {hook}").click()
+    await page.get_by_role("dialog", name=f"Delete the endpoint {hook}?").get_by_role("button", name="Delete").click()
+    await expect(page.get_by_text(f"Deleted {hook}.")).to_be_visible()
+    await expect(page.get_by_role("row").filter(has_text=hook)).to_have_count(0)
 
 
 @phone_only

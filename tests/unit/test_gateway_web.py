@@ -108,7 +108,6 @@ async def test_config_json_names_the_map(gw: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-cache"
     assert response.json() == {
-        "mapStyleUrl": None,
         "tileUrl": "https://{s}.tile.example.org/{z}/{x}/{y}.png",
         "tileAttribution": "© Tiles",
         "defaultCenter": [12.9716, 77.5946],

@@ -143,13 +143,12 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
 def _web_app(settings: GatewaySettings) -> WebApp:
     assert settings.web_dist is not None
     config = {
-        "mapStyleUrl": settings.web_map_style_url,
         "tileUrl": settings.web_tile_url,
         "tileAttribution": settings.web_tile_attribution,
         "defaultCenter": [settings.web_default_lat, settings.web_default_lon],
         "defaultZoom": settings.web_default_zoom,
     }
-    return WebApp(settings.web_dist, config, map_urls=[settings.web_map_style_url, settings.web_tile_url])
+    return WebApp(settings.web_dist, config, map_urls=[settings.web_tile_url])
 
 
 def _route_paths(app: FastAPI) -> list[str]:

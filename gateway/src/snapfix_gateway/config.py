@@ -80,10 +80,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # -- the web app (web/): its built files, served at / next to the API (web.py). An empty
     # SNAPFIX_WEB_DIST turns it off; unset, the repository's web/dist when it is built.
     web_dist: Path | None = Field(default_factory=_repo_web_dist, description="The built web app (index.html, assets/)")
-    # What the app's map shows (GET /config.json): a style (vector maps) or a raster tile URL
-    # template (``https://tile.example/{z}/{x}/{y}.png``), with the attribution its licence asks
-    # for. Their hosts are added to the page's Content-Security-Policy.
-    web_map_style_url: str | None = None
+    # What the app's map shows (GET /config.json): a raster tile URL template (Leaflet draws the
+    # map: ``https://tile.example/{z}/{x}/{y}.png``), with the attribution its licence asks for.
+    # Its host is added to the page's Content-Security-Policy. Unset: the map has no background.
     web_tile_url: str | None = None
     web_tile_attribution: str | None = None
     web_default_lat: float = Field(default=12.9716, ge=-90, le=90, description="Where the map opens (Bengaluru)")
@@ -105,7 +104,7 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
             )
         return value
 
-    @field_validator("web_map_style_url", "web_tile_url", mode="before")
+    @field_validator("web_tile_url", mode="before")
     @classmethod
     def _map_url(cls, value: object) -> object:
         if value == "":

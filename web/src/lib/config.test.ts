@@ -22,7 +22,7 @@ describe("config", () => {
   });
 
   it("uses what the server sends", async () => {
-    const body = { mapStyleUrl: null, tileUrl: "https://t/{z}/{x}/{y}.png", tileAttribution: "© OSM", defaultCenter: [28.6, 77.2], defaultZoom: 11 };
+    const body = { tileUrl: "https://t/{z}/{x}/{y}.png", tileAttribution: "© OSM", defaultCenter: [28.6, 77.2], defaultZoom: 11 };
     vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } })));
     await expect(loadConfig()).resolves.toEqual(body);
   });

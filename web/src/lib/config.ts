@@ -1,6 +1,5 @@
 /** Runtime configuration, served by the gateway at /config.json (absent: safe defaults). */
 export interface AppConfig {
-  mapStyleUrl: string | null;
   tileUrl: string | null;
   tileAttribution: string | null;
   defaultCenter: [number, number];
@@ -8,7 +7,6 @@ export interface AppConfig {
 }
 
 export const DEFAULT_CONFIG: AppConfig = {
-  mapStyleUrl: null,
   tileUrl: null,
   tileAttribution: null,
   defaultCenter: [12.9716, 77.5946], // Bengaluru
@@ -28,7 +26,6 @@ export function parseConfig(raw: unknown): AppConfig {
       : DEFAULT_CONFIG.defaultCenter;
   const zoom = typeof r.defaultZoom === "number" && Number.isFinite(r.defaultZoom) ? r.defaultZoom : DEFAULT_CONFIG.defaultZoom;
   return {
-    mapStyleUrl: str(r.mapStyleUrl),
     tileUrl: str(r.tileUrl),
     tileAttribution: str(r.tileAttribution),
     defaultCenter: center,

@@ -134,8 +134,8 @@ RULES: dict[str, Call] = {
     "GET /v1/me/issues": Call(SIGNED),
     "GET /v1/me/following": Call(SIGNED),
     "GET /v1/staff/queue": Call(STAFF_ONLY),
-    "GET /v1/categories": Call(PUBLIC),
-    "GET /v1/categories/{code}": Call(PUBLIC),
+    "GET /v1/categories": Call(PUBLIC_VIEWER),  # staff and admins also get the canned responses
+    "GET /v1/categories/{code}": Call(PUBLIC_VIEWER),
     "PUT /v1/categories/{code}": Call(
         ADMIN_ONLY, body=lambda r: r["category_body"], path=lambda r: {"code": r["new_category"]}
     ),

@@ -1,6 +1,7 @@
 """The staff console in Chromium on the real stack: a citizen's report reaches the queue of its
-department's staff, who bulk-acknowledge it, open it, start work and resolve it with the category's
-canned response; the API then holds it resolved with that note. axe passes on both screens; the
+department's staff, who bulk-acknowledge it, open it, assign it to a colleague chosen by name from
+the staff directory, start work and resolve it with the category's canned response; the API then
+holds it resolved with that note, assigned to that colleague. axe passes on both screens; the
 queue fits a phone."""
 
 from __future__ import annotations
@@ -42,13 +43,25 @@ async def signed_in_as(page: Page, token: str) -> None:
 
 
 async def seeded(system: System) -> dict[str, Any]:
-    """A fresh category (its own department, canned responses), a staff member of it, a citizen's report in it."""
+    """A fresh category (its own department, canned responses), two staff members of it, a citizen's report in it."""
     code, department = f"staff-ui-{uuid4().hex[:8]}", f"dept-{uuid4().hex[:8]}"
     admin = await sign_in(system, *ADMIN)
     try:
         body = {"name": "Broken bench", "department": department, "sla_hours": 48, "canned_responses": CANNED}
         put = await admin.put(f"/v1/categories/{code}", json=body)
         assert put.status_code == 201, put.text
+        colleague_name = f"Asha {uuid4().hex[:4]}"
+        created = await admin.post(
+            "/v1/admin/users",
+            json={
+                "email": f"colleague-{uuid4().hex[:10]}@city.example",
+                "password": PASSWORD,
+                "display_name": colleague_name,
+                "departments": [department],
+            },
+        )
+        assert created.status_code == 201, created.text
+        colleague_id: str = created.json()["id"]
     finally:
         await admin.aclose()
     crew = await staff(system, department)
@@ -62,10 +75,17 @@ async def seeded(system: System) -> dict[str, Any]:
         email = (await crew.get("/v1/me")).json()["email"]
     finally:
         await resident.aclose()
-    return {"crew": crew, "email": email, "issue_id": issue_id, "title": title}
+    return {
+        "crew": crew,
+        "email": email,
+        "issue_id": issue_id,
+        "title": title,
+        "colleague_name": colleague_name,
+        "colleague_id": colleague_id,
+    }
 
 
-async def test_staff_acknowledge_in_bulk_then_work_and_resolve_with_a_canned_response(
+async def test_staff_acknowledge_in_bulk_assign_to_a_colleague_then_work_and_resolve_with_a_canned_response(
     page: Page, system: System
 ) -> None:
     seed = await seeded(system)
@@ -96,7 +116,17 @@ async def test_staff_acknowledge_in_bulk_then_work_and_resolve_with_a_canned_res
         await expect(page.get_by_role("heading", level=1)).to_have_text(title)
         await assert_accessible(page, context="staff issue page")
 
+        # Assign to a colleague by name (the department's staff directory), not by a typed id.
+        await page.get_by_label("Colleague", exact=True).select_option(label=seed["colleague_name"])
+        await page.get_by_role("button", name="Assign to colleague").click()
+        await expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible(timeout=SLOW_MS)
+        assignee = page.locator("dt", has_text="Assignee").locator("xpath=following-sibling::dd[1]")
+        await expect(assignee).to_have_text(seed["colleague_name"])
+        await eventually(crew, f"/v1/issues/{issue_id}", lambda i: i["assignee_id"] == seed["colleague_id"])
+
         await page.get_by_role("button", name="Start work (in progress)").click()
+        # In progress once the move is gone ("Saved" shows already, from the assignment).
+        await expect(page.get_by_role("button", name="Start work (in progress)")).to_have_count(0, timeout=SLOW_MS)
         await expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible(timeout=SLOW_MS)
         await expect(page.get_by_role("button", name="Resolve")).to_be_visible()
 
@@ -141,7 +171,7 @@ async def test_the_queue_fits_a_phone(page: Page, system: System, viewport: View
     await page.goto("/staff")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Staff queue")
     # Admins see every department's queue and may pick any of them.
-    await expect(page.get_by_label("Department")).to_be_visible()
+    await expect(page.get_by_label("Department", exact=True)).to_be_visible()
     # Each row is a card as wide as the screen at most.
     first = page.get_by_role("row").nth(1)
     await expect(first.get_by_role("link")).to_be_visible()

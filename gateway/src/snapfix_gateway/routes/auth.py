@@ -676,7 +676,7 @@ async def staff_directory(
     """
     if not directory.may_read(principal.role, principal.departments, department):
         raise Problem(403, "Forbidden", f"Only staff of {department} (or administrators) may list its staff.")
-    response.headers["Cache-Control"] = "private, max-age=30"
+    response.headers["Cache-Control"] = "no-store"  # kept by the gateway, which clears it on a change
     try:
         found = await directory.staff_of(Account.get_pymongo_collection(), sessions.redis, department)
     except PyMongoError as exc:

@@ -459,6 +459,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/issues/{issue_id}/viewer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Viewer State
+         * @description Whether you voted for, follow, or reported this issue (for you alone: `Cache-Control: private, no-store`).
+         *
+         *     Kept out of `GET /v1/issues/{issue_id}`, which is the same for every citizen and revalidated
+         *     by its ETag. Votes and follows are applied moments after their 202: read this again after one.
+         */
+        get: operations["viewer_state_v1_issues__issue_id__viewer_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/issues": {
         parameters: {
             query?: never;
@@ -2345,6 +2368,27 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * ViewerState
+         * @description What the signed-in caller has done about one issue.
+         */
+        ViewerState: {
+            /**
+             * Voted
+             * @description You have voted for it
+             */
+            voted: boolean;
+            /**
+             * Following
+             * @description You follow it
+             */
+            following: boolean;
+            /**
+             * Is Reporter
+             * @description You reported it (anonymous reports included)
+             */
+            is_reporter: boolean;
         };
         /** WatchList */
         WatchList: {
@@ -5415,6 +5459,88 @@ export interface operations {
                 };
             };
             /** @description Invalid request; `errors` names each field */
+            422: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limit reached; see Retry-After */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka or the issues service is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    viewer_state_v1_issues__issue_id__viewer_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                issue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewerState"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such issue */
+            404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid; `errors` names each field */
             422: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];

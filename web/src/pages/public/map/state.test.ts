@@ -122,8 +122,23 @@ describe("reopening", () => {
     expect(canReopen(issue(), "u1", now)).toBe(true);
     expect(canReopen(issue(), "u2", now)).toBe(false);
     expect(canReopen(issue(), null, now)).toBe(false);
-    expect(canReopen(issue({ status: "closed" }), "u1", now)).toBe(false);
     expect(canReopen(issue(), "u1", new Date("2026-02-05T00:00:00Z"))).toBe(false);
+  });
+
+  it("is offered on a closed issue too, within 30 days of its resolution (rules.py)", () => {
+    expect(canReopen(issue({ status: "closed" }), "u1", now)).toBe(true);
+    expect(canReopen(issue({ status: "closed" }), "u2", now)).toBe(false);
+    // the window runs from resolved_at, not from the closing
+    expect(canReopen(issue({ status: "closed" }), "u1", new Date("2026-01-31T00:00:00Z"))).toBe(true);
+    expect(canReopen(issue({ status: "closed" }), "u1", new Date("2026-01-31T00:00:01Z"))).toBe(false);
+  });
+
+  it("is not offered without a resolution time, nor on other statuses", () => {
+    expect(canReopen(issue({ resolved_at: null }), "u1", now)).toBe(false);
+    expect(canReopen(issue({ status: "closed", resolved_at: null }), "u1", now)).toBe(false);
+    for (const status of ["open", "acknowledged", "in_progress", "reopened", "rejected", "duplicate", "withdrawn"]) {
+      expect(canReopen(issue({ status } as Partial<IssueDetail>), "u1", now)).toBe(false);
+    }
   });
 });
 

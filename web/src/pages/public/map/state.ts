@@ -165,12 +165,19 @@ export function mapRequest(
 
 export const REOPEN_WINDOW_DAYS = 30;
 
-/** The reporter may reopen a resolved issue for 30 days after it was resolved. */
+/** The statuses the reporter may reopen from (rules.py's REPORTER_TRANSITIONS into "reopened"). */
+export const REOPENABLE_STATUSES: ReadonlySet<string> = new Set(["resolved", "closed"]);
+
+/**
+ * The reporter may reopen a resolved or closed issue for 30 days after it was resolved, as the API decides
+ * (services/issues rules.py): measured from resolved_at, and never without one.
+ */
 export function canReopen(issue: Pick<IssueDetail, "status" | "reporter_id" | "resolved_at">, userId: string | null | undefined, now: Date = new Date()): boolean {
-  if (!userId || issue.status !== "resolved" || issue.reporter_id !== userId) return false;
-  if (!issue.resolved_at) return true;
-  const age = now.getTime() - new Date(issue.resolved_at).getTime();
-  return age <= REOPEN_WINDOW_DAYS * 24 * 3600 * 1000;
+  if (!userId || !REOPENABLE_STATUSES.has(issue.status) || issue.reporter_id !== userId) return false;
+  if (!issue.resolved_at) return false;
+  const resolved = new Date(issue.resolved_at).getTime();
+  if (Number.isNaN(resolved)) return false;
+  return now.getTime() - resolved <= REOPEN_WINDOW_DAYS * 24 * 3600 * 1000;
 }
 
 export type IssueState =

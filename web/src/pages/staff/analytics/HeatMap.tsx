@@ -31,6 +31,16 @@ interface Heatmap {
   cells: HeatCell[];
 }
 
+/**
+ * A tooltip's content as text: Leaflet inserts a string given to bindTooltip as HTML, and the text holds the
+ * API's geohash interpolated by i18next without escaping, so it goes in as a text node instead.
+ */
+export function tooltipContent(text: string): HTMLElement {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
 function viewOf(map: L.Map): View {
   const b = map.getBounds();
   return { bbox: bboxParam(b.getWest(), b.getSouth(), b.getEast(), b.getNorth()), precision: precisionForZoom(map.getZoom()) };
@@ -118,7 +128,7 @@ export function HeatMap({ range, category, locale }: { range: Range; category: s
         fillColor: "#d9480f",
         fillOpacity: heatOpacity(level),
       })
-        .bindTooltip(describe(cell))
+        .bindTooltip(tooltipContent(describe(cell)))
         .addTo(layer);
     }
     // redrawn when the data or the language changes

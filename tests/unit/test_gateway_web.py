@@ -96,6 +96,18 @@ async def test_a_missing_asset_is_a_problem_not_the_index(gw: httpx.AsyncClient)
     assert response.json()["status"] == 404
 
 
+@pytest.mark.parametrize("path", ["/assets/index-Ab12.js.map", "/assets/index-Ab12.JS.MAP", "/stray.js.map"])
+async def test_source_maps_are_never_served_even_when_present(gw: httpx.AsyncClient, dist: Path, path: str) -> None:
+    (dist / "assets" / "index-Ab12.js.map").write_text('{"version":3,"sources":["src/secret.ts"]}')
+    (dist / "stray.js.map").write_text('{"version":3,"sources":["src/secret.ts"]}')
+    for method in (gw.get, gw.head):
+        response = await method(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert b"secret" not in response.content
+    assert (await gw.get("/assets/index-Ab12.js")).text == SCRIPT  # the script itself still is
+
+
 async def test_files_at_the_root_of_the_build_are_served_and_revalidated(gw: httpx.AsyncClient) -> None:
     response = await gw.get("/favicon.svg")
     assert response.status_code == 200

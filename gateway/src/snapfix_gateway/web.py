@@ -11,7 +11,9 @@ so their 404 and 405 stay problem+json and the OpenAPI document never names thes
   is a 404 (a stale page's chunk must fail, not parse the app's HTML as JavaScript);
 - another file at the root of the build (Vite copies ``public/`` there): served, revalidated;
 - anything else: ``index.html`` (``no-cache``), so that deep links (``/issues/<id>``, ``/staff``)
-  open the app, which routes them itself.
+  open the app, which routes them itself;
+- a source map (``….map``), anywhere: never served (a 404 problem), even when a build holds one:
+  the build leaves them out (``vite.config.ts``), and this keeps one left behind private.
 
 Files are served by Starlette's ``StaticFiles``, which refuses paths out of its directory.
 Every answer carries a strict Content-Security-Policy (scripts, styles, fonts and fetches from
@@ -102,6 +104,9 @@ class WebApp:
         if path == "/config.json":
             response = Response(self.config, media_type="application/json")
             await response(scope, receive, self._with_headers(send, REVALIDATE))
+            return
+        if path.lower().endswith(".map"):
+            await send_problem(scope, send, 404, "Not Found", "Source maps are not published.")
             return
         if path.startswith("/assets/"):
             served = await self._file(self.assets, path.removeprefix("/assets/"), scope)

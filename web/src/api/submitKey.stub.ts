@@ -2,7 +2,8 @@
  * For tests: a `fetch` that keeps answers per Idempotency-Key the way the gateway does
  * (gateway/src/snapfix_gateway/idempotency.py): a POST answer below 500 is kept and replayed for the
  * same key and the same request (path, query, body); the same key with another request is 422.
- * A stub built on it cannot pass a form that keeps a key after a definite answer.
+ * A stub built on it cannot pass a form that keeps a key after a definite answer. A handler's 409
+ * "still being processed" stands for the gateway's own answer to a concurrent retry: not kept.
  */
 export interface GatewayStub {
   fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -39,7 +40,8 @@ export function gatewayStub(handler: (request: Request) => Response | Promise<Re
     }
     handled++;
     const response = await handler(request);
-    if (response.status < 500) {
+    const inProgress = response.status === 409 && /still being processed/.test(await response.clone().text());
+    if (response.status < 500 && !inProgress) {
       const body = await response.clone().text();
       kept.set(key, { fp, status: response.status, headers: [...response.headers.entries()], body });
     }

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { useSubmitKey } from "../../api/submitKey";
 import { ProblemError } from "../../api/problem";
 import type { PasswordResetAccepted, PasswordResetConfirm, PasswordResetRequest } from "../../api/types";
 import { useSession } from "../../auth/session";
@@ -27,7 +27,7 @@ function RequestLink() {
   const { t } = useTranslation(["auth", "common"]);
   usePageTitle(t("titles.passwordReset", { ns: "common" }));
   const [values, setValues, clearDraft] = useDraft("password-reset", { email: "" });
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [sentTo, setSentTo] = useState<string | null>(null);
@@ -38,8 +38,7 @@ function RequestLink() {
     setError(null);
     const body: PasswordResetRequest = { email: values.email.trim() };
     try {
-      await api.post<PasswordResetAccepted>("/v1/auth/password-reset", { json: body, idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      await keys.send<PasswordResetAccepted>("POST", "/v1/auth/password-reset", { json: body });
       setSentTo(body.email);
       clearDraft();
     } catch (problem) {
@@ -97,7 +96,7 @@ function ChooseNewPassword({ token }: { token: string }) {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [showPassword, setShowPassword] = useState(false);
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [localError, setLocalError] = useState<{ field: "new_password" | "confirm"; message: string } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -118,8 +117,7 @@ function ChooseNewPassword({ token }: { token: string }) {
     setError(null);
     const body: PasswordResetConfirm = { token, new_password: password };
     try {
-      await api.post("/v1/auth/password-reset/confirm", { json: body, idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      await keys.send("POST", "/v1/auth/password-reset/confirm", { json: body });
       setPassword("");
       setConfirm("");
       setDone(true);

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { useSubmitKey } from "../../api/submitKey";
 import type { RegisterRequest, RegistrationAccepted } from "../../api/types";
 import { FormField } from "../../components/FormField";
 import { usePageTitle } from "../../components/PageTitle";
@@ -21,7 +21,7 @@ export default function SignUpPage() {
   const [values, setValues, clearDraft] = useDraft("signup", { display_name: "", email: "" });
   const [password, setPassword] = useState("");
   const [showPassword, setShowPassword] = useState(false);
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [localError, setLocalError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -39,13 +39,12 @@ export default function SignUpPage() {
     setError(null);
     const body: RegisterRequest = { display_name: values.display_name.trim(), email: values.email.trim(), password };
     try {
-      await api.post<RegistrationAccepted>("/v1/auth/register", { json: body, idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      await keys.send<RegistrationAccepted>("POST", "/v1/auth/register", { json: body });
       setSentTo(body.email);
       setPassword("");
       clearDraft();
     } catch (problem) {
-      setError(problem); // the same key on the next try
+      setError(problem); // the same key only when the outcome is unknown (api/submitKey.ts)
     } finally {
       setBusy(false);
     }

@@ -1,7 +1,8 @@
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
+import { useSubmitKey } from "../../api/submitKey";
 import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
@@ -28,7 +29,7 @@ export default function UnsubscribePage() {
   const valid = plausibleToken(token, 1000, 1);
   const [info, setInfo] = useState<UnsubscribeInfo | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
@@ -57,11 +58,7 @@ export default function UnsubscribePage() {
     setBusy(true);
     setError(null);
     try {
-      const result = await api.post<Unsubscribed>("/v1/notifications/unsubscribe", {
-        searchParams: { token },
-        idempotencyKey: key,
-      });
-      setKey(newIdempotencyKey());
+      const result = await keys.send<Unsubscribed>("POST", "/v1/notifications/unsubscribe", { searchParams: { token } });
       setDone(result.unsubscribed);
     } catch (problem) {
       setError(problem);

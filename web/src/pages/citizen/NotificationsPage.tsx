@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
+import { useSubmitKey } from "../../api/submitKey";
 import type { FeedPage, NotificationItem } from "../../api/types";
 import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
@@ -24,8 +25,8 @@ export default function NotificationsPage() {
   const [attempt, setAttempt] = useState(0);
   const [busy, setBusy] = useState<string | null>(null);
   const [announce, setAnnounce] = useState("");
-  // One key per logical "mark all read", kept across retries.
-  const allKey = useRef(newIdempotencyKey());
+  // "Mark all read" keeps its key only across retries whose outcome is unknown (api/submitKey.ts).
+  const allKeys = useSubmitKey();
 
   useEffect(() => {
     const abort = new AbortController();
@@ -58,8 +59,7 @@ export default function NotificationsPage() {
     setBusy("all");
     setError(null);
     try {
-      await api.post("/v1/me/notifications/read-all", { idempotencyKey: allKey.current });
-      allKey.current = newIdempotencyKey();
+      await allKeys.send("POST", "/v1/me/notifications/read-all");
       setPage((p) => (p ? markAllRead(p) : p));
       setAnnounce(t("feed.markedAll"));
     } catch (e) {

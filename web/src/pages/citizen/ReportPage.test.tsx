@@ -1,5 +1,6 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { gatewayStub } from "../../api/submitKey.stub";
 import { clearTokens } from "../../api/tokens";
 import { resetConfigCache } from "../../lib/config";
 import { makeUser, renderPage } from "../../test/render";
@@ -18,23 +19,21 @@ beforeEach(() => {
   resetConfigCache();
   posts = [];
   answers = [];
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init);
-      const url = new URL(request.url);
-      if (url.pathname === "/config.json") return new Response("", { status: 404 });
-      if (url.pathname === "/v1/categories") return json({ items: [POTHOLE], next_cursor: null });
-      if (url.pathname === "/v1/issues/suggestions") return json({ items: [] });
-      if (url.pathname === "/v1/issues" && request.method === "POST") {
-        posts.push({ key: request.headers.get("idempotency-key"), body: (await request.json()) as Record<string, unknown> });
-        return answers.shift()!();
-      }
-      if (url.pathname.startsWith("/v1/issues/")) return json({ id: "i1" });
-      if (url.pathname === "/v1/me/issues") return json({ items: [], next_cursor: null });
-      return json({ status: 404, title: "Not Found" }, 404);
-    }),
-  );
+  // Answers kept per Idempotency-Key as the gateway does: a key kept after a refusal fails the test.
+  const gateway = gatewayStub(async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/config.json") return new Response("", { status: 404 });
+    if (url.pathname === "/v1/categories") return json({ items: [POTHOLE], next_cursor: null });
+    if (url.pathname === "/v1/issues/suggestions") return json({ items: [] });
+    if (url.pathname === "/v1/issues" && request.method === "POST") {
+      posts.push({ key: request.headers.get("idempotency-key"), body: (await request.json()) as Record<string, unknown> });
+      return answers.shift()!();
+    }
+    if (url.pathname.startsWith("/v1/issues/")) return json({ id: "i1" });
+    if (url.pathname === "/v1/me/issues") return json({ items: [], next_cursor: null });
+    return json({ status: 404, title: "Not Found" }, 404);
+  });
+  vi.stubGlobal("fetch", vi.fn(gateway.fetch));
 });
 afterEach(() => vi.unstubAllGlobals());
 
@@ -76,7 +75,7 @@ describe("ReportPage", () => {
 
   it("keeps one Idempotency-Key per logical submit, keeps the draft on failure and clears it on 202", async () => {
     answers = [
-      () => json({ status: 409, title: "Conflict", detail: "Still being processed." }, 409),
+      () => json({ type: "about:blank", status: 409, title: "Conflict", detail: "A request with this Idempotency-Key is still being processed." }, 409),
       () => json({ status: 422, title: "Unprocessable", detail: "Invalid report.", errors: [{ field: "title", message: "title is not allowed (server)" }] }, 422),
       () => json({ id: "11111111-2222-4333-8444-555555555555", status: "accepted" }, 202),
     ];
@@ -85,10 +84,10 @@ describe("ReportPage", () => {
     const send = screen.getByRole("button", { name: "Send the report" });
 
     fireEvent.click(send);
-    expect(await screen.findByText("Still being processed.")).toBeInTheDocument();
+    expect(await screen.findByText("A request with this Idempotency-Key is still being processed.")).toBeInTheDocument();
     expect(JSON.parse(sessionStorage.getItem("snapfix.draft.report")!).title).toBe("Deep pothole");
 
-    fireEvent.click(send); // a retry of the same submit: the same key
+    fireEvent.click(send); // a retry of the same submit whose outcome is unknown: the same key
     expect(await screen.findByText("title is not allowed (server)", { selector: ".field-error *, .field-error" })).toBeInTheDocument();
     expect(posts).toHaveLength(2);
     expect(posts[1]!.key).toBe(posts[0]!.key);

@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, newIdempotencyKey, ProblemError } from "../../api/client";
+import { api, ProblemError } from "../../api/client";
+import { useSubmitKey } from "../../api/submitKey";
 import type { Accepted, CategorySpec, IssueDetail, ReportIssueRequest } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { FormField } from "../../components/FormField";
@@ -17,7 +18,6 @@ import {
   EMPTY_DRAFT,
   fieldMessage,
   groupCategories,
-  keyAfter,
   pointOf,
   TITLE_MAX,
   validate,
@@ -101,7 +101,7 @@ export default function ReportPage() {
   const [categories, setCategories] = useState<CategorySpec[] | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [photos, setPhotos] = useState<Photo[]>([]);
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [clientErrors, setClientErrors] = useState<ClientErrors>({});
   const [sending, setSending] = useState(false);
@@ -142,14 +142,13 @@ export default function ReportPage() {
     const body: ReportIssueRequest = buildRequest(draft, category, usableMediaIds(photos));
     setSending(true);
     try {
-      const result = await api.post<Accepted>("/v1/issues", { json: body, idempotencyKey: key });
-      setKey(keyAfter(key, "accepted"));
+      // The same key only for the same report after an unknown outcome (api/submitKey.ts).
+      const result = await keys.send<Accepted>("POST", "/v1/issues", { json: body });
       clearDraft();
       photos.forEach((p) => p.preview && URL.revokeObjectURL(p.preview));
       setPhotos([]);
       setAccepted(result.id);
     } catch (err) {
-      setKey(keyAfter(key, err)); // the same key on a retry when the outcome is unknown
       setError(err);
       summary.current?.focus();
     } finally {

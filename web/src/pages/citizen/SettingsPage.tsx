@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
+import { useSubmitKey } from "../../api/submitKey";
 import type { Preferences, PreferencesChange, WatchList, WatchView } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { FormField } from "../../components/FormField";
@@ -45,7 +46,7 @@ function PreferencesForm() {
   const [attempt, setAttempt] = useState(0);
   // Unsaved toggles survive a reload or a failed save (only the differences are kept).
   const [draft, setDraft, clearDraft] = useDraft<{ changes: Changes }>("notify.preferences", { changes: {} });
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
@@ -91,8 +92,7 @@ function PreferencesForm() {
     setSaved(false);
     const body: PreferencesChange = { moments: changes as PreferencesChange["moments"] };
     try {
-      const updated = await api.put<Preferences>("/v1/me/notification-preferences", { json: body, idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      const updated = await keys.send<Preferences>("PUT", "/v1/me/notification-preferences", { json: body });
       setPrefs(updated);
       clearDraft();
       setSaved(true);
@@ -182,7 +182,7 @@ function Watches() {
   const [attempt, setAttempt] = useState(0);
   const [form, setForm, clearForm] = useDraft("notify.watch", EMPTY_WATCH);
   const [fieldErrors, setFieldErrors] = useState<WatchFormErrors>({});
-  const [key, setKey] = useState(newIdempotencyKey);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [announce, setAnnounce] = useState("");
@@ -212,8 +212,8 @@ function Watches() {
     setBusy("add");
     setError(null);
     try {
-      const created = await api.post<WatchView>("/v1/me/watches", { json: result.request, idempotencyKey: key });
-      setKey(newIdempotencyKey());
+      // A refusal (e.g. 409 "20 watches at most") is final: the next Add gets a fresh key (api/submitKey.ts).
+      const created = await keys.send<WatchView>("POST", "/v1/me/watches", { json: result.request });
       setWatches((w) => [...(w ?? []).filter((x) => x.id !== created.id), created]);
       clearForm();
       setAnnounce(t("settings.added"));

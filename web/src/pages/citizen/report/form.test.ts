@@ -7,7 +7,6 @@ import {
   EMPTY_DRAFT,
   fieldMessage,
   groupCategories,
-  keyAfter,
   parseCoordinate,
   photoType,
   pointOf,
@@ -117,21 +116,6 @@ describe("groupCategories", () => {
       ["Streets", ["light", "pothole"]],
       ["", ["tree"]],
     ]);
-  });
-});
-
-describe("keyAfter: one Idempotency-Key per logical submit", () => {
-  const key = "k-1";
-  it("keeps the key when the outcome is unknown (the report may exist)", () => {
-    for (const status of [0, 409, 429, 500, 502, 503, 504]) {
-      expect(keyAfter(key, new ProblemError({ status }))).toBe(key);
-    }
-  });
-  it("makes a new key after an acceptance or a definite refusal (a corrected form is another request)", () => {
-    expect(keyAfter(key, "accepted")).not.toBe(key);
-    for (const status of [400, 403, 404, 413, 422]) {
-      expect(keyAfter(key, new ProblemError({ status }))).not.toBe(key);
-    }
   });
 });
 

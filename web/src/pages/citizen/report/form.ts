@@ -3,7 +3,7 @@
  * values from their inputs' strings, client-side validation, the request body, and the rule that
  * keeps ONE Idempotency-Key per logical submit.
  */
-import { newIdempotencyKey, ProblemError } from "../../../api/client";
+import { ProblemError } from "../../../api/client";
 import type { AttributeSpec, CategorySpec, ReportIssueRequest } from "../../../api/types";
 
 /** What the form keeps in sessionStorage (useDraft): strings as typed, never files. */
@@ -156,25 +156,6 @@ export function groupCategories(categories: CategorySpec[], locale = "en"): { gr
   return [...groups.entries()]
     .sort(([a], [b]) => (a === "" ? 1 : b === "" ? -1 : cmp(a, b)))
     .map(([group, items]) => ({ group, items: [...items].sort((a, b) => cmp(a.name, b.name)) }));
-}
-
-/**
- * The Idempotency-Key for the NEXT submit, given how the last one ended.
- *
- * - accepted: that report exists; the next one is a new logical submit (new key);
- * - a definite refusal (a 4xx the server kept: 400, 403, 404, 413, 422...): nothing was created, and the
- *   server would answer the same key with another body by 422, so a corrected form gets a new key;
- * - no answer, a timeout, 409 (the first is still in progress), 429 or a 5xx: the report MAY have been
- *   stored, so the retry keeps the key and can never create it twice.
- */
-export function keyAfter(key: string, outcome: "accepted" | unknown): string {
-  if (outcome === "accepted") return newIdempotencyKey();
-  if (outcome instanceof ProblemError) {
-    const s = outcome.status;
-    const uncertain = s === 0 || s === 408 || s === 409 || s === 429 || s >= 500;
-    return uncertain ? key : newIdempotencyKey();
-  }
-  return key;
 }
 
 /** The server's (or the form's own) message for one field. */

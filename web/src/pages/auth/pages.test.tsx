@@ -1,21 +1,17 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { gatewayStub } from "../../api/submitKey.stub";
 import { renderPage } from "../../test/render";
 import PasswordResetPage from "./PasswordResetPage";
 import SignUpPage from "./SignUpPage";
 import VerifyEmailPage from "./VerifyEmailPage";
 
 let calls: Request[] = [];
+/** Answers through a gateway-like stub: the same Idempotency-Key with another body is 422, a kept answer is replayed. */
 function serve(handler: (request: Request) => Response) {
-  calls = [];
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init);
-      calls.push(request.clone());
-      return handler(request);
-    }),
-  );
+  const gateway = gatewayStub(handler);
+  calls = gateway.calls;
+  vi.stubGlobal("fetch", vi.fn(gateway.fetch));
 }
 const problem = (status: number, detail: string, errors?: unknown) =>
   new Response(JSON.stringify({ type: "about:blank", title: "T", status, detail, errors }), {
@@ -71,7 +67,7 @@ describe("password reset with the e-mailed token", () => {
 });
 
 describe("sign-up", () => {
-  it("shows the server's reason for a weak password next to the field and keeps the same key on retry", async () => {
+  it("shows the server's reason for a weak password next to the field; the corrected form goes with a fresh key", async () => {
     let n = 0;
     serve(() =>
       n++ === 0
@@ -91,12 +87,16 @@ describe("sign-up", () => {
     fireEvent.change(screen.getByLabelText(/^Password/), { target: { value: "password1234" } });
     fireEvent.click(screen.getByRole("button", { name: "Create account" }));
     expect(await screen.findAllByText(/top-10 common password/)).toHaveLength(2); // alert and field
+    // The 422 is kept under the first key: the same key with the corrected body would be refused.
+    fireEvent.change(screen.getByLabelText(/^Password/), { target: { value: "copper-heron-71-lantern" } });
     fireEvent.click(screen.getByRole("button", { name: "Create account" }));
     await screen.findByRole("heading", { name: "Check your inbox" });
     expect(calls).toHaveLength(2);
-    expect(calls[0]!.headers.get("idempotency-key")).toBe(calls[1]!.headers.get("idempotency-key"));
+    expect(calls[0]!.headers.get("idempotency-key")).not.toBe(calls[1]!.headers.get("idempotency-key"));
+    expect(await calls[1]!.json()).toMatchObject({ password: "copper-heron-71-lantern" });
     // The password is never kept in the draft.
     expect(JSON.stringify(Object.values(sessionStorage))).not.toContain("password1234");
+    expect(JSON.stringify(Object.values(sessionStorage))).not.toContain("copper-heron");
   });
 });
 

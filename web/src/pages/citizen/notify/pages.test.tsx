@@ -1,21 +1,17 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { FeedPage, Preferences } from "../../../api/types";
+import { gatewayStub } from "../../../api/submitKey.stub";
+import type { FeedPage, Preferences, WatchView } from "../../../api/types";
 import { makeUser, renderPage } from "../../../test/render";
 import NotificationsPage from "../NotificationsPage";
 import SettingsPage from "../SettingsPage";
 
 let calls: Request[] = [];
+/** Answers through a gateway-like stub: POST answers are kept per Idempotency-Key and replayed. */
 function serve(handler: (request: Request) => Response) {
-  calls = [];
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init);
-      calls.push(request.clone());
-      return handler(request);
-    }),
-  );
+  const gateway = gatewayStub(handler);
+  calls = gateway.calls;
+  vi.stubGlobal("fetch", vi.fn(gateway.fetch));
 }
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 const path = (r: Request) => `${r.method} ${new URL(r.url).pathname}`;
@@ -78,6 +74,40 @@ describe("settings", () => {
     expect(await put.json()).toEqual({ moments: { area_report: { email: true } } });
     expect(put.headers.get("idempotency-key")).toBeTruthy();
     expect(sessionStorage.getItem("snapfix.draft.notify.preferences")).toBeNull();
+  });
+
+  it("after a refusal (20 watches at most) the same Add, once one is removed, goes with a fresh key", async () => {
+    const old: WatchView = { id: "w1", lat: 12.9, lon: 77.5, radius_m: 500, cells: ["c"], categories: [], digest: false, created_at: "2026-01-01T00:00:00Z" };
+    const made: WatchView = { ...old, id: "w2", lat: 13, lon: 77.6 };
+    let posts = 0;
+    serve((r) => {
+      if (path(r) === "GET /v1/me/watches") return json({ items: [old] });
+      if (path(r) === "DELETE /v1/me/watches/w1") return new Response(null, { status: 204 });
+      if (path(r) === "POST /v1/me/watches") {
+        return posts++ === 0
+          ? new Response(JSON.stringify({ type: "about:blank", title: "Conflict", status: 409, detail: "You watch 20 areas at most." }), {
+              status: 409,
+              headers: { "content-type": "application/problem+json" },
+            })
+          : json(made, 201);
+      }
+      return json(prefs);
+    });
+    renderPage(<SettingsPage />, { user: makeUser("citizen"), path: "/me/settings" });
+    const remove = await screen.findByRole("button", { name: /^Remove the watch/ });
+    fireEvent.change(screen.getByLabelText(/^Latitude/), { target: { value: "13" } });
+    fireEvent.change(screen.getByLabelText(/^Longitude/), { target: { value: "77.6" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add the area" }));
+    expect(await screen.findByText("You watch 20 areas at most.")).toBeTruthy();
+    fireEvent.click(remove);
+    await screen.findByText("The watch is removed.");
+    fireEvent.click(screen.getByRole("button", { name: "Add the area" }));
+    await screen.findByText("The area is added.");
+    const sent = calls.filter((r) => path(r) === "POST /v1/me/watches");
+    expect(sent).toHaveLength(2);
+    expect(await sent[1]!.json()).toEqual(await sent[0]!.json()); // the identical request...
+    expect(sent[1]!.headers.get("idempotency-key")).not.toBe(sent[0]!.headers.get("idempotency-key")); // ...with a fresh key
+    expect(posts).toBe(2); // processed, not the kept 409 replayed
   });
 
   it("checks a watch's coordinates before sending", async () => {

@@ -10,7 +10,7 @@ import { formatDateTime } from "../../i18n/format";
 import "./admin.css";
 import { ConfirmDialog } from "./shared/ConfirmDialog";
 import { OneTimeSecret } from "./shared/OneTimeSecret";
-import { useSubmitKey } from "./shared/submitKey";
+import { useSubmitKey } from "../../api/submitKey";
 
 /** Admin: API keys for integrators; a new key's secret shows once; revoke with a confirmation. */
 export default function ApiKeysPage() {
@@ -48,8 +48,7 @@ export default function ApiKeysPage() {
     setNotice("");
     try {
       const json = { name: name.trim() };
-      const made = await api.post<IssuedApiKey>("/v1/admin/api-keys", { json, idempotencyKey: createKeys.keyFor(json) });
-      createKeys.done();
+      const made = await createKeys.send<IssuedApiKey>("POST", "/v1/admin/api-keys", { json });
       setCreateProblem(null);
       setName("");
       setIssued(made);
@@ -66,8 +65,7 @@ export default function ApiKeysPage() {
     setBusy(true);
     try {
       const path = `/v1/admin/api-keys/${encodeURIComponent(revoking.id)}`;
-      await api.delete(path, { idempotencyKey: revokeKeys.keyFor(path) });
-      revokeKeys.done();
+      await revokeKeys.send("DELETE", path);
       setNotice(t("apiKeys.revoked", { name: revoking.name }));
       setRevoking(null);
       setRevokeProblem(null);

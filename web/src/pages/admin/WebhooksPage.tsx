@@ -9,7 +9,7 @@ import { formatDateTime, formatNumber } from "../../i18n/format";
 import "./admin.css";
 import { ConfirmDialog } from "./shared/ConfirmDialog";
 import { OneTimeSecret } from "./shared/OneTimeSecret";
-import { useSubmitKey } from "./shared/submitKey";
+import { useSubmitKey } from "../../api/submitKey";
 import { Deliveries } from "./webhooks/Deliveries";
 import { NewWebhook } from "./webhooks/NewWebhook";
 
@@ -47,8 +47,7 @@ export default function WebhooksPage() {
     setBusy(true);
     try {
       const path = `/v1/admin/webhooks/${deleting.id}`;
-      await api.delete(path, { idempotencyKey: keys.keyFor(["DELETE", path]) });
-      keys.done();
+      await keys.send("DELETE", path);
       setNotice(t("webhooks.deleted", { url: deleting.url }));
       if (viewing?.id === deleting.id) setViewing(null);
       setDeleting(null);
@@ -65,8 +64,7 @@ export default function WebhooksPage() {
     setBusy(true);
     try {
       const path = `/v1/admin/webhooks/${endpoint.id}/enable`;
-      await api.post(path, { idempotencyKey: keys.keyFor(["POST", path]) });
-      keys.done();
+      await keys.send("POST", path);
       setNotice(t("webhooks.enabledDone", { url: endpoint.url }));
       setActionProblem(null);
       load();

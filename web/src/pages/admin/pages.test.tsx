@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { gatewayStub } from "../../api/submitKey.stub";
 import { makeUser, renderPage } from "../../test/render";
 import ApiKeysPage from "./ApiKeysPage";
 import CategoriesPage from "./CategoriesPage";
@@ -41,33 +42,32 @@ let handler: (method: string, path: string, body: unknown) => Response | undefin
 beforeEach(() => {
   requests = [];
   handler = () => undefined;
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init);
-      const path = new URL(request.url).pathname;
-      const text = await request.clone().text();
-      const body = text ? (JSON.parse(text) as unknown) : undefined;
-      requests.push({ method: request.method, path, key: request.headers.get("Idempotency-Key"), body });
-      const answer = handler(request.method, path, body);
-      if (answer) return answer;
-      if (path === "/v1/categories") return json({ items: [CATEGORY], next_cursor: null });
-      if (path === "/v1/admin/users") return json({ items: [ME, CREW], next_cursor: null });
-      if (path === "/v1/admin/api-keys") return json([]);
-      return problem(404, {});
-    }),
-  );
+  // POST answers kept per Idempotency-Key and replayed, as the gateway does.
+  const gateway = gatewayStub(async (request) => {
+    const path = new URL(request.url).pathname;
+    const text = await request.clone().text();
+    const body = text ? (JSON.parse(text) as unknown) : undefined;
+    requests.push({ method: request.method, path, key: request.headers.get("Idempotency-Key"), body });
+    const answer = handler(request.method, path, body);
+    if (answer) return answer;
+    if (path === "/v1/categories") return json({ items: [CATEGORY], next_cursor: null });
+    if (path === "/v1/admin/users") return json({ items: [ME, CREW], next_cursor: null });
+    if (path === "/v1/admin/api-keys") return json([]);
+    return problem(404, {});
+  });
+  vi.stubGlobal("fetch", vi.fn(gateway.fetch));
 });
 afterEach(() => vi.unstubAllGlobals());
 
 describe("CategoriesPage", () => {
-  it("adds a canned response, shows the API's field error next to it, and retries with the same key", async () => {
+  it("adds a canned response, shows the API's field error next to it; a new key after that answer, the same after a 500", async () => {
     const user = userEvent.setup();
     let calls = 0;
     handler = (method, path, body) => {
       if (method !== "PUT" || path !== "/v1/categories/pothole") return undefined;
       calls += 1;
       if (calls === 1) return problem(422, { errors: [{ field: "canned_responses.0.body", message: "too rude" }] });
+      if (calls === 2) return problem(500, { detail: "Something failed on our side." });
       return json({ code: "pothole", ...(body as object) });
     };
     renderPage(<CategoriesPage />, { user: makeUser("admin"), path: "/admin/categories" });
@@ -85,13 +85,16 @@ describe("CategoriesPage", () => {
     await user.click(screen.getByRole("button", { name: "Save category" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("too rude");
     expect(within(group).getByLabelText(/^Text/)).toHaveAccessibleDescription("too rude");
-    await user.click(screen.getByRole("button", { name: "Save category" }));
+    await user.click(screen.getByRole("button", { name: "Save category" })); // a definite answer before: a fresh key
+    expect(await screen.findByText("Something failed on our side.")).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Save category" })); // the outcome unknown: the same key
     expect(await screen.findByText("Saved Pothole.")).toBeInTheDocument();
 
     const puts = requests.filter((r) => r.method === "PUT");
-    expect(puts).toHaveLength(2);
+    expect(puts).toHaveLength(3);
     expect(puts[0]!.key).toBeTruthy();
-    expect(puts[1]!.key).toBe(puts[0]!.key);
+    expect(puts[1]!.key).not.toBe(puts[0]!.key);
+    expect(puts[2]!.key).toBe(puts[1]!.key);
     expect(puts[1]!.body).toMatchObject({
       name: "Pothole",
       department: "roads",
@@ -176,14 +179,14 @@ describe("ApiKeysPage", () => {
     await user.type(name, "x");
     await user.click(screen.getByRole("button", { name: "Create key" }));
     expect(await screen.findByText("A key with this name exists.")).toBeInTheDocument();
-    await user.click(screen.getByRole("button", { name: "Create key" }));
+    await user.click(screen.getByRole("button", { name: "Create key" })); // the same request again: processed again
+    expect(await screen.findByText("A key with this name exists.")).toBeInTheDocument();
     await user.clear(name);
     await user.type(name, "CRM 2");
     await user.click(screen.getByRole("button", { name: "Create key" }));
     await screen.findByRole("region", { name: "API key for CRM 2" });
     const posts = requests.filter((r) => r.method === "POST");
     expect(posts).toHaveLength(3);
-    expect(posts[1]!.key).toBe(posts[0]!.key);
-    expect(posts[2]!.key).not.toBe(posts[0]!.key);
+    expect(new Set(posts.map((p) => p.key)).size).toBe(3); // a 409 about the name is a definite answer
   });
 });

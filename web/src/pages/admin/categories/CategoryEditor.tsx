@@ -1,7 +1,6 @@
 import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { api } from "../../../api/client";
-import { useSubmitKey } from "../shared/submitKey";
+import { useSubmitKey } from "../../../api/submitKey";
 import { ProblemError } from "../../../api/problem";
 import { FormField } from "../../../components/FormField";
 import { ProblemAlert } from "../../../components/ProblemAlert";
@@ -72,8 +71,7 @@ export function CategoryEditor({
     try {
       const path = `/v1/categories/${encodeURIComponent(form.code.trim())}`;
       const json = toBody(form);
-      const saved = await api.put<AdminCategory>(path, { json, idempotencyKey: keys.keyFor([path, json]) });
-      keys.done();
+      const saved = await keys.send<AdminCategory>("PUT", path, { json });
       setProblem(null);
       onSaved(saved);
     } catch (error) {

@@ -1,7 +1,6 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api } from "../../../api/client";
-import { useSubmitKey } from "../shared/submitKey";
+import { useSubmitKey } from "../../../api/submitKey";
 import type { Role } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
 import { ProblemAlert } from "../../../components/ProblemAlert";
@@ -30,8 +29,7 @@ export function CreateUser({
     setBusy(true);
     try {
       const json = createRequest(form);
-      const created = await api.post<AdminUserView>("/v1/admin/users", { json, idempotencyKey: keys.keyFor(json) });
-      keys.done();
+      const created = await keys.send<AdminUserView>("POST", "/v1/admin/users", { json });
       setProblem(null);
       setForm(emptyCreateForm());
       onCreated(created);

@@ -1,7 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api } from "../../../api/client";
-import { useSubmitKey } from "../shared/submitKey";
+import { useSubmitKey } from "../../../api/submitKey";
 import { ProblemError } from "../../../api/problem";
 import type { Role } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
@@ -45,9 +44,7 @@ export function UserAccess({
 
   async function patch(body: ChangeUserRequest) {
     const path = `/v1/admin/users/${user.id}`;
-    const updated = await api.patch<AdminUserView>(path, { json: body, idempotencyKey: keys.keyFor([path, body]) });
-    keys.done();
-    return updated;
+    return keys.send<AdminUserView>("PATCH", path, { json: body });
   }
 
   async function save() {

@@ -1,7 +1,6 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { api } from "../../../api/client";
-import { useSubmitKey } from "../shared/submitKey";
+import { useSubmitKey } from "../../../api/submitKey";
 import { ProblemError } from "../../../api/problem";
 import type { CreatedEndpoint } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
@@ -24,8 +23,7 @@ export function NewWebhook({ onCreated }: { onCreated: (e: CreatedEndpoint) => v
     setBusy(true);
     try {
       const json = newEndpointBody(form);
-      const made = await api.post<CreatedEndpoint>("/v1/admin/webhooks", { json, idempotencyKey: keys.keyFor(json) });
-      keys.done();
+      const made = await keys.send<CreatedEndpoint>("POST", "/v1/admin/webhooks", { json });
       setProblem(null);
       setForm({ url: "", all: true, types: [], description: "" });
       onCreated(made);

@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useId, useMemo, useState } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
+import { SubmitKey } from "../../api/submitKey";
 import type { IssueSummary, Page } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { Loading } from "../../components/Loading";
@@ -50,6 +51,14 @@ export default function QueuePage() {
   const [report, setReport] = useState<BulkReport | null>(null);
   const [running, setRunning] = useState<{ kind: BulkKind; done: number; total: number } | null>(null);
   const [assignee, setAssignee] = useState("");
+  // One SubmitKey per issue for bulk actions: re-running a bulk action on an issue whose outcome was
+  // unknown reuses its key (never applied twice); after any answer the next run gets a fresh one.
+  const bulkKeys = useRef(new Map<string, SubmitKey>());
+  const keysOf = (id: string) => {
+    let keys = bulkKeys.current.get(id);
+    if (!keys) bulkKeys.current.set(id, (keys = new SubmitKey()));
+    return keys;
+  };
   const [assignDept, setAssignDept] = useState("");
   const message = useProblemMessage();
   const ids = useId();
@@ -121,11 +130,8 @@ export default function QueuePage() {
       chosen,
       (id) =>
         kind === "acknowledge"
-          ? api.post(`/v1/issues/${id}/transitions`, {
-              json: { to: "acknowledged", note: "" },
-              idempotencyKey: newIdempotencyKey(),
-            })
-          : api.post(`/v1/issues/${id}/assignment`, { json: { assignee_id: to }, idempotencyKey: newIdempotencyKey() }),
+          ? keysOf(id).send("POST", `/v1/issues/${id}/transitions`, { json: { to: "acknowledged", note: "" } })
+          : keysOf(id).send("POST", `/v1/issues/${id}/assignment`, { json: { assignee_id: to } }),
       { limit: 4, onProgress: () => setRunning((r) => (r ? { ...r, done: r.done + 1 } : r)) },
     );
     setRunning(null);

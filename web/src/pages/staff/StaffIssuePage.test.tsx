@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { IssueDetail } from "../../api/types";
@@ -43,10 +43,16 @@ function detail(extra: Partial<IssueDetail> = {}): IssueDetail {
 let requests: Request[];
 let current: IssueDetail;
 let categories: unknown;
+/** Another issue (the one a duplicate-of link leads to), and whether A's transitions apply at once. */
+const ID_B = "0190a2b4-1c3d-7e5f-8a9b-00000000000b";
+let other: IssueDetail;
+let applyTransitions: boolean;
 
 beforeEach(() => {
   requests = [];
   current = detail();
+  other = detail({ id: ID_B, title: "Broken streetlight", status: "acknowledged", comments: [] });
+  applyTransitions = true;
   categories = {
     items: [
       {
@@ -74,9 +80,11 @@ beforeEach(() => {
           ],
         });
       if (url.pathname === `/v1/issues/${ID}` && request.method === "GET") return json(current);
+      if (url.pathname === `/v1/issues/${ID_B}` && request.method === "GET") return json(other);
+      if (url.pathname === `/v1/issues/${ID_B}/transitions`) return json({ id: ID_B, status: "accepted" }, 202);
       if (url.pathname === `/v1/issues/${ID}/transitions`) {
         const body = (await request.json()) as { to: IssueDetail["status"] };
-        current = { ...current, status: body.to };
+        if (applyTransitions) current = { ...current, status: body.to };
         return json({ id: ID, status: "accepted" }, 202);
       }
       if (url.pathname === `/v1/issues/${ID}/assignment`) {
@@ -96,7 +104,10 @@ beforeEach(() => {
     }),
   );
 });
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sessionStorage.clear();
+});
 
 const render = () =>
   renderPage(<StaffIssuePage />, { user: makeUser("staff"), path: "/staff/issues/:id", route: `/staff/issues/${ID}` });
@@ -210,5 +221,48 @@ describe("StaffIssuePage", () => {
     current = detail({ assignee_id: ME });
     render();
     await waitFor(() => expect(screen.getByText("Assignee").nextElementSibling).toHaveTextContent("You"));
+  });
+});
+
+describe("StaffIssuePage across issues", () => {
+  it("keeps the typed note and comment per issue; another issue starts empty, and the first one's text comes back", async () => {
+    const user = userEvent.setup();
+    const { router } = render();
+    await user.type(await screen.findByLabelText("Note for the reporter"), "Crew booked for");
+    await user.type(screen.getByRole("textbox", { name: /^Comment/ }), "Asked the contractor");
+    expect(JSON.parse(sessionStorage.getItem(`snapfix.draft.staff.issue.${ID}.status`)!)).toMatchObject({ note: "Crew booked for" });
+    expect(JSON.parse(sessionStorage.getItem(`snapfix.draft.staff.issue.${ID}.comment`)!)).toMatchObject({ body: "Asked the contractor" });
+
+    await act(() => router.navigate(`/staff/issues/${ID_B}`));
+    await screen.findByRole("heading", { level: 1, name: "Broken streetlight" });
+    expect(screen.getByLabelText("Note for the reporter")).toHaveValue("");
+    expect(screen.getByRole("textbox", { name: /^Comment/ })).toHaveValue("");
+
+    await act(() => router.navigate(`/staff/issues/${ID}`));
+    await screen.findByRole("heading", { level: 1, name: "Deep pothole" });
+    expect(screen.getByLabelText("Note for the reporter")).toHaveValue("Crew booked for");
+    expect(screen.getByRole("textbox", { name: /^Comment/ })).toHaveValue("Asked the contractor");
+  });
+
+  it("never shows a poll's answer about the previous issue: the next action goes to the issue in the address", async () => {
+    const user = userEvent.setup();
+    applyTransitions = false; // A's change shows late: its poll is still running when the page moves on
+    const { router } = render();
+    await user.click(await screen.findByRole("button", { name: "Start work (in progress)" }));
+    await screen.findByText("Saving…");
+    await act(() => router.navigate(`/staff/issues/${ID_B}`));
+    await screen.findByRole("heading", { level: 1, name: "Broken streetlight" });
+    current = { ...current, status: "in_progress" }; // the next read of A would settle A's poll
+    await new Promise((r) => setTimeout(r, 900)); // more than two poll intervals
+    expect(screen.getByRole("heading", { level: 1 })).toHaveTextContent("Broken streetlight");
+    expect(screen.queryByText("Saved")).toBeNull();
+
+    await user.type(screen.getByLabelText("Note for the reporter"), "On it");
+    await user.click(screen.getByRole("button", { name: "Start work (in progress)" }));
+    await waitFor(() => expect(requests.filter((r) => r.method === "POST")).toHaveLength(2));
+    expect(new URL(requests.filter((r) => r.method === "POST")[1]!.url).pathname).toBe(`/v1/issues/${ID_B}/transitions`);
+    const aReads = requests.filter((r) => r.method === "GET" && new URL(r.url).pathname === `/v1/issues/${ID}`).length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(requests.filter((r) => r.method === "GET" && new URL(r.url).pathname === `/v1/issues/${ID}`).length).toBe(aReads); // A's poll stopped
   });
 });

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useMemo, useState } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 import { api } from "../../api/client";
@@ -11,6 +11,7 @@ import { usePageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { PriorityBadge, StatusBadge } from "../../components/StatusBadge";
 import { formatDateTime, formatRelative } from "../../i18n/format";
+import { useDraft } from "../../lib/draft";
 import { CannedPicker } from "./issue/CannedPicker";
 import { cannedResponsesOf, useStaffCategories } from "./queue/categories";
 import { assigneeLabel, colleagues, optionLabels, useStaffDirectory } from "./queue/directory";
@@ -35,9 +36,22 @@ function When({ at }: { at: string }) {
   );
 }
 
+/**
+ * One issue per mounted page: the route element is reused when `:id` changes (the duplicate-of link),
+ * so the page is keyed by id and nothing (fields, keys, a poll running) carries over to another issue.
+ */
 export default function StaffIssuePage() {
-  const { t } = useTranslation(["staff", "common"]);
   const { id = "" } = useParams();
+  return <StaffIssue key={id} id={id} />;
+}
+
+/** The drafts of one issue's forms (sessionStorage, per issue): typed text survives a session that ends. */
+const STATUS_DRAFT = { note: "", duplicateOf: "", reason: "" };
+const COMMENT_DRAFT = { body: "", internal: false };
+const staffDraftKeys = (id: string) => ({ status: `staff.issue.${id}.status`, comment: `staff.issue.${id}.comment` });
+
+function StaffIssue({ id }: { id: string }) {
+  const { t } = useTranslation(["staff", "common"]);
   const { user } = useSession();
   const [issue, setIssue] = useState<IssueDetail | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -59,15 +73,25 @@ export default function StaffIssuePage() {
     };
   }, [load]);
 
+  // Polls stop when the page leaves this issue; a late answer about another issue is never shown.
+  const polls = useRef(new AbortController());
+  useEffect(() => {
+    const controller = new AbortController();
+    polls.current = controller;
+    return () => controller.abort();
+  }, []);
+
   /** After a 202: poll until the change shows; "Saved", or "Still processing" when it takes longer. */
   const settle = useCallback(
     async (done: (i: IssueDetail) => boolean) => {
+      const signal = polls.current.signal;
       setSave("saving");
-      const { value, settled } = await pollUntil(load, done);
-      if (value) setIssue(value);
+      const { value, settled } = await pollUntil(load, done, { signal });
+      if (signal.aborted) return;
+      if (value && value.id === id) setIssue(value);
       setSave(settled ? "saved" : "pending");
     },
-    [load],
+    [load, id],
   );
 
   const category = categories.find((c) => c.code === issue?.category);
@@ -75,9 +99,12 @@ export default function StaffIssuePage() {
 
   // -- status ---------------------------------------------------------------------------------
   const transition = useAction();
-  const [note, setNote] = useState("");
-  const [duplicateOf, setDuplicateOf] = useState("");
-  const [reason, setReason] = useState("");
+  const drafts = staffDraftKeys(id);
+  const [statusDraft, setStatusDraft, clearStatusDraft] = useDraft(drafts.status, STATUS_DRAFT);
+  const { note, duplicateOf, reason } = statusDraft;
+  const setNote = (note: string) => setStatusDraft((d) => ({ ...d, note }));
+  const setDuplicateOf = (duplicateOf: string) => setStatusDraft((d) => ({ ...d, duplicateOf }));
+  const setReason = (reason: string) => setStatusDraft((d) => ({ ...d, reason }));
   const [localError, setLocalError] = useState<{ field: string; message: string } | null>(null);
   // Bumped after each sent change: the canned-response pickers start over with their emptied fields.
   const [sent, setSent] = useState(0);
@@ -93,13 +120,9 @@ export default function StaffIssuePage() {
     }
     setLocalError(null);
     const body = transitionBody(input);
-    const accepted = await transition.run(body, (key) =>
-      api.post<Accepted>(`/v1/issues/${issue.id}/transitions`, { json: body, idempotencyKey: key }),
-    );
+    const accepted = await transition.run<Accepted>("POST", `/v1/issues/${issue.id}/transitions`, body);
     if (accepted === undefined) return;
-    setNote("");
-    setReason("");
-    setDuplicateOf("");
+    clearStatusDraft();
     setSent((n) => n + 1);
     await settle((i) => i.status === to);
   }
@@ -123,9 +146,7 @@ export default function StaffIssuePage() {
 
   async function assign(body: { priority?: Priority; assignee_id?: string }) {
     if (!issue) return;
-    const accepted = await assignment.run(body, (key) =>
-      api.post<Accepted>(`/v1/issues/${issue.id}/assignment`, { json: body, idempotencyKey: key }),
-    );
+    const accepted = await assignment.run<Accepted>("POST", `/v1/issues/${issue.id}/assignment`, body);
     if (accepted === undefined) return;
     if (body.assignee_id) setAssignee("");
     await settle(
@@ -137,18 +158,17 @@ export default function StaffIssuePage() {
 
   // -- comments ----------------------------------------------------------------------------------
   const comment = useAction();
-  const [commentBody, setCommentBody] = useState("");
-  const [internal, setInternal] = useState(false);
+  const [commentDraft, setCommentDraft, clearCommentDraft] = useDraft(drafts.comment, COMMENT_DRAFT);
+  const { body: commentBody, internal } = commentDraft;
+  const setCommentBody = (body: string) => setCommentDraft((d) => ({ ...d, body }));
+  const setInternal = (internal: boolean) => setCommentDraft((d) => ({ ...d, internal }));
 
   async function sendComment() {
     if (!issue || !commentBody.trim()) return;
     const body = { body: commentBody.trim(), internal };
-    const accepted = await comment.run(body, (key) =>
-      api.post<Accepted>(`/v1/issues/${issue.id}/comments`, { json: body, idempotencyKey: key }),
-    );
+    const accepted = await comment.run<Accepted>("POST", `/v1/issues/${issue.id}/comments`, body);
     if (accepted === undefined) return;
-    setCommentBody("");
-    setInternal(false);
+    clearCommentDraft();
     setSent((n) => n + 1);
     await settle((i) => i.comments.some((c) => c.id === accepted.id));
   }

@@ -183,13 +183,20 @@ export function refusedIds<T>(outcomes: readonly BulkOutcome<T>[]): Set<string> 
 export async function pollUntil<T>(
   load: () => Promise<T>,
   done: (value: T) => boolean,
-  { timeoutMs = 6000, intervalMs = 400, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) } = {},
+  {
+    timeoutMs = 6000,
+    intervalMs = 400,
+    sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+    signal,
+  }: { timeoutMs?: number; intervalMs?: number; sleep?: (ms: number) => Promise<void>; signal?: AbortSignal } = {},
 ): Promise<{ value: T | undefined; settled: boolean }> {
   const deadline = Date.now() + timeoutMs;
   let value: T | undefined;
   for (;;) {
+    if (signal?.aborted) return { value: undefined, settled: false }; // the page moved on: nothing to show
     try {
       value = await load();
+      if (signal?.aborted) return { value: undefined, settled: false };
       if (done(value)) return { value, settled: true };
     } catch {
       // a failed read is retried like an unchanged one

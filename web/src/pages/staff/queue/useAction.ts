@@ -1,30 +1,29 @@
-import { useCallback, useRef, useState } from "react";
-import { newIdempotencyKey } from "../../../api/client";
+import { useCallback, useState } from "react";
+import { useSubmitKey, type Method } from "../../../api/submitKey";
 
 /**
- * One idempotent submit: ONE Idempotency-Key kept across the user's retries of the same
- * request (same `what`), replaced once it succeeds or when the request itself changes
- * (the API refuses a key reused for another request); the last error; whether it runs.
+ * One idempotent action of a page (status, assignment, comment): its Idempotency-Key follows
+ * api/submitKey.ts (kept only for the same request after an unknown outcome), its last error,
+ * whether it runs. `run()` resolves to the answer, or undefined after a failure (then in `error`).
  */
 export function useAction() {
-  const last = useRef<{ key: string; what: string } | null>(null);
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const run = useCallback(async <T,>(what: unknown, send: (idempotencyKey: string) => Promise<T>): Promise<T | undefined> => {
-    const fingerprint = JSON.stringify(what);
-    if (!last.current || last.current.what !== fingerprint) last.current = { key: newIdempotencyKey(), what: fingerprint };
-    setBusy(true);
-    setError(null);
-    try {
-      const result = await send(last.current.key);
-      last.current = null;
-      return result;
-    } catch (e) {
-      setError(e); // the same key on a retry of the same request
-      return undefined;
-    } finally {
-      setBusy(false);
-    }
-  }, []);
+  const run = useCallback(
+    async <T,>(method: Method, path: string, json?: unknown): Promise<T | undefined> => {
+      setBusy(true);
+      setError(null);
+      try {
+        return await keys.send<T>(method, path, { json });
+      } catch (e) {
+        setError(e);
+        return undefined;
+      } finally {
+        setBusy(false);
+      }
+    },
+    [keys],
+  );
   return { run, error, setError, busy };
 }

@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { gatewayStub } from "../../api/submitKey.stub";
 import type { IssueDetail } from "../../api/types";
 import { makeUser, renderPage } from "../../test/render";
 import IssuePage from "./IssuePage";
@@ -59,7 +60,10 @@ function serve(issue: (() => Response)[], viewer: () => Response | Promise<Respo
   );
 }
 
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sessionStorage.clear();
+});
 
 describe("IssuePage", () => {
   it("says a new report is being processed while it 404s, then shows it", async () => {
@@ -154,5 +158,46 @@ describe("IssuePage", () => {
     );
     renderPage(<IssuePage />, { user: makeUser("citizen"), path: "/issues/:id", route: `/issues/${ID}` });
     expect(await screen.findByRole("button", { name: "Reopen" })).toBeInTheDocument();
+  });
+});
+
+describe("IssuePage comment form", () => {
+  it("keeps the typed comment per issue across a new visit; after a refusal the corrected comment goes with a fresh key", async () => {
+    const posts: Request[] = [];
+    const gateway = gatewayStub(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === `/v1/issues/${ID}`) return json(detail());
+      if (path === `/v1/issues/${ID}/viewer`) return json(NOTHING_DONE);
+      if (path.startsWith("/v1/categories/")) return json({ code: "pothole", name: "Pothole", department: "roads", sla_hours: 48 });
+      if (path === `/v1/issues/${ID}/comments`) {
+        posts.push(request.clone());
+        const { body } = (await request.json()) as { body: string };
+        return body.includes("http")
+          ? json({ type: "about:blank", title: "Unprocessable", status: 422, detail: "Links are not allowed in comments." }, 422)
+          : json({ id: "c9", status: "accepted" }, 202);
+      }
+      return json({ type: "about:blank", title: "Not Found", status: 404 }, 404);
+    });
+    vi.stubGlobal("fetch", vi.fn(gateway.fetch));
+    const user = userEvent.setup();
+    const first = renderPage(<IssuePage />, { user: makeUser("citizen"), path: "/issues/:id", route: `/issues/${ID}` });
+    await user.type(await screen.findByLabelText(/^Your comment/), "Still there, see http://x");
+    expect(JSON.parse(sessionStorage.getItem(`snapfix.draft.issue.${ID}.comment`)!)).toEqual({ body: "Still there, see http://x" });
+    first.unmount(); // the session ended; the person signs in again and comes back
+
+    renderPage(<IssuePage />, { user: makeUser("citizen"), path: "/issues/:id", route: `/issues/${ID}` });
+    const box = await screen.findByLabelText(/^Your comment/);
+    expect(box).toHaveValue("Still there, see http://x");
+    await user.click(screen.getByRole("button", { name: "Post comment" }));
+    expect(await screen.findByText("Links are not allowed in comments.")).toBeInTheDocument();
+    expect(box).toHaveValue("Still there, see http://x"); // kept after a refusal
+    await user.clear(box);
+    await user.type(box, "Still there, near the bus stop");
+    await user.click(screen.getByRole("button", { name: "Post comment" }));
+    expect(await screen.findByText("Comment sent; it appears in a moment.")).toBeInTheDocument();
+    expect(posts).toHaveLength(2);
+    expect(posts[1]!.headers.get("idempotency-key")).not.toBe(posts[0]!.headers.get("idempotency-key"));
+    expect(sessionStorage.getItem(`snapfix.draft.issue.${ID}.comment`)).toBeNull();
+    expect(box).toHaveValue("");
   });
 });

@@ -8,8 +8,9 @@
 import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useParams, useSearchParams } from "react-router";
-import { api, newIdempotencyKey } from "../../api/client";
+import { api } from "../../api/client";
 import { ProblemError } from "../../api/problem";
+import { useSubmitKey } from "../../api/submitKey";
 import type { Accepted, CategorySpec, IssueDetail } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { FormField } from "../../components/FormField";
@@ -19,6 +20,7 @@ import { ProblemAlert } from "../../components/ProblemAlert";
 import { PriorityBadge, StatusBadge } from "../../components/StatusBadge";
 import { useLiveEvents } from "../../components/useLiveEvents";
 import { formatNumber } from "../../i18n/format";
+import { useDraft } from "../../lib/draft";
 import { Comments, Photos, SmallMap, Timeline, When } from "./issue/parts";
 import { mayReopen, useViewerState } from "./issue/viewer";
 import { issueReducer, REOPEN_WINDOW_DAYS } from "./map/state";
@@ -217,7 +219,7 @@ export default function IssuePage() {
       <p style={{ whiteSpace: "pre-wrap" }}>{detail.description}</p>
 
       {signedIn ? (
-        <Actions issue={detail} userId={userId} onChanged={reloadSoon} wantsReopen={wantsReopen} />
+        <Actions key={detail.id} issue={detail} userId={userId} onChanged={reloadSoon} wantsReopen={wantsReopen} />
       ) : (
         <p>
           <Link to={`/signin?next=${next}`}>{t("signInToAct")}</Link>
@@ -236,7 +238,8 @@ export default function IssuePage() {
       <section aria-labelledby="issue-comments">
         <h2 id="issue-comments">{t("comments.heading")}</h2>
         {detail.comments.length === 0 ? <p>{t("comments.none")}</p> : <Comments comments={detail.comments} userId={userId} />}
-        {signedIn && <CommentForm issueId={detail.id} onPosted={reloadSoon} />}
+        {/* keyed: another issue's page starts with its own draft and keys */}
+        {signedIn && <CommentForm key={detail.id} issueId={detail.id} onPosted={reloadSoon} />}
       </section>
     </article>
   );
@@ -262,9 +265,11 @@ function Actions({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [message, setMessage] = useState("");
-  const [voteKey, setVoteKey] = useState(newIdempotencyKey);
-  const [reopenKey, setReopenKey] = useState(newIdempotencyKey);
-  const [reopenNote, setReopenNote] = useState("");
+  const voteKeys = useSubmitKey();
+  const reopenKeys = useSubmitKey();
+  const [reopenDraft, setReopenDraft, clearReopenDraft] = useDraft(`issue.${issue.id}.reopen`, { note: "" });
+  const reopenNote = reopenDraft.note;
+  const setReopenNote = (note: string) => setReopenDraft({ note });
   const reopenButton = useRef<HTMLButtonElement>(null);
   const reopenable = mayReopen(issue, userId, viewer);
 
@@ -294,9 +299,9 @@ function Actions({
     voted
       ? run(() => api.delete<Accepted>(`${path}/vote`), t("actions.unvoted"), () => setViewer({ voted: false }))
       : run(
-          () => api.post<Accepted>(`${path}/vote`, { idempotencyKey: voteKey }),
+          () => voteKeys.send<Accepted>("POST", `${path}/vote`),
           t("actions.voted"),
-          () => (setViewer({ voted: true }), setVoteKey(newIdempotencyKey())),
+          () => setViewer({ voted: true }),
         );
   const follow = () =>
     following
@@ -304,10 +309,9 @@ function Actions({
       : run(() => api.put<Accepted>(`${path}/follow`), t("actions.followed"), () => setViewer({ following: true }));
   const reopen = () =>
     run(
-      () =>
-        api.post<Accepted>(`${path}/transitions`, { json: { to: "reopened", note: reopenNote }, idempotencyKey: reopenKey }),
+      () => reopenKeys.send<Accepted>("POST", `${path}/transitions`, { json: { to: "reopened", note: reopenNote } }),
       t("reopen.done"),
-      () => (setReopenKey(newIdempotencyKey()), setReopenNote("")),
+      clearReopenDraft,
     );
 
   return (
@@ -350,8 +354,11 @@ function Actions({
 
 function CommentForm({ issueId, onPosted }: { issueId: string; onPosted: () => void }) {
   const { t } = useTranslation(["issue", "common"]);
-  const [body, setBody] = useState("");
-  const [key, setKey] = useState(newIdempotencyKey);
+  // Kept per issue in sessionStorage: the text survives a session that ends mid-comment.
+  const [draft, setDraft, clearDraft] = useDraft(`issue.${issueId}.comment`, { body: "" });
+  const body = draft.body;
+  const setBody = (text: string) => setDraft({ body: text });
+  const keys = useSubmitKey();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [sent, setSent] = useState("");
@@ -362,13 +369,12 @@ function CommentForm({ issueId, onPosted }: { issueId: string; onPosted: () => v
     setBusy(true);
     setError(null);
     try {
-      await api.post<Accepted>(`/v1/issues/${issueId}/comments`, { json: { body }, idempotencyKey: key });
-      setKey(newIdempotencyKey());
-      setBody("");
+      await keys.send<Accepted>("POST", `/v1/issues/${issueId}/comments`, { json: { body } });
+      clearDraft();
       setSent(t("comments.sent"));
       onPosted();
     } catch (err) {
-      setError(err); // the same key on the next try
+      setError(err); // the same key only for the same comment after an unknown outcome (api/submitKey.ts)
     } finally {
       setBusy(false);
     }

@@ -82,10 +82,96 @@ describe("api client", () => {
 
   it("clears the session when the refresh token is refused", async () => {
     setTokens("OLD", "R1");
-    serve(() => problem(401), () => problem(400, { error: "invalid_grant" }));
+    serve(() => problem(401), () => problem(400, { error: "invalid_grant" }), () => problem(401));
     await expect(api.get("/v1/me")).rejects.toMatchObject({ status: 401 });
     expect(getRefreshToken()).toBeNull();
     expect(getAccessToken()).toBeNull();
+  });
+
+  it("retries a GET once without a token when the refresh is refused (public reads still work)", async () => {
+    setTokens("REVOKED", "R1");
+    serve(
+      () => problem(401),
+      () => problem(400, { error: "invalid_grant" }),
+      () => json({ items: [{ code: "pothole" }] }),
+    );
+    await expect(api.get("/v1/categories")).resolves.toEqual({ items: [{ code: "pothole" }] });
+    expect(calls.map((c) => new URL(c.url).pathname)).toEqual(["/v1/categories", "/v1/auth/token", "/v1/categories"]);
+    expect(calls[0]!.headers.get("authorization")).toBe("Bearer REVOKED");
+    expect(calls[2]!.headers.get("authorization")).toBeNull();
+  });
+
+  it("does not retry a POST anonymously when the refresh is refused", async () => {
+    setTokens("REVOKED", "R1");
+    serve(() => problem(401), () => problem(400, { error: "invalid_grant" }), () => json({ ok: 1 }));
+    await expect(api.post("/v1/issues/x/vote", { json: {} })).rejects.toMatchObject({ status: 401 });
+    expect(calls).toHaveLength(2);
+  });
+
+  it("keeps the session when the refresh fails for a 5xx, and never presents the refresh token twice", async () => {
+    for (const fail of [() => problem(502), () => problem(504), () => problem(503, {}, { "retry-after": "0" })]) {
+      clearTokens();
+      setTokens("OLD", "R1");
+      serve(fail, () => json({ access_token: "NEW", refresh_token: "R2", expires_in: 900 }));
+      await expect(refreshAccessToken()).resolves.toBeNull();
+      expect(calls).toHaveLength(1);
+      expect(getRefreshToken()).toBe("R1");
+    }
+  });
+
+  it("never retries the refresh POST after a network error (the token may have been rotated)", async () => {
+    setTokens("OLD", "R1");
+    serve(() => {
+      throw new TypeError("Failed to fetch");
+    });
+    await expect(refreshAccessToken()).resolves.toBeNull();
+    expect(calls).toHaveLength(1);
+    expect(getRefreshToken()).toBe("R1");
+  });
+
+  it("retries the refresh POST after a 429 (refused before use)", async () => {
+    setTokens("OLD", "R1");
+    serve(
+      () => problem(429, {}, { "retry-after": "0" }),
+      () => json({ access_token: "NEW", refresh_token: "R2", expires_in: 900 }),
+    );
+    await expect(refreshAccessToken()).resolves.toBe("NEW");
+    expect(calls).toHaveLength(2);
+    expect(getRefreshToken()).toBe("R2");
+  });
+
+  it("sends the CURRENT access token on a retry", async () => {
+    setTokens("A1", "R1");
+    serve(
+      () => {
+        setTokens("A2", "R2", 900); // refreshed meanwhile (this tab or another)
+        return problem(503, {}, { "retry-after": "0" });
+      },
+      () => json({ ok: 1 }),
+    );
+    await api.get("/v1/me");
+    expect(calls.map((c) => c.headers.get("authorization"))).toEqual(["Bearer A1", "Bearer A2"]);
+  });
+
+  it("keeps an Authorization header the caller set, on retries too", async () => {
+    setTokens("A1", "R1");
+    serve(() => problem(503, {}, { "retry-after": "0" }), () => json({ ok: 1 }));
+    await api.get("/v1/me", { headers: { Authorization: "Bearer MINE" } });
+    expect(calls.map((c) => c.headers.get("authorization"))).toEqual(["Bearer MINE", "Bearer MINE"]);
+  });
+
+  it("on a 401 uses a token another tab stored instead of refreshing", async () => {
+    setTokens("A1", "R1");
+    serve(
+      () => {
+        setTokens("A2", "R2", 900);
+        return problem(401);
+      },
+      () => json({ ok: 1 }),
+    );
+    await expect(api.get("/v1/me")).resolves.toEqual({ ok: 1 });
+    expect(calls.map((c) => new URL(c.url).pathname)).toEqual(["/v1/me", "/v1/me"]);
+    expect(calls[1]!.headers.get("authorization")).toBe("Bearer A2");
   });
 
   it("shares one refresh between concurrent callers", async () => {
@@ -152,6 +238,61 @@ describe("api client", () => {
       throw new TypeError("Failed to fetch");
     });
     await expect(api.get("/v1/issues")).rejects.toMatchObject({ name: "ProblemError", status: 0 });
+  });
+});
+
+describe("refresh across tabs", () => {
+  /** A stand-in for navigator.locks: `meanwhile` is what another tab does before this one gets the lock. */
+  function fakeLocks(meanwhile: () => void) {
+    const names: string[] = [];
+    const locks = {
+      request: async (name: string, _options: unknown, fn: () => Promise<unknown>) => {
+        names.push(name);
+        meanwhile();
+        return fn();
+      },
+    };
+    Object.defineProperty(navigator, "locks", { value: locks, configurable: true });
+    return names;
+  }
+  afterEach(() => {
+    delete (navigator as { locks?: unknown }).locks;
+  });
+
+  it("refreshes holding the snapfix-refresh lock", async () => {
+    setTokens("OLD", "R1");
+    const names = fakeLocks(() => undefined);
+    serve(() => json({ access_token: "NEW", refresh_token: "R2", expires_in: 900 }));
+    await expect(refreshAccessToken()).resolves.toBe("NEW");
+    expect(names).toEqual(["snapfix-refresh"]);
+  });
+
+  it("uses the access token another tab got instead of presenting the rotated refresh token", async () => {
+    localStorage.setItem("snapfix.refresh_token", "R1"); // a fresh page load: no access token yet
+    fakeLocks(() => setTokens("A2", "R2", 900)); // the other tab refreshed first
+    serve(() => problem(400, { error: "invalid_grant" }));
+    await expect(refreshAccessToken()).resolves.toBe("A2");
+    expect(calls).toHaveLength(0);
+    expect(getRefreshToken()).toBe("R2");
+  });
+
+  it("presents the CURRENT refresh token when another tab rotated it without sharing an access token", async () => {
+    localStorage.setItem("snapfix.refresh_token", "R1");
+    fakeLocks(() => localStorage.setItem("snapfix.refresh_token", "R2"));
+    serve(async (req) => {
+      expect(new URLSearchParams(await req.text()).get("refresh_token")).toBe("R2");
+      return json({ access_token: "A3", refresh_token: "R3", expires_in: 900 });
+    });
+    await expect(refreshAccessToken()).resolves.toBe("A3");
+    expect(calls).toHaveLength(1);
+  });
+
+  it("does nothing when another tab signed out meanwhile", async () => {
+    setTokens("OLD", "R1");
+    fakeLocks(() => localStorage.clear());
+    serve(() => json({ access_token: "NEW", refresh_token: "R2", expires_in: 900 }));
+    await expect(refreshAccessToken()).resolves.toBeNull();
+    expect(calls).toHaveLength(0);
   });
 });
 

@@ -2,12 +2,13 @@
  * The one HTTP client of the app. Paths are absolute on this origin (`/v1/issues`).
  *
  * - adds `Authorization: Bearer <access token>` when signed in;
- * - on a 401, exchanges the refresh token ONCE (shared by concurrent calls) and retries the call once;
+ * - on a 401, exchanges the refresh token ONCE (shared by concurrent calls, one tab at a time) and retries
+ *   the call once; when the refresh is refused, a GET is retried once without a token;
  * - retries 429 (waiting for Retry-After) and 502/503/504 (backoff), up to 3 times, for every method:
  *   mutating calls always carry an `Idempotency-Key`, so a retry can never apply twice;
  * - every failure rejects with a ProblemError (see ./problem.ts).
  */
-import ky, { type KyInstance, type Options } from "ky";
+import ky, { HTTPError, type KyInstance, type Options } from "ky";
 import type { components } from "./schema";
 import { ProblemError, toProblemError } from "./problem";
 import { clearTokens, getAccessToken, getRefreshToken, setTokens } from "./tokens";
@@ -40,16 +41,25 @@ const retry = {
   backoffLimit: 10_000,
 };
 
+/** Sets the CURRENT access token on every attempt (ky's retries too), unless the caller set the header. */
+function callerSetAuthorization(options: { headers?: HeadersInit }): boolean {
+  return new Headers(options.headers).has("authorization");
+}
+
+const isTokenCall = (request: Request) => new URL(request.url).pathname === "/v1/auth/token";
+
 /** Without the refresh hook: used for the token endpoint and for the one retry after a refresh. */
 const base: KyInstance = ky.create({
   timeout: TIMEOUT_MS,
   retry,
   hooks: {
     beforeRequest: [
-      (request) => {
-        const token = getAccessToken();
-        const isTokenCall = new URL(request.url).pathname === "/v1/auth/token";
-        if (token && !isTokenCall && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${token}`);
+      (request, options) => {
+        if (!isTokenCall(request) && !callerSetAuthorization(options)) {
+          const token = getAccessToken();
+          if (token) request.headers.set("Authorization", `Bearer ${token}`);
+          else request.headers.delete("Authorization");
+        }
         if (MUTATING.has(request.method) && !request.headers.has("Idempotency-Key")) {
           request.headers.set("Idempotency-Key", newIdempotencyKey());
         }
@@ -58,21 +68,66 @@ const base: KyInstance = ky.create({
   },
 });
 
+/**
+ * A refresh token is good for ONE use: presenting a rotated one again revokes the whole session. So the
+ * refresh POST is retried only after a 429 (refused before use), never after a 5xx, a timeout or a network
+ * error (the server may have rotated the token and the answer got lost).
+ */
+const REFRESH_RETRY = {
+  limit: 2,
+  methods: ["post"],
+  statusCodes: [429],
+  afterStatusCodes: [429],
+  maxRetryAfter: 10_000,
+  backoffLimit: 10_000,
+  shouldRetry: ({ error }: { error: Error }) =>
+    error instanceof HTTPError && error.response.status === 429 ? undefined : false,
+};
+
+/** The Web Locks name that serialises refreshes across this site's tabs. */
+export const REFRESH_LOCK = "snapfix-refresh";
+const LOCK_WAIT_MS = 45_000;
+
+/** Runs `fn` holding the cross-tab refresh lock (without one where the browser has no Web Locks, e.g. jsdom). */
+async function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks || typeof locks.request !== "function") return fn();
+  return locks.request(REFRESH_LOCK, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, fn);
+}
+
 let refreshing: Promise<string | null> | null = null;
 
-/** Exchanges the stored refresh token for new tokens; null (and tokens cleared) when it is refused. */
+/**
+ * Exchanges the stored refresh token for new tokens, one tab at a time (Web Locks); null when there is
+ * none, when it is refused (tokens cleared) or when the server cannot be reached (tokens kept).
+ * Inside the lock it re-reads the stored refresh token: when another tab rotated it meanwhile and stored
+ * a fresh access token, that one is used and nothing is presented; otherwise the CURRENT refresh token is.
+ */
 export function refreshAccessToken(): Promise<string | null> {
   refreshing ??= (async () => {
-    const refresh = getRefreshToken();
-    if (!refresh) return null;
+    const startedWith = getRefreshToken();
+    const hadAccess = getAccessToken();
+    if (!startedWith) return null;
     try {
-      const tokens = await requestToken({ grant_type: "refresh_token", refresh_token: refresh });
-      return tokens.access_token;
-    } catch (error) {
-      const problem = await toProblemError(error);
-      // A refused refresh token ends the session; a network failure does not.
-      if (problem.status >= 400 && problem.status < 500) clearTokens();
-      return null;
+      return await withRefreshLock(async () => {
+        const refresh = getRefreshToken();
+        if (!refresh) return null; // signed out (or refused) in another tab meanwhile
+        if (refresh !== startedWith) {
+          const shared = getAccessToken();
+          if (shared && shared !== hadAccess) return shared; // another tab refreshed: use its token
+        }
+        try {
+          const tokens = await requestToken({ grant_type: "refresh_token", refresh_token: refresh });
+          return tokens.access_token;
+        } catch (error) {
+          const problem = await toProblemError(error);
+          // A refused refresh token ends the session; a network failure, a 5xx or a 429 does not.
+          if ([400, 401, 403].includes(problem.status) && getRefreshToken() === refresh) clearTokens();
+          return null;
+        }
+      });
+    } catch {
+      return null; // the lock was not granted in time
     }
   })().finally(() => {
     refreshing = null;
@@ -89,9 +144,12 @@ export function absolute(path: string): string {
 export async function requestToken(form: Record<string, string>): Promise<TokenResponse> {
   try {
     const tokens = await base
-      .post(absolute("/v1/auth/token"), { body: new URLSearchParams(form) })
+      .post(absolute("/v1/auth/token"), {
+        body: new URLSearchParams(form),
+        ...(form.grant_type === "refresh_token" ? { retry: REFRESH_RETRY } : {}),
+      })
       .json<TokenResponse>();
-    setTokens(tokens.access_token, tokens.refresh_token);
+    setTokens(tokens.access_token, tokens.refresh_token, tokens.expires_in);
     return tokens;
   } catch (error) {
     throw await toProblemError(error);
@@ -102,13 +160,19 @@ export async function requestToken(form: Record<string, string>): Promise<TokenR
 export const http: KyInstance = base.extend({
   hooks: {
     afterResponse: [
-      async (request, _options, response) => {
-        if (response.status !== 401 || !getRefreshToken() || new URL(request.url).pathname === "/v1/auth/token") return;
-        const token = await refreshAccessToken();
-        if (!token) return;
+      async (request, options, response) => {
+        if (response.status !== 401 || isTokenCall(request) || callerSetAuthorization(options)) return;
+        const sent = request.headers.get("Authorization");
+        let token = getAccessToken();
+        // Another tab may have refreshed already: then its token is tried without refreshing again.
+        if (!token || `Bearer ${token}` === sent) token = getRefreshToken() ? await refreshAccessToken() : null;
         const again = new Request(request);
-        again.headers.set("Authorization", `Bearer ${token}`);
-        return base(again);
+        again.headers.delete("Authorization"); // beforeRequest sets the current one, if any
+        if (token) return base(again);
+        // The session ended (the refresh was refused): a read that sent a token is tried once
+        // anonymously, so what anyone may read still shows.
+        if (sent && !getRefreshToken() && (request.method === "GET" || request.method === "HEAD")) return base(again);
+        return;
       },
     ],
   },

@@ -1,14 +1,22 @@
 /**
  * The signed-in user. Wrap the app in <SessionProvider>; read it with useSession().
  * The access token lives in memory, the refresh token in localStorage (see ../api/tokens.ts):
- * on page load the provider exchanges the refresh token for a new access token, then GETs /v1/me.
+ * on page load the provider exchanges the refresh token for a new access token (unless another tab
+ * left a fresh one), then GETs /v1/me. When that fails because SnapFix cannot be reached (network
+ * error, timeout, 429, 5xx) while the refresh token is kept, the status is "unreachable", not
+ * "signedOut": guarded pages offer to retry instead of sending the user to sign in again.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { api, refreshAccessToken, requestToken } from "../api/client";
+import { api, ProblemError, refreshAccessToken, requestToken } from "../api/client";
 import { clearTokens, getAccessToken, getRefreshToken, onTokensCleared } from "../api/tokens";
 import type { Role, UserView } from "../api/types";
 
-export type SessionStatus = "loading" | "signedIn" | "signedOut";
+export type SessionStatus = "loading" | "signedIn" | "signedOut" | "unreachable";
+
+/** A failure that says nothing about the session: the server was not reached or could not answer. */
+export function isUnreachable(error: unknown): boolean {
+  return error instanceof ProblemError && (error.status === 0 || error.status === 429 || error.status >= 500);
+}
 
 export interface Session {
   status: SessionStatus;
@@ -17,7 +25,7 @@ export interface Session {
   signIn(email: string, password: string): Promise<UserView>;
   /** POST /v1/auth/logout (best effort) and forget the tokens. */
   signOut(): Promise<void>;
-  /** GET /v1/me again (after a profile change or an e-mail verification). */
+  /** GET /v1/me again (after a profile change or an e-mail verification, or to retry when unreachable). */
   reload(): Promise<UserView | null>;
   hasRole(...roles: Role[]): boolean;
 }
@@ -29,20 +37,28 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<SessionStatus>(() => (getRefreshToken() ? "loading" : "signedOut"));
 
   const reload = useCallback(async () => {
-    if (!getAccessToken() && !(await refreshAccessToken())) {
+    setStatus((s) => (s === "unreachable" ? "loading" : s));
+    const unreachable = () => {
+      setUser(null);
+      setStatus("unreachable");
+      return null;
+    };
+    const signedOut = () => {
       setUser(null);
       setStatus("signedOut");
       return null;
+    };
+    if (!getAccessToken() && !(await refreshAccessToken())) {
+      // A refused refresh token is cleared; one kept means the server could not be asked.
+      return getRefreshToken() ? unreachable() : signedOut();
     }
     try {
       const me = await api.get<UserView>("/v1/me");
       setUser(me);
       setStatus("signedIn");
       return me;
-    } catch {
-      setUser(null);
-      setStatus("signedOut");
-      return null;
+    } catch (error) {
+      return isUnreachable(error) && getRefreshToken() ? unreachable() : signedOut();
     }
   }, []);
 

@@ -1,13 +1,16 @@
 import { useTranslation } from "react-i18next";
 import { ProblemError } from "../api/problem";
 
-/** The message to show for a failure: the server's `detail`, else a translated sentence for the status. */
+/**
+ * The message to show for a failure: a translated sentence when no server answered (status 0: network,
+ * timeout), else the server's `detail`, else a translated sentence for the status.
+ */
 export function useProblemMessage(): (error: unknown) => string {
   const { t } = useTranslation();
   return (error: unknown) => {
     if (!(error instanceof ProblemError)) return t("errors.title");
+    if (error.status === 0 || error.clientMade) return error.title === "Timeout" ? t("errors.timeout") : t("errors.network");
     if (error.detail) return error.detail;
-    if (error.status === 0) return error.title === "Timeout" ? t("errors.timeout") : t("errors.network");
     const byStatus: Record<number, string> = {
       401: "errors.unauthorized",
       403: "errors.forbidden",

@@ -1,7 +1,8 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { renderHook } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { ProblemError } from "../api/problem";
+import { TimeoutError } from "ky";
+import { ProblemError, toProblemError } from "../api/problem";
 import { FormField } from "./FormField";
 import { Loading } from "./Loading";
 import { Pager, useCursorPager } from "./Pager";
@@ -24,6 +25,22 @@ describe("ProblemAlert", () => {
   });
   it("explains a network failure", () => {
     render(<ProblemAlert error={new ProblemError({ status: 0, title: "Network error" })} />);
+    expect(screen.getByRole("alert")).toHaveTextContent("Could not reach SnapFix");
+  });
+  it("shows the translated sentence, not the browser's English, for a network failure or a timeout", async () => {
+    const { rerender } = render(
+      <ProblemAlert error={new ProblemError({ status: 0, title: "Network error", detail: "Failed to fetch" })} />,
+    );
+    expect(screen.getByRole("alert")).toHaveTextContent("Could not reach SnapFix");
+    expect(screen.getByRole("alert")).not.toHaveTextContent("Failed to fetch");
+    const timeout = await toProblemError(new TimeoutError(new Request("http://localhost/v1/issues")));
+    expect(timeout.detail).toBeUndefined();
+    expect(timeout.clientMade).toBe(true);
+    rerender(<ProblemAlert error={timeout} />);
+    expect(screen.getByRole("alert")).toHaveTextContent("SnapFix took too long to answer");
+    const network = await toProblemError(new TypeError("Failed to fetch"));
+    expect(network.detail).toBeUndefined();
+    rerender(<ProblemAlert error={network} />);
     expect(screen.getByRole("alert")).toHaveTextContent("Could not reach SnapFix");
   });
   it("explains a 503 without detail", () => {

@@ -57,7 +57,8 @@ async def test_two_tabs_loading_at_once_both_stay_signed_in_and_the_session_live
     # One tab refreshed; the other used what it got instead of presenting the rotated token again.
     assert len(token_posts) == 1, token_posts
     rotated = await page.evaluate("() => localStorage.getItem('snapfix.refresh_token')")
-    assert rotated and rotated != first_refresh
+    assert rotated
+    assert rotated != first_refresh
 
     # The session was not revoked: a third load refreshes with the current token and is still signed in.
     await forget_the_access_token(page)

@@ -7,6 +7,7 @@ import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { formatDateTime } from "../../i18n/format";
+import { useDraft } from "../../lib/draft";
 import "./admin.css";
 import { ConfirmDialog } from "./shared/ConfirmDialog";
 import { OneTimeSecret } from "./shared/OneTimeSecret";
@@ -18,7 +19,10 @@ export default function ApiKeysPage() {
   usePageTitle(t("titles.apiKeys", { ns: "common" }));
   const [keys, setKeys] = useState<ApiKeyView[] | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [name, setName] = useState("");
+  // The key's name (never its secret) survives a session that ends mid-form.
+  const [draft, setDraft, clearDraft] = useDraft("admin.api-key", { name: "" });
+  const name = draft.name;
+  const setName = (value: string) => setDraft({ name: value });
   const createKeys = useSubmitKey();
   const [createProblem, setCreateProblem] = useState<unknown>(null);
   const [issued, setIssued] = useState<IssuedApiKey | null>(null);
@@ -50,7 +54,7 @@ export default function ApiKeysPage() {
       const json = { name: name.trim() };
       const made = await createKeys.send<IssuedApiKey>("POST", "/v1/admin/api-keys", { json });
       setCreateProblem(null);
-      setName("");
+      clearDraft();
       setIssued(made);
       load();
     } catch (e) {

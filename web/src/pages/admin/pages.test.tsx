@@ -57,7 +57,10 @@ beforeEach(() => {
   });
   vi.stubGlobal("fetch", vi.fn(gateway.fetch));
 });
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sessionStorage.clear();
+});
 
 describe("CategoriesPage", () => {
   it("adds a canned response, shows the API's field error next to it; a new key after that answer, the same after a 500", async () => {
@@ -108,6 +111,24 @@ describe("CategoriesPage", () => {
 });
 
 describe("UsersPage", () => {
+  it("keeps what was typed in the new-account form across a new visit, never the password", async () => {
+    const user = userEvent.setup();
+    const first = renderPage(<UsersPage />, { user: makeUser("admin"), path: "/admin/users" });
+    await user.click(await screen.findByRole("button", { name: "New staff account" }));
+    const form = screen.getByRole("form", { name: "New staff or admin account" });
+    await user.type(within(form).getByLabelText(/^E-mail/), "crew@city.example");
+    await user.type(within(form).getByLabelText(/^Password/), "granite-otter-52-compass");
+    expect(JSON.stringify(Object.values(sessionStorage))).toContain("crew@city.example");
+    expect(JSON.stringify(Object.values(sessionStorage))).not.toContain("granite-otter");
+    first.unmount(); // the session ended mid-form; the admin signs in again
+
+    renderPage(<UsersPage />, { user: makeUser("admin"), path: "/admin/users" });
+    await user.click(await screen.findByRole("button", { name: "New staff account" }));
+    const again = screen.getByRole("form", { name: "New staff or admin account" });
+    expect(within(again).getByLabelText(/^E-mail/)).toHaveValue("crew@city.example");
+    expect(within(again).getByLabelText(/^Password/)).toHaveValue("");
+  });
+
   it("asks before disabling and shows the API's 409 detail in the dialog", async () => {
     const user = userEvent.setup();
     handler = (method, path) =>

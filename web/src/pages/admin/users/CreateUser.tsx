@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { useSubmitKey } from "../../../api/submitKey";
 import type { Role } from "../../../api/types";
 import { FormField } from "../../../components/FormField";
+import { useDraft } from "../../../lib/draft";
 import { ProblemAlert } from "../../../components/ProblemAlert";
 import { DepartmentsPicker } from "./DepartmentsPicker";
 import { createRequest, emptyCreateForm, type AdminUserView } from "./logic";
@@ -19,11 +20,15 @@ export function CreateUser({
   onCancel: () => void;
 }) {
   const { t } = useTranslation(["admin", "common"]);
-  const [form, setForm] = useState(emptyCreateForm);
+  // Everything typed but the password is kept in a draft (sessionStorage): it survives a session that ends.
+  const [draft, setDraft, clearDraft] = useDraft("admin.user.new", withoutPassword(emptyCreateForm()));
+  const [password, setPassword] = useState("");
+  const form = { ...draft, password };
   const keys = useSubmitKey();
   const [problem, setProblem] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const set = <K extends keyof typeof form>(name: K, value: (typeof form)[K]) => setForm((f) => ({ ...f, [name]: value }));
+  const set = <K extends keyof typeof form>(name: K, value: (typeof form)[K]) =>
+    name === "password" ? setPassword(value as string) : setDraft((f) => ({ ...f, [name]: value }));
 
   async function submit() {
     setBusy(true);
@@ -31,7 +36,8 @@ export function CreateUser({
       const json = createRequest(form);
       const created = await keys.send<AdminUserView>("POST", "/v1/admin/users", { json });
       setProblem(null);
-      setForm(emptyCreateForm());
+      clearDraft();
+      setPassword("");
       onCreated(created);
     } catch (e) {
       setProblem(e);
@@ -99,4 +105,9 @@ export function CreateUser({
       </div>
     </form>
   );
+}
+
+function withoutPassword<T extends { password: string }>(form: T): Omit<T, "password"> {
+  const { password: _, ...rest } = form;
+  return rest;
 }

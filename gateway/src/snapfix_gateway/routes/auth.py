@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Form, Header, Path, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pymongo.errors import PyMongoError
 from redis.exceptions import LockError, RedisError
 
@@ -153,7 +153,8 @@ class ChangeUserRequest(BaseModel):
 
     role: Role | None = None
     departments: list[DepartmentCode] | None = Field(default=None, max_length=20)
-    disabled: bool | None = None
+    # Strict: `0` or `"no"` is a mistake to refuse, not a boolean to guess (as the document says).
+    disabled: StrictBool | None = None
 
 
 class StaffMember(BaseModel):
@@ -612,7 +613,10 @@ async def change_user(  # noqa: PLR0917 - FastAPI injects by parameter
     tokens are short-lived). New departments must be those of the catalogue's categories. The
     same change twice changes nothing the second time.
     """
+    # Departments are checked against the catalogue's once it has any: a new city may set up its
+    # staff before its first category exists (an empty catalogue names no department to refuse).
     known = {spec.department for spec in catalogue.all()} if catalogue.loaded else None
+    known = known or None
     try:
         # One change of an account at a time, in every replica: FerretDB applies a conditional
         # update_one as a read then a write, so concurrent changes could all pass the store's own

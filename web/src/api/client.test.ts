@@ -39,6 +39,15 @@ describe("api client", () => {
     expect(new URL(calls[0]!.url).pathname).toBe("/v1/me");
   });
 
+  it("passes the cache mode to fetch (a screen that edits what it reads revalidates it)", async () => {
+    setTokens("A1", "R1", 900);
+    serve(() => json({ items: [] }));
+    await api.get("/v1/categories", { cache: "no-cache" });
+    await api.get("/v1/categories");
+    expect(calls[0]!.cache).toBe("no-cache");
+    expect(calls[1]!.cache).toBe("default");
+  });
+
   it("drops empty search params and repeats arrays", async () => {
     serve(() => json({ items: [] }));
     await api.get("/v1/issues", { searchParams: { status: ["open", "reopened"], cursor: undefined, q: "", limit: 20 } });

@@ -184,6 +184,13 @@ export interface CallOptions {
   searchParams?: SearchParams;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /**
+   * The browser HTTP cache mode. Some reads are cacheable (`/v1/categories`: `max-age=60`, varying on
+   * Authorization), and the access token now outlives a reload, so a screen that edits what it reads
+   * passes "no-cache": the browser revalidates (a cheap 304 when nothing changed) instead of showing
+   * the body it cached before the edit.
+   */
+  cache?: RequestCache;
 }
 export interface SendOptions extends CallOptions {
   json?: unknown;
@@ -207,6 +214,7 @@ async function call<T>(method: string, path: string, opts: SendOptions = {}): Pr
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
   const options: Options = { method, headers, signal: opts.signal, searchParams: toSearchParams(opts.searchParams) };
+  if (opts.cache !== undefined) options.cache = opts.cache;
   if (opts.json !== undefined) options.json = opts.json;
   if (opts.body !== undefined) options.body = opts.body;
   try {

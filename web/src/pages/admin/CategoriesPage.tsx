@@ -24,7 +24,9 @@ export default function CategoriesPage() {
   const load = useCallback((signal?: AbortSignal) => {
     setError(null);
     api
-      .get<Paged<AdminCategory>>("/v1/categories", { signal })
+      // Revalidated, never taken from the browser cache: the list is cacheable for a minute and the
+      // access token survives a reload, so a cached copy would hide this admin's own recent edits.
+      .get<Paged<AdminCategory>>("/v1/categories", { signal, cache: "no-cache" })
       .then((page) => setItems(page.items))
       .catch((e: unknown) => {
         if (!signal?.aborted) setError(e);

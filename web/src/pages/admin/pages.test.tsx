@@ -36,7 +36,7 @@ const CREW = {
 };
 const ME = { ...CREW, id: ADMIN_ID, email: "admin@city.example", role: "admin", departments: [] };
 
-let requests: { method: string; path: string; key: string | null; body: unknown }[];
+let requests: { method: string; path: string; key: string | null; body: unknown; cache: RequestCache }[];
 let handler: (method: string, path: string, body: unknown) => Response | undefined;
 
 beforeEach(() => {
@@ -47,7 +47,7 @@ beforeEach(() => {
     const path = new URL(request.url).pathname;
     const text = await request.clone().text();
     const body = text ? (JSON.parse(text) as unknown) : undefined;
-    requests.push({ method: request.method, path, key: request.headers.get("Idempotency-Key"), body });
+    requests.push({ method: request.method, path, key: request.headers.get("Idempotency-Key"), body, cache: request.cache });
     const answer = handler(request.method, path, body);
     if (answer) return answer;
     if (path === "/v1/categories") return json({ items: [CATEGORY], next_cursor: null });
@@ -63,6 +63,14 @@ afterEach(() => {
 });
 
 describe("CategoriesPage", () => {
+  it("revalidates the catalogue instead of reading the browser cache (its own edits show after a reload)", async () => {
+    renderPage(<CategoriesPage />, { user: makeUser("admin"), path: "/admin/categories" });
+    expect(await screen.findByRole("button", { name: "Edit Pothole" })).toBeInTheDocument();
+    const reads = requests.filter((r) => r.method === "GET" && r.path === "/v1/categories");
+    expect(reads).toHaveLength(1);
+    expect(reads[0]!.cache).toBe("no-cache");
+  });
+
   it("adds a canned response, shows the API's field error next to it; a new key after that answer, the same after a 500", async () => {
     const user = userEvent.setup();
     let calls = 0;

@@ -12,6 +12,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from snapfix_shared.messages import IssueAssigned, UserEmailVerified, UserUpdated
@@ -61,14 +63,32 @@ async def stored(stack: Stack, notify: Notify, collection: str, query: dict[str,
 
 async def applied(stack: Stack, notify: Notify, user: str) -> dict[str, Any]:
     """The user's contact once its events so far are applied: the test ends each run of them with a
-    ``UserEmailVerified`` (same key, so same partition: consumed after them)."""
-    await publish(stack.kafka, Topic.USERS_EVENTS, [UserEmailVerified(**envelope(), user_id=UUID(user))])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = await stored(stack, notify, "contacts", {"_id": user, "email_verified": True})
-        if found:
-            return found[0]
-        await asyncio.sleep(0.2)
+    ``UserEmailVerified`` (same key, so same partition: consumed after them) and waits until notify's users
+    group has committed past that marker (committed once handled). Not on a field of the contact: a
+    ``email_verified`` already true from an earlier run would say nothing of the events just published."""
+    marker = UserEmailVerified(**envelope(), user_id=UUID(user))
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = await asyncio.wait_for(
+            await producer.send(Topic.USERS_EVENTS, marker.model_dump_json().encode(), key=user.encode()), 30
+        )
+    finally:
+        await producer.stop()
+    where = TopicPartition(sent.topic, sent.partition)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            committed = await admin.list_consumer_group_offsets(notify.settings.notify_users_group, partitions=[where])
+            if where in committed and committed[where].offset > sent.offset:
+                [contact] = await stored(stack, notify, "contacts", {"_id": user})
+                assert contact["email_verified"] is True  # the marker itself was applied
+                return contact
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
     pytest.fail(f"the events of {user} were not applied in 30 s")
 
 

@@ -81,7 +81,11 @@ describe("WebhooksPage", () => {
     expect(within(row).getByText("Disabled")).toBeInTheDocument();
     expect(within(row).getByText("410 Gone")).toBeInTheDocument();
 
-    await user.click(within(row).getByRole("button", { name: "Enable https://crm.example/hook again" }));
+    // Every row button's accessible name contains its visible text (axe label-content-name-mismatch).
+    for (const button of within(row).getAllByRole("button")) {
+      expect(button.getAttribute("aria-label") ?? "").toContain(button.textContent ?? "");
+    }
+    await user.click(within(row).getByRole("button", { name: "Enable again: https://crm.example/hook" }));
     expect(await screen.findByText("https://crm.example/hook is enabled again.")).toBeInTheDocument();
     expect(calls.some((c) => c.method === "POST" && c.url.pathname.endsWith("/enable") && c.key)).toBe(true);
 

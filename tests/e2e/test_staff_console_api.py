@@ -163,6 +163,8 @@ async def test_the_staff_queue_sorts_and_pages_exactly(system: System, admin: ht
                 await asyncio.sleep(0.1)
             assert answer.status_code == 202, answer.text
             ids.append(answer.json()["id"])
+        for issue_id in ids:  # a lifecycle command needs the stored issue; the report is applied moments after its 202
+            await eventually(crew, f"/v1/issues/{issue_id}", lambda _: True)
         for issue_id, priority in zip(ids[::3], ("urgent", "low", "high"), strict=True):
             assigned = await crew.post(f"/v1/issues/{issue_id}/assignment", json={"priority": priority})
             assert assigned.status_code == 202, assigned.text

@@ -54,6 +54,7 @@ COPY services/issues/pyproject.toml services/issues/
 COPY services/media/pyproject.toml services/media/
 COPY services/notify/pyproject.toml services/notify/
 COPY services/analytics/pyproject.toml services/analytics/
+COPY cli/pyproject.toml cli/
 RUN uv sync --frozen --no-dev --no-install-workspace --package "snapfix-${SERVICE}"
 
 # 2) The workspace members themselves, as regular (non-editable) installs so the runtime
@@ -64,6 +65,7 @@ COPY services/issues/src services/issues/src
 COPY services/media/src services/media/src
 COPY services/notify/src services/notify/src
 COPY services/analytics/src services/analytics/src
+COPY cli/src cli/src
 RUN uv sync --frozen --no-dev --no-editable --package "snapfix-${SERVICE}" \
  && /app/.venv/bin/python -c "import importlib; importlib.import_module('snapfix_${SERVICE}')"
 

@@ -1,0 +1,3 @@
+from snapfix_cli.app import main
+
+main()

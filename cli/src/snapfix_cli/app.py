@@ -1,0 +1,36 @@
+"""The root of ``snapfix``: one sub-command group per area, each in its own module."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import typer
+
+app = typer.Typer(
+    name="snapfix",
+    help="Operate a SnapFix installation. Reads the same SNAPFIX_* settings as the services "
+    "(for the local stack: set -a; source .stack/run/env; set +a).",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def root() -> None:
+    """Operate a SnapFix installation."""
+
+
+# Sub-command groups register here (one module each): users, dlq, consumers, media, readmodels, export.
+
+
+@app.command()
+def version() -> None:
+    """Print the installed SnapFix version.
+
+    Example: snapfix version
+    """
+    typer.echo(metadata.version("snapfix-cli"))
+
+
+def main() -> None:
+    app()

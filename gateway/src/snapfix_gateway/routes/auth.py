@@ -27,6 +27,7 @@ from snapfix_gateway.deps import (
 )
 from snapfix_gateway.identity import directory
 from snapfix_gateway.identity.accounts import Accounts, ChangeConflict, EmailTaken, InvalidEmail
+from snapfix_gateway.identity.admin_changes import change_account, known_departments
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.pages import page, prefers_html, to_web_app
 from snapfix_gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
@@ -613,26 +614,18 @@ async def change_user(  # noqa: PLR0917 - FastAPI injects by parameter
     tokens are short-lived). New departments must be those of the catalogue's categories. The
     same change twice changes nothing the second time.
     """
-    # Departments are checked against the catalogue's once it has any: a new city may set up its
-    # staff before its first category exists (an empty catalogue names no department to refuse).
-    known = {spec.department for spec in catalogue.all()} if catalogue.loaded else None
-    known = known or None
     try:
-        # One change of an account at a time, in every replica: FerretDB applies a conditional
-        # update_one as a read then a write, so concurrent changes could all pass the store's own
-        # check (measured: five identical PATCHes, four events). The lock lapses by itself.
-        async with sessions.redis.lock(
-            f"gw:user:{{{user_id}}}:change", timeout=CHANGE_LOCK_S, blocking_timeout=CHANGE_LOCK_WAIT_S
-        ):
-            outcome = await accounts.change(
-                str(user_id),
-                actor_id=admin.user_id,
-                correlation_id=request_id,
-                role=body.role,
-                departments=body.departments,
-                disabled=body.disabled,
-                known_departments=known,
-            )
+        outcome = await change_account(
+            accounts,
+            sessions,
+            str(user_id),
+            actor_id=admin.user_id,
+            correlation_id=request_id,
+            role=body.role,
+            departments=body.departments,
+            disabled=body.disabled,
+            known=known_departments(catalogue.loaded, catalogue.all()),
+        )
     except SelfLockout as exc:
         raise Problem(409, "Conflict", str(exc)) from exc
     except InvalidChange as exc:
@@ -640,21 +633,12 @@ async def change_user(  # noqa: PLR0917 - FastAPI injects by parameter
     except (ChangeConflict, LockError) as exc:
         raise Problem(409, "Conflict", "The account is being changed by another request; try again.") from exc
     except (PyMongoError, RedisError) as exc:
+        # After the store was changed: the account is changed (and refreshes obey it), its sessions
+        # not yet: say so rather than pretend.
         raise _identity_store_down(exc) from exc
     if outcome is None:
         raise Problem(404, "Not Found", f"No account {user_id}.")
-    account, change = outcome
-    if change.changed:  # its departments' staff lists, before and after, are read again
-        await directory.forget(sessions.redis, [*change.previous_departments, *change.departments])
-    try:
-        # Also when nothing changed: a retry of a change whose sessions part failed completes it.
-        if change.disabled and body.disabled:
-            await sessions.revoke_all(str(account.id))
-        elif body.role is not None or body.departments is not None:
-            await sessions.update_claims(str(account.id), change.role, change.departments)
-    except RedisError as exc:
-        # The account is changed (and refreshes obey it); the sessions are not yet: say so rather than pretend.
-        raise _identity_store_down(exc) from exc
+    account, _ = outcome
     return AdminUserView.of(account)
 
 
@@ -686,11 +670,6 @@ async def staff_directory(
     except PyMongoError as exc:
         raise _identity_store_down(exc) from exc
     return StaffDirectory.model_validate({"items": found})
-
-
-# How long an administrator's change of one account holds its lock at most, and how long another waits for it.
-CHANGE_LOCK_S = 10.0
-CHANGE_LOCK_WAIT_S = 5.0
 
 
 def _unprocessable(field: str, message: str) -> Problem:

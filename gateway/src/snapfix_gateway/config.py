@@ -67,6 +67,11 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     session_max_age_s: int = Field(default=30 * 24 * 3600, ge=60, description="A session's absolute lifetime")
     password_reset_ttl_s: int = Field(default=3600, ge=60, description="How long a password-reset link works")
     min_password_score: int = Field(default=3, ge=0, le=4, description="zxcvbn score a password must reach")
+    # Citizens must verify their e-mail address (the link sent at registration) before reporting
+    # (POST /v1/issues) and uploading photos (POST /v1/media); staff are exempt. Unset: on with
+    # SNAPFIX_ENVIRONMENT=production, off in development (`make run`, the tests). verified_email_required
+    # is the answer.
+    require_verified_email: bool | None = None
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
     # Concurrent Argon2 computations (each takes tens of ms and ~64 MiB).
@@ -88,6 +93,13 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     web_default_lat: float = Field(default=12.9716, ge=-90, le=90, description="Where the map opens (Bengaluru)")
     web_default_lon: float = Field(default=77.5946, ge=-180, le=180)
     web_default_zoom: int = Field(default=12, ge=0, le=22)
+
+    @property
+    def verified_email_required(self) -> bool:
+        """SNAPFIX_REQUIRE_VERIFIED_EMAIL when set, else whether this is production."""
+        if self.require_verified_email is None:
+            return self.environment == "production"
+        return self.require_verified_email
 
     @field_validator("web_dist", mode="before")
     @classmethod

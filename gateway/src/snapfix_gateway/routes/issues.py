@@ -26,6 +26,7 @@ from snapfix_gateway.deps import (
 )
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.upstream import Upstream, relay, relay_get, viewer_headers
+from snapfix_gateway.verified_email import ReporterVerifiedDep
 from snapfix_shared.messages import (
     AssignIssue,
     ChangeIssueStatus,
@@ -263,8 +264,11 @@ _COMMAND_ROUTE: dict[str, Any] = {
 
 
 @router.post("/v1/issues", **_COMMAND_ROUTE)
-async def report_issue(body: ReportIssueRequest, submit: SubmitDep) -> Accepted:
-    """Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later."""
+async def report_issue(_verified: ReporterVerifiedDep, body: ReportIssueRequest, submit: SubmitDep) -> Accepted:
+    """Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later.
+
+    Where `SNAPFIX_REQUIRE_VERIFIED_EMAIL` is on (production's default), a citizen's e-mail address must be
+    verified first (403 otherwise; staff exempt)."""
     fields = body.model_dump(exclude={"lat", "lon"})
     command = ReportIssue(
         **submit.envelope(), issue_id=submit.new_id("issue"), location=Location(lat=body.lat, lon=body.lon), **fields

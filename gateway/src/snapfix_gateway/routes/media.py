@@ -2,7 +2,8 @@
 
 The media service owns photos: it issues and checks upload URLs, stores, processes and
 serves them, within each user's quotas. The gateway authenticates, lets only citizens with a
-verified e-mail address ask for upload URLs (staff accounts are made by an administrator),
+verified e-mail address ask for upload URLs where ``SNAPFIX_REQUIRE_VERIFIED_EMAIL`` is on
+(verified_email.py; staff accounts are made by an administrator),
 caps the upload while it streams through (it is never held whole in memory), and relays
 reads with their caching and range headers.
 """
@@ -17,12 +18,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo.errors import PyMongoError
 
-from snapfix_gateway.deps import AccountsDep, MediaHttpDep, PrincipalDep, RequestIdDep, SettingsDep
-from snapfix_gateway.identity.accounts import Accounts
-from snapfix_gateway.identity.sessions import Principal
+from snapfix_gateway.deps import MediaHttpDep, PrincipalDep, RequestIdDep, SettingsDep
 from snapfix_gateway.upstream import UpstreamError, relay, relay_get, viewer_headers
+from snapfix_gateway.verified_email import UploaderVerifiedDep
 from snapfix_shared.messages.media import ContentType, VariantName
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
@@ -76,38 +75,21 @@ class MediaState(BaseModel):
     variants: dict[str, str] = Field(default_factory=dict, description="Variant name -> public URL path")
 
 
-async def require_verified_email(principal: Principal, accounts: Accounts) -> None:
-    """Photos are stored, processed and shown to everyone: only a reachable person may upload them."""
-    if principal.is_staff:  # made by an administrator, who vouches for them
-        return
-    try:
-        account = await accounts.get(principal.user_id)
-    except PyMongoError as exc:
-        raise ServiceUnavailable("Accounts cannot be read right now.") from exc
-    if account is None or not account.email_verified:
-        raise Problem(
-            403,
-            "Forbidden",
-            "Verify your e-mail address before uploading photos: follow the link in the e-mail we sent "
-            "when you registered. Reports without photos need no verification.",
-        )
-
-
 @router.post("/v1/media", status_code=201, response_model=UploadTicket, responses=_ERRORS)
-async def create_upload(  # noqa: PLR0917 - FastAPI injects by parameter
+async def create_upload(
+    _verified: UploaderVerifiedDep,
     body: UploadRequest,
     principal: PrincipalDep,
-    accounts: AccountsDep,
     media: MediaHttpDep,
     request_id: RequestIdDep,
     settings: SettingsDep,
 ) -> Response:
     """Ask for a signed upload URL (valid once, for 15 minutes) for one photo.
 
-    Needs a verified e-mail address, and is within the user's quotas: photos no report names
-    yet (403 past it), upload URLs per UTC day (429 with Retry-After past it).
+    Needs a verified e-mail address where `SNAPFIX_REQUIRE_VERIFIED_EMAIL` is on (production's default;
+    staff exempt), and is within the user's quotas: photos no report names yet (403 past it), upload URLs
+    per UTC day (429 with Retry-After past it).
     """
-    await require_verified_email(principal, accounts)
     if body.size > settings.max_upload_bytes:
         raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.")
     headers = {**viewer_headers(request_id, principal), "content-type": "application/json"}

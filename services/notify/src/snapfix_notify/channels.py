@@ -12,7 +12,14 @@ from typing import Protocol
 
 
 class TransientDeliveryError(Exception):
-    """The provider may take it later (timeout, SMTP 4xx, HTTP 5xx): retry with backoff."""
+    """The provider may take it later (timeout, SMTP 4xx, HTTP 5xx): retry with backoff.
+
+    ``retry_after_s``: the provider asked for no retry before this many seconds (``Retry-After``).
+    """
+
+    def __init__(self, *args: object, retry_after_s: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after_s = retry_after_s
 
 
 class PermanentDeliveryError(Exception):

@@ -92,9 +92,35 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
     push_transport: Literal["none", "relay", "providers"] = Field(
         default="none", description="relay: signed webhook posts to push_relay_url (tests, local); providers: FCM/APNs"
     )
+    # Per platform, overriding push_transport (unset: relay -> relay, providers -> fcm/apns, none -> none).
+    push_fcm: Literal["none", "relay", "fcm"] | None = Field(default=None, description="Sender of fcm devices")
+    push_apns: Literal["none", "relay", "apns"] | None = Field(default=None, description="Sender of apns devices")
+    push_timeout_s: float = Field(
+        default=10.0, gt=0, description="One FCM/APNs send (or token refresh), start to answer"
+    )
     push_relay_url: str | None = None
     push_relay_secret: str = Field(default=DEV_PUSH_RELAY_SECRET, pattern=r"^whsec_[A-Za-z0-9+/=]{32,}$")
+    # -- FCM HTTP v1: a Firebase service account's JSON key, as a file (preferred) or the variable's value
+    fcm_service_account_file: str | None = None
+    fcm_service_account_json: SecretStr | None = None
+    fcm_project_id: str | None = Field(default=None, description="Default: the service account's project_id")
+    fcm_base_url: str = Field(default="https://fcm.googleapis.com", description="Changed only for a local fake")
+    # -- APNs: a token signing key (.p8) of the Apple developer team, as a file (preferred) or the value
+    apns_key_file: str | None = None
+    apns_key: SecretStr | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
     apns_topic: str = Field(default="dev.snapfix.app", description="The iOS app's bundle id (apns-topic)")
+    apns_use_sandbox: bool = Field(default=False, description="api.development.push.apple.com (debug app builds)")
+    apns_server: str | None = Field(default=None, description="host:port instead of Apple's (a local fake)")
+    apns_ca_file: str | None = Field(default=None, description="CA bundle trusted for apns_server")
+
+    def push_sender(self, platform: Literal["fcm", "apns"]) -> Literal["none", "relay", "fcm", "apns"]:
+        """Who sends to this platform's devices: its own setting, else what push_transport implies."""
+        chosen = self.push_fcm if platform == "fcm" else self.push_apns
+        if chosen is not None:
+            return chosen
+        return platform if self.push_transport == "providers" else self.push_transport
 
     @field_validator("web_base_url", mode="before")
     @classmethod
@@ -114,10 +140,38 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
             raise ValueError("SNAPFIX_UNSUBSCRIBE_SECRET must be at least 32 characters")
         return value
 
+    @field_validator("push_fcm", "push_apns", "fcm_service_account_file", "apns_key_file", "apns_server", mode="before")
+    @classmethod
+    def _unset_when_blank(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _provider_credentials(self) -> Self:
+        # Refused at start, naming the variables (never their values).
+        if self.push_sender("fcm") == "fcm" and not (self.fcm_service_account_file or self.fcm_service_account_json):
+            raise ValueError("FCM push needs SNAPFIX_FCM_SERVICE_ACCOUNT_FILE (or SNAPFIX_FCM_SERVICE_ACCOUNT_JSON)")
+        if self.push_sender("apns") == "apns":
+            missing = [
+                name
+                for name, value in (
+                    ("SNAPFIX_APNS_KEY_FILE (or SNAPFIX_APNS_KEY)", self.apns_key_file or self.apns_key),
+                    ("SNAPFIX_APNS_KEY_ID", self.apns_key_id),
+                    ("SNAPFIX_APNS_TEAM_ID", self.apns_team_id),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"APNs push needs {', '.join(missing)}")
+        if self.apns_server is not None:
+            host, _, port = self.apns_server.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError("SNAPFIX_APNS_SERVER is host:port")
+        return self
+
     @model_validator(mode="after")
     def _own_relay_secret_in_production(self) -> Self:
         # Only a relay in use needs its secret (ProcessSettings checks the SecretStr ones always).
-        in_use = self.environment == "production" and self.push_transport == "relay"
+        in_use = self.environment == "production" and "relay" in (self.push_sender("fcm"), self.push_sender("apns"))
         if in_use and self.push_relay_secret == DEV_PUSH_RELAY_SECRET:
             raise DevelopmentSecretInProduction(
                 "SNAPFIX_ENVIRONMENT=production with SNAPFIX_PUSH_TRANSPORT=relay, but SNAPFIX_PUSH_RELAY_SECRET "

@@ -275,7 +275,7 @@ class Dispatcher:
             if delivery.attempts >= self.settings.max_attempts:
                 await self._give_up(delivery, "failed", f"exhausted: {exc}")
             else:
-                await self._later(delivery, now, str(exc))
+                await self._later(delivery, now, str(exc), not_before_s=exc.retry_after_s)
         except PermanentDeliveryError as exc:
             await self._give_up(delivery, "skipped" if "no email address" in str(exc) else "failed", str(exc))
         except (PyMongoError, RedisError):
@@ -297,8 +297,9 @@ class Dispatcher:
         OUTCOMES.labels(delivery.channel, "withheld").inc()
         log.info("delivery %s withheld: account disabled", delivery.id)
 
-    async def _later(self, delivery: Delivery, now: datetime, error: str) -> None:
+    async def _later(self, delivery: Delivery, now: datetime, error: str, *, not_before_s: float | None = None) -> None:
         delay = backoff_s(delivery.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s)
+        delay = max(delay, not_before_s or 0.0)  # the provider's Retry-After, when it gave one
         due_at = now + timedelta(seconds=delay)
         # The store first (attempts survive a restart), then the queue (rare: one update per failure).
         await self.deliveries.retry_at(delivery.id, delivery.attempts, due_at, error[:1000])

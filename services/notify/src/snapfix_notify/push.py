@@ -1,11 +1,13 @@
 """Mobile push as a channel: FCM HTTP v1 and APNs payloads behind one interface, and their transports.
 
 ``PushChannel`` looks up the recipient's registered devices, builds each one's message
-for its platform and hands it to a ``PushTransport``. In tests and on a laptop the
-transport is ``WebhookPushTransport``: the built message goes, signed like any webhook,
-to a relay URL. The real provider clients (FCM HTTP v1 with OAuth, APNs over HTTP/2 with
-a token key) are not built yet: ``FcmHttpTransport`` and ``ApnsHttpTransport`` refuse to
-start, so a deployment never believes it sends what it cannot.
+for its platform and hands it to a ``PushTransport``, chosen per platform by the settings:
+``FcmTransport`` (push_fcm.py: FCM HTTP v1 with a service account's OAuth token),
+``ApnsTransport`` (push_apns.py: APNs over HTTP/2 with a .p8 token key, via aioapns), or,
+in tests and on a laptop, ``WebhookPushTransport``: the built message goes, signed like
+any webhook, to a relay URL. A device its provider calls dead (FCM ``UNREGISTERED``, APNs
+410 or ``BadDeviceToken``) is forgotten; 429/5xx answers are retried, not before their
+``Retry-After``.
 
 A repeat (a retried notice after some devices took it) replaces the first on the phone:
 both platforms get a collapse id per issue, and the APNs ``apns-id`` and the FCM
@@ -20,9 +22,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
+from pydantic import SecretStr
 from pymongo.errors import PyMongoError
 
 from snapfix_notify.channels import Notice, PermanentDeliveryError, TransientDeliveryError
@@ -176,46 +181,18 @@ class WebhookPushTransport:
                 raise PermanentDeliveryError(f"push relay refused: {attempt.error}")
 
 
-class _NotBuilt:
-    provider = "?"
+class PlatformTransport:
+    """Each platform's devices to that platform's sender (FCM, APNs, the relay or none: the settings choose)."""
+
+    def __init__(self, by_platform: dict[Platform, PushTransport]) -> None:
+        self.by_platform = by_platform
 
     async def start(self) -> None:
-        raise NotImplementedError(
-            f"the {self.provider} client is not built yet: set SNAPFIX_PUSH_TRANSPORT=relay (with "
-            "SNAPFIX_PUSH_RELAY_URL) or none"
-        )
-
-    async def close(self) -> None:
-        return None
-
-    async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
-        raise PermanentDeliveryError(f"the {self.provider} client is not configured")
-
-
-class FcmHttpTransport(_NotBuilt):
-    """FCM HTTP v1 (``POST .../messages:send`` with an OAuth token of a service account): not built yet."""
-
-    provider = "FCM HTTP v1"
-
-
-class ApnsHttpTransport(_NotBuilt):
-    """APNs over HTTP/2 with a .p8 token key: not built yet."""
-
-    provider = "APNs"
-
-
-class ProviderTransport:
-    """Production: FCM devices to FCM, APNs devices to APNs."""
-
-    def __init__(self) -> None:
-        self.by_platform: dict[Platform, PushTransport] = {"fcm": FcmHttpTransport(), "apns": ApnsHttpTransport()}
-
-    async def start(self) -> None:
-        for transport in self.by_platform.values():
+        for transport in {id(t): t for t in self.by_platform.values()}.values():  # a shared relay starts once
             await transport.start()
 
     async def close(self) -> None:
-        for transport in self.by_platform.values():
+        for transport in {id(t): t for t in self.by_platform.values()}.values():
             await transport.close()
 
     async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
@@ -232,22 +209,92 @@ class NoPushTransport:
         return None
 
     async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
-        raise PermanentDeliveryError("push is not configured in this deployment (SNAPFIX_PUSH_TRANSPORT=none)")
+        raise PermanentDeliveryError(
+            f"push to {device.platform} devices is not configured in this deployment (SNAPFIX_PUSH_TRANSPORT, "
+            f"SNAPFIX_PUSH_{device.platform.upper()})"
+        )
+
+
+MAX_RETRY_AFTER_S = 24 * 3600.0
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """A ``Retry-After`` header (seconds or an HTTP date) as seconds from now; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _read_secret(path: str | None, value: SecretStr | None) -> str:
+    if path:
+        return Path(path).read_text(encoding="utf-8")
+    return value.get_secret_value() if value is not None else ""
 
 
 def transport_for(settings: NotifySettings) -> PushTransport:
-    if settings.push_transport == "relay":
+    """The senders the settings choose, per platform (push_fcm, push_apns, else push_transport)."""
+    from snapfix_notify.push_apns import ApnsTransport, apns_ssl_context
+    from snapfix_notify.push_fcm import FcmTransport, load_service_account
+
+    platforms: tuple[Platform, ...] = ("fcm", "apns")
+    senders = {platform: settings.push_sender(platform) for platform in platforms}
+    relay: PushTransport | None = None
+    if "relay" in senders.values():
         if not settings.push_relay_url:
-            raise ValueError("SNAPFIX_PUSH_TRANSPORT=relay needs SNAPFIX_PUSH_RELAY_URL")
+            raise ValueError("a push relay (SNAPFIX_PUSH_TRANSPORT=relay) needs SNAPFIX_PUSH_RELAY_URL")
         sender = WebhookSender(
             timeout_s=settings.webhook_timeout_s,
             max_connections=settings.webhook_concurrency,
             allow_private=True,  # the relay is the operator's own, often inside the deployment
         )
-        return WebhookPushTransport(sender, settings.push_relay_url, settings.push_relay_secret)
-    if settings.push_transport == "providers":
-        return ProviderTransport()
-    return NoPushTransport()
+        relay = WebhookPushTransport(sender, settings.push_relay_url, settings.push_relay_secret)
+    by_platform: dict[Platform, PushTransport] = {}
+    for platform, chosen in senders.items():
+        transport: PushTransport
+        if chosen == "relay" and relay is not None:
+            transport = relay
+        elif chosen == "fcm":
+            info = load_service_account(
+                _read_secret(settings.fcm_service_account_file, settings.fcm_service_account_json)
+            )
+            transport = FcmTransport(
+                info,
+                project_id=settings.fcm_project_id,
+                base_url=settings.fcm_base_url,
+                timeout_s=settings.push_timeout_s,
+                max_connections=settings.webhook_concurrency,
+            )
+        elif chosen == "apns":
+            server = None
+            if settings.apns_server:
+                host, _, port = settings.apns_server.rpartition(":")
+                server = (host, int(port))
+            transport = ApnsTransport(
+                key=_read_secret(settings.apns_key_file, settings.apns_key),
+                key_id=settings.apns_key_id or "",
+                team_id=settings.apns_team_id or "",
+                topic=settings.apns_topic,
+                use_sandbox=settings.apns_use_sandbox,
+                server=server,
+                ssl_context=apns_ssl_context(settings.apns_ca_file),
+                timeout_s=settings.push_timeout_s,
+            )
+        else:
+            transport = NoPushTransport()
+        by_platform[platform] = transport
+    log.info("push senders: fcm -> %s, apns -> %s", senders["fcm"], senders["apns"])
+    return PlatformTransport(by_platform)
 
 
 class PushChannel:
@@ -270,6 +317,7 @@ class PushChannel:
         )
         transient: list[str] = []
         permanent: list[str] = []
+        not_before: list[float] = []
         for device, result in zip(devices, results, strict=True):
             if isinstance(result, DeviceGone):
                 await self._forget(device)
@@ -277,10 +325,12 @@ class PushChannel:
                 permanent.append(f"{device.device_id}: {result}")
             elif isinstance(result, TransientDeliveryError):
                 transient.append(f"{device.device_id}: {result}")
+                if result.retry_after_s is not None:
+                    not_before.append(result.retry_after_s)
             elif isinstance(result, BaseException):
                 raise result
         if transient:  # retried whole; a device that took it already shows the repeat in the same slot
-            raise TransientDeliveryError("; ".join(transient))
+            raise TransientDeliveryError("; ".join(transient), retry_after_s=max(not_before, default=None))
         if len(permanent) == len(devices):
             raise PermanentDeliveryError("; ".join(permanent))
         for failure in permanent:

@@ -1,24 +1,33 @@
-"""Access to the real local stack for integration and end-to-end tests.
+"""Access to the real stack for integration and end-to-end tests: the native one or containers.
 
-``make test`` starts the stack (profile "test") and exports its settings; a test that
+``make test`` starts the native stack (profile "test") and exports its settings; a test that
 needs it and cannot reach it fails loudly, naming what is missing. It never skips.
+
+Where a Docker engine answers and no native stack is named in the environment, the session's
+stack is Kafka (KRaft), MongoDB and Redis in containers instead (testcontainers), started once
+and removed at the end. ``SNAPFIX_TEST_STACK=native|containers|auto`` (default auto) decides
+by hand; ``choose_stack`` is the rule, and the tests' stack fixture logs what it chose and why.
+Tests that stop and start the stack's own servers (``test_degradation``) need the native one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import shlex
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import httpx
@@ -27,7 +36,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from snapfix_shared.messages import Message
 from snapfix_shared.messages.base import Command
-from snapfix_shared.topics import Topic
+from snapfix_shared.topics import Topic, ensure_topics
 from snapfix_shared.viewer import process_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +60,19 @@ def load_script(relative: str, name: str) -> ModuleType:
 
 
 ENV_FILE = ROOT / ".stack" / "test" / "env"
+log = logging.getLogger(__name__)
+
+StackKind = Literal["native", "containers"]
+STACK_SETTING = "SNAPFIX_TEST_STACK"
+# What the stack's processes are told (deploy/local/stack.py's env): its presence names a native stack.
+NATIVE_NAMED_BY = "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"
+# The containers: Confluent's Kafka image (the one testcontainers' KafkaContainer drives; KRaft,
+# Kafka 3.6), and the MongoDB and Redis majors of docker-compose.yml.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+MONGO_IMAGE = "mongo:7"
+REDIS_IMAGE = "redis:7"
+CONTAINER_START_TIMEOUT_S = 180  # image pulls excluded; Kafka's first start on a loaded machine
+DOCKER_PROBE_TIMEOUT_S = 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,121 @@ class Stack:
     kafka: str
     mongo_url: str
     redis_url: str
+    kind: StackKind = "native"
+
+
+@dataclass(frozen=True)
+class StackChoice:
+    kind: StackKind
+    reason: str
+
+
+def choose_stack(setting: str | None, *, native_named: bool, docker_answers: Callable[[], bool]) -> StackChoice:
+    """Which stack a test session uses, and why.
+
+    ``setting``: SNAPFIX_TEST_STACK (``native``, ``containers`` or ``auto``; unset or empty is auto).
+    ``native_named``: the environment names a native stack (``make test`` exports the one it started).
+    ``docker_answers``: the Docker engine probe, called only when auto has to ask it.
+    """
+    value = (setting or "auto").strip().lower()
+    if value in {"native", "containers"}:
+        kind: StackKind = "native" if value == "native" else "containers"
+        return StackChoice(kind, f"{STACK_SETTING}={value}")
+    if value != "auto":
+        raise ValueError(f"{STACK_SETTING}={setting!r}: expected native, containers or auto")
+    if native_named:
+        return StackChoice("native", f"{NATIVE_NAMED_BY} names a native stack (as `make test` exports it)")
+    if docker_answers():
+        return StackChoice("containers", "a Docker engine answers and no native stack is named")
+    return StackChoice("native", "no Docker engine answers")
+
+
+def docker_engine_answers(timeout_s: float = DOCKER_PROBE_TIMEOUT_S) -> bool:
+    """Whether a Docker engine answers a ping (DOCKER_HOST, or the default socket), within ``timeout_s``."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=int(max(1, timeout_s)))
+    except Exception as exc:  # no socket, no DOCKER_HOST, a bad one: no engine
+        log.debug("no Docker engine: %r", exc)
+        return False
+    try:
+        return bool(client.ping())
+    except Exception as exc:
+        log.debug("the Docker engine did not answer: %r", exc)
+        return False
+    finally:
+        client.close()
+
+
+def stack_choice() -> StackChoice:
+    return choose_stack(
+        os.environ.get(STACK_SETTING),
+        native_named=bool(os.environ.get(NATIVE_NAMED_BY)),
+        docker_answers=docker_engine_answers,
+    )
+
+
+@contextmanager
+def container_stack() -> Iterator[Stack]:
+    """Kafka (KRaft, one broker), MongoDB and Redis in containers, with SnapFix's topics created; removed after.
+
+    The broker is set as deploy/local/stack.py sets its own: no topic is created by a client's
+    request, and the internal topics fit one broker.
+    """
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.community.redis import RedisContainer
+
+    kafka = (
+        KafkaContainer(KAFKA_IMAGE)
+        .with_kraft()
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+        .with_env("KAFKA_DEFAULT_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_MIN_INSYNC_REPLICAS", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE", "false")
+    )
+    mongo = MongoDbContainer(MONGO_IMAGE)
+    redis = RedisContainer(REDIS_IMAGE)
+    with ExitStack() as running:
+        # One after the other (testcontainers makes its reaper container on the first start, unguarded
+        # against a second thread); each stopped and removed at the end, whichever started.
+        for container in (redis, mongo, kafka):
+            running.callback(_stop_quietly, container)
+        redis.start()
+        mongo.start()
+        kafka.start(timeout=CONTAINER_START_TIMEOUT_S)
+        stack = Stack(
+            kafka=kafka.get_bootstrap_server(),
+            mongo_url=mongo.get_connection_url() + "/?authSource=admin",
+            redis_url=f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(redis.port)}/0",
+            kind="containers",
+        )
+        _wait_mongo(stack.mongo_url)
+        with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever runs in this thread
+            created = pool.submit(asyncio.run, ensure_topics(stack.kafka, timeout_s=60)).result(timeout=120)
+        log.info("containers: Kafka %s (%d topics created), MongoDB, Redis", stack.kafka, len(created))
+        yield stack
+
+
+def _stop_quietly(container: Any) -> None:
+    try:
+        container.stop()
+    except Exception as exc:  # never started, or gone already
+        log.debug("stopping %s: %r", container, exc)
+
+
+def _wait_mongo(url: str, timeout_s: float = 60) -> None:
+    """The image restarts mongod once after creating its root user: wait until it answers as that user."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=int(timeout_s * 1000))
+    try:
+        client.admin.command("ping")
+    finally:
+        client.close()
 
 
 def _env_file_values() -> dict[str, str]:

@@ -6,6 +6,8 @@ from importlib import metadata
 
 import typer
 
+from snapfix_cli import consumers, dlq, users
+
 app = typer.Typer(
     name="snapfix",
     help="Operate a SnapFix installation. Reads the same SNAPFIX_* settings as the services "
@@ -21,6 +23,9 @@ def root() -> None:
 
 
 # Sub-command groups register here (one module each): users, dlq, consumers, media, readmodels, export.
+app.add_typer(users.app, name="users")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(consumers.app, name="consumers")
 
 
 @app.command()

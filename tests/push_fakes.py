@@ -143,6 +143,8 @@ class FakeFcm:
 
     public_key: rsa.RSAPublicKey | None = None
     client_email: str = ""
+    service_account: dict[str, Any] = field(default_factory=dict)
+    """The test's service account JSON (``with_service_account``), its token_uri this fake's."""
     key_id: str = "test-key-1"
     project_id: str = "snapfix-test"
     expires_in: int = 3600
@@ -176,6 +178,12 @@ class FakeFcm:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def with_service_account(self) -> FakeFcm:
+        """Make a service account whose token_uri is this fake's, and trust its key."""
+        self.service_account, self.public_key = service_account(self.token_uri, project_id=self.project_id)
+        self.client_email = self.service_account["client_email"]
+        return self
 
     def revoke_tokens(self) -> None:
         self.issued.clear()
@@ -269,6 +277,10 @@ class FakeApns:
     key_id: str
     team_id: str
     topic: str
+    key_pem: str = ""
+    """The .p8 the sender signs with (the test's copy)."""
+    ca_file: Path | None = None
+    """The CA that vouches for this fake's certificate."""
     answers: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Device token -> (status, reason); others get 200."""
     received: list[ApnsRequest] = field(default_factory=list)

@@ -55,17 +55,14 @@ KEY_ID, TEAM_ID = "ABC123DEFG", "TEAM123456"
 
 @pytest.fixture
 async def fcm() -> AsyncIterator[FakeFcm]:
-    fake = await FakeFcm().start()
-    info, public_key = service_account(fake.token_uri)
-    fake.public_key, fake.client_email = public_key, info["client_email"]
-    fake.service_account = info  # type: ignore[attr-defined]
+    fake = (await FakeFcm().start()).with_service_account()
     yield fake
     await fake.stop()
 
 
 @pytest.fixture
 async def fcm_sender(fcm: FakeFcm) -> AsyncIterator[FcmTransport]:
-    sender = FcmTransport(fcm.service_account, base_url=fcm.base_url, timeout_s=5)  # type: ignore[attr-defined]
+    sender = FcmTransport(fcm.service_account, base_url=fcm.base_url, timeout_s=5)
     await sender.start()
     yield sender
     await sender.close()
@@ -105,6 +102,19 @@ async def test_fcm_an_assertion_signed_by_another_key_is_refused_and_nothing_is_
     assert fcm.refused_assertions
     assert "Signature" in fcm.refused_assertions[0]
     assert fcm.messages == []
+
+
+async def test_fcm_an_assertion_for_another_audience_is_refused(fcm: FakeFcm) -> None:
+    elsewhere = fcm.service_account | {"token_uri": f"{fcm.token_uri}?audience=other"}  # same endpoint, other aud
+    sender = FcmTransport(elsewhere, base_url=fcm.base_url, timeout_s=5)
+    await sender.start()
+    try:
+        with pytest.raises(PermanentDeliveryError, match="access token refused"):
+            await fcm_send(sender)
+    finally:
+        await sender.close()
+    assert fcm.refused_assertions
+    assert "Audience" in fcm.refused_assertions[0]
 
 
 async def test_fcm_the_access_token_is_cached_across_sends(fcm: FakeFcm, fcm_sender: FcmTransport) -> None:
@@ -185,8 +195,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 async def apns(tmp_path: Path) -> AsyncIterator[FakeApns]:
     tls = tls_for_loopback(tmp_path)
     key, public_key = apns_key()
-    fake = await FakeApns(tls.server, public_key, KEY_ID, TEAM_ID, TOPIC).start()
-    fake.key, fake.ca_file = key, tls.ca_file  # type: ignore[attr-defined]
+    fake = await FakeApns(tls.server, public_key, KEY_ID, TEAM_ID, TOPIC, key, tls.ca_file).start()
     yield fake
     await fake.stop()
 
@@ -194,12 +203,12 @@ async def apns(tmp_path: Path) -> AsyncIterator[FakeApns]:
 @pytest.fixture
 async def apns_sender(apns: FakeApns) -> AsyncIterator[ApnsTransport]:
     sender = ApnsTransport(
-        key=apns.key,  # type: ignore[attr-defined]
+        key=apns.key_pem,
         key_id=KEY_ID,
         team_id=TEAM_ID,
         topic=TOPIC,
         server=("127.0.0.1", apns.port),
-        ssl_context=apns_ssl_context(str(apns.ca_file)),  # type: ignore[attr-defined]
+        ssl_context=apns_ssl_context(str(apns.ca_file)),
         timeout_s=5,
     )
     await sender.start()
@@ -267,12 +276,12 @@ async def test_apns_overload_is_retried(apns: FakeApns, apns_sender: ApnsTranspo
 async def test_apns_an_unreachable_server_is_transient(apns: FakeApns) -> None:
     await apns.stop()
     sender = ApnsTransport(
-        key=apns.key,  # type: ignore[attr-defined]
+        key=apns.key_pem,
         key_id=KEY_ID,
         team_id=TEAM_ID,
         topic=TOPIC,
         server=("127.0.0.1", apns.port),
-        ssl_context=apns_ssl_context(str(apns.ca_file)),  # type: ignore[attr-defined]
+        ssl_context=apns_ssl_context(str(apns.ca_file)),
         timeout_s=3,
     )
     await sender.start()
@@ -285,7 +294,7 @@ async def test_apns_an_unreachable_server_is_transient(apns: FakeApns) -> None:
 
 async def test_apns_refuses_a_server_its_ca_does_not_vouch_for(apns: FakeApns) -> None:
     sender = ApnsTransport(
-        key=apns.key,  # type: ignore[attr-defined]
+        key=apns.key_pem,
         key_id=KEY_ID,
         team_id=TEAM_ID,
         topic=TOPIC,
@@ -308,9 +317,9 @@ async def test_apns_refuses_a_server_its_ca_does_not_vouch_for(apns: FakeApns) -
 
 def provider_settings(fcm: FakeFcm, apns: FakeApns, tmp_path: Path, **overrides: Any) -> NotifySettings:
     account = tmp_path / "service-account.json"
-    account.write_text(json.dumps(fcm.service_account))  # type: ignore[attr-defined]
+    account.write_text(json.dumps(fcm.service_account))
     key = tmp_path / "AuthKey.p8"
-    key.write_text(apns.key)  # type: ignore[attr-defined]
+    key.write_text(apns.key_pem)
     fields: dict[str, Any] = {
         "push_transport": "providers",
         "fcm_service_account_file": str(account),
@@ -320,7 +329,7 @@ def provider_settings(fcm: FakeFcm, apns: FakeApns, tmp_path: Path, **overrides:
         "apns_team_id": TEAM_ID,
         "apns_topic": TOPIC,
         "apns_server": f"127.0.0.1:{apns.port}",
-        "apns_ca_file": str(apns.ca_file),  # type: ignore[attr-defined]
+        "apns_ca_file": str(apns.ca_file),
         "push_timeout_s": 5,
     }
     return NotifySettings(**(fields | overrides))

@@ -1,12 +1,20 @@
-# SnapFix: the documented entry points. `make run` and `make test` do all set-up themselves.
+# SnapFix: the documented entry points. `make run` and `make test` do all set-up themselves (install:
+# root for apt-get); `make venv` is the Python workspace alone, with no root: lint, typecheck, imports
+# and test-unit need only that.
 SHELL := /bin/bash
 STACK := uv run --frozen python deploy/local/stack.py
 PROFILE ?= run
 
-.PHONY: asyncapi openapi help install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
+.PHONY: asyncapi openapi help venv install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
 
-help:
-	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+help: ## List the targets and what each does
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: ## The Python workspace from uv.lock into .venv, no root needed (uv from PyPI with pip --user when missing)
+	@command -v uv >/dev/null || python3 -m pip install --user -q 'uv>=0.5' \
+	  || { echo "venv: uv is missing and pip could not install it: see https://docs.astral.sh/uv/ (e.g. pipx install uv)" >&2; exit 1; }
+	@command -v uv >/dev/null || { echo "venv: uv was installed into ~/.local/bin: put it on PATH and run make again" >&2; exit 1; }
+	uv sync --frozen --all-packages --all-groups
 
 install: ## Install uv, Debian packages and the Python workspace
 	@deploy/local/install.sh
@@ -26,25 +34,25 @@ stack-down: ## Stop the local stack of PROFILE
 stack-status: ## Show what runs in the local stack of PROFILE
 	@$(STACK) status --profile $(PROFILE)
 
-lint: ## ruff lint and format check
+lint: venv ## ruff lint and format check
 	uv run --frozen ruff check .
 	uv run --frozen ruff format --check .
 
-typecheck: ## mypy (strict for shared/)
+typecheck: venv ## mypy (strict for shared/)
 	uv run --frozen mypy
 
-imports: ## import-linter: services and gateway never import each other; shared imports none of them
+imports: venv ## import-linter: services and gateway never import each other; shared imports none of them
 	uv run --frozen lint-imports
 
 compose-check: ## Validate docker-compose.yml (no Docker engine needed)
 	SNAPFIX_JWT_SECRET=compose-check-placeholder SNAPFIX_UPLOAD_SECRET=compose-check-placeholder SNAPFIX_UNSUBSCRIBE_SECRET=compose-check-placeholder SNAPFIX_PSEUDONYM_SECRET=compose-check-placeholder SNAPFIX_INTERNAL_TOKEN_SECRET=compose-check-placeholder SNAPFIX_LINK_SEAL_KEY=compose-check-placeholder docker-compose -f docker-compose.yml config -q
 
-check: lint typecheck imports compose-check
+check: lint typecheck imports compose-check ## All static checks: lint, typecheck, imports, compose-check
 
 test: install ## Install, start the test stack, run every check and test tier, stop what was started
 	@deploy/local/test.sh
 
-test-unit: install ## Unit tests only (no stack)
+test-unit: venv ## Unit tests only (no stack, no root: the Python workspace and openssl)
 	uv run --frozen pytest -m unit
 
 test-deploy: install ## Offline checks of deploy/ (kustomize overlays vs Kubernetes schemas, promtool rules and tests, dashboard)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from redis.exceptions import LockError, RedisError
 
@@ -53,8 +54,12 @@ class ReadModelKeeper:
                 log.exception("rebuilding the issues read model failed")
             await asyncio.sleep(self.check_s)
 
-    async def rebuild(self) -> int | None:
-        """Scan the store into the read model; the number of reports, or None if another instance is at it."""
+    async def rebuild(self, *, force: bool = False, progress: Callable[[int], None] | None = None) -> int | None:
+        """Scan the store into the read model; the number of reports, or None if another instance is at it.
+
+        ``force`` (``snapfix readmodels rebuild issues``, with no consumer running): the model held
+        is dropped and every row and entry written anew. ``progress`` hears the reports done so far.
+        """
         lock = self.readmodel.redis.lock(LOCK, timeout=LOCK_TTL_S, blocking=False)
         if not await lock.acquire():
             log.info("another instance is rebuilding the issues read model")
@@ -62,22 +67,38 @@ class ReadModelKeeper:
         try:
             async with self.readmodel.writing:
                 self.readmodel.forget_ready()
-                if await self.readmodel.redis.exists(BUILT):
+                if force:
+                    await self._clear()
+                elif await self.readmodel.redis.exists(BUILT):
                     return 0
-                return await self._scan()
+                return await self._scan(overwrite=force, progress=progress)
         finally:
             with contextlib.suppress(LockError, RedisError):
                 await lock.release()
 
-    async def _scan(self) -> int:
+    async def _clear(self) -> None:
+        """Drop the whole model but the lock (``built`` first: readers fall back to the store at once)."""
+        redis = self.readmodel.redis
+        await redis.delete(BUILT)
+        self.readmodel.forget_ready()
+        keys = [k async for k in redis.scan_iter(match=PREFIX + "*", count=1000)]
+        doomed = [k for k in keys if (k.decode() if isinstance(k, bytes) else k) != LOCK]
+        for start in range(0, len(doomed), 500):  # one hash tag: a multi-key call works on a cluster too
+            await redis.unlink(*doomed[start : start + 500])
+        log.info("issues read model dropped (%d keys) to be rebuilt whole", len(doomed))
+
+    async def _scan(self, *, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> int:
         started = time.monotonic()
         log.info("rebuilding the issues read model from the store")
         comments = await self.repo.all_comments()
         count = 0
         async for chunk in self.repo.scan_reports():
-            await self.cache.fill([CachedIssue(i, tuple(comments.get(i.id, ()))) for i in chunk])
-            await self.readmodel.index(chunk, fill=True)
+            entries = [CachedIssue(i, tuple(comments.get(i.id, ()))) for i in chunk]
+            await (self.cache.store(entries) if overwrite else self.cache.fill(entries))
+            await self.readmodel.index(chunk, fill=not overwrite)
             before, count = count, count + len(chunk)
+            if progress is not None:
+                progress(count)
             if count // PROGRESS_EVERY > before // PROGRESS_EVERY:
                 log.info("issues read model: %d reports so far (%.1f s)", count, time.monotonic() - started)
         follows = await self.repo.active_follows()

@@ -123,6 +123,7 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mail
             "SNAPFIX_RATE_LIMIT_USER": "2000/minute",
             "SNAPFIX_RATE_LIMIT_ANONYMOUS": "20000/minute",
             "SNAPFIX_RATE_LIMIT_TOKEN": "20000/minute",
+            "SNAPFIX_RATE_LIMIT_EXPORT": "2000/minute",
             # As in development (`make run`): citizens report and upload before verifying their address.
             # test_media_verified.py starts a gateway of its own with the setting on.
             "SNAPFIX_REQUIRE_VERIFIED_EMAIL": "false",

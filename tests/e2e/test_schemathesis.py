@@ -43,7 +43,8 @@ ADMIN_PATHS = r"^/v1/admin/(?!webhooks$)"
 # Schema-valid requests that the gateway, or the owner behind it, refuses for what no schema can
 # say: an opaque cursor, token or Last-Event-ID it did not give out (400/422), a guessable
 # password (zxcvbn, 422), a wrong password (400 invalid_grant), a category, department or photo
-# that does not exist (422), a staff member without a department, a viewport with too many cells.
+# that does not exist (422), a staff member without a department, a viewport with too many cells,
+# the wrong password to delete one's account (403).
 SEMANTIC = [
     ("GET", r"^/v1/(issues|map/issues|me/issues|me/following|me/notifications|staff/queue|events)$"),
     ("GET", r"^/v1/(map/cells|notifications/unsubscribe|admin/webhooks/\{endpoint_id\}/deliveries)$"),
@@ -51,6 +52,7 @@ SEMANTIC = [
     ("POST", r"^/v1/(issues|media|me/watches)$"),
     ("POST", r"^/v1/issues/\{issue_id\}/(transitions|comments|assignment)$"),
     ("PATCH", r"^/v1/issues/\{issue_id\}$"),
+    ("DELETE", r"^/v1/me$"),  # a password that is not the account's (403): never a deletion of the test's citizen
     ("POST", r"^/open311/v2/requests\.\{fmt\}$"),
 ]
 

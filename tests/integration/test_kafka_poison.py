@@ -42,6 +42,7 @@ from snapfix_shared.messages import (
     MediaVariant,
     Message,
     ProcessMedia,
+    UserDeleted,
     UserRegistered,
 )
 from snapfix_shared.messages.base import utcnow
@@ -83,6 +84,11 @@ def _registered() -> UserRegistered:
         display_name="Poison Test",
         role="citizen",
     )
+
+
+def _user_deleted() -> UserDeleted:
+    user = uuid7()
+    return UserDeleted(correlation_id=f"poison-{uuid4()}", actor_id=str(user), user_id=user, deleted_at=utcnow())
 
 
 def _processed() -> MediaProcessed:
@@ -130,16 +136,18 @@ BAIT: dict[Topic, Callable[[], Message]] = {
     Topic.MEDIA_COMMANDS: _process_media,
     Topic.ISSUES_EVENTS: _reported,
     Topic.MEDIA_EVENTS: _deleted,
-    Topic.USERS_EVENTS: _registered,
+    Topic.USERS_EVENTS: _user_deleted,  # the one type issues and media follow there (notify follows every one)
 }
 
 
 CONSUMERS = [
     Consumer("issues", Topic.ISSUES_COMMANDS, "issues", lambda: signed(make_report_command())),
     Consumer("issues-media", Topic.MEDIA_EVENTS, "issues", _processed),
+    Consumer("issues-users", Topic.USERS_EVENTS, "issues", _user_deleted),
     Consumer("media", Topic.MEDIA_COMMANDS, "media", _process_media),
     Consumer("media-issues", Topic.ISSUES_EVENTS, "media", _reported),
     Consumer("media-cdn-purge", Topic.MEDIA_EVENTS, "media", _processed),
+    Consumer("media-users", Topic.USERS_EVENTS, "media", _user_deleted),
     Consumer("notify-users", Topic.USERS_EVENTS, "notify", _registered),
     Consumer("notify-issues", Topic.ISSUES_EVENTS, "notify", _reported),
     Consumer("notify-webhooks", Topic.ISSUES_EVENTS, "notify", _reported),
@@ -234,8 +242,13 @@ async def running(service: str, stack: Stack) -> AsyncIterator[dict[str, str]]:
                 mongo_url=stack.mongo_url,
                 redis_url=stack.redis_url,
                 consumer_group=f"issues-poison-{tag}",
+                issues_users_group=f"issues-users-poison-{tag}",
             )
-            groups = {"issues": settings.consumer_group, "issues-media": "issues-media"}
+            groups = {
+                "issues": settings.consumer_group,
+                "issues-media": "issues-media",
+                "issues-users": settings.issues_users_group,
+            }
             app = issues_app(settings)
         elif service == "media":
             media = MediaSettings(
@@ -245,12 +258,14 @@ async def running(service: str, stack: Stack) -> AsyncIterator[dict[str, str]]:
                 mongo_database=f"snapfix_media_poison_{tag}",
                 consumer_group=f"media-poison-{tag}",
                 issues_events_group=f"media-issues-poison-{tag}",
+                media_users_group=f"media-users-poison-{tag}",
                 cdn_purge_url="http://127.0.0.1:9/purge{path}",  # never called: no MediaDeleted here
             )
             groups = {
                 "media": media.consumer_group,
                 "media-issues": media.issues_events_group,
                 "media-cdn-purge": purge.GROUP,
+                "media-users": media.media_users_group,
             }
             app = media_app(media)
             stack_.push_async_callback(_drop, stack, media.mongo_database)

@@ -46,6 +46,9 @@ class Contacts:
         self.calls.append((user_id, stamp, state, always))
         return self.applied
 
+    async def deleted(self, user_id: str) -> bool:
+        return False  # no account here was deleted (test_user_deleted covers that)
+
 
 def users_consumer(contacts: Contacts, known: list[str] | None = None) -> UserEventsHandler:
     async def contact_known(user_id: str) -> None:

@@ -3,7 +3,9 @@ request's ``Idempotency-Key`` claim (one Lua script).
 
 - every signed-in user: ``rate_limit_user`` over the whole API (the product's 100/minute);
 - anonymous callers: ``rate_limit_anonymous`` per client IP;
-- the token, registration and password-reset endpoints: also ``rate_limit_token`` per client IP.
+- the token, registration and password-reset endpoints, and deleting one's account (it checks the
+  password): also ``rate_limit_token`` per client IP;
+- expensive reads (``GET /v1/me/export``, composed from every service): also ``rate_limit_export`` per user.
 
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers);
 a refused request is ``429`` problem+json with ``Retry-After``. When Redis is down the
@@ -45,6 +47,10 @@ _CREDENTIAL_PATHS = (
     "/v1/auth/password-reset/confirm",
     "/v1/auth/password-reset/form",  # the e-mailed link's page posts the token and password here
 )
+# Other requests that check a password: (method, path).
+_CREDENTIAL_ROUTES = frozenset({("DELETE", "/v1/me")})
+# Expensive reads, limited per user on top of the user's limit: (method, path).
+_EXPENSIVE_ROUTES = frozenset({("GET", "/v1/me/export")})
 
 # KEYS: one counter per policy, then (optionally) the idempotency key.
 # ARGV: the number of counters, then window (ms) and amount per counter, then the claim's
@@ -200,6 +206,7 @@ class RateLimitMiddleware:
         self.user = Policy("user", parse(settings.rate_limit_user))
         self.anonymous = Policy("anonymous", parse(settings.rate_limit_anonymous))
         self.credentials = Policy("credentials", parse(settings.rate_limit_token))
+        self.expensive = Policy("export", parse(settings.rate_limit_export))
 
     def _user_id(self, scope: Scope) -> str | None:
         for name, value in scope["headers"]:
@@ -224,8 +231,10 @@ class RateLimitMiddleware:
         user_id = self._user_id(scope)
         caller = f"u:{user_id}" if user_id else client
         checks = [(self.user if user_id else self.anonymous, caller)]
-        if scope["method"] == "POST" and path in _CREDENTIAL_PATHS:
+        if (scope["method"] == "POST" and path in _CREDENTIAL_PATHS) or (scope["method"], path) in _CREDENTIAL_ROUTES:
             checks.append((self.credentials, client))
+        if (scope["method"], path) in _EXPENSIVE_ROUTES:
+            checks.append((self.expensive, caller))
         key = self.idempotency.key_of(scope)
         claim = None
         if key is not None and self.idempotency.valid(key):

@@ -34,7 +34,10 @@ CATALOGUE: dict[Topic, tuple[Any, str]] = {
     ),
     Topic.MEDIA_COMMANDS: (MediaCommand, "Photos to process (media -> media), keyed by media id."),
     Topic.MEDIA_EVENTS: (MediaEvent, "Photo outcomes (media -> issues), keyed by media id."),
-    Topic.USERS_EVENTS: (UserEvent, "Account events (gateway -> notify), keyed by user id."),
+    Topic.USERS_EVENTS: (
+        UserEvent,
+        "Account events (gateway -> notify; UserDeleted -> issues, media too), keyed by user id.",
+    ),
     Topic.NOTIFY_EVENTS: (NotifyEvent, "Notification outcomes (notify), keyed by user id."),
     Topic.ANALYTICS_ISSUE_STATS: (
         IssueStats,

@@ -49,6 +49,7 @@ from snapfix_shared.messages import (
     PasswordResetRequested,
     RegistrationAttempted,
     Role,
+    UserDeleted,
     UserEmailVerified,
     UserRegistered,
     UserUpdated,
@@ -233,9 +234,10 @@ class Accounts:
         (DESIGN.md §4): an administrator's screen, bounded by ``limit``, never a hot path.
         """
         after = decode_cursor(order, cursor) if cursor else None
+        query = {**list_query(role, q, order, after), "deleted": {"$ne": True}}  # never a deleted account's tombstone
         found = (
             await Account.get_pymongo_collection()
-            .find(list_query(role, q, order, after), dict.fromkeys(LISTED, 1))
+            .find(query, dict.fromkeys(LISTED, 1))
             .sort(list_sort(order))
             .limit(limit + 1)
             .to_list()
@@ -313,6 +315,48 @@ class Accounts:
                 stored = await Account.get(account.id)
                 return (stored or account), change
         raise ChangeConflict(user_id)
+
+    async def delete(self, account: Account, *, correlation_id: str) -> Account:
+        """Erase the account's personal data, leaving a tombstone, and announce ``UserDeleted``.
+
+        The tombstone keeps the id, the creation time and the outbox; its address becomes
+        ``deleted:<id>`` (no address: the address may register again), its name, password hash
+        and tokens go, it is disabled, and every session begun before now is over (the caller ends
+        them in Redis too). Events still waiting in the outbox are dropped with the rest (they hold
+        the address): only ``UserDeleted`` goes out, through the outbox (the relay retries a failed
+        publish). Deleting a deleted account changes nothing and publishes what is still pending.
+        """
+        if account.deleted:
+            await self._flush_stored(account.id)
+            return account
+        now = _now_ms()
+        event = UserDeleted(correlation_id=correlation_id, actor_id=str(account.id), user_id=account.id, deleted_at=now)
+        await Account.get_pymongo_collection().update_one(
+            {"_id": account.id},
+            {
+                "$set": {
+                    "email": f"deleted:{account.id}",
+                    "display_name": "",
+                    "password_hash": "",
+                    "role": "citizen",
+                    "departments": [],
+                    "email_verified": False,
+                    "verify_token_hash": None,
+                    "reset_token_hash": None,
+                    "reset_expires_at": None,
+                    "attempt_noticed_at": None,
+                    "disabled": True,
+                    "deleted": True,
+                    "deleted_at": now,
+                    "sessions_valid_after": datetime.now(UTC),
+                    "outbox": [event.model_dump(mode="json")],
+                    "outbox_pending": True,
+                }
+            },
+        )
+        await self._flush_stored(account.id)
+        stored = await Account.get(account.id)
+        return stored or account
 
     async def verify_email(self, token: str, *, correlation_id: str) -> bool:
         account = await Account.find_one(Account.verify_token_hash == digest(token))

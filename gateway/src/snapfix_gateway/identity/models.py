@@ -38,6 +38,11 @@ class Account(Document):
     disabled: bool = False
     # When the owner was last told that someone tried to register this address again.
     attempt_noticed_at: datetime | None = None
+    # The owner deleted the account (DELETE /v1/me): what is left is a tombstone without personal
+    # data (its address replaced by ``deleted:<id>``, so the address may register again), kept for
+    # its outbox (the UserDeleted event) and so that the id is never handed out again.
+    deleted: bool = False
+    deleted_at: datetime | None = None
     created_at: datetime
     outbox: list[dict[str, Any]] = Field(default_factory=list)
     outbox_pending: bool = False

@@ -33,12 +33,14 @@ from snapfix_gateway.identity.pages import page, prefers_html, to_web_app
 from snapfix_gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
 from snapfix_gateway.identity.sessions import RefreshRejected, Sessions, began_before
 from snapfix_gateway.identity.user_admin import InvalidChange, InvalidCursor, Order, SelfLockout
+from snapfix_gateway.routes import privacy
 from snapfix_shared.messages import Role
 from snapfix_shared.messages.issues import DepartmentCode
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["accounts"])
+router.include_router(privacy.router)  # /v1/me/export and DELETE /v1/me
 
 DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
 Email = Annotated[str, Field(min_length=3, max_length=320)]
@@ -194,10 +196,10 @@ async def _account_of_refresh(accounts: Accounts, sessions: Sessions, refresh_to
     if current is None:
         return None
     account = await accounts.get(current.user_id)
-    if account is not None and account.disabled:
+    if account is not None and account.disabled and not account.deleted:
         await sessions.revoke(session_id)
         raise _disabled()
-    if account is None or began_before(session_id, account.sessions_valid_after):
+    if account is None or account.deleted or began_before(session_id, account.sessions_valid_after):
         await sessions.revoke(session_id)
         raise _invalid_grant("The session has ended. Sign in again.")
     return account

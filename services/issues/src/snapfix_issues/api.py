@@ -550,6 +550,17 @@ async def following(  # noqa: PLR0917 - FastAPI injects by parameter
     return _page(items, encode_cursor(_ms(last["since"]), last["_id"]) if last else None)
 
 
+EXPORT_LIMIT = 10_000  # of each kind: far past what one person reports, votes or follows
+
+
+@router.get("/users/{user_id}/export", responses={401: {}, 403: {}})
+async def export(user_id: str, repo: RepoDep, viewer: SignedInDep) -> Response:
+    """Everything this service holds about a user, as stored (the gateway's ``GET /v1/me/export``): their
+    reports (with their own contact), refused reports, public comments, votes and follows. For that user alone."""
+    _own_list(viewer, user_id)
+    return _json(await repo.export_of(user_id, EXPORT_LIMIT))
+
+
 # -- staff ----------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from snapfix_issues import api, categories_api, handlers, photos
+from snapfix_issues import api, categories_api, erasure, handlers, photos
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
@@ -47,6 +47,9 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         require_actor_proof=settings.require_actor_proof,
     )
     handlers.register(runtime, handler, settings)
+    erasure.register(
+        runtime, erasure.UserErasure(runtime, repo, cache, readmodel, group=settings.issues_users_group), settings
+    )
     photos.register(runtime, photos.PhotoEvents(runtime))
     media = Upstream("media", settings.media_url, settings.upstream_timeout_s, breakers=runtime.breakers)
     runtime.on_startup.insert(0, media.open)

@@ -9,6 +9,8 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8001
     mongo_database: str = "snapfix_issues"
     consumer_group: str = "issues"
+    # users.events.v1 (UserDeleted: erasure.py): a group of its own
+    issues_users_group: str = "issues-users"
     # One batch is committed with one offset commit; its reports are stored in concurrent
     # chunks (handlers.REPORT_CHUNK), so a larger batch keeps the store busier.
     batch_max_records: int = Field(default=1000, ge=1)

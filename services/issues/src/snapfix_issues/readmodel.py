@@ -312,6 +312,15 @@ class ReadModel:
         except RedisError as exc:
             raise ReadModelDown(f"the read model did not take {len(changes)} follows: {exc!r}") from exc
 
+    async def reported_by(self, user_id: str) -> list[str]:
+        """The ids listed as ``user_id``'s reports (what erasing them must reach)."""
+        found = await self._call("reported_by", self.redis.zrange(reporter_key(user_id), 0, -1))
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
+    async def forget_user(self, user_id: str) -> None:
+        """Drop ``user_id``'s own lists (their reports, what they follow): after erasing the rows that name them."""
+        await self._call("forget_user", self.redis.delete(reporter_key(user_id), following_key(user_id)))
+
     async def mark_built(self) -> None:
         await self.redis.set(BUILT, str(time.time()))
         self._ready_until = time.monotonic() + READY_TTL_S

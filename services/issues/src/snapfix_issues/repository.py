@@ -234,6 +234,67 @@ class ReportRepository:
             )
         ]
 
+    # -- a user's data: their export, and its erasure when they delete their account ------------
+
+    async def export_of(self, user_id: str, limit: int) -> dict[str, list[dict[str, Any]]]:
+        """What this service holds about ``user_id`` (at most ``limit`` of each kind), as stored."""
+        private = {"events": 0, "applied_commands": 0}
+        return {
+            "reports": await _found(Report, {"reporter_id": user_id}, limit, private),
+            "rejected_reports": await _found(RejectedReport, {"reporter_id": user_id}, limit),
+            "comments": await _found(Comment, {"author_id": user_id, "internal": {"$ne": True}}, limit),
+            "votes": await _found(Vote, {"user_id": user_id}, limit),
+            "follows": await _found(Follow, {"user_id": user_id}, limit),
+        }
+
+    async def reports_of(self, user_id: str) -> list[str]:
+        """The ids of the reports ``user_id`` made (still named as their reporter)."""
+        cursor = Report.get_pymongo_collection().find({"reporter_id": user_id}, {"_id": 1})
+        return [str(d["_id"]) async for d in cursor]
+
+    async def anonymise_reports(self, user_id: str, issue_ids: Sequence[str]) -> list[IssueRecord]:
+        """Take ``user_id`` (and their contact) off these reports as their reporter; the reports stay
+        as they are otherwise (public). Returns them as stored now. Idempotent."""
+        erased = {"reporter_id": None, "contact": None, "device_id": None, "account_id": None, "anonymous": True}
+        records = []
+        for issue_id in issue_ids:  # one by one: $in on _id is a scan on FerretDB
+            await Report.get_pymongo_collection().update_one(
+                {"_id": issue_id, "reporter_id": user_id}, {"$set": erased, "$inc": {"version": 1}}
+            )
+            stored = await self.get(UUID(issue_id))
+            if stored is not None:
+                records.append(stored)
+        return records
+
+    async def anonymise_rejections(self, user_id: str) -> None:
+        await RejectedReport.get_pymongo_collection().update_many(
+            {"reporter_id": user_id}, {"$set": {"reporter_id": None}}
+        )
+
+    async def anonymise_comments(self, user_id: str) -> set[str]:
+        """Comments of ``user_id`` keep their text but lose their author; returns their issues' ids."""
+        collection = Comment.get_pymongo_collection()
+        issues = {str(d["issue_id"]) async for d in collection.find({"author_id": user_id}, {"issue_id": 1})}
+        if issues:
+            await collection.update_many({"author_id": user_id}, {"$set": {"author_id": None}})
+        return issues
+
+    async def participations_of(self, kind: str, user_id: str) -> list[str]:
+        """The issues ``user_id`` voted on or follows (``kind``), withdrawn ones included."""
+        cursor = _PARTICIPATION[kind].get_pymongo_collection().find({"user_id": user_id}, {"issue_id": 1})
+        return sorted({str(d["issue_id"]) async for d in cursor})
+
+    async def withdraw_participations(self, kind: str, user_id: str) -> None:
+        """Votes or follows of ``user_id`` stop counting (kept until ``forget_participations``)."""
+        await (
+            _PARTICIPATION[kind]
+            .get_pymongo_collection()
+            .update_many({"user_id": user_id, "active": True}, {"$set": {"active": False}})
+        )
+
+    async def forget_participations(self, kind: str, user_id: str) -> None:
+        await _PARTICIPATION[kind].get_pymongo_collection().delete_many({"user_id": user_id})
+
     # -- the query side (the read model's fallback while it is rebuilt or Redis is down) ------
 
     async def comments(self, issue_id: UUID) -> list[CommentRecord]:
@@ -342,6 +403,13 @@ class ReportRepository:
             .limit(MAX_CANDIDATES)
         )
         return [_record(d) async for d in cursor]
+
+
+async def _found(
+    document: Any, query: dict[str, Any], limit: int, projection: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    cursor = document.get_pymongo_collection().find(query, projection).limit(limit)
+    return [{"id": d.pop("_id"), **d} async for d in cursor]
 
 
 def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:

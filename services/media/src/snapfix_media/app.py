@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_media import api, handlers, issue_photos, purge
+from snapfix_media import api, erasure, handlers, issue_photos, purge
 from snapfix_media.config import DEV_UPLOAD_SECRET, MediaSettings
 from snapfix_media.models import Media, UploadSlot
 from snapfix_media.quota import DailyUploads
@@ -66,6 +66,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     handlers.register(runtime, handler, settings)
     photos = issue_photos.IssuePhotosHandler(runtime, repo, store, group=settings.issues_events_group)
     issue_photos.register(runtime, photos, settings)
+    erasure.register(runtime, erasure.OwnerErasure(runtime, repo, store, group=settings.media_users_group), settings)
     purge.install(runtime, settings)
 
     app = runtime.app(

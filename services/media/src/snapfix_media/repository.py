@@ -102,6 +102,13 @@ class MediaRepository:
         """The orphan sweep is done with ``media_id``: it leaves the sweep's list."""
         await self._collection().update_one({"_id": media_id}, {"$set": {"unattached_since": None}})
 
+    # -- a deleted account's photos -----------------------------------------------------------
+
+    async def owned_by(self, owner_id: str) -> list[Media]:
+        """Every photo of ``owner_id``, whatever its state (the ``owner_id, created_at`` index)."""
+        cursor = self._collection().find({"owner_id": owner_id})
+        return [Media.model_validate({**doc, "id": doc["_id"]}) async for doc in cursor]
+
     # -- the reports that name a photo ------------------------------------------------------
 
     async def of_issue(self, issue_id: UUID) -> list[Media]:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,12 +27,12 @@ from uuid_utils.compat import uuid7
 
 from snapfix_notify import preferences
 from snapfix_notify.models import Notification, Watch
-from snapfix_notify.repository import Feed, Preferences, Watches
+from snapfix_notify.repository import Feed, PersonalData, Preferences, Watches
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
 from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
-from snapfix_shared.viewer import UserIdDep
+from snapfix_shared.viewer import SignedInDep, UserIdDep
 
 router = APIRouter(prefix="/v1")
 MAX_WATCHES = 20
@@ -282,6 +283,28 @@ async def delete_watch(watch_id: UUID, user: UserDep, request: Request) -> Respo
     if not deleted:
         raise Problem(404, "Not Found", f"No watch {watch_id}.")
     return Response(status_code=204)
+
+
+# -- a user's data, for their export (the gateway's GET /v1/me/export) --------------------
+
+EXPORT_LIMIT = 10_000  # of each kind
+
+
+@router.get("/users/{user_id}/export")
+async def export(user_id: str, viewer: SignedInDep, request: Request) -> Response:
+    """What notify holds about a user: their feed, preferences, area watches and push devices (without
+    the push tokens). For that user alone."""
+    if viewer.user_id != user_id:
+        raise Problem(403, "Forbidden", "A user's data is for that user alone.")
+    try:
+        found = await PersonalData().export(user_id, EXPORT_LIMIT)
+        devices = await request.app.state.webhooks.devices.of_user(user_id)
+    except PyMongoError as exc:
+        raise ServiceUnavailable("The user's data cannot be read right now.") from exc
+    found["devices"] = [
+        d.model_dump(mode="json", include={"device_id", "platform", "created_at", "updated_at"}) for d in devices
+    ]
+    return Response(orjson.dumps(found), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 # -- one-click unsubscribe (RFC 8058) --------------------------------------------------

@@ -62,6 +62,11 @@ class DeviceRepository:
         cursor = self._collection().find({"user_id": user_id}).sort("device_id", ASCENDING)
         return [_device(d) async for d in cursor]
 
+    async def forget_user(self, user_id: str) -> int:
+        """Every device of a deleted account, with its push token."""
+        result = await self._collection().delete_many({"user_id": user_id})
+        return int(result.deleted_count)
+
     async def remove(self, user_id: str, device_id: str) -> bool:
         result = await self._collection().delete_one({"_id": device_key(user_id, device_id)})
         return bool(result.deleted_count)

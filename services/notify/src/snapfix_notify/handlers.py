@@ -24,10 +24,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from snapfix_notify import rules
 from snapfix_notify.config import NotifySettings
+from snapfix_notify.devices import DeviceRepository
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
-from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches, state_stamp
+from snapfix_notify.repository import Contacts, DigestItems, Issues, PersonalData, Preferences, Watches, state_stamp
 from snapfix_shared import geo
 from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
 from snapfix_shared.messages import (
@@ -42,6 +43,7 @@ from snapfix_shared.messages import (
     IssueStatusChanged,
     PasswordResetRequested,
     RegistrationAttempted,
+    UserDeleted,
     UserEmailVerified,
     UserEvent,
     UserRegistered,
@@ -70,6 +72,7 @@ USER_TYPES = frozenset(
         "PasswordResetRequested",
         "RegistrationAttempted",
         "UserUpdated",
+        "UserDeleted",
     }
 )
 
@@ -95,11 +98,26 @@ class UserEventsHandler(_Consumer):
     An account's role, departments and access come from ``UserRegistered`` and then ``UserUpdated`` (its
     whole state after an administrator's change); each is applied only if no later one was (ordered by
     ``occurred_at``, then ``message_id``), so a replayed older event never undoes a newer one.
-    A disabled account hears nothing (no department's notices; the sender withholds the rest)."""
+    A disabled account hears nothing (no department's notices; the sender withholds the rest).
 
-    def __init__(self, runtime: Runtime, dispatcher: Dispatcher, contacts: Contacts, *, group: str) -> None:
+    ``UserDeleted`` erases what notify holds about the user: the contact becomes a tombstone without
+    address or name (which no older event of the account, replayed, fills again: they are skipped),
+    and the feed, preferences, watches, push devices and every delivery to the user (pending or sent,
+    with the address it may hold) are deleted. Idempotent: a redelivery finds nothing left to erase."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        dispatcher: Dispatcher,
+        contacts: Contacts,
+        *,
+        group: str,
+        personal: PersonalData | None = None,
+        devices: DeviceRepository | None = None,
+    ) -> None:
         super().__init__(runtime, group=group)
         self.dispatcher, self.contacts = dispatcher, contacts
+        self.personal, self.devices = personal or PersonalData(), devices or DeviceRepository()
 
     async def handle(self, records: Sequence[Record]) -> None:
         for record in records:
@@ -116,6 +134,12 @@ class UserEventsHandler(_Consumer):
 
     async def _apply(self, event: UserEvent) -> None:
         user_id = str(event.user_id)
+        if isinstance(event, UserDeleted):
+            await self._erase(user_id)
+            return
+        if await self.contacts.deleted(user_id):  # a replayed event of a deleted account: nothing comes back
+            log.info("user %s: %s %s of a deleted account; skipped", user_id, event.type, event.message_id)
+            return
         match event:
             case UserRegistered():
                 await self.contacts.set_state(
@@ -143,6 +167,13 @@ class UserEventsHandler(_Consumer):
                 await self._account_email(event, "registration_attempted", {})
             case UserEmailVerified():
                 await self.contacts.upsert(user_id, {"email_verified": True})
+
+    async def _erase(self, user_id: str) -> None:
+        """The contact first (from then on nothing is sent to the user), then the rest."""
+        await self.contacts.forget(user_id)
+        removed = await self.personal.erase(user_id)
+        removed["push_devices"] = await self.devices.forget_user(user_id)
+        log.info("user %s erased: %s", user_id, removed)
 
     async def _account_email(
         self,

@@ -27,6 +27,9 @@ class Contact(Document):
     departments: list[str] = Field(default_factory=list)
     email_verified: bool = False
     disabled: bool = False  # an administrator disabled the account: nothing is sent to it
+    # The user deleted the account (UserDeleted): a tombstone without address or name, disabled, that
+    # no older event of the account fills again.
+    deleted: bool = False
     # Which event set role, departments and disabled (``repository.state_stamp``): an older one never wins.
     state_stamp: str | None = None
 

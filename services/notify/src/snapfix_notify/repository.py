@@ -82,10 +82,35 @@ class Contacts:
             await self.cache.fill(missing)
         return {**found, **missing}
 
+    async def forget(self, user_id: str) -> None:
+        """A deleted account: its contact becomes a tombstone (no address, no name, disabled) that no
+        later state wins over (``state_stamp`` sorts after every real one); the read model follows."""
+        tombstone: dict[str, Any] = {
+            "email": None,
+            "display_name": "",
+            "role": "citizen",
+            "departments": [],
+            "email_verified": False,
+            "disabled": True,
+            "deleted": True,
+            "state_stamp": DELETED_STAMP,
+        }
+        await self._c().replace_one({"_id": user_id}, tombstone, upsert=True)
+        await self._written(user_id)
+
+    async def deleted(self, user_id: str) -> bool:
+        """Whether the account was deleted (read through the read model)."""
+        contact = (await self.get_many([user_id])).get(user_id)
+        return contact is not None and contact.deleted
+
     async def staff_of(self, department: str) -> list[str]:
         """The department's staff able to hear of it (never a disabled account)."""
         cursor = self._c().find({"departments": department, "role": "staff", "disabled": {"$ne": True}}, {"_id": 1})
         return [d["_id"] async for d in cursor]
+
+
+# After every stamp state_stamp makes ("2…" for the next eight thousand years): a deleted account's.
+DELETED_STAMP = "~deleted"
 
 
 def state_stamp(occurred_at: datetime, message_id: UUID) -> str:
@@ -345,3 +370,47 @@ class Feed:
     async def read_all(self, user_id: str, at: datetime) -> int:
         result = await self._c().update_many({"user_id": user_id, "read_at": None}, {"$set": {"read_at": at}})
         return int(result.modified_count)
+
+
+class PersonalData:
+    """What notify holds about one user across its collections: their export, and its erasure.
+
+    Queries by ``user_id`` / ``recipient_id`` (indexed where the hot paths need it; a scan on the
+    others, fine for a rare request)."""
+
+    async def export(self, user_id: str, limit: int) -> dict[str, Any]:
+        notifications = await Notification.get_pymongo_collection().find({"user_id": user_id}).limit(limit).to_list()
+        watches = await Watch.get_pymongo_collection().find({"user_id": user_id}).limit(limit).to_list()
+        preference = await Preference.get_pymongo_collection().find_one({"_id": user_id})
+        return {
+            "notifications": [_plain(d) for d in notifications],
+            "preferences": None if preference is None else _plain(preference),
+            "watches": [_plain(d) for d in watches],
+        }
+
+    async def erase(self, user_id: str) -> dict[str, int]:
+        """Delete the user's feed, preferences, watches (and their digest items), and every delivery to
+        them, pending or done, with the address it may hold; take them off the issues' views. Idempotent."""
+        removed = {
+            "notifications": await _delete(Notification, {"user_id": user_id}),
+            "preferences": await _delete(Preference, {"_id": user_id}),
+            "watches": await _delete(Watch, {"user_id": user_id}),
+            "digest_items": await _delete(DigestItem, {"user_id": user_id}),
+            "outbox": await _delete(Delivery, {"recipient_id": user_id}),
+            "delivery_outcomes": await _delete(Outcome, {"recipient_id": user_id}),
+        }
+        issues = IssueView.get_pymongo_collection()
+        await issues.update_many({"reporter_id": user_id}, {"$set": {"reporter_id": None}})
+        await issues.update_many({"assignee_id": user_id}, {"$set": {"assignee_id": None}})
+        await issues.update_many({"followers": user_id}, {"$pull": {"followers": user_id}})
+        return removed
+
+
+async def _delete(document: Any, query: dict[str, Any]) -> int:
+    result = await document.get_pymongo_collection().delete_many(query)
+    return int(result.deleted_count)
+
+
+def _plain(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = dict(doc)
+    return {"id": doc.pop("_id"), **doc}

@@ -82,8 +82,8 @@ class MediaDeleted(MediaEventBase):
         min_length=1,
         max_length=500,
         description="Why, as a short code: issue_withdrawn (its report was withdrawn), "
-        "removed_from_issue (the reporter's edit took it out of the report) or never_attached "
-        "(no report named it in time)",
+        "removed_from_issue (the reporter's edit took it out of the report), never_attached "
+        "(no report named it in time) or owner_deleted (its owner deleted their account; no report named it)",
     )
     issue_id: UUID | None = Field(default=None, description="The report whose withdrawal or edit caused it")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter
 
 from snapfix_shared.messages.base import Event, Role
 
@@ -86,13 +86,27 @@ class UserUpdated(UserEventBase):
     changed: tuple[Literal["role", "departments", "disabled"], ...] = Field(min_length=1)
 
 
+class UserDeleted(UserEventBase):
+    """The user deleted their account (``DELETE /v1/me``): every service erases or anonymises what it holds
+    of ``user_id``, idempotently (a replay erases nothing twice and restores nothing).
+
+    It carries no personal data: the gateway has erased the address and the name already (the account
+    is left as a tombstone without them, so the address may register again), and each consumer finds
+    the user's data by its id. Reports stay public, without their reporter.
+    """
+
+    type: Literal["UserDeleted"] = "UserDeleted"
+    deleted_at: AwareDatetime
+
+
 UserEvent = Annotated[
     UserRegistered
     | EmailVerificationRequested
     | UserEmailVerified
     | PasswordResetRequested
     | RegistrationAttempted
-    | UserUpdated,
+    | UserUpdated
+    | UserDeleted,
     Field(discriminator="type"),
 ]
 USER_EVENTS: TypeAdapter[UserEvent] = TypeAdapter(UserEvent)

@@ -184,6 +184,7 @@ async def _reprocess(media_id: UUID | None, limit: int | None, wait: bool, timeo
         if not wait:
             return 0
         table = Table("photo", "status", "reason")
+        table.columns[0].no_wrap = True
         for sent_id in sent:
             done = settled.get(sent_id)
             table.add_row(str(sent_id), done.status if done else "still pending", (done.reason or "") if done else "")
@@ -232,10 +233,11 @@ class Blob:
 
 
 async def stored_blobs(svc: MediaClients) -> AsyncIterator[Blob]:
-    """Every blob in the media service's storage (GridFS files, or the S3 prefix's objects)."""
+    """Every blob in the media service's storage (GridFS files, or the S3 prefix's objects), by key:
+    a photo's blobs come one after the other."""
     store = svc.store
     if isinstance(store, GridFsStore):
-        async for doc in svc.db["fs.files"].find({}, {"_id": 1, "uploadDate": 1}):
+        async for doc in svc.db["fs.files"].find({}, {"_id": 1, "uploadDate": 1}).sort("_id", 1):
             yield Blob(str(doc["_id"]), doc.get("uploadDate"))
         return
     assert isinstance(store, S3Store)
@@ -257,21 +259,23 @@ def media_of(key: str) -> UUID | None:
         return None
 
 
-async def orphan_blobs(svc: MediaClients, before: datetime) -> AsyncIterator[Blob]:
-    """Blobs stored before ``before`` that no live photo record accounts for."""
-    known: dict[UUID, bool] = {}
+async def orphan_blobs(svc: MediaClients, before: datetime) -> list[Blob]:
+    """Blobs stored before ``before`` that no live photo record accounts for (all listed before any goes)."""
+    found: list[Blob] = []
+    last: tuple[UUID, bool] | None = None  # the photo of the previous key, and whether it lives
     async for blob in stored_blobs(svc):
         if blob.stored_at is not None and blob.stored_at >= before:
             continue  # within the grace period: an upload or a sweep may be at work on it
         media_id = media_of(blob.key)
         if media_id is None:
-            yield blob
+            found.append(blob)
             continue
-        if media_id not in known:
+        if last is None or last[0] != media_id:
             media = await svc.repo.get(media_id)
-            known[media_id] = media is not None and media.status not in BYTES_GONE
-        if not known[media_id]:
-            yield blob
+            last = (media_id, media is not None and media.status not in BYTES_GONE)
+        if not last[1]:
+            found.append(blob)
+    return found
 
 
 async def orphan_photos(svc: MediaClients, before: datetime) -> list[Media]:
@@ -286,13 +290,11 @@ async def _gc(grace_s: float | None, dry_run: bool) -> None:
         grace = timedelta(seconds=svc.settings.orphan_after_s if grace_s is None else grace_s)
         photos = await orphan_photos(svc, now - grace)
         if dry_run:
-            blobs = [b async for b in orphan_blobs(svc, now - grace)]
-            table = Table("what", "id or key", "since", title="would be deleted (dry run)")
-            for media in photos:
-                table.add_row("photo", str(media.id), str(media.unattached_since))
+            blobs = await orphan_blobs(svc, now - grace)
+            for media in photos:  # one line each, whole, whatever the terminal's width
+                console.print(f"photo {media.id} (no report named it since {media.unattached_since})", soft_wrap=True)
             for blob in blobs:
-                table.add_row("blob", blob.key, str(blob.stored_at or ""))
-            console.print(table)
+                console.print(f"blob {blob.key} (stored {blob.stored_at or 'at an unknown time'})", soft_wrap=True)
             console.print(f"{len(photos)} orphan photo(s) and {len(blobs)} orphan blob(s) would be deleted")
             return
 
@@ -317,12 +319,12 @@ async def _gc(grace_s: float | None, dry_run: bool) -> None:
             bar.update(task, completed=len(photos))
             while n := await uploads.sweep(now):
                 expired += n
-            blob_task = bar.add_task("orphan blobs", total=None)
-            async for blob in orphan_blobs(svc, now - grace):
+            blobs = await orphan_blobs(svc, now - grace)
+            blob_task = bar.add_task("orphan blobs", total=len(blobs))
+            for blob in blobs:
                 await svc.store.delete(blob.key)
                 removed += 1
                 bar.advance(blob_task)
-            bar.update(blob_task, total=removed, completed=removed)
         console.print(
             f"deleted {collected} orphan photo(s), gave up {expired} unused upload(s), removed {removed} orphan blob(s)"
         )

@@ -48,6 +48,7 @@ from snapfix_shared.topics import Topic
 
 app = typer.Typer(help="Read models and projections: rebuild them from the store or the topic.", no_args_is_help=True)
 POLL_S = 0.5
+STALLED_S = 300.0  # the analytics consumer committing nothing for this long: something is wrong
 
 
 class Service(StrEnum):
@@ -232,19 +233,28 @@ async def rebuild_analytics(allow_partial: bool) -> str:
         await kafka_admin.bounded(client.commit(dict(limits.begin.items())))
 
     total = limits.count()
+    loop = asyncio.get_running_loop()
     service = create_app(settings)
     async with kafka_admin.admin_client(settings) as admin, service.router.lifespan_context(service):
         with progress() as bar:
             task = bar.add_task("analytics windows (issues.events.v1)", total=total)
+            done, moved_at = -1, loop.time()
             while True:
                 committed = await committed_offsets(admin, group)
-                done = sum(
+                now_done = sum(
                     max(0, min(limits.end[tp], committed.get(tp) or limits.begin[tp]) - limits.begin[tp])
                     for tp in partitions
                 )
+                if now_done != done:
+                    done, moved_at = now_done, loop.time()
                 bar.update(task, completed=done)
                 if done >= total:
                     break
+                if loop.time() - moved_at > STALLED_S:
+                    raise CliError(
+                        f"the analytics consumer committed nothing for {STALLED_S:.0f} s ({done} of {total} events "
+                        "counted): see its log above. Run the command again to start over."
+                    )
                 await asyncio.sleep(POLL_S)
     return f"analytics windows rebuilt from {total} event(s) of {topic}"
 

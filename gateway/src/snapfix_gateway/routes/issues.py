@@ -9,6 +9,7 @@ Reads are answered by the issues service, which decides what this viewer may see
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from snapfix_gateway.deps import (
     StaffDep,
 )
 from snapfix_gateway.identity.sessions import Principal
+from snapfix_gateway.report_check import field_errors
 from snapfix_gateway.upstream import Upstream, relay, relay_get, viewer_headers
 from snapfix_gateway.verified_email import ReporterVerifiedDep
 from snapfix_shared.messages import (
@@ -40,6 +42,7 @@ from snapfix_shared.messages import (
     VoteOnIssue,
 )
 from snapfix_shared.messages.issues import (
+    BACKDATING_LIMIT,
     Address,
     Attributes,
     CategoryCode,
@@ -51,6 +54,7 @@ from snapfix_shared.messages.issues import (
     Title,
 )
 from snapfix_shared.messages.text import PlainText
+from snapfix_shared.problems import Problem
 
 router = APIRouter(tags=["issues"])
 
@@ -101,6 +105,12 @@ class ReportIssueRequest(BaseModel):
     attributes: Attributes = Field(default_factory=dict, description="Values of the category's attributes")
     media_ids: MediaIds = Field(default=(), description="Up to 5 photos uploaded before (media ids)")
     anonymous: StrictBool = Field(default=False, description="Hide your identity from everyone but the city's staff")
+    reported_at: AwareDatetime | None = Field(
+        default=None,
+        description="Administrators only (a historical import, e.g. from the city's previous system): when the "
+        "problem was reported, in the past and at most 365 days back; the SLA's due date counts from it. "
+        "Anyone else gets 403.",
+    )
 
 
 class TransitionRequest(BaseModel):
@@ -268,13 +278,30 @@ async def report_issue(_verified: ReporterVerifiedDep, body: ReportIssueRequest,
     """Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later.
 
     Where `SNAPFIX_REQUIRE_VERIFIED_EMAIL` is on (production's default), a citizen's e-mail address must be
-    verified first (403 otherwise; staff exempt)."""
+    verified first (403 otherwise; staff exempt).
+
+    An administrator importing a city's earlier reports may give `reported_at` (in the past, at most
+    365 days back): the report's time and the start of its SLA, so an old open report is overdue."""
+    envelope = submit.envelope()
+    if body.reported_at is not None:
+        check_backdating(body.reported_at, submit.principal, now=envelope["occurred_at"])
     fields = body.model_dump(exclude={"lat", "lon"})
     command = ReportIssue(
-        **submit.envelope(), issue_id=submit.new_id("issue"), location=Location(lat=body.lat, lon=body.lon), **fields
+        **envelope, issue_id=submit.new_id("issue"), location=Location(lat=body.lat, lon=body.lon), **fields
     )
     await submit(command)
     return Accepted(id=command.issue_id)
+
+
+def check_backdating(reported_at: datetime, principal: Principal, *, now: datetime) -> None:
+    """A report time other than now: an administrator's historical import, within the past year (403, 422)."""
+    if principal.role != "admin":
+        raise Problem(403, "Forbidden", "Only an administrator may give a report's time (reported_at).")
+    if reported_at > now:
+        raise field_errors("reported_at: must not be in the future", [("reported_at", "must not be in the future")])
+    if reported_at < now - BACKDATING_LIMIT:
+        message = f"must be at most {BACKDATING_LIMIT.days} days in the past"
+        raise field_errors(f"reported_at: {message}", [("reported_at", message)])
 
 
 @router.post("/v1/issues/{issue_id}/transitions", **_COMMAND_ROUTE)
@@ -483,14 +510,15 @@ async def _mine(request: Request, issues: Upstream, request_id: str, principal: 
 
 
 @router.get("/v1/me/issues", response_model=Page, tags=["me"], responses=_ISSUE_ERRORS)
-async def my_issues(
+async def my_issues(  # noqa: PLR0917
     request: Request,
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     principal: PrincipalDep,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
-    """The issues you reported (anonymous ones included), newest first."""
+    """The issues you reported (anonymous ones included), newest first, `limit` per page."""
     return await _mine(request, issues, request_id, principal, "issues")
 
 

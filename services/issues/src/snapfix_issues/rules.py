@@ -32,6 +32,7 @@ from snapfix_shared.messages import (
     VoteOnIssue,
 )
 from snapfix_shared.messages.base import Command, utcnow
+from snapfix_shared.messages.issues import BACKDATING_LIMIT
 
 # Staff (of the issue's department) or an admin move an issue along these edges ...
 STAFF_TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -104,12 +105,26 @@ def invalid(field_name: str, message: str) -> Rejection:
 
 
 def check_report(command: ReportIssue, catalogue: Catalogue) -> Rejection | None:
+    if command.reported_at is not None and (rejection := check_backdating(command)) is not None:
+        return rejection
     spec = catalogue.get(command.category)
     if spec is None:
         return invalid("category", f"unknown category {command.category}")
     errors = attribute_errors(spec, command.attributes)
     if errors:
         return Rejection(422, "; ".join(f"{f}: {m}" for f, m in errors), tuple(errors))
+    return None
+
+
+def check_backdating(command: ReportIssue) -> Rejection | None:
+    """A report dated in the past: an administrator's historical import, within BACKDATING_LIMIT of the command."""
+    assert command.reported_at is not None
+    if command.actor_role != "admin":
+        return Rejection(403, "only an administrator may give a report's time (reported_at)")
+    if command.reported_at > command.occurred_at:
+        return invalid("reported_at", "must not be in the future")
+    if command.reported_at < command.occurred_at - BACKDATING_LIMIT:
+        return invalid("reported_at", f"must be at most {BACKDATING_LIMIT.days} days in the past")
     return None
 
 

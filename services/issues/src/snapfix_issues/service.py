@@ -31,8 +31,10 @@ from snapfix_shared.messages.issues import FieldError
 def new_report(command: ReportIssue, category: CategorySpec | None = None) -> IssueRecord:
     """The report a ReportIssue creates; it records the event that will announce it.
 
-    The category (already checked) gives the owning department and the due date.
+    The category (already checked) gives the owning department and the due date, counted from
+    the report's time: ``reported_at`` for an administrator's import of older reports, else now.
     """
+    reported_at = command.reported_at or command.occurred_at
     return IssueRecord(
         id=command.issue_id,
         title=command.title,
@@ -46,7 +48,7 @@ def new_report(command: ReportIssue, category: CategorySpec | None = None) -> Is
         media_ids=command.media_ids,
         anonymous=command.anonymous,
         status="open",
-        created_at=command.occurred_at,
+        created_at=reported_at,
         reporter_id=command.actor_id,
         channel=command.channel,
         address_id=command.address_id,
@@ -56,7 +58,7 @@ def new_report(command: ReportIssue, category: CategorySpec | None = None) -> Is
         account_id=command.account_id,
         department=category.department if category else None,
         priority="normal",
-        due_at=command.occurred_at + timedelta(hours=category.sla_hours) if category else None,
+        due_at=reported_at + timedelta(hours=category.sla_hours) if category else None,
         command_id=command.message_id,
         correlation_id=command.correlation_id,
         reported_event_id=uuid7(),

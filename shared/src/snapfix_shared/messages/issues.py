@@ -7,6 +7,7 @@ The acting user travels on each command (``actor_id``, ``actor_role``,
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -29,6 +30,8 @@ Status = Literal[
     "open", "acknowledged", "in_progress", "resolved", "closed", "reopened", "duplicate", "rejected", "withdrawn"
 ]
 Priority = Literal["low", "normal", "high", "urgent"]
+# How far back an administrator's historical import may date a report (ReportIssue.reported_at).
+BACKDATING_LIMIT = timedelta(days=365)
 
 
 class Location(BaseModel):
@@ -84,6 +87,12 @@ class ReportIssue(IssueCommandBase):
     contact: ReporterContact | None = Field(default=None, description="Personal data: shown to staff only")
     device_id: str | None = Field(default=None, max_length=200, description="The submitting device (Open311)")
     account_id: str | None = Field(default=None, max_length=200, description="The integrator's user (Open311)")
+    # Added for historical imports: an administrator's report dated in the past (else the report's
+    # time is occurred_at). Checked again when applied: from an admin, not after occurred_at, and
+    # at most BACKDATING_LIMIT before it.
+    reported_at: AwareDatetime | None = Field(
+        default=None, description="When the problem was reported, if not now (administrators' imports only)"
+    )
 
 
 class ChangeIssueStatus(IssueCommandBase):

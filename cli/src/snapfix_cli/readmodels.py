@@ -37,6 +37,7 @@ from snapfix_shared.messages import (
     IssueStatusChanged,
     PasswordResetRequested,
     RegistrationAttempted,
+    UserDeleted,
     UserEmailVerified,
     UserRegistered,
     UserUpdated,
@@ -123,11 +124,75 @@ async def rebuild_issues() -> str:
 # -- notify: contacts and issue views, replayed from the topics ---------------------------------
 
 
+class NotifyProjection:
+    """What notify's consumers write to its projections, and nothing else: no delivery is planned,
+    recorded or sent. A deleted account stays a tombstone: none of its older events, replayed, brings
+    its address, its reports or its follows back."""
+
+    def __init__(self, contacts: Any, issues: Any) -> None:
+        self.contacts, self.issues = contacts, issues  # snapfix_notify.repository.Contacts, Issues
+
+    async def erased(self, user_id: str | None) -> bool:
+        return user_id is not None and bool(await self.contacts.deleted(user_id))
+
+    async def user_event(self, record: ConsumerRecord[Any, Any]) -> None:
+        from snapfix_notify.repository import state_stamp
+
+        event = _parsed(USER_EVENTS, record)
+        if event is None:
+            return
+        user_id = str(event.user_id)
+        if isinstance(event, UserDeleted):
+            await self.contacts.forget(user_id)
+            return
+        if await self.erased(user_id):
+            return
+        stamp = state_stamp(event.occurred_at, event.message_id)
+        match event:
+            case UserRegistered():
+                state = {"role": event.role, "departments": list(event.departments), "disabled": False}
+                always = {"email": event.email, "display_name": event.display_name}
+                await self.contacts.set_state(user_id, stamp, state, always=always)
+            case UserUpdated():
+                state = {"role": event.role, "departments": list(event.departments), "disabled": event.disabled}
+                await self.contacts.set_state(user_id, stamp, state)
+            case EmailVerificationRequested() | PasswordResetRequested() | RegistrationAttempted():
+                await self.contacts.fill(user_id, {"email": event.email, "display_name": event.display_name})
+            case UserEmailVerified():
+                await self.contacts.upsert(user_id, {"email_verified": True})
+
+    async def issue_event(self, record: ConsumerRecord[Any, Any]) -> None:
+        event = _parsed(ISSUE_EVENTS, record)
+        match event:
+            case IssueReported():
+                fields = {
+                    "title": event.title,
+                    "category": event.category,
+                    "department": event.department,
+                    "reporter_id": None if await self.erased(event.actor_id) else event.actor_id,
+                    "anonymous": event.anonymous,
+                    "due_at": event.due_at,
+                    "lat": event.location.lat,
+                    "lon": event.location.lon,
+                }
+                await self.issues.reported(event.issue_id, fields)
+            case IssueStatusChanged():
+                await self.issues.set(event.issue_id, {"status": event.to_status, "category": event.category})
+            case IssueAssigned():
+                await self.issues.set(
+                    event.issue_id, {"department": event.department, "assignee_id": event.assignee_id}
+                )
+            case IssueEdited():
+                await self.issues.set(event.issue_id, {"title": event.title})
+            case IssueFollowed() if event.actor_id and not await self.erased(event.actor_id):
+                await self.issues.follow(event.issue_id, event.actor_id, event.follow)
+
+
 async def rebuild_notify() -> str:
     from snapfix_notify.cache import ContactCache
     from snapfix_notify.config import NotifySettings
     from snapfix_notify.models import DOCUMENTS
-    from snapfix_notify.repository import Contacts, Issues, state_stamp
+    from snapfix_notify.repository import Contacts, Issues
 
     settings = NotifySettings()
     await refuse_while_consuming(settings, "notify", [settings.notify_users_group, settings.notify_issues_group])
@@ -135,56 +200,9 @@ async def rebuild_notify() -> str:
     redis = redis_client(settings)
     try:
         await init_documents(client, settings.mongo_database, DOCUMENTS)
-        contacts = Contacts(ContactCache(redis, f"notify:{settings.mongo_database}:"))
-        issues = Issues()
-
-        async def user_event(record: ConsumerRecord[Any, Any]) -> None:
-            # What notify's UserEventsHandler writes to its contacts, without the emails it sends.
-            event = _parsed(USER_EVENTS, record)
-            if event is None:
-                return
-            user_id = str(event.user_id)
-            stamp = state_stamp(event.occurred_at, event.message_id)
-            match event:
-                case UserRegistered():
-                    state = {"role": event.role, "departments": list(event.departments), "disabled": False}
-                    always = {"email": event.email, "display_name": event.display_name}
-                    await contacts.set_state(user_id, stamp, state, always=always)
-                case UserUpdated():
-                    state = {"role": event.role, "departments": list(event.departments), "disabled": event.disabled}
-                    await contacts.set_state(user_id, stamp, state)
-                case EmailVerificationRequested() | PasswordResetRequested() | RegistrationAttempted():
-                    await contacts.fill(user_id, {"email": event.email, "display_name": event.display_name})
-                case UserEmailVerified():
-                    await contacts.upsert(user_id, {"email_verified": True})
-
-        async def issue_event(record: ConsumerRecord[Any, Any]) -> None:
-            # What notify's IssueEventsHandler._project writes to its view, without planning deliveries.
-            event = _parsed(ISSUE_EVENTS, record)
-            match event:
-                case IssueReported():
-                    fields = {
-                        "title": event.title,
-                        "category": event.category,
-                        "department": event.department,
-                        "reporter_id": event.actor_id,
-                        "anonymous": event.anonymous,
-                        "due_at": event.due_at,
-                        "lat": event.location.lat,
-                        "lon": event.location.lon,
-                    }
-                    await issues.reported(event.issue_id, fields)
-                case IssueStatusChanged():
-                    await issues.set(event.issue_id, {"status": event.to_status, "category": event.category})
-                case IssueAssigned():
-                    await issues.set(event.issue_id, {"department": event.department, "assignee_id": event.assignee_id})
-                case IssueEdited():
-                    await issues.set(event.issue_id, {"title": event.title})
-                case IssueFollowed() if event.actor_id:
-                    await issues.follow(event.issue_id, event.actor_id, event.follow)
-
-        users = await replay(settings, Topic.USERS_EVENTS, user_event, "contacts (users.events.v1)")
-        reports = await replay(settings, Topic.ISSUES_EVENTS, issue_event, "issue views (issues.events.v1)")
+        projection = NotifyProjection(Contacts(ContactCache(redis, f"notify:{settings.mongo_database}:")), Issues())
+        users = await replay(settings, Topic.USERS_EVENTS, projection.user_event, "contacts (users.events.v1)")
+        reports = await replay(settings, Topic.ISSUES_EVENTS, projection.issue_event, "issue views (issues.events.v1)")
         return f"notify projections rebuilt: {users} user event(s), {reports} issue event(s) replayed"
     finally:
         await redis.aclose()

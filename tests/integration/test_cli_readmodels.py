@@ -87,7 +87,8 @@ async def env(stack: Stack) -> AsyncIterator[Env]:
         "SNAPFIX_MONGO_URL": stack.mongo_url,
         "SNAPFIX_REDIS_URL": redis_url,
         "SNAPFIX_MONGO_DATABASE": database,
-        "SNAPFIX_CONSUMER_GROUP": f"issues-cli-{tag}",  # no instance runs in it
+        "SNAPFIX_CONSUMER_GROUP": f"issues-cli-{tag}",  # no instance runs in these
+        "SNAPFIX_ISSUES_USERS_GROUP": f"issues-users-cli-{tag}",
     }
     yield Env(cli_env, redis, reports)
     await redis.flushdb()

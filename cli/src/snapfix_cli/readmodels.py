@@ -102,7 +102,8 @@ async def rebuild_issues() -> str:
     from snapfix_issues.repository import ReportRepository
 
     settings = IssuesSettings()
-    await refuse_while_consuming(settings, "issues", [settings.consumer_group])
+    # Both groups write the read model: the commands, and the erasure of deleted accounts.
+    await refuse_while_consuming(settings, "issues", [settings.consumer_group, settings.issues_users_group])
     client = mongo_client(settings, app_name="snapfix-cli")
     redis = redis_client(settings, socket_timeout=30.0)
     try:

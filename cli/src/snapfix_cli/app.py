@@ -6,7 +6,7 @@ from importlib import metadata
 
 import typer
 
-from snapfix_cli import consumers, dlq, users
+from snapfix_cli import consumers, dlq, export, media, readmodels, users
 
 app = typer.Typer(
     name="snapfix",
@@ -26,6 +26,9 @@ def root() -> None:
 app.add_typer(users.app, name="users")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(consumers.app, name="consumers")
+app.add_typer(media.app, name="media")
+app.add_typer(readmodels.app, name="readmodels")
+app.add_typer(export.app, name="export")
 
 
 @app.command()

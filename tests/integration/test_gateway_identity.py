@@ -164,7 +164,12 @@ async def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(gw: htt
     ).json()
     assert second["refresh_token"] != first["refresh_token"]
     assert (await gw.get("/v1/me", headers=bearer(second))).status_code == 200
+    third = (
+        await gw.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
+    ).json()
+    assert (await gw.get("/v1/me", headers=bearer(third))).status_code == 200
 
+    # The first token, two rotations back (the reuse grace covers only the one just rotated away from).
     replay = await gw.post(
         "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     )
@@ -172,12 +177,34 @@ async def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(gw: htt
     assert "revoked" in replay.json()["detail"]
     # The whole family is gone: the latest refresh token and every access token of the session.
     latest = await gw.post(
-        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": third["refresh_token"]}
     )
     assert latest.status_code == 400
-    assert (await gw.get("/v1/me", headers=bearer(second))).status_code == 401
+    assert (await gw.get("/v1/me", headers=bearer(third))).status_code == 401
     # Another sign-in of the same user is a separate session and unaffected.
     assert (await gw.get("/v1/me", headers=bearer(await sign_in(gw, email)))).status_code == 200
+
+
+async def test_a_refresh_whose_answer_was_lost_can_be_retried_within_the_grace(gw: httpx.AsyncClient) -> None:
+    email = new_email()
+    await register(gw, email)
+    first = await sign_in(gw, email)
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    lost = (await gw.post("/v1/auth/token", data=form)).json()  # rotated, but the client never read it
+    retried = await gw.post("/v1/auth/token", data=form)
+    assert retried.status_code == 200, retried.text
+    again = await gw.post("/v1/auth/token", data=form)  # the retry's answer lost too: still honoured
+    assert again.status_code == 200, again.text
+    latest = again.json()
+    assert len({lost["refresh_token"], retried.json()["refresh_token"], latest["refresh_token"]}) == 3
+    assert (await gw.get("/v1/me", headers=bearer(latest))).status_code == 200
+    # Whoever did receive a successor the retry replaced is a replay: the session ends.
+    replay = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": lost["refresh_token"]}
+    )
+    assert replay.status_code == 400
+    assert "revoked" in replay.json()["detail"]
+    assert (await gw.get("/v1/me", headers=bearer(latest))).status_code == 401
 
 
 def _forged(claims: dict[str, Any], *, key: str = DEV_JWT_SECRET, alg: str = "HS256", typ: str = "at+jwt") -> str:

@@ -101,6 +101,27 @@ async def test_the_replay_history_is_bounded_and_still_catches_a_recent_replay(r
     assert await sessions.get(session_id) is None
 
 
+async def test_the_reuse_grace_honours_only_the_last_retired_secret_and_only_for_its_window(redis: Redis) -> None:
+    sessions = Sessions(redis, ttl_s=60, reuse_grace_s=0.5)
+    session_id, first = await sessions.create(_user(), "citizen", ())
+    _, second = await sessions.rotate(first)
+    _, retried = await sessions.rotate(first)  # within the grace: rotates anew
+    assert retried not in {first, second}
+    await sessions.rotate(retried)
+    with pytest.raises(RefreshRejected) as refused:
+        await sessions.rotate(first)  # retired two rotations ago: a replay, whatever the clock says
+    assert refused.value.outcome == "reused"
+    assert await sessions.get(session_id) is None
+
+    session_id, first = await sessions.create(_user(), "citizen", ())
+    await sessions.rotate(first)
+    await asyncio.sleep(0.7)  # past the grace
+    with pytest.raises(RefreshRejected) as refused:
+        await sessions.rotate(first)
+    assert refused.value.outcome == "reused"
+    assert await sessions.get(session_id) is None
+
+
 async def test_the_index_forgets_ended_sessions_at_the_next_sign_in(
     redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,7 +72,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     runtime.on_startup.append(revocations.start)
     runtime.on_shutdown.extend([revocations.stop, revocations_redis.aclose])
     sessions = Sessions(
-        runtime.redis, settings.refresh_token_ttl_s, max_age_s=settings.session_max_age_s, revocations=revocations
+        runtime.redis,
+        settings.refresh_token_ttl_s,
+        max_age_s=settings.session_max_age_s,
+        revocations=revocations,
+        reuse_grace_s=settings.refresh_reuse_grace_s,
     )
     accounts = Accounts(
         runtime.broker,

@@ -65,6 +65,13 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # after its sign-in however often it is refreshed (absolute): then the user signs in again.
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
     session_max_age_s: int = Field(default=30 * 24 * 3600, ge=60, description="A session's absolute lifetime")
+    refresh_reuse_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=120,
+        description="How long a refresh token stays usable once more after it was rotated, so a client whose "
+        "answer was lost can retry (0: never; then any second use revokes the session)",
+    )
     password_reset_ttl_s: int = Field(default=3600, ge=60, description="How long a password-reset link works")
     min_password_score: int = Field(default=3, ge=0, le=4, description="zxcvbn score a password must reach")
     # Citizens must verify their e-mail address (the link sent at registration) before reporting

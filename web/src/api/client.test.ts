@@ -117,25 +117,36 @@ describe("api client", () => {
     expect(calls).toHaveLength(2);
   });
 
-  it("keeps the session when the refresh fails for a 5xx, and never presents the refresh token twice", async () => {
+  it("retries the refresh after a 5xx whose answer may have been lost (the server's reuse grace honours it)", async () => {
     for (const fail of [() => problem(502), () => problem(504), () => problem(503, {}, { "retry-after": "0" })]) {
       clearTokens();
       setTokens("OLD", "R1");
       serve(fail, () => json({ access_token: "NEW", refresh_token: "R2", expires_in: 900 }));
-      await expect(refreshAccessToken()).resolves.toBeNull();
-      expect(calls).toHaveLength(1);
-      expect(getRefreshToken()).toBe("R1");
+      await expect(refreshAccessToken()).resolves.toBe("NEW");
+      expect(calls).toHaveLength(2);
+      for (const call of calls) expect(new URLSearchParams(await call.text()).get("refresh_token")).toBe("R1");
+      expect(getRefreshToken()).toBe("R2");
     }
   });
 
-  it("never retries the refresh POST after a network error (the token may have been rotated)", async () => {
+  it("keeps the session when every refresh attempt fails, and stops after 3 attempts", async () => {
     setTokens("OLD", "R1");
-    serve(() => {
-      throw new TypeError("Failed to fetch");
-    });
+    serve(() => problem(502));
     await expect(refreshAccessToken()).resolves.toBeNull();
-    expect(calls).toHaveLength(1);
+    expect(calls).toHaveLength(3);
     expect(getRefreshToken()).toBe("R1");
+  });
+
+  it("retries the refresh POST after a network error", async () => {
+    setTokens("OLD", "R1");
+    serve(
+      () => {
+        throw new TypeError("Failed to fetch");
+      },
+      () => json({ access_token: "NEW", refresh_token: "R2", expires_in: 900 }),
+    );
+    await expect(refreshAccessToken()).resolves.toBe("NEW");
+    expect(calls).toHaveLength(2);
   });
 
   it("retries the refresh POST after a 429 (refused before use)", async () => {

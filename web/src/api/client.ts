@@ -8,7 +8,7 @@
  *   mutating calls always carry an `Idempotency-Key`, so a retry can never apply twice;
  * - every failure rejects with a ProblemError (see ./problem.ts).
  */
-import ky, { HTTPError, type KyInstance, type Options } from "ky";
+import ky, { type KyInstance, type Options } from "ky";
 import type { components } from "./schema";
 import { ProblemError, toProblemError } from "./problem";
 import { clearTokens, getAccessToken, getRefreshToken, setTokens } from "./tokens";
@@ -69,19 +69,21 @@ const base: KyInstance = ky.create({
 });
 
 /**
- * A refresh token is good for ONE use: presenting a rotated one again revokes the whole session. So the
- * refresh POST is retried only after a 429 (refused before use), never after a 5xx, a timeout or a network
- * error (the server may have rotated the token and the answer got lost).
+ * A refresh token is good for ONE use: presenting a rotated one again revokes the whole session, except
+ * within the server's reuse grace (SNAPFIX_REFRESH_REUSE_GRACE_S, 30 s by default), when the token just
+ * rotated away from is honoured once more. So a refresh whose answer was lost (a timeout, a network error,
+ * a 502/503/504) is retried, and every attempt ends within 30 s of the first: 3 attempts of at most 8 s,
+ * at most 2 s apart.
  */
+const REFRESH_TIMEOUT_MS = 8_000;
 const REFRESH_RETRY = {
   limit: 2,
   methods: ["post"],
-  statusCodes: [429],
-  afterStatusCodes: [429],
-  maxRetryAfter: 10_000,
-  backoffLimit: 10_000,
-  shouldRetry: ({ error }: { error: Error }) =>
-    error instanceof HTTPError && error.response.status === 429 ? undefined : false,
+  statusCodes: [429, 502, 503, 504],
+  afterStatusCodes: [429, 503],
+  maxRetryAfter: 2_000,
+  backoffLimit: 2_000,
+  retryOnTimeout: true,
 };
 
 /** The Web Locks name that serialises refreshes across this site's tabs. */
@@ -146,7 +148,7 @@ export async function requestToken(form: Record<string, string>): Promise<TokenR
     const tokens = await base
       .post(absolute("/v1/auth/token"), {
         body: new URLSearchParams(form),
-        ...(form.grant_type === "refresh_token" ? { retry: REFRESH_RETRY } : {}),
+        ...(form.grant_type === "refresh_token" ? { retry: REFRESH_RETRY, timeout: REFRESH_TIMEOUT_MS } : {}),
       })
       .json<TokenResponse>();
     setTokens(tokens.access_token, tokens.refresh_token, tokens.expires_in);

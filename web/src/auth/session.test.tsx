@@ -96,4 +96,32 @@ describe("SessionProvider on page load", () => {
     await act(() => reload());
     expect(await screen.findByText("signedIn:Asha")).toBeInTheDocument();
   });
+
+  it("retries by itself while unreachable, and is signed in once SnapFix answers", async () => {
+    localStorage.setItem("snapfix.refresh_token", "R1");
+    let up = false;
+    const presented: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+        const request = input instanceof Request ? input : new Request(input, init);
+        const path = new URL(request.url).pathname;
+        if (path === "/v1/auth/token") presented.push(new URLSearchParams(await request.text()).get("refresh_token")!);
+        if (!up) throw new TypeError("Failed to fetch");
+        return path === "/v1/auth/token"
+          ? json({ access_token: "A", refresh_token: "R2", expires_in: 900 })
+          : json({ id: "u", display_name: "Asha", role: "citizen" });
+      }),
+    );
+    render(
+      <SessionProvider>
+        <Status />
+      </SessionProvider>,
+    );
+    expect(await screen.findByText("unreachable:-")).toBeInTheDocument();
+    up = true;
+    expect(await screen.findByText("signedIn:Asha", undefined, { timeout: 10_000 })).toBeInTheDocument();
+    expect(new Set(presented)).toEqual(new Set(["R1"])); // the same token each time, until it was rotated
+    expect(getRefreshToken()).toBe("R2");
+  });
 });

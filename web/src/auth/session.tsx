@@ -4,12 +4,16 @@
  * on page load the provider exchanges the refresh token for a new access token (unless another tab
  * left a fresh one), then GETs /v1/me. When that fails because SnapFix cannot be reached (network
  * error, timeout, 429, 5xx) while the refresh token is kept, the status is "unreachable", not
- * "signedOut": guarded pages offer to retry instead of sending the user to sign in again.
+ * "signedOut": guarded pages offer to retry instead of sending the user to sign in again, and the provider
+ * retries by itself (after 3 s, then doubling up to 30 s, and at once when the browser comes back online).
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api, ProblemError, refreshAccessToken, requestToken } from "../api/client";
 import { clearTokens, getAccessToken, getRefreshToken, onTokensCleared } from "../api/tokens";
 import type { Role, UserView } from "../api/types";
+
+const UNREACHABLE_RETRY_FIRST_MS = 3_000;
+const UNREACHABLE_RETRY_MAX_MS = 30_000;
 
 export type SessionStatus = "loading" | "signedIn" | "signedOut" | "unreachable";
 
@@ -61,6 +65,26 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       return isUnreachable(error) && getRefreshToken() ? unreachable() : signedOut();
     }
   }, []);
+
+  // Unreachable: try again by itself, backing off, and at once when the browser is back online.
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    if (status !== "unreachable") {
+      if (status === "signedIn" || status === "signedOut") setAttempt(0);
+      return;
+    }
+    const delay = Math.min(UNREACHABLE_RETRY_MAX_MS, UNREACHABLE_RETRY_FIRST_MS * 2 ** attempt);
+    const retry = () => {
+      setAttempt((n) => n + 1);
+      void reload();
+    };
+    const timer = setTimeout(retry, delay);
+    window.addEventListener("online", retry);
+    return () => {
+      clearTimeout(timer);
+      window.removeEventListener("online", retry);
+    };
+  }, [status, attempt, reload]);
 
   useEffect(() => {
     if (getRefreshToken()) void reload();

@@ -4,8 +4,16 @@ A refresh token is ``<session id>.<secret>``. The session keeps the hash of its 
 secret and those of the last ``USED_KEPT`` it rotated away from (``:used``, a capped list);
 presenting a rotated secret again means the token was stolen or replayed, and the whole
 session (the family of tokens descending from one sign-in) is revoked. A secret older than
-that history is merely refused. The keys of a session share a hash tag, so the rotation
-script is atomic on Redis Cluster too.
+that history is merely refused.
+
+One exception, the reuse grace (``reuse_grace_s``, as Auth0's reuse interval or Okta's grace
+period): the secret a session last rotated away from is honoured again for a few seconds after
+that rotation, and rotates the session anew. A client whose refresh answer was lost (a timeout,
+a dropped connection, a 503 from a proxy) can then retry instead of being signed out; the
+successor it never received goes onto the replay history, so if someone did receive it, presenting
+it later revokes the session. The grace counts from the first rotation away from that secret.
+
+The keys of a session share a hash tag, so the rotation script is atomic on Redis Cluster too.
 
 Lifetimes: a refresh extends the session by ``ttl_s`` (the idle lifetime), never past its
 absolute end, ``max_age_s`` after the sign-in (read from the session id, a UUIDv7); then a
@@ -58,16 +66,28 @@ LISTING_GRACE_S = 60.0
 
 # KEYS: the session, its used secrets, and the unbounded set releases before this one kept
 # (read, never written: it expires with the lifetime it had).
-# ARGV: the presented secret's digest, the new secret's, the session's new TTL, USED_KEPT.
+# ARGV: the presented secret's digest, the new secret's, the session's new TTL, USED_KEPT, now
+# and the reuse grace (milliseconds). The hash keeps the secret last rotated away from
+# ('previous') and when ('rotated_at'), for the grace.
 _ROTATE = """
 local current = redis.call('HGET', KEYS[1], 'refresh')
 if not current then return 'missing' end
-if current == ARGV[1] then
+local function succeed(retired)
   redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
-  redis.call('LPUSH', KEYS[2], ARGV[1])
+  redis.call('LPUSH', KEYS[2], retired)
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+if current == ARGV[1] then
+  succeed(ARGV[1])
+  redis.call('HSET', KEYS[1], 'previous', ARGV[1], 'rotated_at', ARGV[5])
+  return 'rotated'
+end
+local at = tonumber(redis.call('HGET', KEYS[1], 'rotated_at') or '0')
+local grace = tonumber(ARGV[6])
+if grace > 0 and redis.call('HGET', KEYS[1], 'previous') == ARGV[1] and tonumber(ARGV[5]) - at <= grace then
+  succeed(current)
   return 'rotated'
 end
 if redis.call('LPOS', KEYS[2], ARGV[1]) or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
@@ -148,9 +168,12 @@ class Sessions:
         max_age_s: int = MAX_AGE_S,
         revocations: Revocations | None = None,
         revocation_keep_s: float = 960,
+        reuse_grace_s: float = 0.0,
     ) -> None:
-        """``ttl_s``: how long a session lives unrefreshed; ``max_age_s``: how long it lives at most."""
+        """``ttl_s``: how long a session lives unrefreshed; ``max_age_s``: how long it lives at most;
+        ``reuse_grace_s``: how long the secret last rotated away from is honoured again (0: never)."""
         self.redis, self.ttl_s, self.max_age_s, self.revocations = redis, ttl_s, max_age_s, revocations
+        self.reuse_grace_ms = round(reuse_grace_s * 1000)
         self.revocation_keep_s = revocations.keep_s if revocations is not None else revocation_keep_s
         self._rotate = redis.register_script(_ROTATE)
         self._reclaim = redis.register_script(_RECLAIM)
@@ -242,11 +265,9 @@ class Sessions:
         # Before the session is extended: a password reset must still find it afterwards.
         await self._list(principal.user_id, session_id, ttl_s)
         new_secret = secrets.token_urlsafe(32)
-        outcome = (
-            await self._rotate(
-                keys=list(_keys(session_id)), args=[_digest(secret), _digest(new_secret), ttl_s, USED_KEPT]
-            )
-        ).decode()
+        now_ms = round(time.time() * 1000)
+        args = [_digest(secret), _digest(new_secret), ttl_s, USED_KEPT, now_ms, self.reuse_grace_ms]
+        outcome = (await self._rotate(keys=list(_keys(session_id)), args=args)).decode()
         if outcome == "reused":  # the script deleted the session: its access tokens end too
             # Announced whatever a blip of Redis does: unannounced, the stolen session's access
             # tokens would pass on every other replica until they expire.

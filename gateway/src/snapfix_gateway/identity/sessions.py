@@ -266,7 +266,7 @@ class Sessions:
         await self._list(principal.user_id, session_id, ttl_s)
         new_secret = secrets.token_urlsafe(32)
         now_ms = round(time.time() * 1000)
-        args = [_digest(secret), _digest(new_secret), ttl_s, USED_KEPT, now_ms, self.reuse_grace_ms]
+        args: list[str | int] = [_digest(secret), _digest(new_secret), ttl_s, USED_KEPT, now_ms, self.reuse_grace_ms]
         outcome = (await self._rotate(keys=list(_keys(session_id)), args=args)).decode()
         if outcome == "reused":  # the script deleted the session: its access tokens end too
             # Announced whatever a blip of Redis does: unannounced, the stolen session's access

@@ -62,6 +62,7 @@ async def env(stack: Stack) -> AsyncIterator[Env]:
         consumer_group=f"media-cli-{tag}",
         issues_events_group=f"media-issues-cli-{tag}",
         process_workers=1,
+        storage_backend="gridfs",
     )
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         stack.mongo_url, timeoutMS=10_000, uuidRepresentation="standard", tz_aware=True
@@ -72,6 +73,7 @@ async def env(stack: Stack) -> AsyncIterator[Env]:
         "SNAPFIX_MONGO_URL": stack.mongo_url,
         "SNAPFIX_REDIS_URL": stack.redis_url,
         "SNAPFIX_MONGO_DATABASE": settings.mongo_database,
+        "SNAPFIX_STORAGE_BACKEND": "gridfs",  # the store this test reads
     }
     db = client[settings.mongo_database]
     yield Env(settings, cli_env, MediaRepository(), GridFsStore(db), db)

@@ -22,11 +22,12 @@ from uuid import uuid4
 import httpx
 import pytest
 from bson import json_util
+from bson.binary import UuidRepresentation
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis, RedisCluster
 
 from tests.builders import make_report_body
-from tests.e2e.api import PASSWORD, citizen, eventually, sign_in
+from tests.e2e.api import PASSWORD, citizen, eventually, sign_in, user_id
 from tests.e2e.conftest import System
 from tests.e2e.test_media import photo, settled, upload
 from tests.mailbox import Mailbox, emailed_link
@@ -36,6 +37,8 @@ pytestmark = pytest.mark.e2e
 
 HERE = {"category": "pothole", "lat": 12.9352, "lon": 77.6245}
 ERASED_WITHIN_S = 90.0
+# Extended JSON, as mongoexport writes it (UUIDs as the standard subtype 4).
+AS_JSON = json_util.RELAXED_JSON_OPTIONS.with_options(uuid_representation=UuidRepresentation.STANDARD)
 
 
 async def _register(system: System, mailbox: Mailbox, email: str, name: str) -> httpx.AsyncClient:
@@ -72,7 +75,7 @@ async def _holding(stack: Stack, needles: list[bytes]) -> list[str]:
         for database in await mongo.list_database_names():
             for collection in await mongo[database].list_collection_names():
                 async for doc in mongo[database][collection].find({}):
-                    dumped = json_util.dumps(doc).encode().lower()
+                    dumped = json_util.dumps(doc, json_options=AS_JSON).encode().lower()
                     if any(n in dumped for n in needles):
                         found.append(f"mongo {database}.{collection} {doc.get('_id')!r}")
     finally:
@@ -188,9 +191,18 @@ async def test_a_citizen_exports_their_data_then_deletes_the_account_and_no_stor
         wrong = await user.request("DELETE", "/v1/me", json={"password": "not-the-password-at-all"})
         assert wrong.status_code == 403, wrong.text
         assert wrong.json()["error"] == "wrong_password"
+        gone_id = user_id(user)
+        withdrawn_photo = await upload(user, photo())
+        assert (await eventually(user, f"/v1/media/{withdrawn_photo}", settled, timeout_s=60))["status"] == "processed"
+        withdrawn = await _report(user, media_ids=[withdrawn_photo])
+        await _accepted(await user.post(f"/v1/issues/{withdrawn}/transitions", json={"to": "withdrawn"}))
+        await eventually(user, f"/v1/issues/{withdrawn}", lambda i: i["status"] == "withdrawn", timeout_s=60)
         deleted = await user.request("DELETE", "/v1/me", json={"password": PASSWORD})
         assert deleted.status_code == 204, deleted.text
-        assert (await user.get("/v1/me")).status_code == 401  # the session ended with the account
+        deadline = time.monotonic() + 5
+        while (await user.get("/v1/me")).status_code != 401:  # the session ended with the account
+            assert time.monotonic() < deadline, "the deleted account's session still answers"
+            await asyncio.sleep(0.1)
         refused = await anonymous.post(
             "/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD}
         )
@@ -205,13 +217,23 @@ async def test_a_citizen_exports_their_data_then_deletes_the_account_and_no_stor
             timeout_s=ERASED_WITHIN_S,
         )
         assert public["media_ids"] == [kept_photo]
+        assert gone_id not in (await anonymous.get(f"/v1/issues/{mine}")).text
+        # The withdrawal in the other report's public history no longer names who withdrew it.
+        settled_history = await eventually(
+            anonymous,
+            f"/v1/issues/{withdrawn}",
+            lambda i: i["status"] == "withdrawn" and all(h["actor_id"] is None for h in i["history"]),
+            timeout_s=ERASED_WITHIN_S,
+        )
+        assert [h["to"] for h in settled_history["history"]] == ["withdrawn"]
         assert public["comments"][0]["body"] == f"Still there, {tag}"
         await eventually(neighbour, f"/v1/issues/{theirs}", lambda i: i["votes"] == 0, timeout_s=ERASED_WITHIN_S)
         assert (await anonymous.get(f"/v1/media/{kept_photo}/thumb.webp")).status_code == 200
         deadline = time.monotonic() + ERASED_WITHIN_S
-        while (await anonymous.get(f"/v1/media/{loose_photo}/thumb.webp")).status_code != 410:
-            assert time.monotonic() < deadline, "the unattached photo of the deleted account was not deleted"
-            await asyncio.sleep(0.5)
+        for gone in (loose_photo, withdrawn_photo):
+            while (await anonymous.get(f"/v1/media/{gone}/thumb.webp")).status_code != 410:
+                assert time.monotonic() < deadline, f"photo {gone} of the deleted account was not deleted"
+                await asyncio.sleep(0.5)
 
         # The address can register a new account at once (the old one is a tombstone without it).
         again = await anonymous.post(

@@ -35,6 +35,8 @@ QUEUE_ORDER: dict[str, list[tuple[str, int]]] = {
     "newest": [("created_at", -1), ("_id", -1)],
     "oldest": [("created_at", 1), ("_id", 1)],
 }
+# Tries at anonymising one report while its lifecycle keeps changing it.
+MAX_ERASE_ATTEMPTS = 10
 # '~' sorts after every geohash character, so [cell, cell + '~') is "starts with cell".
 PREFIX_END = "~"
 
@@ -256,11 +258,25 @@ class ReportRepository:
         """Take ``user_id`` (and their contact) off these reports as their reporter; the reports stay
         as they are otherwise (public). Returns them as stored now. Idempotent."""
         erased = {"reporter_id": None, "contact": None, "device_id": None, "account_id": None, "anonymous": True}
+        collection = Report.get_pymongo_collection()
         records = []
         for issue_id in issue_ids:  # one by one: $in on _id is a scan on FerretDB
-            await Report.get_pymongo_collection().update_one(
-                {"_id": issue_id, "reporter_id": user_id}, {"$set": erased, "$inc": {"version": 1}}
-            )
+            for _ in range(MAX_ERASE_ATTEMPTS):
+                doc = await collection.find_one({"_id": issue_id, "reporter_id": user_id}, {"history": 1, "version": 1})
+                if doc is None:  # not theirs, or done already
+                    break
+                # Their own moves in its public history (reopening, withdrawing) lose their actor too.
+                history = [
+                    {**h, "actor_id": None} if h.get("actor_id") == user_id else h for h in doc.get("history", [])
+                ]
+                result = await collection.update_one(  # at the version read: a lifecycle change meanwhile wins
+                    {"_id": issue_id, "reporter_id": user_id, "version": doc["version"]},
+                    {"$set": {**erased, "history": history, "version": doc["version"] + 1}},
+                )
+                if result.matched_count:
+                    break
+            else:
+                raise RuntimeError(f"issue {issue_id} kept changing while its reporter was erased")
             stored = await self.get(UUID(issue_id))
             if stored is not None:
                 records.append(stored)

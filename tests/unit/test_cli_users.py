@@ -103,3 +103,14 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, ["users", command, "--help"])
     assert result.exit_code == 0
     assert "Example: snapfix users" in result.output
+
+
+def test_the_catalogue_checks_departments_once_it_is_loaded_and_names_any() -> None:
+    from snapfix_gateway.identity.admin_changes import known_departments
+    from snapfix_issues.catalogue import seed_categories
+
+    seed = seed_categories()
+    assert known_departments(True, seed) == {spec.department for spec in seed}
+    assert "roads" in (known_departments(True, seed) or set())
+    assert known_departments(False, seed) is None  # not read yet: not checked
+    assert known_departments(True, []) is None  # a new city without categories: not checked

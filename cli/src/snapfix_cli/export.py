@@ -17,19 +17,16 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from snapfix_cli.support import err_console, fail, guarded, progress, run
-from snapfix_issues.catalogue import seed_categories
-from snapfix_issues.config import IssuesSettings
-from snapfix_issues.domain import IssueRecord
-from snapfix_issues.models import Category, Report
-from snapfix_issues.repository import CategoryRepository
-from snapfix_issues.views import public_record
 from snapfix_shared.mongo import init_documents, mongo_client
+
+if TYPE_CHECKING:  # the issues service's modules are imported when the command runs (snapfix starts faster)
+    from snapfix_issues.domain import IssueRecord
 
 app = typer.Typer(help="Exports for integrators: reports as CSV or GeoJSON.", no_args_is_help=True)
 
@@ -96,6 +93,8 @@ def query_of(since: datetime | None, until: datetime | None, categories: Iterabl
 
 
 def csv_row(issue: IssueRecord) -> list[str]:
+    from snapfix_issues.views import public_record
+
     record = public_record(issue)
     row = []
     for column in COLUMNS:
@@ -108,6 +107,8 @@ def csv_row(issue: IssueRecord) -> list[str]:
 
 def feature(issue: IssueRecord) -> dict[str, Any]:
     """A GeoJSON Feature (RFC 7946): a Point at [longitude, latitude], the public record as properties."""
+    from snapfix_issues.views import public_record
+
     record = public_record(issue)
     properties = {k: v for k, v in record.items() if k not in NOT_PROPERTIES}
     return {
@@ -144,11 +145,17 @@ async def write_geojson(issues: AsyncIterator[IssueRecord], out: IO[str], progre
 
 async def known_categories() -> set[str]:
     """The catalogue's codes (as stored by the issues service), and those it ships with."""
+    from snapfix_issues.catalogue import seed_categories
+    from snapfix_issues.repository import CategoryRepository
+
     return {c.code for c in await CategoryRepository().all()} | {c.code for c in seed_categories()}
 
 
 async def stream_reports(query: dict[str, Any]) -> AsyncIterator[IssueRecord]:
     """Every report matching ``query``, oldest first, one batch in memory at a time."""
+    from snapfix_issues.domain import IssueRecord
+    from snapfix_issues.models import Report
+
     cursor = (
         Report.get_pymongo_collection()
         .find(query, {"events": 0, "applied_commands": 0}, batch_size=BATCH)
@@ -161,6 +168,9 @@ async def stream_reports(query: dict[str, Any]) -> AsyncIterator[IssueRecord]:
 async def _export(
     fmt: Format, since: datetime | None, until: datetime | None, categories: list[str], output: Path | None
 ) -> None:
+    from snapfix_issues.config import IssuesSettings
+    from snapfix_issues.models import Category, Report
+
     settings = IssuesSettings()
     client = mongo_client(settings, app_name="snapfix-cli")
     try:

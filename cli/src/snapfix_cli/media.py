@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Annotated, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 from uuid import UUID, uuid4
 
 import typer
@@ -24,18 +24,18 @@ from rich.progress import Progress
 from rich.table import Table
 
 from snapfix_cli.support import CliError, console, err_console, guarded, progress, run
-from snapfix_media.app import make_store
-from snapfix_media.config import MediaSettings
-from snapfix_media.models import Media, MediaStatus, UploadSlot
-from snapfix_media.repository import MediaRepository
-from snapfix_media.storage import BlobStore, GridFsStore, S3Store, original_key
-from snapfix_media.sweeper import OrphanSweeper, UploadSweeper
 from snapfix_shared.kafka import create_broker, publish
 from snapfix_shared.messages import MediaDeleted, ProcessMedia
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.messages.media import VariantName
 from snapfix_shared.mongo import init_documents, mongo_client
 from snapfix_shared.topics import Topic
+
+if TYPE_CHECKING:  # the media service's modules are imported when a command runs (snapfix starts faster)
+    from snapfix_media.config import MediaSettings
+    from snapfix_media.models import Media, MediaStatus
+    from snapfix_media.repository import MediaRepository
+    from snapfix_media.storage import BlobStore
 
 app = typer.Typer(
     help="Photos: run them through the pipeline again, collect orphans.",
@@ -66,6 +66,11 @@ class MediaClients:
 @contextlib.asynccontextmanager
 async def media_service(settings: MediaSettings | None = None) -> AsyncIterator[MediaClients]:
     """The media service's store, blob store and producer, with its own settings (``SNAPFIX_*``)."""
+    from snapfix_media.config import MediaSettings
+    from snapfix_media.models import Media, UploadSlot
+    from snapfix_media.repository import MediaRepository
+    from snapfix_media.storage import S3Store
+
     settings = settings or MediaSettings()
     client = mongo_client(settings, app_name="snapfix-cli")
     broker = create_broker(settings, client_id="snapfix-cli")
@@ -89,6 +94,8 @@ async def media_service(settings: MediaSettings | None = None) -> AsyncIterator[
 
 def make_store_for_cli(settings: MediaSettings, client: Any) -> BlobStore:
     """The blob store the service uses (``SNAPFIX_STORAGE_BACKEND``)."""
+    from snapfix_media.app import make_store
+
     # make_store hangs the S3 client's start and stop on a runtime's hooks: the command closes it itself.
     hooks = SimpleNamespace(mongo=client, on_startup=[], after_stop=[])
     return make_store(settings, hooks)  # type: ignore[arg-type]
@@ -114,6 +121,8 @@ async def reopen(media_svc: MediaClients, media: Media) -> bool:
         raise CliError(
             f"photo {media.id} is {media.status}: only {', '.join(sorted(REPROCESSABLE))} can be reprocessed"
         )
+    from snapfix_media.storage import original_key
+
     if await media_svc.store.get_range(original_key(media.id), 0, 0) is None:
         raise CliError(f"photo {media.id} has no original in storage any more: it cannot be processed again")
     status: MediaStatus = media.status
@@ -137,6 +146,8 @@ async def reopen(media_svc: MediaClients, media: Media) -> bool:
 
 async def rejected_ids(db: Any, limit: int | None) -> list[UUID]:
     """The photos processing rejected (the status index's prefix), oldest first."""
+    from snapfix_media.models import Media
+
     cursor = db[Media.Settings.name].find({"status": "rejected"}, {"_id": 1}).sort("created_at", 1)
     if limit:
         cursor = cursor.limit(limit)
@@ -235,6 +246,8 @@ class Blob:
 async def stored_blobs(svc: MediaClients) -> AsyncIterator[Blob]:
     """Every blob in the media service's storage (GridFS files, or the S3 prefix's objects), by key:
     a photo's blobs come one after the other."""
+    from snapfix_media.storage import GridFsStore, S3Store
+
     store = svc.store
     if isinstance(store, GridFsStore):
         async for doc in svc.db["fs.files"].find({}, {"_id": 1, "uploadDate": 1}).sort("_id", 1):
@@ -297,6 +310,8 @@ async def _gc(grace_s: float | None, dry_run: bool) -> None:
                 console.print(f"blob {blob.key} (stored {blob.stored_at or 'at an unknown time'})", soft_wrap=True)
             console.print(f"{len(photos)} orphan photo(s) and {len(blobs)} orphan blob(s) would be deleted")
             return
+
+        from snapfix_media.sweeper import OrphanSweeper, UploadSweeper
 
         async def announce(event: MediaDeleted) -> None:
             await svc.publish(event)

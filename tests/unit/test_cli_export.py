@@ -61,6 +61,16 @@ async def test_csv_has_a_header_row_then_one_row_per_report_quoted_as_csv() -> N
     assert rows[0]["due_at"] == ""
 
 
+async def test_csv_defuses_text_a_spreadsheet_would_run_as_a_formula() -> None:
+    out = io.StringIO()
+    issue = make_issue(title='=HYPERLINK("http://evil.example")', description="+1 more", lat=-1.5, lon=-2.5)
+    await export.write_csv(issues_of([issue]), out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example")'
+    assert row["description"] == "'+1 more"
+    assert (row["lat"], row["lon"]) == ("-1.5", "-2.5")
+
+
 async def test_csv_never_carries_the_reporter() -> None:
     out = io.StringIO()
     await export.write_csv(issues_of([make_issue()]), out)

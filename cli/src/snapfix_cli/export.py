@@ -50,6 +50,10 @@ COLUMNS = (
     "media_ids",
     "media_url",
 )
+# Text the public typed: a spreadsheet would run a cell starting like a formula (CSV injection),
+# so such a cell gets a leading apostrophe (OWASP's advice); ids, numbers and times never need it.
+FREE_TEXT = frozenset({"title", "description", "address", "address_id", "media_url"})
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # What a GeoJSON feature's properties leave out: the position is its geometry.
 NOT_PROPERTIES = frozenset({"lat", "lon", "history"})
 
@@ -101,7 +105,8 @@ def csv_row(issue: IssueRecord) -> list[str]:
         value = record.get(column)
         if isinstance(value, list):
             value = " ".join(map(str, value))
-        row.append("" if value is None else str(value))
+        text = "" if value is None else str(value)
+        row.append("'" + text if column in FREE_TEXT and text.startswith(FORMULA_START) else text)
     return row
 
 

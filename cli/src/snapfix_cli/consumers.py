@@ -25,7 +25,6 @@ from rich.table import Table
 
 from snapfix_cli import kafka_admin
 from snapfix_cli.support import CliError, confirm, console, fail, guarded, run
-from snapfix_shared.settings import KafkaSettings
 from snapfix_shared.topics import Topic
 
 app = typer.Typer(
@@ -164,7 +163,7 @@ def lag(
     """
     known = known_groups()
     groups = list(dict.fromkeys(group)) if group else list(known)
-    settings = KafkaSettings()
+    settings = kafka_admin.settings()
 
     async def main() -> tuple[list[Row], dict[str, GroupState]]:
         rows: list[Row] = []
@@ -238,7 +237,7 @@ def reset_offsets(
     target = parse_target(to)
     if partition is not None and topic is None:
         fail("--partition needs --topic.")
-    settings = KafkaSettings()
+    settings = kafka_admin.settings()
     known = known_groups()
 
     async def main() -> dict[TopicPartition, tuple[int | None, int]]:

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -31,8 +31,10 @@ from rich.table import Table
 
 from snapfix_cli import kafka_admin
 from snapfix_cli.support import confirm, console, fail, guarded, progress, run
-from snapfix_shared.settings import KafkaSettings
 from snapfix_shared.topics import TOPIC_SPECS, Topic
+
+if TYPE_CHECKING:
+    from snapfix_shared.settings import KafkaSettings
 
 app = typer.Typer(
     help="Dead letters: records a consumer could not use, kept in <topic>.dlq. List, show, replay, purge.",
@@ -259,7 +261,7 @@ def list_letters(
     Example: snapfix dlq list
     """
     names = [dlq_topic(topic)] if topic else sorted(DLQ_TOPICS)
-    settings = KafkaSettings()
+    settings = kafka_admin.settings()
 
     async def main() -> Table:
         table = Table(title="Dead letters")
@@ -290,7 +292,7 @@ def show(
     Example: snapfix dlq show issues.commands.v1.dlq 0:42
     """
     name, (partition, offset) = dlq_topic(topic), position(where)
-    settings = KafkaSettings()
+    settings = kafka_admin.settings()
 
     async def main() -> ConsumerRecord[Any, Any]:
         async with kafka_admin.consumer(settings) as client:
@@ -346,7 +348,7 @@ def replay(
     if reason is not None and not every:
         fail("--reason selects among all the letters: use it with --all.")
     target = position(where) if where is not None else None
-    settings = KafkaSettings()
+    settings = kafka_admin.settings()
 
     async def main() -> tuple[Plan, int]:
         contents = await read_dlq(settings, name)
@@ -426,7 +428,7 @@ def purge(
     Example: snapfix dlq purge media.commands.v1.dlq --yes
     """
     name = dlq_topic(topic)
-    settings = KafkaSettings()
+    settings = kafka_admin.settings()
 
     async def main() -> dict[TopicPartition, tuple[int, int]]:
         async with kafka_admin.consumer(settings) as client:

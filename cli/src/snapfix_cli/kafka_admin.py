@@ -12,23 +12,23 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from faststream.kafka import KafkaBroker
+from aiokafka import ConsumerRecord, TopicPartition
 
-from snapfix_shared.kafka import create_broker, raw_producer
-from snapfix_shared.kafka_security import aiokafka_options
-from snapfix_shared.settings import KafkaSettings
+if TYPE_CHECKING:
+    from snapfix_shared.settings import KafkaSettings
 
 # Every request to the brokers gives up after this long (a broker that does not answer is reported).
 CALL_TIMEOUT_S = 15.0
 CLIENT_ID = "snapfix-cli"
 
-# aiokafka's clients are untyped: reached through Any (as snapfix_gateway.catalogue does).
-_Consumer: Any = AIOKafkaConsumer
-_Admin: Any = AIOKafkaAdminClient
+
+def settings() -> KafkaSettings:
+    """The Kafka settings of the services (SNAPFIX_KAFKA_*)."""
+    from snapfix_shared.settings import KafkaSettings
+
+    return KafkaSettings()
 
 
 def bootstrap(settings: KafkaSettings) -> list[str]:
@@ -37,6 +37,8 @@ def bootstrap(settings: KafkaSettings) -> list[str]:
 
 def options(settings: KafkaSettings) -> dict[str, Any]:
     """What every aiokafka client of the CLI is given: servers, client id, request timeout, TLS/SASL."""
+    from snapfix_shared.kafka_security import aiokafka_options
+
     return {
         "bootstrap_servers": bootstrap(settings),
         "client_id": CLIENT_ID,
@@ -53,7 +55,10 @@ async def bounded(awaitable: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
 
 @asynccontextmanager
 async def admin_client(settings: KafkaSettings) -> AsyncIterator[Any]:
-    admin = _Admin(**options(settings))
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin_class: Any = AIOKafkaAdminClient  # untyped: reached through Any (as snapfix_gateway.catalogue does)
+    admin = admin_class(**options(settings))
     await bounded(admin.start())
     try:
         yield admin
@@ -64,7 +69,10 @@ async def admin_client(settings: KafkaSettings) -> AsyncIterator[Any]:
 @asynccontextmanager
 async def consumer(settings: KafkaSettings, *, group_id: str | None = None) -> AsyncIterator[Any]:
     """A consumer that never commits by itself (and, with a group, never joins it: partitions are assigned)."""
-    client = _Consumer(
+    from aiokafka import AIOKafkaConsumer
+
+    consumer_class: Any = AIOKafkaConsumer  # untyped
+    client = consumer_class(
         **options(settings),
         group_id=group_id,
         enable_auto_commit=False,
@@ -81,7 +89,9 @@ async def consumer(settings: KafkaSettings, *, group_id: str | None = None) -> A
 @asynccontextmanager
 async def producer(settings: KafkaSettings) -> AsyncIterator[Any]:
     """The services' producer (``create_broker``: acks=all, idempotence, the request timeout of the settings)."""
-    broker: KafkaBroker = create_broker(settings, client_id=CLIENT_ID)
+    from snapfix_shared.kafka import create_broker, raw_producer
+
+    broker = create_broker(settings, client_id=CLIENT_ID)
     await bounded(broker.start())
     try:
         raw = raw_producer(broker)

@@ -14,9 +14,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from aiokafka.errors import KafkaError
-from pymongo.errors import PyMongoError
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -52,6 +49,11 @@ def guarded(command: Callable[P, T]) -> Callable[P, T]:
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a store or broker that fails or does not answer in time becomes a CliError."""
+    # Imported here: `snapfix --help` stays quick.
+    from aiokafka.errors import KafkaError
+    from pymongo.errors import PyMongoError
+    from redis.exceptions import RedisError
+
     try:
         return asyncio.run(coroutine)
     except TimeoutError as exc:

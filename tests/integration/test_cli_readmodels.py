@@ -1,5 +1,6 @@
-"""``snapfix readmodels rebuild issues`` against the real stack: a wiped or corrupted Redis read model
-is rebuilt from the store so that reads are right again, and nothing is done while a consumer runs.
+"""``snapfix readmodels rebuild`` against the real stack: a wiped or corrupted issues read model is
+rebuilt from the store so that reads are right again, nothing is done while a consumer runs, and
+notify's projections are replayed from the topics without bringing a deleted account back.
 
 The command runs as its own process (``python -m snapfix_cli``), as an operator runs it, on a
 Mongo database and a Redis database of this test's own (the read model's keys are not
@@ -25,8 +26,19 @@ from snapfix_issues.domain import IssueRecord
 from snapfix_issues.models import Comment, Follow, Report
 from snapfix_issues.readmodel import BUILT, SUMMARY, ReadModel, geo_keys, queue_key
 from snapfix_issues.repository import ReportRepository
+from snapfix_shared.kafka import create_broker, publish
+from snapfix_shared.messages import (
+    IssueFollowed,
+    IssueReported,
+    IssueStatusChanged,
+    Location,
+    Message,
+    UserDeleted,
+    UserRegistered,
+)
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.mongo import init_documents
+from snapfix_shared.settings import KafkaSettings
 from snapfix_shared.topics import Topic
 from tests.integration.test_cli_export import snapfix
 from tests.stack import Stack
@@ -158,3 +170,98 @@ async def test_nothing_is_done_while_the_issues_consumer_group_has_a_member(env:
     assert not await env.redis.exists(BUILT)
     assert await env.redis.hlen(SUMMARY) == 0
     assert await env.redis.get("marker") == b"kept"
+
+
+async def test_notify_projections_are_replayed_from_the_topics_and_no_deleted_account_comes_back(
+    stack: Stack,
+) -> None:
+    tag = uuid4().hex[:8]
+    database = f"snapfix_notify_cli_rebuild_{tag}"
+    redis_url = stack.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    kept, gone, by_gone, by_kept = uuid4(), uuid4(), uuid4(), uuid4()
+    now = utcnow()
+    users: list[Message] = [
+        UserRegistered(
+            user_id=kept, email=f"{kept}@example.org", display_name="Kept", role="citizen", correlation_id=tag
+        ),
+        UserRegistered(
+            user_id=gone, email=f"{gone}@example.org", display_name="Gone", role="citizen", correlation_id=tag
+        ),
+        UserDeleted(user_id=gone, deleted_at=now, correlation_id=tag),
+    ]
+    where = Location(lat=BENGALURU[0], lon=BENGALURU[1])
+    issues: list[Message] = [
+        IssueReported(
+            issue_id=by_gone,
+            title="Gone's",
+            category="pothole",
+            location=where,
+            reported_at=now,
+            actor_id=str(gone),
+            correlation_id=tag,
+        ),
+        IssueReported(
+            issue_id=by_kept,
+            title="Kept's",
+            category="pothole",
+            location=where,
+            reported_at=now,
+            actor_id=str(kept),
+            correlation_id=tag,
+        ),
+        IssueStatusChanged(
+            issue_id=by_kept,
+            from_status="open",
+            to_status="resolved",
+            category="pothole",
+            changed_at=now,
+            correlation_id=tag,
+        ),
+        IssueFollowed(issue_id=by_kept, follow=True, actor_id=str(gone), correlation_id=tag),
+        IssueFollowed(issue_id=by_kept, follow=True, actor_id=str(kept), correlation_id=tag),
+    ]
+    broker = create_broker(KafkaSettings(kafka_bootstrap_servers=stack.kafka), client_id=f"test-{tag}")
+    await broker.start()
+    try:
+        for topic, messages in ((Topic.USERS_EVENTS, users), (Topic.ISSUES_EVENTS, issues)):
+            for message in messages:
+                await publish(broker, topic, message, source="/tests", timeout_s=15)
+    finally:
+        await broker.stop()
+    cli_env = {
+        "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
+        "SNAPFIX_MONGO_URL": stack.mongo_url,
+        "SNAPFIX_REDIS_URL": redis_url,
+        "SNAPFIX_MONGO_DATABASE": database,
+        "SNAPFIX_NOTIFY_USERS_GROUP": f"notify-users-cli-{tag}",
+        "SNAPFIX_NOTIFY_ISSUES_GROUP": f"notify-issues-cli-{tag}",
+    }
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        stack.mongo_url, timeoutMS=10_000, uuidRepresentation="standard", tz_aware=True
+    )
+    try:
+        code, out, err = await snapfix("readmodels", "rebuild", "notify", env=cli_env, timeout_s=150)
+
+        assert code == 0, err
+        assert "notify projections rebuilt" in out
+        db = client[database]
+        contact = await db["contacts"].find_one({"_id": str(kept)})
+        assert contact is not None
+        assert contact["email"] == f"{kept}@example.org"
+        tombstone = await db["contacts"].find_one({"_id": str(gone)})
+        assert tombstone is not None
+        assert tombstone["deleted"] is True
+        assert tombstone["email"] is None
+        view_of_gone = await db["issues"].find_one({"_id": str(by_gone)})
+        assert view_of_gone is not None
+        assert view_of_gone["reporter_id"] is None
+        view = await db["issues"].find_one({"_id": str(by_kept)})
+        assert view is not None
+        assert (view["status"], view["reporter_id"], view["followers"]) == ("resolved", str(kept), [str(kept)])
+        assert f"{gone}@example.org" not in str([d async for d in db["contacts"].find({})])
+    finally:
+        await client.drop_database(database)
+        await client.close()
+        redis = Redis.from_url(redis_url, socket_timeout=5)
+        await redis.flushdb()
+        await redis.aclose()

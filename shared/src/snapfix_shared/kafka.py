@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -108,15 +109,21 @@ async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -
 
     FastStream decodes every header value as UTF-8 before any handler runs; a record with one
     that is not failed to parse and was neither dead-lettered nor rewound: silently skipped.
-    Here such values are decoded with replacement characters, so the record reaches its
-    handler, which judges the body (and dead-letters it, with the reason, when it is poison).
+    Here such values are decoded with replacement characters for FastStream's view of the
+    message, so the record reaches its handler, which judges the body (and dead-letters it,
+    with the reason, when it is poison). The handler's ``raw_message`` stays the record as
+    consumed, so its dead letter keeps those header values byte for byte.
     """
     try:
         return await original(msg)
     except (UnicodeDecodeError, AttributeError):
         if isinstance(msg, tuple | list):
-            return await original(tuple(_text_headers(r) for r in msg))
-        return await original(_text_headers(msg))
+            parsed = await original(tuple(_text_headers(r) for r in msg))
+        else:
+            parsed = await original(_text_headers(msg))
+        if isinstance(parsed, StreamMessage):
+            parsed.raw_message = msg
+        return parsed
 
 
 def ce_type(message: Message) -> str:
@@ -269,35 +276,44 @@ async def dead_letter(
 ) -> None:
     """Copy a poison record, untouched, to ``<topic>.dlq`` with the error in its headers.
 
-    A body over ``MAX_MESSAGE_BYTES`` keeps only that much (``dlq_truncated_from``: its size);
-    whole, it could exceed the producer's limit once the headers are added, and never leave.
+    Its key, body and headers are kept byte for byte (header order, repeats and null values
+    too), then the ``dlq_*`` headers follow; an original header of the same name as one of
+    these is replaced. With a connected broker the copy goes straight to its aiokafka producer
+    (acks=all, idempotent): FastStream's publish takes text headers, adds ``content-type`` and
+    ``correlation_id`` and overwrites ``traceparent`` with the consumer's span, so the letter
+    lost the producer's trace context. A body over ``MAX_MESSAGE_BYTES`` keeps only that much
+    (``dlq_truncated_from``: its size); whole, it could exceed the producer's limit once the
+    headers are added, and never leave.
     """
     value = record.value or b""
-    headers: dict[str, str] = {}
-    for key, header in record.headers or ():  # not ``value``: that is the body kept above
-        headers[key] = header.decode(errors="replace") if isinstance(header, bytes) else str(header)
-    headers.update(
-        {
-            "dlq_reason": reason,
-            "dlq_error": error[:2000],
-            "dlq_original_topic": record.topic,
-            "dlq_original_partition": str(record.partition),
-            "dlq_original_offset": str(record.offset),
-            "dlq_consumer_group": group,
-            "dlq_failed_at": datetime.now(UTC).isoformat(),
-        }
-    )
+    dlq_headers = {
+        "dlq_reason": reason,
+        "dlq_error": error[:2000],
+        "dlq_original_topic": record.topic,
+        "dlq_original_partition": str(record.partition),
+        "dlq_original_offset": str(record.offset),
+        "dlq_consumer_group": group,
+        "dlq_failed_at": datetime.now(UTC).isoformat(),
+    }
     if len(value) > MAX_MESSAGE_BYTES:
-        headers["dlq_truncated_from"] = str(len(value))
+        dlq_headers["dlq_truncated_from"] = str(len(value))
         value = value[:MAX_MESSAGE_BYTES]
+    original = [(str(key), header) for key, header in record.headers or () if key not in dlq_headers]
+    topic = f"{record.topic}.dlq"
     try:
-        await asyncio.wait_for(
-            broker.publish(value, f"{record.topic}.dlq", key=record.key, headers=headers),
-            timeout_s,
-        )
+        async with asyncio.timeout(timeout_s):
+            producer = raw_producer(broker)
+            if producer is not None:
+                await _send_letter(
+                    producer, topic, key=record.key, value=value, original=original, dlq_headers=dlq_headers
+                )
+            else:  # FastStream's in-memory test broker: text headers through its publish
+                headers = {key: _header_text(header) for key, header in original} | dlq_headers
+                await broker.publish(value, topic, key=record.key, headers=headers)
     except Exception as exc:
-        PUBLISH_FAILURES.labels(f"{record.topic}.dlq").inc()
-        raise PublishFailed(f"{record.topic}.dlq: {type(exc).__name__}: {exc}") from exc
+        PUBLISH_FAILURES.labels(topic).inc()
+        raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
+    PUBLISHED.labels(topic).inc()
     DEAD_LETTERS.labels(record.topic, group, reason).inc()
     log.warning(
         "dead-lettered %s[%d]@%d: %s: %s",
@@ -309,6 +325,38 @@ async def dead_letter(
     )
 
 
+async def _send_letter(
+    producer: AIOKafkaProducer,
+    topic: str,
+    *,
+    key: bytes | None,
+    value: bytes,
+    original: list[tuple[str, Any]],
+    dlq_headers: dict[str, str],
+) -> None:
+    attributes = {
+        SpanAttributes.MESSAGING_SYSTEM: "kafka",
+        SpanAttributes.MESSAGING_OPERATION: "publish",
+        SpanAttributes.MESSAGING_DESTINATION_NAME: topic,
+    }
+    # A span of the consumer's trace, not injected: the letter keeps its producer's traceparent.
+    with _tracer.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER, attributes=attributes):
+        headers = [(name, _header_bytes(header)) for name, header in original]
+        headers += [(name, text.encode()) for name, text in dlq_headers.items()]
+        ack: asyncio.Future[Any] = await producer.send(  # type: ignore[no-untyped-call]
+            topic, value=value, key=key, headers=headers
+        )
+        await ack
+
+
+def _header_bytes(header: Any) -> bytes | None:
+    return header if header is None or isinstance(header, bytes) else str(header).encode()
+
+
+def _header_text(header: Any) -> str:
+    return header.decode(errors="replace") if isinstance(header, bytes) else "" if header is None else str(header)
+
+
 def header_map(record: ConsumerRecord[Any, Any]) -> Mapping[str, str]:
     """A record's headers as text, for trace-context extraction."""
-    return {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in record.headers or ()}
+    return {k: _header_text(v) for k, v in record.headers or ()}

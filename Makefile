@@ -5,7 +5,7 @@ SHELL := /bin/bash
 STACK := uv run --frozen python deploy/local/stack.py
 PROFILE ?= run
 
-.PHONY: asyncapi openapi help venv install run stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
+.PHONY: asyncapi openapi help venv install run demo stop stack-up stack-down stack-status lint typecheck imports compose-check check test test-unit test-deploy bench chaos
 
 help: ## List the targets and what each does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,9 @@ install: ## Install uv, Debian packages and the Python workspace
 
 run: install ## Start the local stack and all five processes, then print the URLs
 	@$(STACK) up --profile run --apps
+
+demo: ## Seed a demo city (Bengaluru, ~5,000 reports over 90 days) into the running stack (make run first)
+	@uv run --frozen python deploy/local/demo.py --profile $(PROFILE) $(DEMO_ARGS)
 
 stop: ## Stop everything `make run` started
 	@$(STACK) down --profile run

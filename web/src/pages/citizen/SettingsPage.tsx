@@ -23,9 +23,10 @@ import {
   type WatchFormErrors,
 } from "./notify/logic";
 import { WatchMap } from "./notify/WatchMap";
+import { PrivacySection } from "./PrivacySection";
 import "./notify/notify.css";
 
-/** The citizen's settings: which notifications arrive on which channel, and the areas they watch. */
+/** The citizen's settings: which notifications arrive on which channel, the areas they watch, and their data. */
 export default function SettingsPage() {
   const { t } = useTranslation(["notify", "common"]);
   usePageTitle(t("titles.settings", { ns: "common" }));
@@ -34,6 +35,7 @@ export default function SettingsPage() {
       <h1>{t("titles.settings", { ns: "common" })}</h1>
       <PreferencesForm />
       <Watches />
+      <PrivacySection />
     </section>
   );
 }

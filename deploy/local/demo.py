@@ -664,7 +664,7 @@ class Options:
     seed: int = 17
     photos: int = 250
     concurrency: int = 16
-    wait_s: float = 120.0
+    wait_s: float = 300.0
     quiet: bool = False
 
 
@@ -1116,7 +1116,7 @@ def options_from(argv: Sequence[str]) -> Options:
     parser.add_argument("--photos", type=int, help="reports with a photo (default: 5%%, at most 250)")
     parser.add_argument("--seed", type=int, default=17, help="the plan's random seed (default 17)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at most (default 16)")
-    parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for commands to apply")
+    parser.add_argument("--wait", type=float, default=300.0, help="seconds to wait for commands to apply (default 300)")
     args = parser.parse_args(argv)
     if not 1 <= args.reports <= 50_000:
         parser.error("--reports must be between 1 and 50000")

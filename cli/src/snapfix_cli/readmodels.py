@@ -30,11 +30,6 @@ from snapfix_shared.messages import (
     ISSUE_EVENTS,
     USER_EVENTS,
     EmailVerificationRequested,
-    IssueAssigned,
-    IssueEdited,
-    IssueFollowed,
-    IssueReported,
-    IssueStatusChanged,
     PasswordResetRequested,
     RegistrationAttempted,
     UserDeleted,
@@ -163,30 +158,11 @@ class NotifyProjection:
                 await self.contacts.upsert(user_id, {"email_verified": True})
 
     async def issue_event(self, record: ConsumerRecord[Any, Any]) -> None:
+        from snapfix_notify.projection import project_issue_event
+
         event = _parsed(ISSUE_EVENTS, record)
-        match event:
-            case IssueReported():
-                fields = {
-                    "title": event.title,
-                    "category": event.category,
-                    "department": event.department,
-                    "reporter_id": None if await self.erased(event.actor_id) else event.actor_id,
-                    "anonymous": event.anonymous,
-                    "due_at": event.due_at,
-                    "lat": event.location.lat,
-                    "lon": event.location.lon,
-                }
-                await self.issues.reported(event.issue_id, fields)
-            case IssueStatusChanged():
-                await self.issues.set(event.issue_id, {"status": event.to_status, "category": event.category})
-            case IssueAssigned():
-                await self.issues.set(
-                    event.issue_id, {"department": event.department, "assignee_id": event.assignee_id}
-                )
-            case IssueEdited():
-                await self.issues.set(event.issue_id, {"title": event.title})
-            case IssueFollowed() if event.actor_id and not await self.erased(event.actor_id):
-                await self.issues.follow(event.issue_id, event.actor_id, event.follow)
+        if event is not None:
+            await project_issue_event(self.issues, event, erased=self.erased)
 
 
 async def rebuild_notify() -> str:

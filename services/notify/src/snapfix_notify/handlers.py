@@ -28,6 +28,7 @@ from snapfix_notify.devices import DeviceRepository
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
+from snapfix_notify.projection import project_issue_event
 from snapfix_notify.repository import Contacts, DigestItems, Issues, PersonalData, Preferences, Watches, state_stamp
 from snapfix_shared import geo
 from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
@@ -327,31 +328,7 @@ class IssueEventsHandler(_Consumer):
         return deliveries
 
     async def _project(self, event: IssueEvent) -> None:
-        match event:
-            case IssueReported():
-                await self.issues.reported(
-                    event.issue_id,
-                    {
-                        "title": event.title,
-                        "category": event.category,
-                        "department": event.department,
-                        "reporter_id": event.actor_id,
-                        "anonymous": event.anonymous,
-                        "due_at": event.due_at,
-                        "lat": event.location.lat,
-                        "lon": event.location.lon,
-                    },
-                )
-            case IssueStatusChanged():
-                await self.issues.set(event.issue_id, {"status": event.to_status, "category": event.category})
-            case IssueAssigned():
-                await self.issues.set(
-                    event.issue_id, {"department": event.department, "assignee_id": event.assignee_id}
-                )
-            case IssueEdited():
-                await self.issues.set(event.issue_id, {"title": event.title})
-            case IssueFollowed() if event.actor_id:
-                await self.issues.follow(event.issue_id, event.actor_id, event.follow)
+        await project_issue_event(self.issues, event)
 
 
 @dataclass

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import threading
 from typing import Any, get_args
 from uuid import uuid4
 
 import schemathesis
 
 from snapfix_shared.messages.media import VariantName
+
+# CPython 3.11 keeps the AST converter's recursion depth in a global (gh-106905, fixed in 3.12/3.13 only):
+# two threads parsing at once can fail with "AST constructor recursion depth mismatch". Schemathesis'
+# workers are threads, and Hypothesis parses source to describe the lambdas of its strategies, so with
+# 2 workers a run could end in that error on any operation. Parsing is made one thread at a time here.
+if not getattr(ast.parse, "_snapfix_serialised", False):
+    _parse, _parse_lock = ast.parse, threading.Lock()
+
+    def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
+        with _parse_lock:
+            return _parse(*args, **kwargs)
+
+    _serialised_parse._snapfix_serialised = True  # type: ignore[attr-defined]
+    ast.parse = _serialised_parse
 
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # The accounts whose tokens sign the run (test_schemathesis.py): an administrator's change drawn for one of

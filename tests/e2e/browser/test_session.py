@@ -1,7 +1,8 @@
 """The session across tabs, against the real stack: the gateway rotates the refresh token on every use
 and ends the whole session when a rotated one is presented again, so tabs that load at the same time
 must not each present the same refresh token. The web app refreshes one tab at a time (Web Locks) and
-a tab that waited uses what the first one got."""
+a tab that waited uses what the first one got; a token presented twice within seconds (a tab that read
+a stale copy) is answered by the gateway's reuse grace rather than ending the session."""
 
 from __future__ import annotations
 
@@ -56,9 +57,13 @@ async def test_two_tabs_loading_at_once_both_stay_signed_in_and_the_session_live
     await asyncio.gather(*(tab.goto("/me/reports") for tab in tabs))
     for tab in tabs:
         await assert_signed_in_on_a_guarded_page(tab)
-    # One tab refreshed; the other used what it got instead of presenting the rotated token again. (Under
-    # load the refresh itself may be retried after a timeout or a 5xx: an attempt with no good answer.)
-    assert refreshed.count(200) == 1, (token_posts, refreshed)
+    # Normally one tab refreshes and the other uses what it got. Chromium hands localStorage between tabs'
+    # renderer processes asynchronously, so a tab that waited for the lock may still read the old refresh
+    # token and present it again; the gateway's reuse grace (SNAPFIX_REFRESH_REUSE_GRACE_S) answers that
+    # with 200 instead of ending the session. No refresh may be refused (a refusal signs every tab out).
+    # (Under load a refresh may also be retried after a timeout or a 5xx: an attempt with no good answer.)
+    assert 1 <= refreshed.count(200) <= len(tabs), (token_posts, refreshed)
+    assert not [status for status in refreshed if 400 <= status < 500], (token_posts, refreshed)
     rotated = await page.evaluate("() => localStorage.getItem('snapfix.refresh_token')")
     assert rotated
     assert rotated != first_refresh

@@ -13,6 +13,7 @@ come back to the partition's next owner, and every handler is idempotent.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +45,17 @@ Hook = Callable[[], Awaitable[None]]
 # uvicorn's grace for open requests (SNAPFIX_SHUTDOWN_GRACE_S, 10 s) the process is gone
 # within 20 s of SIGTERM; past the budget what is left is cut, uncommitted.
 STOP_BUDGET_S = 8.0
+
+
+def freeze_startup_objects() -> None:
+    """Move what startup built (modules, the app, its routes and models, clients) out of the cyclic
+    garbage collector's sight, so that a full collection walks only what requests create: its
+    pauses were the accept path's p99 (bench: 21-52 ms at 200-300 req/s without, 6-9 ms with)
+    and about a tenth of its CPU at peak. Startup's garbage is collected first. The lifespan
+    thaws it at its end, so an app built and dropped in a longer-lived process (tests) can still
+    have its cycles collected."""
+    gc.collect()
+    gc.freeze()
 
 
 class Runtime:
@@ -125,6 +137,7 @@ class Runtime:
         await self.broker.start()
         for hook in self.on_startup:
             await hook()
+        freeze_startup_objects()
         log.info("%s started", self.name)
         try:
             yield
@@ -137,6 +150,7 @@ class Runtime:
             except TimeoutError:
                 log.error("%s did not stop within %.0f s: the rest was cut, uncommitted", self.name, STOP_BUDGET_S)
             telemetry.flush()
+            gc.unfreeze()
 
     async def _stop(self) -> None:
         for hook in self.on_shutdown:

@@ -17,15 +17,15 @@ from snapfix_shared.messages.media import VariantName
 # two threads parsing at once can fail with "AST constructor recursion depth mismatch". Schemathesis'
 # workers are threads, and Hypothesis parses source to describe the lambdas of its strategies, so with
 # 2 workers a run could end in that error on any operation. Parsing is made one thread at a time here.
-if not getattr(ast.parse, "_snapfix_serialised", False):
-    _parse, _parse_lock = ast.parse, threading.Lock()
+_parse, _parse_lock = ast.parse, threading.Lock()
 
-    def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
-        with _parse_lock:
-            return _parse(*args, **kwargs)
 
-    _serialised_parse._snapfix_serialised = True  # type: ignore[attr-defined]
-    ast.parse = _serialised_parse
+def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _serialised_parse
 
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # The accounts whose tokens sign the run (test_schemathesis.py): an administrator's change drawn for one of

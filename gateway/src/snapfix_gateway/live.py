@@ -107,6 +107,8 @@ class LiveFanout:
         self.audience_fetches = 0  # asked of the issues service (once per issue, not per event)
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        # Audience changes in a row go to Redis in one round trip, before any update that reads them.
+        changes: list[IssueReported | IssueFollowed] = []
         for record in records:
             event = await record_message(self.runtime, record, group=GROUP, adapter=ISSUE_EVENTS)
             if event is None:  # poison: dead-lettered
@@ -114,25 +116,33 @@ class LiveFanout:
             # Past the deadline the batch is not committed and comes back (every step is idempotent
             # but the appends, which a client can tell apart by the update's event_id).
             if isinstance(event, IssueReported | IssueFollowed):
-                await retry_transient((RedisError,), self._project, event)
+                changes.append(event)
                 continue
             payload = live_payload(event)
             if payload is not None:
+                if changes:
+                    await retry_transient((RedisError,), self._project, changes)
+                    changes = []
                 await retry_transient((UpstreamError, RedisError), self._fan_out, event, payload)
+        if changes:
+            await retry_transient((RedisError,), self._project, changes)
 
-    async def _project(self, event: IssueReported | IssueFollowed) -> None:
-        key = audience_key(str(event.issue_id))
-        if event.actor_id is None:
-            return
+    async def _project(self, events: Sequence[IssueReported | IssueFollowed]) -> None:
+        """Apply audience changes in log order, in one pipeline (replaying them leaves the same sets)."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            if isinstance(event, IssueReported):
-                pipe.sadd(key, KNOWN, event.actor_id)  # a new issue: its whole audience
-            elif event.follow:
-                pipe.sadd(key, event.actor_id)
-            else:
-                pipe.srem(key, event.actor_id)
-            pipe.expire(key, AUDIENCE_TTL_S)
-            await pipe.execute()
+            for event in events:
+                if event.actor_id is None:
+                    continue
+                key = audience_key(str(event.issue_id))
+                if isinstance(event, IssueReported):
+                    pipe.sadd(key, KNOWN, event.actor_id)  # a new issue: its whole audience
+                elif event.follow:
+                    pipe.sadd(key, event.actor_id)
+                else:
+                    pipe.srem(key, event.actor_id)
+                pipe.expire(key, AUDIENCE_TTL_S)
+            if len(pipe):
+                await pipe.execute()
 
     async def audience(self, issue_id: str) -> list[str] | None:
         """The reporter and followers (from the projection, else asked once); None: no such issue."""

@@ -9,7 +9,9 @@
   uncommitted for the next owner of the partition, not finished;
 - ``subscribe_batches``: a consumer of one topic in batches, committed after the handler;
 - ``record_message``: a record's message, validated; poison to the DLQ;
-- ``followed_event``: a record's event when it is one the consumer follows, poison to the DLQ.
+- ``followed_event``: a record's event when it is one the consumer follows, poison to the DLQ;
+- ``BatchConsumer``: the loop a subscriber's batch handler shares: each record parsed once
+  (poison to the DLQ), repeats of a message id dropped, effects under ``retry_transient``.
 
 Poison (every consumer alike): a body over ``MAX_MESSAGE_BYTES`` (refused by its size,
 before any parsing), a body that is not JSON (including nesting too deep to parse), a
@@ -20,9 +22,12 @@ Headers that are not text never stop a consumer (``kafka.tolerant_parser``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
+from uuid import UUID
 
 import orjson
 from aiokafka import ConsumerRecord
@@ -40,6 +45,7 @@ from tenacity import (
 )
 
 from snapfix_shared.kafka import MAX_MESSAGE_BYTES, cloudevents_mismatch
+from snapfix_shared.messages.base import Message
 
 if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
@@ -49,8 +55,11 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 E = TypeVar("E")
+M = TypeVar("M", bound=Message)
+R = TypeVar("R")
 Record = ConsumerRecord[Any, Any]
 
+log = logging.getLogger(__name__)
 RETRY_DEADLINE_S = 30.0
 # Set by the process runtime once it stops: retries still waiting are abandoned.
 _STOPPING: ContextVar[asyncio.Event | None] = ContextVar("snapfix_stopping", default=None)
@@ -229,3 +238,76 @@ async def _validated(runtime: Runtime, record: Record, group: str, validate: Cal
         await runtime.dead_letter(record, group=group, reason="invalid", error=mismatch)
         return None
     return message
+
+
+@dataclass(frozen=True)
+class BatchConsumer(Generic[M]):
+    """What a subscriber's batch handler shares: parsing, retry and dead-lettering.
+
+    ``messages`` parses each record once: poison is dead-lettered, types the consumer does not
+    follow are skipped (``followed``; None takes every message of ``adapter``), and a repeat of
+    a message id within the batch is dropped (the producer's at-least-once, not a new message).
+    ``apply_each`` then runs a per-message effect under ``retry_transient``: a message whose
+    effect fails otherwise fails the same way every time and is dead-lettered (``failed``).
+    Transient failures past the deadline and ``ShuttingDown`` propagate: the handler does not
+    return, so ``subscribe_batches`` does not commit and the batch comes back. Committing is
+    the subscription's, once the handler has stored and published everything.
+    """
+
+    runtime: Runtime
+    group: str
+    adapter: TypeAdapter[M]
+    transient: tuple[type[BaseException], ...]
+    followed: Collection[str] | None = None
+
+    async def parse(self, record: Record) -> M | None:
+        """The record's message, or None: poison (dead-lettered) or a type not followed."""
+        if self.followed is None:
+            return await record_message(self.runtime, record, group=self.group, adapter=self.adapter)
+        return await followed_event(
+            self.runtime, record, group=self.group, adapter=self.adapter, followed=self.followed
+        )
+
+    async def messages(self, records: Sequence[Record]) -> list[tuple[M, Record]]:
+        """The batch's messages in record order, each message id once (for an effect per batch)."""
+        parsed: list[tuple[M, Record]] = []
+        seen: set[UUID] = set()
+        for record in records:
+            message = await self.parse(record)
+            if message is not None and message.message_id not in seen:
+                seen.add(message.message_id)
+                parsed.append((message, record))
+        return parsed
+
+    async def apply_each(
+        self, records: Sequence[Record], effect: Callable[[M], Awaitable[R]]
+    ) -> list[tuple[R, Record]]:
+        """``effect`` of each message in record order (parsed as ``messages`` does), with its record.
+
+        A message is parsed, then its effect applied, before the next record is read; one whose
+        effect fails permanently is dead-lettered and left out of the result.
+        """
+        uncommitted: tuple[type[BaseException], ...] = (*self.transient, ShuttingDown)
+        done: list[tuple[R, Record]] = []
+        seen: set[UUID] = set()
+        for record in records:
+            message = await self.parse(record)
+            if message is None or message.message_id in seen:
+                continue
+            seen.add(message.message_id)
+            try:
+                result = await retry_transient(self.transient, effect, message)
+            except uncommitted:
+                raise  # not committed: the batch comes back after the rebalance or restart
+            except Exception as exc:  # anything else fails the same way every time: poison
+                log.exception("%s %s failed permanently (%s)", type(message).__name__, message.message_id, self.group)
+                await self.runtime.dead_letter(
+                    record, group=self.group, reason="failed", error=f"{type(exc).__name__}: {exc}"
+                )
+                continue
+            done.append((result, record))
+        return done
+
+    async def retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn`` retried on this consumer's transient errors (a per-batch effect, a publish)."""
+        return await retry_transient(self.transient, fn, *args, **kwargs)

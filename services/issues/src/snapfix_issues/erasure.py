@@ -27,8 +27,8 @@ from snapfix_issues.cache import IssueCache
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
 from snapfix_issues.repository import ReportRepository
-from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
-from snapfix_shared.messages import USER_EVENTS, UserDeleted
+from snapfix_shared.consuming import BatchConsumer, subscribe_batches
+from snapfix_shared.messages import USER_EVENTS, UserDeleted, UserEvent
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -43,22 +43,16 @@ class UserErasure:
         self, runtime: Runtime, repo: ReportRepository, cache: IssueCache, readmodel: ReadModel, *, group: str
     ) -> None:
         self.runtime, self.repo, self.cache, self.readmodel, self.group = runtime, repo, cache, readmodel, group
+        self.consumer = BatchConsumer(runtime, group, USER_EVENTS, TRANSIENT, FOLLOWED)
 
     async def handle(self, records: Sequence[Record]) -> None:
-        for record in records:
-            event = await followed_event(self.runtime, record, group=self.group, adapter=USER_EVENTS, followed=FOLLOWED)
-            if not isinstance(event, UserDeleted):
-                continue
-            try:
-                await retry_transient(TRANSIENT, self.erase, str(event.user_id))
-            except (*TRANSIENT, ShuttingDown):
-                raise  # not committed: the batch comes back after the rebalance or restart
-            except Exception as exc:  # anything else fails the same way every time: poison
-                log.exception("UserDeleted %s failed permanently", event.message_id)
-                await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
+        await self.consumer.apply_each(records, self.erase)
 
-    async def erase(self, user_id: str) -> None:
-        """Anonymise or remove everything of ``user_id`` here (idempotent)."""
+    async def erase(self, event: UserEvent) -> None:
+        """Anonymise or remove everything of a deleted user here (idempotent)."""
+        if not isinstance(event, UserDeleted):  # the only type followed
+            return
+        user_id = str(event.user_id)
         async with self.readmodel.writing:  # never interleaved with a rebuild in this process
             touched: set[str] = set()
             reports = sorted(set(await self.repo.reports_of(user_id)) | set(await self.readmodel.reported_by(user_id)))

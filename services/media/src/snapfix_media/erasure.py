@@ -28,9 +28,9 @@ from snapfix_media.issue_photos import TRANSIENT, blob_keys
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import BlobStore, original_key
-from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
+from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.kafka import header_map, publish_all
-from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, Message, UserDeleted
+from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, Message, UserDeleted, UserEvent
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -46,26 +46,15 @@ MAX_ATTEMPTS = 10
 class OwnerErasure:
     def __init__(self, runtime: Runtime, repo: MediaRepository, store: BlobStore, *, group: str) -> None:
         self.runtime, self.repo, self.store, self.group = runtime, repo, store, group
+        self.consumer = BatchConsumer(runtime, group, USER_EVENTS, TRANSIENT, FOLLOWED)
 
     async def handle(self, records: Sequence[Record]) -> None:
         announcements: list[tuple[Message, Context]] = []
-        for record in records:
-            event = await followed_event(self.runtime, record, group=self.group, adapter=USER_EVENTS, followed=FOLLOWED)
-            if not isinstance(event, UserDeleted):
-                continue
-            try:
-                deleted = await retry_transient(TRANSIENT, self.erase, event)
-            except (*TRANSIENT, ShuttingDown):
-                raise  # not committed: the batch comes back after the rebalance or restart
-            except Exception as exc:  # anything else fails the same way every time: poison
-                log.exception("UserDeleted %s failed permanently", event.message_id)
-                await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
-                continue
+        for deleted, record in await self.consumer.apply_each(records, self.erase):
             context = propagate.extract(header_map(record))
             announcements.extend((d, context) for d in deleted)
         if announcements:
-            await retry_transient(
-                TRANSIENT,
+            await self.consumer.retry(
                 publish_all,
                 self.runtime.broker,
                 Topic.MEDIA_EVENTS,
@@ -74,8 +63,10 @@ class OwnerErasure:
                 timeout_s=self.runtime.publish_timeout_s,
             )
 
-    async def erase(self, event: UserDeleted) -> list[MediaDeleted]:
+    async def erase(self, event: UserEvent) -> list[MediaDeleted]:
         """Delete the user's photos that no report names; what to announce (again, on a redelivery)."""
+        if not isinstance(event, UserDeleted):  # the only type followed
+            return []
         announced: list[MediaDeleted] = []
         for media in await self.repo.owned_by(str(event.user_id)):
             done = await self._erase_one(media, event)

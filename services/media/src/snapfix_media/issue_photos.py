@@ -19,8 +19,8 @@ dead-letter topic; event types this service does not follow are skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar, get_args
+from collections.abc import Sequence
+from typing import Any, get_args
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
@@ -32,7 +32,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.repository import MediaRepository
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, original_key, variant_key
-from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
+from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.kafka import PublishFailed, header_map, publish_all
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
@@ -51,8 +51,6 @@ from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 Record = ConsumerRecord[Any, Any]
-P = ParamSpec("P")
-T = TypeVar("T")
 TRANSIENT = (ConnectionFailure, PublishFailed, *STORE_UNAVAILABLE)
 FOLLOWED = frozenset({"IssueReported", "IssueEdited", "IssueStatusChanged"})
 # Two reports naming one photo may change its links at once (they sit on other partitions).
@@ -72,25 +70,15 @@ def blob_keys(media_id: UUID) -> list[str]:
 class IssuePhotosHandler:
     def __init__(self, runtime: Runtime, repo: MediaRepository, store: BlobStore, *, group: str) -> None:
         self.runtime, self.repo, self.store, self.group = runtime, repo, store, group
+        self.consumer = BatchConsumer(runtime, group, ISSUE_EVENTS, TRANSIENT, FOLLOWED)
 
     async def handle(self, records: Sequence[Record]) -> None:
         announcements: list[tuple[Message, Context]] = []
-        for record in records:
-            event = await self._parse(record)
-            if event is None:
-                continue
-            try:
-                deleted = await self._retry(self._apply, event)
-            except (*TRANSIENT, ShuttingDown):
-                raise  # not committed: the batch comes back after the rebalance or restart
-            except Exception as exc:  # anything else fails the same way every time: poison
-                log.exception("issue event %s failed permanently", event.message_id)
-                await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
-                continue
+        for deleted, record in await self.consumer.apply_each(records, self._apply):
             context = propagate.extract(header_map(record))  # each in the trace that caused it
             announcements.extend((d, context) for d in deleted)
-        if announcements:
-            await self._retry(
+        if announcements:  # past the deadline the batch is not committed and comes back later
+            await self.consumer.retry(
                 publish_all,
                 self.runtime.broker,
                 Topic.MEDIA_EVENTS,
@@ -172,16 +160,6 @@ class IssuePhotosHandler:
     async def _delete_blobs(self, media_id: UUID) -> None:
         for key in blob_keys(media_id):
             await self.store.delete(key)
-
-    async def _parse(self, record: Record) -> IssueEvent | None:
-        return await followed_event(self.runtime, record, group=self.group, adapter=ISSUE_EVENTS, followed=FOLLOWED)
-
-    async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        # Past the deadline the batch is not committed and comes back later.
-        return await retry_transient(TRANSIENT, fn, *args, **kwargs)
-
-    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
 
 
 def register(runtime: Runtime, handler: IssuePhotosHandler, settings: MediaSettings) -> None:

@@ -56,7 +56,7 @@ from snapstack.processes import StepFailed, pid_alive, port_open, stop
 from snapstack.redis import redis_bin, start_redis
 from snapstack.verbs import down, status, stop_component, up
 
-# What the benchmarks and tests that load this script use of it (bench/store.py, bench/chaos.py, tests/unit).
+# What the benchmarks and tests that load this script use of it (bench/store.py, bench/chaos_stack.py, tests/unit).
 __all__ = [
     "ADMIN_EMAIL",
     "APPS",

@@ -10,41 +10,29 @@ token is never in clear in the outbox or on ``users.events.v1``.
 Registration never tells whether an address is taken: registering one that is gets the same
 answer, after the same work (the password is hashed, the insert tried), and its owner is
 told by e-mail (``RegistrationAttempted``, at most once per ``ATTEMPT_NOTICE_EVERY``).
+
+``Accounts`` builds on ``AccountAdmin`` (account_admin: the user list and an administrator's change), which
+builds on ``AccountOutbox`` (account_outbox: publishing the outbox, and its relay).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
 from faststream.kafka import KafkaBroker
-from opentelemetry import context as otel_context
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 from uuid_utils.compat import uuid7
 
+from snapfix_gateway.identity.account_admin import AccountAdmin
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.passwords import Passwords, check_strength
 from snapfix_gateway.identity.resets import digest, new_reset_token, reset_token_valid
-from snapfix_gateway.identity.user_admin import (
-    Change,
-    Current,
-    Order,
-    decode_cursor,
-    encode_cursor,
-    list_query,
-    list_sort,
-    plan_change,
-)
-from snapfix_shared.kafka import PublishFailed, publish_all
 from snapfix_shared.messages import (
-    USER_EVENTS,
     EmailVerificationRequested,
     PasswordResetRequested,
     RegistrationAttempted,
@@ -52,18 +40,11 @@ from snapfix_shared.messages import (
     UserDeleted,
     UserEmailVerified,
     UserRegistered,
-    UserUpdated,
 )
 from snapfix_shared.messages.users import UserEvent
 from snapfix_shared.sealing import LinkSeal
-from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
-
-# Attempts at an administrator's change that lost a race with another one before it is refused as a conflict.
-CHANGE_ATTEMPTS = 5
-# The fields of the user list (never a password hash, a token or the outbox).
-LISTED = ("_id", "email", "display_name", "role", "departments", "email_verified", "created_at", "disabled")
 
 # The owner of an address hears of attempts to register it again at most this often.
 ATTEMPT_NOTICE_EVERY = timedelta(hours=1)
@@ -75,10 +56,6 @@ class EmailTaken(Exception):
 
 class InvalidEmail(ValueError):
     pass
-
-
-class ChangeConflict(Exception):
-    """The account kept changing under an administrator's change (other changes won every attempt)."""
 
 
 def normalize_email(email: str) -> str:
@@ -94,7 +71,7 @@ def _now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-class Accounts:
+class Accounts(AccountAdmin):
     def __init__(
         self,
         broker: KafkaBroker,
@@ -165,13 +142,6 @@ class Accounts:
             await self._flush(account)
         return account
 
-    async def publish_pending(self, account: Account) -> None:
-        """Publish what ``register(publish=False)`` left in the account's outbox (the relay retries a failure)."""
-        try:
-            await self._flush(account)
-        except PyMongoError as exc:  # published, not cleared: the relay publishes again, consumers dedupe
-            log.warning("outbox of %s not cleared: %r", account.id, exc)
-
     async def registration_attempted(self, email: str, *, correlation_id: str) -> bool:
         """Tell the owner of ``email`` that someone tried to register it (True when a notice goes out).
 
@@ -217,104 +187,6 @@ class Accounts:
             return await Account.find_one(Account.email == normalize_email(email))
         except InvalidEmail:
             return None
-
-    async def get(self, user_id: str) -> Account | None:
-        try:
-            return await Account.get(UUID(user_id))
-        except ValueError:
-            return None
-
-    async def list_users(
-        self, *, role: Role | None, q: str | None, order: Order, cursor: str | None, limit: int
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of accounts (the fields of ``LISTED``) and the cursor of the next (None: the last page).
-
-        Raises InvalidCursor. Keyset paging on ``_id`` (UUIDv7: newest first) or on the e-mail
-        address, with indexes declared for MongoDB; FerretDB scans the collection for every page
-        (DESIGN.md §4): an administrator's screen, bounded by ``limit``, never a hot path.
-        """
-        after = decode_cursor(order, cursor) if cursor else None
-        query = {**list_query(role, q, order, after), "deleted": {"$ne": True}}  # never a deleted account's tombstone
-        found = (
-            await Account.get_pymongo_collection()
-            .find(query, dict.fromkeys(LISTED, 1))
-            .sort(list_sort(order))
-            .limit(limit + 1)
-            .to_list()
-        )
-        page = found[:limit]
-        return page, (encode_cursor(order, page[-1]) if len(found) > limit and page else None)
-
-    async def change(
-        self,
-        user_id: str,
-        *,
-        actor_id: str,
-        correlation_id: str,
-        role: Role | None = None,
-        departments: Sequence[str] | None = None,
-        disabled: bool | None = None,
-        known_departments: set[str] | None = None,
-    ) -> tuple[Account, Change] | None:
-        """Apply an administrator's change (None: no such account); announces it as ``UserUpdated``.
-
-        Written only if the account is still as it was read (another change meanwhile: read and
-        judged again), with its event in the outbox. Disabling also ends, in the store, every
-        session begun before it (``sessions_valid_after``): the caller ends them in Redis.
-        A change that changes nothing writes and announces nothing.
-        Raises SelfLockout, InvalidChange, ChangeConflict.
-        """
-        for _ in range(CHANGE_ATTEMPTS):
-            account = await self.get(user_id)
-            if account is None:
-                return None
-            current = Current(
-                user_id=str(account.id),
-                role=account.role,
-                departments=tuple(sorted(account.departments)),
-                disabled=account.disabled,
-            )
-            change = plan_change(
-                current,
-                actor_id=actor_id,
-                role=role,
-                departments=departments,
-                disabled=disabled,
-                known_departments=known_departments,
-            )
-            if not change.changed:
-                return account, change
-            event = UserUpdated(
-                correlation_id=correlation_id,
-                actor_id=actor_id,
-                user_id=account.id,
-                role=change.role,
-                departments=change.departments,
-                disabled=change.disabled,
-                changed=change.changed,
-            )
-            update: dict[str, Any] = {
-                "role": change.role,
-                "departments": list(change.departments),
-                "disabled": change.disabled,
-                "outbox_pending": True,
-            }
-            if "disabled" in change.changed and change.disabled:
-                update["sessions_valid_after"] = datetime.now(UTC)
-            result = await Account.get_pymongo_collection().update_one(
-                {
-                    "_id": account.id,
-                    "role": account.role,
-                    "departments": account.departments,
-                    "disabled": True if account.disabled else {"$ne": True},  # absent in accounts older than it
-                },
-                {"$set": update, "$push": {"outbox": event.model_dump(mode="json")}},
-            )
-            if result.modified_count:
-                await self._flush_stored(account.id)
-                stored = await Account.get(account.id)
-                return (stored or account), change
-        raise ChangeConflict(user_id)
 
     async def delete(self, account: Account, *, correlation_id: str) -> Account:
         """Erase the account's personal data, leaving a tombstone, and announce ``UserDeleted``.
@@ -439,52 +311,3 @@ class Accounts:
                 email, password, "Administrator", correlation_id="bootstrap", role="admin", verified=True
             )
             log.info("bootstrap admin %s created", email)
-
-    async def _flush_stored(self, account_id: UUID) -> None:
-        """Publish the pending events of the account as stored now (after an update that added some)."""
-        stored = await Account.get(account_id)
-        if stored is not None:
-            await self._flush(stored)
-
-    async def _flush(self, account: Account) -> None:
-        """Publish the account's pending events, then clear them; on failure the relay retries."""
-        if not account.outbox:
-            return
-        events = [USER_EVENTS.validate_python(self._sealed(e)) for e in account.outbox]
-        try:
-            await publish_all(
-                self.broker,
-                Topic.USERS_EVENTS,
-                [(e, otel_context.get_current()) for e in events],
-                source=self.source,
-                timeout_s=self.publish_timeout_s,
-            )
-        except PublishFailed:
-            log.warning("user events of %s not published yet; the outbox relay will retry", account.id)
-            return
-        # The published entries, as they are stored ($pullAll: FerretDB ignores a $pull by condition, which left
-        # every event, and its link, in the outbox for good); the flag is cleared only once the outbox is empty,
-        # so an entry pushed meanwhile is never left pending unflagged.
-        collection = Account.get_pymongo_collection()
-        await collection.update_one({"_id": account.id}, {"$pullAll": {"outbox": account.outbox}})
-        await collection.update_one(
-            {"_id": account.id, "outbox": {"$size": 0}, "outbox_pending": True}, {"$set": {"outbox_pending": False}}
-        )
-
-    def _sealed(self, event: dict[str, Any]) -> dict[str, Any]:
-        """An outbox entry written before links were sealed, sealed now (its link never reaches Kafka in clear)."""
-        event = dict(event)
-        for clear in ("verify_url", "reset_url"):
-            if clear in event:
-                event[f"{clear}_sealed"] = self.link_seal.seal(str(event.pop(clear)))
-        return event
-
-    async def relay_outbox(self, interval_s: float = 15.0) -> None:
-        """Runs for the life of the process: publishes outboxes a failed publish left behind."""
-        while True:
-            try:
-                async for account in Account.find(Account.outbox_pending == True).limit(100):  # noqa: E712
-                    await self._flush(account)
-            except PyMongoError as exc:
-                log.warning("outbox relay: %r", exc)
-            await asyncio.sleep(interval_s)

@@ -15,7 +15,8 @@ from redis.exceptions import LockError, RedisError
 from snapfix_gateway.catalogue import CatalogueDep
 from snapfix_gateway.deps import AccountsDep, AdminDep, PrincipalDep, RequestIdDep, SessionsDep, StaffDep
 from snapfix_gateway.identity import directory
-from snapfix_gateway.identity.accounts import ChangeConflict, EmailTaken
+from snapfix_gateway.identity.account_admin import ChangeConflict
+from snapfix_gateway.identity.accounts import EmailTaken
 from snapfix_gateway.identity.admin_changes import change_account, known_departments
 from snapfix_gateway.identity.models import Account
 from snapfix_gateway.identity.user_admin import InvalidChange, InvalidCursor, Order, SelfLockout

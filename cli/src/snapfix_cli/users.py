@@ -314,7 +314,7 @@ def list_users(
     Example: snapfix users list --role staff --department roads
     """
     departments = departments_arg([department] if department is not None else None)
-    from snapfix_gateway.identity.accounts import LISTED
+    from snapfix_gateway.identity.account_admin import LISTED
     from snapfix_gateway.identity.user_admin import list_query, list_sort
 
     query = list_query(role.value if role else None, email, "email", None)  # the API's own filter
@@ -346,7 +346,7 @@ def _change(
     """Apply one change as ``PATCH /v1/admin/users/{id}`` does, and print the account after it."""
     from redis.exceptions import LockError
 
-    from snapfix_gateway.identity.accounts import ChangeConflict
+    from snapfix_gateway.identity.account_admin import ChangeConflict
     from snapfix_gateway.identity.admin_changes import change_account
     from snapfix_gateway.identity.user_admin import InvalidChange, SelfLockout
 

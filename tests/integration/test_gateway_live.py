@@ -25,7 +25,7 @@ from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec
 from snapfix_gateway.live import FEED_KEY, KNOWN, LiveFanout, audience_key, stream_key
-from snapfix_gateway.live_hub import QUEUE_FRAMES, frame, parse_id
+from snapfix_gateway.live_listener import QUEUE_FRAMES, frame, parse_id
 from snapfix_gateway.upstream import Answer
 from snapfix_shared.messages import (
     IssueCommented,

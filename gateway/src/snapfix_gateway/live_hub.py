@@ -25,6 +25,9 @@ slower than its updates come) is dropped and the connection catches up from its 
 instead, so memory per connection is bounded. Ids are compared as Redis stream ids, so
 an update met both in a catch-up and in the feed is sent once. Heartbeats (an SSE comment)
 and the session check are driven by one ticker per process, not a task per connection.
+
+A connection's queue is a ``Listener`` (``live_listener``, with the frames and stream ids); its response,
+``LiveResponse``, is in ``live_response``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -44,23 +46,16 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sse_starlette.sse import AppStatus
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from snapfix_gateway.config import GatewaySettings
-from snapfix_gateway.identity.sessions import _keys as session_keys
 from snapfix_gateway.live import FEED_KEY, stream_key
+from snapfix_gateway.live_listener import Listener, StreamRefused, frame, parse_id, session_key
 from snapfix_shared.redis_client import RedisBusy, redis_client
 from snapfix_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-StreamId = tuple[int, int]
-
-QUEUE_FRAMES = 64  # a connection this far behind catches up from its own stream instead
-# Entries a stream remembers having sent, to send one that came out of order exactly once.
-RECENT_IDS = 32
 CATCH_UP_PAGE = 100
 HEARTBEAT = b": ping\n\n"
 SESSION_PAGE = 500
@@ -70,96 +65,6 @@ STREAMS = Gauge("snapfix_gateway_live_streams", "Live update streams (GET /v1/ev
 REFUSED = Counter("snapfix_gateway_live_refused_total", "Live update streams refused", ["reason"])
 DELIVERED = Counter("snapfix_gateway_live_delivered_total", "Live updates handed to connections by the feed reader")
 CATCH_UPS = Counter("snapfix_gateway_live_catch_ups_total", "Connections caught up from their own stream")
-
-
-class StreamRefused(Exception):
-    """Past a cap: ``per_user`` (the user has enough streams open) or ``process`` (this gateway is full)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def session_key(session_id: str) -> str:
-    return session_keys(session_id)[0]  # the session's hash, as Sessions keeps it
-
-
-def parse_id(value: str | bytes) -> StreamId:
-    text = value.decode() if isinstance(value, bytes) else value
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def frame(entry_id: str, kind: bytes | str, data: bytes) -> bytes:
-    kind_b = kind.encode() if isinstance(kind, str) else kind
-    return b"id: " + entry_id.encode() + b"\nevent: " + kind_b + b"\ndata: " + data + b"\n\n"
-
-
-class Listener:
-    """One open stream: its user, where it is, and the frames ready for it."""
-
-    __slots__ = (
-        "_sent",
-        "_sent_ids",
-        "_wake",
-        "catch_up",
-        "closed",
-        "floor",
-        "heartbeat",
-        "pending",
-        "position",
-        "session_id",
-        "user_id",
-    )
-
-    def __init__(self, user_id: str, session_id: str) -> None:
-        self.user_id, self.session_id = user_id, session_id
-        # ``position``: the newest entry sent; ``floor``: where the stream started (the client has
-        # what is older). Two replicas' fan-outs may put one user's entries on the feed out of
-        # order, so an older entry above the floor is still sent, unless recently sent already.
-        self.position: StreamId = (0, 0)
-        self.floor: StreamId = (0, 0)
-        self._sent: deque[StreamId] = deque(maxlen=RECENT_IDS)
-        self._sent_ids: set[StreamId] = set()
-        self.pending: deque[tuple[StreamId, bytes]] = deque()
-        self.catch_up = False
-        self.heartbeat = False
-        self.closed = False
-        self._wake = asyncio.Event()
-
-    def offer(self, entry_id: StreamId, data: bytes) -> None:
-        if self.catch_up:
-            return  # what it would have been told comes with the catch-up
-        if len(self.pending) >= QUEUE_FRAMES:
-            self.pending.clear()
-            self.catch_up = True
-        else:
-            self.pending.append((entry_id, data))
-        self._wake.set()
-
-    def start(self, position: StreamId) -> None:
-        self.position = self.floor = position
-
-    def to_send(self, entry_id: StreamId) -> bool:
-        """Whether ``entry_id`` goes out now (and, if so, it is noted as sent)."""
-        if entry_id <= self.floor or entry_id in self._sent_ids:
-            return False
-        if len(self._sent) == self._sent.maxlen:
-            self._sent_ids.discard(self._sent[0])
-        self._sent.append(entry_id)
-        self._sent_ids.add(entry_id)
-        self.position = max(self.position, entry_id)
-        return True
-
-    def wake(self, *, catch_up: bool = False, heartbeat: bool = False, close: bool = False) -> None:
-        self.catch_up |= catch_up
-        self.heartbeat |= heartbeat
-        self.closed |= close
-        self._wake.set()
-
-    async def wait(self) -> None:
-        await self._wake.wait()
-        self._wake.clear()
 
 
 class LiveHub:
@@ -421,53 +326,3 @@ class LiveHub:
         for listener in listeners:
             if listener.session_id not in active:
                 self.close(listener)
-
-
-class LiveResponse(Response):
-    """A ``text/event-stream`` response fed by ``frames``; a task of its own only to notice a hang-up."""
-
-    media_type = "text/event-stream"
-
-    def __init__(self, hub: LiveHub, listener: Listener, frames: AsyncIterator[bytes]) -> None:
-        super().__init__()
-        self.hub, self.listener, self.frames = hub, listener, frames
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        listener = self.listener
-        watcher = asyncio.create_task(_hang_up(receive, lambda: self.hub.close(listener)))
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/event-stream; charset=utf-8"),
-                        (b"cache-control", b"no-store"),
-                        (b"x-accel-buffering", b"no"),
-                    ],
-                }
-            )
-            async for chunk in self.frames:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if not _gone(watcher):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (OSError, RedisError) as exc:  # the client left, or Redis failed a catch-up: the client reconnects
-            log.debug("live stream ended: %r", exc)
-        finally:
-            self.hub.close(listener)
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-
-
-def _gone(watcher: asyncio.Task[None]) -> bool:
-    return watcher.done()
-
-
-def _hang_up(receive: Receive, then: Callable[[], None]) -> Coroutine[Any, Any, None]:
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        then()
-
-    return watch()

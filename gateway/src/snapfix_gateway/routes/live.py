@@ -9,7 +9,9 @@ from fastapi import APIRouter, Header, Request
 from redis.exceptions import RedisError
 
 from snapfix_gateway.deps import PrincipalDep
-from snapfix_gateway.live_hub import LiveHub, LiveResponse, StreamRefused
+from snapfix_gateway.live_hub import LiveHub
+from snapfix_gateway.live_listener import StreamRefused
+from snapfix_gateway.live_response import LiveResponse
 from snapfix_shared.problems import Problem, ServiceUnavailable
 
 router = APIRouter(tags=["me"])

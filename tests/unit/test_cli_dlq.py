@@ -11,7 +11,7 @@ from aiokafka import ConsumerRecord
 from rich.json import JSON
 from typer.testing import CliRunner
 
-from snapfix_cli import dlq
+from snapfix_cli import dlq_letters
 from snapfix_cli.app import app
 from snapfix_cli.support import CliError, confirm
 
@@ -50,23 +50,23 @@ def letter_headers(original_offset: int, **extra: str) -> dict[str, str]:
 
 
 def test_a_dlq_is_named_by_itself_or_by_its_topic_and_anything_else_is_refused() -> None:
-    assert dlq.dlq_topic("issues.commands.v1.dlq") == "issues.commands.v1.dlq"
-    assert dlq.dlq_topic("issues.commands.v1") == "issues.commands.v1.dlq"
+    assert dlq_letters.dlq_topic("issues.commands.v1.dlq") == "issues.commands.v1.dlq"
+    assert dlq_letters.dlq_topic("issues.commands.v1") == "issues.commands.v1.dlq"
     with pytest.raises(CliError, match="no dead-letter topic"):
-        dlq.dlq_topic("issues.catalogue.v1")  # read whole by every replica: no DLQ
-    assert "analytics.issue-stats.v1.dlq" not in dlq.DLQ_TOPICS
-    assert dlq.DLQ_TOPICS["users.events.v1.dlq"] == "users.events.v1"
+        dlq_letters.dlq_topic("issues.catalogue.v1")  # read whole by every replica: no DLQ
+    assert "analytics.issue-stats.v1.dlq" not in dlq_letters.DLQ_TOPICS
+    assert dlq_letters.DLQ_TOPICS["users.events.v1.dlq"] == "users.events.v1"
 
 
 @pytest.mark.parametrize("text", ["0", "a:1", "1:", "-1:3", "1:2:3", ""])
 def test_a_position_is_partition_colon_offset(text: str) -> None:
-    assert dlq.position(" 2:41 ") == (2, 41)
+    assert dlq_letters.position(" 2:41 ") == (2, 41)
     with pytest.raises(CliError, match="<partition>:<offset>"):
-        dlq.position(text)
+        dlq_letters.position(text)
 
 
 def test_replay_headers_are_the_originals_without_the_dlq_ones_plus_where_the_replay_came_from() -> None:
-    letter = dlq.Letter.of(record(5, headers=letter_headers(120, dlq_replayed_from="x.dlq:0:1")))
+    letter = dlq_letters.Letter.of(record(5, headers=letter_headers(120, dlq_replayed_from="x.dlq:0:1")))
     assert letter.origin == ("issues.events.v1", 7, 120)
     assert letter.reason == "invalid"
     assert letter.unreplayable() is None
@@ -78,46 +78,48 @@ def test_replay_headers_are_the_originals_without_the_dlq_ones_plus_where_the_re
 
 
 def test_letters_that_cannot_go_back_say_why() -> None:
-    no_origin = dlq.Letter.of(record(1, headers={"dlq_reason": "invalid"}))
+    no_origin = dlq_letters.Letter.of(record(1, headers={"dlq_reason": "invalid"}))
     assert "original topic, partition and offset" in (no_origin.unreplayable() or "")
-    elsewhere = dlq.Letter.of(record(2, headers=letter_headers(1, dlq_original_topic="users.events.v1")))
+    elsewhere = dlq_letters.Letter.of(record(2, headers=letter_headers(1, dlq_original_topic="users.events.v1")))
     assert "not the one issues.events.v1.dlq holds" in (elsewhere.unreplayable() or "")
-    truncated = dlq.Letter.of(record(3, headers=letter_headers(1, dlq_truncated_from="900000")))
+    truncated = dlq_letters.Letter.of(record(3, headers=letter_headers(1, dlq_truncated_from="900000")))
     assert "900000 bytes" in (truncated.unreplayable() or "")
 
 
 def test_the_plan_sends_each_original_record_once_and_never_one_replayed_before() -> None:
     # One record refused by two groups: two letters, one send; another replayed before; one truncated.
-    a1 = dlq.Letter.of(record(10, headers=letter_headers(100)))
-    a2 = dlq.Letter.of(record(11, headers=letter_headers(100, dlq_consumer_group="analytics-issues")))
-    b = dlq.Letter.of(record(12, headers=letter_headers(101)))
-    c = dlq.Letter.of(record(13, headers=letter_headers(102, dlq_truncated_from="300000")))
-    plan = dlq.plan_replay([a1, a2, b, c], replayed={"issues.events.v1:7:101"})
+    a1 = dlq_letters.Letter.of(record(10, headers=letter_headers(100)))
+    a2 = dlq_letters.Letter.of(record(11, headers=letter_headers(100, dlq_consumer_group="analytics-issues")))
+    b = dlq_letters.Letter.of(record(12, headers=letter_headers(101)))
+    c = dlq_letters.Letter.of(record(13, headers=letter_headers(102, dlq_truncated_from="300000")))
+    plan = dlq_letters.plan_replay([a1, a2, b, c], replayed={"issues.events.v1:7:101"})
     assert plan.send == {("issues.events.v1", 7, 100): [a1, a2]}
     assert plan.already == [b]
     assert [letter for letter, _ in plan.refused] == [c]
     # Once its marker is read, the same letters plan nothing more.
-    again = dlq.plan_replay([a1, a2, b], replayed={"issues.events.v1:7:100", "issues.events.v1:7:101"})
+    again = dlq_letters.plan_replay([a1, a2, b], replayed={"issues.events.v1:7:100", "issues.events.v1:7:101"})
     assert (again.send, len(again.already)) == ({}, 3)
 
 
 def test_a_marker_names_the_original_record_and_is_told_apart_from_a_letter() -> None:
-    letter = dlq.Letter.of(record(10, headers=letter_headers(100)))
-    value, headers = dlq.marker(letter, ("issues.events.v1", 7, 100), now=datetime(2026, 12, 1))
-    assert dict(headers)[dlq.MARKER] == b"issues.events.v1:7:100"
+    letter = dlq_letters.Letter.of(record(10, headers=letter_headers(100)))
+    value, headers = dlq_letters.marker(letter, ("issues.events.v1", 7, 100), now=datetime(2026, 12, 1))
+    assert dict(headers)[dlq_letters.MARKER] == b"issues.events.v1:7:100"
     assert orjson.loads(value)["letter"] == "issues.events.v1.dlq:1:10"
     marker_record = record(11, headers={k: v.decode() for k, v in headers}, value=value)
-    assert dlq.marker_origin(marker_record) == "issues.events.v1:7:100"
-    assert dlq.marker_origin(record(12, headers=letter_headers(1))) is None
+    assert dlq_letters.marker_origin(marker_record) == "issues.events.v1:7:100"
+    assert dlq_letters.marker_origin(record(12, headers=letter_headers(1))) is None
 
 
 def test_the_list_counts_by_reason_with_the_replayed_and_the_groups() -> None:
     letters = [
-        dlq.Letter.of(record(1, headers=letter_headers(100))),
-        dlq.Letter.of(record(2, headers=letter_headers(101, dlq_consumer_group="media-issues"))),
-        dlq.Letter.of(record(3, headers=letter_headers(102, dlq_reason="too_large", dlq_failed_at="2026-12-02"))),
+        dlq_letters.Letter.of(record(1, headers=letter_headers(100))),
+        dlq_letters.Letter.of(record(2, headers=letter_headers(101, dlq_consumer_group="media-issues"))),
+        dlq_letters.Letter.of(
+            record(3, headers=letter_headers(102, dlq_reason="too_large", dlq_failed_at="2026-12-02"))
+        ),
     ]
-    summary = dlq.summarise(letters, replayed={"issues.events.v1:7:101"})
+    summary = dlq_letters.summarise(letters, replayed={"issues.events.v1:7:101"})
     assert list(summary) == ["invalid", "too_large"]
     assert (summary["invalid"].count, summary["invalid"].replayed) == (2, 1)
     assert summary["invalid"].groups == {"notify-issues", "media-issues"}
@@ -125,9 +127,9 @@ def test_the_list_counts_by_reason_with_the_replayed_and_the_groups() -> None:
 
 
 def test_a_body_is_shown_as_json_text_or_hex() -> None:
-    assert isinstance(dlq.readable_body(b'{"a": [1, 2]}'), JSON)
-    assert dlq.readable_body(b"not json") == "not json"
-    shown = dlq.readable_body(b"\xff\xfe" * 400)
+    assert isinstance(dlq_letters.readable_body(b'{"a": [1, 2]}'), JSON)
+    assert dlq_letters.readable_body(b"not json") == "not json"
+    shown = dlq_letters.readable_body(b"\xff\xfe" * 400)
     assert shown.startswith("(not UTF-8 text: 800 bytes)")
     assert "288 more bytes" in shown
 

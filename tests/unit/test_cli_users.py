@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from snapfix_cli import users
+from snapfix_cli import user_accounts
 from snapfix_cli.app import app
 from snapfix_cli.support import CliError
 from snapfix_gateway.identity.passwords import check_strength
@@ -22,32 +22,32 @@ NO_STACK = {
 
 
 def test_departments_are_codes_without_repeats() -> None:
-    assert users.departments_arg(["roads", " parks ", "roads"]) == ["roads", "parks"]
-    assert users.departments_arg(None) == []
+    assert user_accounts.departments_arg(["roads", " parks ", "roads"]) == ["roads", "parks"]
+    assert user_accounts.departments_arg(None) == []
     for wrong in (["Roads"], ["road works"], [""], ["-roads"]):
         with pytest.raises(CliError, match="not a department code"):
-            users.departments_arg(wrong)
+            user_accounts.departments_arg(wrong)
     with pytest.raises(CliError, match="at most 20"):
-        users.departments_arg([f"d{i}" for i in range(21)])
+        user_accounts.departments_arg([f"d{i}" for i in range(21)])
 
 
 def test_a_department_new_to_the_account_must_be_the_catalogues() -> None:
-    users.check_departments(["roads"], {"roads", "parks"})
-    users.check_departments(["anything"], None)  # an empty catalogue checks nothing (as the API)
-    users.check_departments(["legacy"], {"roads"}, already=["legacy"])  # kept, not new
+    user_accounts.check_departments(["roads"], {"roads", "parks"})
+    user_accounts.check_departments(["anything"], None)  # an empty catalogue checks nothing (as the API)
+    user_accounts.check_departments(["legacy"], {"roads"}, already=["legacy"])  # kept, not new
     with pytest.raises(CliError, match="no category of the catalogue belongs to sewers"):
-        users.check_departments(["roads", "sewers"], {"roads", "parks"})
+        user_accounts.check_departments(["roads", "sewers"], {"roads", "parks"})
 
 
 def test_a_generated_password_passes_the_strength_policy_at_its_highest() -> None:
-    password = users.generated_password()
+    password = user_accounts.generated_password()
     check_strength(password, user_inputs=["crew@city.example", "Crew"], min_score=4)
-    assert password != users.generated_password()
+    assert password != user_accounts.generated_password()
 
 
 def test_the_actor_of_the_events_is_the_operators_login() -> None:
-    assert users.actor().startswith("cli:")
-    assert len(users.actor()) <= 128
+    assert user_accounts.actor().startswith("cli:")
+    assert len(user_accounts.actor()) <= 128
 
 
 @pytest.mark.parametrize(

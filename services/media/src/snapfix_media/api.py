@@ -21,11 +21,10 @@ import logging
 import re
 import time
 from datetime import datetime, timedelta
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -35,12 +34,13 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.quota import REFUSED, DailyUploads, seconds_to_midnight
 from snapfix_media.repository import MediaRepository
+from snapfix_media.schemas import MediaState, Uploaded, UploadRequest, UploadTicket
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, TooLarge, original_key, variant_key
 from snapfix_shared.kafka import PublishFailed, publish
 from snapfix_shared.messages import ProcessMedia
 from snapfix_shared.messages.base import utcnow
-from snapfix_shared.messages.media import ContentType, VariantName
+from snapfix_shared.messages.media import VariantName
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -50,28 +50,6 @@ log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_STORE = {"Cache-Control": "no-store"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    content_type: ContentType
-    size: int = Field(ge=1, description="Bytes the client will send")
-
-
-class UploadTicket(BaseModel):
-    id: UUID
-    upload_url: str = Field(description="Path (on the gateway) to PUT the bytes to, once, before expires_at")
-    expires_at: datetime
-
-
-class MediaState(BaseModel):
-    id: UUID
-    status: str = Field(description="awaiting_upload, pending, processed, rejected, failed, expired or deleted")
-    reason: str | None = None
-    width: int | None = None
-    height: int | None = None
-    variants: dict[str, str] = Field(default_factory=dict, description="Variant name -> public path")
 
 
 def upload_lock_key(media_id: UUID) -> str:
@@ -149,7 +127,7 @@ async def _within_daily_limit(daily: DailyUploads, user: str, now: datetime, lim
         )
 
 
-@router.put("/uploads/{media_id}", status_code=202)
+@router.put("/uploads/{media_id}", status_code=202, response_model=Uploaded)
 async def upload(  # noqa: PLR0917 - FastAPI injects by parameter
     media_id: UUID,
     user: UserDep,
@@ -157,7 +135,7 @@ async def upload(  # noqa: PLR0917 - FastAPI injects by parameter
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(max_length=128)],
     x_request_id: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+) -> Uploaded:
     settings, runtime, repo, store, signer, redis = _state(request)
     if not signer.verify(media_id, user, expires, signature):
         raise Problem(403, "Forbidden", "This upload URL is not valid for you.")
@@ -193,7 +171,7 @@ async def _receive(  # noqa: PLR0917
     runtime: Runtime,
     repo: MediaRepository,
     store: BlobStore,
-) -> dict[str, Any]:
+) -> Uploaded:
     media = await _media(repo, media_id)
     if media is None or media.owner_id != user:
         raise Problem(404, "Not Found", f"No upload {media_id}.")
@@ -233,7 +211,7 @@ async def _receive(  # noqa: PLR0917
     except PublishFailed as exc:
         await repo.move(media_id, "pending", "awaiting_upload", size=None, uploaded_at=None)
         raise ServiceUnavailable("The photo could not be queued right now; please retry.", retry_after_s=5) from exc
-    return {"id": str(media_id), "status": "pending", "size": size}
+    return Uploaded(id=media_id, size=size)
 
 
 @router.get("/media/{media_id}", response_model=MediaState)

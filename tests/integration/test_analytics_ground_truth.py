@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import pytest
 
+from snapfix_analytics.schemas import Heatmap, Summary, TimeSeries
 from snapfix_analytics.sketches import RELATIVE_ACCURACY
 from snapfix_shared.messages.analytics import ISSUE_STATS, IssueWindowStats
 from snapfix_shared.topics import Topic
@@ -41,6 +42,7 @@ def _params(category: str, day: datetime, **extra: Any) -> dict[str, Any]:
 async def _summary(analytics: Analytics, category: str, day: datetime, **extra: Any) -> dict[str, Any]:
     response = await analytics.http.get("/v1/analytics/summary", params=_params(category, day, **extra))
     assert response.status_code == 200, response.text
+    Summary.model_validate_json(response.content)  # the body its OpenAPI document names (schemas.py)
     return response.json()  # type: ignore[no-any-return]
 
 
@@ -106,6 +108,7 @@ async def _check_timeseries(analytics: Analytics, truth: Expected, category: str
     params = _params(category, day, window="1h", measure="reported")
     response = await analytics.http.get("/v1/analytics/timeseries", params=params)
     assert response.status_code == 200, response.text
+    TimeSeries.model_validate_json(response.content)
     got = {datetime.fromisoformat(p["start"]): p["value"] for p in response.json()["points"]}
     want: dict[datetime, int] = {}
     for (hour, _gh, cat), counts in truth.hourly.items():
@@ -127,6 +130,7 @@ async def _check_heatmap(analytics: Analytics, truth: Expected, category: str, d
     bbox = "13.2,52.3,13.6,52.7"  # around Berlin, one of the generated centres
     response = await analytics.http.get("/v1/analytics/heatmap", params=_params(category, day, bbox=bbox))
     assert response.status_code == 200, response.text
+    Heatmap.model_validate_json(response.content)
     cells = response.json()["cells"]
     assert cells, "no cell in the box"
     want = {gh: c["reported"] for (gh, cat), c in truth.counts.items() if cat == category and gh.startswith("u33")}

@@ -8,7 +8,9 @@ from uuid import uuid4
 
 import pygeohash
 import pytest
+from pydantic import TypeAdapter
 
+from snapfix_analytics.schemas import LateCounts, Summary, TimeSeries
 from snapfix_shared.messages import IssueReported, Location
 from snapfix_shared.messages.analytics import ISSUE_STATS, IssueWindowStats
 from snapfix_shared.topics import Topic
@@ -60,6 +62,7 @@ async def test_late_events_update_open_windows_and_are_counted_apart_once_window
         span = {"category": category, "from": base.isoformat(), "to": (base + timedelta(hours=1)).isoformat()}
         minutes = await analytics.http.get("/v1/analytics/timeseries", params={**span, "window": "1m"})
         assert minutes.status_code == 200, minutes.text
+        TimeSeries.model_validate_json(minutes.content)  # the bodies its OpenAPI document names (schemas.py)
         assert {p["start"]: p["value"] for p in minutes.json()["points"]} == {
             (base + timedelta(minutes=30)).isoformat(): 2,
             (base + timedelta(minutes=40)).isoformat(): 1,
@@ -67,9 +70,13 @@ async def test_late_events_update_open_windows_and_are_counted_apart_once_window
         hours = await analytics.http.get("/v1/analytics/timeseries", params={**span, "window": "1h"})
         assert [p["value"] for p in hours.json()["points"]] == [4]  # the hour was still open for all four
 
-        late = (await analytics.http.get("/v1/analytics/late", params={"category": category})).json()
+        late_answer = await analytics.http.get("/v1/analytics/late", params={"category": category})
+        TypeAdapter(list[LateCounts]).validate_json(late_answer.content)
+        late = late_answer.json()
         assert late == [{"window": "1m", "geohash5": area, "category": category, "counts": {"reported": 1}}]
-        summary = (await analytics.http.get("/v1/analytics/summary", params=span)).json()
+        summary_answer = await analytics.http.get("/v1/analytics/summary", params=span)
+        Summary.model_validate_json(summary_answer.content)
+        summary = summary_answer.json()
         assert summary["late"] == {"1m": {"reported": 1}, "1h": {}, "1d": {}}
         assert summary["counts"]["reported"] == 4
 

@@ -1,8 +1,9 @@
 """The analytics query API (reached through the gateway; staff and admins only).
 
 Summary of an area and period, time series, heatmap cells in a bounding box, a streamed
-CSV export of windows, and the late counters. Answers are cached in Redis (``cache``);
-bad parameters are 422 problem+json naming the field.
+CSV export of windows, and the late counters. Answers are cached in Redis (``cache``) and
+served as those bytes: their bodies are documented by the models of ``schemas.py``, which
+FastAPI does not run on the way out. Bad parameters are 422 problem+json naming the field.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from snapfix_analytics.queries import (
     invalid,
 )
 from snapfix_analytics.repository import AnalyticsRepository
+from snapfix_analytics.schemas import Heatmap, LateCounts, Summary, TimeSeries
 from snapfix_analytics.windows import WINDOWS
 from snapfix_shared.messages.analytics import WindowSize
 from snapfix_shared.messages.base import utcnow
@@ -100,7 +102,7 @@ async def _totals(
     return totals
 
 
-@router.get("/summary", dependencies=[Depends(staff_only)])
+@router.get("/summary", dependencies=[Depends(staff_only)], responses={200: {"model": Summary}})
 async def summary(  # noqa: PLR0917 - FastAPI injects by parameter
     request: Request,
     repo: RepoDep,
@@ -149,7 +151,7 @@ async def summary(  # noqa: PLR0917 - FastAPI injects by parameter
     return _answer(*await cache.get_or_compute(str(request.url.path) + "?" + str(request.query_params), compute))
 
 
-@router.get("/timeseries", dependencies=[Depends(staff_only)])
+@router.get("/timeseries", dependencies=[Depends(staff_only)], responses={200: {"model": TimeSeries}})
 async def timeseries(  # noqa: PLR0917 - FastAPI injects by parameter
     request: Request,
     repo: RepoDep,
@@ -188,7 +190,7 @@ async def timeseries(  # noqa: PLR0917 - FastAPI injects by parameter
     return _answer(*await cache.get_or_compute(str(request.url.path) + "?" + str(request.query_params), compute))
 
 
-@router.get("/heatmap", dependencies=[Depends(staff_only)])
+@router.get("/heatmap", dependencies=[Depends(staff_only)], responses={200: {"model": Heatmap}})
 async def heatmap(  # noqa: PLR0917 - FastAPI injects by parameter
     request: Request,
     repo: RepoDep,
@@ -277,16 +279,15 @@ def _csv_line(values: list[Any]) -> bytes:
     return out.getvalue().encode()
 
 
-@router.get("/late", dependencies=[Depends(staff_only)])
-async def late(repo: RepoDep, area: AreaQ = None, category: CategoryQ = None) -> Response:
+@router.get("/late", dependencies=[Depends(staff_only)], response_model=list[LateCounts])
+async def late(repo: RepoDep, area: AreaQ = None, category: CategoryQ = None) -> list[LateCounts]:
     """Events that came after their window had closed, per window size, area, category and measure."""
     area = check_area(area)
     docs = await repo.gauges("late", area=area, category=category)
-    body = [
-        {"window": d["size"], "geohash5": d["geohash5"], "category": d["category"], "counts": d.get("counts", {})}
+    return [
+        LateCounts(window=d["size"], geohash5=d["geohash5"], category=d["category"], counts=d.get("counts", {}))
         for d in docs
     ]
-    return Response(_json(body), media_type="application/json")
 
 
 def install(app: FastAPI) -> None:

@@ -3,6 +3,9 @@
 The gateway authenticates and passes the viewer in its internal token
 (``snapfix_shared.viewer``); public reads need none (an anonymous viewer), the rest answer
 401 without a valid one. Lists answer ``{"items": [...], "next_cursor": str | null}``.
+
+Answers are JSON bytes written here by orjson (or kept rendered: ``rendered.py``), not
+FastAPI's serialization: their bodies are documented by the models of ``schemas.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ from snapfix_issues.photos import check_photos, photo_views
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
+from snapfix_issues.schemas import (
+    Audience,
+    FollowedPage,
+    IssueDetail,
+    IssuePage,
+    MapCells,
+    PublicRecordPage,
+    StatusChangePage,
+    UserExport,
+    ViewerState,
+)
 from snapfix_issues.views import detail, public_record, status_change, summary
 from snapfix_shared import geo
 from snapfix_shared.breakers import MONGO_DOWN
@@ -216,7 +230,7 @@ async def check_command(  # noqa: PLR0917 - FastAPI injects by parameter
 # -- issues ---------------------------------------------------------------------------------
 
 
-@router.get("/issues")
+@router.get("/issues", responses={200: {"model": IssuePage}})
 async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
     model: ModelDep,
@@ -262,7 +276,7 @@ async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
     return _page(items, next_cursor)
 
 
-@router.get("/issues/suggestions")
+@router.get("/issues/suggestions", responses={200: {"model": IssuePage}})
 async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
     model: ModelDep,
@@ -298,7 +312,7 @@ async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
     return _page([summary(issue, now=now, distance_m=d) for d, issue in near[:limit]], None)
 
 
-@router.get("/issues/{issue_id}")
+@router.get("/issues/{issue_id}", responses={200: {"model": IssueDetail}})
 async def get_issue(  # noqa: PLR0917 - FastAPI injects by parameter
     issue_id: UUID,
     request: Request,
@@ -361,7 +375,7 @@ async def _stored_view(
 NO_STORE = "private, no-store"
 
 
-@router.get("/issues/{issue_id}/viewer", responses={401: {}, 404: {}})
+@router.get("/issues/{issue_id}/viewer", responses={200: {"model": ViewerState}, 401: {}, 404: {}})
 async def viewer_state(
     issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep, viewer: SignedInDep
 ) -> Response:
@@ -395,7 +409,7 @@ async def viewer_state(
     return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": NO_STORE})
 
 
-@router.get("/issues/{issue_id}/audience")
+@router.get("/issues/{issue_id}/audience", responses={200: {"model": Audience}})
 async def audience(
     issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep, _caller: InternalCallerDep
 ) -> Response:
@@ -455,7 +469,7 @@ def _map_model(model: ReadModel | None) -> ReadModel:
     return model
 
 
-@router.get("/map/issues")
+@router.get("/map/issues", responses={200: {"model": IssuePage}})
 async def map_issues(  # noqa: PLR0917 - FastAPI injects by parameter
     model: ModelDep,
     bbox: BBoxQuery,
@@ -475,7 +489,7 @@ async def map_issues(  # noqa: PLR0917 - FastAPI injects by parameter
     return _page(items, next_cursor)
 
 
-@router.get("/map/cells")
+@router.get("/map/cells", responses={200: {"model": MapCells}})
 async def map_cells(
     model: ModelDep,
     bbox: BBoxQuery,
@@ -505,7 +519,7 @@ def _own_list(viewer: Viewer, user_id: str) -> None:
         raise Problem(403, "Forbidden", "A user's own lists are for that user alone.")
 
 
-@router.get("/users/{user_id}/issues", responses={401: {}, 403: {}})
+@router.get("/users/{user_id}/issues", responses={200: {"model": IssuePage}, 401: {}, 403: {}})
 async def reported_by(  # noqa: PLR0917 - FastAPI injects by parameter
     user_id: str,
     repo: RepoDep,
@@ -530,7 +544,7 @@ async def reported_by(  # noqa: PLR0917 - FastAPI injects by parameter
     return _page(items, encode_cursor(_ms(last.created_at), str(last.id)) if last else None)
 
 
-@router.get("/users/{user_id}/following", responses={401: {}, 403: {}})
+@router.get("/users/{user_id}/following", responses={200: {"model": FollowedPage}, 401: {}, 403: {}})
 async def following(  # noqa: PLR0917 - FastAPI injects by parameter
     user_id: str,
     repo: RepoDep,
@@ -553,7 +567,7 @@ async def following(  # noqa: PLR0917 - FastAPI injects by parameter
 EXPORT_LIMIT = 10_000  # of each kind: far past what one person reports, votes or follows
 
 
-@router.get("/users/{user_id}/export", responses={401: {}, 403: {}})
+@router.get("/users/{user_id}/export", responses={200: {"model": UserExport}, 401: {}, 403: {}})
 async def export(user_id: str, repo: RepoDep, viewer: SignedInDep) -> Response:
     """Everything this service holds about a user, as stored (the gateway's ``GET /v1/me/export``): their
     reports (with their own contact), refused reports, public comments, votes and follows. For that user alone."""
@@ -564,7 +578,7 @@ async def export(user_id: str, repo: RepoDep, viewer: SignedInDep) -> Response:
 # -- staff ----------------------------------------------------------------------------------
 
 
-@router.get("/staff/queue")
+@router.get("/staff/queue", responses={200: {"model": IssuePage}})
 async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
     model: ModelDep,
@@ -644,7 +658,7 @@ def _csv(raw: str | None) -> list[str]:
     return [v.strip() for v in (raw or "").split(",") if v.strip()]
 
 
-@router.get("/reports")
+@router.get("/reports", responses={200: {"model": PublicRecordPage}})
 async def reports(  # noqa: PLR0917 - FastAPI injects by parameter
     repo: RepoDep,
     cache: CacheDep,
@@ -684,7 +698,7 @@ async def reports(  # noqa: PLR0917 - FastAPI injects by parameter
     return _page([public_record(r) for r in records], None)
 
 
-@router.get("/reports/status-changes")
+@router.get("/reports/status-changes", responses={200: {"model": StatusChangePage}})
 async def status_changes(
     repo: RepoDep,
     start: datetime,

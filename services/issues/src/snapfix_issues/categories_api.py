@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from snapfix_issues.catalogue import Catalogue, CategoryBody, CategorySpec
 from snapfix_issues.catalogue_sync import CatalogueSync
+from snapfix_issues.schemas import CategoryPage
 from snapfix_shared.messages.issues import CategoryCode
 from snapfix_shared.problems import Problem
 from snapfix_shared.viewer import AdminDep, OptionalViewerDep, Viewer
@@ -55,7 +56,7 @@ def _cacheable(body: object, if_none_match: str | None, viewer: Viewer) -> Respo
     return Response(raw, media_type="application/json", headers=headers)
 
 
-@router.get("")
+@router.get("", responses={200: {"model": CategoryPage}})
 async def list_categories(
     catalogue: CatalogueDep, viewer: OptionalViewerDep, if_none_match: Annotated[str | None, Header()] = None
 ) -> Response:
@@ -63,7 +64,7 @@ async def list_categories(
     return _cacheable({"items": items, "next_cursor": None}, if_none_match, viewer)
 
 
-@router.get("/{code}", responses={404: {}})
+@router.get("/{code}", responses={200: {"model": CategorySpec}, 404: {}})
 async def get_category(
     code: CodePath,
     catalogue: CatalogueDep,
@@ -76,7 +77,7 @@ async def get_category(
     return _cacheable(_shown(spec, viewer), if_none_match, viewer)
 
 
-@router.put("/{code}", responses={200: {}, 201: {}, 401: {}, 403: {}})
+@router.put("/{code}", responses={200: {"model": CategorySpec}, 201: {"model": CategorySpec}, 401: {}, 403: {}})
 async def put_category(
     code: CodePath,
     body: CategoryBody,

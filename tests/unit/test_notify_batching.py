@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
+from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
 from snapfix_notify.group_commit import GroupCommit
@@ -16,7 +17,7 @@ from snapfix_notify.handlers import IssueEventsHandler
 from snapfix_notify.models import IssueView
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery
 from snapfix_notify.webhooks.repository import fold
-from snapfix_shared.messages import IssueCommented, IssueReported, IssueStatusChanged, Location
+from snapfix_shared.messages import IssueCommented, IssueReported, IssueStatusChanged, Location, Message
 from snapfix_shared.messages.base import utcnow
 
 # -- group commit -------------------------------------------------------------------------
@@ -96,7 +97,14 @@ class Log:
             self.calls.append(("record", sorted(d.moment for d in deliveries)))
 
 
-def consumer(log: Log) -> IssueEventsHandler:
+class DeadLetters(list[tuple[int, str, str]]):
+    """A runtime as far as the consumer uses it: each dead letter's offset, reason and error."""
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
+        self.append((record.offset, reason, error))
+
+
+def consumer(log: Log, dead: DeadLetters | None = None) -> IssueEventsHandler:
     async def no_prefs(_user: str) -> None:
         return None
 
@@ -105,7 +113,7 @@ def consumer(log: Log) -> IssueEventsHandler:
 
     dispatcher: Any = SimpleNamespace(record=log.record, channels={"email": object()})
     handler = IssueEventsHandler(
-        SimpleNamespace(),  # type: ignore[arg-type]
+        dead if dead is not None else DeadLetters(),  # type: ignore[arg-type]
         dispatcher,
         contacts=SimpleNamespace(),  # type: ignore[arg-type]
         issues=log,  # type: ignore[arg-type]
@@ -115,12 +123,27 @@ def consumer(log: Log) -> IssueEventsHandler:
         base_url="https://snapfix.test",
         group="notify-issues-unit",
     )
-
-    async def parse(record: Any, *_args: Any) -> Any:
-        return record  # the records here are the events themselves
-
-    handler._parse = parse  # type: ignore[method-assign]
     return handler
+
+
+def records(*events: Message) -> list[ConsumerRecord[Any, Any]]:
+    """The events as the consumer reads them from the topic: one record each, in order."""
+    return [
+        ConsumerRecord(
+            topic="issues.events.v1",
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=event.model_dump_json().encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for offset, event in enumerate(events)
+    ]
 
 
 async def test_comments_are_recorded_together_and_a_projecting_event_has_them_recorded_before_it() -> None:
@@ -155,7 +178,7 @@ async def test_comments_are_recorded_together_and_a_projecting_event_has_them_re
         changed_at=utcnow(),
     )
     log = Log()
-    await consumer(log).handle([report, *comments[:3], resolved, comments[3]])
+    await consumer(log).handle(records(report, *comments[:3], resolved, comments[3]))
     assert log.calls == [
         ("read view", report.issue_id),
         ("record", ["report_received"]),
@@ -165,6 +188,43 @@ async def test_comments_are_recorded_together_and_a_projecting_event_has_them_re
         ("project", {"status": "resolved", "category": "pothole"}),
         ("read view", report.issue_id),  # the projection changed: read again
         ("record", ["comment_added"]),  # the batch's rest, before the commit
+    ]
+
+
+async def test_an_event_failing_permanently_is_dead_lettered_and_a_repeat_within_the_batch_is_planned_once() -> None:
+    broken_issue = uuid7()
+
+    class Broken(Log):
+        async def get(self, issue_id: UUID) -> IssueView | None:
+            if issue_id == broken_issue:
+                raise ValueError("a view this code cannot read")
+            return await super().get(issue_id)
+
+    report = IssueReported(
+        correlation_id="unit",
+        actor_id=str(uuid7()),
+        issue_id=uuid7(),
+        title="Pothole",
+        category="pothole",
+        location=Location(lat=52.5, lon=13.4),
+        reported_at=utcnow(),
+    )
+    broken = IssueCommented(
+        correlation_id="unit",
+        actor_id=str(uuid7()),
+        issue_id=broken_issue,
+        comment_id=uuid7(),
+        body="on a broken view",
+        commented_at=utcnow(),
+    )
+    log, dead = Broken(), DeadLetters()
+    await consumer(log, dead).handle(records(broken, report, report))
+    assert [(offset, reason) for offset, reason, _ in dead] == [(0, "failed")]
+    assert "a view this code cannot read" in dead[0][2]
+    assert log.calls == [
+        ("read view", report.issue_id),
+        ("record", ["report_received"]),  # once: the repeat of its message id is dropped
+        ("project", "IssueReported"),
     ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
 from snapfix_notify.dispatch import Dispatcher, new_delivery
@@ -17,10 +18,30 @@ from snapfix_notify.models import Contact
 from snapfix_notify.repository import state_stamp
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
-from snapfix_shared.messages import UserRegistered, UserUpdated
+from snapfix_shared.messages import Message, UserRegistered, UserUpdated
 from snapfix_shared.messages.base import utcnow
 
 USER = UUID(str(uuid7()))
+
+
+def records_of(*events: Message) -> list[ConsumerRecord[Any, Any]]:
+    """The events as a consumer reads them from the topic: one record each, in order."""
+    return [
+        ConsumerRecord(
+            topic="users.events.v1",
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=event.model_dump_json().encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for offset, event in enumerate(events)
+    ]
 
 
 def test_the_stamp_sorts_as_the_events_happened_whatever_their_offset_and_breaks_ties_by_message_id() -> None:
@@ -50,19 +71,23 @@ class Contacts:
         return False  # no account here was deleted (test_user_deleted covers that)
 
 
-def users_consumer(contacts: Contacts, known: list[str] | None = None) -> UserEventsHandler:
+class DeadLetters(list[tuple[int, str, str]]):
+    """A runtime as far as the consumer uses it: each dead letter's offset, reason and error."""
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
+        self.append((record.offset, reason, error))
+
+
+def users_consumer(
+    contacts: Contacts, known: list[str] | None = None, dead: DeadLetters | None = None
+) -> UserEventsHandler:
     async def contact_known(user_id: str) -> None:
         if known is not None:
             known.append(user_id)
 
     dispatcher: Any = SimpleNamespace(contact_known=contact_known)
-    handler = UserEventsHandler(SimpleNamespace(), dispatcher, contacts, group="notify-users-unit")  # type: ignore[arg-type]
-
-    async def parse(record: Any, *_args: Any) -> Any:
-        return record  # the records here are the events themselves
-
-    handler._parse = parse  # type: ignore[method-assign,assignment]
-    return handler
+    runtime: Any = dead if dead is not None else DeadLetters()
+    return UserEventsHandler(runtime, dispatcher, contacts, group="notify-users-unit")  # type: ignore[arg-type]
 
 
 async def test_a_user_updated_hands_its_whole_state_with_its_stamp_and_a_registration_its_address_too() -> None:
@@ -78,7 +103,7 @@ async def test_a_user_updated_hands_its_whole_state_with_its_stamp_and_a_registr
         correlation_id="unit", user_id=USER, role="staff", departments=("parks",), disabled=True, changed=("disabled",)
     )
     known: list[str] = []
-    await users_consumer(contacts, known).handle([registered, moved, disabled])  # type: ignore[list-item]
+    await users_consumer(contacts, known).handle(records_of(registered, moved, disabled))
     assert known == [str(USER)]  # the registration made its contact known: what waited for it is woken
     assert contacts.calls == [
         (
@@ -103,7 +128,7 @@ async def test_a_user_updated_hands_its_whole_state_with_its_stamp_and_a_registr
 
 
 async def test_a_permanent_failure_of_a_user_event_goes_to_the_dead_letter_topic_and_the_rest_go_on() -> None:
-    dead: list[tuple[Any, str, str]] = []
+    dead = DeadLetters()
 
     class Broken(Contacts):
         async def set_state(self, user_id: str, stamp: str, state: dict[str, Any], always: Any = None) -> bool:
@@ -112,16 +137,11 @@ async def test_a_permanent_failure_of_a_user_event_goes_to_the_dead_letter_topic
             return await super().set_state(user_id, stamp, state, always)
 
     contacts = Broken()
-    handler = users_consumer(contacts)
-
-    async def dead_letter(record: Any, reason: str, error: str) -> None:
-        dead.append((record, reason, error))
-
-    handler._dead_letter = dead_letter  # type: ignore[method-assign]
+    handler = users_consumer(contacts, dead=dead)
     poison = UserUpdated(correlation_id="unit", user_id=USER, role="staff", disabled=True, changed=("disabled",))
     fine = UserUpdated(correlation_id="unit", user_id=USER, role="admin", changed=("role",))
-    await handler.handle([poison, fine])  # type: ignore[list-item]
-    assert [(r, reason) for r, reason, _ in dead] == [(poison, "failed")]
+    await handler.handle(records_of(poison, fine))
+    assert [(offset, reason) for offset, reason, _ in dead] == [(0, "failed")]  # the poison's record
     assert "cannot store this" in dead[0][2]
     assert [c[2]["role"] for c in contacts.calls] == ["admin"]
 

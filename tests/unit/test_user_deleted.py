@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from aiokafka import ConsumerRecord
 from faststream.kafka import TestKafkaBroker
 from uuid_utils.compat import uuid7
 
@@ -21,7 +22,7 @@ from snapfix_media.erasure import OWNER_DELETED, OwnerErasure, register
 from snapfix_media.issue_photos import blob_keys
 from snapfix_media.models import Media
 from snapfix_notify.handlers import UserEventsHandler
-from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, UserDeleted, UserRegistered
+from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, Message, UserDeleted, UserRegistered
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -35,6 +36,26 @@ OWNER = str(USER)
 
 def deleted(user: UUID = USER) -> UserDeleted:
     return UserDeleted(correlation_id="unit", actor_id=str(user), user_id=user, deleted_at=utcnow())
+
+
+def records_of(*events: Message) -> list[ConsumerRecord[Any, Any]]:
+    """The events as a consumer reads them from the topic: one record each, in order."""
+    return [
+        ConsumerRecord(
+            topic="users.events.v1",
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=event.model_dump_json().encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for offset, event in enumerate(events)
+    ]
 
 
 def test_the_event_carries_no_personal_data_and_travels_on_the_users_topic() -> None:
@@ -88,29 +109,24 @@ def notify_consumer(contacts: Contacts, erased: Erased, known: list[str]) -> Use
         personal=erased,  # type: ignore[arg-type]
         devices=erased,  # type: ignore[arg-type]
     )
-
-    async def parse(record: Any, *_args: Any) -> Any:
-        return record
-
-    handler._parse = parse  # type: ignore[method-assign,assignment]
     return handler
 
 
 async def test_notify_erases_the_user_and_a_replayed_registration_brings_nothing_back() -> None:
-    contacts, erased, known = Contacts(), Erased(), []
+    contacts, erased, known = Contacts(), Erased(), list[str]()
     handler = notify_consumer(contacts, erased, known)
     registered = UserRegistered(
         correlation_id="unit", user_id=USER, email="gone@example.org", display_name="Gone", role="citizen"
     )
-    await handler.handle([deleted()])  # type: ignore[list-item]
+    await handler.handle(records_of(deleted()))
     assert contacts.gone == {OWNER}
     assert erased.users == [OWNER, f"devices:{OWNER}"]
     # A replay of the account's older events (a consumer reset, a dead letter replayed): skipped.
-    await handler.handle([registered])  # type: ignore[list-item]
+    await handler.handle(records_of(registered))
     assert contacts.states == []
     assert known == []
     # Twice: the same erasure again, nothing else.
-    await handler.handle([deleted()])  # type: ignore[list-item]
+    await handler.handle(records_of(deleted()))
     assert erased.users == [OWNER, f"devices:{OWNER}"] * 2
 
 

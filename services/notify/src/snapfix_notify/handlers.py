@@ -11,13 +11,13 @@ Store failures are retried with backoff; past the deadline the batch is not comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from functools import partial, update_wrapper
+from typing import Any
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from pydantic import TypeAdapter
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -31,7 +31,7 @@ from snapfix_notify.preferences import EMAIL, channels_for
 from snapfix_notify.projection import project_issue_event
 from snapfix_notify.repository import Contacts, DigestItems, Issues, PersonalData, Preferences, Watches, state_stamp
 from snapfix_shared import geo
-from snapfix_shared.consuming import ShuttingDown, followed_event, retry_transient, subscribe_batches
+from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.messages import (
     ISSUE_EVENTS,
     USER_EVENTS,
@@ -57,9 +57,6 @@ from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 Record = ConsumerRecord[Any, Any]
-P = ParamSpec("P")
-T = TypeVar("T")
-E = TypeVar("E")
 TRANSIENT = (ConnectionFailure, RedisConnectionError, RedisTimeoutError, RedisBusy)
 ISSUE_TYPES = frozenset(
     {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
@@ -78,21 +75,7 @@ USER_TYPES = frozenset(
 )
 
 
-class _Consumer:
-    def __init__(self, runtime: Runtime, *, group: str) -> None:
-        self.runtime, self.group = runtime, group
-
-    async def _parse(self, record: Record, adapter: TypeAdapter[E], followed: frozenset[str]) -> E | None:
-        return await followed_event(self.runtime, record, group=self.group, adapter=adapter, followed=followed)
-
-    async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await retry_transient(TRANSIENT, fn, *args, **kwargs)
-
-    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
-
-
-class UserEventsHandler(_Consumer):
+class UserEventsHandler:
     """Contacts, and the account emails (``EmailVerificationRequested``, ``PasswordResetRequested``,
     ``RegistrationAttempted``) asked for. Their links stay sealed in the delivery: the renderer opens them.
 
@@ -116,22 +99,12 @@ class UserEventsHandler(_Consumer):
         personal: PersonalData | None = None,
         devices: DeviceRepository | None = None,
     ) -> None:
-        super().__init__(runtime, group=group)
+        self.consumer = BatchConsumer(runtime, group, USER_EVENTS, TRANSIENT, USER_TYPES)
         self.dispatcher, self.contacts = dispatcher, contacts
         self.personal, self.devices = personal or PersonalData(), devices or DeviceRepository()
 
     async def handle(self, records: Sequence[Record]) -> None:
-        for record in records:
-            event = await self._parse(record, USER_EVENTS, USER_TYPES)
-            if event is None:
-                continue
-            try:
-                await self._retry(self._apply, event)
-            except (*TRANSIENT, ShuttingDown):
-                raise  # not committed: the batch comes back after the rebalance or restart
-            except Exception as exc:  # anything else fails the same way every time: poison
-                log.exception("user event %s failed permanently", event.message_id)
-                await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
+        await self.consumer.apply_each(records, self._apply)
 
     async def _apply(self, event: UserEvent) -> None:
         user_id = str(event.user_id)
@@ -198,7 +171,7 @@ class UserEventsHandler(_Consumer):
         await self.dispatcher.contact_known(user_id)
 
 
-class IssueEventsHandler(_Consumer):
+class IssueEventsHandler:
     def __init__(
         self,
         runtime: Runtime,
@@ -213,25 +186,17 @@ class IssueEventsHandler(_Consumer):
         group: str,
         web_base_url: str | None = None,
     ) -> None:
-        super().__init__(runtime, group=group)
+        self.consumer = BatchConsumer(runtime, group, ISSUE_EVENTS, TRANSIENT, ISSUE_TYPES)
         self.dispatcher, self.contacts, self.issues = dispatcher, contacts, issues
         self.preferences, self.watches, self.digests, self.base_url = preferences, watches, digests, base_url
         self.web_base_url = web_base_url  # links open the web app when set
 
     async def handle(self, records: Sequence[Record]) -> None:
         batch = _Batch()
-        for record in records:
-            event = await self._parse(record, ISSUE_EVENTS, ISSUE_TYPES)
-            if event is None:
-                continue
-            try:
-                await self._retry(self._apply, event, batch)
-            except (*TRANSIENT, ShuttingDown):
-                raise  # not committed: the batch comes back after the rebalance or restart
-            except Exception as exc:  # anything else fails the same way every time: poison
-                log.exception("issue event %s failed permanently", event.message_id)
-                await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
-        await self._retry(self._flush, batch)  # before the commit
+        # Named as _apply itself: the retry counter keeps its operation label.
+        apply = update_wrapper(partial(self._apply, batch=batch), self._apply)
+        await self.consumer.apply_each(records, apply)
+        await self.consumer.retry(self._flush, batch)  # before the commit
 
     async def _flush(self, batch: _Batch) -> None:
         # A retried event may have added its deliveries twice: each is recorded once.

@@ -27,7 +27,7 @@ from snapfix_notify.webhooks.dispatcher import Dispatcher
 from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.payloads import PUBLISHED_TYPES, matches, payload
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
-from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
+from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent
 from snapfix_shared.redis_client import RedisBusy
 from snapfix_shared.runtime import Runtime
@@ -76,33 +76,25 @@ class WebhookEventsHandler:
         *,
         group: str,
     ) -> None:
-        self.runtime, self.endpoints, self.deliveries = runtime, endpoints, deliveries
-        self.dispatcher, self.group = dispatcher, group
+        # Types never sent to integrators (or newer than this service) are skipped.
+        self.consumer = BatchConsumer(runtime, group, ISSUE_EVENTS, TRANSIENT, PUBLISHED_TYPES)
+        self.endpoints, self.deliveries, self.dispatcher = endpoints, deliveries, dispatcher
 
     async def handle(self, records: Sequence[Record]) -> None:
-        events = [e for e in [await self._parse(r) for r in records] if e is not None]
+        events = [event for event, _ in await self.consumer.messages(records)]
         if not events:
             return
-        endpoints = await retry_transient(TRANSIENT, self.endpoints.enabled)
+        endpoints = await self.consumer.retry(self.endpoints.enabled)
         if not endpoints:
             return
         at = datetime.now(UTC)
         deliveries = [d for event in events for d in deliveries_for(event, endpoints, at)]
-        await retry_transient(TRANSIENT, self._record, deliveries)
+        await self.consumer.retry(self._record, deliveries)
 
     async def _record(self, deliveries: list[WebhookDelivery]) -> None:
         """Store, then schedule: both before the batch is committed."""
         fresh = await self.deliveries.record_all(deliveries)
         await self.dispatcher.submit(deliveries, fresh)
-
-    async def _parse(self, record: Record) -> IssueEvent | None:
-        # Types never sent to integrators (or newer than this service) are skipped.
-        return await followed_event(
-            self.runtime, record, group=self.group, adapter=ISSUE_EVENTS, followed=PUBLISHED_TYPES
-        )
-
-    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
 
 
 def register(runtime: Runtime, handler: WebhookEventsHandler, *, group: str, batch: int) -> None:

@@ -20,9 +20,9 @@ from beanie import Document
 from pydantic import Field
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from snapfix_shared.consuming import record_message, retry_transient, subscribe_batches
+from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.http_client import Upstream
-from snapfix_shared.messages import MEDIA_EVENTS
+from snapfix_shared.messages import MEDIA_EVENTS, MediaEvent
 from snapfix_shared.messages.media import MediaProcessed, MediaRejected
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -93,37 +93,35 @@ async def photo_views(media_ids: Sequence[UUID]) -> list[dict[str, Any]]:
 
 
 class PhotoEvents:
-    """Keeps the ``photos`` projection from ``media.events.v1``; idempotent (an upsert per event)."""
+    """Keeps the ``photos`` projection from ``media.events.v1``; idempotent (an upsert per event).
+
+    Any media event is parsed (one that does not validate is dead-lettered); the projection
+    follows three. A store failure is retried, then the batch is left uncommitted; any other
+    failure of an event is dead-lettered (``failed``) and the batch goes on.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+        self.consumer = BatchConsumer(runtime, GROUP, MEDIA_EVENTS, (PyMongoError,))
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        for record in records:
-            event = await record_message(self.runtime, record, group=GROUP, adapter=MEDIA_EVENTS)
-            if event is None:  # poison: dead-lettered
-                continue
-            fields: dict[str, Any] = {"owner_id": event.owner_id, "event_id": event.message_id}
-            if isinstance(event, MediaProcessed):
-                fields |= {"status": "processed", "variants": [v.name for v in event.variants], "reason": None}
-            elif isinstance(event, MediaRejected):
-                fields |= {"status": "rejected", "reason": event.reason}
-            elif event.type == "MediaDeleted":
-                fields |= {"status": "deleted", "variants": []}
-            else:  # an event this projection does not follow
-                continue
-            await self._store(event.media_id, fields)
+        await self.consumer.apply_each(records, self._apply)
 
-    async def _store(self, media_id: UUID, fields: dict[str, Any]) -> None:
-        async def upsert() -> None:
-            # A deleted photo stays deleted, whatever arrives after (a replay of older events):
-            # the filter then matches nothing and the upsert's insert meets the existing _id.
-            with contextlib.suppress(DuplicateKeyError):
-                await Photo.get_pymongo_collection().update_one(
-                    {"_id": media_id, "status": {"$ne": "deleted"}}, {"$set": fields}, upsert=True
-                )
-
-        await retry_transient((PyMongoError,), upsert)
+    async def _apply(self, event: MediaEvent) -> None:
+        fields: dict[str, Any] = {"owner_id": event.owner_id, "event_id": event.message_id}
+        if isinstance(event, MediaProcessed):
+            fields |= {"status": "processed", "variants": [v.name for v in event.variants], "reason": None}
+        elif isinstance(event, MediaRejected):
+            fields |= {"status": "rejected", "reason": event.reason}
+        elif event.type == "MediaDeleted":
+            fields |= {"status": "deleted", "variants": []}
+        else:  # an event this projection does not follow
+            return
+        # A deleted photo stays deleted, whatever arrives after (a replay of older events):
+        # the filter then matches nothing and the upsert's insert meets the existing _id.
+        with contextlib.suppress(DuplicateKeyError):
+            await Photo.get_pymongo_collection().update_one(
+                {"_id": event.media_id, "status": {"$ne": "deleted"}}, {"$set": fields}, upsert=True
+            )
 
 
 def register(runtime: Runtime, events: PhotoEvents) -> None:

@@ -362,7 +362,10 @@ async def test_a_report_refused_when_applied_tells_its_reporter_why(gateway: Any
 async def test_a_connection_that_falls_behind_catches_up_from_its_stream_in_order_once(gateway: Any) -> None:
     hub = gateway.app.state.live_hub
     user = f"u-{uuid4().hex[:8]}"
-    listener = hub.open(user, "no-session")
+    # A live session: the hub's periodic session check (every second here) ends a stream whose
+    # session is gone, which could happen mid-test on a loaded machine with a made-up one.
+    _, session_id = await gateway.sign_in(user)
+    listener = hub.open(user, session_id)
     try:
         ready = await hub.start_at(listener, None)
         ids = []

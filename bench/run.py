@@ -43,8 +43,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from bench.consumer_shapes import TreeMeter, processes
 from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
 from snapfix_issues.config import IssuesSettings
+from snapfix_issues.handlers import REPORT_CHUNK
 from snapfix_issues.models import Report
 from snapfix_issues.repository import report_document
 from snapfix_issues.service import new_report, reported_event
@@ -299,13 +301,17 @@ async def bench_readable(gateway: str, kafka: str, *, rate: int, duration_s: int
 BATCH = IssuesSettings.model_fields["batch_max_records"].default
 
 
-async def raw_pipeline(kafka: str, raw: Any, group: str, docs: dict[str, Any], events: dict[str, bytes]) -> float:
+async def raw_pipeline(
+    kafka: str, raw: Any, group: str, docs: dict[str, Any], events: dict[str, bytes], *, chunk: int | None = None
+) -> float:
     """The fair baseline: what any consumer of these commands must do, and nothing else.
 
     Raw aiokafka consume (batches of the service's default size), ``insert_many`` of the stored
     documents into a collection with the same indexes, raw produce of the same events
     (acks=all, idempotent) with every ack awaited, then the offset commit. Documents and
-    event bodies are prepared beforehand: no validation, no read model, no tracing.
+    event bodies are prepared beforehand: no validation, no read model, no tracing. With
+    ``chunk``, a batch is inserted and announced in concurrent chunks of that size, as the
+    service does (``handlers.REPORT_CHUNK``); without, in one ``insert_many``.
     """
     consumer = AIOKafkaConsumer(
         Topic.ISSUES_COMMANDS, bootstrap_servers=kafka, group_id=group, enable_auto_commit=False
@@ -322,9 +328,14 @@ async def raw_pipeline(kafka: str, raw: Any, group: str, docs: dict[str, Any], e
                 continue
             first = first or time.perf_counter()
             keys = [r.key.decode() for r in records]
-            await raw.insert_many([docs[k] for k in keys], ordered=False)
-            acks = [await producer.send(Topic.ISSUES_EVENTS, events[k], key=k.encode()) for k in keys]
-            await asyncio.gather(*acks)
+            size = chunk or len(keys)
+
+            async def store(part: list[str]) -> None:
+                await raw.insert_many([docs[k] for k in part], ordered=False)
+                acks = [await producer.send(Topic.ISSUES_EVENTS, events[k], key=k.encode()) for k in part]
+                await asyncio.gather(*acks)
+
+            await asyncio.gather(*(store(keys[i : i + size]) for i in range(0, len(keys), size)))
             await consumer.commit()
             done += len(records)
     finally:
@@ -344,7 +355,10 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
     # Both consumers start at the topic's end, then the commands are produced once for both.
     tag = uuid4().hex[:6]
     raw_group, group, database = f"issues-raw-{tag}", f"issues-bench-{tag}", f"bench_issues_{tag}"
-    await start_groups_at_end(kafka, {raw_group: Topic.ISSUES_COMMANDS, group: Topic.ISSUES_COMMANDS})
+    chunked_group = f"issues-raw-chunked-{tag}"
+    await start_groups_at_end(
+        kafka, {raw_group: Topic.ISSUES_COMMANDS, chunked_group: Topic.ISSUES_COMMANDS, group: Topic.ISSUES_COMMANDS}
+    )
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
@@ -360,8 +374,17 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, uuidRepresentation="standard")
     raw = mongo[f"bench_raw_{tag}"]["reports"]
     await raw.create_indexes(Report.Settings.indexes)
+    meter = TreeMeter(processes({"python": os.getpid()}))
     raw_rate = await raw_pipeline(kafka, raw, raw_group, docs, events)
+    raw_cpu = meter.per_command(count)
     await mongo.drop_database(f"bench_raw_{tag}")
+    # The same pipeline in the service's shape: a batch's reports in concurrent chunks.
+    chunked = mongo[f"bench_raw_chunked_{tag}"]["reports"]
+    await chunked.create_indexes(Report.Settings.indexes)
+    meter = TreeMeter(processes({"python": os.getpid()}))
+    chunked_rate = await raw_pipeline(kafka, chunked, chunked_group, docs, events, chunk=REPORT_CHUNK)
+    chunked_cpu = meter.per_command(count)
+    await mongo.drop_database(f"bench_raw_chunked_{tag}")
 
     # The real thing: a fresh issues service consumes the same commands.
     service_env = {
@@ -383,8 +406,11 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
     await asyncio.gather(*(watcher.position(tp) for tp in partitions))
     announced: set[str] = set()
     first_seen = first_n = last_seen = None
+    consumer_meter: TreeMeter | None = None
+    consumer_cpu: dict[str, float] = {}
     try:
-        with process("issues", [sys.executable, "-m", "snapfix_issues"], service_env):
+        with process("issues", [sys.executable, "-m", "snapfix_issues"], service_env) as issues_url:
+            pids = processes({"issues": pid_on(issues_url)})
             deadline = time.monotonic() + 600
             while len(announced) < count and time.monotonic() < deadline:
                 batches = await watcher.getmany(timeout_ms=200, max_records=5000)
@@ -392,8 +418,11 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
                 announced.update(k for rs in batches.values() for r in rs if (k := r.key.decode()) in events)
                 if announced and first_seen is None:
                     first_seen, first_n = now, len(announced)
+                    consumer_meter = TreeMeter(pids)  # CPU over the same window as the rate
                 if announced:
                     last_seen = now
+            if consumer_meter is not None:
+                consumer_cpu = consumer_meter.per_command(len(announced) - (first_n or 0))
             await wait_caught_up(kafka, group, Topic.ISSUES_COMMANDS, timeout_s=120)
     finally:
         await watcher.stop()
@@ -408,10 +437,23 @@ async def bench_consumer(env: dict[str, str], count: int) -> dict[str, Any]:
         "baseline": "raw aiokafka consume + insert_many into the same indexed collection + raw produce of the same events (acks=all) + commit, in batches of the service's size",
         "batch": BATCH,
         "raw_pipeline_commands_per_s": round(raw_rate, 1),
+        "raw_pipeline_chunked_commands_per_s": round(chunked_rate, 1),
+        "chunk": REPORT_CHUNK,
         "consumer_commands_per_s": round(consumer_rate, 1),
         "consumer_over_raw": round(consumer_rate / raw_rate, 3),
+        "consumer_over_raw_chunked": round(consumer_rate / chunked_rate, 3),
         "announced": len(announced),
         "stored": stored,
+        # CPU ms per command of each process (PostgreSQL with its backends), from /proc; "python" is
+        # the raw pipeline's process, "issues" the service's.
+        "raw_pipeline_cpu_ms_per_command": raw_cpu,
+        "raw_pipeline_chunked_cpu_ms_per_command": chunked_cpu,
+        "consumer_cpu_ms_per_command": consumer_cpu,
+        "cpu_ms_per_command_all": {
+            "raw_pipeline": round(sum(raw_cpu.values()), 3),
+            "raw_pipeline_chunked": round(sum(chunked_cpu.values()), 3),
+            "consumer": round(sum(consumer_cpu.values()), 3),
+        },
     }
 
 
@@ -507,6 +549,22 @@ def markdown(results: dict[str, Any]) -> str:
         ("raw pipeline: consume + insert_many + produce (commands/s)", c["raw_pipeline_commands_per_s"], ""),
         ("issues consumer (commands/s)", c["consumer_commands_per_s"], ">= 5000"),
         ("consumer / raw", c["consumer_over_raw"], ">= 0.7"),
+    ]
+    if "raw_pipeline_chunked_commands_per_s" in c:
+        rows += [
+            (
+                f"raw pipeline in the service's shape, concurrent chunks of {c['chunk']} (commands/s)",
+                c["raw_pipeline_chunked_commands_per_s"],
+                "",
+            ),
+            ("consumer / raw in the service's shape", c["consumer_over_raw_chunked"], ""),
+            (
+                "CPU per command, all processes: consumer / raw (ms)",
+                f"{c['cpu_ms_per_command_all']['consumer']} / {c['cpu_ms_per_command_all']['raw_pipeline']}",
+                "",
+            ),
+        ]
+    rows += [
         (
             "bare FastAPI GET (median req/s)",
             round(statistics.median(x["throughput_rps"] for x in g["bare_get"]), 1),

@@ -1,7 +1,8 @@
 """The per-batch flush on the real stack: a batch consumed again after a crash between its
 flush and its offset commit (the same records, partitions and offsets, in a process that
 remembers nothing) is counted once, and the records that follow it in the same batch are
-counted; the same event published again at a later offset changes nothing."""
+counted; the same event published again at a later offset changes nothing; a write whose
+answer is lost while the batch's other writes run beside it is retried whole, counted once."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import ConsumerRecord
+from pymongo.errors import AutoReconnect
 
+from snapfix_analytics.effects import CellDelta
 from snapfix_analytics.handlers import IssueEventsHandler
-from snapfix_analytics.repository import AnalyticsRepository
+from snapfix_analytics.repository import AnalyticsRepository, Doc
 from snapfix_shared.messages import IssueEvent
 from snapfix_shared.topics import Topic
 from tests.analytics_history import expected, make_history
@@ -86,3 +89,41 @@ async def test_a_batch_consumed_again_after_its_flush_is_counted_once(stack: Sta
     assert body["time_to_resolve"]["count"] == len(truth.durations("ttr", category))
     assert body["open_backlog"] == sum(n for (_gh, cat), n in truth.backlog.items() if cat == category)
     assert after_repeat["counts"] == body["counts"]
+
+
+class _AnswerLost(AnalyticsRepository):
+    """A store that applies the batch's first flush of hour windows and then loses its answer
+    (the connection drops after the write): the handler sees a transient failure, while the
+    minute, day and backlog cells, the projections and the clocks were written side by side."""
+
+    lost = 0
+
+    async def flush(self, collection: str, updates: list[tuple[CellDelta, dict[int, int]]]) -> dict[str, Doc | None]:
+        out = await super().flush(collection, updates)
+        if collection == "windows_1h" and not self.lost:
+            self.lost += 1
+            raise AutoReconnect("connection closed before the answer")
+        return out
+
+
+async def test_a_write_whose_answer_is_lost_is_retried_and_counted_once(stack: Stack) -> None:
+    category = f"rl{uuid4().hex[:8]}"
+    day = (datetime.now(UTC) - timedelta(days=4)).replace(hour=0, minute=0, second=0, microsecond=0)
+    history = make_history(4343, issues=40, categories=[category], day=day)
+    truth = expected(history.events)
+    want = truth.total(category)
+
+    settings = analytics_settings(stack, lateness_s=10 * 365 * 86400)
+    async with running_analytics(settings) as analytics:
+        state = analytics.app.state
+        repo = _AnswerLost(state.repo.db, topic=state.repo.topic)
+        handler = IssueEventsHandler(state.runtime, repo, state.cache, analytics.settings)
+        await handler.handle(_records(history.events))  # retried whole after the lost answer
+        body = await _counts(analytics, category, day)
+
+    assert repo.lost == 1
+    for measure in ("reported", "acknowledged", "resolved", "reopened", "rejected", "sla_breached"):
+        assert body["counts"][measure] == want[measure], (measure, body["counts"], want)
+    assert body["time_to_acknowledge"]["count"] == len(truth.durations("tta", category))
+    assert body["time_to_resolve"]["count"] == len(truth.durations("ttr", category))
+    assert body["open_backlog"] == sum(n for (_gh, cat), n in truth.backlog.items() if cat == category)

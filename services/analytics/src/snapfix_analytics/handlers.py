@@ -9,17 +9,20 @@ A batch goes through these steps, and is committed only after the last:
    projection and its partition's clock, both kept in memory between batches (read from
    the store only for what this process has not seen, and not for an issue newly reported
    earlier in the batch, or after a failure or a jump in a partition's offsets: another
-   consumer may have had it meanwhile);
+   consumer may have had it meanwhile). Step 3 runs while the claims of step 2 are being
+   written, as if none was claimed before (the common batch); when some were, nothing of
+   that first pass is kept and the batch is decided again with their ledger entries;
 4. write the decisions to the ledger (one insert); ids found there already keep their stored decision;
-5. advance the partition clocks, store the projections (one bulk write each);
-6. apply the increments (see ``repository``), first those of redelivered events one by
-   one, then the batch's new ones summed per cell, per collection: cells not stored yet in
-   one insert, the others one upsert each by ``_id`` (a few at a time), which answers with
-   the cell's new value;
-7. publish each changed cell once on ``analytics.issue-stats.v1`` and each event's public
-   form on ``analytics.issues-public.v1`` (a redelivery publishes them again: readers keep
-   the latest per key, or drop a repeated message id).
-Steps 2-7 are idempotent, so a transient failure retries them whole.
+5. then, at once (each only needs the ledger written first): advance the partition clocks,
+   store the projections, apply the increments (see ``repository``: first those of
+   redelivered events one by one, then the batch's new ones summed per cell, the
+   collections side by side: cells not stored yet in one insert, the others one upsert each
+   by ``_id``, a few at a time, which answers with the cell's new value), and publish each
+   event's public form on ``analytics.issues-public.v1``;
+6. publish each changed cell once on ``analytics.issue-stats.v1`` (a redelivery publishes
+   both streams again: readers keep the latest per key, or drop a repeated message id).
+Steps 2-6 are idempotent, so a transient failure retries them whole; the writes of step 5
+run in one task group, so a failed one ends its siblings before the retry starts.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, get_args
@@ -45,7 +48,7 @@ from snapfix_analytics import sketches
 from snapfix_analytics.cache import QueryCache
 from snapfix_analytics.config import AnalyticsSettings
 from snapfix_analytics.effects import CellDelta, Effect, IssueState, effects, event_time, public_event
-from snapfix_analytics.repository import AnalyticsRepository
+from snapfix_analytics.repository import AnalyticsRepository, together
 from snapfix_analytics.windows import PartitionClock
 from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
 from snapfix_shared.kafka import PublishFailed, header_map, publish_all
@@ -62,6 +65,7 @@ T = TypeVar("T")
 TRANSIENT = (ConnectionFailure, PublishFailed)
 WRITERS = 8  # concurrent cell updates per batch
 LEDGER_READS = 8  # concurrent ledger look-ups per batch (well under the connection pool)
+YIELD_EVERY = 256  # events decided between two yields to the event loop (the claims being written meanwhile)
 CACHED_ISSUES = 200_000  # projections kept in memory (least recently used go first)
 KNOWN_TYPES = frozenset(m.__name__ for m in get_args(get_args(IssueEvent)[0]))
 
@@ -113,9 +117,17 @@ class IssueEventsHandler:
         self._forget_moved(events)
         try:
             decided, progress = await self._decide(events)
-            await self._record(decided, progress)
-            touched = await self._apply(decided)
-            await self._publish(decided, touched)
+            await self._record(decided)
+            changed = [state for issue_id in progress.changed if (state := progress.states.get(issue_id)) is not None]
+            newest = {p: clock.newest for p, clock in progress.clocks.items() if clock.newest is not None}
+            writes: list[Coroutine[Any, Any, Any]] = [  # all need the ledger first, none needs another
+                self._apply(decided),
+                self.repo.advance_clocks(newest),
+                self.repo.save_states(changed, new=progress.new),
+                self._publish(Topic.ANALYTICS_ISSUES_PUBLIC, self._public(decided)),
+            ]
+            touched = (await together(writes, transient=TRANSIENT))[0]
+            await self._publish(Topic.ANALYTICS_ISSUE_STATS, self._stats(touched))
         except BaseException:
             self._forget_all()  # what the store holds is not known: read it again
             raise
@@ -128,16 +140,38 @@ class IssueEventsHandler:
     async def _decide(self, events: list[tuple[IssueEvent, Record]]) -> tuple[list[Decided], Progress]:
         """Each event's increments, in record order; events in the ledger keep their stored ones.
 
+        The batch is decided while its ids are being claimed, as if none was claimed before;
+        that pass is kept only when the claims confirm it (nothing of it is written before).
+        """
+        claims = [(e.message_id, r.partition, r.offset) for e, r in events]
+        claiming: list[Coroutine[Any, Any, Any]] = [self.repo.claim_ids(claims), self._decide_all(events, set(), {})]
+        seen_before, first = await together(claiming, transient=TRANSIENT)
+        if seen_before:  # a redelivery, or an event published again: decided anew with the ledger
+            stored = await self._ledger_entries([e.message_id for e, _ in events if e.message_id in seen_before])
+            decided, progress, failed = await self._decide_all(events, seen_before, stored)
+        else:
+            decided, progress, failed = first
+        for record, exc in failed:
+            await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
+        return decided, progress
+
+    async def _decide_all(
+        self, events: list[tuple[IssueEvent, Record]], seen_before: set[UUID], stored: dict[UUID, Doc]
+    ) -> tuple[list[Decided], Progress, list[tuple[Record, Exception]]]:
+        """The batch's decisions given the ids claimed before and their ledger entries; reads the
+        store, writes nothing. Also the events that cannot be counted (to dead-letter).
+
         A record seen before (a redelivery: same partition and offset) also restores the
         projection it left, so the events after it start from the right state; the same
         event published again elsewhere in the log changes nothing at all.
         """
-        seen_before = await self.repo.claim_ids([(e.message_id, r.partition, r.offset) for e, r in events])
-        stored = await self._ledger_entries([e.message_id for e, _ in events if e.message_id in seen_before])
         progress = Progress()
         await self._load_states(events, progress, seen_before)
         decided: list[Decided] = []
-        for event, record in events:
+        failed: list[tuple[Record, Exception]] = []
+        for position, (event, record) in enumerate(events):
+            if position % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the claims' insert commands go out meanwhile
             partition = record.partition
             if partition not in progress.clocks:
                 newest = self.clocks[partition] if partition in self.clocks else await self.repo.clock(partition)
@@ -169,14 +203,14 @@ class IssueEventsHandler:
                 effect = effects(event, before, clock, self.lateness, self.secret)
             except Exception as exc:  # a bug or an impossible event fails the same way every time: poison
                 log.exception("issue event %s cannot be counted", event.message_id)
-                await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
+                failed.append((record, exc))
                 continue
             clock.observe(event_time(event))
             progress.states[event.issue_id] = effect.state
             if effect.state != before:  # a comment or a follow leaves the projection as stored: no write
                 progress.changed.add(event.issue_id)
             decided.append(_decided(event, record, effect))
-        return decided, progress
+        return decided, progress, failed
 
     async def _load_states(
         self, events: list[tuple[IssueEvent, Record]], progress: Progress, seen_before: set[UUID]
@@ -243,8 +277,8 @@ class IssueEventsHandler:
         found = await asyncio.gather(*(read(i) for i in ids))
         return {i: doc for i, doc in zip(ids, found, strict=True) if doc is not None}
 
-    async def _record(self, decided: list[Decided], progress: Progress) -> None:
-        """Ledger first, so a decision is never taken twice; then clocks and projections."""
+    async def _record(self, decided: list[Decided]) -> None:
+        """The ledger, before anything else of the batch is written, so a decision is never taken twice."""
         new = [d for d in decided if not d.redelivered]
         raced = await self.repo.claim([_ledger_entry(d) for d in new])
         for d in new:
@@ -253,11 +287,6 @@ class IssueEventsHandler:
                 entry = await self.repo.ledger(d.event.message_id)
                 assert entry is not None
                 decided[decided.index(d)] = _from_ledger(d.event, d.record, expanded(entry, d.event, self.secret))
-        await self.repo.advance_clocks(
-            {partition: clock.newest for partition, clock in progress.clocks.items() if clock.newest is not None}
-        )
-        changed = [state for issue_id in progress.changed if (state := progress.states.get(issue_id)) is not None]
-        await self.repo.save_states(changed, new=progress.new)
 
     async def _apply(self, decided: list[Decided]) -> dict[tuple[str, str], Doc | None]:
         touched: dict[tuple[str, str], Doc | None] = {}
@@ -269,9 +298,10 @@ class IssueEventsHandler:
         by_collection: dict[str, list[tuple[CellDelta, dict[int, int]]]] = {}
         for cell, last in per_cell.values():
             by_collection.setdefault(cell.collection, []).append((cell, last))
-        # One collection after the other: concurrent writers only queue on the embedded store's one database file.
-        for collection, updates in by_collection.items():
-            for key, doc in (await self.repo.flush(collection, updates)).items():
+        # The collections side by side (on SQLite their writers only queue on its one database file).
+        flushed = await together([self.repo.flush(c, updates) for c, updates in by_collection.items()])
+        for collection, docs in zip(by_collection, flushed, strict=True):
+            for key, doc in docs.items():
                 touched[(collection, key)] = doc
         # Cells updated (not created) by this batch, or applied before: their current value, one read per collection.
         unknown: dict[str, list[str]] = {}
@@ -283,25 +313,18 @@ class IssueEventsHandler:
                 touched[(collection, key)] = value
         return touched
 
-    async def _publish(self, decided: list[Decided], touched: dict[tuple[str, str], Doc | None]) -> None:
+    def _stats(self, touched: dict[tuple[str, str], Doc | None]) -> list[tuple[Message, Context]]:
         context = otel_context.get_current()
-        stats: list[tuple[Message, Context]] = []
-        for (collection, _key), doc in touched.items():
-            message = stats_message(collection, doc)
-            if message is not None:
-                stats.append((message, context))
-        public: list[tuple[Message, Context]] = [
-            (d.public, propagate.extract(header_map(d.record))) for d in decided if d.public is not None
-        ]
-        for topic, messages in ((Topic.ANALYTICS_ISSUE_STATS, stats), (Topic.ANALYTICS_ISSUES_PUBLIC, public)):
-            if messages:
-                await publish_all(
-                    self.runtime.broker,
-                    topic,
-                    messages,
-                    source=self.runtime.source,
-                    timeout_s=self.runtime.publish_timeout_s,
-                )
+        stats = (stats_message(collection, doc) for (collection, _key), doc in touched.items())
+        return [(message, context) for message in stats if message is not None]
+
+    def _public(self, decided: list[Decided]) -> list[tuple[Message, Context]]:
+        return [(d.public, propagate.extract(header_map(d.record))) for d in decided if d.public is not None]
+
+    async def _publish(self, topic: Topic, messages: list[tuple[Message, Context]]) -> None:
+        if messages:
+            run = self.runtime
+            await publish_all(run.broker, topic, messages, source=run.source, timeout_s=run.publish_timeout_s)
 
     async def _parse(self, record: Record) -> IssueEvent | None:
         # A type newer than this service is not counted, and not lost: it stays in the log.

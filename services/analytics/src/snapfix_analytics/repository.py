@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
@@ -43,10 +43,13 @@ INSERT_CHUNK = 200
 # nothing more until it restarts (measured: 45 pass, 50 hang). Well under that, with room for
 # the other services' commands on the same server.
 UPDATE_CHUNK = 16
+INSERT_WRITERS = 4  # insert commands of one call at once (one connection of the store's pool each)
 CELL_READS = 8  # concurrent reads of cells by _id (one connection of the store's pool each)
-CELL_WRITES = 8  # concurrent cell updates (two connections of the store's pool each)
+# Concurrent cell updates, all collections together (two connections of the store's pool each).
+CELL_WRITES = 8
 STORED_CELLS = 200_000  # cell keys remembered as stored, least recently used go first
 Doc = dict[str, Any]
+T = TypeVar("T")
 
 
 def area_filter(prefix: str | None) -> Doc:
@@ -58,6 +61,7 @@ class AnalyticsRepository:
     def __init__(self, db: AsyncDatabase[Doc], *, topic: str) -> None:
         self.db, self.topic = db, topic
         self._stored: OrderedDict[str, None] = OrderedDict()  # cell keys known to be stored (see ``flush``)
+        self._cell_writes = asyncio.Semaphore(CELL_WRITES)  # shared by the collections flushed side by side
 
     # -- the ledger -------------------------------------------------------------------------
 
@@ -84,17 +88,24 @@ class AnalyticsRepository:
         return {UUID(i) for i in await self._insert_keys(collection, docs)}
 
     async def _insert_keys(self, collection: str, docs: list[Doc]) -> set[str]:
-        """Insert ``docs`` (string ``_id``s, a few commands); return the ``_id``s that were there already."""
+        """Insert ``docs`` (string ``_id``s, a few commands at once); return the ``_id``s that were there already."""
+        gate = asyncio.Semaphore(INSERT_WRITERS)
+
+        async def insert(chunk: list[Doc]) -> set[str]:
+            async with gate:
+                try:
+                    await self.db[collection].insert_many(chunk, ordered=False)
+                except BulkWriteError as exc:
+                    errors = exc.details.get("writeErrors", [])
+                    if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                        raise
+                    return {chunk[e["index"]]["_id"] for e in errors}
+            return set()
+
+        chunks = [docs[start : start + INSERT_CHUNK] for start in range(0, len(docs), INSERT_CHUNK)]
         there: set[str] = set()
-        for start in range(0, len(docs), INSERT_CHUNK):
-            chunk = docs[start : start + INSERT_CHUNK]
-            try:
-                await self.db[collection].insert_many(chunk, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                there |= {chunk[e["index"]]["_id"] for e in errors}
+        for found in await together([insert(chunk) for chunk in chunks]):
+            there |= found
         return there
 
     async def _bulk(self, collection: str, ops: list[Any]) -> None:
@@ -232,7 +243,7 @@ class AnalyticsRepository:
         """One upsert per cell, a few at a time, each answering with the cell after it (the value
         the stream publishes: no read afterwards); see ``flush``."""
         target = self.db[collection]
-        gate = asyncio.Semaphore(CELL_WRITES)
+        gate = self._cell_writes
 
         async def one(cell: CellDelta, last: dict[int, int]) -> Doc | None:
             update: Doc = {
@@ -251,7 +262,7 @@ class AnalyticsRepository:
                         {"_id": cell.key}, update, return_document=ReturnDocument.AFTER
                     )
 
-        docs = await asyncio.gather(*(one(cell, last) for cell, last in updates))
+        docs = await together([one(cell, last) for cell, last in updates])
         out: dict[str, Doc | None] = {}
         for (cell, _last), doc in zip(updates, docs, strict=True):
             out[cell.key] = doc
@@ -297,6 +308,20 @@ class AnalyticsRepository:
         if category:
             query["category"] = category
         return await self.db[collection].find(query).to_list(None)
+
+
+async def together(calls: list[Coroutine[Any, Any, T]], *, transient: tuple[type[BaseException], ...] = ()) -> list[T]:
+    """Await ``calls`` at once, results in order. When one fails, the others are cancelled and
+    waited for (no write of this attempt still runs when it is retried), and its exception is
+    raised as it is, not in a group: retries go by its type, and a ``transient`` one never
+    hides one that is not."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as failed:
+        lasting = [e for e in failed.exceptions if not isinstance(e, transient)]
+        raise (lasting or list(failed.exceptions))[0] from None
+    return [task.result() for task in tasks]
 
 
 def _state_doc(state: IssueState) -> Doc:

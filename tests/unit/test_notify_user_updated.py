@@ -12,8 +12,8 @@ import pytest
 from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.consumers import UserEventsHandler
 from snapfix_notify.dispatch import Dispatcher, new_delivery
-from snapfix_notify.handlers import UserEventsHandler
 from snapfix_notify.models import Contact
 from snapfix_notify.repository import state_stamp
 from snapfix_notify.templates import Renderer

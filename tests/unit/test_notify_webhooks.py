@@ -17,11 +17,11 @@ from uuid_utils.compat import uuid7
 
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.webhooks import api
-from snapfix_notify.webhooks.handlers import deliveries_for, delivery_id
 from snapfix_notify.webhooks.models import WebhookEndpoint
 from snapfix_notify.webhooks.payloads import matches, payload
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy, outcome
 from snapfix_notify.webhooks.sender import WebhookSender
+from snapfix_notify.webhooks.service import deliveries_for, delivery_id
 from snapfix_notify.webhooks.signing import new_secret, signed_headers
 from snapfix_shared.messages import (
     IssueAssigned,

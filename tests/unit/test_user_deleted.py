@@ -21,7 +21,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.erasure import OWNER_DELETED, OwnerErasure, register
 from snapfix_media.issue_photos import blob_keys
 from snapfix_media.models import Media
-from snapfix_notify.handlers import UserEventsHandler
+from snapfix_notify.consumers import UserEventsHandler
 from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, Message, UserDeleted, UserRegistered
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime

@@ -22,12 +22,11 @@ import orjson
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
 from snapfix_notify import preferences
 from snapfix_notify.models import Notification, Watch
-from snapfix_notify.repository import Feed, PersonalData, Preferences, Watches
+from snapfix_notify.repository import Feed, PersonalData, Preferences, StoreError, Watches
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
 from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow
@@ -165,7 +164,7 @@ async def feed(
     try:
         items = await repo.page(user, before=before, limit=limit + 1)
         unread = await repo.unread(user)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Notifications cannot be read right now.") from exc
     more = len(items) > limit
     items = items[:limit]
@@ -180,7 +179,7 @@ async def feed(
 async def read_all(user: UserDep, request: Request) -> dict[str, int]:
     try:
         marked = await _state(request).feed.read_all(user, utcnow())
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Notifications cannot be changed right now.") from exc
     return {"marked": marked}
 
@@ -189,7 +188,7 @@ async def read_all(user: UserDep, request: Request) -> dict[str, int]:
 async def read_one(notification_id: str, user: UserDep, request: Request) -> Response:
     try:
         found = await _state(request).feed.read(user, notification_id, utcnow())
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Notifications cannot be changed right now.") from exc
     if found is None:  # someone else's is "not found" too: ids are not confirmed to others
         raise Problem(404, "Not Found", f"No notification {notification_id}.")
@@ -212,7 +211,7 @@ async def get_preferences(user: UserDep, request: Request) -> PreferencesOut:
     repo: Preferences = _state(request).preferences
     try:
         return _preferences_out(await repo.get(user))
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Preferences cannot be read right now.") from exc
 
 
@@ -228,7 +227,7 @@ async def put_preferences(body: PreferencesBody, user: UserDep, request: Request
                 422, "Unprocessable Content", str(exc), extra={"errors": [{"field": "moments", "message": str(exc)}]}
             ) from exc
         await repo.put(user, updated, utcnow())
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Preferences cannot be changed right now.") from exc
     return _preferences_out(updated)
 
@@ -261,7 +260,7 @@ async def create_watch(body: WatchBody, user: UserDep, request: Request) -> Watc
         if len(await repo.of_user(user)) >= MAX_WATCHES:
             raise Problem(409, "Conflict", f"A user may watch at most {MAX_WATCHES} areas.")
         await repo.create(watch)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Watches cannot be saved right now.") from exc
     return WatchOut.of(watch)
 
@@ -270,7 +269,7 @@ async def create_watch(body: WatchBody, user: UserDep, request: Request) -> Watc
 async def list_watches(user: UserDep, request: Request) -> WatchList:
     try:
         return WatchList(items=[WatchOut.of(w) for w in await _state(request).watches.of_user(user)])
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Watches cannot be read right now.") from exc
 
 
@@ -278,7 +277,7 @@ async def list_watches(user: UserDep, request: Request) -> WatchList:
 async def delete_watch(watch_id: UUID, user: UserDep, request: Request) -> Response:
     try:
         deleted = await _state(request).watches.delete(user, watch_id)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Watches cannot be changed right now.") from exc
     if not deleted:
         raise Problem(404, "Not Found", f"No watch {watch_id}.")
@@ -299,7 +298,7 @@ async def export(user_id: str, viewer: SignedInDep, request: Request) -> Respons
     try:
         found = await PersonalData().export(user_id, EXPORT_LIMIT)
         devices = await request.app.state.webhooks.devices.of_user(user_id)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("The user's data cannot be read right now.") from exc
     found["devices"] = [
         d.model_dump(mode="json", include={"device_id", "platform", "created_at", "updated_at"}) for d in devices
@@ -351,7 +350,7 @@ async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=1
             except ValueError as exc:
                 raise Problem(400, "Bad Request", str(exc)) from exc
             await state.preferences.put(user, updated, utcnow())
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Preferences cannot be changed right now.") from exc
     return {"unsubscribed": moment or "all"}
 

@@ -13,16 +13,16 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_notify import api, handlers, webhooks
+from snapfix_notify import api, consumers, webhooks
 from snapfix_notify.cache import ContactCache
 from snapfix_notify.channels import Channel
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import DEV_UNSUBSCRIBE_SECRET, NotifySettings
-from snapfix_notify.dispatch import Dispatcher
+from snapfix_notify.dispatch import Deliveries, Dispatcher
 from snapfix_notify.inapp import InAppChannel
 from snapfix_notify.mail import EmailChannel
 from snapfix_notify.models import DOCUMENTS
-from snapfix_notify.repository import Contacts, Deliveries, DigestItems, Feed, Issues, Preferences, Watches
+from snapfix_notify.repository import Contacts, DigestItems, Feed, Issues, Preferences, Watches
 from snapfix_notify.sweeps import Sweeps
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
@@ -60,8 +60,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         renderer=Renderer(app_name=settings.app_name, link_seal=LinkSeal(settings.link_seal_key)),
         tokens=tokens,
     )
-    users = handlers.UserEventsHandler(runtime, dispatcher, contacts, group=settings.notify_users_group)
-    issue_events = handlers.IssueEventsHandler(
+    users = consumers.UserEventsHandler(runtime, dispatcher, contacts, group=settings.notify_users_group)
+    issue_events = consumers.IssueEventsHandler(
         runtime,
         dispatcher,
         contacts=contacts,
@@ -73,7 +73,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         web_base_url=settings.web_base_url,
         group=settings.notify_issues_group,
     )
-    handlers.register(runtime, users, issue_events, settings)
+    consumers.register(runtime, users, issue_events, settings)
     sweeps = Sweeps(
         settings, dispatcher, issues=issues, contacts=contacts, preferences=prefs, watches=watches, digests=digests
     )

@@ -28,11 +28,11 @@ from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 from pydantic import SecretStr
-from pymongo.errors import PyMongoError
 
 from snapfix_notify.channels import Notice, PermanentDeliveryError, TransientDeliveryError
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.devices import Device, DeviceRepository, Platform
+from snapfix_notify.repository import StoreError
 from snapfix_notify.webhooks.policy import outcome
 from snapfix_notify.webhooks.sender import WebhookSender
 
@@ -308,7 +308,7 @@ class PushChannel:
     async def deliver(self, notice: Notice) -> None:
         try:
             devices = await self.devices.of_user(notice.recipient_id)
-        except PyMongoError as exc:
+        except StoreError as exc:
             raise TransientDeliveryError(f"devices cannot be read: {exc}") from exc
         if not devices:
             raise PermanentDeliveryError("no registered device")
@@ -339,5 +339,5 @@ class PushChannel:
     async def _forget(self, device: Device) -> None:
         try:
             await self.devices.remove(device.user_id, device.device_id)
-        except PyMongoError:
+        except StoreError:
             log.warning("could not forget the gone device %s of %s", device.device_id, device.user_id)

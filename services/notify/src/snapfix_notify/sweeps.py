@@ -15,15 +15,13 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from pymongo.errors import PyMongoError
-
 from snapfix_notify import rules
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.dispatch import Dispatcher, new_delivery
-from snapfix_notify.handlers import facts_of
 from snapfix_notify.models import Delivery, Watch
 from snapfix_notify.preferences import EMAIL, channels_for
-from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, Watches
+from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, StoreError, Watches
+from snapfix_notify.service import facts_of
 from snapfix_shared.messages.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -66,7 +64,7 @@ class Sweeps:
         while True:
             try:
                 await sweep()
-            except PyMongoError as exc:
+            except StoreError as exc:
                 log.warning("sweep %s: store unavailable (%s)", getattr(sweep, "__name__", sweep), exc)
             except Exception:
                 log.exception("sweep failed")

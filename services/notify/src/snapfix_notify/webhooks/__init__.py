@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from snapfix_notify import devices_api
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.devices import Device, DeviceRepository
-from snapfix_notify.webhooks import api, handlers
+from snapfix_notify.devices import api as devices_api
+from snapfix_notify.webhooks import api, consumers
 from snapfix_notify.webhooks.dispatcher import Dispatcher
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy
@@ -102,8 +102,8 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
     # The notification consumers may push until they stopped.
     runtime.after_stop.append(transport.close)
 
-    handler = handlers.WebhookEventsHandler(runtime, endpoints, deliveries, dispatcher, group=settings.webhooks_group)
-    handlers.register(runtime, handler, group=settings.webhooks_group, batch=settings.events_batch)
+    handler = consumers.WebhookEventsHandler(runtime, endpoints, deliveries, dispatcher, group=settings.webhooks_group)
+    consumers.register(runtime, handler, group=settings.webhooks_group, batch=settings.events_batch)
     app.include_router(api.router)
     app.include_router(devices_api.router)
     part = WebhooksPart(settings, endpoints, deliveries, devices, dispatcher, push, transport)

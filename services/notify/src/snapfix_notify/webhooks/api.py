@@ -12,13 +12,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
-from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.payloads import ALL, PUBLISHED_TYPES
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
+from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository, StoreError
 from snapfix_notify.webhooks.signing import new_secret
 from snapfix_notify.webhooks.targets import TargetPolicy
 from snapfix_shared.messages.base import utcnow
@@ -115,7 +114,7 @@ def _repos(request: Request) -> tuple[NotifySettings, EndpointRepository, Delive
 async def _endpoint(repo: EndpointRepository, endpoint_id: UUID) -> WebhookEndpoint:
     try:
         endpoint = await repo.get(endpoint_id)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be read right now.") from exc
     if endpoint is None:
         raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
@@ -141,7 +140,7 @@ async def create_endpoint(body: NewEndpoint, admin: AdminDep, request: Request) 
     )
     try:
         await endpoints.create(endpoint)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be stored right now.") from exc
     return CreatedEndpoint(**EndpointView.of(endpoint).model_dump(), secret=endpoint.secret)
 
@@ -151,7 +150,7 @@ async def list_endpoints(_admin: AdminDep, request: Request) -> list[EndpointVie
     _, endpoints, _ = _repos(request)
     try:
         return [EndpointView.of(e) for e in await endpoints.all()]
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be read right now.") from exc
 
 
@@ -168,7 +167,7 @@ async def delete_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request)
         deleted = await endpoints.delete(endpoint_id)
         # One a consumer batch records meanwhile (it read the endpoint before) is cancelled when due.
         await log.delete_of(endpoint_id)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be changed right now.") from exc
     if not deleted:
         raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
@@ -180,7 +179,7 @@ async def enable_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request)
     _, endpoints, _ = _repos(request)
     try:
         endpoint = await endpoints.enable(endpoint_id)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be changed right now.") from exc
     if endpoint is None:
         raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
@@ -199,7 +198,7 @@ async def deliveries(
     await _endpoint(endpoints, endpoint_id)
     try:
         page = await log.page(endpoint_id, before=cursor, limit=limit + 1)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("The delivery log cannot be read right now.") from exc
     more = len(page) > limit
     page = page[:limit]

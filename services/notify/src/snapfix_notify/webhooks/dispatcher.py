@@ -25,7 +25,6 @@ from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from prometheus_client import Counter
-from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 from uuid_utils.compat import uuid7
 
@@ -34,7 +33,7 @@ from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.webhooks.failures import failure_event
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy, outcome
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
+from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository, StoreError
 from snapfix_notify.webhooks.sender import Attempt, WebhookSender
 from snapfix_shared.kafka import PublishFailed
 from snapfix_shared.messages import NotificationFailed
@@ -129,7 +128,7 @@ class Dispatcher:
                 continue
             try:
                 started = await self._start_due(free)
-            except (PyMongoError, RedisError) as exc:
+            except (StoreError, RedisError) as exc:
                 log.warning("webhook deliveries cannot be read: %s", exc)
                 started = 0
             if not started:
@@ -189,7 +188,7 @@ class Dispatcher:
             for step_id, delivery in await self._call(self.deliveries.unannounced, 100):
                 if not await self._announce(step_id, delivery):
                     return
-        except PyMongoError as exc:
+        except StoreError as exc:
             log.warning("unannounced webhook failures cannot be read: %s", exc)
 
     async def _announce(self, step_id: str, delivery: WebhookDelivery) -> bool:
@@ -250,7 +249,7 @@ class Dispatcher:
             at = now()
             result = await self.sender.send(endpoint.url, endpoint.secret, delivery.id, delivery.body)
             await self._record(delivery, endpoint, at, result)
-        except (PyMongoError, RedisError) as exc:  # the lease lapses and the delivery is due again
+        except (StoreError, RedisError) as exc:  # the lease lapses and the delivery is due again
             log.warning("webhook delivery %s not recorded: %s", delivery.id, exc)
         except Exception:
             log.exception("webhook delivery %s failed unexpectedly", delivery.id)

@@ -8,9 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
+
+StoreError = PyMongoError  # the store's failures, as the rest of the part names them
 
 DUPLICATE_KEY = 11000
 INSERT_CHUNK = 50

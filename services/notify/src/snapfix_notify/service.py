@@ -1,29 +1,19 @@
-"""Subscribers of ``users.events.v1`` and ``issues.events.v1``: keep notify's own projection,
-decide who hears what, record the deliveries, then commit.
+"""What notify does with the events it follows, whoever delivers them (the consumers in
+``consumers.py``): keep its own projection, decide who hears what, record the deliveries.
 
-For each event, its deliveries are recorded *before* the projection takes the event in,
-so a redelivered event (the projection already updated) still finds them recorded, and
-the batch is committed only after both. Records that are not JSON, or relevant events
-that do not validate, go to the dead-letter topic; types notify does not follow are skipped.
-Store failures are retried with backoff; past the deadline the batch is not committed.
+No Kafka here: the consumers parse the records, call these, retry what failed transiently
+and commit. For each issue event, its deliveries are recorded *before* the projection takes
+the event in, so a redelivered event (the projection already updated) still finds them recorded.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial, update_wrapper
 from typing import Any
 from uuid import UUID
 
-from aiokafka import ConsumerRecord
-from pymongo.errors import ConnectionFailure
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from snapfix_notify import rules
-from snapfix_notify.config import NotifySettings
 from snapfix_notify.devices import DeviceRepository
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
@@ -31,10 +21,7 @@ from snapfix_notify.preferences import EMAIL, channels_for
 from snapfix_notify.projection import project_issue_event
 from snapfix_notify.repository import Contacts, DigestItems, Issues, PersonalData, Preferences, Watches, state_stamp
 from snapfix_shared import geo
-from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.messages import (
-    ISSUE_EVENTS,
-    USER_EVENTS,
     EmailVerificationRequested,
     IssueAssigned,
     IssueEdited,
@@ -51,31 +38,12 @@ from snapfix_shared.messages import (
     UserUpdated,
 )
 from snapfix_shared.messages.base import utcnow
-from snapfix_shared.redis_client import RedisBusy
-from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
-Record = ConsumerRecord[Any, Any]
-TRANSIENT = (ConnectionFailure, RedisConnectionError, RedisTimeoutError, RedisBusy)
-ISSUE_TYPES = frozenset(
-    {"IssueReported", "IssueStatusChanged", "IssueCommented", "IssueFollowed", "IssueAssigned", "IssueEdited"}
-)
 PROJECTED = (IssueReported, IssueStatusChanged, IssueAssigned, IssueEdited, IssueFollowed)
-USER_TYPES = frozenset(
-    {
-        "UserRegistered",
-        "EmailVerificationRequested",
-        "UserEmailVerified",
-        "PasswordResetRequested",
-        "RegistrationAttempted",
-        "UserUpdated",
-        "UserDeleted",
-    }
-)
 
 
-class UserEventsHandler:
+class UserEvents:
     """Contacts, and the account emails (``EmailVerificationRequested``, ``PasswordResetRequested``,
     ``RegistrationAttempted``) asked for. Their links stay sealed in the delivery: the renderer opens them.
 
@@ -91,22 +59,16 @@ class UserEventsHandler:
 
     def __init__(
         self,
-        runtime: Runtime,
         dispatcher: Dispatcher,
         contacts: Contacts,
         *,
-        group: str,
         personal: PersonalData | None = None,
         devices: DeviceRepository | None = None,
     ) -> None:
-        self.consumer = BatchConsumer(runtime, group, USER_EVENTS, TRANSIENT, USER_TYPES)
         self.dispatcher, self.contacts = dispatcher, contacts
         self.personal, self.devices = personal or PersonalData(), devices or DeviceRepository()
 
-    async def handle(self, records: Sequence[Record]) -> None:
-        await self.consumer.apply_each(records, self._apply)
-
-    async def _apply(self, event: UserEvent) -> None:
+    async def apply(self, event: UserEvent) -> None:
         user_id = str(event.user_id)
         if isinstance(event, UserDeleted):
             await self._erase(user_id)
@@ -171,10 +133,11 @@ class UserEventsHandler:
         await self.dispatcher.contact_known(user_id)
 
 
-class IssueEventsHandler:
+class IssueEvents:
+    """Who hears of an issue event, on which channel; area watchers of a new report; the projection."""
+
     def __init__(
         self,
-        runtime: Runtime,
         dispatcher: Dispatcher,
         *,
         contacts: Contacts,
@@ -183,32 +146,23 @@ class IssueEventsHandler:
         watches: Watches,
         digests: DigestItems,
         base_url: str,
-        group: str,
         web_base_url: str | None = None,
     ) -> None:
-        self.consumer = BatchConsumer(runtime, group, ISSUE_EVENTS, TRANSIENT, ISSUE_TYPES)
         self.dispatcher, self.contacts, self.issues = dispatcher, contacts, issues
         self.preferences, self.watches, self.digests, self.base_url = preferences, watches, digests, base_url
         self.web_base_url = web_base_url  # links open the web app when set
 
-    async def handle(self, records: Sequence[Record]) -> None:
-        batch = _Batch()
-        # Named as _apply itself: the retry counter keeps its operation label.
-        apply = update_wrapper(partial(self._apply, batch=batch), self._apply)
-        await self.consumer.apply_each(records, apply)
-        await self.consumer.retry(self._flush, batch)  # before the commit
-
-    async def _flush(self, batch: _Batch) -> None:
+    async def flush(self, batch: Batch) -> None:
         # A retried event may have added its deliveries twice: each is recorded once.
         await self.dispatcher.record(list({d.id: d for d in batch.deliveries}.values()))
         batch.deliveries = []
 
-    async def _view(self, issue_id: UUID, batch: _Batch) -> IssueView | None:
+    async def _view(self, issue_id: UUID, batch: Batch) -> IssueView | None:
         if issue_id not in batch.views:
             batch.views[issue_id] = await self.issues.get(issue_id)
         return batch.views[issue_id]
 
-    async def _apply(self, event: IssueEvent, batch: _Batch) -> None:
+    async def apply(self, event: IssueEvent, batch: Batch) -> None:
         prefs = batch.prefs
         view = await self._view(event.issue_id, batch)
         facts = facts_of(view, str(event.issue_id)) if view else None
@@ -228,7 +182,7 @@ class IssueEventsHandler:
         batch.deliveries += deliveries
         if isinstance(event, PROJECTED):
             # Recorded before the projection takes the event in: a redelivery plans from the old view.
-            await self._flush(batch)
+            await self.flush(batch)
             await self._project(event)
             batch.views.pop(event.issue_id, None)
 
@@ -297,7 +251,7 @@ class IssueEventsHandler:
 
 
 @dataclass
-class _Batch:
+class Batch:
     """What one consumed batch reads once (views, preferences) and records at once (deliveries).
 
     Deliveries of events that leave the projection alone (comments) are recorded together,
@@ -326,26 +280,4 @@ def facts_of(view: IssueView, issue_id: str) -> rules.IssueFacts:
         reporter_id=view.reporter_id,
         status=view.status,
         followers=tuple(view.followers),
-    )
-
-
-def register(runtime: Runtime, users: UserEventsHandler, issues: IssueEventsHandler, settings: NotifySettings) -> None:
-    subscribe_batches(
-        runtime.broker,
-        Topic.USERS_EVENTS,
-        group=settings.notify_users_group,
-        handle=users.handle,
-        max_records=settings.events_batch,
-        title="notify-users",
-        description="Keeps notify's contacts; sends the verification emails accounts ask for.",
-    )
-
-    subscribe_batches(
-        runtime.broker,
-        Topic.ISSUES_EVENTS,
-        group=settings.notify_issues_group,
-        handle=issues.handle,
-        max_records=settings.events_batch,
-        title="notify-issues",
-        description="Keeps notify's view of reports; records who is told what, on which channel.",
     )

@@ -1,4 +1,4 @@
-"""The push device registry: each user's registered phones (platform and push token).
+"""Queries on the push device registry: each user's registered phones (platform and push token).
 
 A user registers a device under an id of the app's choosing (``PUT /v1/me/devices/{id}``,
 an upsert); one push token belongs to one user at a time, so a phone handed over stops
@@ -8,28 +8,11 @@ receiving its former owner's notifications as soon as the new owner registers it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from beanie import Document
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING
 
-Platform = Literal["fcm", "apns"]
-
-
-class Device(Document):
-    """One user's phone. ``_id`` is ``<user id>:<device id>``. Intended shard key: ``{user_id}``."""
-
-    id: str  # type: ignore[assignment]
-    user_id: str
-    device_id: str
-    platform: Platform
-    token: str
-    created_at: datetime
-    updated_at: datetime
-
-    class Settings:
-        name = "push_devices"
-        indexes: ClassVar = [IndexModel([("user_id", 1), ("device_id", 1)]), IndexModel([("token", 1)])]
+from snapfix_notify.devices.models import Device, Platform
 
 
 def device_key(user_id: str, device_id: str) -> str:

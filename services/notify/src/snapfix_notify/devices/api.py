@@ -11,9 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo.errors import PyMongoError
 
-from snapfix_notify.devices import Device, DeviceRepository, Platform
+from snapfix_notify.devices.models import Device, Platform
+from snapfix_notify.devices.repository import DeviceRepository
+from snapfix_notify.repository import StoreError
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.viewer import UserIdDep
@@ -57,7 +58,7 @@ async def register_device(
 ) -> DeviceView:
     try:
         device = await _repo(request).register(user, device_id, body.platform, body.token, utcnow())
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Devices cannot be registered right now.") from exc
     return DeviceView.of(device)
 
@@ -66,7 +67,7 @@ async def register_device(
 async def list_devices(user: UserDep, request: Request) -> list[DeviceView]:
     try:
         return [DeviceView.of(d) for d in await _repo(request).of_user(user)]
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Devices cannot be read right now.") from exc
 
 
@@ -74,7 +75,7 @@ async def list_devices(user: UserDep, request: Request) -> list[DeviceView]:
 async def remove_device(device_id: DeviceIdPath, user: UserDep, request: Request) -> Response:
     try:
         removed = await _repo(request).remove(user, device_id)
-    except PyMongoError as exc:
+    except StoreError as exc:
         raise ServiceUnavailable("Devices cannot be changed right now.") from exc
     if not removed:
         raise Problem(404, "Not Found", f"No device {device_id}.")

@@ -31,15 +31,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
-from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from snapfix_notify.channels import Channel, Notice, PermanentDeliveryError, TransientDeliveryError
 from snapfix_notify.claims import DueQueue, finish_or_cut
 from snapfix_notify.config import NotifySettings
+from snapfix_notify.dispatch.repository import Deliveries
 from snapfix_notify.models import Contact, Delivery
 from snapfix_notify.preferences import ACCOUNT, EMAIL
-from snapfix_notify.repository import Contacts, Deliveries
+from snapfix_notify.repository import Contacts, StoreError
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
 from snapfix_shared.kafka import PublishFailed, publish
@@ -170,7 +170,7 @@ class Dispatcher:
                     await self.rebuild()
                 if free > 0:
                     keys = await self.queue.take(time.time(), self.settings.lease_s, min(free, step))
-            except (PyMongoError, RedisError) as exc:
+            except (StoreError, RedisError) as exc:
                 log.warning("due notifications cannot be read: %s", exc)
             if keys:
                 self._busy += len(keys)
@@ -185,7 +185,7 @@ class Dispatcher:
     async def _send_batch(self, keys: Sequence[tuple[str, float]]) -> None:
         try:
             await self.send(keys)
-        except (PyMongoError, RedisError) as exc:  # the leases lapse and the keys are due again
+        except (StoreError, RedisError) as exc:  # the leases lapse and the keys are due again
             log.warning("deliveries %s...: store unavailable (%s)", keys[0][0], exc)
         except Exception:
             log.exception("deliveries %s...: unexpected failure", keys[0][0])
@@ -278,7 +278,7 @@ class Dispatcher:
                 await self._later(delivery, now, str(exc), not_before_s=exc.retry_after_s)
         except PermanentDeliveryError as exc:
             await self._give_up(delivery, "skipped" if "no email address" in str(exc) else "failed", str(exc))
-        except (PyMongoError, RedisError):
+        except (StoreError, RedisError):
             raise  # the lease lapses and it is tried again
         except Exception as exc:  # a template or data bug fails the same way every time
             log.exception("delivery %s cannot be built", key)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from snapfix_media import purge
 from snapfix_media.config import MediaSettings
+from snapfix_media.consumers import subscribe_cdn_purge
 from snapfix_shared.messages import MediaDeleted, MediaRejected, Message
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
@@ -63,7 +64,7 @@ async def purger(stack: Stack, receiver: Receiver) -> AsyncIterator[None]:
         cdn_purge_url=f"http://127.0.0.1:{receiver.port}/purge{{path}}",
     )
     runtime = Runtime("media-purge-test", settings)
-    assert purge.install(runtime, settings) is not None
+    assert subscribe_cdn_purge(runtime, settings) is not None
     await runtime.broker.start()
     yield
     await runtime.broker.stop()

@@ -12,9 +12,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from uuid_utils.compat import uuid7
 
-from snapfix_media.issue_photos import blob_keys
 from snapfix_media.models import Media, MediaStatus, UploadSlot
 from snapfix_media.repository import MediaRepository
+from snapfix_media.service import blob_keys
 from snapfix_media.storage import BlobStore, GridFsStore, original_key, variant_key
 from snapfix_media.sweeper import EXPIRED_REASON, NEVER_ATTACHED, OrphanSweeper, UploadSweeper
 from snapfix_shared.messages import MediaDeleted

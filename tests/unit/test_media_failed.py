@@ -14,8 +14,9 @@ from faststream.kafka import TestKafkaBroker
 from uuid_utils.compat import uuid7
 
 from snapfix_media.config import MediaSettings
-from snapfix_media.handlers import FAILED_REASON, ProcessMediaHandler, register
+from snapfix_media.consumers import ProcessMediaHandler, subscribe_media_commands
 from snapfix_media.models import Media
+from snapfix_media.service import FAILED_REASON, Processing
 from snapfix_media.storage import original_key, variant_key
 from snapfix_shared.messages import MEDIA_EVENTS, MediaRejected, ProcessMedia
 from snapfix_shared.messages.base import utcnow
@@ -111,8 +112,8 @@ async def harness() -> AsyncIterator[Harness]:
     settings = MediaSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
     runtime = Runtime("media-unit", settings, mongo_database="unit")
     repo, store, workers = FakeRepo(), FakeStore(), BrokenWorkers()
-    handler = ProcessMediaHandler(runtime, repo, store, workers, group="media")  # type: ignore[arg-type]
-    register(runtime, handler, settings)
+    handler = ProcessMediaHandler(runtime, Processing(repo, store, workers), group="media")  # type: ignore[arg-type]
+    subscribe_media_commands(runtime, handler, settings)
 
     @runtime.broker.subscriber(Topic.MEDIA_EVENTS, group_id="spy-events")
     async def events(_: Any) -> None: ...

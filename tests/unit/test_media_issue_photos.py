@@ -14,8 +14,9 @@ from pymongo.errors import AutoReconnect
 from uuid_utils.compat import uuid7
 
 from snapfix_media.config import MediaSettings
-from snapfix_media.issue_photos import IssuePhotosHandler, blob_keys, register
+from snapfix_media.consumers import issue_events_handler, subscribe_issue_events
 from snapfix_media.models import Media
+from snapfix_media.service import IssuePhotos, blob_keys
 from snapfix_shared.messages import (
     MEDIA_EVENTS,
     IssueEdited,
@@ -127,8 +128,8 @@ async def harness() -> AsyncIterator[Harness]:
     settings = MediaSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
     runtime = Runtime("media-unit", settings, mongo_database="unit")
     repo, store = FakeRepo(), FakeStore()
-    handler = IssuePhotosHandler(runtime, repo, store, group="media-issues")  # type: ignore[arg-type]
-    register(runtime, handler, settings)
+    handler = issue_events_handler(runtime, IssuePhotos(repo, store), group="media-issues")  # type: ignore[arg-type]
+    subscribe_issue_events(runtime, handler, settings)
 
     @runtime.broker.subscriber(Topic.MEDIA_EVENTS, group_id="spy-events")
     async def events(_: Any) -> None: ...

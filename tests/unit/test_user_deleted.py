@@ -18,9 +18,9 @@ from faststream.kafka import TestKafkaBroker
 from uuid_utils.compat import uuid7
 
 from snapfix_media.config import MediaSettings
-from snapfix_media.erasure import OWNER_DELETED, OwnerErasure, register
-from snapfix_media.issue_photos import blob_keys
+from snapfix_media.consumers import subscribe_user_events, user_events_handler
 from snapfix_media.models import Media
+from snapfix_media.service import OWNER_DELETED, OwnerErasure, blob_keys
 from snapfix_notify.consumers import UserEventsHandler
 from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, Message, UserDeleted, UserRegistered
 from snapfix_shared.messages.base import utcnow
@@ -190,7 +190,8 @@ async def media() -> AsyncIterator[Media_]:
     settings = MediaSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
     runtime = Runtime("media-unit", settings, mongo_database="unit")
     repo, store = Repo(), FakeStore()
-    register(runtime, OwnerErasure(runtime, repo, store, group="media-users"), settings)  # type: ignore[arg-type]
+    erasure = OwnerErasure(repo, store)  # type: ignore[arg-type]
+    subscribe_user_events(runtime, user_events_handler(runtime, erasure, group="media-users"), settings)
 
     @runtime.broker.subscriber(Topic.MEDIA_EVENTS, group_id="spy-events")
     async def events(_: Any) -> None: ...

@@ -25,7 +25,6 @@ from typing import Annotated, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
-from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from uuid_utils.compat import uuid7
@@ -33,7 +32,7 @@ from uuid_utils.compat import uuid7
 from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media
 from snapfix_media.quota import REFUSED, DailyUploads, seconds_to_midnight
-from snapfix_media.repository import MediaRepository
+from snapfix_media.repository import MediaRepository, RecordsError
 from snapfix_media.schemas import MediaState, Uploaded, UploadRequest, UploadTicket
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, TooLarge, original_key, variant_key
@@ -68,7 +67,7 @@ def _state(request: Request) -> tuple[MediaSettings, Runtime, MediaRepository, B
 async def _media(repo: MediaRepository, media_id: UUID) -> Media | None:
     try:
         return await repo.get(media_id)
-    except PyMongoError as exc:
+    except RecordsError as exc:
         raise ServiceUnavailable("Media records cannot be read right now.") from exc
 
 
@@ -104,7 +103,7 @@ async def create_upload(body: UploadRequest, user: UserDep, request: Request) ->
                 f"You have {limit} photos that no report names yet, the most allowed. Name them in a "
                 f"report first; photos no report names are deleted {hours:g} hours after their upload.",
             )
-    except PyMongoError as exc:
+    except RecordsError as exc:
         raise ServiceUnavailable("Uploads cannot be registered right now.") from exc
     expires = int(expires_at.timestamp())
     signature = signer.sign(media.id, user, expires)
@@ -185,7 +184,7 @@ async def _receive(  # noqa: PLR0917
         )
     except TooLarge as exc:
         raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.") from exc
-    except (PyMongoError, *STORE_UNAVAILABLE) as exc:
+    except (RecordsError, *STORE_UNAVAILABLE) as exc:
         raise ServiceUnavailable("The photo cannot be stored right now.") from exc
     now = utcnow()
     if not await repo.uploaded(media_id, size, now):
@@ -263,7 +262,7 @@ async def variant(
     key = variant_key(media_id, variant)
     try:  # a range is read from the store as a range (a ranged GET on S3), not cut from the whole
         data = await store.get(key) if span is None else await store.get_range(key, *span)
-    except (PyMongoError, *STORE_UNAVAILABLE) as exc:
+    except (RecordsError, *STORE_UNAVAILABLE) as exc:
         raise ServiceUnavailable("The photo cannot be read right now.") from exc
     if data is None:  # deleted meanwhile
         raise Problem(404, "Not Found", f"No processed photo {media_id}.", headers=NO_STORE)

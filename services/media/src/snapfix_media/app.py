@@ -6,11 +6,12 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_media import api, erasure, handlers, issue_photos, purge
+from snapfix_media import api, consumers
 from snapfix_media.config import DEV_UPLOAD_SECRET, MediaSettings
 from snapfix_media.models import Media, UploadSlot
 from snapfix_media.quota import DailyUploads
 from snapfix_media.repository import MediaRepository
+from snapfix_media.service import IssuePhotos, OwnerErasure, Processing
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import BlobStore, GridFsStore, S3Store
 from snapfix_media.sweeper import OrphanSweeper, UploadSweeper
@@ -62,12 +63,13 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     )
     runtime.on_startup.append(orphans.start)
     runtime.on_shutdown.insert(0, orphans.close)
-    handler = handlers.ProcessMediaHandler(runtime, repo, store, workers, group=settings.consumer_group)
-    handlers.register(runtime, handler, settings)
-    photos = issue_photos.IssuePhotosHandler(runtime, repo, store, group=settings.issues_events_group)
-    issue_photos.register(runtime, photos, settings)
-    erasure.register(runtime, erasure.OwnerErasure(runtime, repo, store, group=settings.media_users_group), settings)
-    purge.install(runtime, settings)
+    commands = consumers.ProcessMediaHandler(runtime, Processing(repo, store, workers), group=settings.consumer_group)
+    consumers.subscribe_media_commands(runtime, commands, settings)
+    photos = consumers.issue_events_handler(runtime, IssuePhotos(repo, store), group=settings.issues_events_group)
+    consumers.subscribe_issue_events(runtime, photos, settings)
+    erasure = consumers.user_events_handler(runtime, OwnerErasure(repo, store), group=settings.media_users_group)
+    consumers.subscribe_user_events(runtime, erasure, settings)
+    consumers.subscribe_cdn_purge(runtime, settings)
 
     app = runtime.app(
         title="SnapFix media service",

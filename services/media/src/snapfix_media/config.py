@@ -22,7 +22,7 @@ class MediaSettings(ProcessSettings, MongoSettings, RedisSettings):
     # issues.events.v1 (photos of withdrawn reports): a group of its own, never shared with the above
     issues_events_group: str = "media-issues"
     issues_events_batch: int = Field(default=200, ge=1, description="Records per batch")
-    # users.events.v1 (UserDeleted: erasure.py): a group of its own
+    # users.events.v1 (UserDeleted: service.OwnerErasure): a group of its own
     media_users_group: str = "media-users"
 
     # -- upload intake

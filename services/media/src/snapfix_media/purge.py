@@ -3,7 +3,7 @@
 Variants are served ``immutable`` for a year, so a cache keeps a deleted photo unless it is
 told otherwise. The origin itself answers ``410`` with ``Cache-Control: no-store`` once a
 photo is deleted; with ``SNAPFIX_CDN_PURGE_URL`` set (a template such as
-``http://cache.internal/purge{path}``), this subscriber of ``media.events.v1`` (its own
+``http://cache.internal/purge{path}``), the subscriber of ``media.events.v1`` (consumers.py, its own
 group, ``media-cdn-purge``) sends ``SNAPFIX_CDN_PURGE_METHOD`` (``PURGE`` by default: nginx's
 cache purge, Varnish, Fastly; ``BAN`` for Varnish bans) for each variant path of every
 ``MediaDeleted``. The deployment owns the cache and its purge endpoint (issue 8).
@@ -17,18 +17,13 @@ Purging is idempotent, so a redelivery only repeats it. Poison (not JSON, too la
 from __future__ import annotations
 
 import logging
-from typing import Any, get_args
+from typing import get_args
 
 import aiohttp
-from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 
-from snapfix_media.config import MediaSettings
-from snapfix_shared.consuming import followed_event, raw_body, retry_transient
-from snapfix_shared.messages import MEDIA_EVENTS, MediaDeleted
+from snapfix_shared.consuming import retry_transient
+from snapfix_shared.messages import MediaDeleted
 from snapfix_shared.messages.media import VariantName
-from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 GROUP = "media-cdn-purge"
@@ -74,30 +69,3 @@ class CachePurger:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
-
-
-def install(runtime: Runtime, settings: MediaSettings) -> CachePurger | None:
-    """Subscribe the purger when a purge URL is configured; nothing otherwise."""
-    if not settings.cdn_purge_url:
-        return None
-    purger = CachePurger(
-        settings.cdn_purge_url, method=settings.cdn_purge_method, timeout_s=settings.cdn_purge_timeout_s
-    )
-    runtime.after_stop.append(purger.close)
-
-    @runtime.broker.subscriber(
-        Topic.MEDIA_EVENTS,
-        group_id=GROUP,
-        # A new group purges past deletions once too: harmless (idempotent), and none is missed.
-        auto_offset_reset="earliest",
-        decoder=raw_body,
-        title="media-cdn-purge",
-        description="Purges the cached variants of deleted photos from the CDN or nginx cache.",
-    )
-    async def on_media_event(_body: bytes, message: KafkaMessage) -> None:
-        record: ConsumerRecord[Any, Any] = message.raw_message  # type: ignore[assignment]
-        event = await followed_event(runtime, record, group=GROUP, adapter=MEDIA_EVENTS, followed=PURGED)
-        if isinstance(event, MediaDeleted):
-            await purger.forget(event)
-
-    return purger

@@ -1,4 +1,4 @@
-"""The only place with queries on the media service's collection (portable subset, DESIGN §6)."""
+"""The only place with queries on the media service's collections (portable subset, DESIGN §6)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from snapfix_media.models import Media, MediaStatus, UploadSlot
+
+# The store's failures as callers tell them apart, so that no other module imports pymongo:
+RecordsUnavailable = ConnectionFailure  # unreachable for a while: worth retrying
+RecordsError = PyMongoError  # any failure of the records' store (the API answers 503)
 
 
 class MediaRepository:

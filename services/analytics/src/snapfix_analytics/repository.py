@@ -325,7 +325,7 @@ async def together(calls: list[Coroutine[Any, Any, T]], *, transient: tuple[type
 
 
 def _state_doc(state: IssueState) -> Doc:
-    fields = asdict(state)
+    fields = dict(vars(state))  # scalars only: a shallow copy (asdict deep-copies, 3 % of the service's CPU)
     return {"_id": str(fields.pop("issue_id")), **fields}
 
 

@@ -22,6 +22,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_media.models import Media, UploadSlot
 from snapfix_media.quota import DailyUploads, seconds_to_midnight
 from snapfix_media.repository import MediaRepository
+from snapfix_media.service import Uploads
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import GridFsStore
 from snapfix_media.sweeper import UploadSweeper
@@ -72,6 +73,7 @@ async def media_api(stack: Stack) -> AsyncIterator[MediaApi]:
     install_problem_handlers(app)
     repo = MediaRepository()
     app.state.settings, app.state.repo, app.state.store = settings, repo, None
+    app.state.uploads = Uploads(repo, None)  # type: ignore[arg-type]  # no bytes are uploaded here
     app.state.runtime = SimpleNamespace(redis=redis)
     app.state.signer = UploadSigner(settings.upload_secret.get_secret_value())
     app.state.daily_uploads = DailyUploads(redis)

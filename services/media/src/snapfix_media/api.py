@@ -34,6 +34,7 @@ from snapfix_media.models import Media
 from snapfix_media.quota import REFUSED, DailyUploads, seconds_to_midnight
 from snapfix_media.repository import MediaRepository, RecordsError
 from snapfix_media.schemas import MediaState, Uploaded, UploadRequest, UploadTicket
+from snapfix_media.service import UnattachedLimitReached, Uploads
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, TooLarge, original_key, variant_key
 from snapfix_shared.kafka import PublishFailed, publish
@@ -64,6 +65,11 @@ def _state(request: Request) -> tuple[MediaSettings, Runtime, MediaRepository, B
     return s.settings, s.runtime, s.repo, s.store, s.signer, s.runtime.redis
 
 
+def _uploads(request: Request) -> Uploads:
+    uploads: Uploads = request.app.state.uploads
+    return uploads
+
+
 async def _media(repo: MediaRepository, media_id: UUID) -> Media | None:
     try:
         return await repo.get(media_id)
@@ -73,7 +79,7 @@ async def _media(repo: MediaRepository, media_id: UUID) -> Media | None:
 
 @router.post("/uploads", status_code=201, response_model=UploadTicket)
 async def create_upload(body: UploadRequest, user: UserDep, request: Request) -> UploadTicket:
-    settings, _, repo, _, signer, _ = _state(request)
+    settings, _, _, _, signer, _ = _state(request)
     if body.size > settings.max_upload_bytes:
         raise Problem(413, "Content Too Large", f"A photo may have at most {settings.max_upload_bytes} bytes.")
     now = utcnow()
@@ -90,19 +96,16 @@ async def create_upload(body: UploadRequest, user: UserDep, request: Request) ->
     )
     limit = settings.unattached_photo_limit
     try:
-        # The record first, then its slot: a crash in between leaves a record without a slot,
-        # which the upload sweep gives up; never a slot that nothing would free.
-        await repo.create(media)
-        if not await repo.take_slot(user, media.id, limit=limit, at=now):
-            await repo.forget(media.id)
-            REFUSED.labels("unattached").inc()
-            hours = settings.orphan_after_s / 3600
-            raise Problem(
-                403,
-                "Forbidden",
-                f"You have {limit} photos that no report names yet, the most allowed. Name them in a "
-                f"report first; photos no report names are deleted {hours:g} hours after their upload.",
-            )
+        await _uploads(request).open(media, limit=limit)
+    except UnattachedLimitReached as exc:
+        REFUSED.labels("unattached").inc()
+        hours = settings.orphan_after_s / 3600
+        raise Problem(
+            403,
+            "Forbidden",
+            f"You have {limit} photos that no report names yet, the most allowed. Name them in a "
+            f"report first; photos no report names are deleted {hours:g} hours after their upload.",
+        ) from exc
     except RecordsError as exc:
         raise ServiceUnavailable("Uploads cannot be registered right now.") from exc
     expires = int(expires_at.timestamp())
@@ -187,12 +190,13 @@ async def _receive(  # noqa: PLR0917
     except (RecordsError, *STORE_UNAVAILABLE) as exc:
         raise ServiceUnavailable("The photo cannot be stored right now.") from exc
     now = utcnow()
-    if not await repo.uploaded(media_id, size, now):
-        # The sweep gave this upload up while the bytes streamed in (it was past its URL's
-        # expiry and grace): what was written is nobody's now.
-        if (current := await _media(repo, media_id)) is not None and current.status == "expired":
-            await store.delete(original_key(media_id))
-            raise Problem(410, "Gone", "This upload URL has expired; ask for a new one.")
+    try:
+        outcome = await _uploads(request).stored(media_id, size, now)
+    except RecordsError as exc:
+        raise ServiceUnavailable("Media records cannot be read right now.") from exc
+    if outcome == "expired":  # the sweep gave it up while the bytes streamed in (past expiry and grace)
+        raise Problem(410, "Gone", "This upload URL has expired; ask for a new one.")
+    if outcome == "uploaded":
         raise Problem(409, "Conflict", "This photo was uploaded already.")
     command = ProcessMedia(
         media_id=media_id,
@@ -208,7 +212,7 @@ async def _receive(  # noqa: PLR0917
             runtime.broker, Topic.MEDIA_COMMANDS, command, source=runtime.source, timeout_s=runtime.publish_timeout_s
         )
     except PublishFailed as exc:
-        await repo.move(media_id, "pending", "awaiting_upload", size=None, uploaded_at=None)
+        await _uploads(request).unqueue(media_id)
         raise ServiceUnavailable("The photo could not be queued right now; please retry.", retry_after_s=5) from exc
     return Uploaded(id=media_id, size=size)
 

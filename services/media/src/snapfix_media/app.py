@@ -11,7 +11,7 @@ from snapfix_media.config import DEV_UPLOAD_SECRET, MediaSettings
 from snapfix_media.models import Media, UploadSlot
 from snapfix_media.quota import DailyUploads
 from snapfix_media.repository import MediaRepository
-from snapfix_media.service import IssuePhotos, OwnerErasure, Processing
+from snapfix_media.service import IssuePhotos, OwnerErasure, Processing, Uploads
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import BlobStore, GridFsStore, S3Store
 from snapfix_media.sweeper import OrphanSweeper, UploadSweeper
@@ -76,6 +76,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
         description="Owns photos: upload intake, validation, processing, storage, serving.",
     )
     app.state.runtime, app.state.settings, app.state.repo = runtime, settings, repo
+    app.state.uploads = Uploads(repo, store)
     app.state.store, app.state.signer, app.state.workers = store, UploadSigner(secret), workers
     app.state.sweeper, app.state.orphan_sweeper = sweeper, orphans
     app.state.daily_uploads = DailyUploads(runtime.redis)

@@ -1,7 +1,12 @@
-"""What a command or an event does to the photos and their bytes: the media service's one
-orchestration layer, called by the subscribers (consumers.py). No Kafka here: the
-subscribers parse, dead-letter, retry and publish; this module reads and writes through the
-repository and the blob store and returns the events to announce.
+"""What an upload, a command or an event does to the photos and their bytes: the media
+service's one orchestration layer, called by the routes (api.py) and the subscribers
+(consumers.py). No Kafka and no HTTP here: the callers parse, answer, dead-letter, retry and
+publish; this module reads and writes through the repository and the blob store and returns
+the outcome (the events to announce).
+
+- Uploads (``Uploads``): a photo record awaiting its upload, with one of its owner's quota
+  slots; then its stored original makes it ``pending`` (or, given up by the sweep meanwhile,
+  loses what was written).
 
 - ``ProcessMedia`` (``Processing``): process a stored original, store its variants, and
   return ``MediaProcessed`` or ``MediaRejected``. Idempotent on the media id: a redelivered
@@ -33,7 +38,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import get_args
+from datetime import datetime
+from typing import Literal, get_args
 from uuid import UUID
 
 from snapfix_media.models import Media
@@ -72,6 +78,45 @@ REASONS = {
 }
 OWNER_DELETED = "owner_deleted"
 OWNER_DELETED_REASON = "Its owner deleted their account."
+
+
+class UnattachedLimitReached(Exception):
+    """Every slot for the owner's photos that no report names yet is taken (the quota)."""
+
+
+class Uploads:
+    """Upload intake: the photo record and its quota slot, then its original accepted for processing."""
+
+    def __init__(self, repo: MediaRepository, store: BlobStore) -> None:
+        self.repo, self.store = repo, store
+
+    async def open(self, media: Media, *, limit: int) -> None:
+        """Register ``media`` (awaiting its upload) with one of its owner's ``limit`` slots.
+
+        The record first, then its slot: a crash in between leaves a record without a slot,
+        which the upload sweep gives up; never a slot that nothing would free. When every slot
+        is taken the record goes again and UnattachedLimitReached is raised.
+        """
+        await self.repo.create(media)
+        if not await self.repo.take_slot(media.owner_id, media.id, limit=limit, at=media.created_at):
+            await self.repo.forget(media.id)
+            raise UnattachedLimitReached(limit)
+
+    async def stored(self, media_id: UUID, size: int, at: datetime) -> Literal["pending", "expired", "uploaded"]:
+        """The original is in the store: the photo is ``pending`` processing, unless the upload
+        sweep gave it up while the bytes streamed in (``expired``: what was written is nobody's
+        now and goes) or another upload came first (``uploaded``)."""
+        if await self.repo.uploaded(media_id, size, at):
+            return "pending"
+        current = await self.repo.get(media_id)
+        if current is not None and current.status == "expired":
+            await self.store.delete(original_key(media_id))
+            return "expired"
+        return "uploaded"
+
+    async def unqueue(self, media_id: UUID) -> None:
+        """Processing could not be asked for: the photo awaits its upload again (the client retries)."""
+        await self.repo.move(media_id, "pending", "awaiting_upload", size=None, uploaded_at=None)
 
 
 def blob_keys(media_id: UUID) -> list[str]:

@@ -26,7 +26,8 @@ from uuid_utils.compat import uuid7
 
 from snapfix_notify import preferences
 from snapfix_notify.models import Notification, Watch
-from snapfix_notify.repository import Feed, PersonalData, Preferences, StoreError, Watches
+from snapfix_notify.repository import Feed, PersonalData, Preferences, StoreError
+from snapfix_notify.service import InvalidChoice, TooManyWatches, UserChoices
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
 from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow
@@ -217,16 +218,13 @@ async def get_preferences(user: UserDep, request: Request) -> PreferencesOut:
 
 @router.put("/me/notification-preferences", response_model=PreferencesOut)
 async def put_preferences(body: PreferencesBody, user: UserDep, request: Request) -> PreferencesOut:
-    repo: Preferences = _state(request).preferences
+    choices: UserChoices = _state(request).choices
     try:
-        current = await repo.get(user)
-        try:
-            updated = preferences.merged(current, body.moments)
-        except ValueError as exc:
-            raise Problem(
-                422, "Unprocessable Content", str(exc), extra={"errors": [{"field": "moments", "message": str(exc)}]}
-            ) from exc
-        await repo.put(user, updated, utcnow())
+        updated = await choices.change_preferences(user, body.moments)
+    except InvalidChoice as exc:
+        raise Problem(
+            422, "Unprocessable Content", str(exc), extra={"errors": [{"field": "moments", "message": str(exc)}]}
+        ) from exc
     except StoreError as exc:
         raise ServiceUnavailable("Preferences cannot be changed right now.") from exc
     return _preferences_out(updated)
@@ -237,7 +235,7 @@ async def put_preferences(body: PreferencesBody, user: UserDep, request: Request
 
 @router.post("/me/watches", status_code=201, response_model=WatchOut)
 async def create_watch(body: WatchBody, user: UserDep, request: Request) -> WatchOut:
-    repo: Watches = _state(request).watches
+    choices: UserChoices = _state(request).choices
     if body.cells is not None:
         cells = list(dict.fromkeys(body.cells))
     else:
@@ -257,9 +255,9 @@ async def create_watch(body: WatchBody, user: UserDep, request: Request) -> Watc
         created_at=utcnow(),
     )
     try:
-        if len(await repo.of_user(user)) >= MAX_WATCHES:
-            raise Problem(409, "Conflict", f"A user may watch at most {MAX_WATCHES} areas.")
-        await repo.create(watch)
+        await choices.add_watch(watch)
+    except TooManyWatches as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
     except StoreError as exc:
         raise ServiceUnavailable("Watches cannot be saved right now.") from exc
     return WatchOut.of(watch)
@@ -337,19 +335,11 @@ async def unsubscribe_page(
 async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=1000)]) -> dict[str, str]:
     """One click: that moment's emails (or all) are turned off for the token's user."""
     user, moment = _read_token(request, token)
-    state = _state(request)
+    choices: UserChoices = _state(request).choices
     try:
-        if moment == "area_digest":  # a digest is a watch's choice: those watches fall back to in-app
-            for watch in await state.watches.of_user(user):
-                if watch.digest:
-                    await state.watches.set_digest(user, watch.id, digest=False)
-        else:
-            current = await state.preferences.get(user)
-            try:
-                updated = preferences.unsubscribed(current, moment)
-            except ValueError as exc:
-                raise Problem(400, "Bad Request", str(exc)) from exc
-            await state.preferences.put(user, updated, utcnow())
+        await choices.unsubscribe(user, moment)
+    except InvalidChoice as exc:
+        raise Problem(400, "Bad Request", str(exc)) from exc
     except StoreError as exc:
         raise ServiceUnavailable("Preferences cannot be changed right now.") from exc
     return {"unsubscribed": moment or "all"}

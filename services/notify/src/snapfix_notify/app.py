@@ -23,6 +23,7 @@ from snapfix_notify.inapp import InAppChannel
 from snapfix_notify.mail import EmailChannel
 from snapfix_notify.models import DOCUMENTS
 from snapfix_notify.repository import Contacts, DigestItems, Feed, Issues, Preferences, Watches
+from snapfix_notify.service import UserChoices
 from snapfix_notify.sweeps import Sweeps
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
@@ -93,6 +94,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         sweeps,
     )
     app.state.feed, app.state.preferences, app.state.watches, app.state.tokens = feed, prefs, watches, tokens
+    app.state.choices = UserChoices(prefs, watches, max_watches=api.MAX_WATCHES)
     api.install(app)
     part = webhooks.install(runtime, app, settings)  # integrators' webhooks, push devices and PushChannel
     channels["push"] = part.push

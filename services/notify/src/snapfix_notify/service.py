@@ -1,5 +1,6 @@
 """What notify does with the events it follows, whoever delivers them (the consumers in
-``consumers.py``): keep its own projection, decide who hears what, record the deliveries.
+``consumers.py``): keep its own projection, decide who hears what, record the deliveries;
+and what a user asks of it through ``api.py`` (preferences, area watches, unsubscribe).
 
 No Kafka here: the consumers parse the records, call these, retry what failed transiently
 and commit. For each issue event, its deliveries are recorded *before* the projection takes
@@ -17,7 +18,7 @@ from snapfix_notify import rules
 from snapfix_notify.devices import DeviceRepository
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
-from snapfix_notify.preferences import EMAIL, channels_for
+from snapfix_notify.preferences import EMAIL, channels_for, merged, unsubscribed
 from snapfix_notify.projection import project_issue_event
 from snapfix_notify.repository import Contacts, DigestItems, Issues, PersonalData, Preferences, Watches, state_stamp
 from snapfix_shared import geo
@@ -281,3 +282,46 @@ def facts_of(view: IssueView, issue_id: str) -> rules.IssueFacts:
         status=view.status,
         followers=tuple(view.followers),
     )
+
+
+class TooManyWatches(Exception):
+    pass
+
+
+class InvalidChoice(ValueError):
+    """A preference change or unsubscribe naming a moment or channel notify does not know."""
+
+
+class UserChoices:
+    """What a user asks of notify through the API: preferences, area watches, one-click unsubscribe."""
+
+    def __init__(self, preferences: Preferences, watches: Watches, *, max_watches: int) -> None:
+        self.preferences, self.watches, self.max_watches = preferences, watches, max_watches
+
+    async def change_preferences(self, user_id: str, change: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+        current = await self.preferences.get(user_id)
+        try:
+            updated = merged(current, change)
+        except ValueError as exc:
+            raise InvalidChoice(str(exc)) from exc
+        await self.preferences.put(user_id, updated, utcnow())
+        return updated
+
+    async def add_watch(self, watch: Watch) -> None:
+        if len(await self.watches.of_user(watch.user_id)) >= self.max_watches:
+            raise TooManyWatches(f"A user may watch at most {self.max_watches} areas.")
+        await self.watches.create(watch)
+
+    async def unsubscribe(self, user_id: str, moment: str | None) -> None:
+        """That moment's emails (or all) off; a digest is a watch's choice: those watches fall back to in-app."""
+        if moment == "area_digest":
+            for watch in await self.watches.of_user(user_id):
+                if watch.digest:
+                    await self.watches.set_digest(user_id, watch.id, digest=False)
+            return
+        current = await self.preferences.get(user_id)
+        try:
+            updated = unsubscribed(current, moment)
+        except ValueError as exc:
+            raise InvalidChoice(str(exc)) from exc
+        await self.preferences.put(user_id, updated, utcnow())

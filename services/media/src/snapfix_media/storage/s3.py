@@ -1,16 +1,4 @@
-"""Blob storage behind one small interface: GridFS in the service's own database by default,
-an S3-compatible object store (AWS S3, or any server speaking its API) as the production option.
-
-Keys are ``<media id>/original`` (private: never served publicly) and
-``<media id>/<variant>`` (public). ``SNAPFIX_STORAGE_BACKEND`` picks the store (app.py).
-
-Both stores stream an upload (``put_stream``) without holding it whole: GridFS writes
-255 KiB chunks as they come (one at a time); S3 collects one part (8 MiB by default) and sends it as a
-multipart upload part, or one ``PutObject`` when the whole stream fits in a part. Both
-serve byte ranges without reading the whole blob (``get_range``). A store that cannot be
-reached raises ``StoreUnavailable`` (callers retry or answer 503); a missing key is
-``None`` for reads and a no-op for deletes.
-"""
+"""An S3-compatible object store (AWS S3, or any server speaking its API): the production option."""
 
 from __future__ import annotations
 
@@ -18,17 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-from bson import Binary, Int64
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import NoFile
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure
+
+from snapfix_media.storage.blobs import StoreUnavailable, TooLarge
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -37,106 +21,6 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # S3's smallest part (all but the last part of a multipart upload must have at least this).
 MIN_PART_BYTES = 5 * MiB
-GRIDFS_CHUNK = 255 * 1024  # GridFS's default chunk size
-
-
-class TooLarge(Exception):
-    """The stream went past its byte limit; nothing was kept."""
-
-
-class StoreUnavailable(ConnectionError):
-    """The store did not answer (in time) or answered with a server-side error: worth retrying."""
-
-
-class BlobStore(Protocol):
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int, content_type: str) -> int:
-        """Store a stream under ``key`` (replacing it); return its size. Raises TooLarge past ``max_bytes``."""
-        ...
-
-    async def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
-    async def get(self, key: str) -> bytes | None: ...
-
-    async def get_range(self, key: str, start: int, end: int) -> bytes | None:
-        """Bytes ``start`` to ``end`` (inclusive, within the blob) of ``key``; None when it does not exist."""
-        ...
-
-    async def delete(self, key: str) -> None: ...
-
-
-class GridFsStore:
-    """GridFS: chunks of 255 KiB in ``fs.files``/``fs.chunks``; the key is the file's ``_id``.
-
-    Intended shard key of ``fs.chunks``: ``{files_id: 1, n: 1}`` (as MongoDB documents for GridFS).
-    Connection failures surface as pymongo's ``ConnectionFailure`` (callers treat it as transient).
-    """
-
-    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
-        self._db = database
-        self._bucket = AsyncGridFSBucket(database)
-        self._indexed = False
-
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int, content_type: str) -> int:
-        # Written chunk by chunk rather than through pymongo's upload stream, which gathers up
-        # to 32 MiB of chunks before it inserts them: a whole photo would sit in memory.
-        # The documents are GridFS's own (fs.chunks, then fs.files last), so reads are unchanged.
-        await self.delete(key)
-        if not self._indexed:  # what GridFS's upload stream would ensure (FerretDB: one index per call)
-            await self._db["fs.chunks"].create_index([("files_id", 1), ("n", 1)], unique=True)
-            self._indexed = True
-        pending = bytearray()
-        size = n = 0
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TooLarge(f"more than {max_bytes} bytes")
-                pending += chunk
-                while len(pending) >= GRIDFS_CHUNK:
-                    await self._chunk(key, n, bytes(pending[:GRIDFS_CHUNK]))
-                    del pending[:GRIDFS_CHUNK]
-                    n += 1
-            if pending:
-                await self._chunk(key, n, bytes(pending))
-            await self._db["fs.files"].insert_one(
-                {
-                    "_id": key,
-                    "filename": key,
-                    "length": Int64(size),
-                    "chunkSize": GRIDFS_CHUNK,
-                    "uploadDate": datetime.now(UTC),
-                    "metadata": {"content_type": content_type},
-                }
-            )
-        except BaseException:
-            await self._db["fs.chunks"].delete_many({"files_id": key})
-            raise
-        return size
-
-    async def _chunk(self, key: str, n: int, data: bytes) -> None:
-        await self._db["fs.chunks"].insert_one({"files_id": key, "n": n, "data": Binary(data)})
-
-    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        await self.delete(key)
-        await self._bucket.upload_from_stream_with_id(key, key, data, metadata={"content_type": content_type})
-
-    async def get(self, key: str) -> bytes | None:
-        try:
-            stream = await self._bucket.open_download_stream(key)
-        except NoFile:
-            return None
-        return await stream.read()
-
-    async def get_range(self, key: str, start: int, end: int) -> bytes | None:
-        try:
-            stream = await self._bucket.open_download_stream(key)
-        except NoFile:
-            return None
-        await stream.seek(start)  # reads only the chunks the range touches
-        return await stream.read(end - start + 1)
-
-    async def delete(self, key: str) -> None:
-        with contextlib.suppress(NoFile):
-            await self._bucket.delete(key)
 
 
 class S3Store:
@@ -326,15 +210,3 @@ def _unavailable() -> Any:
         raise
     except BotoCoreError as exc:  # no connection, timed out, connection closed mid-answer
         raise StoreUnavailable(f"S3 is unreachable: {exc}") from exc
-
-
-# Transient failures of either store (GridFS's are pymongo's).
-STORE_UNAVAILABLE = (StoreUnavailable, ConnectionFailure)
-
-
-def original_key(media_id: object) -> str:
-    return f"{media_id}/original"
-
-
-def variant_key(media_id: object, variant: str) -> str:
-    return f"{media_id}/{variant}"

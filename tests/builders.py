@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
 import httpx
+from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
-from snapfix_shared.messages import Location, ReportIssue
+from snapfix_shared.messages import Location, Message, ReportIssue
 from snapfix_shared.messages.base import Command, Role, utcnow
 from snapfix_shared.viewer import Viewer, process_tokens
 
@@ -116,3 +118,33 @@ class AsViewer(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers.update(process_tokens().headers(self.viewer))
         yield request
+
+
+def consumed(topic: str, *bodies: Message | bytes) -> list[ConsumerRecord[Any, Any]]:
+    """Messages (or raw bytes) as a consumer reads them from ``topic``: one record each, offsets from 0."""
+    return [
+        ConsumerRecord(
+            topic=topic,
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=body if isinstance(body, bytes) else body.model_dump_json().encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[],
+        )
+        for offset, body in enumerate(bodies)
+    ]
+
+
+@dataclass
+class DeadLetters:
+    """Only what a consumer uses of ``Runtime`` to dead-letter: the letters, kept in memory."""
+
+    dead: list[tuple[int, str, str, str]] = field(default_factory=list)  # offset, group, reason, error
+
+    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
+        self.dead.append((record.offset, group, reason, error))

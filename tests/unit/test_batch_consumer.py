@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,45 +17,19 @@ from uuid_utils.compat import uuid7
 
 from snapfix_shared import consuming
 from snapfix_shared.consuming import BatchConsumer, ShuttingDown, bind_stopping
-from snapfix_shared.messages import USER_EVENTS, Message, UserDeleted, UserEvent, UserRegistered
+from snapfix_shared.messages import USER_EVENTS, UserDeleted, UserEvent, UserRegistered
 from snapfix_shared.messages.base import utcnow
+from tests.builders import DeadLetters, consumed
 
 pytestmark = pytest.mark.unit
+
+TOPIC = "users.events.v1"
 
 Record = ConsumerRecord[Any, Any]
 
 
-@dataclass
-class FakeRuntime:
-    """Only what the consumer uses of ``Runtime``: its dead letters, kept in memory."""
-
-    dead: list[tuple[int, str, str, str]] = field(default_factory=list)  # offset, group, reason, error
-
-    async def dead_letter(self, record: Record, *, group: str, reason: str, error: str) -> None:
-        self.dead.append((record.offset, group, reason, error))
-
-
-def consumer(runtime: FakeRuntime, *, followed: frozenset[str] | None = frozenset({"UserDeleted"})) -> Any:
+def consumer(runtime: DeadLetters, *, followed: frozenset[str] | None = frozenset({"UserDeleted"})) -> Any:
     return BatchConsumer(runtime, "unit-group", USER_EVENTS, (ConnectionError,), followed)  # type: ignore[arg-type]
-
-
-def records(*bodies: Message | bytes) -> list[Record]:
-    return [
-        ConsumerRecord(
-            topic="users.events.v1",
-            partition=0,
-            offset=offset,
-            timestamp=0,
-            timestamp_type=0,
-            key=b"k",
-            value=body if isinstance(body, bytes) else body.model_dump_json().encode(),
-            checksum=None,
-            serialized_key_size=1,
-            serialized_value_size=0,
-            headers=[],
-        )
-        for offset, body in enumerate(bodies)
-    ]
 
 
 def deleted() -> UserDeleted:
@@ -71,14 +44,14 @@ def registered() -> UserRegistered:
 
 
 async def test_poison_is_dead_lettered_others_are_skipped_and_a_repeat_is_applied_once() -> None:
-    runtime, applied = FakeRuntime(), []
+    runtime, applied = DeadLetters(), []
     first, second = deleted(), deleted()
 
     async def erase(event: UserEvent) -> str:
         applied.append(event.message_id)
         return f"erased {event.message_id}"
 
-    batch = records(first, b"not json", registered(), b'{"type": "UserDeleted"}', first, second, b"[1]")
+    batch = consumed(TOPIC, first, b"not json", registered(), b'{"type": "UserDeleted"}', first, second, b"[1]")
     done = await consumer(runtime).apply_each(batch, erase)
 
     assert applied == [first.message_id, second.message_id]  # in record order, the repeat at offset 4 dropped
@@ -94,16 +67,18 @@ async def test_poison_is_dead_lettered_others_are_skipped_and_a_repeat_is_applie
 
 
 async def test_without_followed_types_every_message_of_the_adapter_is_taken_and_repeats_once() -> None:
-    runtime = FakeRuntime()
+    runtime = DeadLetters()
     one, two = registered(), deleted()
-    parsed = await consumer(runtime, followed=None).messages(records(one, b'{"type": "UserFromTheFuture"}', two, one))
+    parsed = await consumer(runtime, followed=None).messages(
+        consumed(TOPIC, one, b'{"type": "UserFromTheFuture"}', two, one)
+    )
 
     assert [(message, record.offset) for message, record in parsed] == [(one, 0), (two, 2)]
     assert [(offset, reason) for offset, _, reason, _ in runtime.dead] == [(1, "invalid")]
 
 
 async def test_a_transient_failure_is_retried_until_the_effect_is_stored() -> None:
-    runtime, attempts = FakeRuntime(), 0
+    runtime, attempts = DeadLetters(), 0
 
     async def erase(_: UserEvent) -> int:
         nonlocal attempts
@@ -112,14 +87,14 @@ async def test_a_transient_failure_is_retried_until_the_effect_is_stored() -> No
             raise ConnectionError("the store went away for a moment")
         return attempts
 
-    done = await consumer(runtime).apply_each(records(deleted()), erase)
+    done = await consumer(runtime).apply_each(consumed(TOPIC, deleted()), erase)
 
     assert [result for result, _ in done] == [3]
     assert runtime.dead == []
 
 
 async def test_a_permanent_failure_is_dead_lettered_as_failed_and_the_batch_goes_on() -> None:
-    runtime, applied = FakeRuntime(), []
+    runtime, applied = DeadLetters(), []
     broken, fine = deleted(), deleted()
 
     async def erase(event: UserEvent) -> None:
@@ -127,7 +102,7 @@ async def test_a_permanent_failure_is_dead_lettered_as_failed_and_the_batch_goes
             raise ValueError("the same every time")
         applied.append(event.message_id)
 
-    done = await consumer(runtime).apply_each(records(broken, fine), erase)
+    done = await consumer(runtime).apply_each(consumed(TOPIC, broken, fine), erase)
 
     assert applied == [fine.message_id]
     assert [record.offset for _, record in done] == [1]
@@ -138,7 +113,7 @@ async def test_a_transient_failure_past_the_deadline_propagates_and_nothing_is_d
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(consuming, "RETRY_DEADLINE_S", 0.3)
-    runtime, later = FakeRuntime(), []
+    runtime, later = DeadLetters(), []
 
     async def erase(event: UserEvent) -> None:
         later.append(event.message_id)
@@ -146,14 +121,14 @@ async def test_a_transient_failure_past_the_deadline_propagates_and_nothing_is_d
 
     first, second = deleted(), deleted()
     with pytest.raises(ConnectionError):
-        await consumer(runtime).apply_each(records(first, second), erase)
+        await consumer(runtime).apply_each(consumed(TOPIC, first, second), erase)
 
     assert set(later) == {first.message_id}  # the batch stopped at the first: it comes back whole
     assert runtime.dead == []
 
 
 async def test_a_stop_abandons_the_retry_at_once_and_leaves_the_batch_uncommitted() -> None:
-    runtime, stopping, calls = FakeRuntime(), asyncio.Event(), []
+    runtime, stopping, calls = DeadLetters(), asyncio.Event(), []
 
     async def erase(event: UserEvent) -> None:
         calls.append(event.message_id)
@@ -161,7 +136,7 @@ async def test_a_stop_abandons_the_retry_at_once_and_leaves_the_batch_uncommitte
 
     async def handle() -> None:
         bind_stopping(stopping)  # this task's context, as the runtime binds its consumers'
-        await consumer(runtime).apply_each(records(deleted(), deleted()), erase)
+        await consumer(runtime).apply_each(consumed(TOPIC, deleted(), deleted()), erase)
 
     task = asyncio.create_task(handle())
     await asyncio.sleep(0.3)
@@ -186,5 +161,5 @@ async def test_retry_runs_a_per_batch_effect_on_the_consumers_transient_errors()
             raise ConnectionError("not acknowledged")
         return len(batch)
 
-    assert await consumer(FakeRuntime()).retry(publish, ["a", "b"]) == 2
+    assert await consumer(DeadLetters()).retry(publish, ["a", "b"]) == 2
     assert attempts == 2

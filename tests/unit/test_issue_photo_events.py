@@ -11,24 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 from pymongo.errors import AutoReconnect
 from uuid_utils.compat import uuid7
 
 from snapfix_issues.photos import Photo, PhotoEvents
-from snapfix_shared.messages import MediaDeleted, MediaRejected, Message
+from snapfix_shared.messages import MediaDeleted, MediaRejected
+from tests.builders import DeadLetters, consumed
 
 pytestmark = pytest.mark.unit
 
+TOPIC = "media.events.v1"
+
 OWNER = str(uuid7())
-
-
-@dataclass
-class FakeRuntime:
-    dead: list[tuple[int, str, str]] = field(default_factory=list)  # offset, reason, error
-
-    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
-        self.dead.append((record.offset, reason, error))
 
 
 @dataclass
@@ -50,25 +44,6 @@ class FakeCollection:
         self.upserts.append((filter["_id"], update["$set"]))
 
 
-def records(*events: Message) -> list[ConsumerRecord[Any, Any]]:
-    return [
-        ConsumerRecord(
-            topic="media.events.v1",
-            partition=0,
-            offset=offset,
-            timestamp=0,
-            timestamp_type=0,
-            key=None,
-            value=event.model_dump_json().encode(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=0,
-            headers=[],
-        )
-        for offset, event in enumerate(events)
-    ]
-
-
 @pytest.fixture
 def collection(monkeypatch: pytest.MonkeyPatch) -> FakeCollection:
     fake = FakeCollection()
@@ -81,13 +56,13 @@ def rejected() -> MediaRejected:
 
 
 async def test_a_failure_not_the_stores_is_dead_lettered_and_the_batch_goes_on(collection: FakeCollection) -> None:
-    runtime = FakeRuntime()
+    runtime = DeadLetters()
     broken, fine = rejected(), rejected()
     gone = MediaDeleted(correlation_id="unit", media_id=uuid7(), owner_id=OWNER, reason="owner_deleted")
     collection.broken.add(broken.media_id)
-    await PhotoEvents(runtime).handle(records(broken, fine, gone, fine))  # type: ignore[arg-type]
-    assert [(offset, reason) for offset, reason, _ in runtime.dead] == [(0, "failed")]
-    assert "a document this code cannot write" in runtime.dead[0][2]
+    await PhotoEvents(runtime).handle(consumed(TOPIC, broken, fine, gone, fine))  # type: ignore[arg-type]
+    assert [(offset, reason) for offset, _, reason, _ in runtime.dead] == [(0, "failed")]
+    assert "a document this code cannot write" in runtime.dead[0][3]
     assert collection.upserts == [  # the repeat of a message id within the batch: once
         (
             fine.media_id,
@@ -98,8 +73,8 @@ async def test_a_failure_not_the_stores_is_dead_lettered_and_the_batch_goes_on(c
 
 
 async def test_the_stores_failure_is_retried_not_dead_lettered(collection: FakeCollection) -> None:
-    runtime, event = FakeRuntime(), rejected()
+    runtime, event = DeadLetters(), rejected()
     collection.unreachable_times = 2
-    await PhotoEvents(runtime).handle(records(event))  # type: ignore[arg-type]
+    await PhotoEvents(runtime).handle(consumed(TOPIC, event))  # type: ignore[arg-type]
     assert runtime.dead == []
     assert [media_id for media_id, _ in collection.upserts] == [event.media_id]

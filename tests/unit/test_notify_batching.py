@@ -17,8 +17,11 @@ from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.models import IssueView
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery
 from snapfix_notify.webhooks.repository import fold
-from snapfix_shared.messages import IssueCommented, IssueReported, IssueStatusChanged, Location, Message
+from snapfix_shared.messages import IssueCommented, IssueReported, IssueStatusChanged, Location
 from snapfix_shared.messages.base import utcnow
+from tests.builders import consumed
+
+TOPIC = "issues.events.v1"
 
 # -- group commit -------------------------------------------------------------------------
 
@@ -126,26 +129,6 @@ def consumer(log: Log, dead: DeadLetters | None = None) -> IssueEventsHandler:
     return handler
 
 
-def records(*events: Message) -> list[ConsumerRecord[Any, Any]]:
-    """The events as the consumer reads them from the topic: one record each, in order."""
-    return [
-        ConsumerRecord(
-            topic="issues.events.v1",
-            partition=0,
-            offset=offset,
-            timestamp=0,
-            timestamp_type=0,
-            key=None,
-            value=event.model_dump_json().encode(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=0,
-            headers=[],
-        )
-        for offset, event in enumerate(events)
-    ]
-
-
 async def test_comments_are_recorded_together_and_a_projecting_event_has_them_recorded_before_it() -> None:
     reporter, commenter = str(uuid7()), str(uuid7())
     report = IssueReported(
@@ -178,7 +161,7 @@ async def test_comments_are_recorded_together_and_a_projecting_event_has_them_re
         changed_at=utcnow(),
     )
     log = Log()
-    await consumer(log).handle(records(report, *comments[:3], resolved, comments[3]))
+    await consumer(log).handle(consumed(TOPIC, report, *comments[:3], resolved, comments[3]))
     assert log.calls == [
         ("read view", report.issue_id),
         ("record", ["report_received"]),
@@ -218,7 +201,7 @@ async def test_an_event_failing_permanently_is_dead_lettered_and_a_repeat_within
         commented_at=utcnow(),
     )
     log, dead = Broken(), DeadLetters()
-    await consumer(log, dead).handle(records(broken, report, report))
+    await consumer(log, dead).handle(consumed(TOPIC, broken, report, report))
     assert [(offset, reason) for offset, reason, _ in dead] == [(0, "failed")]
     assert "a view this code cannot read" in dead[0][2]
     assert log.calls == [

@@ -18,30 +18,13 @@ from snapfix_notify.models import Contact
 from snapfix_notify.repository import state_stamp
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
-from snapfix_shared.messages import Message, UserRegistered, UserUpdated
+from snapfix_shared.messages import UserRegistered, UserUpdated
 from snapfix_shared.messages.base import utcnow
+from tests.builders import consumed
+
+TOPIC = "users.events.v1"
 
 USER = UUID(str(uuid7()))
-
-
-def records_of(*events: Message) -> list[ConsumerRecord[Any, Any]]:
-    """The events as a consumer reads them from the topic: one record each, in order."""
-    return [
-        ConsumerRecord(
-            topic="users.events.v1",
-            partition=0,
-            offset=offset,
-            timestamp=0,
-            timestamp_type=0,
-            key=None,
-            value=event.model_dump_json().encode(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=0,
-            headers=[],
-        )
-        for offset, event in enumerate(events)
-    ]
 
 
 def test_the_stamp_sorts_as_the_events_happened_whatever_their_offset_and_breaks_ties_by_message_id() -> None:
@@ -103,7 +86,7 @@ async def test_a_user_updated_hands_its_whole_state_with_its_stamp_and_a_registr
         correlation_id="unit", user_id=USER, role="staff", departments=("parks",), disabled=True, changed=("disabled",)
     )
     known: list[str] = []
-    await users_consumer(contacts, known).handle(records_of(registered, moved, disabled))
+    await users_consumer(contacts, known).handle(consumed(TOPIC, registered, moved, disabled))
     assert known == [str(USER)]  # the registration made its contact known: what waited for it is woken
     assert contacts.calls == [
         (
@@ -140,7 +123,7 @@ async def test_a_permanent_failure_of_a_user_event_goes_to_the_dead_letter_topic
     handler = users_consumer(contacts, dead=dead)
     poison = UserUpdated(correlation_id="unit", user_id=USER, role="staff", disabled=True, changed=("disabled",))
     fine = UserUpdated(correlation_id="unit", user_id=USER, role="admin", changed=("role",))
-    await handler.handle(records_of(poison, fine))
+    await handler.handle(consumed(TOPIC, poison, fine))
     assert [(offset, reason) for offset, reason, _ in dead] == [(0, "failed")]  # the poison's record
     assert "cannot store this" in dead[0][2]
     assert [c[2]["role"] for c in contacts.calls] == ["admin"]

@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import ConsumerRecord
 from faststream.kafka import TestKafkaBroker
 from uuid_utils.compat import uuid7
 
@@ -22,13 +21,16 @@ from snapfix_media.consumers import subscribe_user_events, user_events_handler
 from snapfix_media.models import Media
 from snapfix_media.service import OWNER_DELETED, OwnerErasure, blob_keys
 from snapfix_notify.consumers import UserEventsHandler
-from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, Message, UserDeleted, UserRegistered
+from snapfix_shared.messages import MEDIA_EVENTS, USER_EVENTS, MediaDeleted, UserDeleted, UserRegistered
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
+from tests.builders import consumed
 from tests.unit.test_media_issue_photos import FakeRepo, FakeStore
 
 pytestmark = pytest.mark.unit
+
+TOPIC = "users.events.v1"
 
 USER = UUID(str(uuid7()))
 OWNER = str(USER)
@@ -36,26 +38,6 @@ OWNER = str(USER)
 
 def deleted(user: UUID = USER) -> UserDeleted:
     return UserDeleted(correlation_id="unit", actor_id=str(user), user_id=user, deleted_at=utcnow())
-
-
-def records_of(*events: Message) -> list[ConsumerRecord[Any, Any]]:
-    """The events as a consumer reads them from the topic: one record each, in order."""
-    return [
-        ConsumerRecord(
-            topic="users.events.v1",
-            partition=0,
-            offset=offset,
-            timestamp=0,
-            timestamp_type=0,
-            key=None,
-            value=event.model_dump_json().encode(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=0,
-            headers=[],
-        )
-        for offset, event in enumerate(events)
-    ]
 
 
 def test_the_event_carries_no_personal_data_and_travels_on_the_users_topic() -> None:
@@ -118,15 +100,15 @@ async def test_notify_erases_the_user_and_a_replayed_registration_brings_nothing
     registered = UserRegistered(
         correlation_id="unit", user_id=USER, email="gone@example.org", display_name="Gone", role="citizen"
     )
-    await handler.handle(records_of(deleted()))
+    await handler.handle(consumed(TOPIC, deleted()))
     assert contacts.gone == {OWNER}
     assert erased.users == [OWNER, f"devices:{OWNER}"]
     # A replay of the account's older events (a consumer reset, a dead letter replayed): skipped.
-    await handler.handle(records_of(registered))
+    await handler.handle(consumed(TOPIC, registered))
     assert contacts.states == []
     assert known == []
     # Twice: the same erasure again, nothing else.
-    await handler.handle(records_of(deleted()))
+    await handler.handle(consumed(TOPIC, deleted()))
     assert erased.users == [OWNER, f"devices:{OWNER}"] * 2
 
 

@@ -14,8 +14,8 @@ import pytest
 from aiokafka import ConsumerRecord
 from pymongo.errors import AutoReconnect
 
+from snapfix_analytics.consumers import IssueEventsHandler
 from snapfix_analytics.effects import CellDelta
-from snapfix_analytics.handlers import IssueEventsHandler
 from snapfix_analytics.repository import AnalyticsRepository, Doc
 from snapfix_shared.messages import IssueEvent
 from snapfix_shared.topics import Topic

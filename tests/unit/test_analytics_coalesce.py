@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from snapfix_analytics.effects import CellDelta
-from snapfix_analytics.handlers import Decided, coalesce, merge
+from snapfix_analytics.ledger import Decided, coalesce, merge
 from snapfix_analytics.repository import created_cell
 
 pytestmark = pytest.mark.unit

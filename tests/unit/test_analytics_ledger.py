@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from snapfix_analytics.effects import effects
-from snapfix_analytics.handlers import _decided, _from_ledger, _ledger_entry, expanded
+from snapfix_analytics.ledger import decided_by, expanded, from_ledger, ledger_entry
 from snapfix_analytics.windows import PartitionClock
 from tests.analytics_history import make_history
 
@@ -26,11 +26,11 @@ def test_a_compact_entry_gives_back_the_cells_projection_and_public_event_it_was
     for event in [e for e in history.events if e.issue_id == history.events[0].issue_id]:
         effect = effects(event, state, clock, timedelta(days=3650), SECRET)
         state = effect.state
-        decided = _decided(event, record, effect)
-        entry = _ledger_entry(decided)
+        decided = decided_by(event, record, effect)
+        entry = ledger_entry(decided)
         assert set(entry) == {"_id", "p", "o", "d", "at"}
         assert isinstance(entry["d"], str)
-        back = _from_ledger(event, record, expanded(entry, event, SECRET))
+        back = from_ledger(event, record, expanded(entry, event, SECRET))
         assert back.cells == decided.cells
         assert back.public == decided.public
         assert expanded(entry, event, SECRET)["state"]["status"] == state.status  # type: ignore[union-attr]

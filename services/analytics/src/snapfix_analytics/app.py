@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_analytics import api, handlers
+from snapfix_analytics import api, consumers
 from snapfix_analytics.cache import QueryCache
 from snapfix_analytics.config import DEV_PSEUDONYM_SECRET, AnalyticsSettings
 from snapfix_analytics.models import DOCUMENTS
@@ -26,8 +26,8 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         log.warning("SNAPFIX_PSEUDONYM_SECRET is not set: using the development secret (never in production)")
     repo = AnalyticsRepository(runtime.mongo[settings.mongo_database], topic=Topic.ISSUES_EVENTS)
     cache = QueryCache(runtime.redis, database=settings.mongo_database, ttl_s=settings.query_cache_ttl_s)
-    handler = handlers.IssueEventsHandler(runtime, repo, cache, settings)
-    handlers.register(runtime, handler, settings)
+    handler = consumers.IssueEventsHandler(runtime, repo, cache, settings)
+    consumers.register(runtime, handler, settings)
 
     app = runtime.app(
         title="SnapFix analytics service",

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
+CacheUnavailable = RedisError  # what callers catch, so that they need no redis import
 
 
 class QueryCache:

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from snapfix_analytics.effects import CellDelta, IssueState, window_collection
 from snapfix_shared.messages.analytics import WindowSize
@@ -49,6 +49,8 @@ CELL_READS = 8  # concurrent reads of cells by _id (one connection of the store'
 CELL_WRITES = 8
 STORED_CELLS = 200_000  # cell keys remembered as stored, least recently used go first
 Doc = dict[str, Any]
+StoreUnavailable = ConnectionFailure  # unreachable for a while: worth retrying (callers need no pymongo import)
+StoreError = PyMongoError  # any failure of the analytics store
 T = TypeVar("T")
 
 

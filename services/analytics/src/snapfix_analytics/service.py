@@ -1,8 +1,8 @@
-"""Subscriber of ``issues.events.v1`` (group ``analytics-issues``): windows, backlog, streams.
+"""The analytics batch: windows, backlog and streams from ``issues.events.v1`` (``consumers.py`` subscribes).
 
 A batch goes through these steps, and is committed only after the last:
 1. parse (not JSON, or a known type that does not validate: dead letter; a type newer than
-   this service: skipped), drop repeats of one message id within the batch;
+   this service: skipped), drop repeats of one message id within the batch (``consumers``);
 2. claim the batch's message ids (one insert); only ids claimed before (a redelivery, or
    the same event published again) are looked up in the ledger;
 3. decide each event's increments in record order (``effects``), from its issue's
@@ -12,7 +12,7 @@ A batch goes through these steps, and is committed only after the last:
    consumer may have had it meanwhile). Step 3 runs while the claims of step 2 are being
    written, as if none was claimed before (the common batch); when some were, nothing of
    that first pass is kept and the batch is decided again with their ledger entries;
-4. write the decisions to the ledger (one insert); ids found there already keep their stored decision;
+4. write the decisions to the ledger (one insert, ``ledger``); ids found there already keep their stored decision;
 5. then, at once (each only needs the ledger written first): advance the partition clocks,
    store the projections, apply the increments (see ``repository``: first those of
    redelivered events one by one, then the batch's new ones summed per cell, the
@@ -21,8 +21,10 @@ A batch goes through these steps, and is committed only after the last:
    event's public form on ``analytics.issues-public.v1``;
 6. publish each changed cell once on ``analytics.issue-stats.v1`` (a redelivery publishes
    both streams again: readers keep the latest per key, or drop a repeated message id).
-Steps 2-6 are idempotent, so a transient failure retries them whole; the writes of step 5
-run in one task group, so a failed one ends its siblings before the retry starts.
+Steps 2-6 are idempotent, so a transient failure retries them whole (``consumers``); the
+writes of step 5 run in one task group, so a failed one ends its siblings before the retry
+starts. Publishing and dead-lettering are the consumer's, passed in as callables: this module
+imports no Kafka client and no store driver.
 """
 
 from __future__ import annotations
@@ -30,65 +32,57 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, get_args
+from typing import Any
 from uuid import UUID
 
-from aiokafka import ConsumerRecord
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
-from opentelemetry.context import Context
-from pydantic import BaseModel, ConfigDict
-from pymongo.errors import ConnectionFailure
-from redis.exceptions import RedisError
-
-from snapfix_analytics import sketches
-from snapfix_analytics.cache import QueryCache
+from snapfix_analytics.cache import CacheUnavailable, QueryCache
 from snapfix_analytics.config import AnalyticsSettings
-from snapfix_analytics.effects import CellDelta, Effect, IssueState, effects, event_time, public_event
+from snapfix_analytics.effects import CellDelta, IssueState, effects, event_time
+from snapfix_analytics.ledger import (
+    Decided,
+    Doc,
+    Record,
+    decided_by,
+    expanded,
+    from_ledger,
+    ledger_entry,
+    merge,
+    state_from,
+    stats_message,
+)
 from snapfix_analytics.repository import AnalyticsRepository, together
 from snapfix_analytics.windows import PartitionClock
-from snapfix_shared.consuming import followed_event, retry_transient, subscribe_batches
-from snapfix_shared.kafka import PublishFailed, header_map, publish_all
-from snapfix_shared.messages import ISSUE_EVENTS, IssueEvent, IssueReported, Message
-from snapfix_shared.messages.analytics import IssueWindowStats, OpenBacklog, PublicIssueEvent
-from snapfix_shared.messages.base import utcnow
-from snapfix_shared.runtime import Runtime
+from snapfix_shared.messages import IssueEvent, IssueReported, Message
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
-Record = ConsumerRecord[Any, Any]
-Doc = dict[str, Any]
-T = TypeVar("T")
-TRANSIENT = (ConnectionFailure, PublishFailed)
-WRITERS = 8  # concurrent cell updates per batch
 LEDGER_READS = 8  # concurrent ledger look-ups per batch (well under the connection pool)
 YIELD_EVERY = 256  # events decided between two yields to the event loop (the claims being written meanwhile)
 CACHED_ISSUES = 200_000  # projections kept in memory (least recently used go first)
-KNOWN_TYPES = frozenset(m.__name__ for m in get_args(get_args(IssueEvent)[0]))
+
+# Publishes messages on a topic, each in the trace context of its record (None: the current one).
+Publish = Callable[[Topic, list[tuple[Message, Record | None]]], Awaitable[None]]
+DeadLetter = Callable[[Record, str], Awaitable[None]]  # a record that cannot be counted, and why
 
 
-@dataclass
-class Decided:
-    """One event of the batch, its place in the log and what it does."""
+class IssueEvents:
+    """Counts a batch of issue events exactly once (steps 2-6 above); ``process`` is idempotent."""
 
-    event: IssueEvent
-    record: Record
-    partition: int
-    offset: int
-    cells: list[CellDelta]
-    public: PublicIssueEvent | None
-    redelivered: bool = False
-    state: IssueState | None = None  # the issue's projection after this event
-
-
-class IssueEventsHandler:
     def __init__(
-        self, runtime: Runtime, repo: AnalyticsRepository, cache: QueryCache, settings: AnalyticsSettings
+        self,
+        repo: AnalyticsRepository,
+        cache: QueryCache,
+        settings: AnalyticsSettings,
+        *,
+        publish: Publish,
+        dead_letter: DeadLetter,
+        transient: tuple[type[BaseException], ...],
     ) -> None:
-        self.runtime, self.repo, self.cache, self.group = runtime, repo, cache, settings.consumer_group
+        self.repo, self.cache, self.publish, self.dead_letter = repo, cache, publish, dead_letter
+        self.transient = transient  # which failure of concurrent writes to raise when several fail
         self.lateness = timedelta(seconds=settings.allowed_lateness_s)
         self.secret = settings.pseudonym_secret.get_secret_value().encode()
         # What the store holds after the last batch this process completed, per partition;
@@ -98,18 +92,7 @@ class IssueEventsHandler:
         self.next_offset: dict[int, int] = {}
         self.backfilled = False
 
-    async def handle(self, records: Sequence[Record]) -> None:
-        events: list[tuple[IssueEvent, Record]] = []
-        seen: set[UUID] = set()
-        for record in records:
-            event = await self._parse(record)
-            if event is not None and event.message_id not in seen:  # a repeat within one batch
-                seen.add(event.message_id)
-                events.append((event, record))
-        if events:
-            await retry_transient(TRANSIENT, self._process, events)
-
-    async def _process(self, events: list[tuple[IssueEvent, Record]]) -> None:
+    async def process(self, events: list[tuple[IssueEvent, Record]]) -> None:
         if not self.backfilled:
             if count := await self.repo.backfill_claims():
                 log.info("claimed the %d message ids of a ledger written before claims", count)
@@ -126,7 +109,7 @@ class IssueEventsHandler:
                 self.repo.save_states(changed, new=progress.new),
                 self._publish(Topic.ANALYTICS_ISSUES_PUBLIC, self._public(decided)),
             ]
-            touched = (await together(writes, transient=TRANSIENT))[0]
+            touched = (await together(writes, transient=self.transient))[0]
             await self._publish(Topic.ANALYTICS_ISSUE_STATS, self._stats(touched))
         except BaseException:
             self._forget_all()  # what the store holds is not known: read it again
@@ -134,7 +117,7 @@ class IssueEventsHandler:
         self._remember(events, progress)
         try:
             await self.cache.invalidate()
-        except RedisError:
+        except CacheUnavailable:
             log.warning("analytics query cache not invalidated (Redis down); entries expire on their TTL")
 
     async def _decide(self, events: list[tuple[IssueEvent, Record]]) -> tuple[list[Decided], Progress]:
@@ -145,14 +128,14 @@ class IssueEventsHandler:
         """
         claims = [(e.message_id, r.partition, r.offset) for e, r in events]
         claiming: list[Coroutine[Any, Any, Any]] = [self.repo.claim_ids(claims), self._decide_all(events, set(), {})]
-        seen_before, first = await together(claiming, transient=TRANSIENT)
+        seen_before, first = await together(claiming, transient=self.transient)
         if seen_before:  # a redelivery, or an event published again: decided anew with the ledger
             stored = await self._ledger_entries([e.message_id for e, _ in events if e.message_id in seen_before])
             decided, progress, failed = await self._decide_all(events, seen_before, stored)
         else:
             decided, progress, failed = first
         for record, exc in failed:
-            await self.runtime.dead_letter(record, group=self.group, reason="failed", error=f"{exc!r}")
+            await self.dead_letter(record, f"{exc!r}")
         return decided, progress
 
     async def _decide_all(
@@ -185,13 +168,13 @@ class IssueEventsHandler:
                     clock.observe(event_time(event))
                     if entry.get("state") is not None:
                         progress.states[event.issue_id] = state_from(entry["state"])
-                    decided.append(_from_ledger(event, record, entry))
+                    decided.append(from_ledger(event, record, entry))
                 elif entry["p"] == partition and entry["o"] < record.offset:
                     # Published again later in the same partition: the first copy came before and was
                     # applied (its batch was committed) or is applied again by its own redelivery.
-                    decided.append(_from_ledger(event, record, entry, settled=True))
+                    decided.append(from_ledger(event, record, entry, settled=True))
                 else:
-                    decided.append(_from_ledger(event, record, entry))
+                    decided.append(from_ledger(event, record, entry))
                 continue
             if event.issue_id not in progress.states:  # a report starts from nothing; anything else from the store
                 reported = isinstance(event, IssueReported)
@@ -209,7 +192,7 @@ class IssueEventsHandler:
             progress.states[event.issue_id] = effect.state
             if effect.state != before:  # a comment or a follow leaves the projection as stored: no write
                 progress.changed.add(event.issue_id)
-            decided.append(_decided(event, record, effect))
+            decided.append(decided_by(event, record, effect))
         return decided, progress, failed
 
     async def _load_states(
@@ -280,13 +263,13 @@ class IssueEventsHandler:
     async def _record(self, decided: list[Decided]) -> None:
         """The ledger, before anything else of the batch is written, so a decision is never taken twice."""
         new = [d for d in decided if not d.redelivered]
-        raced = await self.repo.claim([_ledger_entry(d) for d in new])
+        raced = await self.repo.claim([ledger_entry(d) for d in new])
         for d in new:
             if d.event.message_id in raced:  # another instance took the same event just now: its decision wins
                 log.warning("issue event %s was taken by another consumer meanwhile", d.event.message_id)
                 entry = await self.repo.ledger(d.event.message_id)
                 assert entry is not None
-                decided[decided.index(d)] = _from_ledger(d.event, d.record, expanded(entry, d.event, self.secret))
+                decided[decided.index(d)] = from_ledger(d.event, d.record, expanded(entry, d.event, self.secret))
 
     async def _apply(self, decided: list[Decided]) -> dict[tuple[str, str], Doc | None]:
         touched: dict[tuple[str, str], Doc | None] = {}
@@ -313,65 +296,16 @@ class IssueEventsHandler:
                 touched[(collection, key)] = value
         return touched
 
-    def _stats(self, touched: dict[tuple[str, str], Doc | None]) -> list[tuple[Message, Context]]:
-        context = otel_context.get_current()
+    def _stats(self, touched: dict[tuple[str, str], Doc | None]) -> list[tuple[Message, Record | None]]:
         stats = (stats_message(collection, doc) for (collection, _key), doc in touched.items())
-        return [(message, context) for message in stats if message is not None]
+        return [(message, None) for message in stats if message is not None]
 
-    def _public(self, decided: list[Decided]) -> list[tuple[Message, Context]]:
-        return [(d.public, propagate.extract(header_map(d.record))) for d in decided if d.public is not None]
+    def _public(self, decided: list[Decided]) -> list[tuple[Message, Record | None]]:
+        return [(d.public, d.record) for d in decided if d.public is not None]
 
-    async def _publish(self, topic: Topic, messages: list[tuple[Message, Context]]) -> None:
+    async def _publish(self, topic: Topic, messages: list[tuple[Message, Record | None]]) -> None:
         if messages:
-            run = self.runtime
-            await publish_all(run.broker, topic, messages, source=run.source, timeout_s=run.publish_timeout_s)
-
-    async def _parse(self, record: Record) -> IssueEvent | None:
-        # A type newer than this service is not counted, and not lost: it stays in the log.
-        return await followed_event(self.runtime, record, group=self.group, adapter=ISSUE_EVENTS, followed=KNOWN_TYPES)
-
-    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
-
-
-Coalesced = tuple[CellDelta, int, int, int]  # increments, partition, first and last offset
-
-
-def coalesce(decided: list[Decided]) -> dict[tuple[str, str], list[Coalesced]]:
-    """The batch's increments summed per cell and partition, with the offsets they span."""
-    merged: dict[tuple[str, str, int], Coalesced] = {}
-    for d in decided:
-        for cell in d.cells:
-            slot = (cell.collection, cell.key, d.partition)
-            if slot not in merged:
-                merged[slot] = (cell, d.partition, d.offset, d.offset)
-                continue
-            before, _, first, _ = merged[slot]
-            inc = dict(before.inc)
-            for name, value in cell.inc.items():
-                inc[name] = inc.get(name, 0) + value
-            merged[slot] = (CellDelta(cell.collection, cell.key, inc, before.insert), d.partition, first, d.offset)
-    per_cell: dict[tuple[str, str], list[Coalesced]] = {}
-    for (collection, key, _), update in merged.items():
-        per_cell.setdefault((collection, key), []).append(update)
-    return per_cell
-
-
-def merge(decided: list[Decided]) -> dict[tuple[str, str], tuple[CellDelta, dict[int, int]]]:
-    """The batch's increments summed per cell, with the last offset they span in each partition."""
-    merged: dict[tuple[str, str], tuple[CellDelta, dict[int, int]]] = {}
-    for d in decided:
-        for cell in d.cells:
-            slot = (cell.collection, cell.key)
-            if slot not in merged:
-                total = CellDelta(cell.collection, cell.key, dict(cell.inc), cell.insert)
-                merged[slot] = (total, {d.partition: d.offset})
-                continue
-            total, last = merged[slot]
-            for name, value in cell.inc.items():
-                total.inc[name] = total.inc.get(name, 0) + value
-            last[d.partition] = max(last.get(d.partition, d.offset), d.offset)
-    return merged
+            await self.publish(topic, messages)
 
 
 @dataclass
@@ -384,126 +318,3 @@ class Progress:
     new: set[UUID] = field(default_factory=set)  # first seen in this batch, with their report
     loaded: dict[UUID, IssueState | None] = field(default_factory=dict)  # as the batch found them
     partitions: dict[UUID, int] = field(default_factory=dict)  # the partition each issue's events came from
-
-
-async def _bounded(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Await ``calls`` at most WRITERS at a time, results in order."""
-    gate = asyncio.Semaphore(WRITERS)
-
-    async def one(call: Awaitable[T]) -> T:
-        async with gate:
-            return await call
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
-
-
-def _from_ledger(event: IssueEvent, record: Record, entry: Doc, *, settled: bool = False) -> Decided:
-    public = PublicIssueEvent.model_validate(entry["public"]) if entry.get("public") else None
-    cells = [] if settled else [_cell(c) for c in entry["cells"]]
-    return Decided(event, record, entry["p"], entry["o"], cells, public, redelivered=True)
-
-
-def state_from(stored: Doc) -> IssueState:
-    fields = dict(stored)
-    return IssueState(issue_id=fields.pop("issue_id"), **fields)
-
-
-def _decided(event: IssueEvent, record: Record, effect: Effect) -> Decided:
-    return Decided(event, record, record.partition, record.offset, effect.cells, effect.public, state=effect.state)
-
-
-class _StoredCell(BaseModel):
-    """A cell's increments and creation fields as the ledger keeps them (see ``_Decision``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    c: str
-    k: str
-    inc: dict[str, int | float]
-    size: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    geohash5: str | None = None
-    category: str | None = None
-
-    def delta(self) -> CellDelta:
-        insert = self.model_dump(exclude={"c", "k", "inc"}, exclude_none=True)
-        return CellDelta(self.c, self.k, dict(self.inc), insert)  # type: ignore[arg-type]
-
-
-class _Decision(BaseModel):
-    """What the ledger keeps of an event's decision, written as one JSON string: the embedded
-    store takes a document of a few scalars for a fraction of one of nested fields (measured:
-    0.59 ms per event for the nested form). The public event is not kept: it is a function of
-    the event and the projection after it (``effects.public_event``)."""
-
-    cells: list[_StoredCell]
-    state: IssueState | None
-
-
-def _ledger_entry(d: Decided) -> Doc:
-    cells = [_StoredCell(c=c.collection, k=c.key, inc=c.inc, **c.insert) for c in d.cells]
-    return {
-        "_id": str(d.event.message_id),
-        "p": d.partition,
-        "o": d.offset,
-        "d": _Decision(cells=cells, state=d.state).model_dump_json(),
-        "at": utcnow(),
-    }
-
-
-def expanded(entry: Doc, event: IssueEvent, secret: bytes) -> Doc:
-    """A ledger entry as the handler reads it (``cells``, ``state``, ``public``), in either stored form."""
-    if "d" not in entry:  # written before the compact form
-        return entry
-    decision = _Decision.model_validate_json(entry["d"])
-    state = decision.state
-    public = public_event(event, state, secret) if state is not None else None
-    cells = [
-        {"c": c.c, "k": c.k, "inc": [{"n": n, "v": v} for n, v in c.inc.items()], "ins": c.delta().insert}
-        for c in decision.cells
-    ]
-    return {
-        "p": entry["p"],
-        "o": entry["o"],
-        "cells": cells,
-        "public": public.model_dump(mode="json") if public is not None else None,
-        "state": asdict(state) if state is not None else None,
-    }
-
-
-def _cell(stored: Doc) -> CellDelta:
-    return CellDelta(stored["c"], stored["k"], {i["n"]: i["v"] for i in stored["inc"]}, stored["ins"])
-
-
-def stats_message(collection: str, doc: Doc | None) -> Message | None:
-    """The stream form of a stored cell (late counters are not streamed: the API shows them)."""
-    if doc is None:
-        return None
-    if collection.startswith("windows_"):
-        return IssueWindowStats(
-            revision=doc["rev"],
-            window=doc["size"],
-            window_start=doc["start"],
-            window_end=doc["end"],
-            geohash5=doc["geohash5"],
-            category=doc["category"],
-            counts={k: int(v) for k, v in (doc.get("counts") or {}).items()},
-            time_to_acknowledge=sketches.distribution(sketches.from_counters(doc.get("tta"))),
-            time_to_resolve=sketches.distribution(sketches.from_counters(doc.get("ttr"))),
-        )
-    if collection == "backlog":
-        return OpenBacklog(revision=doc["rev"], geohash5=doc["geohash5"], category=doc["category"], open=doc["open"])
-    return None
-
-
-def register(runtime: Runtime, handler: IssueEventsHandler, settings: AnalyticsSettings) -> None:
-    subscribe_batches(
-        runtime.broker,
-        Topic.ISSUES_EVENTS,
-        group=settings.consumer_group,
-        handle=handler.handle,
-        max_records=settings.batch_records,
-        batch_timeout_ms=50,
-        title="analytics-issue-events",
-        description="Counts issue events into tumbling windows, the backlog gauge and the analyst streams.",
-    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,39 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process and its threads (children it waited for included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """``cpu_s`` of a process plus its live children's (PostgreSQL's backends and autovacuum workers)."""
+    total = cpu_s(pid)
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def settle(
+    pids: dict[str, int], *, idle_cpu_share: float = 0.05, window_s: float = 3.0, limit_s: float = 300.0
+) -> float:
+    """Wait until ``pids`` (and their live children) use under ``idle_cpu_share`` of a core over
+    ``window_s``, at most ``limit_s``; returns the seconds waited. After a bulk load, the store's
+    background work (PostgreSQL's autovacuum of the new rows) would otherwise be measured as the
+    cost of whatever read runs beside it."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        before = sum(tree_cpu_s(pid) for pid in pids.values() if Path(f"/proc/{pid}").exists())
+        time.sleep(window_s)
+        after = sum(tree_cpu_s(pid) for pid in pids.values() if Path(f"/proc/{pid}").exists())
+        if after - before < idle_cpu_share * window_s:
+            break
+    return time.monotonic() - started
 
 
 def pin(pids: dict[str, int], core: str) -> None:

@@ -8,7 +8,9 @@ miss that falls back to the store), nearby at 1 km and 5 km, a map viewport, the
 queue, a user's own reports; and one transition applied end to end (POST until a GET
 shows it). It checks results against ground truth kept here: nearby returns exactly the
 reports within the radius, a viewport exactly those inside it, and cursor pages are
-complete with no duplicates.
+complete with no duplicates. Reads are measured at steady state: after seeding, the phase
+waits until the store's processes are idle (PostgreSQL's autovacuum of the rows just loaded,
+which otherwise lands on whichever read runs beside it) and reports how long that took.
 
 The load generator runs on core 1 and every server (Kafka, the Mongo-wire server, Redis,
 the gateway, the issues service) on core 0 (``taskset``) while measuring; CPU-ms per
@@ -36,7 +38,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from bench.cpu import ALL_CORES, LOAD_CORE, SERVER_CORE, STACK_DIR, Meter, pid_on, pin, stack_pids
+from bench.cpu import ALL_CORES, LOAD_CORE, SERVER_CORE, STACK_DIR, Meter, pid_on, pin, settle, stack_pids
 from bench.run import BENCH_LIMITS, RESULTS, process
 from snapfix_shared import geo
 from snapfix_shared.messages import (
@@ -71,6 +73,8 @@ RATE = int(os.environ.get("BENCH_SCALE_RATE", "40"))
 STAFF_ACTOR = {"actor_id": "bench-roads", "actor_role": "staff", "actor_departments": ("roads",)}
 MISS_RATE = int(os.environ.get("BENCH_SCALE_MISS_RATE", "2"))
 DURATION_S = int(os.environ.get("BENCH_SCALE_DURATION_S", "8"))
+# The store's processes, by their pid files' names (FerretDB, and PostgreSQL when it is the backend).
+STORE_PROCESSES = ("ferretdb", "postmaster")
 
 
 def place(rng: random.Random) -> tuple[float, float]:
@@ -460,10 +464,14 @@ def main() -> None:
             seeded_s = time.monotonic() - started
             pids = stack_pids(apps)
             checks = ground_truth(city, gateway, tokens)
+            # Reads at steady state: the store's background work after the bulk load done first.
+            settled_s = settle({k: v for k, v in pids.items() if k in STORE_PROCESSES})
+            print(f"[scale] the store was busy for {settled_s:.0f} s more after seeding", flush=True)
             reads = measure(city, gateway, tokens, pids, env["SNAPFIX_REDIS_URL"], kafka)
             results["sizes"][str(size)] = {
                 "reports": len(city.reports),
                 "seeded_in_s": round(seeded_s, 1),
+                "store_settled_in_s": round(settled_s, 1),
                 "ground_truth": checks,
                 "reads": reads,
             }

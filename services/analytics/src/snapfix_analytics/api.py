@@ -8,32 +8,16 @@ FastAPI does not run on the way out. Bad parameters are 422 problem+json naming 
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
-import pygeohash
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from snapfix_analytics.cache import QueryCache
-from snapfix_analytics.queries import (
-    COUNT_MEASURES,
-    MAX_POINTS,
-    BBox,
-    Measure,
-    Period,
-    Totals,
-    bucket_count,
-    check_area,
-    in_box,
-    invalid,
-)
-from snapfix_analytics.repository import AnalyticsRepository
+from snapfix_analytics.queries import MAX_POINTS, BBox, Measure, Period, bucket_count, check_area, invalid
 from snapfix_analytics.schemas import Heatmap, LateCounts, Summary, TimeSeries
+from snapfix_analytics.service import Dashboard
 from snapfix_analytics.windows import WINDOWS
 from snapfix_shared.messages.analytics import WindowSize
 from snapfix_shared.messages.base import utcnow
@@ -46,15 +30,15 @@ async def staff_only(_staff: StaffDep) -> None:
     """Analytics are for the city's staff and administrators (the gateway's internal token)."""
 
 
-async def get_repo(request: Request) -> AnalyticsRepository:
-    return request.app.state.repo  # type: ignore[no-any-return]
+async def get_dashboard(request: Request) -> Dashboard:
+    return request.app.state.dashboard  # type: ignore[no-any-return]
 
 
 async def get_cache(request: Request) -> QueryCache:
     return request.app.state.cache  # type: ignore[no-any-return]
 
 
-RepoDep = Annotated[AnalyticsRepository, Depends(get_repo)]
+DashboardDep = Annotated[Dashboard, Depends(get_dashboard)]
 CacheDep = Annotated[QueryCache, Depends(get_cache)]
 AreaQ = Annotated[str | None, Query(description="Geohash prefix (1-5 characters)", examples=["u33db"])]
 BBoxQ = Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat", examples=["13.3,52.4,13.5,52.6"])]
@@ -69,43 +53,19 @@ ToQ = Annotated[
 ]
 
 
-def _json(body: Any) -> bytes:
-    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
-
-
 def _answer(body: bytes, cached: bool) -> Response:
     headers = {"cache-control": "private, max-age=5", "x-cache": "hit" if cached else "miss"}
     return Response(body, media_type="application/json", headers=headers)
 
 
-async def _totals(
-    repo: AnalyticsRepository,
-    *,
-    size: WindowSize,
-    period: Period,
-    area: str | None,
-    box: BBox | None,
-    category: str | None,
-    limit: int,
-) -> Totals:
-    totals = Totals()
-    cursor = repo.windows(
-        size=size, start=period.start, end=period.end, area=area or (box.prefix() if box else None), category=category
-    )
-    read = 0
-    async for doc in cursor:
-        read += 1
-        if read > limit:
-            raise invalid("from", f"the query reads more than {limit} windows: narrow the period or the area")
-        if box is None or box.contains_cell(doc["geohash5"]):
-            totals.add(doc)
-    return totals
+def _query_key(request: Request) -> str:
+    return str(request.url.path) + "?" + str(request.query_params)
 
 
 @router.get("/summary", dependencies=[Depends(staff_only)], responses={200: {"model": Summary}})
 async def summary(  # noqa: PLR0917 - FastAPI injects by parameter
     request: Request,
-    repo: RepoDep,
+    dashboard: DashboardDep,
     cache: CacheDep,
     area: AreaQ = None,
     bbox: BBoxQ = None,
@@ -118,43 +78,17 @@ async def summary(  # noqa: PLR0917 - FastAPI injects by parameter
     area = check_area(area)
     box = BBox.parse(bbox) if bbox else None
     period = Period.parse(start, end, now=utcnow())
-    limit = request.app.state.settings.max_query_windows
 
     async def compute() -> bytes:
-        size = period.resolution()
-        totals = await _totals(repo, size=size, period=period, area=area, box=box, category=category, limit=limit)
-        tta, ttr = totals.distributions()
-        prefix = area or (box.prefix() if box else None)
-        backlog = sum(d["open"] for d in in_box(await repo.gauges("backlog", area=prefix, category=category), box))
-        late: dict[str, dict[str, int]] = {size: {} for size in WINDOWS}
-        for doc in in_box(await repo.gauges("late", area=prefix, category=category), box):
-            for name, value in (doc.get("counts") or {}).items():
-                late[doc["size"]][name] = late[doc["size"]].get(name, 0) + int(value)
-        body = {
-            "area": area,
-            "bbox": bbox,
-            "category": category,
-            "from": period.start.isoformat(),
-            "to": period.end.isoformat(),
-            "resolution": size,
-            "counts": {m: totals.counts.get(m, 0) for m in COUNT_MEASURES},
-            "time_to_acknowledge": tta.model_dump(),
-            "time_to_resolve": ttr.model_dump(),
-            "open_backlog": backlog,
-            "overdue_open": await repo.overdue_open(now=utcnow(), area=prefix, category=category)
-            if box is None
-            else None,
-            "late": late,
-        }
-        return _json(body)
+        return await dashboard.summary(area=area, box=box, bbox=bbox, category=category, period=period)
 
-    return _answer(*await cache.get_or_compute(str(request.url.path) + "?" + str(request.query_params), compute))
+    return _answer(*await cache.get_or_compute(_query_key(request), compute))
 
 
 @router.get("/timeseries", dependencies=[Depends(staff_only)], responses={200: {"model": TimeSeries}})
 async def timeseries(  # noqa: PLR0917 - FastAPI injects by parameter
     request: Request,
-    repo: RepoDep,
+    dashboard: DashboardDep,
     cache: CacheDep,
     window: WindowSize = "1h",
     measure: Measure = "reported",
@@ -172,28 +106,19 @@ async def timeseries(  # noqa: PLR0917 - FastAPI injects by parameter
         raise invalid("from", f"'from' and 'to' must be aligned to {window} windows")
     if bucket_count(period, window) > MAX_POINTS:
         raise invalid("window", f"more than {MAX_POINTS} points: a larger window or a shorter period")
-    limit = request.app.state.settings.max_query_windows
 
     async def compute() -> bytes:
-        buckets: dict[datetime, Totals] = {}
-        read = 0
-        prefix = area or (box.prefix() if box else None)
-        async for doc in repo.windows(size=window, start=period.start, end=period.end, area=prefix, category=category):
-            read += 1
-            if read > limit:
-                raise invalid("from", f"the query reads more than {limit} windows: narrow the period or the area")
-            if box is None or box.contains_cell(doc["geohash5"]):
-                buckets.setdefault(doc["start"], Totals()).add(doc)
-        points = [{"start": at.isoformat(), "value": t.value(measure)} for at, t in sorted(buckets.items())]
-        return _json({"window": window, "measure": measure, "points": points})
+        return await dashboard.timeseries(
+            window=window, measure=measure, area=area, box=box, category=category, period=period
+        )
 
-    return _answer(*await cache.get_or_compute(str(request.url.path) + "?" + str(request.query_params), compute))
+    return _answer(*await cache.get_or_compute(_query_key(request), compute))
 
 
 @router.get("/heatmap", dependencies=[Depends(staff_only)], responses={200: {"model": Heatmap}})
 async def heatmap(  # noqa: PLR0917 - FastAPI injects by parameter
     request: Request,
-    repo: RepoDep,
+    dashboard: DashboardDep,
     cache: CacheDep,
     bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat")],
     measure: Measure = "reported",
@@ -205,30 +130,11 @@ async def heatmap(  # noqa: PLR0917 - FastAPI injects by parameter
     """The cells (geohash of ``precision``) inside the box with their value for the period."""
     box = BBox.parse(bbox)
     period = Period.parse(start, end, now=utcnow())
-    limit = request.app.state.settings.max_query_windows
 
     async def compute() -> bytes:
-        cells: dict[str, Totals] = {}
-        read = 0
-        async for doc in repo.windows(
-            size=period.resolution(), start=period.start, end=period.end, area=box.prefix(), category=category
-        ):
-            read += 1
-            if read > limit:
-                raise invalid("from", f"the query reads more than {limit} windows: narrow the period or the box")
-            if box.contains_cell(doc["geohash5"]):
-                cells.setdefault(doc["geohash5"][:precision], Totals()).add(doc)
-        out = []
-        for cell, totals in sorted(cells.items()):
-            lat, lon = pygeohash.decode(cell)
-            out.append({"geohash": cell, "lat": lat, "lon": lon, "value": totals.value(measure)})
-        return _json({"measure": measure, "precision": precision, "cells": out})
+        return await dashboard.heatmap(box=box, measure=measure, precision=precision, category=category, period=period)
 
-    return _answer(*await cache.get_or_compute(str(request.url.path) + "?" + str(request.query_params), compute))
-
-
-CSV_COLUMNS = ["window", "window_start", "window_end", "geohash5", "category", *COUNT_MEASURES]
-CSV_COLUMNS += [f"{family}_{q}" for family in ("tta", "ttr") for q in ("count", "p50_s", "p90_s", "p99_s")]
+    return _answer(*await cache.get_or_compute(_query_key(request), compute))
 
 
 @router.get(
@@ -238,7 +144,7 @@ CSV_COLUMNS += [f"{family}_{q}" for family in ("tta", "ttr") for q in ("count", 
     responses={200: {"content": {"text/csv": {}}, "description": "One row per window, streamed"}},
 )
 async def export_csv(  # noqa: PLR0917 - FastAPI injects by parameter
-    repo: RepoDep,
+    dashboard: DashboardDep,
     window: WindowSize = "1h",
     area: AreaQ = None,
     category: CategoryQ = None,
@@ -248,46 +154,17 @@ async def export_csv(  # noqa: PLR0917 - FastAPI injects by parameter
     """Every stored window of the period, area and category as CSV, written while it is read."""
     area = check_area(area)
     period = Period.parse(start, end, now=utcnow())
-
-    async def rows() -> AsyncIterator[bytes]:
-        yield _csv_line(CSV_COLUMNS)
-        async for doc in repo.windows(size=window, start=period.start, end=period.end, area=area, category=category):
-            totals = Totals()
-            totals.add(doc)
-            tta, ttr = totals.distributions()
-            yield _csv_line(
-                [
-                    doc["size"],
-                    doc["start"].isoformat(),
-                    doc["end"].isoformat(),
-                    doc["geohash5"],
-                    doc["category"],
-                    *(totals.counts.get(m, 0) for m in COUNT_MEASURES),
-                    *(getattr(d, f) for d in (tta, ttr) for f in ("count", "p50_s", "p90_s", "p99_s")),
-                ]
-            )
-
+    rows = dashboard.export_rows(window=window, area=area, category=category, period=period)
     filename = f"snapfix-{window}-{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}.csv"
     return StreamingResponse(
-        rows(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{filename}"'}
+        rows, media_type="text/csv", headers={"content-disposition": f'attachment; filename="{filename}"'}
     )
 
 
-def _csv_line(values: list[Any]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerow(["" if v is None else v for v in values])
-    return out.getvalue().encode()
-
-
 @router.get("/late", dependencies=[Depends(staff_only)], response_model=list[LateCounts])
-async def late(repo: RepoDep, area: AreaQ = None, category: CategoryQ = None) -> list[LateCounts]:
+async def late(dashboard: DashboardDep, area: AreaQ = None, category: CategoryQ = None) -> list[LateCounts]:
     """Events that came after their window had closed, per window size, area, category and measure."""
-    area = check_area(area)
-    docs = await repo.gauges("late", area=area, category=category)
-    return [
-        LateCounts(window=d["size"], geohash5=d["geohash5"], category=d["category"], counts=d.get("counts", {}))
-        for d in docs
-    ]
+    return await dashboard.late(area=check_area(area), category=category)
 
 
 def install(app: FastAPI) -> None:

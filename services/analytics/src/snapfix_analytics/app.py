@@ -11,6 +11,7 @@ from snapfix_analytics.cache import QueryCache
 from snapfix_analytics.config import DEV_PSEUDONYM_SECRET, AnalyticsSettings
 from snapfix_analytics.models import DOCUMENTS
 from snapfix_analytics.repository import AnalyticsRepository
+from snapfix_analytics.service import Dashboard
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -34,5 +35,6 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         description="Owns aggregates: windowed statistics, the analyst streams, dashboard queries.",
     )
     app.state.runtime, app.state.settings, app.state.repo, app.state.cache = runtime, settings, repo, cache
+    app.state.dashboard = Dashboard(repo, max_windows=settings.max_query_windows)
     api.install(app)
     return app

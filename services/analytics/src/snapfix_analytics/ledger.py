@@ -38,29 +38,6 @@ class Decided:
     state: IssueState | None = None  # the issue's projection after this event
 
 
-Coalesced = tuple[CellDelta, int, int, int]  # increments, partition, first and last offset
-
-
-def coalesce(decided: list[Decided]) -> dict[tuple[str, str], list[Coalesced]]:
-    """The batch's increments summed per cell and partition, with the offsets they span."""
-    merged: dict[tuple[str, str, int], Coalesced] = {}
-    for d in decided:
-        for cell in d.cells:
-            slot = (cell.collection, cell.key, d.partition)
-            if slot not in merged:
-                merged[slot] = (cell, d.partition, d.offset, d.offset)
-                continue
-            before, _, first, _ = merged[slot]
-            inc = dict(before.inc)
-            for name, value in cell.inc.items():
-                inc[name] = inc.get(name, 0) + value
-            merged[slot] = (CellDelta(cell.collection, cell.key, inc, before.insert), d.partition, first, d.offset)
-    per_cell: dict[tuple[str, str], list[Coalesced]] = {}
-    for (collection, key, _), update in merged.items():
-        per_cell.setdefault((collection, key), []).append(update)
-    return per_cell
-
-
 def merge(decided: list[Decided]) -> dict[tuple[str, str], tuple[CellDelta, dict[int, int]]]:
     """The batch's increments summed per cell, with the last offset they span in each partition."""
     merged: dict[tuple[str, str], tuple[CellDelta, dict[int, int]]] = {}

@@ -17,36 +17,17 @@ times in YAML; a test checks that the committed files are what this script rende
 ``topics`` build their resources; this file puts them together and writes them.
 """
 
-# ruff: noqa: E402
-# (the parts are imported below the loader that puts their package in sys.modules)
-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-
-def load_parts() -> None:
-    """The parts beside this file (``snapk8s/``) as the package ``snapk8s``, loaded from their folder
-    (as deploy/local/demo.py loads ``snapdemo/``): deploy/ holds scripts, not an installed package."""
-    name = "snapk8s"
-    if name in sys.modules:
-        return
-    folder = Path(__file__).resolve().parent / name
-    spec = importlib.util.spec_from_file_location(
-        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-
-
-load_parts()
+# The parts beside this file (snapk8s/): deploy/ holds scripts, not an installed package, and tests
+# and benchmarks load this script from its file, so its folder is put on the import path here.
+if (_folder := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.insert(0, _folder)
 
 import yaml
 from snapk8s.network import network_policy

@@ -23,14 +23,10 @@ the gateway announces (``RateLimit-Policy``), sign-ins are paced too, and a 429 
         [--reports 5000] [--days 90] [--seed 17] [--concurrency 16]
 """
 
-# ruff: noqa: E402
-# (the parts are imported below the loader that puts their package in sys.modules)
-
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import shlex
 import sys
@@ -41,26 +37,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-
-def load_parts() -> None:
-    """The parts beside this file (``snapdemo/``) as the package ``snapdemo``, loaded from their folder:
-    tests load this script from its file (deploy/ holds scripts, not an installed package), and its
-    folder is then not on ``sys.path``."""
-    name = "snapdemo"
-    if name in sys.modules:
-        return
-    folder = Path(__file__).resolve().parent / name
-    spec = importlib.util.spec_from_file_location(
-        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-
-
-load_parts()
+# The parts beside this file (snapdemo/): deploy/ holds scripts, not an installed package, and tests
+# and benchmarks load this script from its file, so its folder is put on the import path here.
+if (_folder := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.insert(0, _folder)
 
 from snapdemo.api import demo_password
 from snapdemo.data import ADMIN_EMAIL, BBOX, CATEGORIES, DOMAIN, PATHS, DemoError

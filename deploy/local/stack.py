@@ -13,38 +13,18 @@ gateway serving the app. Every step is idempotent and names itself when it fails
     python deploy/local/stack.py status | down | stop kafka | start kafka
 """
 
-# ruff: noqa: E402
-# (the parts are imported below the loader that puts their package in sys.modules)
-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import sys
 from pathlib import Path
 
-
-def load_parts() -> None:
-    """The parts beside this file (``snapstack/``) as the package ``snapstack``, loaded from their folder:
-    tests and benchmarks load this script from its file (deploy/ holds scripts, not an installed
-    package), and its folder is then not on ``sys.path``."""
-    name = "snapstack"
-    if name in sys.modules:
-        return
-    folder = Path(__file__).resolve().parent / name
-    spec = importlib.util.spec_from_file_location(
-        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-
-
-load_parts()
+# The parts beside this file (snapstack/): deploy/ holds scripts, not an installed package, and tests
+# and benchmarks load this script from its file, so its folder is put on the import path here.
+if (_folder := str(Path(__file__).resolve().parent)) not in sys.path:
+    sys.path.insert(0, _folder)
 
 from snapstack.apps import ADMIN_EMAIL, start_apps
 from snapstack.edge import EDGE_PORTS, edge_url, start_edge

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.readmodel import ReadModelDown
-from snapfix_issues.service import new_report
+from snapfix_issues.records import new_report
 from tests.builders import make_report_command
 from tests.stack import Stack
 

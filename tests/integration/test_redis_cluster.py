@@ -27,7 +27,7 @@ from snapfix_gateway.identity.sessions import RefreshRejected, Sessions
 from snapfix_gateway.ratelimit import Limiter, Policy
 from snapfix_issues.cache import CachedIssue, IssueCache, generation_key, issue_key
 from snapfix_issues.readmodel import ReadModel, geo_keys
-from snapfix_issues.service import new_report
+from snapfix_issues.records import new_report
 from snapfix_shared.messages import Location
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.settings import RedisSettings

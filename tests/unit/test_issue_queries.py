@@ -12,7 +12,7 @@ from uuid_utils.compat import uuid7
 from snapfix_issues.catalogue import Catalogue, seed_categories
 from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
-from snapfix_issues.service import new_report
+from snapfix_issues.records import new_report
 from snapfix_issues.views import detail, summary
 from snapfix_shared import geo
 from snapfix_shared.messages.base import utcnow

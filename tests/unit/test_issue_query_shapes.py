@@ -14,9 +14,9 @@ from pymongo import IndexModel
 
 from snapfix_issues.domain import CommentRecord
 from snapfix_issues.models import Comment, Follow, Report, Vote
+from snapfix_issues.records import new_report
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Change
-from snapfix_issues.service import new_report
 from snapfix_shared.messages import IssueStatusChanged
 from tests.builders import make_report_command
 

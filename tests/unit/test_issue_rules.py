@@ -11,6 +11,7 @@ from uuid_utils.compat import uuid7
 
 from snapfix_issues.catalogue import Catalogue, seed_categories
 from snapfix_issues.domain import IssueRecord
+from snapfix_issues.records import new_report
 from snapfix_issues.rules import (
     REPORTER_TRANSITIONS,
     STAFF_TRANSITIONS,
@@ -19,7 +20,6 @@ from snapfix_issues.rules import (
     decide,
     is_overdue,
 )
-from snapfix_issues.service import new_report
 from snapfix_shared.messages import (
     AssignIssue,
     ChangeIssueStatus,

@@ -10,8 +10,8 @@ import pytest
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.routes.issues import check_backdating
 from snapfix_issues.catalogue import Catalogue, seed_categories
+from snapfix_issues.records import new_report
 from snapfix_issues.rules import check_report
-from snapfix_issues.service import new_report
 from snapfix_shared.messages.base import Role, utcnow
 from snapfix_shared.messages.issues import BACKDATING_LIMIT
 from snapfix_shared.problems import Problem

@@ -29,9 +29,7 @@ from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.domain import CommentRecord, IssueRecord, storage_precision
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
-from snapfix_issues.repository import Reports
-from snapfix_issues.rules import Change, Rejection
-from snapfix_issues.service import (
+from snapfix_issues.records import (
     applied,
     commented_event,
     followed_event,
@@ -42,6 +40,8 @@ from snapfix_issues.service import (
     reported_event,
     voted_event,
 )
+from snapfix_issues.repository import Reports
+from snapfix_issues.rules import Change, Rejection
 from snapfix_shared.consuming import record_message, retry_transient, subscribe_batches
 from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
 from snapfix_shared.messages import (

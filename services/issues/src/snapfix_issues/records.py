@@ -1,4 +1,5 @@
-"""Decisions of the issues domain, free of Kafka and Mongo: commands in, records and events out."""
+"""What a command leaves behind, free of Kafka and Mongo: the records it stores and the events
+rebuilt from them (so a redelivery re-emits the very same event)."""
 
 from __future__ import annotations
 

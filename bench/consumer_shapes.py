@@ -36,8 +36,8 @@ from pymongo import AsyncMongoClient
 
 from bench.cpu import stack_pids
 from snapfix_issues.models import Report
+from snapfix_issues.records import new_report, reported_event
 from snapfix_issues.repository import report_document
-from snapfix_issues.service import new_report, reported_event
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command, signed
 from tests.stack import start_groups_at_end

@@ -48,8 +48,8 @@ from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.handlers import REPORT_CHUNK
 from snapfix_issues.models import Report
+from snapfix_issues.records import new_report, reported_event
 from snapfix_issues.repository import report_document
-from snapfix_issues.service import new_report, reported_event
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command, signed
 from tests.stack import free_port, start_groups_at_end, wait_caught_up, wait_ready

@@ -11,11 +11,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import TestKafkaBroker
 
-from snapfix_issues import handlers
+from snapfix_issues import consumers
 from snapfix_issues.catalogue import Catalogue, seed_categories
 from snapfix_issues.config import IssuesSettings
+from snapfix_issues.consumers import REPORT_CHUNK, IssueCommandHandler
 from snapfix_issues.domain import IssueRecord
-from snapfix_issues.handlers import REPORT_CHUNK, IssueCommandHandler
 from snapfix_shared.messages import ISSUE_EVENTS, ChangeIssueStatus, IssueCommand, IssueReported, IssueStatusChanged
 from snapfix_shared.messages.base import Command
 from snapfix_shared.runtime import Runtime
@@ -174,4 +174,4 @@ async def test_unknown_categories_refresh_the_catalogue_once_a_batch(batches: Ba
 def test_chunks_are_smaller_than_a_batch() -> None:
     # A batch of the default size spreads over several concurrent chunks.
     default = IssuesSettings.model_fields["batch_max_records"].default
-    assert 1 < default // handlers.REPORT_CHUNK <= 8
+    assert 1 < default // consumers.REPORT_CHUNK <= 8

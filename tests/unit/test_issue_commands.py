@@ -16,8 +16,8 @@ from uuid_utils.compat import uuid7
 from snapfix_issues.cache import CachedIssue
 from snapfix_issues.catalogue import Catalogue, seed_categories
 from snapfix_issues.config import IssuesSettings
+from snapfix_issues.consumers import IssueCommandHandler, register
 from snapfix_issues.domain import CommentRecord, HistoryEntry, IssueRecord, RejectedReportRecord, StoredEvent
-from snapfix_issues.handlers import IssueCommandHandler, register
 from snapfix_issues.rules import Change
 from snapfix_shared.messages import ISSUE_EVENTS, IssueReported, ReportRejected
 from snapfix_shared.messages.base import utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from snapfix_issues import api, categories_api, erasure, handlers, photos
+from snapfix_issues import api, categories_api, consumers, erasure, photos
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
@@ -36,7 +36,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     sync = CatalogueSync(catalogue, CategoryRepository(), settings.catalogue_refresh_s, kafka_announcer(runtime))
     runtime.on_startup.append(sync.start)
     runtime.on_shutdown.append(sync.stop)
-    handler = handlers.IssueCommandHandler(
+    handler = consumers.IssueCommandHandler(
         runtime,
         repo,
         cache,
@@ -46,7 +46,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         sync=sync,
         require_actor_proof=settings.require_actor_proof,
     )
-    handlers.register(runtime, handler, settings)
+    consumers.register(runtime, handler, settings)
     erasure.register(
         runtime, erasure.UserErasure(runtime, repo, cache, readmodel, group=settings.issues_users_group), settings
     )

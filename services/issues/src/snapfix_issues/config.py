@@ -12,7 +12,7 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     # users.events.v1 (UserDeleted: erasure.py): a group of its own
     issues_users_group: str = "issues-users"
     # One batch is committed with one offset commit; its reports are stored in concurrent
-    # chunks (handlers.REPORT_CHUNK), so a larger batch keeps the store busier.
+    # chunks (consumers.REPORT_CHUNK), so a larger batch keeps the store busier.
     batch_max_records: int = Field(default=1000, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
     # How stale the in-memory catalogue may be after an admin's edit on another instance.

@@ -16,13 +16,14 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic import ValidationError
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from snapfix_issues.catalogue import CategoryBody, CategorySpec
 from snapfix_issues.domain import CommentRecord, IssueRecord, RejectedReportRecord
 from snapfix_issues.models import Category, Comment, Follow, RejectedReport, Report, Vote
 from snapfix_issues.rules import Change
 
+StoreError = PyMongoError  # any failure of the issues store (callers need no pymongo import)
 DUPLICATE_KEY = 11000
 # Lists never carry what only the lifecycle needs.
 LIST_PROJECTION = {"history": 0, "events": 0, "applied_commands": 0}

@@ -1,32 +1,28 @@
-"""Subscribers of the issues service: parse, decide, store, announce, then commit.
+"""What an issue command does: the orchestration of ``issues.commands.v1`` (``consumers.py`` subscribes).
 
-Commands arrive in batches. A batch's reports are stored with bulk writes; its other
-commands are then applied one by one in record order (one issue's commands share a
-partition and a report precedes its issue's later commands, so per-issue order holds).
-A batch is committed only after its effects are stored and their events acknowledged.
-A redelivered command stores nothing twice and re-publishes the event it produced first.
-A report refused here (the gateway accepted it against its copy of the catalogue) is kept as
-a rejection and announced as ``ReportRejected``; other refused commands are dead-lettered.
+The consumer hands over a batch's reports in chunks (``apply_reports``), then its other
+commands one by one in record order (``apply``). A report is stored with bulk writes; a
+lifecycle change is decided by the rules (``rules.py``) and stored on the version it was
+decided on; comments, votes and follows are stored idempotently. Each write goes through to
+the issue cache and the list read model. A redelivered command stores nothing twice and
+returns the event it produced first. What comes back is the events to announce, or
+``Refused`` (the consumer dead-letters it). No Kafka here: the consumer parses, publishes,
+dead-letters and commits; store and Redis failures are retried here, call by call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ParamSpec, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import ParamSpec, Protocol, TypeVar
 
-from aiokafka import ConsumerRecord
-from opentelemetry import propagate
-from opentelemetry.context import Context
-from pymongo.errors import PyMongoError
 from uuid_utils.compat import uuid7
 
 from snapfix_issues import rules
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
-from snapfix_issues.config import IssuesSettings
 from snapfix_issues.domain import CommentRecord, IssueRecord, storage_precision
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
 from snapfix_issues.records import (
@@ -40,12 +36,10 @@ from snapfix_issues.records import (
     reported_event,
     voted_event,
 )
-from snapfix_issues.repository import Reports
+from snapfix_issues.repository import Reports, StoreError
 from snapfix_issues.rules import Change, Rejection
-from snapfix_shared.consuming import record_message, retry_transient, subscribe_batches
-from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
+from snapfix_shared.consuming import retry_transient
 from snapfix_shared.messages import (
-    ISSUE_COMMANDS,
     ISSUE_EVENTS,
     AssignIssue,
     ChangeIssueStatus,
@@ -54,24 +48,15 @@ from snapfix_shared.messages import (
     Event,
     FollowIssue,
     IssueCommand,
-    Message,
     ReportIssue,
     VoteOnIssue,
 )
 from snapfix_shared.messages.base import utcnow
-from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
-
-log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Record = ConsumerRecord[Any, Any]
 # Lifecycle changes are decided on a version; another writer in between means decide again.
 MAX_DECISIONS = 5
-# A batch's reports are stored in chunks of this size, concurrently, each started as soon as
-# its records are parsed (bench/run.py consumer: 250 cost the store less CPU per report than 125).
-REPORT_CHUNK = 250
 
 
 @dataclass(frozen=True)
@@ -82,14 +67,8 @@ class Refused:
     error: str
 
 
-@dataclass
-class Batch:
-    announcements: list[tuple[Message, Context]] = field(default_factory=list)
-
-    def announce(self, events: Sequence[Event], record: Record) -> None:
-        # Each event is published in the trace of the request that caused it.
-        context = propagate.extract(header_map(record))
-        self.announcements.extend((event, context) for event in events)
+# What a command comes to: the events to announce, or a refusal.
+Outcome = list[Event] | Refused
 
 
 @dataclass(frozen=True)
@@ -105,107 +84,69 @@ class CatalogueHooks(Protocol):
     async def refresh(self) -> None: ...
 
 
-class IssueCommandHandler:
+class IssueCommands:
     def __init__(
         self,
-        runtime: Runtime,
         repo: Reports,
         cache: IssueCache,
         readmodel: ReadModel,
         catalogue: Catalogue,
         *,
-        group: str,
         sync: CatalogueHooks | None = None,
-        require_actor_proof: bool = True,
     ) -> None:
-        self.runtime, self.repo, self.cache, self.catalogue, self.group = runtime, repo, cache, catalogue, group
-        self.readmodel, self.sync, self.require_actor_proof = readmodel, sync, require_actor_proof
+        self.repo, self.cache, self.readmodel, self.catalogue, self.sync = repo, cache, readmodel, catalogue, sync
 
-    async def handle(self, records: Sequence[Record]) -> None:
+    @asynccontextmanager
+    async def applying(self) -> AsyncIterator[None]:
+        """Around a batch: the catalogue loaded, and never interleaved with a rebuild of the read model."""
         if self.sync is not None:
             await self.sync.loaded()
-        async with self.readmodel.writing:  # never interleaved with a rebuild of the read model
-            await self._handle(records)
+        async with self.readmodel.writing:
+            yield
 
-    async def _handle(self, records: Sequence[Record]) -> None:
-        """Reports are stored in chunks while the rest of the batch is still parsed; the other
-        commands follow, in record order, once every report of the batch is stored and announced."""
-        others: list[tuple[IssueCommand, Record]] = []
-        refreshed = False
-        try:
-            async with asyncio.TaskGroup() as group:  # one chunk failing cancels the others: no commit
-                chunk: list[tuple[ReportIssue, Record]] = []
-                for index, record in enumerate(records):
-                    command = await self._parse(record)
-                    if command is not None and await self._actor_proven(command, record):
-                        if isinstance(command, ReportIssue):
-                            chunk.append((command, record))
-                        else:
-                            others.append((command, record))
-                    if chunk and (len(chunk) == REPORT_CHUNK or index == len(records) - 1):
-                        if not refreshed and self.sync is not None and self._unknown_category(chunk):
-                            await self._retry(self.sync.refresh)  # an admin may have added it on another instance
-                            refreshed = True  # once a batch
-                        group.create_task(self._apply_reports(chunk))
-                        chunk = []
-                        # The chunk runs up to its first write (the store, Redis, the broker) while
-                        # the next one is parsed: the wait overlaps this CPU work.
-                        await asyncio.sleep(0)
-        except ExceptionGroup as failed:  # the first failure, as a sequential loop would raise it
-            raise failed.exceptions[0] from None
-        batch = Batch()
-        for command, record in others:
-            outcome = await self._apply(command)
-            if isinstance(outcome, Refused):
-                await self._dead_letter(record, outcome.reason, outcome.error)
-            else:
-                batch.announce(outcome, record)
-        await self._publish(batch)
-
-    def _unknown_category(self, chunk: list[tuple[ReportIssue, Record]]) -> bool:
-        return any(self.catalogue.get(c.category) is None for c, _ in chunk)
-
-    async def _publish(self, batch: Batch) -> None:
-        await publish_all(
-            self.runtime.broker,
-            Topic.ISSUES_EVENTS,
-            batch.announcements,
-            source=self.runtime.source,
-            timeout_s=self.runtime.publish_timeout_s,
-        )
+    async def refresh_for(self, commands: Sequence[ReportIssue]) -> bool:
+        """Reload the catalogue if a report names a category unknown here (an admin may have added
+        it on another instance); whether it was reloaded."""
+        if self.sync is None or not any(self.catalogue.get(c.category) is None for c in commands):
+            return False
+        await self._retry(self.sync.refresh)
+        return True
 
     # -- reports --------------------------------------------------------------------------
 
-    async def _apply_reports(self, commands: list[tuple[ReportIssue, Record]]) -> None:
-        """Store a chunk of reports, announce them (and those refused), all acknowledged on return.
+    async def apply_reports(self, commands: Sequence[ReportIssue]) -> list[tuple[int, Outcome]]:
+        """Store a chunk of reports; what each came to, as (its index in ``commands``, outcome),
+        in the order decided: the events to announce (those refused included), or a conflict.
 
-        Chunks of one batch run concurrently: one chunk's CPU work overlaps another's wait on
-        the store, Redis and the broker. A later command of the batch on the same issue is
-        applied only after every chunk has returned, so it follows its report.
+        The consumer runs a batch's chunks concurrently: one chunk's CPU work overlaps another's
+        wait on the store and Redis. A later command of the batch on the same issue is applied
+        only after every chunk has returned, so it follows its report.
         """
-        batch = Batch()
-        accepted: list[tuple[ReportIssue, Record]] = []
-        for command, record in commands:
+        outcomes: list[tuple[int, Outcome]] = []
+        accepted: list[tuple[int, ReportIssue]] = []
+        for index, command in enumerate(commands):
             rejection = rules.check_report(command, self.catalogue)
             if rejection is None:
-                accepted.append((command, record))
+                accepted.append((index, command))
                 continue
             # Refused now, but perhaps stored before the catalogue changed: then announce again.
             stored = await self._retry(self.repo.get, command.issue_id)
             if stored is not None and stored.command_id == command.message_id:
-                batch.announce([reported_event(stored)], record)
+                outcomes.append((index, [reported_event(stored)]))
             elif stored is not None:  # its id belongs to another command's report: not this reporter's to read
-                await self._dead_letter(record, "conflict", f"issue {command.issue_id} was created by another command")
+                outcomes.append(
+                    (index, Refused("conflict", f"issue {command.issue_id} was created by another command"))
+                )
             else:
                 # Accepted at the edge (202), refused here: the reporter reads why at the report's address.
                 kept = await self._retry(self.repo.reject, rejected_report(command, rejection))
-                batch.announce([rejected_event(kept)], record)
+                outcomes.append((index, [rejected_event(kept)]))
         if accepted:
-            await self._store_reports(accepted, batch)
-        await self._publish(batch)
+            outcomes += await self._store_reports(accepted)
+        return outcomes
 
-    async def _store_reports(self, accepted: list[tuple[ReportIssue, Record]], batch: Batch) -> None:
-        reports = [new_report(c, self.catalogue.get(c.category)) for c, _ in accepted]
+    async def _store_reports(self, accepted: list[tuple[int, ReportIssue]]) -> list[tuple[int, Outcome]]:
+        reports = [new_report(c, self.catalogue.get(c.category)) for _, c in accepted]
         existing = await self._retry(self.repo.insert_new, reports)
         stored_now = {r.id: r for r in reports if r.id not in existing}
         fresh = list(stored_now.values())
@@ -225,15 +166,17 @@ class IssueCommandHandler:
                     healed.append(found)
         await self._retry(self.cache.invalidate, [i.id for i in healed])
         await self._retry(self.readmodel.index, healed)
-        for command, record in accepted:
+        outcomes: list[tuple[int, Outcome]] = []
+        for index, command in accepted:
             if command.issue_id in stored_now:
-                batch.announce([reported_event(stored_now[command.issue_id])], record)
+                outcomes.append((index, [reported_event(stored_now[command.issue_id])]))
             else:  # its command id already created another issue: a conflict, not worth a retry
-                await self._dead_letter(record, "conflict", f"command {command.message_id} created another issue")
+                outcomes.append((index, Refused("conflict", f"command {command.message_id} created another issue")))
+        return outcomes
 
     # -- everything else ------------------------------------------------------------------
 
-    async def _apply(self, command: IssueCommand) -> list[Event] | Refused:
+    async def apply(self, command: IssueCommand) -> Outcome:
         match command:
             case ChangeIssueStatus() | AssignIssue() | EditIssue():
                 return await self._apply_change(command)
@@ -375,39 +318,9 @@ class IssueCommandHandler:
         field = "votes" if kind == "vote" else "followers"
         await self._project(known.issue.model_copy(update={field: count}), known.comments)
 
-    # -- plumbing -------------------------------------------------------------------------
-
-    async def _parse(self, record: Record) -> IssueCommand | None:
-        command = await record_message(self.runtime, record, group=self.group, adapter=ISSUE_COMMANDS)
-        if command is None:  # poison: dead-lettered
-            return None
-        if accepted_too_late(command, record):
-            await self._dead_letter(
-                record, "expired", f"appended after accept_by={command.accept_by}; the sender had reported failure"
-            )
-            return None
-        return command
-
-    async def _actor_proven(self, command: IssueCommand, record: Record) -> bool:
-        """Only the gateway vouches for an actor: a command without its valid proof is dead-lettered, never applied.
-
-        The rules trust ``actor_id``, ``actor_role`` and ``actor_departments``; the proof (an HMAC
-        over them, the command's type, id and issue) does not expire, as a command may wait in the log.
-        """
-        if self.runtime.internal_tokens.command_verified(command):
-            return True
-        if not self.require_actor_proof:  # upgrading: applied as before, and logged
-            log.warning("command %s applied without a proven actor (require_actor_proof off)", command.message_id)
-            return True
-        await self._dead_letter(record, "unverified", f"the actor of {command.message_id} is not proven by the gateway")
-        return False
-
-    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
-        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
-
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Past the deadline the batch is rewound (not committed) and comes back later.
-        return await retry_transient((PyMongoError, ReadModelDown), fn, *args, **kwargs)
+        return await retry_transient((StoreError, ReadModelDown), fn, *args, **kwargs)
 
 
 def _describe(rejection: Rejection) -> str:
@@ -416,16 +329,3 @@ def _describe(rejection: Rejection) -> str:
 
 def _refused(rejection: Rejection) -> Refused:
     return Refused("rejected", _describe(rejection))
-
-
-def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSettings) -> None:
-    subscribe_batches(
-        runtime.broker,
-        Topic.ISSUES_COMMANDS,
-        group=settings.consumer_group,
-        handle=handler.handle,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        title="issues-commands",
-        description="Applies issue commands (reports, lifecycle, comments, votes, follows) and announces their events.",
-    )

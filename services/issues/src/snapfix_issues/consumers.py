@@ -1,0 +1,170 @@
+"""Subscribers of the issues service: parse a record, call the service (``service/``), publish
+what it returns, then commit. Dead-lettering, publishing and offsets are decided here.
+
+- ``issues.commands.v1`` (group ``SNAPFIX_CONSUMER_GROUP``): every issue command
+  (``service.IssueCommands``). Commands arrive in batches. A batch's reports are stored in
+  chunks, concurrently, each started as soon as its records are parsed; its other commands
+  are then applied one by one in record order (one issue's commands share a partition and a
+  report precedes its issue's later commands, so per-issue order holds). A batch is
+  committed only after its effects are stored and their events acknowledged. A redelivered
+  command stores nothing twice and re-publishes the event it produced first. A report
+  refused here (the gateway accepted it against its copy of the catalogue) is kept as a
+  rejection and announced as ``ReportRejected``; other refused commands are dead-lettered,
+  and so are commands that cannot be parsed, arrive past their ``accept_by`` or lack the
+  gateway's proof of their actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from opentelemetry import propagate
+from opentelemetry.context import Context
+
+from snapfix_issues.cache import IssueCache
+from snapfix_issues.catalogue import Catalogue
+from snapfix_issues.config import IssuesSettings
+from snapfix_issues.readmodel import ReadModel
+from snapfix_issues.repository import Reports
+from snapfix_issues.service import CatalogueHooks, IssueCommands, Outcome, Refused
+from snapfix_shared.consuming import record_message, subscribe_batches
+from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
+from snapfix_shared.messages import ISSUE_COMMANDS, Event, IssueCommand, Message, ReportIssue
+from snapfix_shared.runtime import Runtime
+from snapfix_shared.topics import Topic
+
+log = logging.getLogger(__name__)
+
+Record = ConsumerRecord[Any, Any]
+# A batch's reports are stored in chunks of this size, concurrently, each started as soon as
+# its records are parsed (bench/run.py consumer: 250 cost the store less CPU per report than 125).
+REPORT_CHUNK = 250
+
+
+@dataclass
+class Batch:
+    announcements: list[tuple[Message, Context]] = field(default_factory=list)
+
+    def announce(self, events: Sequence[Event], record: Record) -> None:
+        # Each event is published in the trace of the request that caused it.
+        context = propagate.extract(header_map(record))
+        self.announcements.extend((event, context) for event in events)
+
+
+class IssueCommandHandler:
+    def __init__(
+        self,
+        runtime: Runtime,
+        repo: Reports,
+        cache: IssueCache,
+        readmodel: ReadModel,
+        catalogue: Catalogue,
+        *,
+        group: str,
+        sync: CatalogueHooks | None = None,
+        require_actor_proof: bool = True,
+    ) -> None:
+        self.runtime, self.group, self.require_actor_proof = runtime, group, require_actor_proof
+        self.service = IssueCommands(repo, cache, readmodel, catalogue, sync=sync)
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        async with self.service.applying():
+            await self._handle(records)
+
+    async def _handle(self, records: Sequence[Record]) -> None:
+        """Reports are stored in chunks while the rest of the batch is still parsed; the other
+        commands follow, in record order, once every report of the batch is stored and announced."""
+        others: list[tuple[IssueCommand, Record]] = []
+        refreshed = False
+        try:
+            async with asyncio.TaskGroup() as group:  # one chunk failing cancels the others: no commit
+                chunk: list[tuple[ReportIssue, Record]] = []
+                for index, record in enumerate(records):
+                    command = await self._parse(record)
+                    if command is not None and await self._actor_proven(command, record):
+                        if isinstance(command, ReportIssue):
+                            chunk.append((command, record))
+                        else:
+                            others.append((command, record))
+                    if chunk and (len(chunk) == REPORT_CHUNK or index == len(records) - 1):
+                        if not refreshed:  # once a batch
+                            refreshed = await self.service.refresh_for([c for c, _ in chunk])
+                        group.create_task(self._apply_reports(chunk))
+                        chunk = []
+                        # The chunk runs up to its first write (the store, Redis, the broker) while
+                        # the next one is parsed: the wait overlaps this CPU work.
+                        await asyncio.sleep(0)
+        except ExceptionGroup as failed:  # the first failure, as a sequential loop would raise it
+            raise failed.exceptions[0] from None
+        batch = Batch()
+        for command, record in others:
+            await self._settle(await self.service.apply(command), record, batch)
+        await self._publish(batch)
+
+    async def _apply_reports(self, chunk: list[tuple[ReportIssue, Record]]) -> None:
+        """Store a chunk of reports, announce them (and those refused), all acknowledged on return."""
+        batch = Batch()
+        for index, outcome in await self.service.apply_reports([c for c, _ in chunk]):
+            await self._settle(outcome, chunk[index][1], batch)
+        await self._publish(batch)
+
+    async def _settle(self, outcome: Outcome, record: Record, batch: Batch) -> None:
+        if isinstance(outcome, Refused):
+            await self._dead_letter(record, outcome.reason, outcome.error)
+        else:
+            batch.announce(outcome, record)
+
+    async def _publish(self, batch: Batch) -> None:
+        await publish_all(
+            self.runtime.broker,
+            Topic.ISSUES_EVENTS,
+            batch.announcements,
+            source=self.runtime.source,
+            timeout_s=self.runtime.publish_timeout_s,
+        )
+
+    async def _parse(self, record: Record) -> IssueCommand | None:
+        command = await record_message(self.runtime, record, group=self.group, adapter=ISSUE_COMMANDS)
+        if command is None:  # poison: dead-lettered
+            return None
+        if accepted_too_late(command, record):
+            await self._dead_letter(
+                record, "expired", f"appended after accept_by={command.accept_by}; the sender had reported failure"
+            )
+            return None
+        return command
+
+    async def _actor_proven(self, command: IssueCommand, record: Record) -> bool:
+        """Only the gateway vouches for an actor: a command without its valid proof is dead-lettered, never applied.
+
+        The rules trust ``actor_id``, ``actor_role`` and ``actor_departments``; the proof (an HMAC
+        over them, the command's type, id and issue) does not expire, as a command may wait in the log.
+        """
+        if self.runtime.internal_tokens.command_verified(command):
+            return True
+        if not self.require_actor_proof:  # upgrading: applied as before, and logged
+            log.warning("command %s applied without a proven actor (require_actor_proof off)", command.message_id)
+            return True
+        await self._dead_letter(record, "unverified", f"the actor of {command.message_id} is not proven by the gateway")
+        return False
+
+    async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
+        await self.runtime.dead_letter(record, group=self.group, reason=reason, error=error)
+
+
+def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSettings) -> None:
+    subscribe_batches(
+        runtime.broker,
+        Topic.ISSUES_COMMANDS,
+        group=settings.consumer_group,
+        handle=handler.handle,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        title="issues-commands",
+        description="Applies issue commands (reports, lifecycle, comments, votes, follows) and announces their events.",
+    )

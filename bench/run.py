@@ -46,7 +46,7 @@ from pymongo import AsyncMongoClient
 from bench.consumer_shapes import TreeMeter, processes
 from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.handlers import REPORT_CHUNK
+from snapfix_issues.consumers import REPORT_CHUNK
 from snapfix_issues.models import Report
 from snapfix_issues.records import new_report, reported_event
 from snapfix_issues.repository import report_document

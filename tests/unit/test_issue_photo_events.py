@@ -14,7 +14,10 @@ import pytest
 from pymongo.errors import AutoReconnect
 from uuid_utils.compat import uuid7
 
-from snapfix_issues.photos import Photo, PhotoEvents
+from snapfix_issues.consumers import PhotoEvents
+from snapfix_issues.models import Photo
+from snapfix_issues.repository import PhotoRepository
+from snapfix_issues.service import IssuePhotos
 from snapfix_shared.messages import MediaDeleted, MediaRejected
 from tests.builders import DeadLetters, consumed
 
@@ -60,7 +63,7 @@ async def test_a_failure_not_the_stores_is_dead_lettered_and_the_batch_goes_on(c
     broken, fine = rejected(), rejected()
     gone = MediaDeleted(correlation_id="unit", media_id=uuid7(), owner_id=OWNER, reason="owner_deleted")
     collection.broken.add(broken.media_id)
-    await PhotoEvents(runtime).handle(consumed(TOPIC, broken, fine, gone, fine))  # type: ignore[arg-type]
+    await PhotoEvents(runtime, IssuePhotos(PhotoRepository())).handle(consumed(TOPIC, broken, fine, gone, fine))  # type: ignore[arg-type]
     assert [(offset, reason) for offset, _, reason, _ in runtime.dead] == [(0, "failed")]
     assert "a document this code cannot write" in runtime.dead[0][3]
     assert collection.upserts == [  # the repeat of a message id within the batch: once
@@ -75,6 +78,6 @@ async def test_a_failure_not_the_stores_is_dead_lettered_and_the_batch_goes_on(c
 async def test_the_stores_failure_is_retried_not_dead_lettered(collection: FakeCollection) -> None:
     runtime, event = DeadLetters(), rejected()
     collection.unreachable_times = 2
-    await PhotoEvents(runtime).handle(consumed(TOPIC, event))  # type: ignore[arg-type]
+    await PhotoEvents(runtime, IssuePhotos(PhotoRepository())).handle(consumed(TOPIC, event))  # type: ignore[arg-type]
     assert runtime.dead == []
     assert [media_id for media_id, _ in collection.upserts] == [event.media_id]

@@ -41,7 +41,7 @@ def known_groups() -> dict[str, tuple[str, ...]]:
     """Every consumer group of SnapFix and the topics it reads (as the services name them by default)."""
     from snapfix_analytics.config import AnalyticsSettings
     from snapfix_gateway import live
-    from snapfix_issues import photos
+    from snapfix_issues import consumers as issues_consumers
     from snapfix_issues.config import IssuesSettings
     from snapfix_media import purge
     from snapfix_media.config import MediaSettings
@@ -53,7 +53,7 @@ def known_groups() -> dict[str, tuple[str, ...]]:
     events = (Topic.ISSUES_EVENTS.value,)
     return {
         default(IssuesSettings, "consumer_group"): (Topic.ISSUES_COMMANDS.value,),
-        photos.GROUP: (Topic.MEDIA_EVENTS.value,),
+        issues_consumers.MEDIA_EVENTS_GROUP: (Topic.MEDIA_EVENTS.value,),
         default(MediaSettings, "consumer_group"): (Topic.MEDIA_COMMANDS.value,),
         default(MediaSettings, "issues_events_group"): events,
         purge.GROUP: (Topic.MEDIA_EVENTS.value,),

@@ -27,7 +27,7 @@ from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER, IssueRecord, RejectedReportRecord
 from snapfix_issues.paging import BadCursor, decode_cursor, encode_cursor, page_in_memory
-from snapfix_issues.photos import check_photos, photo_views
+from snapfix_issues.photos import check_photos
 from snapfix_issues.readmodel import ReadModel, ReadModelDown
 from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
@@ -42,6 +42,7 @@ from snapfix_issues.schemas import (
     UserExport,
     ViewerState,
 )
+from snapfix_issues.service import IssuePhotos
 from snapfix_issues.views import detail, public_record, status_change, summary
 from snapfix_shared import geo
 from snapfix_shared.breakers import MONGO_DOWN
@@ -331,7 +332,9 @@ async def get_issue(  # noqa: PLR0917 - FastAPI injects by parameter
     now = datetime.now(UTC)
     raw = await cache.raw(issue_id)
     if raw is not None:
-        served = await _stored_view(raw, request.app.state.rendered, viewer, now, if_none_match)
+        served = await _stored_view(
+            raw, request.app.state.rendered, viewer, now, if_none_match, photo_states=request.app.state.photos
+        )
         if served is not None:
             return served
     entry = await load_issue(issue_id, repo, cache)
@@ -342,12 +345,18 @@ async def get_issue(  # noqa: PLR0917 - FastAPI injects by parameter
             raise refused_report_problem(rejected)
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
     view = detail(entry.issue, entry.comments, viewer, now=now)
-    view["photos"] = await photo_views(entry.issue.media_ids)
+    view["photos"] = await request.app.state.photos.views(entry.issue.media_ids)
     return _json(view)
 
 
 async def _stored_view(
-    raw: bytes, views: rendered.RenderedViews, viewer: Viewer, now: datetime, if_none_match: str | None
+    raw: bytes,
+    views: rendered.RenderedViews,
+    viewer: Viewer,
+    now: datetime,
+    if_none_match: str | None,
+    *,
+    photo_states: IssuePhotos,
 ) -> Response | None:
     """The detail view from the read model's bytes, rendered once per ETag; None if they do not read."""
     try:
@@ -355,7 +364,7 @@ async def _stored_view(
         media_ids = [UUID(m) for m in head["media_ids"]]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None  # an older shape: read as a miss
-    photos = await photo_views(media_ids)
+    photos = await photo_states.views(media_ids)
     tag = rendered.etag(raw, rendered.viewer_kind(head, viewer), rendered.overdue(head, now), photos)
     headers = {"ETag": tag, "Cache-Control": PRIVATE}
     if rendered.matches(if_none_match, tag):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from snapfix_issues import api, categories_api, consumers, erasure, photos
+from snapfix_issues import api, categories_api, consumers
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.models import Category, Comment, Follow, RejectedReport, Report, Vote
+from snapfix_issues.models import Category, Comment, Follow, Photo, RejectedReport, Report, Vote
 from snapfix_issues.readmodel import ReadModel
 from snapfix_issues.rebuild import ReadModelKeeper
-from snapfix_issues.repository import CategoryRepository, ReportRepository
+from snapfix_issues.repository import CategoryRepository, PhotoRepository, ReportRepository
+from snapfix_issues.service import IssuePhotos, UserErasure
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.runtime import Runtime
 
@@ -23,7 +24,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         "issues",
         settings,
         mongo_database=settings.mongo_database,
-        documents=[Report, Comment, Vote, Follow, Category, RejectedReport, photos.Photo],
+        documents=[Report, Comment, Vote, Follow, Category, RejectedReport, Photo],
     )
     assert runtime.redis is not None
     repo = ReportRepository()
@@ -47,10 +48,11 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         require_actor_proof=settings.require_actor_proof,
     )
     consumers.register(runtime, handler, settings)
-    erasure.register(
-        runtime, erasure.UserErasure(runtime, repo, cache, readmodel, group=settings.issues_users_group), settings
-    )
-    photos.register(runtime, photos.PhotoEvents(runtime))
+    erasure = UserErasure(repo, cache, readmodel)
+    users = consumers.UserEvents(runtime, erasure, group=settings.issues_users_group)
+    consumers.register_user_events(runtime, users, settings)
+    photos = IssuePhotos(PhotoRepository())
+    consumers.register_photo_events(runtime, consumers.PhotoEvents(runtime, photos))
     media = Upstream("media", settings.media_url, settings.upstream_timeout_s, breakers=runtime.breakers)
     runtime.on_startup.insert(0, media.open)
     runtime.on_shutdown.append(media.close)
@@ -63,7 +65,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     app.state.runtime, app.state.repo, app.state.cache = runtime, repo, cache
     app.state.readmodel, app.state.readmodel_keeper = readmodel, keeper
     app.state.catalogue, app.state.catalogue_sync = catalogue, sync
-    app.state.media = media
+    app.state.media, app.state.photos = media, photos
     app.include_router(categories_api.router)
     api.install(app)
     return app

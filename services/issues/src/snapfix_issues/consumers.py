@@ -12,6 +12,13 @@ what it returns, then commit. Dead-lettering, publishing and offsets are decided
   rejection and announced as ``ReportRejected``; other refused commands are dead-lettered,
   and so are commands that cannot be parsed, arrive past their ``accept_by`` or lack the
   gateway's proof of their actor.
+- ``media.events.v1`` (``issues-media``): the ``photos`` projection (``service.IssuePhotos``).
+- ``users.events.v1`` (``SNAPFIX_ISSUES_USERS_GROUP``): a deleted account's traces
+  (``service.UserErasure``); other user events are skipped.
+
+On the two event topics a record that is not JSON, or an event that does not validate, goes
+to the dead-letter topic; a store or read-model failure is retried, then the batch is left
+uncommitted; any other failure of one event is dead-lettered (``failed``) and the batch goes on.
 """
 
 from __future__ import annotations
@@ -29,12 +36,22 @@ from opentelemetry.context import Context
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.readmodel import ReadModel
-from snapfix_issues.repository import Reports
-from snapfix_issues.service import CatalogueHooks, IssueCommands, Outcome, Refused
-from snapfix_shared.consuming import record_message, subscribe_batches
+from snapfix_issues.readmodel import ReadModel, ReadModelDown
+from snapfix_issues.repository import Reports, StoreError
+from snapfix_issues.service import CatalogueHooks, IssueCommands, IssuePhotos, Outcome, Refused, UserErasure
+from snapfix_shared.consuming import BatchConsumer, record_message, subscribe_batches
 from snapfix_shared.kafka import accepted_too_late, header_map, publish_all
-from snapfix_shared.messages import ISSUE_COMMANDS, Event, IssueCommand, Message, ReportIssue
+from snapfix_shared.messages import (
+    ISSUE_COMMANDS,
+    MEDIA_EVENTS,
+    USER_EVENTS,
+    Event,
+    IssueCommand,
+    MediaEvent,
+    Message,
+    ReportIssue,
+    UserEvent,
+)
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -44,6 +61,9 @@ Record = ConsumerRecord[Any, Any]
 # A batch's reports are stored in chunks of this size, concurrently, each started as soon as
 # its records are parsed (bench/run.py consumer: 250 cost the store less CPU per report than 125).
 REPORT_CHUNK = 250
+# media.events.v1: the photos' projection has a group of its own.
+MEDIA_EVENTS_GROUP = "issues-media"
+USER_EVENTS_FOLLOWED = frozenset({"UserDeleted"})
 
 
 @dataclass
@@ -167,4 +187,54 @@ def register(runtime: Runtime, handler: IssueCommandHandler, settings: IssuesSet
         batch_timeout_ms=settings.batch_timeout_ms,
         title="issues-commands",
         description="Applies issue commands (reports, lifecycle, comments, votes, follows) and announces their events.",
+    )
+
+
+class PhotoEvents:
+    """``media.events.v1`` into the ``photos`` projection: any media event is parsed, one at a time."""
+
+    def __init__(self, runtime: Runtime, photos: IssuePhotos) -> None:
+        self.photos = photos
+        self.consumer: BatchConsumer[MediaEvent] = BatchConsumer(
+            runtime, MEDIA_EVENTS_GROUP, MEDIA_EVENTS, (StoreError,)
+        )
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        await self.consumer.apply_each(records, self.photos.apply)
+
+
+def register_photo_events(runtime: Runtime, events: PhotoEvents) -> None:
+    subscribe_batches(
+        runtime.broker,
+        Topic.MEDIA_EVENTS,
+        group=MEDIA_EVENTS_GROUP,
+        handle=events.handle,
+        max_records=200,
+        title="issues-media-events",
+        description="Follows what became of the photos reports name (processed, rejected, deleted).",
+    )
+
+
+class UserEvents:
+    """``users.events.v1``: each ``UserDeleted`` erased here (idempotent)."""
+
+    def __init__(self, runtime: Runtime, erasure: UserErasure, *, group: str) -> None:
+        self.erasure = erasure
+        self.consumer: BatchConsumer[UserEvent] = BatchConsumer(
+            runtime, group, USER_EVENTS, (StoreError, ReadModelDown), USER_EVENTS_FOLLOWED
+        )
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        await self.consumer.apply_each(records, self.erasure.erase)
+
+
+def register_user_events(runtime: Runtime, events: UserEvents, settings: IssuesSettings) -> None:
+    subscribe_batches(
+        runtime.broker,
+        Topic.USERS_EVENTS,
+        group=settings.issues_users_group,
+        handle=events.handle,
+        max_records=100,
+        title="issues-users",
+        description="Anonymises a deleted account's reports and comments; removes its votes and follows.",
     )

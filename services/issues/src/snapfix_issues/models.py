@@ -173,3 +173,17 @@ class Category(Document):
 
     class Settings:
         name = "categories"
+
+
+class Photo(Document):
+    """What became of a photo (``media.events.v1``). Intended shard key: ``{_id}``."""
+
+    id: UUID  # type: ignore[assignment]  # the media id
+    owner_id: str
+    status: str  # processed | rejected | deleted
+    reason: str | None = None
+    variants: list[str] = Field(default_factory=list)
+    event_id: UUID
+
+    class Settings:
+        name = "photos"

@@ -9,6 +9,8 @@ lists come from the read model (``readmodel.py``), these queries are its fallbac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
@@ -20,7 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from snapfix_issues.catalogue import CategoryBody, CategorySpec
 from snapfix_issues.domain import CommentRecord, IssueRecord, RejectedReportRecord
-from snapfix_issues.models import Category, Comment, Follow, RejectedReport, Report, Vote
+from snapfix_issues.models import Category, Comment, Follow, Photo, RejectedReport, Report, Vote
 from snapfix_issues.rules import Change
 
 StoreError = PyMongoError  # any failure of the issues store (callers need no pymongo import)
@@ -484,3 +486,20 @@ class CategoryRepository:
         doc = {**body.model_dump(mode="json"), "updated_at": at}
         result = await Category.get_pymongo_collection().replace_one({"_id": code}, doc, upsert=True)
         return result.upserted_id is not None
+
+
+class PhotoRepository:
+    """The ``photos`` projection: what became of each photo reports name."""
+
+    async def find(self, media_ids: Sequence[UUID]) -> list[Photo | None]:
+        """Each photo as projected, or None (nothing heard of it yet); one point read each."""
+        return list(await asyncio.gather(*(Photo.get(m) for m in media_ids)))
+
+    async def project(self, media_id: UUID, fields: dict[str, Any]) -> None:
+        """Set a photo's fields (an upsert by id); a deleted photo stays deleted, whatever arrives after
+        (a replay of older events): the filter then matches nothing and the upsert's insert meets the
+        existing ``_id``."""
+        with contextlib.suppress(DuplicateKeyError):
+            await Photo.get_pymongo_collection().update_one(
+                {"_id": media_id, "status": {"$ne": "deleted"}}, {"$set": fields}, upsert=True
+            )

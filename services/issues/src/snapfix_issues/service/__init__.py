@@ -1,6 +1,9 @@
 """The issues service layer, called by the subscribers (``consumers.py``) and the routes (``api.py``):
-``commands`` (what an issue command does to the store, the cache and the read model)."""
+``commands`` (what an issue command does to the store, the cache and the read model), ``photos``
+(the projection of what became of reports' photos) and ``users`` (a deleted account's erasure)."""
 
 from snapfix_issues.service.commands import CatalogueHooks, IssueCommands, Known, Outcome, Refused
+from snapfix_issues.service.photos import IssuePhotos
+from snapfix_issues.service.users import UserErasure
 
-__all__ = ["CatalogueHooks", "IssueCommands", "Known", "Outcome", "Refused"]
+__all__ = ["CatalogueHooks", "IssueCommands", "IssuePhotos", "Known", "Outcome", "Refused", "UserErasure"]

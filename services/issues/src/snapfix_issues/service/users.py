@@ -1,4 +1,4 @@
-"""Subscriber of ``users.events.v1`` (its own group, ``issues-users``): a deleted account's traces.
+"""What a deleted account leaves here (``UserDeleted`` on ``users.events.v1``; ``consumers.py`` subscribes).
 
 On ``UserDeleted`` the user's reports stay public but lose their reporter (``reporter_id``, the
 Open311 contact, device and account ids; marked anonymous), their comments keep their text but
@@ -16,37 +16,19 @@ every effect is stored; other user events are none of this consumer's business.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
-from aiokafka import ConsumerRecord
-from pymongo.errors import PyMongoError
-
 from snapfix_issues.cache import IssueCache
-from snapfix_issues.config import IssuesSettings
-from snapfix_issues.readmodel import ReadModel, ReadModelDown
+from snapfix_issues.readmodel import ReadModel
 from snapfix_issues.repository import ReportRepository
-from snapfix_shared.consuming import BatchConsumer, subscribe_batches
-from snapfix_shared.messages import USER_EVENTS, UserDeleted, UserEvent
-from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
+from snapfix_shared.messages import UserDeleted, UserEvent
 
 log = logging.getLogger(__name__)
-Record = ConsumerRecord[Any, Any]
-FOLLOWED = frozenset({"UserDeleted"})
-TRANSIENT = (PyMongoError, ReadModelDown)
 
 
 class UserErasure:
-    def __init__(
-        self, runtime: Runtime, repo: ReportRepository, cache: IssueCache, readmodel: ReadModel, *, group: str
-    ) -> None:
-        self.runtime, self.repo, self.cache, self.readmodel, self.group = runtime, repo, cache, readmodel, group
-        self.consumer = BatchConsumer(runtime, group, USER_EVENTS, TRANSIENT, FOLLOWED)
-
-    async def handle(self, records: Sequence[Record]) -> None:
-        await self.consumer.apply_each(records, self.erase)
+    def __init__(self, repo: ReportRepository, cache: IssueCache, readmodel: ReadModel) -> None:
+        self.repo, self.cache, self.readmodel = repo, cache, readmodel
 
     async def erase(self, event: UserEvent) -> None:
         """Anonymise or remove everything of a deleted user here (idempotent)."""
@@ -74,15 +56,3 @@ class UserErasure:
             await self.cache.invalidate(UUID(i) for i in sorted(touched))
             await self.readmodel.forget_user(user_id)
         log.info("user %s erased: %d reports anonymised, %d issues touched", user_id, len(reports), len(touched))
-
-
-def register(runtime: Runtime, erasure: UserErasure, settings: IssuesSettings) -> None:
-    subscribe_batches(
-        runtime.broker,
-        Topic.USERS_EVENTS,
-        group=settings.issues_users_group,
-        handle=erasure.handle,
-        max_records=100,
-        title="issues-users",
-        description="Anonymises a deleted account's reports and comments; removes its votes and follows.",
-    )

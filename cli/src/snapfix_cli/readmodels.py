@@ -93,7 +93,7 @@ async def rebuild_issues() -> str:
     from snapfix_issues.config import IssuesSettings
     from snapfix_issues.models import Comment, Follow, Report
     from snapfix_issues.readmodel import ReadModel
-    from snapfix_issues.rebuild import ReadModelKeeper
+    from snapfix_issues.readmodel.keeper import ReadModelKeeper
     from snapfix_issues.repository import ReportRepository
 
     settings = IssuesSettings()

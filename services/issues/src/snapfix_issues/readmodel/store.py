@@ -1,24 +1,10 @@
-"""The issues service's list read model in its Redis: nearby, viewport, cells, queues, per-user lists.
+"""Reads and writes of the issues service's list read model in its Redis (``layout.py`` names its keys).
 
 Mongo stays the store of record; the embedded Mongo-wire server uses no index (DESIGN §4),
 so every hot list is answered from here. The command consumer writes it through as it
 stores each change (and fails its batch, uncommitted, when Redis cannot take the write);
-it is rebuilt from Mongo by one scan when empty (``rebuild``). Until it is built, readers
+it is rebuilt from Mongo by one scan when empty (``keeper.py``). Until it is built, readers
 fall back to the store's queries (``ready``).
-
-Keys share the hash tag ``{issues-ix}``, so one script updates an issue's rows atomically,
-on a Redis Cluster too:
-
-- ``summary``: hash, issue id -> the issue's list row (JSON) with its index fields
-- ``geo:all``, ``geo:s:<status>``, ``geo:c:<category>``, ``geo:sc:<status>:<category>``: geo sets
-- ``queue:<department>:<status>`` and ``queue:*:<status>``: by priority, then due date
-- ``queue-created:<department>:<status>`` and ``queue-created:*:<status>``: by creation time
-  (the staff queue's ``newest`` and ``oldest`` sorts)
-- ``reporter:<user>``: a user's reports by creation time
-- ``following:<user>``: issue ids by follow time; ``followers:<issue>``: user ids
-- ``built``: set once a rebuild has finished
-
-Whole issues for detail reads are entries of ``cache.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +14,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -38,28 +23,36 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from snapfix_issues.domain import PRIORITY_ORDER, IssueRecord
-from snapfix_issues.views import summary
+from snapfix_issues.domain import IssueRecord
+from snapfix_issues.readmodel.geometry import (
+    Row,
+    Stream,
+    _after,
+    _box_searches,
+    _circle_searches,
+    _reach,
+    _score,
+    cell_score,
+)
+from snapfix_issues.readmodel.layout import (
+    BUILT,
+    FIRST_FETCH,
+    FIRST_REACH_M,
+    GEO_BITS,
+    PREFIX,
+    READY_TTL_S,
+    SUMMARY,
+    followers_key,
+    following_key,
+    reporter_key,
+    row_of,
+    slack_m,
+)
 from snapfix_shared import geo
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 
 log = logging.getLogger(__name__)
 
-PREFIX = "issues:{issues-ix}:"
-SUMMARY = PREFIX + "summary"
-# Named for the model's layout: a layout that adds index keys gets a new name, so a model built
-# before it is rebuilt (filled in) at the next check. v2 added the queue-created sets.
-BUILT = PREFIX + "built:v2"
-# Redis keeps positions on a Web Mercator grid: latitudes beyond it have no geo index.
-GEO_MAX_LAT = 85.05112878
-GEO_LAT_SPAN = 2 * GEO_MAX_LAT
-GEO_BITS = 26  # per axis: Redis's 52-bit geo scores
-# Queue scores: the priority's rank in the high bits, the due date (ms) below.
-PRIORITY_BAND = 2**42
-NO_DUE = PRIORITY_BAND - 1
-FIRST_FETCH = 32
-FIRST_REACH_M = 250.0
-READY_TTL_S = 2.0
 
 # Moves issues' rows from their old attributes to their new ones. ARGV: prefix, mode ('put'
 # overwrites; 'fill', a rebuild's, leaves a row the consumer wrote alone), then id, row of each.
@@ -130,142 +123,6 @@ async def run_batched(
         await asyncio.gather(*(script(keys=keys, args=[*shared, *args]) for keys, args in items))
         return
     await script(keys=[k for keys, _ in items for k in keys], args=[*shared, *(a for _, args in items for a in args)])
-
-
-def _ms(value: Any) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def row_of(issue: IssueRecord) -> dict[str, Any]:
-    """An issue's list row as kept in ``summary``: what lists show (``overdue`` aside: it depends
-    on when it is read), and what indexes it."""
-    due = _ms(issue.due_at) if issue.due_at else None
-    rank = PRIORITY_ORDER.index(issue.priority)
-    shown = summary(issue, now=None)
-    return {
-        **shown,
-        # Index fields (never shown): strings where Lua's number formatting would round.
-        "anonymous": issue.anonymous,
-        "reporter_id": issue.reporter_id,
-        "due_ms": due,
-        "created_ms": str(_ms(issue.created_at)),
-        "queue_score": str(rank * PRIORITY_BAND + (due if due is not None else NO_DUE)),
-        "geo": abs(issue.lat) <= GEO_MAX_LAT,
-        "lat_s": repr(issue.lat),
-        "lon_s": repr(issue.lon),
-    }
-
-
-def geo_keys(statuses: Sequence[str], category: str | None) -> list[str]:
-    """The geo sets whose union is exactly the issues with one of ``statuses`` (any if empty) and ``category``."""
-    if statuses and category:
-        return [f"{PREFIX}geo:sc:{s}:{category}" for s in statuses]
-    if statuses:
-        return [f"{PREFIX}geo:s:{s}" for s in statuses]
-    if category:
-        return [f"{PREFIX}geo:c:{category}"]
-    return [f"{PREFIX}geo:all"]
-
-
-def queue_key(department: str | None, status: str) -> str:
-    return f"{PREFIX}queue:{department or '*'}:{status}"
-
-
-def queue_created_key(department: str | None, status: str) -> str:
-    return f"{PREFIX}queue-created:{department or '*'}:{status}"
-
-
-def reporter_key(user_id: str) -> str:
-    return f"{PREFIX}reporter:{user_id}"
-
-
-def following_key(user_id: str) -> str:
-    return f"{PREFIX}following:{user_id}"
-
-
-def followers_key(issue_id: UUID) -> str:
-    return f"{PREFIX}followers:{issue_id}"
-
-
-def slack_m(distance_m: float) -> float:
-    """How far Redis's distance (its own Earth radius, positions on a 52-bit grid) may be from ours."""
-    return distance_m * 4e-4 + 1.0
-
-
-# -- the cells of the map's low zoom levels: Redis's own geo grid -----------------------------
-
-
-def _spread(v: int) -> int:
-    """The bits of ``v`` moved to the even positions (bit i to bit 2i)."""
-    v &= 0xFFFFFFFF
-    v = (v | (v << 16)) & 0x0000FFFF0000FFFF
-    v = (v | (v << 8)) & 0x00FF00FF00FF00FF
-    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
-    v = (v | (v << 2)) & 0x3333333333333333
-    return (v | (v << 1)) & 0x5555555555555555
-
-
-def cell_score(level: int, x: int, y: int) -> int:
-    """The lowest geo score in column ``x`` (longitude), row ``y`` (latitude) of the grid at ``level``."""
-    # Redis interleaves latitude bits at even and longitude bits at odd positions.
-    prefix = _spread(y) | (_spread(x) << 1)
-    return prefix << (2 * (GEO_BITS - level))
-
-
-def cell_bounds(level: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """(west, south, east, north) of a grid cell."""
-    n = 2**level
-    return (
-        -180 + 360 * x / n,
-        -GEO_MAX_LAT + GEO_LAT_SPAN * y / n,
-        -180 + 360 * (x + 1) / n,
-        -GEO_MAX_LAT + GEO_LAT_SPAN * (y + 1) / n,
-    )
-
-
-def cell_index(level: int, lat: float, lon: float) -> tuple[int, int]:
-    n = 2**level
-    x = min(n - 1, max(0, math.floor((lon + 180) / 360 * n)))
-    y = min(n - 1, max(0, math.floor((lat + GEO_MAX_LAT) / GEO_LAT_SPAN * n)))
-    return x, y
-
-
-def cells_in_box(level: int, west: float, south: float, east: float, north: float) -> list[tuple[int, int]]:
-    """Every grid cell at ``level`` that meets the box (``west > east`` crosses the antimeridian)."""
-    south, north = max(south, -GEO_MAX_LAT), min(north, GEO_MAX_LAT)
-    if south > north:
-        return []
-    x0, y0 = cell_index(level, south, west)
-    x1, y1 = cell_index(level, north, east)
-    n = 2**level
-    columns = list(range(x0, x1 + 1)) if west <= east else [*range(x0, n), *range(0, x1 + 1)]
-    return [(x, y) for x in dict.fromkeys(columns) for y in range(y0, y1 + 1)]
-
-
-# -- merged sorted streams ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One sorted set read in score order within ``[low, high]``; merged by ``score - shift``.
-
-    ``shift`` lets sets whose scores are offset (a priority's band of the queue) merge on a
-    common key (the due date alone).
-    """
-
-    key: str
-    low: float = -math.inf
-    high: float = math.inf
-    shift: float = 0.0
-
-
-Row = tuple[float, str]
-
-
-def _after(row: Row, mark: Row | None, descending: bool) -> bool:
-    if mark is None:
-        return True
-    return row < mark if descending else row > mark
 
 
 class ReadModel:
@@ -495,91 +352,3 @@ class ReadModel:
             counts = await self._call("cells", pipe.execute())
         per = len(keys)
         return [sum(counts[i * per : (i + 1) * per]) for i in range(len(cells))]
-
-
-def _reach(
-    row: dict[str, Any],
-    centre: tuple[float, float],
-    radius_m: float | None,
-    box: tuple[float, float, float, float] | None,
-    accept: Callable[[dict[str, Any]], bool] | None,
-) -> float | None:
-    """The row's distance from the centre if it is in the circle (or box) and accepted; else None."""
-    distance = geo.distance_m(centre[0], centre[1], row["lat"], row["lon"])
-    if radius_m is not None and distance > radius_m:
-        return None
-    if box is not None and not _in_box(row["lat"], row["lon"], box):
-        return None
-    if accept is not None and not accept(row):
-        return None
-    return distance
-
-
-def _score(value: float) -> str:
-    if value == math.inf:
-        return "+inf"
-    if value == -math.inf:
-        return "-inf"
-    return repr(value)
-
-
-def _in_box(lat: float, lon: float, box: tuple[float, float, float, float]) -> bool:
-    west, south, east, north = box
-    if not south <= lat <= north:
-        return False
-    return west <= lon <= east if west <= east else (lon >= west or lon <= east)
-
-
-@dataclass(frozen=True)
-class Search:
-    """One Redis geo search: a circle or a box (metres) around a point that is ``offset_m`` from ours."""
-
-    lat: float
-    lon: float
-    radius: float | None = None
-    width: float | None = None
-    height: float | None = None
-    offset_m: float = 0.0
-
-    def args(self) -> dict[str, Any]:
-        shape = {"radius": self.radius} if self.radius is not None else {"width": self.width, "height": self.height}
-        return {"longitude": self.lon, "latitude": self.lat, **shape}
-
-
-def _circle_searches(lat: float, lon: float, radius_m: float) -> list[Search]:
-    """The circle, and, when it crosses the antimeridian (which Redis's search does not), its other side."""
-    reach = radius_m + slack_m(radius_m)
-    searches = [Search(lat, lon, radius=reach)]
-    edge = 180.0 if lon >= 0 else -180.0
-    to_edge = geo.distance_m(lat, lon, lat, edge)
-    if to_edge <= reach:
-        searches.append(Search(lat, -edge, radius=reach - to_edge + slack_m(reach), offset_m=to_edge))
-    return searches
-
-
-def _box_searches(west: float, south: float, east: float, north: float) -> tuple[tuple[float, float], list[Search]]:
-    """The box's centre (rows are ranked by distance from it) and Redis boxes that hold it all.
-
-    A box across the antimeridian is searched as its two sides.
-    """
-    span = (east - west) % 360 or (360.0 if east != west else 0.0)
-    centre = ((south + north) / 2, (west + span / 2 + 180) % 360 - 180)
-    parts = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
-    searches = []
-    for part_west, part_east in parts:
-        part_span = part_east - part_west
-        part_lon = part_west + part_span / 2
-        # Redis measures a row's east-west offset along its own latitude: take the widest one.
-        widest = 0.0 if south <= 0 <= north else min(abs(south), abs(north))
-        half_width = geo.distance_m(widest, part_lon, widest, part_lon + min(part_span / 2, 179.999))
-        height = geo.distance_m(south, part_lon, north, part_lon)
-        searches.append(
-            Search(
-                centre[0],
-                part_lon,
-                width=2 * (half_width + slack_m(half_width)),
-                height=height + 2 * slack_m(height),
-                offset_m=geo.distance_m(centre[0], centre[1], centre[0], part_lon),
-            )
-        )
-    return centre, searches

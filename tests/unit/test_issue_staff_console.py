@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from snapfix_gateway.catalogue import CatalogueCopy
 from snapfix_gateway.config import GatewaySettings
 from snapfix_issues import lists
+from snapfix_issues.api.categories import _shown
 from snapfix_issues.catalogue import seed_categories
-from snapfix_issues.categories_api import _shown
 from snapfix_issues.readmodel import NO_DUE, PRIORITY_BAND
 from snapfix_shared.messages.catalogue import (
     CATALOGUE_RECORDS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from snapfix_issues import api, categories_api, consumers
+from snapfix_issues import api, consumers
 from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
@@ -66,6 +66,5 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     app.state.readmodel, app.state.readmodel_keeper = readmodel, keeper
     app.state.catalogue, app.state.catalogue_sync = catalogue, sync
     app.state.media, app.state.photos = media, photos
-    app.include_router(categories_api.router)
     api.install(app)
     return app

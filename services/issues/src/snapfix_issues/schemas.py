@@ -1,4 +1,4 @@
-"""The issues service's HTTP response bodies (``api.py``, ``categories_api.py``).
+"""The issues service's HTTP response bodies (the routes of ``api/``).
 
 The routes serve their answers as JSON bytes written by orjson (views built by ``views.py``
 and ``lists.py``, or kept rendered: ``rendered.py``), so FastAPI does not validate them on the

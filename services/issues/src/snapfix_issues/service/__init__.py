@@ -1,9 +1,11 @@
 """The issues service layer, called by the subscribers (``consumers.py``) and the routes (``api.py``):
 ``commands`` (what an issue command does to the store, the cache and the read model), ``photos``
-(the projection of what became of reports' photos) and ``users`` (a deleted account's erasure)."""
+(the projection of what became of reports' photos), ``users`` (a deleted account's erasure) and
+``reads`` (one issue from the read model, else the store)."""
 
 from snapfix_issues.service.commands import CatalogueHooks, IssueCommands, Known, Outcome, Refused
 from snapfix_issues.service.photos import IssuePhotos
+from snapfix_issues.service.reads import load_issue
 from snapfix_issues.service.users import UserErasure
 
-__all__ = ["CatalogueHooks", "IssueCommands", "IssuePhotos", "Known", "Outcome", "Refused", "UserErasure"]
+__all__ = ["CatalogueHooks", "IssueCommands", "IssuePhotos", "Known", "Outcome", "Refused", "UserErasure", "load_issue"]

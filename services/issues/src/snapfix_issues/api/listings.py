@@ -1,0 +1,290 @@
+"""The list routes: the map (viewport and cells), a user's own lists and export, the staff queue,
+and the public listings of the gateway's Open311 GeoReport v2."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from snapfix_issues import lists, rules
+from snapfix_issues.api.deps import (
+    MAX_IDS,
+    BBoxQuery,
+    CacheDep,
+    CursorQuery,
+    LimitQuery,
+    ModelDep,
+    RepoDep,
+    _aware,
+    _bbox,
+    _csv,
+    _cursor_key,
+    _from_model,
+    _from_ms,
+    _json,
+    _map_model,
+    _mark,
+    _ms,
+    _own_list,
+    _page,
+    _statuses,
+    invalid_query,
+)
+from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER
+from snapfix_issues.paging import encode_cursor, page_in_memory
+from snapfix_issues.readmodel import ReadModelDown
+from snapfix_issues.schemas import (
+    FollowedPage,
+    IssuePage,
+    MapCells,
+    PublicRecordPage,
+    StatusChangePage,
+    UserExport,
+)
+from snapfix_issues.service import load_issue
+from snapfix_issues.views import public_record, status_change, summary
+from snapfix_shared.messages import Priority
+from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.viewer import SignedInDep, StaffDep
+
+router = APIRouter(prefix="/v1")
+
+
+# -- the map ----------------------------------------------------------------------------------
+
+
+@router.get("/map/issues", responses={200: {"model": IssuePage}})
+async def map_issues(  # noqa: PLR0917 - FastAPI injects by parameter
+    model: ModelDep,
+    bbox: BBoxQuery,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    category: str | None = None,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Response:
+    """Reports inside a map's viewport, nearest its centre first, each with ``distance_m`` from the centre."""
+    box, statuses, after = _bbox(bbox), _statuses(status), _cursor_key(cursor)
+    try:
+        items, next_cursor = await lists.in_box(
+            _map_model(model), box, statuses=statuses, category=category, after=_mark(after), limit=limit
+        )
+    except ReadModelDown as exc:
+        raise ServiceUnavailable("The map's index is not answering; try again shortly.") from exc
+    return _page(items, next_cursor)
+
+
+@router.get("/map/cells", responses={200: {"model": MapCells}})
+async def map_cells(
+    model: ModelDep,
+    bbox: BBoxQuery,
+    level: Annotated[int, Query(ge=1, le=20, description="grid level: 2^level columns and rows over the world")],
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    category: str | None = None,
+) -> Response:
+    """How many reports lie in each grid cell over a viewport (the map's clusters at low zoom levels).
+
+    Only cells with reports are listed, each with its bounds, centre and count.
+    """
+    box, statuses = _bbox(bbox), _statuses(status)
+    try:
+        found = await lists.cells(_map_model(model), box, level=level, statuses=statuses, category=category)
+    except ValueError as exc:
+        raise invalid_query("level", str(exc)) from exc
+    except ReadModelDown as exc:
+        raise ServiceUnavailable("The map's index is not answering; try again shortly.") from exc
+    return _json({"level": level, "cells": found})
+
+
+# -- a user's own lists ---------------------------------------------------------------------
+
+
+@router.get("/users/{user_id}/issues", responses={200: {"model": IssuePage}, 401: {}, 403: {}})
+async def reported_by(  # noqa: PLR0917 - FastAPI injects by parameter
+    user_id: str,
+    repo: RepoDep,
+    model: ModelDep,
+    viewer: SignedInDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Response:
+    """A user's reports, newest first, anonymous ones included: for that user alone."""
+    _own_list(viewer, user_id)
+    after = _cursor_key(cursor)
+    if model is not None:
+        return await _from_model(lists.reported_by(model, user_id, after=after, limit=limit))
+    try:
+        mark = (_from_ms(after[0]), UUID(after[1])) if after else None
+    except ValueError as exc:
+        raise invalid_query("cursor", "not a cursor of this list") from exc
+    found = await repo.by_reporter(user_id, after=mark, limit=limit + 1)
+    now = datetime.now(UTC)
+    items = [{**summary(i, now=now), "anonymous": i.anonymous} for i in found[:limit]]
+    last = found[limit - 1] if len(found) > limit else None
+    return _page(items, encode_cursor(_ms(last.created_at), str(last.id)) if last else None)
+
+
+@router.get("/users/{user_id}/following", responses={200: {"model": FollowedPage}, 401: {}, 403: {}})
+async def following(  # noqa: PLR0917 - FastAPI injects by parameter
+    user_id: str,
+    repo: RepoDep,
+    model: ModelDep,
+    viewer: SignedInDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Response:
+    """The issues a user follows, most recently followed first: for that user alone."""
+    _own_list(viewer, user_id)
+    after = _cursor_key(cursor)
+    if model is not None:
+        return await _from_model(lists.following(model, user_id, after=after, limit=limit))
+    found = await repo.following(user_id, after=(_from_ms(after[0]), after[1]) if after else None, limit=limit + 1)
+    items = [{"issue_id": str(f["issue_id"]), "since": f["since"].isoformat()} for f in found[:limit]]
+    last = found[limit - 1] if len(found) > limit else None
+    return _page(items, encode_cursor(_ms(last["since"]), last["_id"]) if last else None)
+
+
+EXPORT_LIMIT = 10_000  # of each kind: far past what one person reports, votes or follows
+
+
+@router.get("/users/{user_id}/export", responses={200: {"model": UserExport}, 401: {}, 403: {}})
+async def export(user_id: str, repo: RepoDep, viewer: SignedInDep) -> Response:
+    """Everything this service holds about a user, as stored (the gateway's ``GET /v1/me/export``): their
+    reports (with their own contact), refused reports, public comments, votes and follows. For that user alone."""
+    _own_list(viewer, user_id)
+    return _json(await repo.export_of(user_id, EXPORT_LIMIT))
+
+
+# -- staff ----------------------------------------------------------------------------------
+
+
+@router.get("/staff/queue", responses={200: {"model": IssuePage}})
+async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
+    repo: RepoDep,
+    model: ModelDep,
+    viewer: StaffDep,
+    department: str | None = None,
+    status: Annotated[str | None, Query(description="comma-separated; default: every unresolved status")] = None,
+    priority: Priority | None = None,
+    overdue: bool | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+    sort: lists.QueueSort = "priority",
+) -> Response:
+    """Work for staff: their departments' issues in the order ``sort`` asks (``lists.queue_sort_key``).
+
+    From the read model (sorted sets, exact); while it is being rebuilt, from the store: at most
+    ``MAX_CANDIDATES`` issues, read in the sort's order by MongoDB's indexes, ordered and paged here.
+    """
+    departments: list[str] | None
+    if department is not None:
+        if not viewer.staff_of(department):
+            raise Problem(403, "Forbidden", f"You are not staff of the {department} department.")
+        departments = [department]
+    else:
+        departments = None if viewer.role == "admin" else sorted(viewer.departments)
+    if departments == []:
+        return _page([], None)
+    statuses = _statuses(status, ACTIVE_STATUSES)
+    after = _cursor_key(cursor)
+    try:
+        mark = (lists.queue_cursor_key(sort, after[0]), after[1]) if after is not None else None
+    except ValueError as exc:
+        raise invalid_query("cursor", str(exc)) from exc
+    if model is not None:
+        return await _from_model(
+            lists.staff_queue(
+                model,
+                departments=departments,
+                statuses=statuses,
+                priority=priority,
+                overdue=overdue,
+                after=after,
+                limit=limit,
+                sort=sort,
+            )
+        )
+    found = await repo.for_departments(departments, statuses=statuses, priority=priority, sort=sort)
+    now = datetime.now(UTC)
+    rows = [
+        (
+            lists.queue_sort_key(
+                sort,
+                rank=PRIORITY_ORDER.index(i.priority),
+                due_ms=_ms(i.due_at) if i.due_at else None,
+                created_ms=_ms(i.created_at),
+            ),
+            str(i.id),
+            summary(i, now=now),
+        )
+        for i in found
+        if overdue is None or rules.is_overdue(i, now) == overdue
+    ]
+    cursor = encode_cursor(list(mark[0]), mark[1]) if mark is not None else None  # old cursors in today's form
+    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit, descending=sort == "newest")
+    return _page(items, next_cursor)
+
+
+# -- public listings (the gateway's Open311 GeoReport v2) -------------------------------------
+
+
+@router.get("/reports", responses={200: {"model": PublicRecordPage}})
+async def reports(  # noqa: PLR0917 - FastAPI injects by parameter
+    repo: RepoDep,
+    cache: CacheDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    category: Annotated[str | None, Query(description="comma-separated category codes")] = None,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    ids: Annotated[str | None, Query(description="comma-separated issue ids; overrides every other filter")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> Response:
+    """Public records of reports: the given ``ids`` (in that order, unknown ones left out), or those
+    created in ``[start, end)``, newest first, filtered by category and status, one offset page."""
+    if ids:
+        wanted = list(dict.fromkeys(_csv(ids)))
+        if len(wanted) > MAX_IDS:
+            raise invalid_query("ids", f"at most {MAX_IDS} ids")
+        found = []
+        for raw in wanted:
+            try:
+                entry = await load_issue(UUID(raw), repo, cache)
+            except ValueError:
+                continue  # not an id of ours: nothing to find
+            if entry is not None:
+                found.append(public_record(entry.issue))
+        return _page(found, None)
+    if start is None or end is None:
+        raise invalid_query("start", "start and end are required without ids")
+    records = await repo.in_window(
+        start=_aware(start, "start"),
+        end=_aware(end, "end"),
+        categories=_csv(category),
+        statuses=_statuses(status),
+        skip=offset,
+        limit=limit,
+    )
+    return _page([public_record(r) for r in records], None)
+
+
+@router.get("/reports/status-changes", responses={200: {"model": StatusChangePage}})
+async def status_changes(
+    repo: RepoDep,
+    start: datetime,
+    end: datetime,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> Response:
+    """Status changes made in ``[start, end)``, oldest first (public fields only, no actors)."""
+    start, end = _aware(start, "start"), _aware(end, "end")
+    changes = [
+        (h.at, str(issue.id), index, issue)
+        for issue in await repo.changed_since(start)
+        for index, h in enumerate(issue.history)
+        if start <= h.at < end
+    ]
+    changes.sort(key=lambda c: (c[0], c[1], c[2]))
+    return _page([status_change(issue, index) for _, _, index, issue in changes[offset : offset + limit]], None)

@@ -93,8 +93,8 @@ async def rebuild_issues() -> str:
     from snapfix_issues.config import IssuesSettings
     from snapfix_issues.models import Comment, Follow, Report
     from snapfix_issues.readmodel import ReadModel
-    from snapfix_issues.readmodel.keeper import ReadModelKeeper
     from snapfix_issues.repository import ReportRepository
+    from snapfix_issues.service.rebuild import ReadModelKeeper
 
     settings = IssuesSettings()
     # Both groups write the read model: the commands, and the erasure of deleted accounts.

@@ -11,9 +11,8 @@ from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.models import Category, Comment, Follow, Photo, RejectedReport, Report, Vote
 from snapfix_issues.readmodel import ReadModel
-from snapfix_issues.readmodel.keeper import ReadModelKeeper
 from snapfix_issues.repository import CategoryRepository, PhotoRepository, ReportRepository
-from snapfix_issues.service import IssuePhotos, UserErasure
+from snapfix_issues.service import IssuePhotos, ReadModelKeeper, UserErasure
 from snapfix_shared.http_client import Upstream
 from snapfix_shared.runtime import Runtime
 

@@ -13,10 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from opentelemetry.context import Context
-from pymongo.errors import PyMongoError
 
 from snapfix_issues.catalogue import Catalogue, CategoryBody, CategorySpec, seed_categories
-from snapfix_issues.repository import CategoryRepository
+from snapfix_issues.repository import CategoryRepository, StoreError
 from snapfix_shared.kafka import PublishFailed, publish_all
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.messages.catalogue import CategoryPublished
@@ -118,7 +117,7 @@ class CatalogueSync:
             await asyncio.sleep(self.refresh_s)
             try:
                 await self.refresh()
-            except PyMongoError as exc:  # keep the last good copy; try again next round
+            except StoreError as exc:  # keep the last good copy; try again next round
                 log.warning("catalogue refresh failed: %s", exc)
                 continue
             await self.publish_changes()

@@ -1,7 +1,7 @@
 """The issues service's list read model in its Redis: nearby, viewport, cells, queues, per-user lists.
 
 ``layout`` names its keys and rows, ``geometry`` computes its searches (both pure), ``store``
-reads and writes it (``ReadModel``), ``keeper`` rebuilds it from the store when Redis has none.
+reads and writes it (``ReadModel``); ``service.rebuild`` rebuilds it from the store when Redis has none.
 Whole issues for detail reads are entries of ``cache.py``.
 """
 

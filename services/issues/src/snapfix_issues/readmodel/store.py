@@ -3,7 +3,7 @@
 Mongo stays the store of record; the embedded Mongo-wire server uses no index (DESIGN §4),
 so every hot list is answered from here. The command consumer writes it through as it
 stores each change (and fails its batch, uncommitted, when Redis cannot take the write);
-it is rebuilt from Mongo by one scan when empty (``keeper.py``). Until it is built, readers
+it is rebuilt from Mongo by one scan when empty (``service/rebuild.py``). Until it is built, readers
 fall back to the store's queries (``ready``).
 """
 

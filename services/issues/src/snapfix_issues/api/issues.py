@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import ValidationError
 
-from snapfix_issues import lists, rendered, rules
+from snapfix_issues import lists, rendered
 from snapfix_issues.api.deps import (
     MAX_RADIUS_M,
     NO_STORE,
@@ -34,23 +34,20 @@ from snapfix_issues.api.deps import (
     rejection_problem,
 )
 from snapfix_issues.cache import CachedIssue
-from snapfix_issues.domain import ACTIVE_STATUSES, IssueRecord
+from snapfix_issues.domain import ACTIVE_STATUSES
 from snapfix_issues.paging import page_in_memory
-from snapfix_issues.photos import check_photos
 from snapfix_issues.readmodel import ReadModelDown
-from snapfix_issues.rules import Rejection
 from snapfix_issues.schemas import (
     Audience,
     IssueDetail,
     IssuePage,
     ViewerState,
 )
-from snapfix_issues.service import IssuePhotos, load_issue
+from snapfix_issues.service import IssuePhotos, load_issue, refusal
 from snapfix_issues.views import detail, summary
 from snapfix_shared import geo
 from snapfix_shared.breakers import MONGO_DOWN
-from snapfix_shared.http_client import Upstream
-from snapfix_shared.messages import ChangeIssueStatus, EditIssue, IssueCommand, ReportIssue
+from snapfix_shared.messages import IssueCommand
 from snapfix_shared.problems import Problem
 from snapfix_shared.viewer import InternalCallerDep, SignedInDep, Viewer
 from snapfix_shared.viewer import OptionalViewerDep as ViewerDep
@@ -87,24 +84,17 @@ async def check_command(  # noqa: PLR0917 - FastAPI injects by parameter
         caller.departments,
     ):
         raise Problem(403, "Forbidden", "The command's actor is not the viewer of the internal token.")
-    issue: IssueRecord | None = None
-    original_exists = False
-    if command.type != "ReportIssue":  # a report is checked against the in-memory catalogue only
-        entry = await load_issue(command.issue_id, repo, cache)
-        issue = entry.issue if entry else None
-        if isinstance(command, ChangeIssueStatus) and command.duplicate_of not in {None, command.issue_id}:
-            assert command.duplicate_of is not None
-            original_exists = await load_issue(command.duplicate_of, repo, cache) is not None
-    verdict = rules.decide(issue, command, catalogue=catalogue, original_exists=original_exists)
-    if isinstance(verdict, Rejection):
-        raise rejection_problem(verdict)
-    media_ids = command.media_ids if isinstance(command, (ReportIssue, EditIssue)) else None
-    if media_ids:
-        media: Upstream = request.app.state.media
-        tokens = request.app.state.internal_tokens
-        errors = await check_photos(media, media_ids, actor_id=command.actor_id, request_id=x_request_id, tokens=tokens)
-        if errors:
-            raise rejection_problem(Rejection(422, "The report names photos it cannot use.", tuple(errors)))
+    rejection = await refusal(
+        command,
+        repo=repo,
+        cache=cache,
+        catalogue=catalogue,
+        media=request.app.state.media,
+        tokens=request.app.state.internal_tokens,
+        request_id=x_request_id,
+    )
+    if rejection is not None:
+        raise rejection_problem(rejection)
     return Response(status_code=204)
 
 

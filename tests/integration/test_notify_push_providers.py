@@ -21,8 +21,7 @@ import pytest
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from snapfix_notify import webhooks
-from snapfix_notify.channels import Notice
+from snapfix_notify.channels import Notice, push
 from snapfix_notify.config import NotifySettings
 from snapfix_shared.runtime import Runtime
 from tests.builders import as_viewer
@@ -71,7 +70,7 @@ async def notify(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Asyn
     )
     runtime = Runtime("notify", settings, mongo_database=settings.mongo_database)
     app = runtime.app(title="notify (push)")
-    webhooks.install(runtime, app, settings)
+    push.install(runtime, app, settings)
     try:
         async with (
             app.router.lifespan_context(app),
@@ -108,7 +107,7 @@ async def test_each_platform_gets_its_provider_and_dead_tokens_leave_the_registr
         data={"issue_id": "issue-42"},
     )
 
-    await notify.app.state.webhooks.push.deliver(notice)
+    await notify.app.state.push.channel.deliver(notice)
 
     assert notify.fcm.refused_assertions == []
     assert notify.apns.refused == []

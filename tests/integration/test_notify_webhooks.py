@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from uuid_utils.compat import uuid7
 
 from snapfix_notify import webhooks
-from snapfix_notify.channels import Notice
+from snapfix_notify.channels import Notice, push
 from snapfix_notify.config import NotifySettings
 from snapfix_shared.messages import NOTIFY_EVENTS, IssueCommented, IssueReported, Location, Message
 from snapfix_shared.messages.base import utcnow
@@ -72,6 +72,7 @@ async def notify(stack: Stack) -> AsyncIterator[Notify]:
         runtime = Runtime("notify", settings, mongo_database=settings.mongo_database)
         app = runtime.app(title="notify (webhooks part)")
         webhooks.install(runtime, app, settings)
+        push.install(runtime, app, settings)  # the device registry and the push relay
         try:
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
@@ -360,7 +361,7 @@ async def test_push_goes_to_each_device_through_the_signed_relay(notify: Notify)
     )
     before = len(notify.relay.on("/push"))
 
-    await notify.app.state.webhooks.push.deliver(notice)
+    await notify.app.state.push.channel.deliver(notice)
 
     posts = notify.relay.on("/push")[before:]
     assert len(posts) == 2

@@ -10,8 +10,9 @@ from uuid import UUID
 import pytest
 
 from snapfix_notify.channels import Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.devices import Device
-from snapfix_notify.push import DeviceGone, PushBuilder, PushChannel, PushMessage, apns_message, fcm_message
+from snapfix_notify.channels.push.channel import PushChannel
+from snapfix_notify.channels.push.devices import Device
+from snapfix_notify.channels.push.messages import DeviceGone, PushBuilder, PushMessage, apns_message, fcm_message
 from snapfix_shared.messages.base import utcnow
 
 pytestmark = pytest.mark.unit

@@ -22,22 +22,18 @@ import pytest
 from pydantic import ValidationError
 
 from snapfix_notify.channels import Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.config import NotifySettings
-from snapfix_notify.dispatch import Dispatcher, new_delivery
-from snapfix_notify.push import (
-    DeviceGone,
+from snapfix_notify.channels.push.apns import ApnsTransport, apns_ssl_context, device_push_id
+from snapfix_notify.channels.push.channel import PushChannel
+from snapfix_notify.channels.push.fcm import FcmTransport
+from snapfix_notify.channels.push.messages import DeviceGone, PushBuilder, apns_message, fcm_message, retry_after_s
+from snapfix_notify.channels.push.transports import (
     NoPushTransport,
     PlatformTransport,
-    PushBuilder,
-    PushChannel,
     WebhookPushTransport,
-    apns_message,
-    fcm_message,
-    retry_after_s,
     transport_for,
 )
-from snapfix_notify.push_apns import ApnsTransport, apns_ssl_context, device_push_id
-from snapfix_notify.push_fcm import FcmTransport
+from snapfix_notify.config import NotifySettings
+from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
 from snapfix_shared.messages.base import utcnow

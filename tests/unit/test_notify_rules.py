@@ -12,8 +12,8 @@ from uuid_utils.compat import uuid7
 
 from snapfix_notify import preferences, rules
 from snapfix_notify.channels import Notice, PermanentDeliveryError
+from snapfix_notify.channels.email import build_message, message_id
 from snapfix_notify.dispatch import backoff_s, delivery_key
-from snapfix_notify.mail import build_message, message_id
 from snapfix_notify.templates import SUBJECTS, Renderer
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
 from snapfix_shared import geo

@@ -13,9 +13,9 @@ import pytest
 from uuid_utils.compat import uuid7
 
 from snapfix_notify import rules
+from snapfix_notify.channels.email import build_message
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.dispatch import Dispatcher, new_delivery
-from snapfix_notify.mail import build_message
 from snapfix_notify.models import Contact
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens

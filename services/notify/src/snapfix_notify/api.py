@@ -295,7 +295,7 @@ async def export(user_id: str, viewer: SignedInDep, request: Request) -> Respons
         raise Problem(403, "Forbidden", "A user's data is for that user alone.")
     try:
         found = await PersonalData().export(user_id, EXPORT_LIMIT)
-        devices = await request.app.state.webhooks.devices.of_user(user_id)
+        devices = await request.app.state.push.devices.of_user(user_id)
     except StoreError as exc:
         raise ServiceUnavailable("The user's data cannot be read right now.") from exc
     found["devices"] = [

@@ -15,12 +15,12 @@ from fastapi import FastAPI
 
 from snapfix_notify import api, consumers, webhooks
 from snapfix_notify.cache import ContactCache
-from snapfix_notify.channels import Channel
+from snapfix_notify.channels import Channel, push
+from snapfix_notify.channels.email import EmailChannel
+from snapfix_notify.channels.in_app import InAppChannel
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import DEV_UNSUBSCRIBE_SECRET, NotifySettings
 from snapfix_notify.dispatch import Deliveries, Dispatcher
-from snapfix_notify.inapp import InAppChannel
-from snapfix_notify.mail import EmailChannel
 from snapfix_notify.models import DOCUMENTS
 from snapfix_notify.repository import Contacts, DigestItems, Feed, Issues, Preferences, Watches
 from snapfix_notify.service import UserChoices
@@ -96,6 +96,6 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app.state.feed, app.state.preferences, app.state.watches, app.state.tokens = feed, prefs, watches, tokens
     app.state.choices = UserChoices(prefs, watches, max_watches=api.MAX_WATCHES)
     api.install(app)
-    part = webhooks.install(runtime, app, settings)  # integrators' webhooks, push devices and PushChannel
-    channels["push"] = part.push
+    webhooks.install(runtime, app, settings)  # integrators' webhooks: their own consumer and delivery loop
+    channels["push"] = push.install(runtime, app, settings).channel  # the device registry and PushChannel
     return app

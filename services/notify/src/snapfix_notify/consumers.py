@@ -17,8 +17,8 @@ from aiokafka import ConsumerRecord
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from snapfix_notify.channels.push.devices import DeviceRepository
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.devices import DeviceRepository
 from snapfix_notify.dispatch import Dispatcher
 from snapfix_notify.repository import (
     Contacts,

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from snapfix_notify import rules
-from snapfix_notify.devices import DeviceRepository
+from snapfix_notify.channels.push.devices import DeviceRepository
 from snapfix_notify.dispatch import Dispatcher, new_delivery
 from snapfix_notify.models import Delivery, DigestItem, IssueView, Watch
 from snapfix_notify.preferences import EMAIL, channels_for, merged, unsubscribed

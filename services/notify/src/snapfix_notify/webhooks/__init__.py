@@ -1,22 +1,19 @@
-"""Webhooks for integrators, and the push device registry and channel that ride on their transport.
+"""Webhooks for integrators.
 
 ``install`` wires the whole part into the notify service in one call: its documents,
-the ``notify-webhooks`` consumer of ``issues.events.v1``, the delivery loop, the admin
-API (``/v1/admin/webhooks``), the device API (``/v1/me/devices``) and ``PushChannel``
-(``app.state.webhooks.push``) for the notification pipeline to deliver push notices with.
+the ``notify-webhooks`` consumer of ``issues.events.v1``, the delivery loop and the admin
+API (``/v1/admin/webhooks``). Push (``channels/push/``) reuses this part's signed sender
+for its relay transport; nothing here imports push.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.devices import Device, DeviceRepository
-from snapfix_notify.devices import api as devices_api
 from snapfix_notify.webhooks import api, consumers
 from snapfix_notify.webhooks.dispatcher import Dispatcher
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
@@ -28,10 +25,7 @@ from snapfix_shared.messages import NotificationFailed
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
-if TYPE_CHECKING:  # push.py rides on this package's sender: imported when installing, not before
-    from snapfix_notify.push import PushChannel, PushTransport
-
-DOCUMENTS = (WebhookEndpoint, WebhookDelivery, DeliveryStep, Device)
+DOCUMENTS = (WebhookEndpoint, WebhookDelivery, DeliveryStep)
 
 
 @dataclass(frozen=True)
@@ -39,17 +33,12 @@ class WebhooksPart:
     settings: NotifySettings
     endpoints: EndpointRepository
     deliveries: DeliveryRepository
-    devices: DeviceRepository
     dispatcher: Dispatcher
-    push: PushChannel
-    push_transport: PushTransport
 
 
 def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> WebhooksPart:
-    from snapfix_notify.push import PushBuilder, PushChannel, transport_for
-
     runtime.documents.extend(d for d in DOCUMENTS if d not in runtime.documents)
-    endpoints, deliveries, devices = EndpointRepository(), DeliveryRepository(), DeviceRepository()
+    endpoints, deliveries = EndpointRepository(), DeliveryRepository()
     sender = WebhookSender(
         timeout_s=settings.webhook_timeout_s,
         max_connections=settings.webhook_concurrency,
@@ -85,12 +74,9 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         lease_s=settings.webhook_timeout_s + 30,
         announce=announce,
     )
-    transport = transport_for(settings)
-    push = PushChannel(devices, transport, PushBuilder(apns_topic=settings.apns_topic))
 
     async def start() -> None:
         await sender.open()
-        await transport.start()
         await dispatcher.start()
 
     async def stop() -> None:
@@ -99,13 +85,10 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
 
     runtime.on_startup.append(start)
     runtime.on_shutdown.append(stop)
-    # The notification consumers may push until they stopped.
-    runtime.after_stop.append(transport.close)
 
     handler = consumers.WebhookEventsHandler(runtime, endpoints, deliveries, dispatcher, group=settings.webhooks_group)
     consumers.register(runtime, handler, group=settings.webhooks_group, batch=settings.events_batch)
     app.include_router(api.router)
-    app.include_router(devices_api.router)
-    part = WebhooksPart(settings, endpoints, deliveries, devices, dispatcher, push, transport)
+    part = WebhooksPart(settings, endpoints, deliveries, dispatcher)
     app.state.webhooks = part
     return part

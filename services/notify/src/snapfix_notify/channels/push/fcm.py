@@ -35,8 +35,8 @@ from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import service_account
 
 from snapfix_notify.channels import Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.devices import Device
-from snapfix_notify.push import DeviceGone, PushMessage, retry_after_s
+from snapfix_notify.channels.push.devices import Device
+from snapfix_notify.channels.push.messages import DeviceGone, PushMessage, retry_after_s
 
 log = logging.getLogger(__name__)
 

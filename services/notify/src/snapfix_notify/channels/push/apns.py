@@ -29,8 +29,8 @@ from aioapns.common import NotificationResult
 from aioapns.connection import APNsTLSClientProtocol
 
 from snapfix_notify.channels import Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.devices import Device
-from snapfix_notify.push import PUSH_NAMESPACE, DeviceGone, PushMessage
+from snapfix_notify.channels.push.devices import Device
+from snapfix_notify.channels.push.messages import PUSH_NAMESPACE, DeviceGone, PushMessage
 
 log = logging.getLogger(__name__)
 

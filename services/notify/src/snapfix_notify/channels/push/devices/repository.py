@@ -12,7 +12,7 @@ from typing import Any
 
 from pymongo import ASCENDING
 
-from snapfix_notify.devices.models import Device, Platform
+from snapfix_notify.channels.push.devices.models import Device, Platform
 
 
 def device_key(user_id: str, device_id: str) -> str:

@@ -1,7 +1,10 @@
-"""The channels a notification goes out on (email, push, ...), behind one small interface.
+"""The channels a notification goes out on, behind one small interface: ``email.py`` (SMTP),
+``in_app.py`` (the feed) and ``push/`` (FCM and APNs, with the device registry beside it).
 
 A channel gets one rendered ``Notice`` for one recipient and either delivers it or raises
 an error typed by what should happen next: retry later, or record the failure for good.
+The dispatcher (``dispatch/``) owns the rest: the outbox, leases, the retry schedule and
+``NotificationFailed``.
 """
 
 from __future__ import annotations

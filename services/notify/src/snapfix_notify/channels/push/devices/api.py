@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from snapfix_notify.devices.models import Device, Platform
-from snapfix_notify.devices.repository import DeviceRepository
+from snapfix_notify.channels.push.devices.models import Device, Platform
+from snapfix_notify.channels.push.devices.repository import DeviceRepository
 from snapfix_notify.repository import StoreError
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
@@ -49,7 +49,7 @@ router = APIRouter(prefix="/v1/me/devices", tags=["devices"])
 
 
 def _repo(request: Request) -> DeviceRepository:
-    return request.app.state.webhooks.devices  # type: ignore[no-any-return]
+    return request.app.state.push.devices  # type: ignore[no-any-return]
 
 
 @router.put("/{device_id}", response_model=DeviceView)

@@ -1,25 +1,56 @@
-"""The baseline for the gateway benchmark: a bare FastAPI endpoint with the same body model.
+"""The baselines for the gateway benchmark: a bare FastAPI endpoint with the same body model.
 
 No auth, no rate limit, no Kafka, no telemetry: what one uvicorn worker does at best.
+
+With ``BARE_PRODUCE_TOPIC`` set, the endpoint also hands the body to Kafka and answers only
+after the broker's ack (aiokafka, acks=all, idempotent, the stack's settings): the floor of any
+accept path that keeps the zero-loss rule, with nothing else of the gateway's work.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import orjson
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Response, status
 from uuid_utils.compat import uuid7
 
 from snapfix_gateway.routes.issues import Accepted, ReportIssueRequest
 
-app = FastAPI()
+PRODUCE_TOPIC = os.environ.get("BARE_PRODUCE_TOPIC")
+producer: AIOKafkaProducer | None = None
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    global producer  # noqa: PLW0603 - one producer for the process, as in the gateway
+    if PRODUCE_TOPIC:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=os.environ["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"],
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=int(os.environ.get("SNAPFIX_KAFKA_LINGER_MS", "0")),
+        )
+        await producer.start()
+    try:
+        yield
+    finally:
+        if producer is not None:
+            await producer.stop()
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.post("/v1/issues", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def report_issue(body: ReportIssueRequest, response: Response) -> Accepted:
     issue_id = uuid7()
+    if producer is not None and PRODUCE_TOPIC:
+        await producer.send_and_wait(PRODUCE_TOPIC, body.model_dump_json().encode(), key=str(issue_id).encode())
     response.headers["Location"] = f"/v1/issues/{issue_id}"
     return Accepted(id=issue_id)
 

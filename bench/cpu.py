@@ -47,10 +47,9 @@ def cpu_s(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_s(pid: int) -> float:
-    """``cpu_s`` of a process plus its live children's (PostgreSQL's backends and autovacuum workers)."""
-    total = cpu_s(pid)
-    ticks = os.sysconf("SC_CLK_TCK")
+def children(pid: int) -> list[int]:
+    """The live children of a process (PostgreSQL's backends, forked per connection)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -59,7 +58,18 @@ def tree_cpu_s(pid: int) -> float:
         except OSError:
             continue
         if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            found.append(int(entry.name))
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """``cpu_s`` of a process plus its live children's (PostgreSQL's backends and autovacuum workers)."""
+    total = cpu_s(pid)
+    for child in children(pid):
+        try:
+            total += cpu_s(child)
+        except OSError:  # gone meanwhile
+            continue
     return total
 
 
@@ -81,8 +91,11 @@ def settle(
 
 
 def pin(pids: dict[str, int], core: str) -> None:
+    """Every thread of each process, and of its live children: a PostgreSQL backend forked before
+    the pinning would otherwise stay free to run on the load generator's core."""
     for pid in pids.values():
-        subprocess.run(["taskset", "-a", "-p", "-c", core, str(pid)], capture_output=True, check=False)
+        for each in (pid, *children(pid)):
+            subprocess.run(["taskset", "-a", "-p", "-c", core, str(each)], capture_output=True, check=False)
 
 
 @contextmanager
@@ -96,12 +109,12 @@ def pinned(pids: dict[str, int]) -> Iterator[None]:
 
 
 class Meter:
-    """CPU seconds each process spent between ``start`` and ``per_request``."""
+    """CPU seconds each process (with its live children) spent between ``start`` and ``per_request``."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
-        self.start = {name: cpu_s(pid) for name, pid in pids.items()}
+        self.start = {name: tree_cpu_s(pid) for name, pid in pids.items()}
 
     def per_request(self, requests: int) -> dict[str, float]:
-        spent = {name: cpu_s(pid) - self.start[name] for name, pid in self.pids.items()}
+        spent = {name: tree_cpu_s(pid) - self.start[name] for name, pid in self.pids.items()}
         return {name: round(s * 1000 / max(requests, 1), 3) for name, s in spent.items()}

@@ -42,7 +42,7 @@ import orjson
 from redis.asyncio import Redis
 
 from bench.cpu import LOAD_CORE, Meter, pid_on, pinned, stack_pids
-from bench.run import BENCH_LIMITS, BODY, RESULTS, process
+from bench.load import BENCH_LIMITS, BODY, RESULTS, process
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_gateway.identity.tokens import TokenCodec

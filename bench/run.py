@@ -27,15 +27,10 @@ import json
 import os
 import platform
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -43,8 +38,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from bench.accept import bench_accept
 from bench.consumer_shapes import TreeMeter, processes
-from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
+from bench.cpu import LOAD_CORE, SERVER_CORE, pid_on, pinned, stack_pids
+from bench.load import BODY, RESULTS, ROOT, get_targets, issues_and_gateway, post_target, process, sign_up, vegeta
 from snapfix_issues.config import IssuesSettings
 from snapfix_issues.consumers import REPORT_CHUNK
 from snapfix_issues.models import Report
@@ -52,141 +49,7 @@ from snapfix_issues.records import new_report, reported_event
 from snapfix_issues.repository import report_document
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_command, signed
-from tests.stack import free_port, start_groups_at_end, wait_caught_up, wait_ready
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-BODY = {
-    "title": "Pothole on Main St",
-    "description": "Deep, near the bus stop",
-    "category": "pothole",
-    "lat": 52.52,
-    "lon": 13.405,
-}
-
-
-@contextmanager
-def process(name: str, argv: list[str], env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (RESULTS / f"{name}.log").open("wb")
-    proc = subprocess.Popen(
-        argv, env={**os.environ, **env, "SNAPFIX_HTTP_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        if not wait_ready(url, proc):
-            raise RuntimeError(f"{name} did not start; see {log.name}")
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-BENCH_LIMITS = {"SNAPFIX_RATE_LIMIT_USER": "100000000/minute", "SNAPFIX_RATE_LIMIT_ANONYMOUS": "100000000/minute"}
-
-
-def sign_up(gateway: str) -> str:
-    """A new citizen, signed in: the bearer token for the benchmark's requests."""
-    email, password = f"bench-{uuid4().hex[:10]}@example.org", "violet-harbour-71-lantern"
-    with httpx.Client(base_url=gateway, timeout=30) as client:
-        created = client.post("/v1/auth/register", json={"email": email, "password": password, "display_name": "B"})
-        created.raise_for_status()
-        token = client.post("/v1/auth/token", data={"grant_type": "password", "username": email, "password": password})
-        token.raise_for_status()
-        return str(token.json()["access_token"])
-
-
-def post_target(url: str, token: str | None = None) -> str:
-    body = RESULTS / "body.json"
-    body.write_text(json.dumps(BODY))
-    auth = f"Authorization: Bearer {token}\n" if token else ""
-    return f"POST {url}/v1/issues\nContent-Type: application/json\n{auth}@{body}\n"
-
-
-def get_targets(url: str, paths: list[str]) -> str:
-    return "".join(f"GET {url}{path}\n\n" for path in paths)
-
-
-def vegeta(
-    target: str, *, rate: int, duration_s: int, workers: int = 64, pids: dict[str, int] | None = None
-) -> dict[str, Any]:
-    """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers`` allow.
-
-    vegeta runs on the load core; with ``pids``, the CPU each of those processes spent per
-    request is reported too (``cpu_ms_per_request``, and their sum).
-    """
-    meter = Meter(pids or {})
-    attack = [
-        "taskset",
-        "-c",
-        LOAD_CORE,
-        "vegeta",
-        "attack",
-        f"-rate={rate}",
-        f"-duration={duration_s}s",
-        f"-max-workers={workers}",
-        "-timeout=10s",
-    ]
-    if rate == 0:
-        attack.append(f"-workers={workers}")
-    result = subprocess.run(attack, input=target.encode(), capture_output=True, check=True)
-    report = subprocess.run(["vegeta", "report", "-type=json"], input=result.stdout, capture_output=True, check=True)
-    data = json.loads(report.stdout)
-    summary = {
-        "requests": data["requests"],
-        "throughput_rps": round(data["throughput"], 1),
-        "p50_ms": round(data["latencies"]["50th"] / 1e6, 2),
-        "p99_ms": round(data["latencies"]["99th"] / 1e6, 2),
-        "success": data["success"],
-        "status_codes": data["status_codes"],
-    }
-    if pids:
-        cpu = meter.per_request(data["requests"])
-        summary["cpu_ms_per_request"] = cpu
-        summary["cpu_ms_per_request_all"] = round(sum(cpu.values()), 3)
-    return summary
-
-
-@contextmanager
-def issues_and_gateway(env: dict[str, str]) -> Iterator[tuple[str, str]]:
-    with (
-        process("issues", [sys.executable, "-m", "snapfix_issues"], env) as issues,
-        process(
-            "gateway", [sys.executable, "-m", "snapfix_gateway"], {**env, **BENCH_LIMITS, "SNAPFIX_ISSUES_URL": issues}
-        ) as gateway,
-    ):
-        yield issues, gateway
-
-
-def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
-    bare_runs, gateway_runs = [], []
-    with (
-        process("bare", [sys.executable, str(ROOT / "bench" / "bare_app.py")], env) as bare_url,
-        issues_and_gateway(env) as (issues_url, gateway_url),
-    ):
-        bare, gateway = post_target(bare_url), post_target(gateway_url, sign_up(gateway_url))
-        pids = stack_pids({"bare": pid_on(bare_url), "gateway": pid_on(gateway_url), "issues": pid_on(issues_url)})
-        with pinned(pids):
-            vegeta(bare, rate=0, duration_s=2)  # warm-up
-            vegeta(gateway, rate=0, duration_s=2)
-            for _ in range(2):  # interleaved, so drift on this shared machine hits both alike
-                bare_runs.append(vegeta(bare, rate=0, duration_s=duration_s, pids=pids))
-                gateway_runs.append(vegeta(gateway, rate=0, duration_s=duration_s, pids=pids))
-            peak = statistics.median(r["throughput_rps"] for r in gateway_runs)
-            half = max(1, int(peak / 2))
-            at_half = vegeta(gateway, rate=half, duration_s=duration_s, pids=pids)
-    bare_rps = statistics.median(r["throughput_rps"] for r in bare_runs)
-    return {
-        "cores": f"servers on core {SERVER_CORE} (the stack, the bare app, the gateway, the issues service; one worker each), vegeta on core {LOAD_CORE}",
-        "bare": bare_runs,
-        "gateway": gateway_runs,
-        "gateway_over_bare": round(peak / bare_rps, 3),
-        "gateway_at_half_peak": {"rate": half, **at_half},
-    }
+from tests.stack import start_groups_at_end, wait_caught_up
 
 
 async def bench_readable(gateway: str, kafka: str, *, rate: int, duration_s: int) -> dict[str, Any]:
@@ -529,10 +392,37 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ),
         ("gateway / bare", a["gateway_over_bare"], ">= 0.6"),
+    ]
+    if "floor" in a:  # the produce floor and the consumer's share, measured since stop 23
+        rows += [
+            (
+                "floor: bare POST + one Kafka produce acked (acks=all), 1 worker (median req/s)",
+                round(statistics.median(x["throughput_rps"] for x in a["floor"]), 1),
+                "",
+            ),
+            ("floor / bare", a["floor_over_bare"], ""),
+            ("gateway / floor", a["gateway_over_floor"], ""),
+            (
+                "consumer work per accepted report, measured as the paused issues service caught up (CPU ms)",
+                a["consumer_work"]["cpu_ms_per_report_all"],
+                "",
+            ),
+            (
+                "CPU per accepted report, all processes, its consumer work included (ms)",
+                a["cpu_ms_per_report_all_work"],
+                "<= 3",
+            ),
+            (
+                "gateway accept path with the issues consumer working on the same core (req/s)",
+                a["gateway_with_consumer_working"]["throughput_rps"],
+                "",
+            ),
+        ]
+    rows += [
         (
-            "CPU per accepted report, all processes (median ms)",
+            "CPU per accepted report, all processes, while the gateway was measured (median ms)",
             round(statistics.median(x["cpu_ms_per_request_all"] for x in a["gateway"]), 2),
-            "<= 3",
+            "" if "floor" in a else "<= 3",
         ),
         ("gateway p99 at full throttle (ms)", max(x["p99_ms"] for x in a["gateway"]), ""),
         (
@@ -645,7 +535,7 @@ def main() -> None:
         print(f"[bench] issues consumer vs a raw pipeline, {args.commands} commands ...", flush=True)
         result = asyncio.run(bench_consumer(quiet, args.commands))
     elif args.phase == "accept":
-        print("[bench] gateway accept path vs bare FastAPI ...", flush=True)
+        print("[bench] gateway accept path vs bare FastAPI and the produce floor ...", flush=True)
         result = bench_accept(quiet, args.duration)
     elif args.phase == "reads":
         print("[bench] reads: GET one issue vs bare GET; nearby search ...", flush=True)

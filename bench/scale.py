@@ -39,7 +39,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from bench.cpu import ALL_CORES, LOAD_CORE, SERVER_CORE, STACK_DIR, Meter, pid_on, pin, settle, stack_pids
-from bench.run import BENCH_LIMITS, RESULTS, process
+from bench.load import BENCH_LIMITS, RESULTS, process
 from snapfix_shared import geo
 from snapfix_shared.messages import (
     ChangeIssueStatus,

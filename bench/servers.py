@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from bench.cpu import LOAD_CORE, SERVER_CORE, cpu_s
-from bench.run import BODY, RESULTS, ROOT
+from bench.load import BODY, RESULTS, ROOT
 from tests.stack import free_port
 
 ROUNDS = int(os.environ.get("BENCH_SERVERS_ROUNDS", "2"))

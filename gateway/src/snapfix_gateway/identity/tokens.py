@@ -8,6 +8,7 @@ and revocation take effect on every replica within a second without a Redis call
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ import jwt
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105  # RFC 9068: refuse other JWTs signed with the same key
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid"]
+LEEWAY_S = 5  # clock skew allowed on exp and iat
+# Tokens whose signature and claims each process remembers having verified (about 0.5 kB each).
+VERIFIED_KEPT = 16_384
 # The request scope's state key for (token, Claims) once verified: verified once per request.
 VERIFIED_TOKEN = "verified_token"  # noqa: S105 - a scope key, not a secret
 
@@ -35,6 +39,7 @@ class InvalidToken(Exception):
 class TokenCodec:
     def __init__(self, secret: str, *, issuer: str, audience: str, ttl_s: int) -> None:
         self._secret, self.issuer, self.audience, self.ttl_s = secret, issuer, audience, ttl_s
+        self._verified = functools.lru_cache(maxsize=VERIFIED_KEPT)(self._verify_signed)
 
     def issue(
         self,
@@ -59,6 +64,19 @@ class TokenCodec:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
 
     def verify(self, token: str) -> Claims:
+        """The token's claims, if its signature, type, issuer and audience hold and it has not expired.
+
+        A client sends the same token for up to ``ttl_s``, so what does not change with time (the
+        signature and the claims) is checked once per token and remembered (``VERIFIED_KEPT`` of
+        them, least recently used forgotten); the expiry is checked on every call. A token that
+        fails is never remembered.
+        """
+        claims, expires_at = self._verified(token)
+        if expires_at <= time.time() - LEEWAY_S:
+            raise InvalidToken("Signature has expired")
+        return claims
+
+    def _verify_signed(self, token: str) -> tuple[Claims, int]:
         try:
             if jwt.get_unverified_header(token).get("typ") != TOKEN_TYPE:
                 raise InvalidToken("not an access token")
@@ -68,16 +86,21 @@ class TokenCodec:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=5,
-                options={"require": _REQUIRED},
+                leeway=LEEWAY_S,
+                options={"require": _REQUIRED, "verify_exp": False},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
+        try:  # as PyJWT reads it
+            expires_at = int(claims["exp"])
+        except (ValueError, TypeError, OverflowError):
+            raise InvalidToken("Expiration Time claim (exp) must be an integer.") from None
         role = claims.get("role")
         departments = claims.get("dep") or []
-        return Claims(
+        verified = Claims(
             user_id=str(claims["sub"]),
             session_id=str(claims["sid"]),
             role=role if isinstance(role, str) else None,
             departments=tuple(str(d) for d in departments) if isinstance(departments, list) else (),
         )
+        return verified, expires_at

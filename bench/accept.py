@@ -1,0 +1,138 @@
+"""`make bench`, accept phase: the gateway's ``POST /v1/issues`` against two baselines of the same run.
+
+- **bare**: a bare FastAPI endpoint with the same body model (no auth, no Kafka), the ratio's
+  denominator as the issue defines it;
+- **floor**: the same endpoint that also hands the body to Kafka and answers after the broker's
+  ack (aiokafka, acks=all, idempotent). No accept path that keeps the zero-loss rule can be
+  faster on this machine, so ``gateway / floor`` says how much of the gap is the gateway's own.
+
+The servers (the stack, the apps) run on core 0, vegeta on core 1, one worker each. While the
+gateway is measured the issues service is paused (SIGSTOP): the consumer work its reports set
+off (storing them, their events, the gateway's live fan-out of those events) would otherwise
+run on the same core, mixed into the accept figures. That work is measured on its own right
+after, as the paused service catches up, and reported per report. One run with the consumer
+working, as the accept path meets it in production on a machine this small, is reported too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
+from bench.load import ROOT, issues_and_gateway, post_target, process, sign_up, vegeta
+from snapfix_issues.config import IssuesSettings
+from snapfix_shared.topics import Topic
+from tests.stack import wait_caught_up
+
+FLOOR_TOPIC = "bench.accept-floor.v1"
+
+
+async def _floor_topic(bootstrap: str) -> None:
+    """The floor's topic, shaped like the commands topic (its partitions), created once."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        topics = await admin.list_topics()
+        if FLOOR_TOPIC not in topics:
+            described = await admin.describe_topics([Topic.ISSUES_COMMANDS])
+            partitions = len(described[0]["partitions"])
+            await admin.create_topics([NewTopic(FLOOR_TOPIC, num_partitions=partitions, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def paused(pid: int) -> Iterator[None]:
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def catch_up(env: dict[str, str], pids: dict[str, int], reports: int) -> dict[str, Any]:
+    """The consumer work the paused reports set off, measured as the resumed service stores them."""
+    bootstrap = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]
+    meter, started = Meter(pids), time.monotonic()
+
+    async def caught_up() -> None:
+        await wait_caught_up(bootstrap, IssuesSettings().consumer_group, Topic.ISSUES_COMMANDS, timeout_s=300)
+        await wait_caught_up(bootstrap, "gateway-live", Topic.ISSUES_EVENTS, timeout_s=300)
+
+    asyncio.run(caught_up())
+    cpu = meter.per_request(reports)
+    seconds = time.monotonic() - started
+    return {
+        "reports": reports,
+        "seconds": round(seconds, 1),
+        "reports_per_s": round(reports / seconds, 1),
+        "cpu_ms_per_report": cpu,
+        "cpu_ms_per_report_all": round(sum(cpu.values()), 3),
+    }
+
+
+def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
+    asyncio.run(_floor_topic(env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]))
+    bare_app = [sys.executable, str(ROOT / "bench" / "bare_app.py")]
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "floor": [], "gateway": []}
+    with (
+        process("bare", bare_app, env) as bare_url,
+        process("floor", bare_app, {**env, "BARE_PRODUCE_TOPIC": FLOOR_TOPIC}) as floor_url,
+        issues_and_gateway(env) as (issues_url, gateway_url),
+    ):
+        targets = {
+            "bare": post_target(bare_url),
+            "floor": post_target(floor_url),
+            "gateway": post_target(gateway_url, sign_up(gateway_url)),
+        }
+        apps = {name: pid_on(url) for name, url in (("bare", bare_url), ("floor", floor_url), ("gateway", gateway_url))}
+        pids = stack_pids({**apps, "issues": pid_on(issues_url)})
+        with pinned(pids):
+            for target in targets.values():  # warm-up
+                vegeta(target, rate=0, duration_s=2)
+            asyncio.run(_settle(env))
+            with paused(pids["issues"]):
+                for _ in range(2):  # interleaved, so drift on this shared machine hits all alike
+                    for name, target in targets.items():
+                        runs[name].append(vegeta(target, rate=0, duration_s=duration_s, pids=pids))
+                peak = statistics.median(r["throughput_rps"] for r in runs["gateway"])
+                half = max(1, int(peak / 2))
+                at_half = vegeta(targets["gateway"], rate=half, duration_s=duration_s, pids=pids)
+                accepted = sum(r["requests"] for r in runs["gateway"]) + at_half["requests"]
+            consumer = catch_up(env, pids, accepted)
+            with_consumer = vegeta(targets["gateway"], rate=0, duration_s=duration_s, pids=pids)
+    bare = statistics.median(r["throughput_rps"] for r in runs["bare"])
+    floor = statistics.median(r["throughput_rps"] for r in runs["floor"])
+    return {
+        "cores": f"servers on core {SERVER_CORE} (the stack, the baselines, the gateway, the issues service; one "
+        f"worker each), vegeta on core {LOAD_CORE}; the issues service paused while the gateway is measured",
+        **runs,
+        "gateway_over_bare": round(peak / bare, 3),
+        "floor_over_bare": round(floor / bare, 3),
+        "gateway_over_floor": round(peak / floor, 3),
+        "gateway_at_half_peak": {"rate": half, **at_half},
+        "consumer_work": consumer,
+        # The issue's "CPU per accepted report, summed over all processes": the accept path's, then its consumers'.
+        "cpu_ms_per_report_all_work": round(
+            statistics.median(r["cpu_ms_per_request_all"] for r in runs["gateway"]) + consumer["cpu_ms_per_report_all"],
+            3,
+        ),
+        "gateway_with_consumer_working": with_consumer,
+    }
+
+
+async def _settle(env: dict[str, str]) -> None:
+    """The warm-up's reports stored before anything is measured (none of them left for the consumer)."""
+    bootstrap = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]
+    await wait_caught_up(bootstrap, IssuesSettings().consumer_group, Topic.ISSUES_COMMANDS, timeout_s=120)
+    await wait_caught_up(bootstrap, "gateway-live", Topic.ISSUES_EVENTS, timeout_s=120)

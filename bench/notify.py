@@ -44,7 +44,7 @@ import aiosmtplib
 import httpx
 from uuid_utils.compat import uuid7
 
-from snapfix_notify.webhooks.sender import WebhookSender
+from snapfix_notify.channels.webhook.sender import WebhookSender
 from snapfix_shared.messages import IssueCommented
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic

@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from uuid_utils.compat import uuid7
 
-from snapfix_notify import webhooks
+from snapfix_notify.channels import webhook as webhooks
+from snapfix_notify.channels.webhook.models import WebhookDelivery, WebhookEndpoint
+from snapfix_notify.channels.webhook.signing import new_secret
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
-from snapfix_notify.webhooks.signing import new_secret
 from snapfix_shared.messages import IssueReported, Location
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from uuid_utils.compat import uuid7
 
-from snapfix_notify import webhooks
 from snapfix_notify.channels import Notice, push
+from snapfix_notify.channels import webhook as webhooks
 from snapfix_notify.config import NotifySettings
 from snapfix_shared.messages import NOTIFY_EVENTS, IssueCommented, IssueReported, Location, Message
 from snapfix_shared.messages.base import utcnow

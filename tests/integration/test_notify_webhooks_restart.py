@@ -13,7 +13,7 @@ import httpx
 import pytest
 from uuid_utils.compat import uuid7
 
-from snapfix_notify import webhooks
+from snapfix_notify.channels import webhook as webhooks
 from snapfix_notify.config import NotifySettings
 from snapfix_shared.messages import IssueReported, Location
 from snapfix_shared.messages.base import utcnow

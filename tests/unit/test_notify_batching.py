@@ -12,11 +12,11 @@ from uuid import UUID, uuid4
 from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.channels.webhook.models import DeliveryStep, WebhookDelivery
+from snapfix_notify.channels.webhook.repository import fold
 from snapfix_notify.consumers import IssueEventsHandler
 from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.models import IssueView
-from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery
-from snapfix_notify.webhooks.repository import fold
 from snapfix_shared.messages import IssueCommented, IssueReported, IssueStatusChanged, Location
 from snapfix_shared.messages.base import utcnow
 from tests.builders import consumed

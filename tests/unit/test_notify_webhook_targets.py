@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from snapfix_notify.channels.webhook.sender import WebhookSender
+from snapfix_notify.channels.webhook.signing import new_secret
+from snapfix_notify.channels.webhook.targets import TargetPolicy, address_refusal
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.webhooks.sender import WebhookSender
-from snapfix_notify.webhooks.signing import new_secret
-from snapfix_notify.webhooks.targets import TargetPolicy, address_refusal
 from tests.stack import free_port
 from tests.webhook_receiver import receiver
 

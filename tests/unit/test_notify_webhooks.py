@@ -15,14 +15,14 @@ from beanie.exceptions import CollectionWasNotInitialized
 from fastapi import FastAPI
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.channels.webhook import api
+from snapfix_notify.channels.webhook.models import WebhookEndpoint
+from snapfix_notify.channels.webhook.payloads import matches, payload
+from snapfix_notify.channels.webhook.policy import DisablePolicy, RetryPolicy, outcome
+from snapfix_notify.channels.webhook.sender import WebhookSender
+from snapfix_notify.channels.webhook.service import deliveries_for, delivery_id
+from snapfix_notify.channels.webhook.signing import new_secret, signed_headers
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.webhooks import api
-from snapfix_notify.webhooks.models import WebhookEndpoint
-from snapfix_notify.webhooks.payloads import matches, payload
-from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy, outcome
-from snapfix_notify.webhooks.sender import WebhookSender
-from snapfix_notify.webhooks.service import deliveries_for, delivery_id
-from snapfix_notify.webhooks.signing import new_secret, signed_headers
 from snapfix_shared.messages import (
     IssueAssigned,
     IssueCommented,
@@ -302,8 +302,8 @@ def test_a_failed_delivery_is_announced_with_its_endpoint_as_recipient() -> None
     from datetime import UTC, datetime
     from uuid import uuid4
 
-    from snapfix_notify.webhooks.failures import failure_event
-    from snapfix_notify.webhooks.models import WebhookDelivery
+    from snapfix_notify.channels.webhook.failures import failure_event
+    from snapfix_notify.channels.webhook.models import WebhookDelivery
 
     endpoint_id, event_id = uuid4(), uuid4()
     base = {
@@ -338,8 +338,8 @@ def test_a_failed_delivery_is_announced_with_its_endpoint_as_recipient() -> None
 
 
 async def test_failures_left_unannounced_are_published_by_the_sweep_and_marked_only_when_acked() -> None:
-    from snapfix_notify.webhooks.dispatcher import Dispatcher
-    from snapfix_notify.webhooks.models import WebhookDelivery
+    from snapfix_notify.channels.webhook.dispatcher import Dispatcher
+    from snapfix_notify.channels.webhook.models import WebhookDelivery
     from snapfix_shared.kafka import PublishFailed
     from snapfix_shared.messages import NotificationFailed
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from snapfix_analytics import api as analytics_api
+from snapfix_notify.channels.webhook import api as webhooks_api
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.webhooks import api as webhooks_api
 from snapfix_shared.problems import install_problem_handlers
 from snapfix_shared.viewer import AUDIENCE, InternalTokens, InvalidInternalToken, Viewer
 from tests.builders import as_viewer

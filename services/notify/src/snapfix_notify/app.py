@@ -13,9 +13,9 @@ import logging
 
 from fastapi import FastAPI
 
-from snapfix_notify import api, consumers, webhooks
+from snapfix_notify import api, consumers
 from snapfix_notify.cache import ContactCache
-from snapfix_notify.channels import Channel, push
+from snapfix_notify.channels import Channel, push, webhook
 from snapfix_notify.channels.email import EmailChannel
 from snapfix_notify.channels.in_app import InAppChannel
 from snapfix_notify.claims import DueQueue
@@ -96,6 +96,6 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app.state.feed, app.state.preferences, app.state.watches, app.state.tokens = feed, prefs, watches, tokens
     app.state.choices = UserChoices(prefs, watches, max_watches=api.MAX_WATCHES)
     api.install(app)
-    webhooks.install(runtime, app, settings)  # integrators' webhooks: their own consumer and delivery loop
+    webhook.install(runtime, app, settings)  # integrators' webhooks: their own consumer and delivery loop
     channels["push"] = push.install(runtime, app, settings).channel  # the device registry and PushChannel
     return app

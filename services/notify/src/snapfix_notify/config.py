@@ -69,7 +69,7 @@ class NotifySettings(ProcessSettings, MongoSettings, RedisSettings):
     overdue_sweep_s: float = Field(default=60.0, gt=0)
     digest_interval_s: float = Field(default=3600.0, gt=0, description="Area watches sent as a digest: how often")
 
-    # -- webhooks for integrators (webhooks/) and the mobile push adapter (push.py)
+    # -- webhooks for integrators (channels/webhook/) and the mobile push adapter (channels/push/)
     webhooks_group: str = "notify-webhooks"
     # Safe by default: a local receiver (tests, a laptop) needs both opted out explicitly.
     webhook_https_only: bool = Field(default=True, description="Refuse http:// endpoint URLs")

@@ -5,6 +5,10 @@ A channel gets one rendered ``Notice`` for one recipient and either delivers it 
 an error typed by what should happen next: retry later, or record the failure for good.
 The dispatcher (``dispatch/``) owns the rest: the outbox, leases, the retry schedule and
 ``NotificationFailed``.
+
+``webhook/`` is the integrators' channel: signed HTTP posts with their own subscription and
+delivery log, plugged into the same engine (``dispatch/engine.py``) rather than the notices'
+outbox.
 """
 
 from __future__ import annotations

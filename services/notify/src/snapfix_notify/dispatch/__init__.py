@@ -1,6 +1,6 @@
 """Sending: the one delivery engine (``engine.py``: leases, the send loop, retries, announcements),
 the notices' plug on it (``dispatcher.py``) and their outbox (``repository.py``). The webhooks'
-plug is ``webhooks/dispatcher.py``."""
+plug is ``channels/webhook/dispatcher.py``."""
 
 from snapfix_notify.dispatch.dispatcher import Dispatcher, delivery_key, new_delivery
 from snapfix_notify.dispatch.engine import Engine, HalfJitter, backoff_s

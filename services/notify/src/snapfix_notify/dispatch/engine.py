@@ -2,7 +2,7 @@
 announcement of what failed for good. Every kind of delivery runs on it, through a ``Plug``:
 
 - the outbox of notices (``dispatcher.py``: email, in-app and push, each a ``channels.Channel``);
-- the webhook delivery log (``webhooks/dispatcher.py``: signing, per-endpoint backoff, disabling).
+- the webhook delivery log (``channels/webhook/dispatcher.py``: signing, per-endpoint backoff, disabling).
 
 What the engine owns, the same for both:
 
@@ -89,7 +89,7 @@ class RetrySchedule(Protocol):
 class HalfJitter:
     """Exponential backoff, half of it fixed and half random (so retries spread), up to ``max_s``;
     no retry after ``max_attempts`` attempts. The notices' schedule; webhooks have their own
-    (``webhooks/policy.py``)."""
+    (``channels/webhook/policy.py``)."""
 
     base_s: float
     max_s: float

@@ -20,9 +20,9 @@ from snapfix_notify.channels.push.apns import ApnsTransport, apns_ssl_context
 from snapfix_notify.channels.push.devices import Device, Platform
 from snapfix_notify.channels.push.fcm import FcmTransport, load_service_account
 from snapfix_notify.channels.push.messages import PUSH_NAMESPACE, DeviceGone, PushMessage
+from snapfix_notify.channels.webhook.policy import outcome
+from snapfix_notify.channels.webhook.sender import WebhookSender
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.webhooks.policy import outcome
-from snapfix_notify.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 

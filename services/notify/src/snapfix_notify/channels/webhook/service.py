@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from snapfix_notify.webhooks.dispatcher import Dispatcher
-from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
-from snapfix_notify.webhooks.payloads import matches, payload
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
+from snapfix_notify.channels.webhook.dispatcher import Dispatcher
+from snapfix_notify.channels.webhook.models import WebhookDelivery, WebhookEndpoint
+from snapfix_notify.channels.webhook.payloads import matches, payload
+from snapfix_notify.channels.webhook.repository import DeliveryRepository, EndpointRepository
 from snapfix_shared.messages import IssueEvent
 
 

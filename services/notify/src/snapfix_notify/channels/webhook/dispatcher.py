@@ -30,14 +30,14 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.channels.webhook.failures import failure_event
+from snapfix_notify.channels.webhook.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
+from snapfix_notify.channels.webhook.policy import DisablePolicy, outcome
+from snapfix_notify.channels.webhook.repository import DeliveryRepository, EndpointRepository, StoreError
+from snapfix_notify.channels.webhook.sender import Attempt, WebhookSender
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.dispatch.engine import BATCHES, DONE, Announce, Engine, Later, Loaded, RetrySchedule
 from snapfix_notify.group_commit import GroupCommit
-from snapfix_notify.webhooks.failures import failure_event
-from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
-from snapfix_notify.webhooks.policy import DisablePolicy, outcome
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository, StoreError
-from snapfix_notify.webhooks.sender import Attempt, WebhookSender
 from snapfix_shared.kafka import PublishFailed
 
 log = logging.getLogger(__name__)

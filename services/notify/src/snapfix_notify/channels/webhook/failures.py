@@ -9,7 +9,7 @@ per failed delivery, or (a crash between the ack and the mark) again with the sa
 
 from __future__ import annotations
 
-from snapfix_notify.webhooks.models import WebhookDelivery
+from snapfix_notify.channels.webhook.models import WebhookDelivery
 from snapfix_shared.messages import NotificationFailed
 
 CHANNEL = "webhook"

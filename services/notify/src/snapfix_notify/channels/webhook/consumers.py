@@ -16,11 +16,11 @@ from aiokafka import ConsumerRecord
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from snapfix_notify.webhooks.dispatcher import Dispatcher
-from snapfix_notify.webhooks.models import WebhookDelivery
-from snapfix_notify.webhooks.payloads import PUBLISHED_TYPES
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository, StoreError
-from snapfix_notify.webhooks.service import WebhookEvents, deliveries_for
+from snapfix_notify.channels.webhook.dispatcher import Dispatcher
+from snapfix_notify.channels.webhook.models import WebhookDelivery
+from snapfix_notify.channels.webhook.payloads import PUBLISHED_TYPES
+from snapfix_notify.channels.webhook.repository import DeliveryRepository, EndpointRepository, StoreError
+from snapfix_notify.channels.webhook.service import WebhookEvents, deliveries_for
 from snapfix_shared.consuming import BatchConsumer, subscribe_batches
 from snapfix_shared.messages import ISSUE_EVENTS
 from snapfix_shared.redis_client import RedisBusy

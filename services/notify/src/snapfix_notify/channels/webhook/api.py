@@ -14,12 +14,12 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from uuid_utils.compat import uuid7
 
+from snapfix_notify.channels.webhook.models import WebhookDelivery, WebhookEndpoint
+from snapfix_notify.channels.webhook.payloads import ALL, PUBLISHED_TYPES
+from snapfix_notify.channels.webhook.repository import DeliveryRepository, EndpointRepository, StoreError
+from snapfix_notify.channels.webhook.signing import new_secret
+from snapfix_notify.channels.webhook.targets import TargetPolicy
 from snapfix_notify.config import NotifySettings
-from snapfix_notify.webhooks.models import WebhookDelivery, WebhookEndpoint
-from snapfix_notify.webhooks.payloads import ALL, PUBLISHED_TYPES
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository, StoreError
-from snapfix_notify.webhooks.signing import new_secret
-from snapfix_notify.webhooks.targets import TargetPolicy
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.viewer import AdminUserDep

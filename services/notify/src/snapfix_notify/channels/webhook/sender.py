@@ -19,8 +19,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from snapfix_notify.webhooks.signing import signed_headers
-from snapfix_notify.webhooks.targets import TargetPolicy, address_refusal
+from snapfix_notify.channels.webhook.signing import signed_headers
+from snapfix_notify.channels.webhook.targets import TargetPolicy, address_refusal
 
 USER_AGENT = "SnapFix-Webhooks/1.0"
 KEPT_ANSWER_BYTES = 256

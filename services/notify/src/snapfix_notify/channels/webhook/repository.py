@@ -10,7 +10,7 @@ from uuid import UUID
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
+from snapfix_notify.channels.webhook.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
 
 StoreError = PyMongoError  # the store's failures, as the rest of the part names them
 

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from snapfix_notify.channels.webhook import api, consumers
+from snapfix_notify.channels.webhook.dispatcher import Dispatcher
+from snapfix_notify.channels.webhook.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
+from snapfix_notify.channels.webhook.policy import DisablePolicy, RetryPolicy
+from snapfix_notify.channels.webhook.repository import DeliveryRepository, EndpointRepository
+from snapfix_notify.channels.webhook.sender import WebhookSender
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
 from snapfix_notify.dispatch.engine import announcer
-from snapfix_notify.webhooks import api, consumers
-from snapfix_notify.webhooks.dispatcher import Dispatcher
-from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
-from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy
-from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
-from snapfix_notify.webhooks.sender import WebhookSender
 from snapfix_shared.runtime import Runtime
 
 DOCUMENTS = (WebhookEndpoint, WebhookDelivery, DeliveryStep)

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.sessions import Sessions
 from snapfix_shared.topics import Topic
-from tests.integration.test_gateway_identity import ADMIN, PASSWORD, bearer, gateway_settings, running_app, sign_in
+from tests.integration.gateway_app import ADMIN, PASSWORD, bearer, gateway_settings, running_app, sign_in
 from tests.stack import Stack, read_topic
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ from snapfix_shared.messages import Location
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.settings import RedisSettings
 from tests.builders import make_report_command
-from tests.integration.test_gateway_identity import PASSWORD, bearer, gateway_settings, new_email, running
+from tests.integration.gateway_app import PASSWORD, bearer, gateway_settings, new_email, running
 from tests.stack import Stack, _env_file_values, _reachable
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from snapfix_gateway.identity.directory import cache_key
 from snapfix_gateway.identity.sessions import Sessions
-from tests.integration.test_gateway_identity import ADMIN, PASSWORD, bearer, gateway_settings, running_app, sign_in
+from tests.integration.gateway_app import ADMIN, PASSWORD, bearer, gateway_settings, running_app, sign_in
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,17 @@
+"""Fixtures the integration tests share. Each test module gets its own instance (module scope)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.integration.gateway_app import gateway_settings, running
+from tests.stack import Stack
+
+
+@pytest.fixture(scope="module")
+async def gw(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in running(gateway_settings(stack)):
+        yield http

@@ -1,0 +1,188 @@
+"""Tokens and sessions at the gateway against the real stack: logout, refresh rotation and its reuse
+grace, RFC 8725 checks, and revocations from the feed (one Redis call a request, Redis asked
+when the feed is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from snapfix_gateway.config import DEV_JWT_SECRET
+from snapfix_gateway.identity.tokens import TokenCodec
+from tests.integration.gateway_app import (
+    bearer,
+    gateway_settings,
+    new_email,
+    register,
+    registered,
+    running_app,
+    sign_in,
+)
+from tests.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+async def test_logout_revokes_the_access_token_at_once(gw: httpx.AsyncClient) -> None:
+    email = new_email()
+    await register(gw, email)
+    tokens = await sign_in(gw, email)
+    assert (await gw.get("/v1/me", headers=bearer(tokens))).status_code == 200
+    assert (await gw.post("/v1/auth/logout", headers=bearer(tokens))).status_code == 204
+    after = await gw.get("/v1/me", headers=bearer(tokens))
+    assert after.status_code == 401
+    assert after.headers["www-authenticate"].startswith("Bearer")
+    refresh = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert refresh.status_code == 400
+
+
+async def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(gw: httpx.AsyncClient) -> None:
+    email = new_email()
+    await register(gw, email)
+    first = await sign_in(gw, email)
+    second = (
+        await gw.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    ).json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert (await gw.get("/v1/me", headers=bearer(second))).status_code == 200
+    third = (
+        await gw.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
+    ).json()
+    assert (await gw.get("/v1/me", headers=bearer(third))).status_code == 200
+
+    # The first token, two rotations back (the reuse grace covers only the one just rotated away from).
+    replay = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    )
+    assert replay.status_code == 400
+    assert "revoked" in replay.json()["detail"]
+    # The whole family is gone: the latest refresh token and every access token of the session.
+    latest = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": third["refresh_token"]}
+    )
+    assert latest.status_code == 400
+    assert (await gw.get("/v1/me", headers=bearer(third))).status_code == 401
+    # Another sign-in of the same user is a separate session and unaffected.
+    assert (await gw.get("/v1/me", headers=bearer(await sign_in(gw, email)))).status_code == 200
+
+
+async def test_a_refresh_whose_answer_was_lost_can_be_retried_within_the_grace(gw: httpx.AsyncClient) -> None:
+    email = new_email()
+    await register(gw, email)
+    first = await sign_in(gw, email)
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    lost = (await gw.post("/v1/auth/token", data=form)).json()  # rotated, but the client never read it
+    retried = await gw.post("/v1/auth/token", data=form)
+    assert retried.status_code == 200, retried.text
+    again = await gw.post("/v1/auth/token", data=form)  # the retry's answer lost too: still honoured
+    assert again.status_code == 200, again.text
+    latest = again.json()
+    assert len({lost["refresh_token"], retried.json()["refresh_token"], latest["refresh_token"]}) == 3
+    assert (await gw.get("/v1/me", headers=bearer(latest))).status_code == 200
+    # Whoever did receive a successor the retry replaced is a replay: the session ends.
+    replay = await gw.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": lost["refresh_token"]}
+    )
+    assert replay.status_code == 400
+    assert "revoked" in replay.json()["detail"]
+    assert (await gw.get("/v1/me", headers=bearer(latest))).status_code == 401
+
+
+def _forged(claims: dict[str, Any], *, key: str = DEV_JWT_SECRET, alg: str = "HS256", typ: str = "at+jwt") -> str:
+    return jwt.encode(claims, key, algorithm=alg, headers={"typ": typ})
+
+
+async def test_tokens_are_checked_per_rfc_8725(gw: httpx.AsyncClient) -> None:
+    email = new_email()
+    user = await registered(gw, email)
+    tokens = await sign_in(gw, email)
+    good = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    now = int(time.time())
+    bad_tokens = {
+        "wrong key": _forged(good, key="another-secret-another-secret-another-secret"),
+        "wrong audience": _forged(good | {"aud": "someone-else"}),
+        "wrong issuer": _forged(good | {"iss": "https://evil.example"}),
+        "expired": _forged(good | {"iat": now - 7200, "exp": now - 3600}),
+        "no expiry": _forged({k: v for k, v in good.items() if k != "exp"}),
+        "not an access token": _forged(good, typ="JWT"),
+        "alg none": jwt.encode(good, None, algorithm="none", headers={"typ": "at+jwt"}),
+        "no role": _forged({k: v for k, v in good.items() if k != "role"}),
+    }
+    # A token signed with the real key is trusted on its claims (its session is refused only
+    # once revoked): forging another session or user takes the key itself.
+    for name, token in bad_tokens.items():
+        response = await gw.get("/v1/me", headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+    assert good["sub"] == user["id"]
+    assert (await gw.get("/v1/me", headers=bearer(tokens))).status_code == 200
+
+
+def test_a_forged_token_cannot_pick_its_algorithm() -> None:
+    codec = TokenCodec(DEV_JWT_SECRET, issuer="i", audience="a", ttl_s=60)
+    token = codec.issue("u", "s")
+    assert codec.verify(token).user_id == "u"
+    header = jwt.get_unverified_header(token)
+    assert (header["alg"], header["typ"]) == ("HS256", "at+jwt")
+
+
+async def _redis_calls(redis: Any) -> dict[str, int]:
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+async def test_a_signed_in_request_makes_one_redis_call(stack: Stack) -> None:
+    """No session lookup: the token is verified here and revocations come from the feed; the
+    rate limit is the one call (a script, with the idempotency claim for a POST with a key)."""
+    async for app, gw in running_app(gateway_settings(stack)):
+        email = new_email()
+        await register(gw, email)
+        tokens = await sign_in(gw, email)
+        await _until_fresh(app)
+        redis = app.state.runtime.redis
+        before = await _redis_calls(redis)
+        answers = [await gw.get("/v1/me", headers=bearer(tokens)) for _ in range(20)]
+        after = await _redis_calls(redis)
+        assert {a.status_code for a in answers} == {200}
+        delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+        assert delta.get("evalsha", 0) + delta.get("eval", 0) == 20
+        assert delta.get("hmget", 0) == delta.get("get", 0) == delta.get("exists", 0) == 0
+
+
+async def _until_fresh(app: FastAPI, fresh: bool = True, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while app.state.revocations.fresh is not fresh:
+        assert time.monotonic() < deadline, f"the revocation feed did not become {'fresh' if fresh else 'stale'}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_lost_revocation_feed_makes_requests_ask_redis(stack: Stack) -> None:
+    async for app, gw in running_app(gateway_settings(stack)):
+        email = new_email()
+        await register(gw, email)
+        tokens = await sign_in(gw, email)
+        await _until_fresh(app)
+        assert (await gw.get("/v1/me", headers=bearer(tokens))).status_code == 200
+
+        await app.state.revocations.stop()  # the feed is lost (as if its connection hung)
+        await _until_fresh(app, fresh=False)
+        still = await gw.get("/v1/me", headers=bearer(tokens))
+        assert still.status_code == 200  # the session exists: Redis says so
+        # A revocation the feed never delivers (the session deleted behind this process's back).
+        session_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+        assert await app.state.runtime.redis.delete(f"gw:sess:{{{session_id}}}") == 1
+        refused = await gw.get("/v1/me", headers=bearer(tokens))
+        assert refused.status_code == 401
+        metrics = (await gw.get("/metrics")).text
+        checked = next(
+            line for line in metrics.splitlines() if line.startswith("snapfix_gateway_sessions_checked_total")
+        )
+        assert float(checked.split()[-1]) >= 2

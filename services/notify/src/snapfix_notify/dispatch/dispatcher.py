@@ -1,23 +1,23 @@
-"""Delivery: every notification is recorded before it is sent, and sent until it is done.
+"""Notices (email, in-app, push): every notification is recorded before it is sent, and sent until it is done.
+
+The outbox's plug on the delivery engine (``engine.py``: leases, the send loop, retries,
+announcements); the channels (``channels/``) are plugged in here by name.
 
 1. ``record()`` inserts one ``Delivery`` per (cause, recipient, channel) into the outbox under
-   that unique key, then schedules the keys in the due queue (Redis, ``claims.py``).
-   Consumers commit their offsets only after this returns, so a crash after the commit
-   still leaves the records and their schedule. The outbox is insert-only: FerretDB scans
-   a collection for every update or delete, so the hot path never updates it.
-2. A send takes due keys with a lease (one holder at a time, across workers and
-   instances; a crashed holder's lease lapses and the key is due again). A key this
-   process recorded itself is sent from memory; any other (a retry, a lapsed lease, a
-   redelivered event) is read back by ``_id`` and dropped if its ``Outcome`` exists: never
-   sent twice. Each sent notice's outcome is inserted (by the batch) before its key leaves
-   the queue, and a send slot is freed only then, so a crash repeats at most
-   ``send_concurrency`` messages, whose deterministic Message-ID lets the receiver drop them.
-3. Transient failures are postponed (exponential backoff with jitter, stored on the record
-   and in the queue) and survive a restart; permanent ones (and transient ones past
-   ``max_attempts``) are announced as ``NotificationFailed`` and recorded ``failed``; a
-   recipient without an address is a recorded ``skipped``, announced too. Nothing is
-   dropped silently. Should Redis lose the queue, it is rebuilt from the outbox and the
-   outcomes (a one-time scan).
+   that unique key, then schedules the keys (``Engine.schedule``). Consumers commit their
+   offsets only after this returns, so a crash after the commit still leaves the records and
+   their schedule. The outbox is insert-only: FerretDB scans a collection for every update or
+   delete, so the hot path never updates it.
+2. A key taken again (a retry, a lapsed lease, a redelivered event) is read back by ``_id``
+   and dropped if its ``Outcome`` exists: never sent twice. Each sent notice's outcome is
+   inserted (by the batch) before its key leaves the queue, and the engine frees a send slot
+   only then, so a crash repeats at most ``send_concurrency`` messages, whose deterministic
+   Message-ID lets the receiver drop them.
+3. Transient failures are postponed (``HalfJitter``, stored on the record and in the queue) and
+   survive a restart; permanent ones (and transient ones past ``max_attempts``) are announced
+   as ``NotificationFailed`` and recorded ``failed``; a recipient without an address is a
+   recorded ``skipped``, announced too. Nothing is dropped silently. Should Redis lose the
+   queue, the engine rebuilds it from the outbox and the outcomes (a one-time scan).
 """
 
 from __future__ import annotations
@@ -25,34 +25,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from snapfix_notify.channels import Channel, Notice, PermanentDeliveryError, TransientDeliveryError
-from snapfix_notify.claims import DueQueue, finish_or_cut
+from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
+from snapfix_notify.dispatch.engine import BATCHES, DONE, Announce, Engine, HalfJitter, Later, Loaded, announcer
 from snapfix_notify.dispatch.repository import Deliveries
 from snapfix_notify.models import Contact, Delivery
 from snapfix_notify.preferences import ACCOUNT, EMAIL
 from snapfix_notify.repository import Contacts, StoreError
 from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
-from snapfix_shared.kafka import PublishFailed, publish
+from snapfix_shared.kafka import PublishFailed
 from snapfix_shared.messages import NotificationFailed
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
 
-# Sends are taken in batches of send_concurrency / BATCHES, so one batch sends while another is recorded.
-BATCHES = 2
-FRESH_KEPT = 50_000  # recorded deliveries kept in memory until sent
 OUTCOMES = Counter("snapfix_notifications_total", "Notification send attempts by outcome", ["channel", "outcome"])
 
 
@@ -93,12 +90,6 @@ def new_delivery(
     return delivery
 
 
-def backoff_s(attempts: int, *, base_s: float, max_s: float) -> float:
-    """Exponential in the attempts so far, with jitter (half fixed, half random) so retries spread."""
-    ceiling = min(max_s, base_s * 2 ** max(0, attempts - 1))
-    return float(ceiling) / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -116,12 +107,30 @@ class Dispatcher:
         self.runtime, self.settings, self.channels = runtime, settings, channels
         self.deliveries, self.contacts, self.renderer, self.tokens = deliveries, contacts, renderer, tokens
         self.queue = queue
-        # Records this process stored first, with their due score: sent without reading them back.
-        self._fresh: dict[str, tuple[float, Delivery]] = {}
-        self._busy = 0  # keys taken and not yet settled (sent and recorded, postponed or failed)
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._sends: set[asyncio.Task[None]] = set()
+
+    @cached_property
+    def engine(self) -> Engine[Delivery]:
+        """The send loop over the outbox (built on first use: the settings are read then)."""
+        s = self.settings
+        concurrency = s.send_concurrency
+        return Engine(
+            "notify",
+            self.queue,
+            self,
+            concurrency=concurrency,
+            batch=concurrency // BATCHES,
+            lease_s=s.lease_s,
+            poll_s=s.poll_interval_s,
+        )
+
+    @cached_property
+    def retry(self) -> HalfJitter:
+        s = self.settings
+        return HalfJitter(base_s=s.retry_base_s, max_s=s.retry_max_s, max_attempts=s.max_attempts)
+
+    @cached_property
+    def announce(self) -> Announce:
+        return announcer(self.runtime)
 
     # -- recording ------------------------------------------------------------------------
 
@@ -131,90 +140,27 @@ class Dispatcher:
             return
         fresh = await self.deliveries.record(deliveries)
         due = {d.id: d.due_at.timestamp() for d in deliveries}
-        for d in deliveries:
-            if d.id in fresh:
-                self._fresh[d.id] = (due[d.id], d)
-        while len(self._fresh) > FRESH_KEPT:  # taken by another instance: it reads them from the store
-            del self._fresh[next(iter(self._fresh))]
-        # A repeat of a recorded one is scheduled too (ZADD NX): the first try may have died before.
-        await self.queue.add(due)
-        self._wake.set()
+        await self.engine.schedule(due, {d.id: d for d in deliveries if d.id in fresh})
 
     async def contact_known(self, recipient_id: str) -> None:
         """The users consumer stored ``recipient_id``'s contact: what waits for it is due now."""
         if await self.queue.contact_known(recipient_id, time.time()):
-            self._wake.set()
-
-    # -- running --------------------------------------------------------------------------
+            self.engine.wake()
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._run(), name="notify-send"))
+        await self.engine.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        await finish_or_cut(self._sends)  # cut, not finished: their leases lapse and they are due again
+        await self.engine.stop()  # in-flight sends are cut: their leases lapse and they are due again
 
-    async def _run(self) -> None:
-        """Takes due keys from the queue (fresh ones and retries alike) while send slots are free."""
-        step = max(1, self.settings.send_concurrency // BATCHES)
-        while True:
-            free = self.settings.send_concurrency - self._busy
-            keys: list[tuple[str, float]] = []
-            try:
-                if not await self.queue.ready():
-                    await self.rebuild()
-                if free > 0:
-                    keys = await self.queue.take(time.time(), self.settings.lease_s, min(free, step))
-            except (StoreError, RedisError) as exc:
-                log.warning("due notifications cannot be read: %s", exc)
-            if keys:
-                self._busy += len(keys)
-                task = asyncio.create_task(self._send_batch(keys), name="notify-send-batch")
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
-            self._wake.clear()
-
-    async def _send_batch(self, keys: Sequence[tuple[str, float]]) -> None:
-        try:
-            await self.send(keys)
-        except (StoreError, RedisError) as exc:  # the leases lapse and the keys are due again
-            log.warning("deliveries %s...: store unavailable (%s)", keys[0][0], exc)
-        except Exception:
-            log.exception("deliveries %s...: unexpected failure", keys[0][0])
-        finally:
-            self._busy -= len(keys)
-            self._wake.set()
-
-    async def rebuild(self) -> None:
-        """Schedule every recorded delivery without an outcome (Redis was empty: first start, or lost)."""
-        log.info("notify due queue: rebuilding from the outbox")
-        due = await self.deliveries.unfinished()
-        await self.queue.add(due)
-        await self.queue.mark_ready()
-        log.info("notify due queue: %d unfinished deliveries scheduled", len(due))
+    async def unfinished(self) -> dict[str, float]:
+        return await self.deliveries.unfinished()
 
     # -- one send -------------------------------------------------------------------------
 
-    async def send(self, keys: Sequence[tuple[str, float]]) -> None:
-        """Send the taken ``(key, score)``s: fresh ones from memory, others as the store has them."""
-        now = utcnow()
-        todo: list[Delivery] = []
-        for key, score in keys:
-            cached = self._fresh.pop(key, None)
-            # The score it was scheduled with: no one held it before (a holder moves it on).
-            if cached is not None and cached[0] == score:
-                todo.append(cached[1])
-            elif (delivery := await self._stored(key, now)) is not None:
-                todo.append(delivery)
-        todo = [d.model_copy(update={"attempts": d.attempts + 1}) for d in todo]
+    async def send(self, items: list[Delivery], now: datetime) -> None:
+        """Attempt the taken deliveries; the outcomes of those sent are inserted together, then they leave the queue."""
+        todo = [d.model_copy(update={"attempts": d.attempts + 1}) for d in items]
         contacts = await self.contacts.get_many(sorted({d.recipient_id for d in todo}))
         # One failing send never stops the others' outcomes from being written.
         results = await asyncio.gather(
@@ -230,24 +176,21 @@ class Dispatcher:
         for d in sent:
             OUTCOMES.labels(d.channel, "sent").inc()
 
-    async def _stored(self, key: str, now: datetime) -> Delivery | None:
+    async def load(self, key: str, now: datetime) -> Loaded[Delivery]:
         """A key taken again (a retry, a lapsed lease, a redelivery): what the store says is left to do."""
         delivery = await self.deliveries.get(key)
         if delivery is None:
             log.warning("delivery %s is scheduled but not in the outbox", key)
-            await self.queue.done([key])
-            return None
+            return DONE
         if await self.deliveries.outcome(key) is not None:  # done before
-            await self.queue.done([key])
-            return None
+            return DONE
         if delivery.status in {"failed", "skipped"}:  # failed for good, not announced yet
             with contextlib.suppress(PublishFailed):  # else its lease lapses and it is announced later
                 await self._announce(delivery)
             return None
         waiting = (delivery.error or "").startswith(NO_CONTACT_YET)  # woken early by contact_known: try now
         if delivery.due_at > now and not waiting:  # postponed by a retry whose new time did not reach the queue
-            await self.queue.later(key, delivery.due_at.timestamp())
-            return None
+            return Later(delivery.due_at.timestamp())
         return delivery
 
     async def _attempt(self, delivery: Delivery, now: datetime, contact: Contact | None) -> bool:
@@ -270,12 +213,13 @@ class Dispatcher:
                 # that may have grown long meanwhile (its users event came late: a busy broker or gateway).
                 ttl = self.settings.contact_wait_s + self.settings.lease_s
                 await self.queue.await_contact(delivery.recipient_id, key, ttl)
-                await self._later(delivery, now, str(exc))
+                await self._later(delivery, now, str(exc), self.retry.wait_s(delivery.attempts))
         except TransientDeliveryError as exc:
-            if delivery.attempts >= self.settings.max_attempts:
+            delay = self.retry.delay_s(delivery.attempts)
+            if delay is None:
                 await self._give_up(delivery, "failed", f"exhausted: {exc}")
             else:
-                await self._later(delivery, now, str(exc), not_before_s=exc.retry_after_s)
+                await self._later(delivery, now, str(exc), delay, not_before_s=exc.retry_after_s)
         except PermanentDeliveryError as exc:
             await self._give_up(delivery, "skipped" if "no email address" in str(exc) else "failed", str(exc))
         except (StoreError, RedisError):
@@ -297,8 +241,9 @@ class Dispatcher:
         OUTCOMES.labels(delivery.channel, "withheld").inc()
         log.info("delivery %s withheld: account disabled", delivery.id)
 
-    async def _later(self, delivery: Delivery, now: datetime, error: str, *, not_before_s: float | None = None) -> None:
-        delay = backoff_s(delivery.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s)
+    async def _later(
+        self, delivery: Delivery, now: datetime, error: str, delay: float, *, not_before_s: float | None = None
+    ) -> None:
         delay = max(delay, not_before_s or 0.0)  # the provider's Retry-After, when it gave one
         due_at = now + timedelta(seconds=delay)
         # The store first (attempts survive a restart), then the queue (rare: one update per failure).
@@ -335,13 +280,7 @@ class Dispatcher:
             reason=reason,
             error=error[:1000],
         )
-        await publish(
-            self.runtime.broker,
-            Topic.NOTIFY_EVENTS,
-            event,
-            source=self.runtime.source,
-            timeout_s=self.runtime.publish_timeout_s,
-        )
+        await self.announce(event)
         await self.deliveries.finish(delivery, delivery.status, utcnow(), error)
         await self.queue.done([delivery.id])
 

@@ -1,7 +1,7 @@
 """Webhooks for integrators.
 
 ``install`` wires the whole part into the notify service in one call: its documents,
-the ``notify-webhooks`` consumer of ``issues.events.v1``, the delivery loop and the admin
+the ``notify-webhooks`` consumer of ``issues.events.v1``, its plug on the delivery engine and the admin
 API (``/v1/admin/webhooks``). Push (``channels/push/``) reuses this part's signed sender
 for its relay transport; nothing here imports push.
 """
@@ -14,16 +14,14 @@ from fastapi import FastAPI
 
 from snapfix_notify.claims import DueQueue
 from snapfix_notify.config import NotifySettings
+from snapfix_notify.dispatch.engine import announcer
 from snapfix_notify.webhooks import api, consumers
 from snapfix_notify.webhooks.dispatcher import Dispatcher
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
 from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository
 from snapfix_notify.webhooks.sender import WebhookSender
-from snapfix_shared.kafka import publish
-from snapfix_shared.messages import NotificationFailed
 from snapfix_shared.runtime import Runtime
-from snapfix_shared.topics import Topic
 
 DOCUMENTS = (WebhookEndpoint, WebhookDelivery, DeliveryStep)
 
@@ -46,11 +44,6 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         https_only=settings.webhook_https_only,
     )
 
-    async def announce(event: NotificationFailed) -> None:
-        await publish(
-            runtime.broker, Topic.NOTIFY_EVENTS, event, source=runtime.source, timeout_s=runtime.publish_timeout_s
-        )
-
     assert runtime.redis is not None, "the webhook due queue lives in Redis"
     dispatcher = Dispatcher(
         endpoints,
@@ -72,7 +65,7 @@ def install(runtime: Runtime, app: FastAPI, settings: NotifySettings) -> Webhook
         poll_s=settings.webhook_poll_s,
         # A delivery taken but never finished (a crash) is due again once its attempt surely timed out.
         lease_s=settings.webhook_timeout_s + 30,
-        announce=announce,
+        announce=announcer(runtime),  # NotificationFailed on notify.events.v1, as the notices' are
     )
 
     async def start() -> None:

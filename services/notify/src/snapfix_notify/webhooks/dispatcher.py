@@ -1,11 +1,14 @@
-"""The delivery loop: takes due deliveries from the due queue, sends them, logs each attempt.
+"""Webhook deliveries: the webhook channel's plug on the delivery engine (``dispatch/engine.py``).
 
-Durable by construction: every delivery is stored before it is scheduled, and each attempt
-is logged as an inserted step (``repository.py``) before the queue moves on, so a restarted
-process resumes where the last one stopped. Taking a delivery leases it (``claims.py``):
-an attempt cut short by a crash is due again once the lease lapses (at least once; the
-stable ``webhook-id`` lets the receiver drop a repeat). Concurrency is bounded; several
-replicas may run the loop.
+The engine takes due deliveries with a lease, keeps those recorded here in memory, bounds
+the concurrency and rebuilds its queue when Redis lost it; this plug loads a delivery taken
+again (as its steps left it), attempts each (signed, ``sender.py``), logs each attempt as an
+inserted step (``repository.py``) before the queue moves on, retries on the endpoint's
+backoff (``policy.RetryPolicy``), disables an endpoint after sustained failure and announces
+a delivery failed for good as ``NotificationFailed`` (``failures.py``; a sweep, run when the
+engine is idle, announces what a crash or a Kafka outage left unannounced). An attempt cut
+short by a crash is due again once its lease lapses (at least once; the stable
+``webhook-id`` lets the receiver drop a repeat). Several replicas may run it.
 
 Nothing on the hot path updates or queries the store: a delivery recorded by this process
 is sent from memory, its endpoint is read once per batch by ``_id``, and the steps of the
@@ -16,7 +19,6 @@ delivery recorded elsewhere is read back by ``_id``; failures update the endpoin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,22 +30,20 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 from uuid_utils.compat import uuid7
 
-from snapfix_notify.claims import DueQueue, finish_or_cut
+from snapfix_notify.claims import DueQueue
+from snapfix_notify.dispatch.engine import BATCHES, DONE, Announce, Engine, Later, Loaded, RetrySchedule
 from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.webhooks.failures import failure_event
 from snapfix_notify.webhooks.models import DeliveryStep, WebhookDelivery, WebhookEndpoint
-from snapfix_notify.webhooks.policy import DisablePolicy, RetryPolicy, outcome
+from snapfix_notify.webhooks.policy import DisablePolicy, outcome
 from snapfix_notify.webhooks.repository import DeliveryRepository, EndpointRepository, StoreError
 from snapfix_notify.webhooks.sender import Attempt, WebhookSender
 from snapfix_shared.kafka import PublishFailed
-from snapfix_shared.messages import NotificationFailed
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
-Announce = Callable[[NotificationFailed], Awaitable[None]]
 ANNOUNCE_SWEEP_S = 30.0  # how often failures whose announcement did not get through are tried again
-FRESH_KEPT = 50_000  # recorded deliveries kept in memory until sent
 
 ATTEMPTS = Counter("snapfix_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
 DISABLED = Counter("snapfix_webhook_endpoints_disabled_total", "Webhook endpoints disabled", ["why"])
@@ -69,7 +69,7 @@ class Dispatcher:
         sender: WebhookSender,
         *,
         queue: DueQueue,
-        retry: RetryPolicy,
+        retry: RetrySchedule,
         disable: DisablePolicy,
         concurrency: int,
         store_concurrency: int,
@@ -79,104 +79,59 @@ class Dispatcher:
     ) -> None:
         self.endpoints, self.deliveries, self.sender, self.queue = endpoints, deliveries, sender, queue
         self.retry, self.disable = retry, disable
-        self.poll_s, self.lease_s = poll_s, lease_s
-        self.concurrency = concurrency
         self.announce = announce
         self._next_sweep = 0.0
         self._db = asyncio.Semaphore(store_concurrency)  # the rare-path writes (endpoints, announcements)
-        self._wake = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._fresh: dict[str, tuple[float, WebhookDelivery]] = {}
         self._steps: GroupCommit[_Logged] = GroupCommit(self._log)
         # Endpoints this process saw fail since their count was last reset (the batch's
         # endpoint snapshot may predate a sibling delivery's failure).
         self._failing: set[UUID] = set()
-        self._loop: asyncio.Task[None] | None = None
+        self.engine: Engine[WebhookDelivery] = Engine(
+            "webhooks",
+            queue,
+            self,
+            concurrency=concurrency,
+            batch=concurrency // BATCHES,
+            lease_s=lease_s,
+            poll_s=poll_s,
+            idle=self._sweep_unannounced,
+        )
 
     async def submit(self, deliveries: Sequence[WebhookDelivery], fresh: set[str]) -> None:
         """Schedule stored deliveries (``fresh``: stored by this call, sent from memory); before the commit."""
         if not deliveries:
             return
         due = {d.id: (d.next_attempt_at or d.created_at).timestamp() for d in deliveries}
-        for d in deliveries:
-            if d.id in fresh:
-                self._fresh[d.id] = (due[d.id], d)
-        while len(self._fresh) > FRESH_KEPT:  # taken by another replica: it reads them from the store
-            del self._fresh[next(iter(self._fresh))]
-        await self.queue.add(due)
-        self._wake.set()
+        await self.engine.schedule(due, {d.id: d for d in deliveries if d.id in fresh})
 
     def wake(self) -> None:
         """New deliveries were scheduled: look for due work now rather than at the next poll."""
-        self._wake.set()
+        self.engine.wake()
 
     async def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="webhook-dispatcher")
+        await self.engine.start()
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-        await finish_or_cut(self._in_flight)  # cut, not finished: their leases lapse and they are due again
+        await self.engine.stop()  # in-flight attempts are cut: their leases lapse and they are due again
 
-    async def _run(self) -> None:
-        while True:
-            free = self.concurrency - len(self._in_flight)
-            if free <= 0:
-                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            try:
-                started = await self._start_due(free)
-            except (StoreError, RedisError) as exc:
-                log.warning("webhook deliveries cannot be read: %s", exc)
-                started = 0
-            if not started:
-                await self._sweep_unannounced()
-                await self._idle()
+    async def unfinished(self) -> dict[str, float]:
+        return await self.deliveries.unfinished()
 
-    async def rebuild(self) -> None:
-        """Schedule every pending delivery (Redis was empty: first start, or it lost the queue)."""
-        log.info("webhook due queue: rebuilding from the delivery log")
-        due = await self.deliveries.unfinished()
-        await self.queue.add(due)
-        await self.queue.mark_ready()
-        log.info("webhook due queue: %d pending deliveries scheduled", len(due))
-
-    async def _start_due(self, free: int) -> int:
-        """Take due deliveries for the free slots and start their attempts; how many were taken."""
-        if not await self.queue.ready():
-            await self.rebuild()
-        at = now()
-        taken = await self.queue.take(at.timestamp(), self.lease_s, free)
-        claimed: list[WebhookDelivery] = []
-        for delivery_id, score in taken:
-            cached = self._fresh.pop(delivery_id, None)
-            # The score it was scheduled with: no one took it before (taking moves it on).
-            if cached is not None and cached[0] == score:
-                claimed.append(cached[1])
-            elif (stored := await self._stored(delivery_id, at)) is not None:
-                claimed.append(stored)
-        endpoints: dict[UUID, WebhookEndpoint | None] = {}
-        for endpoint_id in {d.endpoint_id for d in claimed}:  # read once per batch, not per attempt
-            endpoints[endpoint_id] = await self._call(self.endpoints.get, endpoint_id)
-        for delivery in claimed:
-            endpoint = endpoints[delivery.endpoint_id]
-            task = asyncio.create_task(self._attempt(delivery, endpoint), name=f"webhook-{delivery.id}")
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-        return len(taken)
-
-    async def _stored(self, delivery_id: str, at: datetime) -> WebhookDelivery | None:
+    async def load(self, key: str, now: datetime) -> Loaded[WebhookDelivery]:
         """A delivery taken again (a retry, a lapsed lease, recorded elsewhere) as its steps left it."""
-        delivery = await self.deliveries.get(delivery_id)
+        delivery = await self.deliveries.get(key)
         if delivery is None or delivery.status != "pending":  # deleted with its endpoint, or finished
-            await self.queue.done([delivery_id])
-            return None
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > at:  # postponed meanwhile
-            await self.queue.later(delivery_id, delivery.next_attempt_at.timestamp())
-            return None
+            return DONE
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:  # postponed meanwhile
+            return Later(delivery.next_attempt_at.timestamp())
         return delivery
+
+    async def send(self, items: list[WebhookDelivery], now: datetime) -> None:
+        """Attempt the taken deliveries at once; each logs its own step (group commit)."""
+        endpoints: dict[UUID, WebhookEndpoint | None] = {}
+        for endpoint_id in {d.endpoint_id for d in items}:  # read once per batch, not per attempt
+            endpoints[endpoint_id] = await self._call(self.endpoints.get, endpoint_id)
+        await asyncio.gather(*(self._attempt(d, endpoints[d.endpoint_id]) for d in items))
 
     async def _sweep_unannounced(self) -> None:
         """Publish the failures a crash or a Kafka outage left unannounced (when idle, now and then)."""
@@ -206,11 +161,6 @@ class Dispatcher:
     async def _call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         async with self._db:
             return await fn(*args, **kwargs)
-
-    async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.poll_s)
-        self._wake.clear()
 
     async def _log(self, logged: list[_Logged]) -> None:
         """Store the steps of the attempts that finished together, then move their deliveries in the queue."""

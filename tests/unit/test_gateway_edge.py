@@ -113,15 +113,15 @@ async def _principal(
 ) -> Principal | None:
     codec = TokenCodec(DEV_JWT_SECRET, issuer="i", audience="a", ttl_s=900)
     token = codec.issue("user-1", "session-1", role=role, departments=())
-    return await get_optional_principal(
-        Request({"type": "http", "headers": [], "state": {}}),
-        token=token,
+    state = SimpleNamespace(
         tokens=codec,
-        sessions=cast("Any", sessions),
+        sessions=sessions,
         revocations=revocations,
-        runtime=cast("Any", SimpleNamespace(breakers=Breakers("gateway-unit", threshold=100))),
-        settings=cast("Any", SimpleNamespace(sessions_when_redis_down=when_down)),
+        runtime=SimpleNamespace(breakers=Breakers("gateway-unit", threshold=100)),
+        settings=SimpleNamespace(sessions_when_redis_down=when_down),
     )
+    app = SimpleNamespace(state=state)
+    return await get_optional_principal(Request({"type": "http", "headers": [], "state": {}, "app": app}), token)
 
 
 ADA = Principal(user_id="user-1", role="citizen", departments=(), session_id="session-1")

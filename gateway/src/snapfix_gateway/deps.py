@@ -74,23 +74,25 @@ def unauthorized(detail: str) -> Problem:
 
 
 async def get_optional_principal(
-    request: Request,
-    *,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    tokens: Annotated[TokenCodec, Depends(get_tokens)],
-    sessions: Annotated[Sessions, Depends(get_sessions)],
-    revocations: Annotated[Revocations, Depends(get_revocations)],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-    settings: Annotated[GatewaySettings, Depends(get_settings)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal | None:
     """The signed-in user, or None without a token. A bad or revoked token is a 401, never anonymous.
 
     The verified token speaks for its session while the revocation feed is fresh (no Redis
     call). When the feed is not, the session is looked up in Redis, as the feed could be
     hiding a revocation; when Redis does not answer either, ``sessions_when_redis_down`` decides.
+    The process's codec, sessions, revocation set and settings are read from the app's state,
+    not as dependencies of their own: every signed-in route resolves this one (FastAPI's solver
+    costs about as much per dependency as this whole function).
     """
     if token is None:
         return None
+    state = request.app.state
+    tokens: TokenCodec = state.tokens
+    sessions: Sessions = state.sessions
+    revocations: Revocations = state.revocations
+    runtime: Runtime = state.runtime
+    settings: GatewaySettings = state.settings
     verified = getattr(request.state, VERIFIED_TOKEN, None)  # by the rate limiter, for this request
     if verified is not None and verified[0] == token:
         claims = verified[1]

@@ -52,17 +52,7 @@ class ReportRoute(APIRoute):
             if errors:
                 return await standard(request)
             state = request.app.state
-            principal = await get_principal(
-                await get_optional_principal(
-                    request,
-                    token=await oauth2_scheme(request),
-                    tokens=state.tokens,
-                    sessions=state.sessions,
-                    revocations=state.revocations,
-                    runtime=state.runtime,
-                    settings=state.settings,
-                )
-            )
+            principal = await get_principal(await get_optional_principal(request, await oauth2_scheme(request)))
             await reporter_verified(principal, state.accounts, state.settings, request)
             sub_response = Response()  # as FastAPI gives a route: headers the endpoint sets, no status of its own
             del sub_response.headers["content-length"]

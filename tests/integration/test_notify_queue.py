@@ -19,8 +19,8 @@ from snapfix_shared.messages import IssueCommented, IssueReported, Location
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic
 from tests.integration.notify_app import envelope, new_user_id, publish, registered, reported, running_notify
-from tests.integration.test_notify_webhooks import drop_database
 from tests.integration.test_notify_webhooks_restart import ADMIN, attempts, running
+from tests.integration.webhooks_app import drop_database
 from tests.mailbox import Mailbox
 from tests.stack import Stack, produce
 from tests.webhook_receiver import receiver, scripted

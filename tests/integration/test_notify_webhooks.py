@@ -1,93 +1,33 @@
-"""Notify's webhooks and push relay against the real stack: Kafka in, FerretDB behind, a real
-HTTP receiver on loopback out. Signatures are checked with the tests' own implementation
-of the Standard Webhooks specification (tests/webhook_receiver.py).
+"""Notify's webhooks against the real stack: Kafka in, FerretDB behind, a real HTTP receiver on
+loopback out. Signatures are checked with the tests' own implementation of the Standard
+Webhooks specification (tests/webhook_receiver.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from uuid_utils.compat import uuid7
 
-from snapfix_notify.channels import Notice, push
-from snapfix_notify.channels import webhook as webhooks
-from snapfix_notify.config import NotifySettings
 from snapfix_shared.messages import NOTIFY_EVENTS, IssueCommented, IssueReported, Location, Message
 from snapfix_shared.messages.base import utcnow
-from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 from tests.builders import as_viewer
+from tests.integration.webhooks_app import ADMIN, DISABLE_AFTER, Notify, running_webhooks
 from tests.stack import Stack, header, produce, read_topic
-from tests.webhook_receiver import Receiver, receiver, scripted, verifies
+from tests.webhook_receiver import receiver, scripted, verifies
 
 pytestmark = pytest.mark.integration
-
-ADMIN = as_viewer("admin-it", "admin")
-DISABLE_AFTER = 3
-RELAY_SECRET = "whsec_dGVzdC1yZWxheS1zZWNyZXQtZm9yLWludGVncmF0aW9uLXRlc3Rz"
-
-
-@dataclass
-class Notify:
-    http: httpx.AsyncClient
-    app: FastAPI
-    settings: NotifySettings
-    relay: Receiver
 
 
 @pytest.fixture(scope="module")
 async def notify(stack: Stack) -> AsyncIterator[Notify]:
-    """The webhooks part of notify in-process, on a database and consumer group of its own,
-    with a small backoff and disabling threshold (the production defaults are minutes and hours)."""
-    run = uuid4().hex[:8]
-    async with receiver() as relay:
-        settings = NotifySettings(
-            kafka_bootstrap_servers=stack.kafka,
-            mongo_url=stack.mongo_url,
-            redis_url=stack.redis_url,
-            mongo_database=f"snapfix_notify_it_{run}",
-            webhooks_group=f"notify-webhooks-it-{run}",
-            webhook_timeout_s=2.0,
-            webhook_poll_s=0.1,
-            webhook_backoff_base_s=0.4,
-            webhook_backoff_jitter_s=0.2,
-            webhook_backoff_max_s=5.0,
-            webhook_disable_after_failures=DISABLE_AFTER,
-            # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
-            webhook_https_only=False,
-            webhook_allow_private=True,
-            push_transport="relay",
-            push_relay_url=f"{relay.url}/push",
-            push_relay_secret=RELAY_SECRET,
-            apns_topic="example.snapfix.it",
-        )
-        runtime = Runtime("notify", settings, mongo_database=settings.mongo_database)
-        app = runtime.app(title="notify (webhooks part)")
-        webhooks.install(runtime, app, settings)
-        push.install(runtime, app, settings)  # the device registry and the push relay
-        try:
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://notify") as http:
-                    yield Notify(http, app, settings, relay)
-        finally:
-            await drop_database(stack, settings.mongo_database)
-
-
-async def drop_database(stack: Stack, name: str) -> None:
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
-    try:
-        await mongo.drop_database(name)
-    finally:
-        await mongo.close()
+    async with running_webhooks(stack) as running:
+        yield running
 
 
 @pytest.fixture
@@ -341,61 +281,3 @@ async def test_only_admins_manage_webhooks(notify: Notify) -> None:
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
     assert {e["field"] for e in invalid.json()["errors"]} == {"url", "event_types"}
-
-
-async def test_push_goes_to_each_device_through_the_signed_relay(notify: Notify) -> None:
-    user = f"user-{uuid4().hex[:8]}"
-    me = as_viewer(user, "citizen")
-    for device_id, platform in (("pixel-8", "fcm"), ("iphone-15", "apns")):
-        registered = await notify.http.put(
-            f"/v1/me/devices/{device_id}", json={"platform": platform, "token": f"tok-{device_id}"}, headers=me
-        )
-        assert registered.status_code == 200, registered.text
-    notice = Notice(
-        key=f"evt-{uuid4()}/{user}/push",
-        recipient_id=user,
-        moment="issue.status_changed",
-        title="Your report was acknowledged",
-        text="A crew is scheduled.",
-        data={"issue_id": "issue-42"},
-    )
-    before = len(notify.relay.on("/push"))
-
-    await notify.app.state.push.channel.deliver(notice)
-
-    posts = notify.relay.on("/push")[before:]
-    assert len(posts) == 2
-    assert all(verifies(RELAY_SECRET, p.headers, p.body) for p in posts)
-    by_type = {p.json()["type"]: p.json()["data"] for p in posts}
-    fcm, apns = by_type["push.fcm"], by_type["push.apns"]
-    assert fcm["device_id"] == "pixel-8"
-    assert fcm["message"]["message"]["token"] == "tok-pixel-8"
-    assert fcm["message"]["message"]["notification"] == {"title": notice.title, "body": notice.text}
-    assert fcm["message"]["message"]["data"]["issue_id"] == "issue-42"
-    assert apns["device_id"] == "iphone-15"
-    assert apns["path"] == "/3/device/tok-iphone-15"
-    assert apns["message"]["aps"]["alert"] == {"title": notice.title, "body": notice.text}
-    assert apns["headers"]["apns-topic"] == "example.snapfix.it"
-    assert apns["headers"]["apns-push-type"] == "alert"
-    assert apns["headers"]["apns-collapse-id"] == "issue-42"
-    UUID(apns["headers"]["apns-id"])
-
-
-async def test_a_user_sees_and_removes_only_their_own_devices(notify: Notify) -> None:
-    alice = as_viewer(f"alice-{uuid4().hex[:6]}", "citizen")
-    bob = as_viewer(f"bob-{uuid4().hex[:6]}", "citizen")
-    token = f"shared-phone-{uuid4().hex[:6]}"
-    assert (
-        await notify.http.put("/v1/me/devices/phone", json={"platform": "fcm", "token": token}, headers=alice)
-    ).status_code == 200
-    assert [d["device_id"] for d in (await notify.http.get("/v1/me/devices", headers=alice)).json()] == ["phone"]
-    assert (await notify.http.get("/v1/me/devices", headers=bob)).json() == []
-    assert (await notify.http.delete("/v1/me/devices/phone", headers=bob)).status_code == 404
-
-    # The phone changes hands: its token leaves Alice's account.
-    assert (
-        await notify.http.put("/v1/me/devices/mine", json={"platform": "fcm", "token": token}, headers=bob)
-    ).status_code == 200
-    assert (await notify.http.get("/v1/me/devices", headers=alice)).json() == []
-    assert (await notify.http.delete("/v1/me/devices/mine", headers=bob)).status_code == 204
-    assert (await notify.http.get("/v1/me/devices", headers=bob)).json() == []

@@ -20,7 +20,7 @@ from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 from tests.builders import as_viewer
-from tests.integration.test_notify_webhooks import drop_database
+from tests.integration.webhooks_app import drop_database
 from tests.stack import Stack, free_port, produce
 from tests.webhook_receiver import receiver, verifies
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from snapfix_gateway.routes.issues import IssueDetail, MapCells, Page
+from snapfix_shared.schemas.issues import IssueDetail, MapCells, Page
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_body
 from tests.e2e.api import citizen

@@ -4,7 +4,8 @@ Every change is a command, checked before it is published (so the client gets 40
 409 or 422 at once): a report by the gateway itself against its copy of the catalogue,
 the others by the issues service. The gateway answers ``202`` after the broker's ack; the
 issues service applies the command moments later (a report it refuses then answers 410).
-Reads are answered by the issues service, which decides what this viewer may see.
+Reads are answered by the issues service, which decides what this viewer may see; the bodies
+relayed are documented by its own models (``snapfix_shared.schemas.issues``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from snapfix_shared.messages.issues import (
 )
 from snapfix_shared.messages.text import PlainText
 from snapfix_shared.problems import Problem
+from snapfix_shared.schemas.issues import FollowedPage, IssueDetail, MapCells, Page, ViewerState
 
 router = APIRouter(tags=["issues"])
 
@@ -153,118 +155,6 @@ class EditRequest(BaseModel):
 class Accepted(BaseModel):
     id: UUID = Field(description="The issue (or, for a comment, the comment) this request is about")
     status: Literal["accepted"] = "accepted"
-
-
-class HistoryEntry(BaseModel):
-    at: AwareDatetime
-    from_: Status = Field(alias="from")
-    to: Status
-    note: str
-    actor_id: str | None = Field(description="Hidden (null) when it would reveal an anonymous reporter")
-    duplicate_of: UUID | None = None
-    reason: str | None = None
-
-
-class CommentView(BaseModel):
-    id: UUID
-    author_id: str | None = Field(description="Hidden (null) when it would reveal an anonymous reporter")
-    body: str
-    internal: bool = Field(description="Only staff ever see internal comments")
-    created_at: AwareDatetime
-
-
-class PhotoView(BaseModel):
-    id: UUID
-    status: Literal["pending", "processed", "rejected", "deleted"]
-    urls: dict[str, str] | None = Field(default=None, description="Public variants once processed")
-    reason: str | None = Field(default=None, description="Why it was rejected")
-
-
-class IssueSummary(BaseModel):
-    """One issue in a list; never names its reporter."""
-
-    id: UUID
-    title: str
-    category: str
-    status: Status
-    lat: float
-    lon: float
-    address: str | None = None
-    department: str | None = None
-    assignee_id: str | None = None
-    priority: Priority
-    votes: int
-    created_at: AwareDatetime
-    due_at: AwareDatetime | None = None
-    overdue: bool
-    distance_m: float | None = Field(default=None, description="In nearby searches: metres from the point")
-
-
-class IssueDetail(BaseModel):
-    """One issue as the viewer may see it."""
-
-    id: UUID
-    title: str
-    description: str
-    category: str
-    lat: float
-    lon: float
-    address: str | None = None
-    attributes: dict[str, str | int | float | bool]
-    media_ids: list[UUID]
-    anonymous: bool
-    reporter_id: str | None = Field(description="null for an anonymous report, except for staff and the reporter")
-    channel: Literal["app", "open311"] | None = Field(default=None, description="Where the report came from")
-    address_id: str | None = None
-    media_url: str | None = Field(default=None, description="A photo URL given by an Open311 client")
-    contact: dict[str, str | None] | None = Field(default=None, description="Open311 contact details: staff only")
-    device_id: str | None = Field(default=None, description="Staff only")
-    account_id: str | None = Field(default=None, description="Staff only")
-    status: Status
-    department: str | None = None
-    assignee_id: str | None = None
-    priority: Priority
-    created_at: AwareDatetime
-    updated_at: AwareDatetime | None = None
-    due_at: AwareDatetime | None = Field(default=None, description="From the category's SLA")
-    resolved_at: AwareDatetime | None = None
-    overdue: bool
-    votes: int
-    followers: int
-    history: list[HistoryEntry]
-    comments: list[CommentView]
-    photos: list[PhotoView] = Field(default_factory=list, description="The report's photos, in order")
-
-
-class ViewerState(BaseModel):
-    """What the signed-in caller has done about one issue."""
-
-    voted: bool = Field(description="You have voted for it")
-    following: bool = Field(description="You follow it")
-    is_reporter: bool = Field(description="You reported it (anonymous reports included)")
-
-
-class Page(BaseModel):
-    items: list[IssueSummary]
-    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")
-
-
-class MapCell(BaseModel):
-    cell: str = Field(description="`level/column/row` on the grid of 2^level columns and rows")
-    count: int
-    bbox: tuple[float, float, float, float] = Field(description="west, south, east, north")
-    lat: float
-    lon: float
-
-
-class MapCells(BaseModel):
-    level: int
-    cells: list[MapCell] = Field(description="Only cells with reports")
-
-
-class FollowedPage(BaseModel):
-    items: list[dict[str, str]] = Field(description="`issue_id` and `since` of each issue followed")
-    next_cursor: str | None = None
 
 
 _COMMAND_ROUTE: dict[str, Any] = {

@@ -68,8 +68,8 @@ class TokenCodec:
 
         A client sends the same token for up to ``ttl_s``, so what does not change with time (the
         signature and the claims) is checked once per token and remembered (``VERIFIED_KEPT`` of
-        them, least recently used forgotten); the expiry is checked on every call. A token that
-        fails is never remembered.
+        them, least recently used forgotten); the expiry is checked on every call. A token whose
+        signature or claims fail is never remembered.
         """
         claims, expires_at = self._verified(token)
         if expires_at <= time.time() - LEEWAY_S:

@@ -70,7 +70,8 @@ class ReportRoute(APIRoute):
             )
             result = await endpoint(_verified=None, body=body, submit=submit)
             content = await serialize_response(field=response_field, response_content=result, dump_json=True)
-            response = Response(content, status_code=self.status_code or 200, media_type="application/json")
+            status = sub_response.status_code or self.status_code or 200  # as FastAPI: the endpoint's own status wins
+            response = Response(content, status_code=status, media_type="application/json")
             response.headers.raw.extend(sub_response.headers.raw)
             return response
 

@@ -1,0 +1,139 @@
+"""`make bench` report: bench/results/latest.md, every phase's figures against their targets in one table."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+
+def markdown(results: dict[str, Any]) -> str:
+    a, r, c, g = results["accept"], results["readable"], results["consumer"], results["reads"]
+    rows = [
+        (
+            "bare FastAPI POST, 1 worker (median req/s)",
+            round(statistics.median(x["throughput_rps"] for x in a["bare"]), 1),
+            "",
+        ),
+        (
+            "gateway accept path, 1 worker (median req/s)",
+            round(statistics.median(x["throughput_rps"] for x in a["gateway"]), 1),
+            "",
+        ),
+        ("gateway / bare", a["gateway_over_bare"], ">= 0.6"),
+    ]
+    if "floor" in a:  # the produce floor and the consumer's share, measured since stop 23
+        rows += [
+            (
+                "floor: bare POST + one Kafka produce acked (acks=all), 1 worker (median req/s)",
+                round(statistics.median(x["throughput_rps"] for x in a["floor"]), 1),
+                "",
+            ),
+            ("floor / bare", a["floor_over_bare"], ""),
+            ("gateway / floor", a["gateway_over_floor"], ""),
+            (
+                "consumer work per accepted report, measured as the paused issues service caught up (CPU ms)",
+                a["consumer_work"]["cpu_ms_per_report_all"],
+                "",
+            ),
+            (
+                "CPU per accepted report, all processes, its consumer work included (ms)",
+                a["cpu_ms_per_report_all_work"],
+                "<= 3",
+            ),
+            (
+                "gateway accept path with the issues consumer working on the same core (req/s)",
+                a["gateway_with_consumer_working"]["throughput_rps"],
+                "",
+            ),
+        ]
+    rows += [
+        (
+            "CPU per accepted report, all processes, while the gateway was measured (median ms)",
+            round(statistics.median(x["cpu_ms_per_request_all"] for x in a["gateway"]), 2),
+            "" if "floor" in a else "<= 3",
+        ),
+        ("gateway p99 at full throttle (ms)", max(x["p99_ms"] for x in a["gateway"]), ""),
+        (
+            f"gateway accept p50 / p99 at {a['gateway_at_half_peak']['rate']} req/s (half peak, ms)",
+            f"{a['gateway_at_half_peak']['p50_ms']} / {a['gateway_at_half_peak']['p99_ms']}",
+            "p99 <= 25",
+        ),
+        (
+            f"accepted -> readable p50 / p99 at {r['rate']} reports/s offered, {r['accepted']} of {r['reports']} accepted (ms)",
+            f"{r['readable_p50_ms']} / {r['readable_p99_ms']}",
+            "p99 <= 100 at 500/s",
+        ),
+        ("accept p50 / p99 in that run (ms)", f"{r['accept_p50_ms']} / {r['accept_p99_ms']}", ""),
+        ("raw pipeline: consume + insert_many + produce (commands/s)", c["raw_pipeline_commands_per_s"], ""),
+        ("issues consumer (commands/s)", c["consumer_commands_per_s"], ">= 5000"),
+        ("consumer / raw", c["consumer_over_raw"], ">= 0.7"),
+    ]
+    if "raw_pipeline_chunked_commands_per_s" in c:
+        rows += [
+            (
+                f"raw pipeline in the service's shape, concurrent chunks of {c['chunk']} (commands/s)",
+                c["raw_pipeline_chunked_commands_per_s"],
+                "",
+            ),
+            ("consumer / raw in the service's shape", c["consumer_over_raw_chunked"], ""),
+            (
+                "CPU per command, all processes: consumer / raw (ms)",
+                f"{c['cpu_ms_per_command_all']['consumer']} / {c['cpu_ms_per_command_all']['raw_pipeline']}",
+                "",
+            ),
+        ]
+    rows += [
+        (
+            "bare FastAPI GET (median req/s)",
+            round(statistics.median(x["throughput_rps"] for x in g["bare_get"]), 1),
+            "",
+        ),
+        (
+            "GET /v1/issues/{id} through the gateway, cached (median req/s)",
+            round(statistics.median(x["throughput_rps"] for x in g["gateway_get"]), 1),
+            "",
+        ),
+        ("gateway GET / bare GET", g["gateway_get_over_bare"], ">= 0.6"),
+        (
+            f"nearby search, {g['seeded_reports']} reports within 1 km (req/s at full throttle)",
+            g["nearby_peak"]["throughput_rps"],
+            "",
+        ),
+        (
+            f"nearby search p50 / p99 at {g['nearby_at_half_peak']['rate']} req/s (ms)",
+            f"{g['nearby_at_half_peak']['p50_ms']} / {g['nearby_at_half_peak']['p99_ms']}",
+            "",
+        ),
+    ]
+    if m := results.get("media"):
+        rows += [
+            (f"image pipeline, {m['image']} (images/s per core)", m["images_per_s_per_core"], ""),
+            ("image pipeline peak memory per image (MiB)", m["peak_memory_mib_per_image"], ""),
+        ]
+    if nt := results.get("notify"):
+        rows += [
+            (
+                f"notify, one instance, {nt['events']} events -> emails accepted (notifications/s)",
+                nt["notifications_per_s"],
+                "",
+            ),
+            ("the SMTP sink fed directly (messages/s)", nt["sink_direct_per_s"], ""),
+        ]
+    if an := results.get("analytics"):
+        rows += [
+            (f"analytics, one instance, {an['events']} issue events (events/s)", an["analytics_events_per_s"], ""),
+            ("raw consume of the same records (events/s)", an["raw_consume_events_per_s"], ""),
+        ]
+    lines = [
+        f"# SnapFix benchmarks ({results['when']}, {results['machine']})",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {m} | {v} | {t} |" for m, v, t in rows]
+    lines += [
+        "",
+        f"Failures in the readable run: {r['failures'] or 'none'}. Readable = IssueReported seen on the topic (the report is stored before it is announced); 200 of them are then read back by GET through the gateway.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Response, status
 from uuid_utils.compat import uuid7
 
-from snapfix_gateway.routes.issues import Accepted, ReportIssueRequest
+from snapfix_gateway.routes.issue_requests import Accepted, ReportIssueRequest
 
 PRODUCE_TOPIC = os.environ.get("BARE_PRODUCE_TOPIC")
 producer: AIOKafkaProducer | None = None

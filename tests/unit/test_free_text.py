@@ -17,7 +17,7 @@ from snapfix_gateway.deps import get_principal
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.open311 import georeport as g
 from snapfix_gateway.open311.routes import _report
-from snapfix_gateway.routes.issues import CommentRequest, ReportIssueRequest, TransitionRequest
+from snapfix_gateway.routes.issue_requests import CommentRequest, ReportIssueRequest, TransitionRequest
 from tests.unit.test_open311_format import POTHOLE, record
 
 pytestmark = pytest.mark.unit

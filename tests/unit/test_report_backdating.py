@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from snapfix_gateway.identity.sessions import Principal
-from snapfix_gateway.routes.issues import check_backdating
+from snapfix_gateway.routes.issue_requests import check_backdating
 from snapfix_issues.catalogue import Catalogue, seed_categories
 from snapfix_issues.records import new_report
 from snapfix_issues.rules import check_report

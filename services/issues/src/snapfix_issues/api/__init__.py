@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from snapfix_issues import rendered
 from snapfix_issues.api import categories, issues, listings
 from snapfix_issues.api.deps import get_readmodel
-from snapfix_issues.repository import StoreError
+from snapfix_issues.service import StoreError
 from snapfix_shared.problems import ServiceUnavailable, problem_response
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, get_args
 
 import orjson
@@ -14,9 +14,8 @@ from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.domain import RejectedReportRecord
 from snapfix_issues.paging import BadCursor, decode_cursor
-from snapfix_issues.readmodel import ReadModel, ReadModelDown
-from snapfix_issues.repository import ReportRepository
 from snapfix_issues.rules import Rejection
+from snapfix_issues.service import ReadModel, ReadModelDown, ReportRepository
 from snapfix_shared.messages import Status
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.viewer import Viewer
@@ -102,14 +101,6 @@ def _mark(after: tuple[Any, str] | None) -> tuple[float, str] | None:
     return float(key), after[1]
 
 
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def _from_ms(value: float) -> datetime:
-    return datetime.fromtimestamp(value / 1000, UTC)
-
-
 # A detail view is per viewer: no shared cache keeps it; a client revalidates with its ETag.
 PRIVATE = "private, no-cache"
 
@@ -159,12 +150,6 @@ async def _from_model(page: Awaitable[tuple[list[Any], str | None]]) -> Response
         return _page(*await page)
     except ReadModelDown as exc:
         raise _not_answering() from exc
-
-
-def _map_model(model: ReadModel | None) -> ReadModel:
-    if model is None:
-        raise ServiceUnavailable("The map's index is being rebuilt; try again shortly.")
-    return model
 
 
 def _own_list(viewer: Viewer, user_id: str) -> None:

@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import ValidationError
 
-from snapfix_issues import lists, rendered
+from snapfix_issues import rendered
 from snapfix_issues.api.deps import (
     MAX_RADIUS_M,
     NO_STORE,
@@ -26,7 +26,6 @@ from snapfix_issues.api.deps import (
     _from_model,
     _json,
     _mark,
-    _ms,
     _not_answering,
     _page,
     _statuses,
@@ -34,19 +33,14 @@ from snapfix_issues.api.deps import (
     rejection_problem,
 )
 from snapfix_issues.cache import CachedIssue
-from snapfix_issues.domain import ACTIVE_STATUSES
-from snapfix_issues.paging import page_in_memory
-from snapfix_issues.readmodel import ReadModelDown
 from snapfix_issues.schemas import (
     Audience,
     IssueDetail,
     IssuePage,
     ViewerState,
 )
-from snapfix_issues.service import IssuePhotos, load_issue, refusal
-from snapfix_issues.views import detail, summary
-from snapfix_shared import geo
-from snapfix_shared.breakers import MONGO_DOWN
+from snapfix_issues.service import IssuePhotos, ReadModelDown, listings, load_issue, reads, refusal
+from snapfix_issues.views import detail
 from snapfix_shared.messages import IssueCommand
 from snapfix_shared.problems import Problem
 from snapfix_shared.viewer import InternalCallerDep, SignedInDep, Viewer
@@ -120,31 +114,21 @@ async def nearby(  # noqa: PLR0917 - FastAPI injects by parameter
     after = _cursor_key(cursor)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    if model is not None:
-        return await _from_model(
-            lists.nearby(
-                model,
-                lat=lat,
-                lon=lon,
-                radius_m=radius_m,
-                statuses=statuses,
-                category=category,
-                since=since,
-                after=_mark(after),
-                limit=limit,
-                sort=sort,
-            )
-        )
-    found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=statuses, category=category, since=since)
-    now = datetime.now(UTC)
-    rows = []
-    for issue in found:
-        distance = geo.distance_m(lat, lon, issue.lat, issue.lon)
-        if distance <= radius_m:
-            key = (distance,) if sort == "distance" else (float(_ms(issue.created_at)),)
-            rows.append((key, str(issue.id), summary(issue, now=now, distance_m=distance)))
-    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit, descending=sort == "recent")
-    return _page(items, next_cursor)
+    page = listings.nearby(
+        repo,
+        model,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        statuses=statuses,
+        category=category,
+        since=since,
+        sort=sort,
+        cursor=cursor,
+        mark=_mark(after),
+        limit=limit,
+    )
+    return await _from_model(page)
 
 
 @router.get("/issues/suggestions", responses={200: {"model": IssuePage}})
@@ -158,29 +142,13 @@ async def suggestions(  # noqa: PLR0917 - FastAPI injects by parameter
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> Response:
     """Possible duplicates before reporting: unresolved reports of the category nearby, closest first."""
-    if model is not None:
-        try:
-            items, _ = await lists.nearby(
-                model,
-                lat=lat,
-                lon=lon,
-                radius_m=radius_m,
-                statuses=ACTIVE_STATUSES,
-                category=category,
-                since=None,
-                after=None,
-                limit=limit,
-            )
-            return _page(items, None)
-        except ReadModelDown as exc:
-            raise _not_answering() from exc
-    found = await repo.in_cells(geo.search_cells(lat, lon, radius_m), statuses=ACTIVE_STATUSES, category=category)
-    now = datetime.now(UTC)
-    near = sorted(
-        ((d, issue) for issue in found if (d := geo.distance_m(lat, lon, issue.lat, issue.lon)) <= radius_m),
-        key=lambda pair: (pair[0], str(pair[1].id)),
-    )
-    return _page([summary(issue, now=now, distance_m=d) for d, issue in near[:limit]], None)
+    try:
+        items = await listings.suggestions(
+            repo, model, lat=lat, lon=lon, category=category, radius_m=radius_m, limit=limit
+        )
+    except ReadModelDown as exc:
+        raise _not_answering() from exc
+    return _page(items, None)
 
 
 @router.get("/issues/{issue_id}", responses={200: {"model": IssueDetail}})
@@ -209,8 +177,7 @@ async def get_issue(  # noqa: PLR0917 - FastAPI injects by parameter
             return served
     entry = await load_issue(issue_id, repo, cache)
     if entry is None:
-        async with cache.breakers.guard("mongo", MONGO_DOWN):
-            rejected = await repo.rejection(issue_id)
+        rejected = await reads.rejection(issue_id, repo, cache)
         if rejected is not None and (viewer.is_staff or (viewer.user_id or None) == rejected.reporter_id):
             raise refused_report_problem(rejected)
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
@@ -262,25 +229,9 @@ async def viewer_state(
     """
     user_id = viewer.user_id
     assert user_id is not None  # SignedInDep
-    entry = await load_issue(issue_id, repo, cache)
-    if entry is None:
+    body = await reads.viewer_state(issue_id, user_id, repo, cache, model)
+    if body is None:
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
-    following: bool | None = None
-    if model is not None:
-        try:
-            following = await model.follows_issue(issue_id, user_id)
-        except ReadModelDown:
-            following = None  # the store answers instead
-    async with cache.breakers.guard("mongo", MONGO_DOWN):
-        vote = await repo.get_participation("vote", issue_id, user_id)
-        if following is None:
-            follow = await repo.get_participation("follow", issue_id, user_id)
-            following = bool(follow and follow.get("active"))
-    body = {
-        "voted": bool(vote and vote.get("active")),
-        "following": following,
-        "is_reporter": entry.issue.reporter_id == user_id,
-    }
     return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": NO_STORE})
 
 
@@ -289,15 +240,10 @@ async def audience(
     issue_id: UUID, repo: RepoDep, cache: CacheDep, model: ModelDep, _caller: InternalCallerDep
 ) -> Response:
     """Who is told about changes: the reporter and the followers (for the gateway's live updates only)."""
-    if model is not None:
-        try:
-            users = await model.audience(issue_id)
-            if users is None:
-                raise Problem(404, "Not Found", f"No issue {issue_id}.")
-            return _json({"user_ids": users})
-        except ReadModelDown as exc:
-            raise _not_answering() from exc
-    entry = await load_issue(issue_id, repo, cache)
-    if entry is None:
+    try:
+        users = await reads.audience(issue_id, repo, cache, model)
+    except ReadModelDown as exc:
+        raise _not_answering() from exc
+    if users is None:
         raise Problem(404, "Not Found", f"No issue {issue_id}.")
-    return _json({"user_ids": await repo.audience(entry.issue)})
+    return _json({"user_ids": users})

@@ -1,15 +1,14 @@
 """The list routes: the map (viewport and cells), a user's own lists and export, the staff queue,
-and the public listings of the gateway's Open311 GeoReport v2."""
+and the public listings of the gateway's Open311 GeoReport v2. Each parses its query, calls the
+service (``service.listings``) and shapes the answer."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from snapfix_issues import lists, rules
 from snapfix_issues.api.deps import (
     MAX_IDS,
     BBoxQuery,
@@ -23,19 +22,14 @@ from snapfix_issues.api.deps import (
     _csv,
     _cursor_key,
     _from_model,
-    _from_ms,
     _json,
-    _map_model,
     _mark,
-    _ms,
     _own_list,
     _page,
     _statuses,
     invalid_query,
 )
-from snapfix_issues.domain import ACTIVE_STATUSES, PRIORITY_ORDER
-from snapfix_issues.paging import encode_cursor, page_in_memory
-from snapfix_issues.readmodel import ReadModelDown
+from snapfix_issues.domain import ACTIVE_STATUSES
 from snapfix_issues.schemas import (
     FollowedPage,
     IssuePage,
@@ -44,8 +38,8 @@ from snapfix_issues.schemas import (
     StatusChangePage,
     UserExport,
 )
-from snapfix_issues.service import load_issue
-from snapfix_issues.views import public_record, status_change, summary
+from snapfix_issues.service import ReadModelDown, listings, reads
+from snapfix_issues.service.listings import InvalidQuery, MapRebuilding
 from snapfix_shared.messages import Priority
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.viewer import SignedInDep, StaffDep
@@ -68,11 +62,13 @@ async def map_issues(  # noqa: PLR0917 - FastAPI injects by parameter
     """Reports inside a map's viewport, nearest its centre first, each with ``distance_m`` from the centre."""
     box, statuses, after = _bbox(bbox), _statuses(status), _cursor_key(cursor)
     try:
-        items, next_cursor = await lists.in_box(
-            _map_model(model), box, statuses=statuses, category=category, after=_mark(after), limit=limit
+        items, next_cursor = await listings.map_issues(
+            model, box, statuses=statuses, category=category, mark=_mark(after), limit=limit
         )
+    except MapRebuilding as exc:
+        raise _map_rebuilding() from exc
     except ReadModelDown as exc:
-        raise ServiceUnavailable("The map's index is not answering; try again shortly.") from exc
+        raise _map_not_answering() from exc
     return _page(items, next_cursor)
 
 
@@ -90,11 +86,13 @@ async def map_cells(
     """
     box, statuses = _bbox(bbox), _statuses(status)
     try:
-        found = await lists.cells(_map_model(model), box, level=level, statuses=statuses, category=category)
-    except ValueError as exc:
-        raise invalid_query("level", str(exc)) from exc
+        found = await listings.map_cells(model, box, level=level, statuses=statuses, category=category)
+    except InvalidQuery as exc:
+        raise invalid_query(exc.field, exc.message) from exc
+    except MapRebuilding as exc:
+        raise _map_rebuilding() from exc
     except ReadModelDown as exc:
-        raise ServiceUnavailable("The map's index is not answering; try again shortly.") from exc
+        raise _map_not_answering() from exc
     return _json({"level": level, "cells": found})
 
 
@@ -113,17 +111,10 @@ async def reported_by(  # noqa: PLR0917 - FastAPI injects by parameter
     """A user's reports, newest first, anonymous ones included: for that user alone."""
     _own_list(viewer, user_id)
     after = _cursor_key(cursor)
-    if model is not None:
-        return await _from_model(lists.reported_by(model, user_id, after=after, limit=limit))
     try:
-        mark = (_from_ms(after[0]), UUID(after[1])) if after else None
-    except ValueError as exc:
-        raise invalid_query("cursor", "not a cursor of this list") from exc
-    found = await repo.by_reporter(user_id, after=mark, limit=limit + 1)
-    now = datetime.now(UTC)
-    items = [{**summary(i, now=now), "anonymous": i.anonymous} for i in found[:limit]]
-    last = found[limit - 1] if len(found) > limit else None
-    return _page(items, encode_cursor(_ms(last.created_at), str(last.id)) if last else None)
+        return await _from_model(listings.reported_by(repo, model, user_id, after=after, limit=limit))
+    except InvalidQuery as exc:
+        raise invalid_query(exc.field, exc.message) from exc
 
 
 @router.get("/users/{user_id}/following", responses={200: {"model": FollowedPage}, 401: {}, 403: {}})
@@ -138,15 +129,7 @@ async def following(  # noqa: PLR0917 - FastAPI injects by parameter
     """The issues a user follows, most recently followed first: for that user alone."""
     _own_list(viewer, user_id)
     after = _cursor_key(cursor)
-    if model is not None:
-        return await _from_model(lists.following(model, user_id, after=after, limit=limit))
-    found = await repo.following(user_id, after=(_from_ms(after[0]), after[1]) if after else None, limit=limit + 1)
-    items = [{"issue_id": str(f["issue_id"]), "since": f["since"].isoformat()} for f in found[:limit]]
-    last = found[limit - 1] if len(found) > limit else None
-    return _page(items, encode_cursor(_ms(last["since"]), last["_id"]) if last else None)
-
-
-EXPORT_LIMIT = 10_000  # of each kind: far past what one person reports, votes or follows
+    return await _from_model(listings.following(repo, model, user_id, after=after, limit=limit))
 
 
 @router.get("/users/{user_id}/export", responses={200: {"model": UserExport}, 401: {}, 403: {}})
@@ -154,7 +137,7 @@ async def export(user_id: str, repo: RepoDep, viewer: SignedInDep) -> Response:
     """Everything this service holds about a user, as stored (the gateway's ``GET /v1/me/export``): their
     reports (with their own contact), refused reports, public comments, votes and follows. For that user alone."""
     _own_list(viewer, user_id)
-    return _json(await repo.export_of(user_id, EXPORT_LIMIT))
+    return _json(await listings.export(repo, user_id))
 
 
 # -- staff ----------------------------------------------------------------------------------
@@ -171,7 +154,7 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
     overdue: bool | None = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 20,
-    sort: lists.QueueSort = "priority",
+    sort: listings.QueueSort = "priority",
 ) -> Response:
     """Work for staff: their departments' issues in the order ``sort`` asks (``lists.queue_sort_key``).
 
@@ -189,42 +172,21 @@ async def staff_queue(  # noqa: PLR0917 - FastAPI injects by parameter
         return _page([], None)
     statuses = _statuses(status, ACTIVE_STATUSES)
     after = _cursor_key(cursor)
+    page = listings.staff_queue(
+        repo,
+        model,
+        departments=departments,
+        statuses=statuses,
+        priority=priority,
+        overdue=overdue,
+        after=after,
+        limit=limit,
+        sort=sort,
+    )
     try:
-        mark = (lists.queue_cursor_key(sort, after[0]), after[1]) if after is not None else None
-    except ValueError as exc:
-        raise invalid_query("cursor", str(exc)) from exc
-    if model is not None:
-        return await _from_model(
-            lists.staff_queue(
-                model,
-                departments=departments,
-                statuses=statuses,
-                priority=priority,
-                overdue=overdue,
-                after=after,
-                limit=limit,
-                sort=sort,
-            )
-        )
-    found = await repo.for_departments(departments, statuses=statuses, priority=priority, sort=sort)
-    now = datetime.now(UTC)
-    rows = [
-        (
-            lists.queue_sort_key(
-                sort,
-                rank=PRIORITY_ORDER.index(i.priority),
-                due_ms=_ms(i.due_at) if i.due_at else None,
-                created_ms=_ms(i.created_at),
-            ),
-            str(i.id),
-            summary(i, now=now),
-        )
-        for i in found
-        if overdue is None or rules.is_overdue(i, now) == overdue
-    ]
-    cursor = encode_cursor(list(mark[0]), mark[1]) if mark is not None else None  # old cursors in today's form
-    items, next_cursor = page_in_memory(rows, cursor=cursor, limit=limit, descending=sort == "newest")
-    return _page(items, next_cursor)
+        return await _from_model(page)
+    except InvalidQuery as exc:
+        raise invalid_query(exc.field, exc.message) from exc
 
 
 # -- public listings (the gateway's Open311 GeoReport v2) -------------------------------------
@@ -248,18 +210,11 @@ async def reports(  # noqa: PLR0917 - FastAPI injects by parameter
         wanted = list(dict.fromkeys(_csv(ids)))
         if len(wanted) > MAX_IDS:
             raise invalid_query("ids", f"at most {MAX_IDS} ids")
-        found = []
-        for raw in wanted:
-            try:
-                entry = await load_issue(UUID(raw), repo, cache)
-            except ValueError:
-                continue  # not an id of ours: nothing to find
-            if entry is not None:
-                found.append(public_record(entry.issue))
-        return _page(found, None)
+        return _page(await reads.public_records(wanted, repo, cache), None)
     if start is None or end is None:
         raise invalid_query("start", "start and end are required without ids")
-    records = await repo.in_window(
+    records = await listings.reports_in_window(
+        repo,
         start=_aware(start, "start"),
         end=_aware(end, "end"),
         categories=_csv(category),
@@ -267,7 +222,7 @@ async def reports(  # noqa: PLR0917 - FastAPI injects by parameter
         skip=offset,
         limit=limit,
     )
-    return _page([public_record(r) for r in records], None)
+    return _page(records, None)
 
 
 @router.get("/reports/status-changes", responses={200: {"model": StatusChangePage}})
@@ -280,11 +235,12 @@ async def status_changes(
 ) -> Response:
     """Status changes made in ``[start, end)``, oldest first (public fields only, no actors)."""
     start, end = _aware(start, "start"), _aware(end, "end")
-    changes = [
-        (h.at, str(issue.id), index, issue)
-        for issue in await repo.changed_since(start)
-        for index, h in enumerate(issue.history)
-        if start <= h.at < end
-    ]
-    changes.sort(key=lambda c: (c[0], c[1], c[2]))
-    return _page([status_change(issue, index) for _, _, index, issue in changes[offset : offset + limit]], None)
+    return _page(await listings.status_changes(repo, start=start, end=end, offset=offset, limit=limit), None)
+
+
+def _map_rebuilding() -> ServiceUnavailable:
+    return ServiceUnavailable("The map's index is being rebuilt; try again shortly.")
+
+
+def _map_not_answering() -> ServiceUnavailable:
+    return ServiceUnavailable("The map's index is not answering; try again shortly.")

@@ -6,9 +6,9 @@ on. At each size (``BENCH_SCALE_SIZES``, default 10,000 then 100,000) it measure
 the gateway at a fixed arrival rate (vegeta, open loop): GET by id (read-model hit, and a
 miss that falls back to the store), nearby at 1 km and 5 km, a map viewport, the staff
 queue, a user's own reports; and one transition applied end to end (POST until a GET
-shows it). It checks results against ground truth kept here: nearby returns exactly the
-reports within the radius, a viewport exactly those inside it, and cursor pages are
-complete with no duplicates. Reads are measured at steady state: after seeding, the phase
+shows it). It checks results against the ground truth kept by bench/scale_city.py: nearby
+returns exactly the reports within the radius, a viewport exactly those inside it, and
+cursor pages are complete with no duplicates. Reads are measured at steady state: after seeding, the phase
 waits until the store's processes are idle (PostgreSQL's autovacuum of the rows just loaded,
 which otherwise lands on whichever read runs beside it) and reports how long that took.
 
@@ -29,60 +29,26 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from bench.cpu import ALL_CORES, LOAD_CORE, SERVER_CORE, STACK_DIR, Meter, pid_on, pin, settle, stack_pids
 from bench.load import BENCH_LIMITS, RESULTS, process
-from snapfix_shared import geo
-from snapfix_shared.messages import (
-    ChangeIssueStatus,
-    CommentOnIssue,
-    FollowIssue,
-    Location,
-    Message,
-    ReportIssue,
-    VoteOnIssue,
-)
-from snapfix_shared.messages.base import Command, utcnow
-from snapfix_shared.topics import Topic
-from snapfix_shared.viewer import process_tokens
-from tests.stack import wait_caught_up
+from bench.scale_city import EAST, NORTH, SOUTH, WEST, City, ground_truth, place, seed, transitions_per_s
 
 ROOT = Path(__file__).resolve().parents[1]
-SOUTH, WEST, NORTH, EAST = 12.85, 77.45, 13.10, 77.75  # Bengaluru
-HOT_SPOTS = [(12.9716, 77.5946), (12.9352, 77.6245), (13.0358, 77.5970), (12.9698, 77.7500), (12.9166, 77.6101)]
-# Categories without required attributes, by how often a city sees them, with their departments.
-CATEGORIES = [
-    ("pothole", 35),
-    ("streetlight", 20),
-    ("graffiti", 10),
-    ("sidewalk", 10),
-    ("tree", 10),
-    ("water_leak", 15),
-]
 PASSWORD = "violet-harbour-71-lantern"
 ADMIN = ("admin@bench.example", "amber-walrus-93-fjord")
 RATE = int(os.environ.get("BENCH_SCALE_RATE", "40"))
-STAFF_ACTOR = {"actor_id": "bench-roads", "actor_role": "staff", "actor_departments": ("roads",)}
 MISS_RATE = int(os.environ.get("BENCH_SCALE_MISS_RATE", "2"))
 DURATION_S = int(os.environ.get("BENCH_SCALE_DURATION_S", "8"))
 # The store's processes, by their pid files' names (FerretDB, and PostgreSQL when it is the backend).
 STORE_PROCESSES = ("ferretdb", "postmaster")
-
-
-def place(rng: random.Random) -> tuple[float, float]:
-    """Half the reports near hot spots (a market, a junction), half anywhere in the city."""
-    if rng.random() < 0.5:
-        lat, lon = rng.choice(HOT_SPOTS)
-        return min(NORTH, max(SOUTH, rng.gauss(lat, 0.01))), min(EAST, max(WEST, rng.gauss(lon, 0.01)))
-    return rng.uniform(SOUTH, NORTH), rng.uniform(WEST, EAST)
 
 
 # -- processes and CPU ------------------------------------------------------------------------
@@ -151,188 +117,7 @@ def accounts(gateway: str) -> dict[str, tuple[str, str]]:
     return {"citizen": sign_in(gateway, citizen), "staff": sign_in(gateway, staff)}
 
 
-# -- seeding through the real consumer ----------------------------------------------------------
-
-
-class City:
-    """What was seeded, kept here as ground truth."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.reports: dict[str, tuple[float, float, str]] = {}  # id -> (lat, lon, category)
-        self.moved: set[str] = set()  # acknowledged by the transition measure
-        self.departments = {
-            "pothole": "roads",
-            "sidewalk": "roads",
-            "streetlight": "lighting",
-            "graffiti": "sanitation",
-            "tree": "parks",
-            "water_leak": "water",
-        }
-
-    def category(self) -> str:
-        names, weights = zip(*CATEGORIES, strict=True)
-        return self.rng.choices(names, weights)[0]
-
-
-async def seed(city: City, kafka: str, count: int, *, citizen_id: str, own: int) -> None:
-    """Produce ``count`` reports (``own`` of them by the bench's citizen), a tenth commented, some
-    followed and voted on; return once the issues service has applied them all."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=20)
-    await producer.start()
-
-    async def send(message: Message) -> asyncio.Future[Any]:
-        if isinstance(message, Command):  # as the gateway publishes it: with its actor's proof
-            message = process_tokens().sign_command(message)
-        return await producer.send(
-            Topic.ISSUES_COMMANDS, message.model_dump_json().encode(), key=message.partition_key().encode()
-        )
-
-    try:
-        sent = []
-        for i in range(count):
-            now = utcnow()
-            lat, lon = place(city.rng)
-            category = city.category()
-            reporter = citizen_id if i < own else f"citizen-{city.rng.randrange(count // 8 + 1)}"
-            command = ReportIssue(
-                occurred_at=now,
-                accept_by=now + timedelta(hours=1),
-                correlation_id=f"bench-{uuid4()}",
-                issue_id=uuid4(),
-                title=f"{category.replace('_', ' ').title()} {i}",
-                description="Seeded by bench/scale.py",
-                category=category,
-                location=Location(lat=lat, lon=lon),
-                actor_id=reporter,
-                actor_role="citizen",
-            )
-            city.reports[str(command.issue_id)] = (lat, lon, category)
-            sent.append(await send(command))
-            extra = [
-                build(**_envelope(now), issue_id=command.issue_id, **_citizen(city.rng))
-                for share, build in PARTICIPATION
-                if city.rng.random() < share
-            ]
-            sent.extend([await send(m) for m in extra])
-            if len(sent) >= 5000:
-                await asyncio.gather(*sent)
-                sent = []
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    started = time.monotonic()
-    await wait_caught_up(kafka, "issues", Topic.ISSUES_COMMANDS, timeout_s=3600)
-    print(
-        f"[scale] {len(city.reports)} reports stored ({time.monotonic() - started:.0f} s after the last send)",
-        flush=True,
-    )
-
-
-# Of every report: a tenth commented on, one in two hundred followed, one in two hundred voted for.
-PARTICIPATION: list[tuple[float, Any]] = [
-    (0.1, lambda **f: CommentOnIssue(**f, comment_id=uuid4(), body="Still there")),
-    (0.005, lambda **f: FollowIssue(**f, follow=True)),
-    (0.005, lambda **f: VoteOnIssue(**f, vote=True)),
-]
-
-
-def _citizen(rng: random.Random) -> dict[str, str]:
-    return {"actor_id": f"citizen-{rng.randrange(1000)}", "actor_role": "citizen"}
-
-
-def _envelope(now: datetime) -> dict[str, Any]:
-    return {"occurred_at": now, "accept_by": now + timedelta(hours=1), "correlation_id": f"bench-{uuid4()}"}
-
-
-# -- ground truth -----------------------------------------------------------------------------
-
-
-def pages(
-    client: httpx.Client, path: str, params: dict[str, Any], headers: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    params = dict(params)
-    for _ in range(100_000):
-        answer = client.get(path, params=params, headers=headers)
-        answer.raise_for_status()
-        page = answer.json()
-        items += page["items"]
-        if not page.get("next_cursor"):
-            return items
-        params["cursor"] = page["next_cursor"]
-    raise RuntimeError(f"{path}: the cursor never ended")
-
-
-def ground_truth(city: City, gateway: str, tokens: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """Nearby, viewport and queue answers compared with what was seeded; every check's outcome."""
-    checks: dict[str, Any] = {}
-    rng = random.Random(7)
-    with httpx.Client(base_url=gateway, timeout=60) as client:
-        for radius in (1000, 5000):
-            lat, lon = place(rng)
-            got = pages(client, "/v1/issues", {"lat": lat, "lon": lon, "radius_m": radius, "limit": 100})
-            truth = sorted(
-                (d, i) for i, (la, lo, _) in city.reports.items() if (d := geo.distance_m(lat, lon, la, lo)) <= radius
-            )
-            checks[f"nearby_{radius}m"] = {
-                "expected": len(truth),
-                "returned": len(got),
-                "duplicates": len(got) - len({g["id"] for g in got}),
-                "exact": [g["id"] for g in got] == [i for _, i in truth],
-            }
-        lat, lon = place(rng)
-        west, south, east, north = lon - 0.01, lat - 0.007, lon + 0.01, lat + 0.007
-        got = pages(client, "/v1/map/issues", {"bbox": f"{west},{south},{east},{north}", "limit": 500})
-        truth_ids = {i for i, (la, lo, _) in city.reports.items() if south <= la <= north and west <= lo <= east}
-        checks["viewport"] = {
-            "expected": len(truth_ids),
-            "returned": len(got),
-            "duplicates": len(got) - len({g["id"] for g in got}),
-            "exact": {g["id"] for g in got} == truth_ids and len(got) == len(truth_ids),
-        }
-        staff = {"authorization": f"Bearer {tokens['staff'][0]}"}
-        queue = pages(client, "/v1/staff/queue", {"limit": 100}, staff)
-        roads = {i for i, (_, _, c) in city.reports.items() if city.departments[c] == "roads"}
-        ids = [q["id"] for q in queue]
-        checks["staff_queue"] = {
-            "expected": len(roads),
-            "returned": len(ids),
-            "duplicates": len(ids) - len(set(ids)),
-            "exact": set(ids) == roads and len(ids) == len(roads),
-        }
-    return checks
-
-
 # -- the reads ---------------------------------------------------------------------------------
-
-
-async def transitions_per_s(city: City, kafka: str, n: int) -> dict[str, Any]:
-    """``n`` transitions produced at once to the consumer: how many it applies per second at this size."""
-    roads = [i for i, (_, _, c) in city.reports.items() if city.departments[c] == "roads" and i not in city.moved]
-    chosen = random.Random(len(city.reports) + 1).sample(roads, n)
-    city.moved.update(chosen)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=5)
-    await producer.start()
-    try:
-        now = utcnow()
-        started = time.monotonic()
-        sent = []
-        for issue_id in chosen:
-            command = process_tokens().sign_command(
-                ChangeIssueStatus(**_envelope(now), issue_id=UUID(issue_id), to="acknowledged", **STAFF_ACTOR)
-            )
-            sent.append(
-                await producer.send(
-                    Topic.ISSUES_COMMANDS, command.model_dump_json().encode(), key=command.partition_key().encode()
-                )
-            )
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    await wait_caught_up(kafka, "issues", Topic.ISSUES_COMMANDS, timeout_s=1800)
-    elapsed = time.monotonic() - started
-    return {"transitions": n, "seconds": round(elapsed, 2), "per_s": round(n / elapsed, 1)}
 
 
 async def transition_end_to_end(

@@ -4,6 +4,57 @@
  */
 
 export interface paths {
+    "/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export My Data
+         * @description Download everything SnapFix holds about you, as one JSON file: your account (never the password's
+         *     hash), your reports, comments, votes and follows, your notifications, preferences, area watches and
+         *     push devices.
+         *
+         *     An expensive read: limited per user (`SNAPFIX_RATE_LIMIT_EXPORT`, 5 per hour by default), never cached.
+         */
+        get: operations["export_my_data_v1_me_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Me */
+        get: operations["me_v1_me_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete My Account
+         * @description Delete your account, with your current password in the body.
+         *
+         *     Your address, name and password are erased at once and every session ends (this token stops
+         *     working); the address may register a new account. Every service then erases what it holds about
+         *     you: notifications, preferences, area watches, devices, votes, follows and the e-mails sent to you.
+         *     Your reports and comments stay public, without your name or contact (anonymised); photos of reports
+         *     you withdrew and photos no report uses are deleted. Export your data first if you want to keep it.
+         */
+        delete: operations["delete_my_account_v1_me_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/register": {
         parameters: {
             query?: never;
@@ -146,23 +197,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Me */
-        get: operations["me_v1_me_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/admin/users": {
         parameters: {
             query?: never;
@@ -253,6 +287,12 @@ export interface paths {
         /**
          * Report Issue
          * @description Report an issue. 202 means Kafka stored the report; it is readable at `Location` moments later.
+         *
+         *     Where `SNAPFIX_REQUIRE_VERIFIED_EMAIL` is on (production's default), a citizen's e-mail address must be
+         *     verified first (403 otherwise; staff exempt).
+         *
+         *     An administrator importing a city's earlier reports may give `reported_at` (in the past, at most
+         *     365 days back): the report's time and the start of its SLA, so an old open report is overdue.
          */
         post: operations["report_issue_v1_issues_post"];
         delete?: never;
@@ -491,7 +531,7 @@ export interface paths {
         };
         /**
          * My Issues
-         * @description The issues you reported (anonymous ones included), newest first.
+         * @description The issues you reported (anonymous ones included), newest first, `limit` per page.
          */
         get: operations["my_issues_v1_me_issues_get"];
         put?: never;
@@ -628,8 +668,9 @@ export interface paths {
          * Create Upload
          * @description Ask for a signed upload URL (valid once, for 15 minutes) for one photo.
          *
-         *     Needs a verified e-mail address, and is within the user's quotas: photos no report names
-         *     yet (403 past it), upload URLs per UTC day (429 with Retry-After past it).
+         *     Needs a verified e-mail address where `SNAPFIX_REQUIRE_VERIFIED_EMAIL` is on (production's default;
+         *     staff exempt), and is within the user's quotas: photos no report names yet (403 past it), upload URLs
+         *     per UTC day (429 with Retry-After past it).
          */
         post: operations["create_upload_v1_media_post"];
         delete?: never;
@@ -1514,6 +1555,35 @@ export interface components {
              */
             secret: string;
         };
+        /** DataExport */
+        DataExport: {
+            /**
+             * Format
+             * @description The layout of this file (1)
+             */
+            format: number;
+            /**
+             * Exported At
+             * Format: date-time
+             */
+            exported_at: string;
+            account: components["schemas"]["ExportedAccount"];
+            issues: components["schemas"]["IssuesPart"];
+            notifications: components["schemas"]["NotifyPart"];
+        };
+        /**
+         * DeleteAccountRequest
+         * @example {
+         *       "password": "your current password"
+         *     }
+         */
+        DeleteAccountRequest: {
+            /**
+             * Password
+             * @description The account's current password
+             */
+            password: string;
+        };
         /** DeliveryPage */
         DeliveryPage: {
             /** Items */
@@ -1655,6 +1725,26 @@ export interface components {
             /** Last Success At */
             last_success_at: string | null;
         };
+        /** ExportedAccount */
+        ExportedAccount: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            /** Display Name */
+            display_name: string;
+            /** Role */
+            role: string;
+            /** Departments */
+            departments: string[];
+            /** Email Verified */
+            email_verified: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /** FeedPage */
         FeedPage: {
             /** Items */
@@ -1670,17 +1760,28 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /** Followed */
+        Followed: {
+            /**
+             * Issue Id
+             * Format: uuid
+             */
+            issue_id: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+        };
         /** FollowedPage */
         FollowedPage: {
+            /** Items */
+            items: components["schemas"]["Followed"][];
             /**
-             * Items
-             * @description `issue_id` and `since` of each issue followed
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last
              */
-            items: {
-                [key: string]: string;
-            }[];
-            /** Next Cursor */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** HistoryEntry */
         HistoryEntry: {
@@ -1706,10 +1807,13 @@ export interface components {
              * @description Hidden (null) when it would reveal an anonymous reporter
              */
             actor_id: string | null;
-            /** Duplicate Of */
-            duplicate_of?: string | null;
+            /**
+             * Duplicate Of
+             * @description The original, when closed as its duplicate
+             */
+            duplicate_of: string | null;
             /** Reason */
-            reason?: string | null;
+            reason: string | null;
         };
         /**
          * IssueDetail
@@ -1732,7 +1836,7 @@ export interface components {
             /** Lon */
             lon: number;
             /** Address */
-            address?: string | null;
+            address: string | null;
             /** Attributes */
             attributes: {
                 [key: string]: string | number | boolean;
@@ -1750,40 +1854,40 @@ export interface components {
              * Channel
              * @description Where the report came from
              */
-            channel?: ("app" | "open311") | null;
+            channel: ("app" | "open311") | null;
             /** Address Id */
-            address_id?: string | null;
+            address_id: string | null;
             /**
              * Media Url
              * @description A photo URL given by an Open311 client
              */
-            media_url?: string | null;
+            media_url: string | null;
             /**
              * Contact
              * @description Open311 contact details: staff only
              */
-            contact?: {
+            contact: {
                 [key: string]: string | null;
             } | null;
             /**
              * Device Id
              * @description Staff only
              */
-            device_id?: string | null;
+            device_id: string | null;
             /**
              * Account Id
              * @description Staff only
              */
-            account_id?: string | null;
+            account_id: string | null;
             /**
              * Status
              * @enum {string}
              */
             status: "open" | "acknowledged" | "in_progress" | "resolved" | "closed" | "reopened" | "duplicate" | "rejected" | "withdrawn";
             /** Department */
-            department?: string | null;
+            department: string | null;
             /** Assignee Id */
-            assignee_id?: string | null;
+            assignee_id: string | null;
             /**
              * Priority
              * @enum {string}
@@ -1795,14 +1899,14 @@ export interface components {
              */
             created_at: string;
             /** Updated At */
-            updated_at?: string | null;
+            updated_at: string | null;
             /**
              * Due At
              * @description From the category's SLA
              */
-            due_at?: string | null;
+            due_at: string | null;
             /** Resolved At */
-            resolved_at?: string | null;
+            resolved_at: string | null;
             /** Overdue */
             overdue: boolean;
             /** Votes */
@@ -1817,7 +1921,7 @@ export interface components {
              * Photos
              * @description The report's photos, in order
              */
-            photos?: components["schemas"]["PhotoView"][];
+            photos: components["schemas"]["PhotoView"][];
         };
         /**
          * IssueSummary
@@ -1843,11 +1947,11 @@ export interface components {
             /** Lon */
             lon: number;
             /** Address */
-            address?: string | null;
+            address: string | null;
             /** Department */
-            department?: string | null;
+            department: string | null;
             /** Assignee Id */
-            assignee_id?: string | null;
+            assignee_id: string | null;
             /**
              * Priority
              * @enum {string}
@@ -1861,14 +1965,19 @@ export interface components {
              */
             created_at: string;
             /** Due At */
-            due_at?: string | null;
+            due_at: string | null;
             /** Overdue */
             overdue: boolean;
             /**
              * Distance M
-             * @description In nearby searches: metres from the point
+             * @description Nearby searches and the map: metres from the point (or the viewport's centre)
              */
             distance_m?: number | null;
+            /**
+             * Anonymous
+             * @description A user's own reports only: reported anonymously
+             */
+            anonymous?: boolean | null;
         };
         /** IssuedApiKey */
         IssuedApiKey: {
@@ -1888,6 +1997,38 @@ export interface components {
              * @description Shown this once; only its hash is stored
              */
             api_key: string;
+        };
+        /** IssuesPart */
+        IssuesPart: {
+            /**
+             * Reports
+             * @description Your reports as stored, staff-only fields aside
+             */
+            reports: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Rejected Reports
+             * @description Reports of yours the service refused
+             */
+            rejected_reports: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Comments
+             * @description Your comments (internal ones are staff's)
+             */
+            comments: {
+                [key: string]: unknown;
+            }[];
+            /** Votes */
+            votes: {
+                [key: string]: unknown;
+            }[];
+            /** Follows */
+            follows: {
+                [key: string]: unknown;
+            }[];
         };
         /** MapCell */
         MapCell: {
@@ -2019,15 +2160,46 @@ export interface components {
             /** Read */
             read: boolean;
         };
+        /** NotifyPart */
+        NotifyPart: {
+            /**
+             * Notifications
+             * @description Your in-app feed
+             */
+            notifications: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Preferences
+             * @description Your choices of moments and channels (null: defaults)
+             */
+            preferences: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Watches
+             * @description Your area watches
+             */
+            watches: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Devices
+             * @description Your push devices (without their push tokens)
+             */
+            devices: {
+                [key: string]: unknown;
+            }[];
+        };
         /** Page */
         Page: {
             /** Items */
             items: components["schemas"]["IssueSummary"][];
             /**
              * Next Cursor
-             * @description Pass as `cursor` for the next page
+             * @description Pass as `cursor` for the next page; null on the last
              */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** PasswordResetAccepted */
         PasswordResetAccepted: {
@@ -2071,6 +2243,7 @@ export interface components {
             /**
              * Id
              * Format: uuid
+             * @description The media id
              */
             id: string;
             /**
@@ -2080,7 +2253,7 @@ export interface components {
             status: "pending" | "processed" | "rejected" | "deleted";
             /**
              * Urls
-             * @description Public variants once processed
+             * @description Once processed: variant name -> public path
              */
             urls?: {
                 [key: string]: string;
@@ -2210,6 +2383,11 @@ export interface components {
              * @default false
              */
             anonymous: boolean;
+            /**
+             * Reported At
+             * @description Administrators only (a historical import, e.g. from the city's previous system): when the problem was reported, in the past and at most 365 days back; the SLA's due date counts from it. Anyone else gets 403.
+             */
+            reported_at?: string | null;
         };
         /** StaffDirectory */
         StaffDirectory: {
@@ -2655,6 +2833,261 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    export_my_data_v1_me_export_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A JSON file (Content-Disposition: attachment) */
+            200: {
+                headers: {
+                    "Content-Disposition"?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataExport"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account no longer exists */
+            404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after `Retry-After` */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An owner of the data is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    me_v1_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            /** @description Not signed in, or the access token is not valid (expired, revoked) */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit reached; retry after `Retry-After` */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable or the gateway is overloaded; retry after `Retry-After` */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_my_account_v1_me_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description Deleted: every session has ended */
+            204: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be read (a body that is not JSON, an invalid `Idempotency-Key`) */
+            400: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password (error: wrong_password) */
+            403: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account no longer exists */
+            404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An administrator cannot delete their own account */
+            409: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No password in the body */
+            422: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limit reached; retry after `Retry-After` */
+            429: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An owner of the data is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     register_v1_auth_register_post: {
         parameters: {
             query?: never;
@@ -3264,64 +3697,6 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
-                };
-            };
-            /** @description Rate limit reached; retry after `Retry-After` */
-            429: {
-                headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
-                    "Retry-After": components["headers"]["Retry-After"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A dependency is unavailable or the gateway is overloaded; retry after `Retry-After` */
-            503: {
-                headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
-                    "Retry-After": components["headers"]["Retry-After"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    me_v1_me_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["UserView"];
-                };
-            };
-            /** @description Not signed in, or the access token is not valid (expired, revoked) */
-            401: {
-                headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
-                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Rate limit reached; retry after `Retry-After` */
@@ -5581,6 +5956,7 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: string | null;
+                limit?: number;
             };
             header?: never;
             path?: never;

@@ -54,6 +54,7 @@ export type UploadTicket = S["UploadTicket"];
 export type Uploaded = S["Uploaded"];
 export type UserView = S["UserView"];
 export type ValidationProblem = S["ValidationProblem"];
+export type ViewerState = S["ViewerState"];
 export type WatchList = S["WatchList"];
 export type WatchRequest = S["WatchRequest"];
 export type WatchView = S["WatchView"];

@@ -16,7 +16,7 @@ export async function loadFollowed(cursor: string | undefined, signal: AbortSign
   const page = await api.get<FollowedPage>("/v1/me/following", { searchParams: { cursor }, signal });
   const items = await Promise.all(
     page.items.map(async (f): Promise<ListedIssue> => {
-      const id = f.issue_id ?? "";
+      const id = f.issue_id;
       try {
         return { id, since: f.since, issue: await api.get<IssueSummary>(`/v1/issues/${id}`, { signal }) };
       } catch (e) {
@@ -25,7 +25,7 @@ export async function loadFollowed(cursor: string | undefined, signal: AbortSign
       }
     }),
   );
-  return { items: items.filter((i) => i.id), next: page.next_cursor ?? null };
+  return { items, next: page.next_cursor };
 }
 
 export default function FollowingPage() {

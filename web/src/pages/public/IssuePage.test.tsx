@@ -2,10 +2,9 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { gatewayStub } from "../../api/submitKey.stub";
-import type { IssueDetail } from "../../api/types";
+import type { IssueDetail, ViewerState } from "../../api/types";
 import { makeUser, renderPage } from "../../test/render";
 import IssuePage from "./IssuePage";
-import type { ViewerState } from "./issue/viewer";
 
 const ID = "0b0e9c1a-0000-4000-8000-000000000001";
 const REPORTER = "00000000-0000-4000-8000-000000000001"; // makeUser's id
@@ -18,13 +17,25 @@ function detail(over: Partial<IssueDetail> = {}): IssueDetail {
     category: "pothole",
     lat: 12.97,
     lon: 77.59,
+    address: null,
     attributes: {},
     media_ids: [],
     anonymous: false,
     reporter_id: REPORTER,
+    channel: "app",
+    address_id: null,
+    media_url: null,
+    contact: null,
+    device_id: null,
+    account_id: null,
     status: "open",
+    department: null,
+    assignee_id: null,
     priority: "normal",
     created_at: "2026-01-01T10:00:00Z",
+    updated_at: null,
+    due_at: null,
+    resolved_at: null,
     overdue: false,
     votes: 2,
     followers: 1,
@@ -32,7 +43,7 @@ function detail(over: Partial<IssueDetail> = {}): IssueDetail {
     comments: [],
     photos: [],
     ...over,
-  } as IssueDetail;
+  };
 }
 
 const json = (body: unknown, status = 200) =>
@@ -81,7 +92,7 @@ describe("IssuePage", () => {
         json(
           detail({
             status: "acknowledged",
-            history: [{ at: "2026-01-02T10:00:00Z", from: "open", to: "acknowledged", note: "Crew booked", actor_id: null }],
+            history: [{ at: "2026-01-02T10:00:00Z", from: "open", to: "acknowledged", note: "Crew booked", actor_id: null, duplicate_of: null, reason: null }],
             comments: [
               { id: "c1", author_id: null, body: "Public word", internal: false, created_at: "2026-01-02T11:00:00Z" },
               { id: "c2", author_id: null, body: "Staff only", internal: true, created_at: "2026-01-02T12:00:00Z" },

@@ -226,7 +226,7 @@ export default function IssuePage() {
         </p>
       )}
 
-      <Photos photos={detail.photos ?? []} title={detail.title} />
+      <Photos photos={detail.photos} title={detail.title} />
 
       <section aria-labelledby="issue-where">
         <h2 id="issue-where">{t("where")}</h2>

@@ -20,14 +20,25 @@ function detail(extra: Partial<IssueDetail> = {}): IssueDetail {
     category: "pothole",
     lat: 12.97,
     lon: 77.59,
+    address: null,
     attributes: {},
     media_ids: [],
     anonymous: false,
     reporter_id: null,
+    channel: "app",
+    address_id: null,
+    media_url: null,
+    contact: null,
+    device_id: null,
+    account_id: null,
     status: "acknowledged",
     department: "roads",
+    assignee_id: null,
     priority: "normal",
     created_at: "2026-01-01T00:00:00Z",
+    updated_at: null,
+    due_at: null,
+    resolved_at: null,
     overdue: false,
     votes: 2,
     followers: 1,
@@ -36,8 +47,9 @@ function detail(extra: Partial<IssueDetail> = {}): IssueDetail {
       { id: "c1", author_id: null, body: "Crew notified", internal: true, created_at: "2026-01-01T01:00:00Z" },
       { id: "c2", author_id: null, body: "Thanks!", internal: false, created_at: "2026-01-01T02:00:00Z" },
     ],
+    photos: [],
     ...extra,
-  } as IssueDetail;
+  };
 }
 
 let requests: Request[];

@@ -255,9 +255,9 @@ function StaffIssue({ id }: { id: string }) {
           ))}
         </dl>
       )}
-      {(issue.photos ?? []).some((p) => p.urls) && (
+      {issue.photos.some((p) => p.urls) && (
         <ul className="staff-photos" aria-label={t("issue.photos")}>
-          {(issue.photos ?? [])
+          {issue.photos
             .filter((p) => p.urls)
             .map((p, n) => {
               const urls = p.urls ?? {};

@@ -1,18 +1,11 @@
 /**
  * What the signed-in viewer has done about one issue (`GET /v1/issues/{id}/viewer`): voted, follows,
  * reported it. Kept apart from the issue's detail, which is the same for everyone and cached by ETag.
- * Typed here until the generated schema (`api/schema.d.ts`) carries `ViewerState`.
  */
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../../../api/client";
-import type { IssueDetail } from "../../../api/types";
+import type { IssueDetail, ViewerState } from "../../../api/types";
 import { canReopen } from "../map/state";
-
-export interface ViewerState {
-  voted: boolean;
-  following: boolean;
-  is_reporter: boolean;
-}
 
 /** When the state cannot be read: act as if nothing was done (a second vote or follow is harmless). */
 export const NOTHING_DONE: ViewerState = { voted: false, following: false, is_reporter: false };

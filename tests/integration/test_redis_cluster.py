@@ -90,14 +90,16 @@ async def test_a_reset_ends_a_refreshed_session_on_the_cluster(cluster: Redis, m
     """Finding 2 on the cluster: the user's index (another slot) is extended by each refresh, and
     a sign-in drops ended sessions from it (a pipeline over many slots)."""
     monkeypatch.setattr(sessions_module, "LISTING_GRACE_S", 0)
-    sessions = Sessions(cluster, ttl_s=2)
+    # Sessions live 4 s, refreshed every 1.5 s: a 2.5 s margin per refresh on a busy 2-core machine
+    # (with 2 s and 1.2 s, one slow moment let a session lapse between two refreshes: CI, stop 23).
+    sessions = Sessions(cluster, ttl_s=4)
     user = f"user-{uuid4().hex[:8]}"
     ended, _ = await sessions.create(user, "citizen", ())
     await sessions.revoke(ended)
     session_id, refresh = await sessions.create(user, "citizen", ())  # drops the ended one
     assert await cluster.smembers(f"gw:user:{{{user}}}:sessions") == {session_id.encode()}
-    for _ in range(3):  # 3.6 s: past the 2 s the index was given at sign-in
-        await asyncio.sleep(1.2)
+    for _ in range(3):  # 4.5 s: past the 4 s the index was given at sign-in
+        await asyncio.sleep(1.5)
         _, refresh = await sessions.rotate(refresh)
     assert await sessions.revoke_all(user) == 1
     with pytest.raises(RefreshRejected) as refused:

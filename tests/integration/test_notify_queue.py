@@ -20,7 +20,7 @@ from snapfix_shared.messages.base import utcnow
 from snapfix_shared.topics import Topic
 from tests.integration.notify_app import envelope, new_user_id, publish, registered, reported, running_notify
 from tests.integration.test_notify_webhooks_restart import ADMIN, attempts, running
-from tests.integration.webhooks_app import drop_database
+from tests.integration.webhooks_app import drop_database, webhook_settings
 from tests.mailbox import Mailbox
 from tests.stack import Stack, produce
 from tests.webhook_receiver import receiver, scripted
@@ -151,21 +151,7 @@ async def _holds(redis: Redis, key: str, text: str) -> bool:
 
 
 async def test_a_webhook_queue_redis_lost_is_rebuilt_and_the_retry_still_delivered(stack: Stack, redis: Redis) -> None:
-    run = uuid4().hex[:8]
-    settings = NotifySettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
-        mongo_database=f"snapfix_notify_it_{run}",
-        webhooks_group=f"notify-webhooks-it-{run}",
-        webhook_timeout_s=2.0,
-        webhook_poll_s=0.1,
-        webhook_backoff_base_s=3.0,
-        webhook_backoff_jitter_s=0.1,
-        # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
-        webhook_https_only=False,
-        webhook_allow_private=True,
-    )
+    settings = webhook_settings(stack, webhook_backoff_base_s=3.0, webhook_backoff_jitter_s=0.1)
     try:
         async with receiver(scripted(503)) as hook, running(settings) as http:
             created = await http.post(

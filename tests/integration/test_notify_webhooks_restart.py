@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from snapfix_shared.messages.base import utcnow
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 from tests.builders import as_viewer
-from tests.integration.webhooks_app import drop_database
+from tests.integration.webhooks_app import drop_database, webhook_settings
 from tests.stack import Stack, free_port, produce
 from tests.webhook_receiver import receiver, verifies
 
@@ -48,21 +47,7 @@ async def attempts(http: httpx.AsyncClient, endpoint_id: str) -> list[dict[str, 
 
 
 async def test_a_restarted_process_resumes_the_retries_of_a_stored_delivery(stack: Stack) -> None:
-    run = uuid4().hex[:8]
-    settings = NotifySettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
-        mongo_database=f"snapfix_notify_it_{run}",
-        webhooks_group=f"notify-webhooks-it-{run}",
-        webhook_timeout_s=2.0,
-        webhook_poll_s=0.1,
-        webhook_backoff_base_s=1.0,
-        webhook_backoff_jitter_s=0.2,
-        # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
-        webhook_https_only=False,
-        webhook_allow_private=True,
-    )
+    settings = webhook_settings(stack, webhook_backoff_base_s=1.0, webhook_backoff_jitter_s=0.2)
     port = free_port()  # nothing listens there until after the restart
 
     try:
@@ -79,7 +64,7 @@ async def test_a_restarted_process_resumes_the_retries_of_a_stored_delivery(stac
                 category="furniture",
                 location=Location(lat=48.1, lon=11.5),
                 reported_at=utcnow(),
-                correlation_id=f"it-{run}",
+                correlation_id=f"it-{settings.webhooks_group}",
             )
             await produce(
                 stack.kafka, Topic.ISSUES_EVENTS, event.model_dump_json().encode(), key=event.partition_key().encode()

@@ -43,27 +43,35 @@ async def drop_database(stack: Stack, name: str) -> None:
         await mongo.close()
 
 
+def webhook_settings(stack: Stack, **overrides: Any) -> NotifySettings:
+    """Notify's settings for a webhooks test: a database and consumer group of its own, quick polls
+    and timeouts, and the opt-ins a plain-http receiver on loopback needs (both defaults refuse it)."""
+    run = uuid4().hex[:8]
+    base: dict[str, Any] = {
+        "kafka_bootstrap_servers": stack.kafka,
+        "mongo_url": stack.mongo_url,
+        "redis_url": stack.redis_url,
+        "mongo_database": f"snapfix_notify_it_{run}",
+        "webhooks_group": f"notify-webhooks-it-{run}",
+        "webhook_timeout_s": 2.0,
+        "webhook_poll_s": 0.1,
+        "webhook_https_only": False,
+        "webhook_allow_private": True,
+    }
+    return NotifySettings(**(base | overrides))
+
+
 @contextlib.asynccontextmanager
 async def running_webhooks(stack: Stack) -> AsyncIterator[Notify]:
     """The webhooks part of notify in-process, on a database and consumer group of its own,
     with a small backoff and disabling threshold (the production defaults are minutes and hours)."""
-    run = uuid4().hex[:8]
     async with receiver() as relay:
-        settings = NotifySettings(
-            kafka_bootstrap_servers=stack.kafka,
-            mongo_url=stack.mongo_url,
-            redis_url=stack.redis_url,
-            mongo_database=f"snapfix_notify_it_{run}",
-            webhooks_group=f"notify-webhooks-it-{run}",
-            webhook_timeout_s=2.0,
-            webhook_poll_s=0.1,
+        settings = webhook_settings(
+            stack,
             webhook_backoff_base_s=0.4,
             webhook_backoff_jitter_s=0.2,
             webhook_backoff_max_s=5.0,
             webhook_disable_after_failures=DISABLE_AFTER,
-            # The receiver is a plain-http server on loopback: this instance opts out of both defaults.
-            webhook_https_only=False,
-            webhook_allow_private=True,
             push_transport="relay",
             push_relay_url=f"{relay.url}/push",
             push_relay_secret=RELAY_SECRET,

@@ -62,14 +62,8 @@ def paused(pid: int) -> Iterator[None]:
 
 def catch_up(env: dict[str, str], pids: dict[str, int], reports: int) -> dict[str, Any]:
     """The consumer work the paused reports set off, measured as the resumed service stores them."""
-    bootstrap = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]
     meter, started = Meter(pids), time.monotonic()
-
-    async def caught_up() -> None:
-        await wait_caught_up(bootstrap, IssuesSettings().consumer_group, Topic.ISSUES_COMMANDS, timeout_s=300)
-        await wait_caught_up(bootstrap, "gateway-live", Topic.ISSUES_EVENTS, timeout_s=300)
-
-    asyncio.run(caught_up())
+    asyncio.run(_caught_up(env, timeout_s=300))
     cpu = meter.per_request(reports)
     seconds = time.monotonic() - started
     return {
@@ -100,7 +94,7 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         with pinned(pids):
             for target in targets.values():  # warm-up
                 vegeta(target, rate=0, duration_s=2)
-            asyncio.run(_settle(env))
+            asyncio.run(_caught_up(env, timeout_s=120))  # the warm-up's reports stored before anything is measured
             with paused(pids["issues"]):
                 for _ in range(2):  # interleaved, so drift on this shared machine hits all alike
                     for name, target in targets.items():
@@ -131,8 +125,8 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
     }
 
 
-async def _settle(env: dict[str, str]) -> None:
-    """The warm-up's reports stored before anything is measured (none of them left for the consumer)."""
+async def _caught_up(env: dict[str, str], *, timeout_s: float) -> None:
+    """Every report on the commands topic stored, and every event of theirs fanned out to live streams."""
     bootstrap = env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]
-    await wait_caught_up(bootstrap, IssuesSettings().consumer_group, Topic.ISSUES_COMMANDS, timeout_s=120)
-    await wait_caught_up(bootstrap, "gateway-live", Topic.ISSUES_EVENTS, timeout_s=120)
+    await wait_caught_up(bootstrap, IssuesSettings().consumer_group, Topic.ISSUES_COMMANDS, timeout_s=timeout_s)
+    await wait_caught_up(bootstrap, "gateway-live", Topic.ISSUES_EVENTS, timeout_s=timeout_s)

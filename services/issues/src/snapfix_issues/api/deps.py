@@ -113,9 +113,6 @@ def _page(items: list[Any], next_cursor: str | None) -> Response:
     return _json({"items": items, "next_cursor": next_cursor})
 
 
-# Paths answered from the read model: the store's circuit guards only their fallbacks (``load_issue``),
-
-
 # The viewer's own state: never kept by any cache, shared or not.
 NO_STORE = "private, no-store"
 

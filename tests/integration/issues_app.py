@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from snapfix_issues.app import create_app
 from snapfix_issues.config import IssuesSettings
 from snapfix_shared.topics import Topic
+from tests.builders import as_viewer
 from tests.stack import Stack, header, read_topic
 
 
@@ -55,6 +56,26 @@ async def wait_for_issue(
         assert response.status_code == 404, response.text
         await asyncio.sleep(0.1)
     pytest.fail(f"issue {issue_id} was not stored within {timeout_s}s")
+
+
+async def wait_for_listing(http: httpx.AsyncClient, issue_id: UUID, reporter: str, timeout_s: float = 30.0) -> None:
+    """Wait until ``issue_id`` is in its reporter's list, so in every list of the read model.
+
+    A stored report is readable (``wait_for_issue``) a moment before the read model takes it:
+    the cache and the read model are written together after the store. The read model takes an
+    issue's row and every set it belongs to in one script, so its reporter's list showing it means
+    the nearby, map and queue lists do too.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        response = await http.get(
+            f"/v1/users/{reporter}/issues", params={"limit": 100}, headers=as_viewer(reporter, "citizen")
+        )
+        assert response.status_code == 200, response.text
+        if str(issue_id) in {i["id"] for i in response.json()["items"]}:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"issue {issue_id} was not listed within {timeout_s}s")
 
 
 def for_issue(issue_id: UUID) -> Any:

@@ -22,7 +22,7 @@ from snapfix_shared.messages import (
 )
 from snapfix_shared.topics import Topic
 from tests.builders import ADMIN, as_viewer, citizen, make_command, make_report_command, signed, staff_of
-from tests.integration.issues_app import Issues, events_of, running_issues, wait_for_issue
+from tests.integration.issues_app import Issues, events_of, running_issues, wait_for_issue, wait_for_listing
 from tests.stack import Stack, header, produce, produce_command, read_topic
 
 pytestmark = pytest.mark.integration
@@ -41,6 +41,7 @@ async def reported(stack: Stack, issues: Issues, **overrides: Any) -> ReportIssu
     command = make_report_command(**{"actor_id": f"citizen-{uuid4().hex[:8]}", "actor_role": "citizen", **overrides})
     await produce_command(stack, command)
     await wait_for_issue(issues.http, command.issue_id)
+    await wait_for_listing(issues.http, command.issue_id, command.actor_id)  # the lists below read the read model
     return command
 
 

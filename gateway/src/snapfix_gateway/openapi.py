@@ -31,6 +31,7 @@ from typing import Any
 
 from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.openapi.utils import _get_api_route_for_openapi, get_openapi
 from pydantic import BaseModel
 
@@ -108,7 +109,8 @@ def route_facts(app: FastAPI) -> Iterator[RouteFacts]:
         has_body = any(d.body_params for d in everything) or "requestBody" in (route.openapi_extra or {})
         has_params = any(d.query_params or d.header_params or d.path_params or d.cookie_params for d in everything)
         has_path = any(d.path_params for d in everything)
-        cursor = any(p.alias == "cursor" for d in everything for p in d.query_params)
+        # Flattened as FastAPI documents them: a query model's fields count one by one.
+        cursor = any(p.alias == "cursor" for p in get_flat_params(route.dependant))
         for method in sorted(route.methods):
             yield RouteFacts(method, route.path_format, calls, has_params, has_body, has_path, cursor)
 

@@ -10,11 +10,10 @@ relayed are documented by its own models (``snapfix_shared.schemas.issues``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from snapfix_gateway.commands import SubmitDep
 from snapfix_gateway.deps import (
@@ -26,6 +25,16 @@ from snapfix_gateway.deps import (
     StaffDep,
 )
 from snapfix_gateway.identity.sessions import Principal
+from snapfix_gateway.routes.issue_queries import (
+    FollowingQuery,
+    MapCellsQuery,
+    MapIssuesQuery,
+    MyIssuesQuery,
+    NearbyQuery,
+    RelayedQuery,
+    StaffQueueQuery,
+    SuggestionsQuery,
+)
 from snapfix_gateway.routes.issue_requests import (
     Accepted,
     AssignRequest,
@@ -45,21 +54,13 @@ from snapfix_shared.messages import (
     EditIssue,
     FollowIssue,
     Location,
-    Priority,
     ReportIssue,
-    Status,
     VoteOnIssue,
 )
-from snapfix_shared.messages.issues import CategoryCode, DepartmentCode
+from snapfix_shared.messages.issues import CategoryCode
 from snapfix_shared.schemas.issues import FollowedPage, IssueDetail, MapCells, Page, ViewerState
 
 router = APIRouter(tags=["issues"])
-
-# Searches around a point are answered from Redis's geo index, which spans latitudes up to
-# ±85.05112878° (Web Mercator): a centre beyond is refused here (422), not failed there (503).
-SearchLatitude = Annotated[
-    float, Query(ge=-85.05112878, le=85.05112878, description="Degrees; the search index spans ±85.05112878")
-]
 
 _ISSUE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
@@ -167,89 +168,54 @@ async def edit(issue_id: UUID, body: EditRequest, submit: SubmitDep) -> Accepted
 
 
 @router.get("/v1/issues", response_model=Page, responses=_ISSUE_ERRORS)
-async def nearby(  # noqa: PLR0917
-    request: Request,
+async def nearby(
+    query: Annotated[NearbyQuery, Query()],
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     principal: OptionalPrincipalDep,
-    lat: SearchLatitude,
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    radius_m: Annotated[int, Query(ge=1, le=50_000)] = 1000,
-    status_: Annotated[Status | None, Query(alias="status")] = None,
-    category: Annotated[CategoryCode | None, Query()] = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    sort: Annotated[Literal["distance", "recent"], Query()] = "distance",
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Issues near a point: within `radius_m`, closest or newest first, one page at a time."""
-    return await relay_get(issues, "/v1/issues", request_id=request_id, principal=principal, params=request.url.query)
-
-
-@router.get("/v1/issues/suggestions", response_model=Page, responses=_ISSUE_ERRORS)
-async def suggestions(  # noqa: PLR0917
-    request: Request,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: OptionalPrincipalDep,
-    lat: SearchLatitude,
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    category: Annotated[CategoryCode, Query()],
-    radius_m: Annotated[int, Query(ge=1, le=1000)] = 150,
-) -> Response:
-    """Open reports of the same category close by: probably the same problem (ask before reporting)."""
     return await relay_get(
-        issues,
-        "/v1/issues/suggestions",
-        request_id=request_id,
-        principal=principal,
-        params=request.url.query,
+        issues, "/v1/issues", request_id=request_id, principal=principal, params=query.upstream_query()
     )
 
 
-BBox = Annotated[
-    str,
-    Query(
-        max_length=200,
-        pattern=r"^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$",
-        description="west,south,east,north in degrees (west > east crosses the antimeridian)",
-        examples=["77.55,12.95,77.65,13.0"],
-    ),
-]
-
-
-@router.get("/v1/map/issues", response_model=Page, tags=["map"], responses=_ISSUE_ERRORS)
-async def map_issues(  # noqa: PLR0917
-    request: Request,
+@router.get("/v1/issues/suggestions", response_model=Page, responses=_ISSUE_ERRORS)
+async def suggestions(
+    query: Annotated[SuggestionsQuery, Query()],
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     principal: OptionalPrincipalDep,
-    bbox: BBox,
-    status_: Annotated[Status | None, Query(alias="status")] = None,
-    category: Annotated[CategoryCode | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Response:
+    """Open reports of the same category close by: probably the same problem (ask before reporting)."""
+    return await relay_get(
+        issues, "/v1/issues/suggestions", request_id=request_id, principal=principal, params=query.upstream_query()
+    )
+
+
+@router.get("/v1/map/issues", response_model=Page, tags=["map"], responses=_ISSUE_ERRORS)
+async def map_issues(
+    query: Annotated[MapIssuesQuery, Query()],
+    issues: IssuesHttpDep,
+    request_id: RequestIdDep,
+    principal: OptionalPrincipalDep,
 ) -> Response:
     """Issues inside a map's viewport, nearest its centre first (`distance_m` from the centre), one page at a time."""
     return await relay_get(
-        issues, "/v1/map/issues", request_id=request_id, principal=principal, params=request.url.query
+        issues, "/v1/map/issues", request_id=request_id, principal=principal, params=query.upstream_query()
     )
 
 
 @router.get("/v1/map/cells", response_model=MapCells, tags=["map"], responses=_ISSUE_ERRORS)
-async def map_cells(  # noqa: PLR0917
-    request: Request,
+async def map_cells(
+    query: Annotated[MapCellsQuery, Query()],
     issues: IssuesHttpDep,
     request_id: RequestIdDep,
     principal: OptionalPrincipalDep,
-    bbox: BBox,
-    level: Annotated[int, Query(ge=1, le=20, description="2^level columns and rows over the world")],
-    status_: Annotated[Status | None, Query(alias="status")] = None,
-    category: Annotated[CategoryCode | None, Query()] = None,
 ) -> Response:
     """How many issues lie in each grid cell over a viewport: the map's clusters at low zoom levels."""
     return await relay_get(
-        issues, "/v1/map/cells", request_id=request_id, principal=principal, params=request.url.query
+        issues, "/v1/map/cells", request_id=request_id, principal=principal, params=query.upstream_query()
     )
 
 
@@ -297,67 +263,44 @@ async def viewer_state(
     return await relay_get(issues, f"/v1/issues/{issue_id}/viewer", request_id=request_id, principal=principal)
 
 
-async def _mine(request: Request, issues: Upstream, request_id: str, principal: Principal, what: str) -> Response:
+async def _mine(issues: Upstream, request_id: str, principal: Principal, what: str, query: RelayedQuery) -> Response:
     return await relay_get(
         issues,
         f"/v1/users/{principal.user_id}/{what}",
         request_id=request_id,
         principal=principal,
-        params=request.url.query,
+        params=query.upstream_query(),
     )
 
 
 @router.get("/v1/me/issues", response_model=Page, tags=["me"], responses=_ISSUE_ERRORS)
-async def my_issues(  # noqa: PLR0917
-    request: Request,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: PrincipalDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+async def my_issues(
+    query: Annotated[MyIssuesQuery, Query()], issues: IssuesHttpDep, request_id: RequestIdDep, principal: PrincipalDep
 ) -> Response:
     """The issues you reported (anonymous ones included), newest first, `limit` per page."""
-    return await _mine(request, issues, request_id, principal, "issues")
+    return await _mine(issues, request_id, principal, "issues", query)
 
 
 @router.get("/v1/me/following", response_model=FollowedPage, tags=["me"], responses=_ISSUE_ERRORS)
 async def my_following(
-    request: Request,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    principal: PrincipalDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    query: Annotated[FollowingQuery, Query()], issues: IssuesHttpDep, request_id: RequestIdDep, principal: PrincipalDep
 ) -> Response:
     """The issues you follow."""
-    return await _mine(request, issues, request_id, principal, "following")
+    return await _mine(issues, request_id, principal, "following", query)
 
 
 @router.get("/v1/staff/queue", response_model=Page, tags=["staff"], responses=_ISSUE_ERRORS)
-async def staff_queue(  # noqa: PLR0917
-    request: Request,
-    issues: IssuesHttpDep,
-    request_id: RequestIdDep,
-    staff: StaffDep,
-    department: Annotated[DepartmentCode | None, Query()] = None,
-    status_: Annotated[Status | None, Query(alias="status")] = None,
-    priority: Annotated[Priority | None, Query()] = None,
-    overdue: Annotated[bool | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    sort: Annotated[
-        Literal["priority", "due", "newest", "oldest"],
-        Query(
-            description="`priority`: urgent first, then by due date; `due`: earliest due date first "
-            "(overdue first); `newest` / `oldest`: by report time. Issues without a due date come last. "
-            "Ties by id; a cursor pages on in the sort it was made by."
-        ),
-    ] = "priority",
+async def staff_queue(
+    query: Annotated[StaffQueueQuery, Query()], issues: IssuesHttpDep, request_id: RequestIdDep, staff: StaffDep
 ) -> Response:
     """Staff: the work queue of your departments (`sort`; by default most urgent first).
 
     Exact and unbounded from the issues service's read model. While that is being rebuilt
     (minutes after a Redis loss), the queue comes from the store and holds at most the first
     5,000 matching issues in the sort's order."""
-    return await relay_get(issues, "/v1/staff/queue", request_id=request_id, principal=staff, params=request.url.query)
+    return await relay_get(
+        issues, "/v1/staff/queue", request_id=request_id, principal=staff, params=query.upstream_query()
+    )
 
 
 # -- the catalogue ----------------------------------------------------------------------

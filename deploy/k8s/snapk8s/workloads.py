@@ -8,7 +8,7 @@ from typing import Any
 from .processes import APP_NAMESPACE, PRESTOP_SLEEP_S, SHARED_SECRETS, TERMINATION_GRACE_S, Process, labels, selector
 
 
-def http_probe(path: str, port: int, **timing: int) -> dict[str, Any]:
+def http_probe(path: str, **timing: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": "http"}, **timing}
 
 
@@ -44,10 +44,10 @@ def deployment(p: Process) -> dict[str, Any]:
             "requests": {"cpu": p.cpu, "memory": p.memory},
             "limits": {"memory": p.memory_limit},
         },
-        "startupProbe": http_probe("/livez", p.port, periodSeconds=2, timeoutSeconds=2, failureThreshold=30),
-        "livenessProbe": http_probe("/livez", p.port, periodSeconds=10, timeoutSeconds=3, failureThreshold=3),
+        "startupProbe": http_probe("/livez", periodSeconds=2, timeoutSeconds=2, failureThreshold=30),
+        "livenessProbe": http_probe("/livez", periodSeconds=10, timeoutSeconds=3, failureThreshold=3),
         "readinessProbe": http_probe(
-            "/readyz", p.port, periodSeconds=5, timeoutSeconds=3, failureThreshold=2, successThreshold=1
+            "/readyz", periodSeconds=5, timeoutSeconds=3, failureThreshold=2, successThreshold=1
         ),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_S)]}}},
         "securityContext": {

@@ -28,7 +28,7 @@ class LiveResponse(Response):
         super().__init__()
         self.hub, self.listener, self.frames = hub, listener, frames
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, _scope: Scope, receive: Receive, send: Send) -> None:
         listener = self.listener
         watcher = asyncio.create_task(_hang_up(receive, lambda: self.hub.close(listener)))
         try:

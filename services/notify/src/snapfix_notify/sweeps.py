@@ -110,10 +110,10 @@ class Sweeps:
         now = utcnow()
         sent = 0
         for watch in await self.watches.digests_due(now - timedelta(seconds=self.settings.digest_interval_s)):
-            sent += await self._digest(watch, now)
+            sent += await self._digest(watch)
         return sent
 
-    async def _digest(self, watch: Watch, now: object) -> int:
+    async def _digest(self, watch: Watch) -> int:
         since = watch.last_digest_at.isoformat() if watch.last_digest_at else "start"
         key = f"digest-{watch.id}-{since}"
         items = await self.digests.take(watch.id, key)

@@ -62,7 +62,7 @@ def protocol_at(host: str, port: int) -> type[APNsTLSClientProtocol]:
     return ApnsServerProtocol
 
 
-async def _no_default_log(request: NotificationRequest, result: NotificationResult) -> None:
+async def _no_default_log(_request: NotificationRequest, _result: NotificationResult) -> None:
     return None  # each answer is mapped (and logged once) by ApnsTransport.send
 
 

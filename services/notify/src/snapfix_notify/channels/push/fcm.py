@@ -147,7 +147,7 @@ class FcmTransport:
             raise TransientDeliveryError(f"FCM token endpoint unreachable: {type(exc).__name__}") from exc
         log.info("FCM access token refreshed (expires %s)", self.credentials.expiry)
 
-    async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
+    async def send(self, _device: Device, _notice: Notice, message: PushMessage) -> None:
         if self._client is None:
             raise TransientDeliveryError("FCM transport not started")
         token = await self.access_token()

@@ -32,8 +32,9 @@ class PushTransport(Protocol):
 
     async def close(self) -> None: ...
 
-    async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
-        """Hand one message to the provider; raise Transient/PermanentDeliveryError (DeviceGone)."""
+    async def send(self, device: Device, notice: Notice, message: PushMessage, /) -> None:
+        """Hand one message to the provider; raise Transient/PermanentDeliveryError (DeviceGone).
+        Positional: a transport that needs only some of them names the others ``_``."""
         ...
 
 
@@ -105,7 +106,7 @@ class NoPushTransport:
     async def close(self) -> None:
         return None
 
-    async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
+    async def send(self, device: Device, _notice: Notice, _message: PushMessage) -> None:
         raise PermanentDeliveryError(
             f"push to {device.platform} devices is not configured in this deployment (SNAPFIX_PUSH_TRANSPORT, "
             f"SNAPFIX_PUSH_{device.platform.upper()})"

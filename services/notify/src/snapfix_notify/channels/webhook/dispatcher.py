@@ -126,7 +126,7 @@ class Dispatcher:
             return Later(delivery.next_attempt_at.timestamp())
         return delivery
 
-    async def send(self, items: list[WebhookDelivery], now: datetime) -> None:
+    async def send(self, items: list[WebhookDelivery], _now: datetime) -> None:
         """Attempt the taken deliveries at once; each logs its own step (group commit)."""
         endpoints: dict[UUID, WebhookEndpoint | None] = {}
         for endpoint_id in {d.endpoint_id for d in items}:  # read once per batch, not per attempt

@@ -1,4 +1,7 @@
-"""Deleting a withdrawn report removes its photos: originals and variants leave GridFS, URLs answer 410."""
+"""Deleting a withdrawn report removes its photos: originals and variants leave GridFS, URLs answer 410.
+
+The issues service tells the media service with ``SetIssuePhotos`` on media.commands.v1 (the
+media service follows no issues.events.v1)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from uuid_utils.compat import uuid7
 
-from snapfix_shared.messages import IssueReported, IssueStatusChanged, Location, Message
-from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages import Message, SetIssuePhotos
 from snapfix_shared.topics import Topic
 from tests.builders import make_report_body
 from tests.e2e.api import citizen, eventually, user_id
@@ -26,7 +28,7 @@ from tests.stack import header, produce, read_topic, wait_caught_up
 pytestmark = pytest.mark.e2e
 
 POTHOLE = {"category": "pothole", "lat": 52.5202, "lon": 13.4048}
-GROUP = "media-issues"
+GROUP = "media"  # media.commands.v1
 MEDIA_DB = "snapfix_media"
 KEYS = ("original", "thumb.webp", "thumb.jpg", "medium.webp", "medium.jpg", "large.webp", "large.jpg")
 
@@ -80,9 +82,9 @@ async def until_status(anonymous: httpx.AsyncClient, url: str, status: int, time
         await asyncio.sleep(0.1)
 
 
-async def publish_event(system: System, event: Message) -> None:
-    body = event.model_dump_json().encode()
-    await produce(system.stack.kafka, Topic.ISSUES_EVENTS, body, key=event.partition_key().encode())
+async def publish_command(system: System, command: Message) -> None:
+    body = command.model_dump_json().encode()
+    await produce(system.stack.kafka, Topic.MEDIA_COMMANDS, body, key=command.partition_key().encode())
 
 
 async def test_withdrawing_a_report_deletes_its_photos_but_never_someone_elses(
@@ -99,26 +101,11 @@ async def test_withdrawing_a_report_deletes_its_photos_but_never_someone_elses(
     path = accepted.headers["location"]
     await eventually(reporter, path, lambda i: i["media_ids"] == [mine, removed])
 
-    # A report's events may name someone else's photo (a forged or buggy producer): it is never taken.
+    # A command may name someone else's photo (a forged or buggy sender): it is never taken.
     forged = uuid7()
-    envelope: dict[str, Any] = {"issue_id": forged, "correlation_id": "forged", "actor_id": user_id(reporter)}
-    await publish_event(
-        system,
-        IssueReported(
-            **envelope,
-            title="Not my photo",
-            category="pothole",
-            location=Location(lat=52.52, lon=13.40),
-            reported_at=utcnow(),
-            media_ids=(UUID(theirs),),
-        ),
-    )
-    await publish_event(
-        system,
-        IssueStatusChanged(
-            **envelope, from_status="open", to_status="withdrawn", category="pothole", changed_at=utcnow()
-        ),
-    )
+    envelope: dict[str, Any] = {"issue_id": forged, "correlation_id": "forged", "owner_id": user_id(reporter)}
+    await publish_command(system, SetIssuePhotos(**envelope, media_ids=(UUID(theirs),), reason="reported"))
+    await publish_command(system, SetIssuePhotos(**envelope, reason="withdrawn"))
 
     async with httpx.AsyncClient(base_url=system.gateway) as anonymous:
         # The reporter's edit takes a photo out of the report: that photo goes.
@@ -142,8 +129,8 @@ async def test_withdrawing_a_report_deletes_its_photos_but_never_someone_elses(
         assert state.json()["variants"] == {}
         assert await until_gone(system, [mine, removed]) == set()
 
-        # Everything up to here was consumed (the forged events too): the neighbour's photo stays.
-        await wait_caught_up(system.stack.kafka, GROUP, Topic.ISSUES_EVENTS)
+        # Everything up to here was consumed (the forged commands too): the neighbour's photo stays.
+        await wait_caught_up(system.stack.kafka, GROUP, Topic.MEDIA_COMMANDS)
         assert (await anonymous.get(f"/v1/media/{theirs}/thumb.webp")).status_code == 200
         assert len(await stored_keys(system, [theirs])) == len(KEYS)
     assert (await neighbour.get(f"/v1/media/{theirs}")).json()["status"] == "processed"
@@ -174,13 +161,18 @@ async def test_a_redelivered_withdrawal_announces_the_same_deletion_and_poison_i
     first = await read_topic(system.stack.kafka, Topic.MEDIA_EVENTS, deletions)
     assert len(first) == 1
 
-    def withdrawal(r: Any) -> bool:
-        return r.key == issue_id.encode() and header(r, "ce_type") == "dev.snapfix.IssueStatusChanged.v1"
+    def photo_commands(r: Any) -> bool:
+        return r.key == issue_id.encode() and header(r, "ce_type") == "dev.snapfix.SetIssuePhotos.v1"
 
-    [event] = await read_topic(system.stack.kafka, Topic.ISSUES_EVENTS, withdrawal)
-    await produce(system.stack.kafka, Topic.ISSUES_EVENTS, event.value, key=event.key)
+    # The issues service told the media service, once for the report and once for the withdrawal.
+    told = await read_topic(system.stack.kafka, Topic.MEDIA_COMMANDS, photo_commands, count=2)
+    assert [orjson.loads(r.value)["reason"] for r in told] == ["reported", "withdrawn"]
+    withdrawal = told[1]
+    assert orjson.loads(first[0].value)["causation_id"] == orjson.loads(withdrawal.value)["message_id"]
+
+    await produce(system.stack.kafka, Topic.MEDIA_COMMANDS, withdrawal.value, key=withdrawal.key)  # redelivered
     poison_key = f"poison-{media_id}".encode()
-    await produce(system.stack.kafka, Topic.ISSUES_EVENTS, b"not json", key=poison_key)
+    await produce(system.stack.kafka, Topic.MEDIA_COMMANDS, b"not json", key=poison_key)
 
     again = await read_topic(system.stack.kafka, Topic.MEDIA_EVENTS, deletions, count=2)
     assert len(again) == 2
@@ -189,5 +181,5 @@ async def test_a_redelivered_withdrawal_announces_the_same_deletion_and_poison_i
     def ours(r: Any) -> bool:
         return r.key == poison_key and header(r, "dlq_consumer_group") == GROUP
 
-    [dead] = await read_topic(system.stack.kafka, Topic.ISSUES_EVENTS.dlq, ours)
+    [dead] = await read_topic(system.stack.kafka, Topic.MEDIA_COMMANDS.dlq, ours)
     assert header(dead, "dlq_reason") == "invalid"

@@ -60,7 +60,6 @@ async def env(stack: Stack) -> AsyncIterator[Env]:
         redis_url=stack.redis_url,
         mongo_database=f"snapfix_media_cli_{tag}",
         consumer_group=f"media-cli-{tag}",
-        issues_events_group=f"media-issues-cli-{tag}",
         media_users_group=f"media-users-cli-{tag}",
         process_workers=1,
         storage_backend="gridfs",
@@ -114,7 +113,6 @@ async def test_a_rejected_photo_is_processed_again_by_the_media_service(env: Env
     first, second = await photo(env, "rejected"), await photo(env, "rejected")
     groups: dict[str, str] = {  # from now on: not the stack's whole history
         env.settings.consumer_group: Topic.MEDIA_COMMANDS,
-        env.settings.issues_events_group: Topic.ISSUES_EVENTS,
         env.settings.media_users_group: Topic.USERS_EVENTS,
     }
     await start_groups_at_end(stack.kafka, groups)

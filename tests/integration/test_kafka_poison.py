@@ -145,7 +145,6 @@ CONSUMERS = [
     Consumer("issues-media", Topic.MEDIA_EVENTS, "issues", _processed),
     Consumer("issues-users", Topic.USERS_EVENTS, "issues", _user_deleted),
     Consumer("media", Topic.MEDIA_COMMANDS, "media", _process_media),
-    Consumer("media-issues", Topic.ISSUES_EVENTS, "media", _reported),
     Consumer("media-cdn-purge", Topic.MEDIA_EVENTS, "media", _processed),
     Consumer("media-users", Topic.USERS_EVENTS, "media", _user_deleted),
     Consumer("notify-users", Topic.USERS_EVENTS, "notify", _registered),
@@ -257,13 +256,11 @@ async def running(service: str, stack: Stack) -> AsyncIterator[dict[str, str]]:
                 redis_url=stack.redis_url,
                 mongo_database=f"snapfix_media_poison_{tag}",
                 consumer_group=f"media-poison-{tag}",
-                issues_events_group=f"media-issues-poison-{tag}",
                 media_users_group=f"media-users-poison-{tag}",
                 cdn_purge_url="http://127.0.0.1:9/purge{path}",  # never called: no MediaDeleted here
             )
             groups = {
                 "media": media.consumer_group,
-                "media-issues": media.issues_events_group,
                 "media-cdn-purge": purge.GROUP,
                 "media-users": media.media_users_group,
             }

@@ -46,7 +46,6 @@ async def service(stack: Stack) -> AsyncIterator[Service]:
         redis_url=stack.redis_url,
         mongo_database=f"snapfix_media_dlq_{tag}",
         consumer_group=f"media-dlq-{tag}",
-        issues_events_group=f"media-issues-dlq-{tag}",
         media_users_group=f"media-users-dlq-{tag}",
         process_workers=1,
         storage_backend="gridfs",
@@ -55,7 +54,6 @@ async def service(stack: Stack) -> AsyncIterator[Service]:
         stack.kafka,
         {
             settings.consumer_group: Topic.MEDIA_COMMANDS,
-            settings.issues_events_group: Topic.ISSUES_EVENTS,
             settings.media_users_group: Topic.USERS_EVENTS,
         },
     )

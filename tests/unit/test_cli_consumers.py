@@ -25,7 +25,6 @@ def test_every_group_of_snapfix_is_known_with_the_topics_it_reads() -> None:
         "issues",
         "issues-media",
         "media",
-        "media-issues",
         "media-cdn-purge",
         "notify-users",
         "notify-issues",

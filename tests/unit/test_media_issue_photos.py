@@ -1,4 +1,5 @@
-"""The media service's issues.events.v1 consumer, in memory (TestKafkaBroker, a fake repository and store)."""
+"""The media service's SetIssuePhotos command (media.commands.v1), in memory (TestKafkaBroker, a fake
+repository and store); and that the media service follows no issues.events.v1 any more."""
 
 from __future__ import annotations
 
@@ -13,21 +14,14 @@ from faststream.kafka import TestKafkaBroker
 from pymongo.errors import AutoReconnect
 from uuid_utils.compat import uuid7
 
+from snapfix_media.app import create_app
 from snapfix_media.config import MediaSettings
-from snapfix_media.consumers import issue_events_handler, subscribe_issue_events
+from snapfix_media.consumers import ProcessMediaHandler, subscribe_media_commands
 from snapfix_media.models import Media
-from snapfix_media.service import IssuePhotos, blob_keys
-from snapfix_shared.messages import (
-    MEDIA_EVENTS,
-    IssueEdited,
-    IssueReported,
-    IssueStatusChanged,
-    IssueVoted,
-    Location,
-    MediaDeleted,
-    Message,
-)
+from snapfix_media.service import IssuePhotos, Processing, blob_keys
+from snapfix_shared.messages import MEDIA_EVENTS, MediaDeleted, Message, SetIssuePhotos
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.messages.media import IssuePhotoReason
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.topics import Topic
 
@@ -120,7 +114,7 @@ class Harness:
 
     async def send(self, event: Message | bytes) -> None:
         body = event if isinstance(event, bytes) else event.model_dump_json().encode()
-        await self.broker.publish(body, Topic.ISSUES_EVENTS)
+        await self.broker.publish(body, Topic.MEDIA_COMMANDS)
 
 
 @pytest.fixture
@@ -128,42 +122,34 @@ async def harness() -> AsyncIterator[Harness]:
     settings = MediaSettings(kafka_bootstrap_servers="127.0.0.1:1", mongo_url="mongodb://127.0.0.1:1/")
     runtime = Runtime("media-unit", settings, mongo_database="unit")
     repo, store = FakeRepo(), FakeStore()
-    handler = issue_events_handler(runtime, IssuePhotos(repo, store), group="media-issues")  # type: ignore[arg-type]
-    subscribe_issue_events(runtime, handler, settings)
+    processing = Processing(repo, store, None)  # type: ignore[arg-type]  # no photo is processed here
+    handler = ProcessMediaHandler(runtime, processing, group="media", photos=IssuePhotos(repo, store))  # type: ignore[arg-type]
+    subscribe_media_commands(runtime, handler, settings)
 
     @runtime.broker.subscriber(Topic.MEDIA_EVENTS, group_id="spy-events")
     async def events(_: Any) -> None: ...
 
-    @runtime.broker.subscriber(Topic.ISSUES_EVENTS.dlq, group_id="spy-dlq")
+    @runtime.broker.subscriber(Topic.MEDIA_COMMANDS.dlq, group_id="spy-dlq")
     async def dead_letters(_: Any) -> None: ...
 
     async with TestKafkaBroker(runtime.broker) as broker:
         yield Harness(broker, repo, store, events.mock, dead_letters.mock)
 
 
-def reported(issue_id: UUID, *media_ids: UUID, actor: str = REPORTER) -> IssueReported:
-    return IssueReported(
-        issue_id=issue_id,
-        correlation_id="r",
-        actor_id=actor,
-        title="A pothole",
-        category="pothole",
-        location=Location(lat=52.5, lon=13.4),
-        reported_at=utcnow(),
-        media_ids=media_ids,
+def photos(
+    issue_id: UUID, reason: IssuePhotoReason, *media_ids: UUID, owner: str = REPORTER, actor: str = REPORTER
+) -> SetIssuePhotos:
+    return SetIssuePhotos(
+        issue_id=issue_id, owner_id=owner, media_ids=media_ids, reason=reason, correlation_id="c", actor_id=actor
     )
 
 
-def withdrawn(issue_id: UUID) -> IssueStatusChanged:
-    return IssueStatusChanged(
-        issue_id=issue_id,
-        correlation_id="w",
-        actor_id=REPORTER,
-        from_status="open",
-        to_status="withdrawn",
-        category="pothole",
-        changed_at=utcnow(),
-    )
+def reported(issue_id: UUID, *media_ids: UUID, owner: str = REPORTER) -> SetIssuePhotos:
+    return photos(issue_id, "reported", *media_ids, owner=owner, actor=owner)
+
+
+def withdrawn(issue_id: UUID) -> SetIssuePhotos:
+    return photos(issue_id, "withdrawn")
 
 
 async def test_a_withdrawn_report_loses_its_photos_once_and_a_redelivery_re_announces_the_same(
@@ -187,7 +173,8 @@ async def test_a_withdrawn_report_loses_its_photos_once_and_a_redelivery_re_anno
         "issue_withdrawn",
         issue,
     )
-    assert deleted.causation_id == str(event.message_id)
+    assert deleted.causation_id == str(event.message_id)  # caused by the command
+    assert (deleted.correlation_id, deleted.actor_id) == ("c", REPORTER)
 
     removed = len(harness.store.deleted)
     await harness.send(event)
@@ -198,7 +185,8 @@ async def test_a_withdrawn_report_loses_its_photos_once_and_a_redelivery_re_anno
 
 async def test_someone_elses_photo_is_never_attached_nor_deleted(harness: Harness) -> None:
     issue, theirs = uuid7(), harness.photo(NEIGHBOUR)
-    await harness.send(reported(issue, theirs))
+    await harness.send(reported(issue, theirs))  # a forged or buggy sender: the owner is not the photo's
+    assert harness.repo.docs[theirs].issue_ids == []
     await harness.send(withdrawn(issue))
 
     assert harness.repo.docs[theirs].status == "processed"
@@ -222,14 +210,7 @@ async def test_a_photo_stays_while_another_of_its_owners_reports_names_it(harnes
 async def test_an_edit_that_drops_a_photo_deletes_it(harness: Harness) -> None:
     issue, kept, dropped, added = uuid7(), harness.photo(), harness.photo(), harness.photo()
     await harness.send(reported(issue, kept, dropped))
-    edit = IssueEdited(
-        issue_id=issue,
-        correlation_id="e",
-        actor_id=REPORTER,
-        title="A pothole",
-        description="",
-        media_ids=(kept, added),
-    )
+    edit = photos(issue, "edited", kept, added)
     await harness.send(edit)
 
     assert harness.repo.docs[dropped].status == "deleted"
@@ -237,8 +218,8 @@ async def test_an_edit_that_drops_a_photo_deletes_it(harness: Harness) -> None:
     assert harness.repo.docs[added].issue_ids == [issue]
     assert [(d.media_id, d.reason) for d in harness.deletions()] == [(dropped, "removed_from_issue")]
 
-    # A later edit (title only: the same list) announces nothing again; a withdrawal takes the rest.
-    await harness.send(edit.model_copy(update={"message_id": uuid7(), "title": "A deep pothole"}))
+    # A later edit naming the same list announces nothing again; a withdrawal takes the rest.
+    await harness.send(edit.model_copy(update={"message_id": uuid7()}))
     assert len(harness.deletions()) == 1
     await harness.send(withdrawn(issue))
     assert {d.media_id for d in harness.deletions()} == {dropped, kept, added}
@@ -254,12 +235,37 @@ async def test_a_store_failure_between_the_mark_and_the_deletes_is_finished_by_t
     assert len(harness.deletions()) == 1
 
 
-async def test_events_it_does_not_follow_are_skipped_and_poison_is_dead_lettered(harness: Harness) -> None:
-    await harness.send(IssueVoted(issue_id=uuid7(), correlation_id="v", vote=True, votes=1))
-    await harness.send(b'{"type": "IssueFromTheFuture", "x": 1}')
-    harness.dead_letters.assert_not_called()
+async def test_an_edit_lets_go_only_of_the_owners_photos(harness: Harness) -> None:
+    issue, mine = uuid7(), harness.photo()
+    await harness.send(reported(issue, mine))
+    # Another owner's edit of the report (a forged sender) drops nothing of the reporter's.
+    await harness.send(photos(issue, "edited", owner=NEIGHBOUR, actor=NEIGHBOUR))
+    assert harness.repo.docs[mine].status == "processed"
+    await harness.send(photos(issue, "edited"))  # the reporter's edit that takes every photo out
+    assert harness.repo.docs[mine].status == "deleted"
+    assert [(d.media_id, d.reason) for d in harness.deletions()] == [(mine, "removed_from_issue")]
 
-    for poison in (b"not json", b"[1, 2]", b'{"type": "IssueReported", "issue_id": "nope"}'):
-        await harness.send(poison)
-    assert harness.dead_letters.call_count == 3
+
+async def test_poison_commands_are_dead_lettered(harness: Harness) -> None:
+    poison = (
+        b"not json",
+        b"[1, 2]",
+        b'{"type": "SetIssuePhotos", "issue_id": "nope"}',
+        b'{"type": "IssueReported", "x": 1}',  # an issues event is no media command
+    )
+    for body in poison:
+        await harness.send(body)
+    assert harness.dead_letters.call_count == len(poison)
     harness.events.assert_not_called()
+
+
+def test_the_media_service_follows_no_issues_events() -> None:
+    """Photos flow one way: the media service takes commands on its own topic and reads no issues topic."""
+    app = create_app(MediaSettings(cdn_purge_url="http://cache/purge{path}"))
+    subscribed = {(sub.group_id, topic.name) for sub in app.state.runtime.broker.subscribers for topic in sub.topics}
+    assert subscribed == {
+        ("media", Topic.MEDIA_COMMANDS.value),
+        ("media-users", Topic.USERS_EVENTS.value),
+        ("media-cdn-purge", Topic.MEDIA_EVENTS.value),
+    }
+    assert not any(topic.startswith("issues.") for _, topic in subscribed)

@@ -55,7 +55,6 @@ def known_groups() -> dict[str, tuple[str, ...]]:
         default(IssuesSettings, "consumer_group"): (Topic.ISSUES_COMMANDS.value,),
         issues_consumers.MEDIA_EVENTS_GROUP: (Topic.MEDIA_EVENTS.value,),
         default(MediaSettings, "consumer_group"): (Topic.MEDIA_COMMANDS.value,),
-        default(MediaSettings, "issues_events_group"): events,
         purge.GROUP: (Topic.MEDIA_EVENTS.value,),
         default(NotifySettings, "notify_users_group"): (Topic.USERS_EVENTS.value,),
         default(NotifySettings, "notify_issues_group"): events,

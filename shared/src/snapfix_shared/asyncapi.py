@@ -26,13 +26,17 @@ from snapfix_shared.topics import TOPIC_SPECS, Topic
 
 CATALOGUE: dict[Topic, tuple[Any, str]] = {
     Topic.ISSUES_COMMANDS: (IssueCommand, "Commands to the issues service (gateway -> issues), keyed by issue id."),
-    Topic.ISSUES_EVENTS: (IssueEvent, "What happened to issues (issues -> media, notify, analytics); by issue id."),
+    Topic.ISSUES_EVENTS: (IssueEvent, "What happened to issues (issues -> notify, analytics, gateway); by issue id."),
     Topic.ISSUES_CATALOGUE: (
         CatalogueRecord,
         "Compacted: the category catalogue (issues -> gateway), keyed by category code; the last record of a "
         "code is that category as it stands. Readers load it whole from the beginning, then follow it.",
     ),
-    Topic.MEDIA_COMMANDS: (MediaCommand, "Photos to process (media -> media), keyed by media id."),
+    Topic.MEDIA_COMMANDS: (
+        MediaCommand,
+        "Commands to the media service: photos to process (media -> media), keyed by media id; the photos "
+        "a report shows (issues -> media), keyed by issue id.",
+    ),
     Topic.MEDIA_EVENTS: (MediaEvent, "Photo outcomes (media -> issues), keyed by media id."),
     Topic.USERS_EVENTS: (
         UserEvent,

@@ -6,12 +6,15 @@ what it returns, then commit. Dead-lettering, publishing and offsets are decided
   chunks, concurrently, each started as soon as its records are parsed; its other commands
   are then applied one by one in record order (one issue's commands share a partition and a
   report precedes its issue's later commands, so per-issue order holds). A batch is
-  committed only after its effects are stored and their events acknowledged. A redelivered
-  command stores nothing twice and re-publishes the event it produced first. A report
-  refused here (the gateway accepted it against its copy of the catalogue) is kept as a
-  rejection and announced as ``ReportRejected``; other refused commands are dead-lettered,
-  and so are commands that cannot be parsed, arrive past their ``accept_by`` or lack the
-  gateway's proof of their actor.
+  committed only after its effects are stored and their events acknowledged. Where a report,
+  an edit or a withdrawal concerns photos, the media service is told which photos the report
+  now shows with ``SetIssuePhotos`` on ``media.commands.v1`` (its own contract; the media
+  service follows none of this service's events), acknowledged before the commit too. A
+  redelivered command stores nothing twice and re-publishes the messages it produced first
+  (the same ids). A report refused here (the gateway accepted it against its copy of the
+  catalogue) is kept as a rejection and announced as ``ReportRejected``; other refused
+  commands are dead-lettered, and so are commands that cannot be parsed, arrive past their
+  ``accept_by`` or lack the gateway's proof of their actor.
 - ``media.events.v1`` (``issues-media``): the ``photos`` projection (``service.IssuePhotos``).
 - ``users.events.v1`` (``SNAPFIX_ISSUES_USERS_GROUP``): a deleted account's traces
   (``service.UserErasure``); other user events are skipped.
@@ -45,11 +48,11 @@ from snapfix_shared.messages import (
     ISSUE_COMMANDS,
     MEDIA_EVENTS,
     USER_EVENTS,
-    Event,
     IssueCommand,
     MediaEvent,
     Message,
     ReportIssue,
+    SetIssuePhotos,
     UserEvent,
 )
 from snapfix_shared.runtime import Runtime
@@ -69,11 +72,14 @@ USER_EVENTS_FOLLOWED = frozenset({"UserDeleted"})
 @dataclass
 class Batch:
     announcements: list[tuple[Message, Context]] = field(default_factory=list)
+    media_commands: list[tuple[Message, Context]] = field(default_factory=list)
 
-    def announce(self, events: Sequence[Event], record: Record) -> None:
-        # Each event is published in the trace of the request that caused it.
+    def announce(self, messages: Sequence[Message], record: Record) -> None:
+        # Each message is published in the trace of the request that caused it.
         context = propagate.extract(header_map(record))
-        self.announcements.extend((event, context) for event in events)
+        for message in messages:
+            sent = self.media_commands if isinstance(message, SetIssuePhotos) else self.announcements
+            sent.append((message, context))
 
 
 class IssueCommandHandler:
@@ -140,13 +146,17 @@ class IssueCommandHandler:
             batch.announce(outcome, record)
 
     async def _publish(self, batch: Batch) -> None:
-        await publish_all(
-            self.runtime.broker,
-            Topic.ISSUES_EVENTS,
-            batch.announcements,
-            source=self.runtime.source,
-            timeout_s=self.runtime.publish_timeout_s,
-        )
+        """Every message acknowledged on return (raises otherwise: the batch is not committed)."""
+        sent = [(Topic.ISSUES_EVENTS, batch.announcements), (Topic.MEDIA_COMMANDS, batch.media_commands)]
+        for topic, messages in sent:
+            if messages:
+                await publish_all(
+                    self.runtime.broker,
+                    topic,
+                    messages,
+                    source=self.runtime.source,
+                    timeout_s=self.runtime.publish_timeout_s,
+                )
 
     async def _parse(self, record: Record) -> IssueCommand | None:
         command = await record_message(self.runtime, record, group=self.group, adapter=ISSUE_COMMANDS)

@@ -1,6 +1,7 @@
 """Photos named by a report (or its reporter's edit), checked with their owner, the media service,
-before the command is accepted (``api.check_command``). What became of them afterwards is
-followed by ``service.IssuePhotos``."""
+before the command is accepted (``api.check_command``). Once a report, an edit or a withdrawal
+is applied, the media service is told which photos the report shows (``SetIssuePhotos``, built by
+``records.photos_command``); what became of them afterwards is followed by ``service.IssuePhotos``."""
 
 from __future__ import annotations
 

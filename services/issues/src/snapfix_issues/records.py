@@ -3,6 +3,7 @@ rebuilt from them (so a redelivery re-emits the very same event)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,18 +16,25 @@ from snapfix_issues.rules import Change, Rejection
 from snapfix_shared import geo
 from snapfix_shared.messages import (
     CommentOnIssue,
+    EditIssue,
+    Event,
     FollowIssue,
+    IssueCommand,
     IssueCommented,
+    IssueEdited,
     IssueFollowed,
     IssueReported,
+    IssueStatusChanged,
     IssueVoted,
     Location,
     ReportIssue,
     ReportRejected,
+    SetIssuePhotos,
     VoteOnIssue,
 )
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.messages.issues import FieldError
+from snapfix_shared.messages.media import IssuePhotoReason
 
 
 def new_report(command: ReportIssue, category: CategorySpec | None = None) -> IssueRecord:
@@ -184,4 +192,48 @@ def followed_event(command: FollowIssue, *, event_id: UUID, event_at: datetime) 
         actor_id=command.actor_id,
         issue_id=command.issue_id,
         follow=command.follow,
+    )
+
+
+def derived_id(source: UUID, purpose: bytes) -> UUID:
+    """A UUIDv7 as old as ``source`` (its 48 time bits), the rest a hash of it and ``purpose``: a
+    message derived from a stored event gets the same id each time it is rebuilt."""
+    digest = int.from_bytes(hashlib.sha256(source.bytes + purpose).digest()[:10], "big")
+    value = (source.int >> 80) << 80 | digest  # 48 time bits, then 80 hashed bits
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return UUID(int=value)
+
+
+def photos_command(issue: IssueRecord, command: IssueCommand, event: Event) -> SetIssuePhotos | None:
+    """What the media service is told about the report's photos once ``event`` is announced; None
+    when there is nothing to tell: a report naming photos, an edit naming its photos (even none), or
+    the withdrawal of a report that has photos. Built from the event (stored, rebuilt the same on a
+    redelivery) and the command, so a redelivered command sends the very same command again.
+
+    ``owner_id`` is the reporter: the report's actor, or the editor (only the reporter edits); the
+    media service links only that owner's photos. ``issue`` is the report as the command found it.
+    """
+    reason: IssuePhotoReason
+    match event:
+        case IssueReported() if event.media_ids:
+            reason, media_ids, owner = "reported", event.media_ids, event.actor_id
+        case IssueEdited() if isinstance(command, EditIssue) and command.media_ids is not None:
+            reason, media_ids, owner = "edited", event.media_ids, event.actor_id
+        case IssueStatusChanged() if event.to_status == "withdrawn" and issue.media_ids:
+            reason, media_ids, owner = "withdrawn", (), issue.reporter_id or event.actor_id
+        case _:
+            return None
+    if owner is None:  # no reporter: no photo was linked to the report (nor can be)
+        return None
+    return SetIssuePhotos(
+        message_id=derived_id(event.message_id, b"SetIssuePhotos"),
+        occurred_at=event.occurred_at,
+        correlation_id=event.correlation_id,
+        causation_id=str(event.message_id),
+        actor_id=event.actor_id,
+        issue_id=event.issue_id,
+        owner_id=owner,
+        media_ids=tuple(media_ids),
+        reason=reason,
     )

@@ -63,10 +63,10 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     )
     runtime.on_startup.append(orphans.start)
     runtime.on_shutdown.insert(0, orphans.close)
-    commands = consumers.ProcessMediaHandler(runtime, Processing(repo, store, workers), group=settings.consumer_group)
+    commands = consumers.ProcessMediaHandler(
+        runtime, Processing(repo, store, workers), group=settings.consumer_group, photos=IssuePhotos(repo, store)
+    )
     consumers.subscribe_media_commands(runtime, commands, settings)
-    photos = consumers.issue_events_handler(runtime, IssuePhotos(repo, store), group=settings.issues_events_group)
-    consumers.subscribe_issue_events(runtime, photos, settings)
     erasure = consumers.user_events_handler(runtime, OwnerErasure(repo, store), group=settings.media_users_group)
     consumers.subscribe_user_events(runtime, erasure, settings)
     consumers.subscribe_cdn_purge(runtime, settings)

@@ -19,9 +19,6 @@ class MediaSettings(ProcessSettings, MongoSettings, RedisSettings):
     http_port: int = 8002
     mongo_database: str = "snapfix_media"
     consumer_group: str = "media"
-    # issues.events.v1 (photos of withdrawn reports): a group of its own, never shared with the above
-    issues_events_group: str = "media-issues"
-    issues_events_batch: int = Field(default=200, ge=1, description="Records per batch")
     # users.events.v1 (UserDeleted: service.OwnerErasure): a group of its own
     media_users_group: str = "media-users"
 

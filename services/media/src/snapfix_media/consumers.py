@@ -2,18 +2,23 @@
 what it returns. Dead-lettering, retries and offsets are decided here; what a message does to
 the photos is decided in the service.
 
-- ``media.commands.v1`` (group ``SNAPFIX_CONSUMER_GROUP``): ``ProcessMedia``. A command that
-  cannot be parsed, arrives past its ``accept_by``, or names a photo that was never uploaded,
-  goes to the dead-letter topic; transient store failures are retried, then the record is left
-  uncommitted and comes back. Anything else that fails is dead-lettered and the photo given up
-  (``failed``, announced as ``MediaRejected``).
-- ``issues.events.v1`` (``media-issues``): the photos' links to reports (service.IssuePhotos).
+- ``media.commands.v1`` (group ``SNAPFIX_CONSUMER_GROUP``), one record at a time, dispatched by
+  type. ``ProcessMedia``: a command that cannot be parsed, arrives past its ``accept_by``, or
+  names a photo that was never uploaded, goes to the dead-letter topic; transient store
+  failures are retried, then the record is left uncommitted and comes back. Anything else that
+  fails is dead-lettered and the photo given up (``failed``, announced as ``MediaRejected``).
+  ``SetIssuePhotos`` (from the issues service): the photos' links to reports
+  (service.IssuePhotos); the deletions are announced, then the record is committed; a failure
+  other than a transient one dead-letters it.
 - ``users.events.v1`` (``media-users``): a deleted account's photos (service.OwnerErasure).
 - ``media.events.v1`` (``media-cdn-purge``, only with ``SNAPFIX_CDN_PURGE_URL``): purge.py.
 
-A batch is committed only after its effects are stored and its events acknowledged. A record
-that is not JSON, or a followed event that does not validate, goes to the dead-letter topic;
-event types a subscriber does not follow are skipped.
+The media service follows no issues topic: it is told which photos a report shows by the
+command above (its own contract, snapfix_shared.messages.media).
+
+A record (or a batch) is committed only after its effects are stored and its events
+acknowledged. A record that is not JSON, or a followed event that does not validate, goes to
+the dead-letter topic; event types a subscriber does not follow are skipped.
 """
 
 from __future__ import annotations
@@ -46,15 +51,14 @@ from snapfix_shared.consuming import (
 )
 from snapfix_shared.kafka import PublishFailed, accepted_too_late, header_map, publish, publish_all
 from snapfix_shared.messages import (
-    ISSUE_EVENTS,
     MEDIA_COMMANDS,
     MEDIA_EVENTS,
     USER_EVENTS,
-    IssueEvent,
     MediaDeleted,
     MediaEvent,
     Message,
     ProcessMedia,
+    SetIssuePhotos,
     UserEvent,
 )
 from snapfix_shared.runtime import Runtime
@@ -67,13 +71,19 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 # Failures worth waiting out: the store or the broker is unreachable for a while.
 TRANSIENT = (RecordsUnavailable, PublishFailed, *STORE_UNAVAILABLE)
-ISSUE_EVENTS_FOLLOWED = frozenset({"IssueReported", "IssueEdited", "IssueStatusChanged"})
 USER_EVENTS_FOLLOWED = frozenset({"UserDeleted"})
 
 
 class ProcessMediaHandler:
-    def __init__(self, runtime: Runtime, processing: Processing, *, group: str) -> None:
-        self.runtime, self.processing, self.group = runtime, processing, group
+    """``media.commands.v1``: ``ProcessMedia`` (``processing``) and ``SetIssuePhotos`` (``photos``).
+
+    Without ``photos`` (a test of the processing alone) a ``SetIssuePhotos`` is dead-lettered.
+    """
+
+    def __init__(
+        self, runtime: Runtime, processing: Processing, *, group: str, photos: IssuePhotos | None = None
+    ) -> None:
+        self.runtime, self.processing, self.group, self.photos = runtime, processing, group, photos
 
     async def handle(self, record: Record) -> None:
         command = await record_message(self.runtime, record, group=self.group, adapter=MEDIA_COMMANDS)
@@ -82,6 +92,35 @@ class ProcessMediaHandler:
         if accepted_too_late(command, record):
             await self._dead_letter(record, "expired", f"appended after accept_by={command.accept_by}")
             return
+        if isinstance(command, SetIssuePhotos):
+            await self._set_photos(command, record)
+        else:
+            await self._process(command, record)
+
+    async def _set_photos(self, command: SetIssuePhotos, record: Record) -> None:
+        """Link and let go of a report's photos; announce the deletions before the record is committed."""
+        if self.photos is None:
+            await self._dead_letter(record, "unsupported", "this consumer does not apply SetIssuePhotos")
+            return
+        try:
+            deleted = await self._retry(self.photos.apply, command)
+        except (*TRANSIENT, ShuttingDown):
+            raise  # not committed: the record comes back after the rebalance or restart
+        except Exception as exc:  # fails the same way every time: poison
+            log.exception("media command %s failed permanently", command.message_id)
+            await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}")
+            return
+        if deleted:  # not acknowledged: raised, not committed, and the redelivery announces the same
+            context = propagate.extract(header_map(record))
+            await publish_all(
+                self.runtime.broker,
+                Topic.MEDIA_EVENTS,
+                [(d, context) for d in deleted],
+                source=self.runtime.source,
+                timeout_s=self.runtime.publish_timeout_s,
+            )
+
+    async def _process(self, command: ProcessMedia, record: Record) -> None:
         try:
             event = await self._retry(self.processing.apply, command, partial(self._dead_letter, record))
         except (*TRANSIENT, ShuttingDown):
@@ -145,11 +184,6 @@ class DeletionsHandler(Generic[M]):
             )
 
 
-def issue_events_handler(runtime: Runtime, photos: IssuePhotos, *, group: str) -> DeletionsHandler[IssueEvent]:
-    consumer = BatchConsumer(runtime, group, ISSUE_EVENTS, TRANSIENT, ISSUE_EVENTS_FOLLOWED)
-    return DeletionsHandler(runtime, consumer, photos.apply)
-
-
 def user_events_handler(runtime: Runtime, erasure: OwnerErasure, *, group: str) -> DeletionsHandler[UserEvent]:
     consumer = BatchConsumer(runtime, group, USER_EVENTS, TRANSIENT, USER_EVENTS_FOLLOWED)
     return DeletionsHandler(runtime, consumer, erasure.erase)
@@ -162,22 +196,13 @@ def subscribe_media_commands(runtime: Runtime, handler: ProcessMediaHandler, set
         auto_offset_reset="earliest",
         decoder=raw_body,
         title="media-commands",
-        description="Processes stored originals into clean public variants and announces the outcome.",
+        description=(
+            "Processes stored originals into clean public variants and announces the outcome; links photos to "
+            "the reports that show them (SetIssuePhotos) and deletes those no report shows any more."
+        ),
     )
     async def on_media_command(_body: bytes, message: KafkaMessage) -> None:
         await handler.handle(message.raw_message)  # type: ignore[arg-type]
-
-
-def subscribe_issue_events(runtime: Runtime, handler: DeletionsHandler[Any], settings: MediaSettings) -> None:
-    subscribe_batches(
-        runtime.broker,
-        Topic.ISSUES_EVENTS,
-        group=settings.issues_events_group,
-        handle=handler.handle,
-        max_records=settings.issues_events_batch,
-        title="media-issue-events",
-        description="Links photos to their owner's reports; deletes the photos of withdrawn reports and edits.",
-    )
 
 
 def subscribe_user_events(runtime: Runtime, handler: DeletionsHandler[Any], settings: MediaSettings) -> None:

@@ -21,11 +21,11 @@ class Media(Document):
     ``_id`` is the media id handed out with the upload URL. ``event`` is what processing
     announced, kept so a redelivered command re-publishes exactly that.
 
-    ``issue_ids`` are the reports that name the photo (learnt from ``issues.events.v1``,
-    only from its owner's own reports); ``links_version`` is bumped by every change to
+    ``issue_ids`` are the reports that name the photo (told by ``SetIssuePhotos`` on
+    ``media.commands.v1``, only its owner's own reports); ``links_version`` is bumped by every change to
     them, so changes are compare-and-set. When the last report lets go of the photo
     (withdrawn, or an edit removed it) its bytes are deleted, its status becomes
-    ``deleted`` and ``issue_ids`` stays as it was, so a redelivered event finds it again
+    ``deleted`` and ``issue_ids`` stays as it was, so a redelivered command finds it again
     and re-publishes ``deleted_event`` (the ``MediaDeleted`` announced the first time).
     Intended shard key: ``{_id: "hashed"}`` (reads are by id).
     """

@@ -16,15 +16,17 @@ the outcome (the events to announce).
   ``failed`` with a reason a person can read, removes any variants already written and
   returns ``MediaRejected``. The outcome is stored with the photo first, so a redelivery
   announces the very same event again.
-- ``issues.events.v1`` (``IssuePhotos``): ``IssueReported`` / ``IssueEdited`` link the photos
-  they name to the report, but only photos this service knows whose owner is the event's actor
-  (the reporter): no one attaches, and so gets deleted, someone else's photo. Unknown ids are
-  ignored. ``IssueStatusChanged`` to ``withdrawn`` lets go of the report's photos;
-  ``IssueEdited`` lets go of the photos the reporter's edit took out of the list. A photo no
-  other report names then loses its original and every variant, becomes ``deleted`` (its
-  variant URLs answer 410 Gone) and ``MediaDeleted`` is returned for ``media.events.v1``.
-  Idempotent: a redelivered event deletes nothing twice (blob deletes of missing keys are
-  no-ops) and returns the very ``MediaDeleted`` stored on the photo the first time.
+- ``SetIssuePhotos`` (``IssuePhotos``), the command a service that shows photos on its reports
+  (the issues service) sends: ``reported`` / ``edited`` link the photos it names to the report,
+  but only photos this service knows whose owner is the command's ``owner_id`` (the reporter):
+  no one attaches, and so gets deleted, someone else's photo. Unknown ids are ignored.
+  ``withdrawn`` lets go of the report's photos; ``edited`` lets go of the owner's photos the
+  report no longer names. A photo no other report names then loses its original and every
+  variant, becomes ``deleted`` (its variant URLs answer 410 Gone) and ``MediaDeleted`` (caused
+  by the command) is returned for ``media.events.v1``. Idempotent: a redelivered command
+  deletes nothing twice (blob deletes of missing keys are no-ops) and returns the very
+  ``MediaDeleted`` stored on the photo the first time. This service follows no other
+  service's events about reports.
 - ``UserDeleted`` (``OwnerErasure``): every photo of the user that no report names is deleted:
   uploads that never came (their URL is given up, any partial original deleted), and photos
   uploaded, processed, rejected or failed but never named by a report. Each loses its
@@ -49,16 +51,13 @@ from snapfix_media.storage import BlobStore, original_key, variant_key
 from snapfix_media.workers import ImageWorkers
 from snapfix_shared.messages import (
     MEDIA_EVENTS,
-    IssueEdited,
-    IssueEvent,
-    IssueReported,
-    IssueStatusChanged,
     MediaDeleted,
     MediaEvent,
     MediaProcessed,
     MediaRejected,
     MediaVariant,
     ProcessMedia,
+    SetIssuePhotos,
     UserDeleted,
     UserEvent,
 )
@@ -236,53 +235,47 @@ class IssuePhotos:
     def __init__(self, repo: MediaRepository, store: BlobStore) -> None:
         self.repo, self.store = repo, store
 
-    async def apply(self, event: IssueEvent) -> list[MediaDeleted]:
-        match event:
-            case IssueReported():
-                await self._attach(event.issue_id, event.media_ids, event.actor_id)
-            case IssueEdited():
-                await self._attach(event.issue_id, event.media_ids, event.actor_id)
-                kept = set(event.media_ids)
-                # Only the reporter edits a report, and only their own photos are linked to it.
-                dropped = [
-                    m
-                    for m in await self.repo.of_issue(event.issue_id)
-                    if m.id not in kept and m.owner_id == event.actor_id
-                ]
-                return await self._release_all(dropped, event, REMOVED)
-            case IssueStatusChanged() if event.to_status == "withdrawn":
-                return await self._release_all(await self.repo.of_issue(event.issue_id), event, WITHDRAWN)
-        return []
+    async def apply(self, command: SetIssuePhotos) -> list[MediaDeleted]:
+        """The photos ``command``'s report lets go of and no other report names, deleted; what to announce."""
+        if command.reason == "withdrawn":
+            return await self._release_all(await self.repo.of_issue(command.issue_id), command, WITHDRAWN)
+        await self._attach(command.issue_id, command.media_ids, command.owner_id)
+        if command.reason == "reported":
+            return []
+        kept = set(command.media_ids)
+        # Only the owner's own photos are linked to their report: the others are not this command's to drop.
+        dropped = [
+            m for m in await self.repo.of_issue(command.issue_id) if m.id not in kept and m.owner_id == command.owner_id
+        ]
+        return await self._release_all(dropped, command, REMOVED)
 
-    async def _attach(self, issue_id: UUID, media_ids: Sequence[UUID], actor_id: str | None) -> None:
-        if actor_id is None:
-            return
+    async def _attach(self, issue_id: UUID, media_ids: Sequence[UUID], owner_id: str) -> None:
         for media_id in media_ids:
-            if not await self.repo.attach(media_id, issue_id, actor_id):
+            if not await self.repo.attach(media_id, issue_id, owner_id):
                 log.debug("media %s not linked to issue %s (unknown, foreign, deleted or linked)", media_id, issue_id)
 
-    async def _release_all(self, media: list[Media], event: IssueEvent, reason: str) -> list[MediaDeleted]:
+    async def _release_all(self, media: list[Media], command: SetIssuePhotos, reason: str) -> list[MediaDeleted]:
         deleted: list[MediaDeleted] = []
         for m in media:
-            announced = await self._release(m, event, reason)
+            announced = await self._release(m, command, reason)
             if announced is not None:
                 deleted.append(announced)
         return deleted
 
-    async def _release(self, media: Media | None, event: IssueEvent, reason: str) -> MediaDeleted | None:
-        """Let ``event``'s report go of a photo; delete it when no other report names it."""
+    async def _release(self, media: Media | None, command: SetIssuePhotos, reason: str) -> MediaDeleted | None:
+        """Let ``command``'s report go of a photo; delete it when no other report names it."""
         for _ in range(MAX_ATTEMPTS):
-            if media is None or event.issue_id not in media.issue_ids:
+            if media is None or command.issue_id not in media.issue_ids:
                 return None
             if media.status == "deleted":
                 # Deleted before: make sure the bytes are gone (a crash may have come between the
-                # mark and the deletes) and, if it was this very event, announce the same again.
+                # mark and the deletes) and, if it was this very command, announce the same again.
                 await delete_blobs(self.store, media.id)
                 stored = MEDIA_EVENTS.validate_python(media.deleted_event) if media.deleted_event else None
-                if isinstance(stored, MediaDeleted) and stored.causation_id == str(event.message_id):
+                if isinstance(stored, MediaDeleted) and stored.causation_id == str(command.message_id):
                     return stored
                 return None
-            others = [i for i in media.issue_ids if i != event.issue_id]
+            others = [i for i in media.issue_ids if i != command.issue_id]
             if others:  # another of the owner's reports still shows it: keep the photo
                 if await self.repo.relink(media, others):
                     return None
@@ -291,20 +284,20 @@ class IssuePhotos:
                     media_id=media.id,
                     owner_id=media.owner_id,
                     reason=reason,
-                    issue_id=event.issue_id,
-                    correlation_id=event.correlation_id,
-                    causation_id=str(event.message_id),
-                    actor_id=event.actor_id,
+                    issue_id=command.issue_id,
+                    correlation_id=command.correlation_id,
+                    causation_id=str(command.message_id),
+                    actor_id=command.actor_id,
                 )
                 # Marked first (its URLs answer 410 at once), then the bytes go; a crash in between
                 # is finished by the redelivery, which finds it deleted and deletes the bytes again.
                 body = announced.model_dump(mode="json")
                 if await self.repo.mark_deleted(media, body, reason=REASONS[reason], at=utcnow()):
                     await delete_blobs(self.store, media.id)
-                    log.info("media %s deleted: %s (issue %s)", media.id, reason, event.issue_id)
+                    log.info("media %s deleted: %s (issue %s)", media.id, reason, command.issue_id)
                     return announced
             media = await self.repo.get(media.id)  # changed meanwhile: decide again
-        raise RuntimeError(f"the links of a photo of issue {event.issue_id} kept changing")
+        raise RuntimeError(f"the links of a photo of issue {command.issue_id} kept changing")
 
 
 class OwnerErasure:

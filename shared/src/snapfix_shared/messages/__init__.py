@@ -35,6 +35,7 @@ from snapfix_shared.messages.media import (
     MediaRejected,
     MediaVariant,
     ProcessMedia,
+    SetIssuePhotos,
 )
 from snapfix_shared.messages.notify import NOTIFY_EVENTS, NotificationFailed, NotifyEvent
 from snapfix_shared.messages.users import (
@@ -90,6 +91,7 @@ __all__ = [
     "ReportIssue",
     "ReportRejected",
     "Role",
+    "SetIssuePhotos",
     "Status",
     "UserDeleted",
     "UserEmailVerified",

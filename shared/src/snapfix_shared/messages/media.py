@@ -2,6 +2,11 @@
 
 Kafka carries references, never blobs: a photo travels as its media id, keyed by it, so
 one photo's messages stay in order. The bytes live in the media service's storage.
+
+The media service knows nothing of its customers' events: a service that shows photos (the
+issues service) tells it which photos a report shows with ``SetIssuePhotos`` on its command
+topic, keyed by the report's id so one report's commands stay in order, and follows
+``media.events.v1`` for what became of them.
 """
 
 from __future__ import annotations
@@ -43,6 +48,30 @@ class ProcessMedia(MediaCommandBase):
     owner_id: OwnerId
     content_type: ContentType = Field(description="As declared by the client; the service sniffs the bytes")
     size: int = Field(ge=0, description="Bytes stored")
+
+
+IssuePhotoReason = Literal["reported", "edited", "withdrawn"]
+
+
+class SetIssuePhotos(Command):
+    """This report now shows exactly these photos of this owner (sent by the issues service).
+
+    ``reported``: link the named photos to the report. ``edited``: link them, and let go of the
+    owner's photos the report no longer names. ``withdrawn`` (``media_ids`` empty): let go of
+    every photo of the report. Only photos the media service knows whose owner is ``owner_id``
+    are linked; a photo no report names any more is deleted and announced as ``MediaDeleted``
+    (its ``causation_id`` is this command's ``message_id``). The sender derives ``message_id``
+    from its own stored event, so a redelivery carries the same id and is announced the same.
+    """
+
+    type: Literal["SetIssuePhotos"] = "SetIssuePhotos"
+    issue_id: UUID
+    owner_id: OwnerId = Field(description="The reporter: only their photos are linked to the report")
+    media_ids: tuple[UUID, ...] = Field(default=(), max_length=20, description="The owner's photos the report shows")
+    reason: IssuePhotoReason
+
+    def partition_key(self) -> str:
+        return str(self.issue_id)
 
 
 # -- events -----------------------------------------------------------------------------
@@ -89,7 +118,7 @@ class MediaDeleted(MediaEventBase):
 
 
 # One union per topic, discriminated on ``type``; new members are added with ``|``.
-MediaCommand = Annotated[ProcessMedia, Field(discriminator="type")]
+MediaCommand = Annotated[ProcessMedia | SetIssuePhotos, Field(discriminator="type")]
 MediaEvent = Annotated[MediaProcessed | MediaRejected | MediaDeleted, Field(discriminator="type")]
 
 MEDIA_COMMANDS: TypeAdapter[MediaCommand] = TypeAdapter(MediaCommand)

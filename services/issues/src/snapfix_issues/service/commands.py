@@ -5,9 +5,11 @@ commands one by one in record order (``apply``). A report is stored with bulk wr
 lifecycle change is decided by the rules (``rules.py``) and stored on the version it was
 decided on; comments, votes and follows are stored idempotently. Each write goes through to
 the issue cache and the list read model. A redelivered command stores nothing twice and
-returns the event it produced first. What comes back is the events to announce, or
-``Refused`` (the consumer dead-letters it). No Kafka here: the consumer parses, publishes,
-dead-letters and commits; store and Redis failures are retried here, call by call.
+returns the event it produced first. What comes back is the events to announce (with the
+``SetIssuePhotos`` command the media service is sent when a report, an edit or a withdrawal
+concerns photos: ``records.photos_command``), or ``Refused`` (the consumer dead-letters it).
+No Kafka here: the consumer parses, publishes, dead-letters and commits; store and Redis
+failures are retried here, call by call.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from snapfix_issues.records import (
     followed_event,
     new_comment,
     new_report,
+    photos_command,
     rejected_event,
     rejected_report,
     reported_event,
@@ -48,6 +51,7 @@ from snapfix_shared.messages import (
     Event,
     FollowIssue,
     IssueCommand,
+    Message,
     ReportIssue,
     VoteOnIssue,
 )
@@ -67,8 +71,9 @@ class Refused:
     error: str
 
 
-# What a command comes to: the events to announce, or a refusal.
-Outcome = list[Event] | Refused
+# What a command comes to: the messages to send (its events, and a command to the media
+# service where photos are concerned), or a refusal.
+Outcome = list[Message] | Refused
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ class IssueCommands:
             # Refused now, but perhaps stored before the catalogue changed: then announce again.
             stored = await self._retry(self.repo.get, command.issue_id)
             if stored is not None and stored.command_id == command.message_id:
-                outcomes.append((index, [reported_event(stored)]))
+                outcomes.append((index, _announced(stored, command, reported_event(stored))))
             elif stored is not None:  # its id belongs to another command's report: not this reporter's to read
                 outcomes.append(
                     (index, Refused("conflict", f"issue {command.issue_id} was created by another command"))
@@ -169,7 +174,8 @@ class IssueCommands:
         outcomes: list[tuple[int, Outcome]] = []
         for index, command in accepted:
             if command.issue_id in stored_now:
-                outcomes.append((index, [reported_event(stored_now[command.issue_id])]))
+                report = stored_now[command.issue_id]
+                outcomes.append((index, _announced(report, command, reported_event(report))))
             else:  # its command id already created another issue: a conflict, not worth a retry
                 outcomes.append((index, Refused("conflict", f"command {command.message_id} created another issue")))
         return outcomes
@@ -186,7 +192,7 @@ class IssueCommands:
                 return await self._apply_participation(command)
         raise AssertionError(f"unhandled command {type(command).__name__}")
 
-    async def _apply_change(self, command: ChangeIssueStatus | AssignIssue | EditIssue) -> list[Event] | Refused:
+    async def _apply_change(self, command: ChangeIssueStatus | AssignIssue | EditIssue) -> Outcome:
         """Decide on the read model's copy, and on the stored record when that copy may be behind.
 
         The store's update is conditional on the version decided on and on the command not
@@ -202,7 +208,7 @@ class IssueCommands:
                 if entry is None:  # the read model may have missed it (a crash before it was written)
                     await self._project(issue, None)
                 await self._after_change(issue, command)
-                return [ISSUE_EVENTS.validate_python(stored)]
+                return _announced(issue, command, ISSUE_EVENTS.validate_python(stored))
             verdict = rules.decide(
                 issue, command, catalogue=self.catalogue, original_exists=await self._original_exists(issue, command)
             )
@@ -216,7 +222,7 @@ class IssueCommands:
                     applied(issue, command.message_id, verdict), entry.comments if entry is not None else None
                 )
                 await self._after_change(issue, command)
-                return [verdict.event]
+                return _announced(issue, command, verdict.event)
             entry = None
         raise RuntimeError(f"issue {command.issue_id} kept changing while {command.message_id} was decided")
 
@@ -263,7 +269,7 @@ class IssueCommands:
         assert issue is not None
         return Known(issue, None)
 
-    async def _apply_comment(self, command: CommentOnIssue) -> list[Event] | Refused:
+    async def _apply_comment(self, command: CommentOnIssue) -> Outcome:
         checked = await self._checked_issue(command)
         if isinstance(checked, Refused):
             return checked
@@ -276,7 +282,7 @@ class IssueCommands:
         await self._retry(self.cache.add_comment, comment)
         return [commented_event(comment)]
 
-    async def _apply_participation(self, command: VoteOnIssue | FollowIssue) -> list[Event] | Refused:
+    async def _apply_participation(self, command: VoteOnIssue | FollowIssue) -> Outcome:
         checked = await self._checked_issue(command)
         if isinstance(checked, Refused):
             return checked
@@ -321,6 +327,12 @@ class IssueCommands:
     async def _retry(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         # Past the deadline the batch is rewound (not committed) and comes back later.
         return await retry_transient((StoreError, ReadModelDown), fn, *args, **kwargs)
+
+
+def _announced(issue: IssueRecord, command: IssueCommand, event: Event) -> list[Message]:
+    """The event, and the command to the media service it calls for, if any (``records.photos_command``)."""
+    photos = photos_command(issue, command, event)
+    return [event] if photos is None else [event, photos]
 
 
 def _describe(rejection: Rejection) -> str:

@@ -1,8 +1,9 @@
 """``/v1/analytics``: the dashboard API (staff and admins), relayed to the analytics service.
 
 The analytics service owns the aggregates and answers from its windows, cache-aside from
-its Redis; the gateway checks the role and relays. The CSV export is streamed through
-chunk by chunk, never held whole.
+its Redis; the gateway checks the role and relays, and documents the answers with the
+service's own models (``snapfix_shared.schemas.analytics``). The CSV export is streamed
+through chunk by chunk, never held whole.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from snapfix_gateway.deps import RequestIdDep, StaffDep
 from snapfix_gateway.upstream import Upstream, UpstreamError, relay, viewer_headers
 from snapfix_shared.problems import ServiceUnavailable
+from snapfix_shared.schemas.analytics import Heatmap, LateCounts, Summary, TimeSeries
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -38,7 +40,7 @@ async def _relay(analytics: Upstream, path: str, request: Request, request_id: s
     return relay(answer)
 
 
-@router.get("/summary", responses=_ERRORS)
+@router.get("/summary", response_model=Summary, responses=_ERRORS)
 async def summary(request: Request, staff: StaffDep, analytics: AnalyticsHttpDep, request_id: RequestIdDep) -> Response:
     """Counts (reported, acknowledged, resolved, reopened, rejected, ...), time to acknowledge and
     to resolve (p50/p90/p99), SLA breaches of an area and period; the open backlog and overdue
@@ -48,7 +50,7 @@ async def summary(request: Request, staff: StaffDep, analytics: AnalyticsHttpDep
     return await _relay(analytics, "/v1/analytics/summary", request, request_id, staff)
 
 
-@router.get("/timeseries", responses=_ERRORS)
+@router.get("/timeseries", response_model=TimeSeries, responses=_ERRORS)
 async def timeseries(
     request: Request, staff: StaffDep, analytics: AnalyticsHttpDep, request_id: RequestIdDep
 ) -> Response:
@@ -57,14 +59,14 @@ async def timeseries(
     return await _relay(analytics, "/v1/analytics/timeseries", request, request_id, staff)
 
 
-@router.get("/heatmap", responses=_ERRORS)
+@router.get("/heatmap", response_model=Heatmap, responses=_ERRORS)
 async def heatmap(request: Request, staff: StaffDep, analytics: AnalyticsHttpDep, request_id: RequestIdDep) -> Response:
     """Geohash cells inside `bbox` (min_lon,min_lat,max_lon,max_lat) with the value of `measure`
     for the period; `precision` 1-5 sets the cell size; `category`, `from`/`to`."""
     return await _relay(analytics, "/v1/analytics/heatmap", request, request_id, staff)
 
 
-@router.get("/late", responses=_ERRORS)
+@router.get("/late", response_model=list[LateCounts], responses=_ERRORS)
 async def late(request: Request, staff: StaffDep, analytics: AnalyticsHttpDep, request_id: RequestIdDep) -> Response:
     """Events that arrived after their window had closed, per window size, area and category."""
     return await _relay(analytics, "/v1/analytics/late", request, request_id, staff)

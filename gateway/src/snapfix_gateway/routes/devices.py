@@ -1,12 +1,12 @@
 """``/v1/me/devices``: the signed-in user's phones for push notifications (FCM or APNs tokens).
 
 The notify service owns the device registry; the gateway authenticates, validates and
-relays. A user sees and changes only their own devices.
+relays (the answers are documented by notify's own models, ``snapfix_shared.schemas.notify``).
+A user sees and changes only their own devices.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from snapfix_gateway.deps import PrincipalDep, RequestIdDep
 from snapfix_gateway.routes.webhooks import NotifyHttpDep
 from snapfix_gateway.upstream import relay, relay_get, viewer_headers
+from snapfix_shared.schemas.notify import DeviceView
 
 router = APIRouter(prefix="/v1/me/devices", tags=["me"])
 
@@ -33,14 +34,6 @@ class DeviceRegistration(BaseModel):
 
     platform: Literal["fcm", "apns"]
     token: str = Field(min_length=1, max_length=4096, description="The FCM registration token or APNs device token")
-
-
-class DeviceView(BaseModel):
-    device_id: str
-    platform: Literal["fcm", "apns"]
-    token: str
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.put("/{device_id}", response_model=DeviceView, responses=_ERRORS)

@@ -5,14 +5,14 @@ serves them, within each user's quotas. The gateway authenticates, lets only cit
 verified e-mail address ask for upload URLs where ``SNAPFIX_REQUIRE_VERIFIED_EMAIL`` is on
 (verified_email.py; staff accounts are made by an administrator),
 caps the upload while it streams through (it is never held whole in memory), and relays
-reads with their caching and range headers.
+reads with their caching and range headers. The answers are documented by the media service's
+own models (``snapfix_shared.schemas.media``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from snapfix_gateway.upstream import UpstreamError, relay, relay_get, viewer_hea
 from snapfix_gateway.verified_email import UploaderVerifiedDep
 from snapfix_shared.messages.media import ContentType, VariantName
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.schemas.media import MediaState, Uploaded, UploadTicket
 
 router = APIRouter(tags=["media"])
 
@@ -52,27 +53,6 @@ class UploadRequest(BaseModel):
 
     content_type: ContentType = Field(description="What the client believes it sends (the bytes are sniffed)")
     size: int = Field(ge=1, description="Bytes the client will send, at most 15 MB")
-
-
-class UploadTicket(BaseModel):
-    id: UUID = Field(description="The media id, to name in a report's media_ids")
-    upload_url: str = Field(description="PUT the bytes here, once, signed in as the same user, before expires_at")
-    expires_at: datetime
-
-
-class Uploaded(BaseModel):
-    id: UUID
-    status: Literal["pending"] = "pending"
-    size: int
-
-
-class MediaState(BaseModel):
-    id: UUID
-    status: Literal["awaiting_upload", "pending", "processed", "rejected", "failed", "expired", "deleted"]
-    reason: str | None = Field(default=None, description="Why it was rejected, in words a person can read")
-    width: int | None = None
-    height: int | None = None
-    variants: dict[str, str] = Field(default_factory=dict, description="Variant name -> public URL path")
 
 
 @router.post("/v1/media", status_code=201, response_model=UploadTicket, responses=_ERRORS)

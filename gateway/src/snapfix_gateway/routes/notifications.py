@@ -1,5 +1,6 @@
 """Notifications, owned by the notify service: the in-app feed, preferences, area watches and
-one-click unsubscribe. The gateway authenticates and relays; notify decides and answers.
+one-click unsubscribe. The gateway authenticates and relays; notify decides and answers, and its
+answers are documented by its own models (``snapfix_shared.schemas.notify``).
 
 Every ``/v1/me/...`` route acts on the signed-in user's own data only. The unsubscribe
 endpoint is public: its signed token says whose preference it turns off (RFC 8058).
@@ -7,7 +8,6 @@ endpoint is public: its signed token says whose preference it turns off (RFC 805
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from snapfix_gateway.deps import PrincipalDep, RequestIdDep
 from snapfix_gateway.upstream import Upstream, relay, relay_get, viewer_headers
+from snapfix_shared.schemas.notify import FeedPage, MarkedRead, Preferences, WatchList, WatchView
 
 router = APIRouter(tags=["notifications"])
 
@@ -33,29 +34,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid body (each field named)"},
     503: {"description": "The notify service is unavailable; retry after Retry-After"},
 }
-
-
-class NotificationItem(BaseModel):
-    id: str
-    moment: str = Field(description="What happened: report_received, acknowledged, status_changed, ...")
-    title: str
-    body: str
-    link: str | None
-    issue_id: str | None
-    created_at: datetime
-    read: bool
-
-
-class FeedPage(BaseModel):
-    items: list[NotificationItem]
-    unread: int = Field(description="Unread notifications in the whole feed")
-    next_cursor: str | None = Field(description="Pass as cursor for the next (older) page; null at the end")
-
-
-class Preferences(BaseModel):
-    moments: dict[str, dict[str, bool]] = Field(description="moment -> channel (email, in_app, push) -> on")
-    channels: list[str]
-    always_email: list[str] = Field(description="Account emails (verification, password reset): always sent")
 
 
 # The names notify takes (snapfix_notify.preferences: MOMENTS, CHANNELS); a unit test keeps them equal.
@@ -110,21 +88,6 @@ class WatchRequest(BaseModel):
     digest: StrictBool = Field(default=False, description="One email per hour instead of a notification per report")
 
 
-class WatchView(BaseModel):
-    id: UUID
-    lat: float | None
-    lon: float | None
-    radius_m: float | None
-    cells: list[str]
-    categories: list[str]
-    digest: bool
-    created_at: datetime
-
-
-class WatchList(BaseModel):
-    items: list[WatchView]
-
-
 async def _send(
     notify: Upstream, method: str, path: str, *, request_id: str, principal: Any, body: BaseModel | None = None
 ) -> Response:
@@ -149,7 +112,7 @@ async def feed(
     return await relay_get(notify, "/v1/me/notifications", request_id=request_id, principal=principal, params=params)
 
 
-@router.post("/v1/me/notifications/read-all", tags=["me"], responses=_ERRORS)
+@router.post("/v1/me/notifications/read-all", response_model=MarkedRead, tags=["me"], responses=_ERRORS)
 async def read_all(principal: PrincipalDep, notify: NotifyDep, request_id: RequestIdDep) -> Response:
     """Mark every notification read; answers how many were unread."""
     return await _send(notify, "POST", "/v1/me/notifications/read-all", request_id=request_id, principal=principal)

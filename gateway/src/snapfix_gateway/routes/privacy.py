@@ -3,8 +3,9 @@
 The export is composed here from the owners of the data, each asked through its internal API
 with the user's own viewer token: the account (the gateway's), the reports, comments, votes and
 follows (the issues service's ``/v1/users/{id}/export``) and the notifications, preferences,
-area watches and push devices (notify's ``/v1/users/{id}/export``). It is all or nothing: an
-owner that does not answer makes it a 503, never a partial file.
+area watches and push devices (notify's ``/v1/users/{id}/export``, documented by notify's own
+model, ``snapfix_shared.schemas.notify.NotifyPart``). It is all or nothing: an owner that does
+not answer makes it a 503, never a partial file.
 
 Deleting needs the current password in the body (not a recent sign-in: a stolen access token
 alone must not erase an account, and the password proves the person is at the keyboard now).
@@ -33,6 +34,7 @@ from snapfix_gateway.identity.passwords import MAX_LENGTH
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.upstream import Upstream, viewer_headers
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.schemas.notify import NotifyPart
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["me"])
@@ -69,13 +71,6 @@ class IssuesPart(BaseModel):
     comments: list[dict[str, Any]] = Field(description="Your comments (internal ones are staff's)")
     votes: list[dict[str, Any]]
     follows: list[dict[str, Any]]
-
-
-class NotifyPart(BaseModel):
-    notifications: list[dict[str, Any]] = Field(description="Your in-app feed")
-    preferences: dict[str, Any] | None = Field(description="Your choices of moments and channels (null: defaults)")
-    watches: list[dict[str, Any]] = Field(description="Your area watches")
-    devices: list[dict[str, Any]] = Field(description="Your push devices (without their push tokens)")
 
 
 class DataExport(BaseModel):

@@ -1,13 +1,13 @@
 """``/v1/admin/webhooks``: integrators' webhook endpoints and their delivery log, for administrators.
 
 The notify service owns endpoints and deliveries; the gateway checks the caller is an
-administrator, validates the request and relays it. Deliveries are signed per the
+administrator, validates the request and relays it; the answers are documented by notify's
+own models (``snapfix_shared.schemas.notify``). Deliveries are signed per the
 Standard Webhooks specification with the endpoint's secret, answered once at creation.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from snapfix_gateway.deps import AdminDep, RequestIdDep
 from snapfix_gateway.upstream import Upstream, relay, relay_get, viewer_headers
+from snapfix_shared.schemas.notify import CreatedEndpoint, DeliveryPage, EndpointView
 
 router = APIRouter(prefix="/v1/admin/webhooks", tags=["admin"])
 
@@ -55,49 +56,6 @@ class NewEndpoint(BaseModel):
     url: AnyHttpUrl = Field(description="Where deliveries are POSTed (https in production)")
     event_types: list[EventType] = Field(min_length=1, max_length=7, description='The types to send, or ["*"]')
     description: str = Field(default="", max_length=500)
-
-
-class EndpointView(BaseModel):
-    id: UUID
-    url: str
-    event_types: list[str]
-    description: str
-    enabled: bool
-    created_at: datetime
-    disabled_at: datetime | None
-    disabled_reason: str | None = Field(description="Why it was disabled (410 Gone, sustained failure)")
-    consecutive_failures: int
-    last_success_at: datetime | None
-
-
-class CreatedEndpoint(EndpointView):
-    secret: str = Field(description="whsec_...: verify the webhook-signature header with it; shown only once")
-
-
-class AttemptView(BaseModel):
-    at: datetime
-    status_code: int | None = Field(description="The receiver's answer; null when none came (timeout, refused)")
-    error: str | None
-    duration_ms: float
-    retry_in_s: float | None = Field(default=None, description="The backoff chosen after this failed attempt")
-
-
-class DeliveryView(BaseModel):
-    id: str = Field(description="The webhook-id header, the same on every attempt")
-    event_id: UUID
-    event_type: str
-    status: Literal["pending", "delivered", "failed", "cancelled"]
-    created_at: datetime
-    attempt_count: int
-    attempts: list[AttemptView]
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    reason: str | None
-
-
-class DeliveryPage(BaseModel):
-    items: list[DeliveryView]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for older deliveries; null at the end")
 
 
 @router.post("", status_code=201, response_model=CreatedEndpoint, responses=_ERRORS)

@@ -214,7 +214,7 @@ async def _receive(  # noqa: PLR0917
     except PublishFailed as exc:
         await _uploads(request).unqueue(media_id)
         raise ServiceUnavailable("The photo could not be queued right now; please retry.", retry_after_s=5) from exc
-    return Uploaded(id=media_id, size=size)
+    return Uploaded(id=media_id, status="pending", size=size)
 
 
 @router.get("/media/{media_id}", response_model=MediaState)

@@ -21,12 +21,22 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from uuid_utils.compat import uuid7
 
 from snapfix_notify import preferences
 from snapfix_notify.models import Notification, Watch
 from snapfix_notify.repository import Feed, PersonalData, Preferences, StoreError
+from snapfix_notify.schemas import (
+    FeedPage,
+    MarkedRead,
+    NotificationItem,
+    PreferencesBody,
+    PreferencesOut,
+    UserExport,
+    WatchBody,
+    WatchList,
+    WatchView,
+)
 from snapfix_notify.service import InvalidChoice, TooManyWatches, UserChoices
 from snapfix_notify.unsubscribe import InvalidToken, UnsubscribeTokens
 from snapfix_shared import geo
@@ -41,97 +51,24 @@ MAX_WATCHES = 20
 UserDep = UserIdDep  # the signed-in user, from the gateway's internal token (snapfix_shared.viewer)
 
 
-# -- models ----------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------
 
 
-class NotificationOut(BaseModel):
-    id: str
-    moment: str
-    title: str
-    body: str
-    link: str | None
-    issue_id: str | None
-    created_at: datetime
-    read: bool
-
-    @classmethod
-    def of(cls, n: Notification) -> NotificationOut:
-        return cls(
-            id=n.id,
-            moment=n.moment,
-            title=n.title,
-            body=n.body,
-            link=n.link,
-            issue_id=n.issue_id,
-            created_at=n.created_at,
-            read=n.read_at is not None,
-        )
-
-
-class FeedPage(BaseModel):
-    items: list[NotificationOut]
-    unread: int = Field(description="Unread notifications in the whole feed")
-    next_cursor: str | None = Field(description="Pass as cursor for the next (older) page; null at the end")
-
-
-class PreferencesBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    moments: dict[str, dict[str, bool]] = Field(
-        description="moment -> channel -> on; a partial update (what is left out keeps its value)",
-        examples=[{"followed_comment_added": {"email": True}, "area_report": {"push": True}}],
+def _notification(n: Notification) -> NotificationItem:
+    return NotificationItem(
+        id=n.id,
+        moment=n.moment,
+        title=n.title,
+        body=n.body,
+        link=n.link,
+        issue_id=n.issue_id,
+        created_at=n.created_at,
+        read=n.read_at is not None,
     )
 
 
-class PreferencesOut(BaseModel):
-    moments: dict[str, dict[str, bool]]
-    channels: list[str]
-    always_email: list[str] = Field(description="Account emails, which cannot be turned off")
-
-
-class WatchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    radius_m: float | None = Field(default=None, gt=0, le=50_000)
-    cells: list[str] | None = Field(default=None, min_length=1, max_length=50, description="Geohash cells")
-    categories: list[str] = Field(default_factory=list, max_length=30, description="Only these; empty: all")
-    digest: bool = Field(default=False, description="One email per hour instead of a message per report")
-
-    @model_validator(mode="after")
-    def _one_area(self) -> WatchBody:
-        circle = (self.lat, self.lon, self.radius_m)
-        if self.cells is None and any(v is None for v in circle):
-            raise ValueError("give lat, lon and radius_m, or cells")
-        if self.cells is not None and any(v is not None for v in circle):
-            raise ValueError("give either a circle (lat, lon, radius_m) or cells, not both")
-        for cell in self.cells or []:
-            if not geo.is_cell(cell):
-                raise ValueError(f"{cell!r} is not a geohash cell (1 to 9 characters)")
-        return self
-
-
-class WatchOut(BaseModel):
-    id: UUID
-    lat: float | None
-    lon: float | None
-    radius_m: float | None
-    cells: list[str]
-    categories: list[str]
-    digest: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, w: Watch) -> WatchOut:
-        return cls(**w.model_dump(include=set(cls.model_fields)))
-
-
-class WatchList(BaseModel):
-    items: list[WatchOut]
-
-
-# -- helpers ---------------------------------------------------------------------------
+def _watch(w: Watch) -> WatchView:
+    return WatchView(**w.model_dump(include=set(WatchView.model_fields)))
 
 
 def _state(request: Request) -> Any:
@@ -170,19 +107,19 @@ async def feed(
     more = len(items) > limit
     items = items[:limit]
     return FeedPage(
-        items=[NotificationOut.of(n) for n in items],
+        items=[_notification(n) for n in items],
         unread=unread,
         next_cursor=_cursor(items[-1]) if more and items else None,
     )
 
 
-@router.post("/me/notifications/read-all")
-async def read_all(user: UserDep, request: Request) -> dict[str, int]:
+@router.post("/me/notifications/read-all", response_model=MarkedRead)
+async def read_all(user: UserDep, request: Request) -> MarkedRead:
     try:
         marked = await _state(request).feed.read_all(user, utcnow())
     except StoreError as exc:
         raise ServiceUnavailable("Notifications cannot be changed right now.") from exc
-    return {"marked": marked}
+    return MarkedRead(marked=marked)
 
 
 @router.post("/me/notifications/{notification_id}/read", status_code=204)
@@ -233,8 +170,8 @@ async def put_preferences(body: PreferencesBody, user: UserDep, request: Request
 # -- area watches ----------------------------------------------------------------------
 
 
-@router.post("/me/watches", status_code=201, response_model=WatchOut)
-async def create_watch(body: WatchBody, user: UserDep, request: Request) -> WatchOut:
+@router.post("/me/watches", status_code=201, response_model=WatchView)
+async def create_watch(body: WatchBody, user: UserDep, request: Request) -> WatchView:
     choices: UserChoices = _state(request).choices
     if body.cells is not None:
         cells = list(dict.fromkeys(body.cells))
@@ -260,13 +197,13 @@ async def create_watch(body: WatchBody, user: UserDep, request: Request) -> Watc
         raise Problem(409, "Conflict", str(exc)) from exc
     except StoreError as exc:
         raise ServiceUnavailable("Watches cannot be saved right now.") from exc
-    return WatchOut.of(watch)
+    return _watch(watch)
 
 
 @router.get("/me/watches", response_model=WatchList)
 async def list_watches(user: UserDep, request: Request) -> WatchList:
     try:
-        return WatchList(items=[WatchOut.of(w) for w in await _state(request).watches.of_user(user)])
+        return WatchList(items=[_watch(w) for w in await _state(request).watches.of_user(user)])
     except StoreError as exc:
         raise ServiceUnavailable("Watches cannot be read right now.") from exc
 
@@ -287,7 +224,7 @@ async def delete_watch(watch_id: UUID, user: UserDep, request: Request) -> Respo
 EXPORT_LIMIT = 10_000  # of each kind
 
 
-@router.get("/users/{user_id}/export")
+@router.get("/users/{user_id}/export", responses={200: {"model": UserExport}})
 async def export(user_id: str, viewer: SignedInDep, request: Request) -> Response:
     """What notify holds about a user: their feed, preferences, area watches and push devices (without
     the push tokens). For that user alone."""

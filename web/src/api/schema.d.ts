@@ -1404,7 +1404,7 @@ export interface components {
              * Retry In S
              * @description The backoff chosen after this failed attempt
              */
-            retry_in_s?: number | null;
+            retry_in_s: number | null;
         };
         /** Body_token_v1_auth_token_post */
         Body_token_v1_auth_token_post: {
@@ -1622,7 +1622,10 @@ export interface components {
             attempt_count: number;
             /** Attempts */
             attempts: components["schemas"]["AttemptView"][];
-            /** Next Attempt At */
+            /**
+             * Next Attempt At
+             * @description Pending deliveries only: when the next attempt is due
+             */
             next_attempt_at: string | null;
             /** Delivered At */
             delivered_at: string | null;
@@ -1669,6 +1672,22 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * Distribution
+         * @description A duration distribution (seconds) read from a DDSketch (relative accuracy 1%).
+         */
+        Distribution: {
+            /** Count */
+            count: number;
+            /** Mean S */
+            mean_s?: number | null;
+            /** P50 S */
+            p50_s?: number | null;
+            /** P90 S */
+            p90_s?: number | null;
+            /** P99 S */
+            p99_s?: number | null;
         };
         /**
          * EditRequest
@@ -1782,6 +1801,32 @@ export interface components {
              * @description Pass as `cursor` for the next page; null on the last
              */
             next_cursor: string | null;
+        };
+        /** HeatCell */
+        HeatCell: {
+            /** Geohash */
+            geohash: string;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Value */
+            value: number | null;
+        };
+        /** Heatmap */
+        Heatmap: {
+            /**
+             * Measure
+             * @enum {string}
+             */
+            measure: "reported" | "acknowledged" | "in_progress" | "resolved" | "closed" | "reopened" | "rejected" | "duplicate" | "withdrawn" | "sla_breached" | "tta_p50" | "tta_p90" | "tta_p99" | "ttr_p50" | "ttr_p90" | "ttr_p99";
+            /** Precision */
+            precision: number;
+            /**
+             * Cells
+             * @description Cells with events, by geohash
+             */
+            cells: components["schemas"]["HeatCell"][];
         };
         /** HistoryEntry */
         HistoryEntry: {
@@ -2030,6 +2075,25 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
+        /** LateCounts */
+        LateCounts: {
+            /**
+             * Window
+             * @enum {string}
+             */
+            window: "1m" | "1h" | "1d";
+            /** Geohash5 */
+            geohash5: string;
+            /** Category */
+            category: string;
+            /**
+             * Counts
+             * @description Late events per measure
+             */
+            counts: {
+                [key: string]: number;
+            };
+        };
         /** MapCell */
         MapCell: {
             /**
@@ -2064,6 +2128,14 @@ export interface components {
              */
             cells: components["schemas"]["MapCell"][];
         };
+        /** MarkedRead */
+        MarkedRead: {
+            /**
+             * Marked
+             * @description How many were unread
+             */
+            marked: number;
+        };
         /** MediaState */
         MediaState: {
             /**
@@ -2080,16 +2152,16 @@ export interface components {
              * Reason
              * @description Why it was rejected, in words a person can read
              */
-            reason?: string | null;
+            reason: string | null;
             /** Width */
-            width?: number | null;
+            width: number | null;
             /** Height */
-            height?: number | null;
+            height: number | null;
             /**
              * Variants
-             * @description Variant name -> public URL path
+             * @description Variant name -> public URL path (processed photos)
              */
-            variants?: {
+            variants: {
                 [key: string]: string;
             };
         };
@@ -2160,7 +2232,10 @@ export interface components {
             /** Read */
             read: boolean;
         };
-        /** NotifyPart */
+        /**
+         * NotifyPart
+         * @description What the notify service holds about you, as stored (at most 10,000 of each kind).
+         */
         NotifyPart: {
             /**
              * Notifications
@@ -2263,6 +2338,19 @@ export interface components {
              * @description Why it was rejected
              */
             reason?: string | null;
+        };
+        /** Point */
+        Point: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * Value
+             * @description A count, or a percentile in seconds (null without data)
+             */
+            value: number | null;
         };
         /** Preferences */
         Preferences: {
@@ -2409,6 +2497,83 @@ export interface components {
             /** Departments */
             departments: string[];
         };
+        /** Summary */
+        Summary: {
+            /**
+             * Area
+             * @description The geohash prefix asked for
+             */
+            area: string | null;
+            /**
+             * Bbox
+             * @description The box asked for, as given
+             */
+            bbox: string | null;
+            /** Category */
+            category: string | null;
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /**
+             * Resolution
+             * @description The size of the windows read for the period
+             * @enum {string}
+             */
+            resolution: "1m" | "1h" | "1d";
+            /**
+             * Counts
+             * @description Events of each count measure in the period
+             */
+            counts: {
+                [key: string]: number;
+            };
+            time_to_acknowledge: components["schemas"]["Distribution"];
+            time_to_resolve: components["schemas"]["Distribution"];
+            /**
+             * Open Backlog
+             * @description Issues open now
+             */
+            open_backlog: number;
+            /**
+             * Overdue Open
+             * @description Open issues past their due time now (null for a bbox query)
+             */
+            overdue_open: number | null;
+            /**
+             * Late
+             * @description Late events per window size and measure
+             */
+            late: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+        };
+        /** TimeSeries */
+        TimeSeries: {
+            /**
+             * Window
+             * @enum {string}
+             */
+            window: "1m" | "1h" | "1d";
+            /**
+             * Measure
+             * @enum {string}
+             */
+            measure: "reported" | "acknowledged" | "in_progress" | "resolved" | "closed" | "reopened" | "rejected" | "duplicate" | "withdrawn" | "sla_breached" | "tta_p50" | "tta_p90" | "tta_p99" | "ttr_p50" | "ttr_p90" | "ttr_p99";
+            /**
+             * Points
+             * @description Windows with events, oldest first
+             */
+            points: components["schemas"]["Point"][];
+        };
         /** TokenResponse */
         TokenResponse: {
             /** Access Token */
@@ -2495,7 +2660,10 @@ export interface components {
              */
             expires_at: string;
         };
-        /** Uploaded */
+        /**
+         * Uploaded
+         * @description The bytes are stored and queued for processing.
+         */
         Uploaded: {
             /**
              * Id
@@ -2504,11 +2672,13 @@ export interface components {
             id: string;
             /**
              * Status
-             * @default pending
              * @constant
              */
             status: "pending";
-            /** Size */
+            /**
+             * Size
+             * @description Bytes received
+             */
             size: number;
         };
         /** UserPage */
@@ -2628,11 +2798,20 @@ export interface components {
             lon: number | null;
             /** Radius M */
             radius_m: number | null;
-            /** Cells */
+            /**
+             * Cells
+             * @description The geohash cells watched (a circle's cover, or those given)
+             */
             cells: string[];
-            /** Categories */
+            /**
+             * Categories
+             * @description Only these; empty: all
+             */
             categories: string[];
-            /** Digest */
+            /**
+             * Digest
+             * @description One email per hour instead of a notification per report
+             */
             digest: boolean;
             /**
              * Created At
@@ -7221,7 +7400,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Summary"];
                 };
             };
             /** @description Not signed in */
@@ -7301,7 +7480,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TimeSeries"];
                 };
             };
             /** @description Not signed in */
@@ -7381,7 +7560,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Heatmap"];
                 };
             };
             /** @description Not signed in */
@@ -7461,7 +7640,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["LateCounts"][];
                 };
             };
             /** @description Not signed in */
@@ -8614,7 +8793,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MarkedRead"];
                 };
             };
             /** @description The request cannot be read (a body that is not JSON, an invalid `Idempotency-Key`) */

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router";
 import { api } from "../../api/client";
+import type { Summary, TimeSeries } from "../../api/types";
 import { Loading } from "../../components/Loading";
 import { usePageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
@@ -23,36 +24,12 @@ import {
   shapeSeries,
   type Filters,
   type LateEntry,
-  type Point,
   type Range,
   type SeriesRow,
 } from "./analytics/logic";
 import { SeriesChart } from "./analytics/SeriesChart";
 import { useStaffCategories, type StaffCategory } from "./queue/categories";
 import "./analytics/analytics.css";
-
-interface Distribution {
-  count: number;
-  mean_s?: number | null;
-  p50_s?: number | null;
-  p90_s?: number | null;
-  p99_s?: number | null;
-}
-
-interface Summary {
-  counts: Record<string, number>;
-  time_to_acknowledge: Distribution;
-  time_to_resolve: Distribution;
-  open_backlog: number;
-  overdue_open: number | null;
-  late: Record<string, Record<string, number>>;
-}
-
-interface Timeseries {
-  window: string;
-  measure: string;
-  points: Point[];
-}
 
 function useLocale(): Locale {
   const { i18n } = useTranslation();
@@ -317,8 +294,8 @@ export default function AnalyticsPage() {
     setSeries(null);
     Promise.all([
       api.get<Summary>("/v1/analytics/summary", { searchParams: params, signal }),
-      api.get<Timeseries>("/v1/analytics/timeseries", { searchParams: { ...params, window: range.window, measure: "reported" }, signal }),
-      api.get<Timeseries>("/v1/analytics/timeseries", { searchParams: { ...params, window: range.window, measure: "resolved" }, signal }),
+      api.get<TimeSeries>("/v1/analytics/timeseries", { searchParams: { ...params, window: range.window, measure: "reported" }, signal }),
+      api.get<TimeSeries>("/v1/analytics/timeseries", { searchParams: { ...params, window: range.window, measure: "resolved" }, signal }),
     ])
       .then(([s, opened, resolvedSeries]) => {
         setSummary(s);

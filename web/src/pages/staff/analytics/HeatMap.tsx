@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api } from "../../../api/client";
+import type { Heatmap } from "../../../api/types";
 import { Loading } from "../../../components/Loading";
 import { ProblemAlert } from "../../../components/ProblemAlert";
 import type { Locale } from "../../../i18n";
@@ -23,12 +24,6 @@ import {
 interface View {
   bbox: string;
   precision: number;
-}
-
-interface Heatmap {
-  measure: string;
-  precision: number;
-  cells: HeatCell[];
 }
 
 /**

@@ -5,6 +5,7 @@
  * The API's windows are UTC-aligned (1m, 1h, 1d); `from`/`to` must be whole minutes with a zone, and a
  * time series needs both aligned to its window. Every period here is built that way.
  */
+import type { HeatCell, LateCounts, Point } from "../../../api/types";
 import { INTL_LOCALE, type Locale } from "../../../i18n";
 import { formatNumber } from "../../../i18n/format";
 
@@ -121,10 +122,7 @@ export function bboxParam(west: number, south: number, east: number, north: numb
   return [r(clamp(west, -180, 180)), r(clamp(south, -90, 90)), r(clamp(east, -180, 180)), r(clamp(north, -90, 90))].join(",");
 }
 
-export interface Point {
-  start: string;
-  value: number | null;
-}
+export type { HeatCell, Point };
 
 export interface SeriesRow {
   start: Date;
@@ -205,12 +203,6 @@ export function niceMax(value: number): number {
   return 10 * power;
 }
 
-export interface HeatCell {
-  geohash: string;
-  lat: number;
-  lon: number;
-  value: number | null;
-}
 
 export const HEAT_LEVELS = 5;
 
@@ -292,12 +284,7 @@ export function exportFilename(range: Range): string {
 }
 
 /** Late events summed per category and window size (the API gives one entry per area too). */
-export interface LateEntry {
-  window: string;
-  geohash5: string;
-  category: string;
-  counts: Record<string, number>;
-}
+export type LateEntry = LateCounts;
 
 export interface LateRow {
   category: string;

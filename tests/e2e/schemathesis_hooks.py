@@ -35,7 +35,7 @@ _KEPT_USERS = frozenset(filter(None, os.environ.get("SNAPFIX_SCHEMATHESIS_KEPT_U
 
 
 @schemathesis.hook
-def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+def before_call(_context: Any, case: Any, _kwargs: dict[str, Any]) -> None:
     """A valid ``Idempotency-Key`` is made unique per request. Drawn from the schema, the same few
     keys (``0``, ``00``) would come back on different requests, which the gateway rightly refuses
     (422: the key was used for another request), as its document says; each request stands alone

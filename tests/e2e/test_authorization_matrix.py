@@ -112,7 +112,7 @@ RULES: dict[str, Call] = {
     "PATCH /v1/admin/users/{user_id}": Call(
         ADMIN_ONLY, body=lambda _: {"disabled": False}, path=lambda r: {"user_id": r["owner_id"]}
     ),
-    # Issues: commands
+    # Issues, their commands
     "POST /v1/issues": Call(SIGNED, body=_report, idempotent_key=True),
     "POST /v1/issues/{issue_id}/transitions": Call(
         DEPARTMENT, body=lambda _: {"to": "acknowledged", "note": "Seen"}, idempotent_key=True
@@ -124,7 +124,7 @@ RULES: dict[str, Call] = {
     "DELETE /v1/issues/{issue_id}/follow": Call(SIGNED, idempotent_key=True),
     "POST /v1/issues/{issue_id}/assignment": Call(DEPARTMENT, body=lambda _: {"priority": "high"}, idempotent_key=True),
     "PATCH /v1/issues/{issue_id}": Call(OWNER, body=lambda _: {"description": "Deeper now"}, idempotent_key=True),
-    # Issues: reads
+    # Issues, their reads
     "GET /v1/issues": Call(PUBLIC_VIEWER, params=lambda _: {"lat": "12.9716", "lon": "77.5946"}),
     "GET /v1/issues/{issue_id}": Call(PUBLIC_VIEWER),
     "GET /v1/issues/{issue_id}/viewer": Call(SIGNED),

@@ -56,7 +56,7 @@ async def _until(condition: object, timeout_s: float, what: str) -> None:
     pytest.fail(f"{what} did not happen within {timeout_s}s")
 
 
-async def _recovered(system: System, client: httpx.AsyncClient) -> None:
+async def _recovered(client: httpx.AsyncClient) -> None:
     probes = {
         "the gateway's accounts": ("POST", "/v1/auth/register", 202),
         "the media service": ("GET", f"/v1/media/{uuid4()}", 404),
@@ -154,7 +154,7 @@ async def test_while_the_database_is_down_commands_are_accepted_and_applied_afte
         )
         # Every process recovers: its pooled connections to the old server fail once (a 503
         # the client retries), then the database paths answer again.
-        await _recovered(system, client)
+        await _recovered(client)
         ghost_id = ghost.headers["location"].rsplit("/", 1)[-1].encode()
         [refused] = await read_topic(
             system.stack.kafka, Topic.ISSUES_COMMANDS.dlq, lambda r: r.key == ghost_id, timeout_s=60

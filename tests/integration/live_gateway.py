@@ -44,7 +44,7 @@ class StubIssues:
         self.audiences: dict[str, list[str]] = {}
         self.calls = 0
 
-    async def fetch(self, method: str, path: str, **_: Any) -> Answer:
+    async def fetch(self, _method: str, path: str, **_: Any) -> Answer:
         self.calls += 1
         issue_id = path.split("/")[3]
         if issue_id not in self.audiences:

@@ -73,9 +73,8 @@ async def user_events(stack: Stack, user_id: UUID, kind: str, count: int = 1) ->
     return [orjson.loads(r.value) for r in found]
 
 
-async def test_create_list_disable_enable_and_change_an_account(
-    stack: Stack, catalogue_with_roads: None, accounts: Any, redis: Redis
-) -> None:
+@pytest.mark.usefixtures("catalogue_with_roads")
+async def test_create_list_disable_enable_and_change_an_account(stack: Stack, accounts: Any, redis: Redis) -> None:
     email = f"crew-{uuid4().hex[:10]}@city.example"
     created = await snapfix(
         stack, "users", "create-staff", email, "Road crew", "-d", "roads", "--password-stdin", stdin=f"{PASSWORD}\n"
@@ -126,7 +125,8 @@ async def test_create_list_disable_enable_and_change_an_account(
     assert [e["changed"] for e in events] == [["disabled"], ["disabled"], ["role"]]
 
 
-async def test_a_wrong_argument_changes_nothing(stack: Stack, catalogue_with_roads: None, accounts: Any) -> None:
+@pytest.mark.usefixtures("catalogue_with_roads")
+async def test_a_wrong_argument_changes_nothing(stack: Stack, accounts: Any) -> None:
     email = f"crew-{uuid4().hex[:10]}@city.example"
     unknown_department = await snapfix(
         stack, "users", "create-staff", email, "Crew", "-d", "no-such-dept", "--generate-password"

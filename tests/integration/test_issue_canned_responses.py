@@ -27,7 +27,8 @@ async def issues(stack: Stack) -> AsyncIterator[Issues]:
         yield running
 
 
-async def test_old_seed_categories_get_the_seed_canned_responses_and_admin_edits_stay(issues: Issues) -> None:
+@pytest.mark.usefixtures("issues")
+async def test_old_seed_categories_get_the_seed_canned_responses_and_admin_edits_stay() -> None:
     repo = CategoryRepository()
     old, edited = f"old-{uuid4().hex[:8]}", f"edited-{uuid4().hex[:8]}"
     collection = Category.get_pymongo_collection()

@@ -176,7 +176,8 @@ async def test_a_report_refused_when_applied_is_announced_and_its_reporter_reads
     assert stranger.status_code == 404
 
 
-async def test_a_redelivered_refused_report_re_announces_the_same_rejection(stack: Stack, issues: Issues) -> None:
+@pytest.mark.usefixtures("issues")
+async def test_a_redelivered_refused_report_re_announces_the_same_rejection(stack: Stack) -> None:
     command = signed(make_report_command(category="no_such_category", actor_id="citizen-refused"))
     body, key = command.model_dump_json().encode(), command.partition_key().encode()
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)

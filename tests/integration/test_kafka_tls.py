@@ -16,7 +16,6 @@ from uuid import uuid4
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
-from faststream.kafka import KafkaMessage
 
 from snapfix_shared.kafka import create_broker
 from snapfix_shared.kafka_security import aiokafka_options
@@ -83,9 +82,9 @@ async def test_the_broker_publishes_and_consumes_over_tls(tls_settings: KafkaSet
         received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
         @broker.subscriber(topic, group_id=f"tls-test-{uuid4().hex[:8]}", auto_offset_reset="earliest")
-        async def handle(body: bytes, message: KafkaMessage) -> None:
+        async def handle(body: bytes) -> None:
             if not received.done():
-                received.set_result(message.body)
+                received.set_result(body)
 
         await asyncio.wait_for(broker.start(), 30)
         try:

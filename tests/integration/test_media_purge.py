@@ -78,8 +78,9 @@ async def announce(stack: Stack, event: Message) -> None:
     await produce(stack.kafka, Topic.MEDIA_EVENTS, event.model_dump_json().encode(), key=event.partition_key().encode())
 
 
+@pytest.mark.usefixtures("purger")
 async def test_a_deleted_photos_variants_are_purged_and_a_failed_purge_is_retried(
-    stack: Stack, receiver: Receiver, purger: None
+    stack: Stack, receiver: Receiver
 ) -> None:
     rejected = MediaRejected(media_id=uuid4(), owner_id="u1", reason="The file is empty.", correlation_id="r")
     deleted = MediaDeleted(media_id=uuid4(), owner_id="u1", reason="issue_withdrawn", correlation_id="d")

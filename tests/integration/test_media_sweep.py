@@ -240,7 +240,7 @@ async def test_a_sweep_that_died_after_the_mark_is_finished_by_the_next_with_the
     photo_id = await uploaded_photo(repo, store, age=timedelta(hours=30))
 
     class DiesAfterTheMark(Announced):
-        async def __call__(self, event: MediaDeleted) -> None:
+        async def __call__(self, _event: MediaDeleted) -> None:
             raise ConnectionError("the broker went away")
 
     with pytest.raises(ConnectionError):

@@ -106,9 +106,7 @@ async def test_one_click_unsubscribe_turns_that_moments_email_off(
 # -- the feed -----------------------------------------------------------------------------
 
 
-async def test_the_feed_pages_newest_first_counts_unread_and_shows_only_ones_own(
-    stack: Stack, notify: Notify, mailbox: Mailbox
-) -> None:
+async def test_the_feed_pages_newest_first_counts_unread_and_shows_only_ones_own(stack: Stack, notify: Notify) -> None:
     (reporter, _), (other, _) = await people(stack, "citizen", "citizen")
     reports = [reported(reporter) for _ in range(5)]
     await issue_events(stack, *reports)
@@ -146,7 +144,8 @@ async def test_the_feed_pages_newest_first_counts_unread_and_shows_only_ones_own
 # -- delivery rules -----------------------------------------------------------------------
 
 
-async def test_a_redelivered_event_sends_nothing_twice(stack: Stack, notify: Notify, mailbox: Mailbox) -> None:
+@pytest.mark.usefixtures("notify")
+async def test_a_redelivered_event_sends_nothing_twice(stack: Stack, mailbox: Mailbox) -> None:
     [(reporter, r_email)] = await people(stack, "citizen")
     report = reported(reporter)
     await issue_events(stack, report)

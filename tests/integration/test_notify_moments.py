@@ -72,8 +72,9 @@ async def test_the_reporter_is_told_their_report_was_received_by_email_and_in_ap
     assert page["items"][0]["issue_id"] == str(report.issue_id)
 
 
+@pytest.mark.usefixtures("notify")
 async def test_the_verification_email_goes_to_the_address_to_verify_without_unsubscribe(
-    stack: Stack, notify: Notify, mailbox: Mailbox
+    stack: Stack, mailbox: Mailbox
 ) -> None:
     user = new_user_id()
     email = f"verify-{uuid4().hex[:8]}@example.org"
@@ -84,9 +85,8 @@ async def test_the_verification_email_goes_to_the_address_to_verify_without_unsu
     assert message["List-Unsubscribe"] is None  # an account email is not a subscription
 
 
-async def test_an_attempt_to_register_a_taken_address_tells_its_owner(
-    stack: Stack, notify: Notify, mailbox: Mailbox
-) -> None:
+@pytest.mark.usefixtures("notify")
+async def test_an_attempt_to_register_a_taken_address_tells_its_owner(stack: Stack, mailbox: Mailbox) -> None:
     user = new_user_id()
     email = f"taken-{uuid4().hex[:8]}@example.org"
     await users(stack, registered(user, email=email), registration_attempt(user, email))
@@ -143,8 +143,9 @@ async def test_public_comments_reach_reporter_and_followers_but_not_the_commente
     assert mailbox.to(f_email) == []
 
 
+@pytest.mark.usefixtures("notify")
 async def test_resolved_asks_to_confirm_or_reopen_and_duplicate_points_to_the_original(
-    stack: Stack, notify: Notify, mailbox: Mailbox
+    stack: Stack, mailbox: Mailbox
 ) -> None:
     (reporter, r_email), (crew, _) = await people(stack, "citizen", "staff")
     original, report, other = reported(reporter), reported(reporter), reported(reporter)
@@ -163,9 +164,8 @@ async def test_resolved_asks_to_confirm_or_reopen_and_duplicate_points_to_the_or
     assert f"https://snapfix.test/v1/issues/{original.issue_id}" in body_text(duplicate)
 
 
-async def test_an_assignment_reaches_the_assignee_or_else_the_departments_staff(
-    stack: Stack, notify: Notify, mailbox: Mailbox
-) -> None:
+@pytest.mark.usefixtures("notify")
+async def test_an_assignment_reaches_the_assignee_or_else_the_departments_staff(stack: Stack, mailbox: Mailbox) -> None:
     (reporter, r_email), (lead, _) = await people(stack, "citizen", "staff")
     (assignee, a_email), (_colleague, co_email) = await people(stack, "staff", "staff")
     dept = f"parks{uuid4().hex[:6]}"
@@ -212,9 +212,7 @@ async def test_an_overdue_report_is_announced_to_its_department_once(
     assert len(mailbox.to(c_email)) == 1
 
 
-async def test_area_watchers_hear_of_new_reports_in_their_circle_and_categories(
-    stack: Stack, notify: Notify, mailbox: Mailbox
-) -> None:
+async def test_area_watchers_hear_of_new_reports_in_their_circle_and_categories(stack: Stack, notify: Notify) -> None:
     (reporter, _), (near, _), (picky, _), (far, _) = await people(stack, "citizen", "citizen", "citizen", "citizen")
     lat, lon = 40.4168 + (uuid4().int % 1000) / 1e5, -3.7038
     for user, body in (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -103,7 +103,7 @@ def test_the_plan_sends_each_original_record_once_and_never_one_replayed_before(
 
 def test_a_marker_names_the_original_record_and_is_told_apart_from_a_letter() -> None:
     letter = dlq_letters.Letter.of(record(10, headers=letter_headers(100)))
-    value, headers = dlq_letters.marker(letter, ("issues.events.v1", 7, 100), now=datetime(2026, 12, 1))
+    value, headers = dlq_letters.marker(letter, ("issues.events.v1", 7, 100), now=datetime(2026, 12, 1, tzinfo=UTC))
     assert dict(headers)[dlq_letters.MARKER] == b"issues.events.v1:7:100"
     assert orjson.loads(value)["letter"] == "issues.events.v1.dlq:1:10"
     marker_record = record(11, headers={k: v.decode() for k, v in headers}, value=value)

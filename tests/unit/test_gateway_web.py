@@ -166,14 +166,15 @@ async def test_api_405_is_unchanged_and_app_pages_take_only_get(gw: httpx.AsyncC
     assert page.headers["content-type"] == "application/problem+json"
 
 
-async def test_the_openapi_document_does_not_name_the_app(gw: httpx.AsyncClient, dist: Path) -> None:
+async def test_the_openapi_document_does_not_name_the_app(gw: httpx.AsyncClient) -> None:
     served = (await gw.get("/openapi.json")).json()
     assert not [p for p in served["paths"] if not p.startswith(("/v1/", "/open311/"))]
     async for plain in client(settings(None)):
         assert (await plain.get("/openapi.json")).json() == served
 
 
-async def test_without_a_build_the_root_is_the_api_404(dist: Path) -> None:
+@pytest.mark.usefixtures("dist")
+async def test_without_a_build_the_root_is_the_api_404() -> None:
     async for http in client(settings(None)):
         response = await http.get("/issues/x")
         assert response.status_code == 404

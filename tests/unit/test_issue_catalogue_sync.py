@@ -28,10 +28,10 @@ class FakeCategories:
         self.stored.update((s.code, s) for s in new)
         return len(new)
 
-    async def fill_canned_responses(self, specs: Sequence[CategorySpec]) -> int:
+    async def fill_canned_responses(self, _specs: Sequence[CategorySpec]) -> int:
         return 0
 
-    async def put(self, code: str, body: CategoryBody, at: datetime) -> bool:
+    async def put(self, code: str, body: CategoryBody, _at: datetime) -> bool:
         created = code not in self.stored
         self.stored[code] = CategorySpec(code=code, **body.model_dump())
         return created

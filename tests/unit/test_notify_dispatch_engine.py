@@ -52,11 +52,11 @@ class Plug:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def load(self, key: str, now: datetime) -> Loaded[str]:
+    async def load(self, key: str, _now: datetime) -> Loaded[str]:
         self.loaded.append(key)
         return self.stored.get(key, DONE)
 
-    async def send(self, items: list[str], now: datetime) -> None:
+    async def send(self, items: list[str], _now: datetime) -> None:
         self.in_flight += len(items)
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         await self.release.wait()

@@ -98,7 +98,7 @@ class FakeDevices:
     async def of_user(self, user_id: str) -> list[Device]:
         return [d for d in self.devices if d.user_id == user_id and d.device_id not in self.removed]
 
-    async def remove(self, user_id: str, device_id: str) -> bool:
+    async def remove(self, _user_id: str, device_id: str) -> bool:
         self.removed.append(device_id)
         return True
 
@@ -114,7 +114,7 @@ class FakeTransport:
     async def close(self) -> None:
         return None
 
-    async def send(self, device: Device, notice: Notice, message: PushMessage) -> None:
+    async def send(self, device: Device, _notice: Notice, message: PushMessage) -> None:
         if device.device_id in self.errors:
             raise self.errors[device.device_id]
         self.sent.append((device.device_id, message))

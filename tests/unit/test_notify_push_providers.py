@@ -100,13 +100,13 @@ async def test_the_channel_retries_no_sooner_than_the_longest_retry_after(
 async def test_the_dispatcher_waits_at_least_retry_after() -> None:
     scheduled: list[float] = []
 
-    async def deliver(notice: Notice) -> None:
+    async def deliver(_notice: Notice) -> None:
         raise TransientDeliveryError("FCM 429 QUOTA_EXCEEDED", retry_after_s=600)
 
-    async def retry_at(key: str, attempts: int, due_at: Any, error: str) -> None:
+    async def retry_at(_key: str, _attempts: int, _due_at: Any, _error: str) -> None:
         return None
 
-    async def later(key: str, due: float) -> None:
+    async def later(_key: str, due: float) -> None:
         scheduled.append(due)
 
     settings = SimpleNamespace(retry_base_s=2.0, retry_max_s=300.0, max_attempts=12)
@@ -147,7 +147,7 @@ def test_providers_without_credentials_are_refused_naming_the_variables() -> Non
         NotifySettings(push_apns="apns", apns_key="-----BEGIN PRIVATE KEY-----")
 
 
-def test_the_service_account_key_never_shows_in_the_settings_repr(tmp_path: Path) -> None:
+def test_the_service_account_key_never_shows_in_the_settings_repr() -> None:
     info, _ = service_account("https://oauth2.googleapis.com/token")
     settings = NotifySettings(push_fcm="fcm", fcm_service_account_json=json.dumps(info))
     assert "PRIVATE KEY" not in repr(settings)

@@ -361,7 +361,7 @@ async def test_failures_left_unannounced_are_published_by_the_sweep_and_marked_o
 
     step_id = f"{left.id}.0001"
 
-    async def unannounced(limit: int) -> list[tuple[str, WebhookDelivery]]:
+    async def unannounced(_limit: int) -> list[tuple[str, WebhookDelivery]]:
         return [] if marked else [(step_id, left)]
 
     async def mark_announced(failing_step_id: str) -> None:

@@ -122,7 +122,7 @@ def test_the_problems_sent_conform_to_the_documented_schemas(doc: dict[str, Any]
 
     @tiny.post("/things")
     async def things(body: Thing) -> None:
-        raise Problem(409, "Conflict", "Taken.", extra={"error": "taken"})
+        raise Problem(409, "Conflict", f"{body.title} is taken.", extra={"error": "taken"})
 
     client = TestClient(tiny)
     schemas = {"components": {"schemas": doc["components"]["schemas"]}}

@@ -143,7 +143,7 @@ async def test_a_valid_report_is_accepted_and_published_once(gateway: Gateway) -
 
 
 def test_the_route_refuses_an_endpoint_it_cannot_resolve() -> None:
-    async def other(body: dict[str, Any]) -> None:
+    async def other(_body: dict[str, Any]) -> None:
         return None
 
     with pytest.raises(TypeError, match="ReportRoute resolves"):

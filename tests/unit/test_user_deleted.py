@@ -122,7 +122,7 @@ class Repo(FakeRepo):
     async def owned_by(self, owner_id: str) -> list[Media]:
         return [m for m in self.docs.values() if m.owner_id == owner_id]
 
-    async def release_slot(self, media_id: UUID, owner_id: str | None = None) -> None:
+    async def release_slot(self, media_id: UUID, _owner_id: str | None = None) -> None:
         self.slots_freed.append(media_id)
 
     async def expire(self, media_id: UUID, *, reason: str, at: Any) -> bool:

@@ -279,12 +279,7 @@ class LiveHub:
         while True:
             await asyncio.sleep(1)
             try:
-                if AppStatus.should_exit:  # the server is stopping: end the streams, so it need not wait for them
-                    for listener in self.listeners():
-                        self.close(listener)
-                for listener in self.listeners():
-                    if self.revoked(listener.session_id):  # signed out on any replica, a second ago at most
-                        self.close(listener)
+                self._end_stopped_or_revoked()
                 now = time.monotonic()
                 if now - heartbeat_at >= self.settings.live_heartbeat_s:
                     heartbeat_at = now
@@ -297,6 +292,14 @@ class LiveHub:
                 raise
             except Exception:  # a tick that fails must not end heartbeats and checks for good
                 log.exception("live: a tick failed; ticking on")
+
+    def _end_stopped_or_revoked(self) -> None:
+        # The server is stopping: end every stream, so it need not wait for them. Else end those signed
+        # out on any replica (a second ago at most).
+        stopping = AppStatus.should_exit
+        for listener in self.listeners():
+            if stopping or self.revoked(listener.session_id):
+                self.close(listener)
 
     async def active_sessions(self, session_ids: list[str]) -> set[str]:
         """Those of ``session_ids`` whose session still exists (pipelined, a page per call)."""

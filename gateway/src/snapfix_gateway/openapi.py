@@ -189,23 +189,27 @@ def _complete(operation: dict[str, Any], facts: RouteFacts) -> None:
     if deps.get_optional_principal in facts.calls and deps.get_principal not in facts.calls:
         # Anonymous visitors are welcome; a token, when sent, must be valid.
         operation["security"] = [*operation.get("security", []), {}]
-    open311 = facts.path.startswith(_OPEN311)
     for code, response in responses.items():
-        status = int(code)
-        if response.get("description") in {None, "", "Validation Error"}:  # FastAPI's own, for its own shape
-            response["description"] = _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
-        response.setdefault("headers", {}).update(_headers(facts, status))
-        if status >= 400:
-            response["content"] = _error_content(status, open311=open311)
-        elif open311 and status in {200, 201}:
-            response["content"] = {
-                "application/json": response.get("content", {}).get("application/json", {"schema": {}}),
-                "text/xml": _STRING,
-            }
-        elif status in {204, 304}:
-            response.pop("content", None)
-        if (stream := response.get("content", {}).get("text/event-stream")) is not None:
-            stream["schema"] = _EVENT
+        _complete_response(response, int(code), facts)
+
+
+def _complete_response(response: dict[str, Any], status: int, facts: RouteFacts) -> None:
+    """One answer's description, headers and content as the edge sends it."""
+    open311 = facts.path.startswith(_OPEN311)
+    if response.get("description") in {None, "", "Validation Error"}:  # FastAPI's own, for its own shape
+        response["description"] = _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
+    response.setdefault("headers", {}).update(_headers(facts, status))
+    if status >= 400:
+        response["content"] = _error_content(status, open311=open311)
+    elif open311 and status in {200, 201}:
+        response["content"] = {
+            "application/json": response.get("content", {}).get("application/json", {"schema": {}}),
+            "text/xml": _STRING,
+        }
+    elif status in {204, 304}:
+        response.pop("content", None)
+    if (stream := response.get("content", {}).get("text/event-stream")) is not None:
+        stream["schema"] = _EVENT
 
 
 def _headers(facts: RouteFacts, status: int) -> dict[str, dict[str, str]]:

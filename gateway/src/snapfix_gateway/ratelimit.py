@@ -184,6 +184,17 @@ class Limiter:
         return _verdict(policy, count, await self._local.get_expiry(key) - time.time())
 
 
+def _ratelimit_headers(shown: Verdict) -> list[tuple[bytes, bytes]]:
+    """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers) of one policy's verdict."""
+    return [
+        (
+            b"ratelimit-policy",
+            f'"{shown.policy.name}";q={shown.policy.item.amount};w={shown.policy.window_s}'.encode(),
+        ),
+        (b"ratelimit", f'"{shown.policy.name}";r={shown.remaining};t={shown.reset_s}'.encode()),
+    ]
+
+
 def _verdict(policy: Policy, count: int, ends_in_s: float) -> Verdict:
     amount = policy.item.amount
     return Verdict(policy, count <= amount, max(0, amount - count), max(1, math.ceil(ends_in_s)))
@@ -222,11 +233,9 @@ class RateLimitMiddleware:
                     return claims.user_id
         return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(_EXEMPT):
-            await self.app(scope, receive, send)
-            return
+    def _checks(self, scope: Scope, path: str) -> tuple[str, list[tuple[Policy, str]]]:
+        """The caller (the signed-in user, else the client's address) and the policies the request counts
+        against: the caller's own, and for sign-ins and exports also theirs."""
         client = "ip:" + (scope.get("client") or ("unknown", 0))[0]
         user_id = self._user_id(scope)
         caller = f"u:{user_id}" if user_id else client
@@ -235,6 +244,14 @@ class RateLimitMiddleware:
             checks.append((self.credentials, client))
         if (scope["method"], path) in _EXPENSIVE_ROUTES:
             checks.append((self.expensive, caller))
+        return caller, checks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(_EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        caller, checks = self._checks(scope, path)
         key = self.idempotency.key_of(scope)
         claim = None
         if key is not None and self.idempotency.valid(key):
@@ -250,13 +267,7 @@ class RateLimitMiddleware:
             return
         # The policy closest to refusing is the one the client is told about.
         shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
-        headers = [
-            (
-                b"ratelimit-policy",
-                f'"{shown.policy.name}";q={shown.policy.item.amount};w={shown.policy.window_s}'.encode(),
-            ),
-            (b"ratelimit", f'"{shown.policy.name}";r={shown.remaining};t={shown.reset_s}'.encode()),
-        ]
+        headers = _ratelimit_headers(shown)
         if not shown.allowed:
             await self._refuse(scope, send, shown, headers)
             return

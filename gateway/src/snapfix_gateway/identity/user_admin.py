@@ -71,40 +71,52 @@ def plan_change(
     """
     new_role = role if role is not None else current.role
     new_disabled = disabled if disabled is not None else current.disabled
-    if departments is not None:
-        new_departments = tuple(sorted(set(departments)))
-    elif new_role == "citizen":
-        new_departments = ()  # a citizen belongs to no department
-    else:
-        new_departments = current.departments
+    new_departments = _departments_after(current, new_role, departments)
     if actor_id == current.user_id and (new_disabled or new_role != "admin"):
         raise SelfLockout("An administrator cannot disable or demote their own account.")
-    if new_role == "staff" and not new_departments:
-        raise InvalidChange("departments", "Staff belong to at least one department.")
-    if new_role == "citizen" and new_departments:
-        raise InvalidChange("departments", "A citizen belongs to no department.")
-    if known_departments is not None:
-        unknown = sorted(set(new_departments) - set(current.departments) - set(known_departments))
-        if unknown:
-            raise InvalidChange(
-                "departments",
-                f"No category of the catalogue belongs to {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(known_departments)) or 'none'}).",
-            )
-    changed: list[Field] = []
-    if new_role != current.role:
-        changed.append("role")
-    if new_departments != tuple(sorted(current.departments)):
-        changed.append("departments")
-    if new_disabled != current.disabled:
-        changed.append("disabled")
+    _check_departments(new_role, new_departments, current.departments, known_departments)
+    differs: tuple[tuple[Field, bool], ...] = (
+        ("role", new_role != current.role),
+        ("departments", new_departments != tuple(sorted(current.departments))),
+        ("disabled", new_disabled != current.disabled),
+    )
     return Change(
         role=new_role,
         departments=new_departments,
         disabled=new_disabled,
-        changed=tuple(changed),
+        changed=tuple(name for name, changed in differs if changed),
         previous_departments=current.departments,
     )
+
+
+def _departments_after(current: Current, new_role: Role, departments: Sequence[str] | None) -> tuple[str, ...]:
+    if departments is not None:
+        return tuple(sorted(set(departments)))
+    if new_role == "citizen":
+        return ()  # a citizen belongs to no department
+    return current.departments
+
+
+def _check_departments(
+    new_role: Role,
+    new_departments: tuple[str, ...],
+    current_departments: tuple[str, ...],
+    known_departments: Collection[str] | None,
+) -> None:
+    """Staff belong to a department or more, a citizen to none; a department new to the account must be known."""
+    if new_role == "staff" and not new_departments:
+        raise InvalidChange("departments", "Staff belong to at least one department.")
+    if new_role == "citizen" and new_departments:
+        raise InvalidChange("departments", "A citizen belongs to no department.")
+    if known_departments is None:
+        return
+    unknown = sorted(set(new_departments) - set(current_departments) - set(known_departments))
+    if unknown:
+        raise InvalidChange(
+            "departments",
+            f"No category of the catalogue belongs to {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known_departments)) or 'none'}).",
+        )
 
 
 # -- the user list ----------------------------------------------------------------------

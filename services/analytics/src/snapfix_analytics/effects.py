@@ -102,6 +102,48 @@ def event_time(event: IssueEvent) -> datetime:
     return event.occurred_at
 
 
+def _status_measures(
+    event: IssueStatusChanged, state: IssueState | None, after: IssueState, at: datetime
+) -> dict[str, float]:
+    """A status change's count, and the time to acknowledge or resolve when this is the first of either."""
+    measures: dict[str, float] = {f"counts.{event.to_status}": 1}
+    reported = after.reported_at
+    if state is None or not reported:
+        return measures
+    if state.acknowledged_at is None and event.to_status in ACKNOWLEDGING:
+        measures.update(_prefixed("tta", sketches.increments((at - reported).total_seconds())))
+    if state.resolved_at is None and event.to_status == "resolved":
+        measures.update(_prefixed("ttr", sketches.increments((at - reported).total_seconds())))
+        if after.due_at is not None and at > after.due_at:
+            measures["counts.sla_breached"] = 1
+    return measures
+
+
+def _window_cells(
+    measures: dict[str, float], after: IssueState, at: datetime, clock: PartitionClock, lateness: timedelta
+) -> list[CellDelta]:
+    """The measures added to each window size's cell for ``at``; a window already closed gets the counts as late."""
+    cells: list[CellDelta] = []
+    for size in WINDOWS:
+        if clock.is_late(at, size, lateness):
+            late = {k: v for k, v in measures.items() if k.startswith("counts.")}
+            dims = {"size": size, "geohash5": after.geohash5, "category": after.category}
+            key = f"{size}|{after.geohash5}|{after.category}"
+            cells.append(CellDelta("late", key, late, dims))
+            continue
+        start = window_start(at, size)
+        insert = {
+            "size": size,
+            "start": start,
+            "end": window_end(at, size),
+            "geohash5": after.geohash5,
+            "category": after.category,
+        }
+        key = window_key(size, start, after.geohash5, after.category)
+        cells.append(CellDelta(window_collection(size), key, dict(measures), insert))
+    return cells
+
+
 def effects(
     event: IssueEvent, state: IssueState | None, clock: PartitionClock, lateness: timedelta, secret: bytes
 ) -> Effect:
@@ -116,35 +158,12 @@ def effects(
         measures["counts.reported"] = 1
         effect.cells.append(_backlog(after, +1))
     elif isinstance(event, IssueStatusChanged):
-        measures[f"counts.{event.to_status}"] = 1
-        reported = after.reported_at
-        if state is not None and state.acknowledged_at is None and event.to_status in ACKNOWLEDGING and reported:
-            measures.update(_prefixed("tta", sketches.increments((at - reported).total_seconds())))
-        if state is not None and state.resolved_at is None and event.to_status == "resolved" and reported:
-            measures.update(_prefixed("ttr", sketches.increments((at - reported).total_seconds())))
-            if after.due_at is not None and at > after.due_at:
-                measures["counts.sla_breached"] = 1
+        measures.update(_status_measures(event, state, after, at))
         was_open, is_open = event.from_status in OPEN_STATUSES, event.to_status in OPEN_STATUSES
         if was_open != is_open:
             effect.cells.append(_backlog(after, +1 if is_open else -1))
     if measures:
-        for size in WINDOWS:
-            if clock.is_late(at, size, lateness):
-                late = {k: v for k, v in measures.items() if k.startswith("counts.")}
-                dims = {"size": size, "geohash5": after.geohash5, "category": after.category}
-                key = f"{size}|{after.geohash5}|{after.category}"
-                effect.cells.append(CellDelta("late", key, late, dims))
-                continue
-            start = window_start(at, size)
-            insert = {
-                "size": size,
-                "start": start,
-                "end": window_end(at, size),
-                "geohash5": after.geohash5,
-                "category": after.category,
-            }
-            key = window_key(size, start, after.geohash5, after.category)
-            effect.cells.append(CellDelta(window_collection(size), key, dict(measures), insert))
+        effect.cells += _window_cells(measures, after, at, clock, lateness)
     effect.public = public_event(event, after, secret)
     return effect
 

@@ -131,28 +131,13 @@ def check_backdating(command: ReportIssue) -> Rejection | None:
 # -- status -------------------------------------------------------------------------------
 
 
-def decide_status(  # noqa: PLR0911 - one return per rule reads like the rule table
-    issue: IssueRecord, command: ChangeIssueStatus, *, original_exists: bool
-) -> Change | Rejection:
+def decide_status(issue: IssueRecord, command: ChangeIssueStatus, *, original_exists: bool) -> Change | Rejection:
+    rejection = _transition_refused(issue, command) or _status_details_invalid(
+        issue, command, original_exists=original_exists
+    )
+    if rejection is not None:
+        return rejection
     current, to = issue.status, command.to
-    if not allowed_transition(current, to):
-        return Rejection(409, f"an issue that is {current} cannot become {to}")
-    if to in REPORTER_TRANSITIONS.get(current, frozenset()):
-        if not is_reporter(issue, command):
-            return Rejection(403, f"only the reporter may make an issue {to}")
-        if to == "reopened" and (issue.resolved_at is None or command.occurred_at - issue.resolved_at > REOPEN_WINDOW):
-            return Rejection(409, f"an issue can be reopened only within {REOPEN_WINDOW.days} days of its resolution")
-    elif not is_staff_of(command, issue.department):
-        return Rejection(403, f"only staff of the {issue.department} department may make this issue {to}")
-    if to == "duplicate":
-        if command.duplicate_of is None:
-            return invalid("duplicate_of", "a duplicate needs the id of the original issue")
-        if command.duplicate_of == issue.id:
-            return invalid("duplicate_of", "an issue cannot duplicate itself")
-        if not original_exists:
-            return invalid("duplicate_of", f"no issue {command.duplicate_of}")
-    if to == "rejected" and not (command.reason or "").strip():
-        return invalid("reason", "a rejection needs a reason")
 
     at = storage_precision(command.occurred_at)
     fields: dict[str, Any] = {"status": to, "updated_at": at}
@@ -179,6 +164,40 @@ def decide_status(  # noqa: PLR0911 - one return per rule reads like the rule ta
         changed_at=at,
     )
     return Change(fields, event, history)
+
+
+def _transition_refused(issue: IssueRecord, command: ChangeIssueStatus) -> Rejection | None:
+    """Whether the issue may go from its status to the one asked, and by this actor: the reporter for
+    their own transitions (reopening within REOPEN_WINDOW of the resolution), staff of its department
+    for the others."""
+    current, to = issue.status, command.to
+    if not allowed_transition(current, to):
+        return Rejection(409, f"an issue that is {current} cannot become {to}")
+    if to not in REPORTER_TRANSITIONS.get(current, frozenset()):
+        if not is_staff_of(command, issue.department):
+            return Rejection(403, f"only staff of the {issue.department} department may make this issue {to}")
+        return None
+    if not is_reporter(issue, command):
+        return Rejection(403, f"only the reporter may make an issue {to}")
+    if to == "reopened" and (issue.resolved_at is None or command.occurred_at - issue.resolved_at > REOPEN_WINDOW):
+        return Rejection(409, f"an issue can be reopened only within {REOPEN_WINDOW.days} days of its resolution")
+    return None
+
+
+def _status_details_invalid(
+    issue: IssueRecord, command: ChangeIssueStatus, *, original_exists: bool
+) -> Rejection | None:
+    """A duplicate names an existing other issue; a rejection gives its reason."""
+    if command.to == "duplicate":
+        if command.duplicate_of is None:
+            return invalid("duplicate_of", "a duplicate needs the id of the original issue")
+        if command.duplicate_of == issue.id:
+            return invalid("duplicate_of", "an issue cannot duplicate itself")
+        if not original_exists:
+            return invalid("duplicate_of", f"no issue {command.duplicate_of}")
+    if command.to == "rejected" and not (command.reason or "").strip():
+        return invalid("reason", "a rejection needs a reason")
+    return None
 
 
 # -- assignment and edits -----------------------------------------------------------------

@@ -155,26 +155,11 @@ class IssueEvents:
         for position, (event, record) in enumerate(events):
             if position % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let the claims' insert commands go out meanwhile
-            partition = record.partition
-            if partition not in progress.clocks:
-                newest = self.clocks[partition] if partition in self.clocks else await self.repo.clock(partition)
-                progress.clocks[partition] = PartitionClock(newest)
-            clock = progress.clocks[partition]
-            progress.partitions[event.issue_id] = partition
+            clock = await self._clock_of(record.partition, progress)
+            progress.partitions[event.issue_id] = record.partition
             entry = stored.get(event.message_id)
             if entry is not None:
-                entry = expanded(entry, event, self.secret)
-                if (entry["p"], entry["o"]) == (partition, record.offset):
-                    clock.observe(event_time(event))
-                    if entry.get("state") is not None:
-                        progress.states[event.issue_id] = state_from(entry["state"])
-                    decided.append(from_ledger(event, record, entry))
-                elif entry["p"] == partition and entry["o"] < record.offset:
-                    # Published again later in the same partition: the first copy came before and was
-                    # applied (its batch was committed) or is applied again by its own redelivery.
-                    decided.append(from_ledger(event, record, entry, settled=True))
-                else:
-                    decided.append(from_ledger(event, record, entry))
+                decided.append(self._decided_before(event, record, expanded(entry, event, self.secret), progress))
                 continue
             if event.issue_id not in progress.states:  # a report starts from nothing; anything else from the store
                 reported = isinstance(event, IssueReported)
@@ -194,6 +179,28 @@ class IssueEvents:
                 progress.changed.add(event.issue_id)
             decided.append(decided_by(event, record, effect))
         return decided, progress, failed
+
+    async def _clock_of(self, partition: int, progress: Progress) -> PartitionClock:
+        """The partition's clock in this batch, from where its last batch (or the store) left it."""
+        if partition not in progress.clocks:
+            newest = self.clocks[partition] if partition in self.clocks else await self.repo.clock(partition)
+            progress.clocks[partition] = PartitionClock(newest)
+        return progress.clocks[partition]
+
+    @staticmethod
+    def _decided_before(event: IssueEvent, record: Record, entry: Doc, progress: Progress) -> Decided:
+        """An event the ledger holds (``entry``, expanded): its stored decision."""
+        partition = record.partition
+        if (entry["p"], entry["o"]) == (partition, record.offset):
+            progress.clocks[partition].observe(event_time(event))
+            if entry.get("state") is not None:
+                progress.states[event.issue_id] = state_from(entry["state"])
+            return from_ledger(event, record, entry)
+        if entry["p"] == partition and entry["o"] < record.offset:
+            # Published again later in the same partition: the first copy came before and was
+            # applied (its batch was committed) or is applied again by its own redelivery.
+            return from_ledger(event, record, entry, settled=True)
+        return from_ledger(event, record, entry)
 
     async def _load_states(
         self, events: list[tuple[IssueEvent, Record]], progress: Progress, seen_before: set[UUID]
@@ -286,7 +293,12 @@ class IssueEvents:
         for collection, docs in zip(by_collection, flushed, strict=True):
             for key, doc in docs.items():
                 touched[(collection, key)] = doc
-        # Cells updated (not created) by this batch, or applied before: their current value, one read per collection.
+        await self._read_unknown(touched)
+        return touched
+
+    async def _read_unknown(self, touched: dict[tuple[str, str], Doc | None]) -> None:
+        """Cells updated (not created) by this batch, or applied before: their current value, one read per
+        collection."""
         unknown: dict[str, list[str]] = {}
         for (collection, key), doc in touched.items():
             if doc is None:
@@ -294,7 +306,6 @@ class IssueEvents:
         for collection, keys in unknown.items():
             for key, value in (await self.repo.cells(collection, keys)).items():
                 touched[(collection, key)] = value
-        return touched
 
     def _stats(self, touched: dict[tuple[str, str], Doc | None]) -> list[tuple[Message, Record | None]]:
         stats = (stats_message(collection, doc) for (collection, _key), doc in touched.items())

@@ -315,28 +315,13 @@ class ReadModel:
         while True:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for s in streams:
-                    low, high = s.low, s.high
-                    if after is not None:
-                        mark = after[0] + s.shift
-                        low, high = (low, min(high, mark)) if descending else (max(low, mark), high)
+                    low, high = _range_after(s, after, descending)
                     if descending:
                         pipe.zrevrangebyscore(s.key, _score(high), _score(low), start=0, num=k, withscores=True)
                     else:
                         pipe.zrangebyscore(s.key, _score(low), _score(high), start=0, num=k, withscores=True)
                 answers = await self._call("merged", pipe.execute())
-            bound: Row | None = None
-            found: dict[str, Row] = {}
-            for s, answer in zip(streams, answers, strict=True):
-                rows = [(float(score) - s.shift, m.decode() if isinstance(m, bytes) else m) for m, score in answer]
-                if len(rows) >= k:
-                    last = rows[-1]
-                    bound = last if bound is None else (max(bound, last) if descending else min(bound, last))
-                for row in rows:
-                    if _after(row, after, descending):
-                        found[row[1]] = row
-            ordered = sorted(found.values(), reverse=descending)
-            if bound is not None:
-                ordered = [r for r in ordered if (r >= bound if descending else r <= bound)]
+            ordered, bound = _union(streams, answers, after=after, fetched=k, descending=descending)
             if len(ordered) > limit or bound is None:
                 return ordered[:limit], len(ordered) > limit
             k *= 4
@@ -352,3 +337,34 @@ class ReadModel:
             counts = await self._call("cells", pipe.execute())
         per = len(keys)
         return [sum(counts[i * per : (i + 1) * per]) for i in range(len(cells))]
+
+
+def _range_after(stream: Stream, after: Row | None, descending: bool) -> tuple[float, float]:
+    """The stream's score range still to read after ``after`` (inclusive: ties are told apart by id)."""
+    low, high = stream.low, stream.high
+    if after is None:
+        return low, high
+    mark = after[0] + stream.shift
+    return (low, min(high, mark)) if descending else (max(low, mark), high)
+
+
+def _union(
+    streams: Sequence[Stream], answers: Sequence[Any], *, after: Row | None, fetched: int, descending: bool
+) -> tuple[list[Row], Row | None]:
+    """The rows after ``after`` of every stream's answer, in order, and the bound they are complete to.
+
+    A stream that gave all ``fetched`` rows asked for may hold more beyond its last; the rows past the
+    nearest such last row are dropped (another read fetches more). The bound is None when every stream
+    gave all it had."""
+    bound: Row | None = None
+    found: dict[str, Row] = {}
+    for s, answer in zip(streams, answers, strict=True):
+        rows = [(float(score) - s.shift, m.decode() if isinstance(m, bytes) else m) for m, score in answer]
+        if len(rows) >= fetched:
+            last = rows[-1]
+            bound = last if bound is None else (max(bound, last) if descending else min(bound, last))
+        found.update((row[1], row) for row in rows if _after(row, after, descending))
+    ordered = sorted(found.values(), reverse=descending)
+    if bound is not None:
+        ordered = [r for r in ordered if (r >= bound if descending else r <= bound)]
+    return ordered, bound

@@ -206,20 +206,9 @@ class Dispatcher:
             notice = self._notice(delivery, contact)
             await channel.deliver(notice)
         except NoAddressYet as exc:
-            if now - delivery.created_at > timedelta(seconds=self.settings.contact_wait_s):
-                await self._give_up(delivery, "skipped", str(exc))
-            else:
-                # Woken as soon as the users consumer learns the contact, not at the end of a backoff
-                # that may have grown long meanwhile (its users event came late: a busy broker or gateway).
-                ttl = self.settings.contact_wait_s + self.settings.lease_s
-                await self.queue.await_contact(delivery.recipient_id, key, ttl)
-                await self._later(delivery, now, str(exc), self.retry.wait_s(delivery.attempts))
+            await self._wait_for_contact(delivery, now, exc)
         except TransientDeliveryError as exc:
-            delay = self.retry.delay_s(delivery.attempts)
-            if delay is None:
-                await self._give_up(delivery, "failed", f"exhausted: {exc}")
-            else:
-                await self._later(delivery, now, str(exc), delay, not_before_s=exc.retry_after_s)
+            await self._retry(delivery, now, exc)
         except PermanentDeliveryError as exc:
             await self._give_up(delivery, "skipped" if "no email address" in str(exc) else "failed", str(exc))
         except (StoreError, RedisError):
@@ -230,6 +219,25 @@ class Dispatcher:
         else:
             return True
         return False
+
+    async def _wait_for_contact(self, delivery: Delivery, now: datetime, exc: NoAddressYet) -> None:
+        """No address known for the recipient yet: tried again when it is, skipped after contact_wait_s."""
+        if now - delivery.created_at > timedelta(seconds=self.settings.contact_wait_s):
+            await self._give_up(delivery, "skipped", str(exc))
+            return
+        # Woken as soon as the users consumer learns the contact, not at the end of a backoff
+        # that may have grown long meanwhile (its users event came late: a busy broker or gateway).
+        ttl = self.settings.contact_wait_s + self.settings.lease_s
+        await self.queue.await_contact(delivery.recipient_id, delivery.id, ttl)
+        await self._later(delivery, now, str(exc), self.retry.wait_s(delivery.attempts))
+
+    async def _retry(self, delivery: Delivery, now: datetime, exc: TransientDeliveryError) -> None:
+        """Tried again after the backoff (not before the provider's Retry-After), or failed when exhausted."""
+        delay = self.retry.delay_s(delivery.attempts)
+        if delay is None:
+            await self._give_up(delivery, "failed", f"exhausted: {exc}")
+        else:
+            await self._later(delivery, now, str(exc), delay, not_before_s=exc.retry_after_s)
 
     async def _withhold(self, delivery: Delivery) -> None:
         """The recipient's account is disabled: nothing is sent to it, on any channel (account emails too).

@@ -1,4 +1,9 @@
-"""The issues domain's own values, independent of storage and transport."""
+"""The issues domain's own values, independent of storage and transport.
+
+The records are also the one declaration of what the store keeps: ``models.py`` names only the
+collections and their indexes, and ``repository/`` stores each record field for field (its ``id``
+as the string ``_id``) and reads it back through the record's validation.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ class StoredEvent(_Stored):
 
 
 class IssueRecord(_Stored):
-    """A report as the issues service keeps it."""
+    """A report as the issues service keeps it (``models.Report``; ``repository.reports.report_document``)."""
 
     id: UUID
     title: str
@@ -105,6 +110,8 @@ class IssueRecord(_Stored):
 
 
 class CommentRecord(_Stored):
+    """A comment as kept (``models.Comment``; ``issue_id`` stored as a string)."""
+
     id: UUID
     issue_id: UUID
     author_id: str | None
@@ -125,7 +132,8 @@ class CommentRecord(_Stored):
 class RejectedReportRecord(_Stored):
     """A report the consumer refused: what its reporter is told at the report's address.
 
-    Kept so a redelivered command re-announces the very same ``ReportRejected``.
+    Kept (``models.RejectedReport``; each error stored as a ``{field, message}`` document) so a
+    redelivered command re-announces the very same ``ReportRejected``.
     """
 
     id: UUID  # the issue id the gateway handed out

@@ -1,13 +1,17 @@
 """Beanie documents of the issues service (private to it; never on the wire).
 
-They name the collections and their indexes; the repository reads and writes them.
+Each names its collection, the type of its ``_id`` and its indexes. The fields of what is stored
+are written once: where the service has a record of its own (a report, a comment, a refused
+report: ``domain.py``; a category: the catalogue's contract) the document declares no fields,
+and the repository stores that record and reads it back with plain pymongo (``repository/``).
+Votes, follows and photos have no such record: their documents declare their fields here.
 Indexes are created one per call at start-up (``snapfix_shared.mongo.init_documents``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 from uuid import UUID
 
 from beanie import Document
@@ -16,48 +20,14 @@ from pymongo import IndexModel
 
 
 class Report(Document):
-    """Stored form of ``IssueRecord``; ``_id`` is the issue id the gateway handed out.
+    """A report: ``domain.IssueRecord`` as ``repository.reports.report_document`` stores it, its ``_id``
+    the issue id the gateway handed out (as a string: the store indexes strings).
 
     Intended shard key: ``{geohash: 1, _id: 1}`` (a prefix of the geohash keeps nearby
     searches on few shards; the id makes the key unique).
     """
 
-    id: str  # type: ignore[assignment]  # the issue's UUID as a string: the store indexes strings
-    title: str
-    description: str = ""
-    category: str
-    lat: float
-    lon: float
-    geohash: str = ""
-    address: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    media_ids: list[UUID] = Field(default_factory=list)
-    anonymous: bool = False
-    status: str = "open"
-    created_at: datetime
-    reporter_id: str | None = None
-    channel: str | None = None
-    address_id: str | None = None
-    media_url: str | None = None
-    contact: dict[str, Any] | None = None  # personal data: staff only
-    device_id: str | None = None
-    account_id: str | None = None
-    department: str | None = None
-    assignee_id: str | None = None
-    priority: str = "normal"
-    due_at: datetime | None = None
-    resolved_at: datetime | None = None
-    updated_at: datetime | None = None
-    votes: int = 0
-    followers: int = 0
-    history: list[dict[str, Any]] = Field(default_factory=list)
-    command_id: UUID
-    correlation_id: str
-    reported_event_id: UUID
-    reported_event_at: datetime
-    version: int = 0
-    applied_commands: list[UUID] = Field(default_factory=list)
-    events: list[dict[str, Any]] = Field(default_factory=list)
+    id: str  # type: ignore[assignment]
 
     class Settings:
         name = "reports"
@@ -76,18 +46,10 @@ class Report(Document):
 
 
 class Comment(Document):
-    """A comment; ``_id`` is the comment id the gateway handed out. Intended shard key: ``{issue_id: 1}``."""
+    """A comment: ``domain.CommentRecord`` (its ``issue_id`` a string), ``_id`` the comment id the
+    gateway handed out. Intended shard key: ``{issue_id: 1}``."""
 
     id: str  # type: ignore[assignment]
-    issue_id: str
-    author_id: str | None = None
-    body: str
-    internal: bool = False
-    created_at: datetime
-    command_id: UUID
-    correlation_id: str
-    event_id: UUID
-    event_at: datetime
 
     class Settings:
         name = "comments"
@@ -140,36 +102,20 @@ class Follow(Document):
 
 
 class RejectedReport(Document):
-    """A report the consumer refused (``RejectedReportRecord``); ``_id`` is the issue id as a string.
-
-    Rare, so small: unsharded.
-    """
+    """A report the consumer refused: ``domain.RejectedReportRecord`` (its errors as ``{field, message}``
+    documents: no nested arrays in FerretDB), ``_id`` the issue id as a string. Rare, so small: unsharded."""
 
     id: str  # type: ignore[assignment]
-    reporter_id: str | None = None
-    reason: str
-    errors: list[dict[str, str]] = Field(default_factory=list)  # {field, message}: no nested arrays in FerretDB
-    command_id: UUID
-    correlation_id: str
-    event_id: UUID
-    event_at: datetime
 
     class Settings:
         name = "rejected_reports"
 
 
 class Category(Document):
-    """A catalogue entry (Open311 service); ``_id`` is its code. Small: unsharded."""
+    """A catalogue entry (Open311 service): the catalogue's ``CategoryBody`` and when an admin last
+    wrote it (``updated_at``, absent on seeds), ``_id`` its code. Small: unsharded."""
 
     id: str  # type: ignore[assignment]
-    name: str
-    group: str = ""
-    description: str = ""
-    keywords: list[str] = Field(default_factory=list)
-    department: str
-    sla_hours: int
-    attributes: list[dict[str, Any]] = Field(default_factory=list)
-    updated_at: datetime | None = None
 
     class Settings:
         name = "categories"
@@ -187,3 +133,7 @@ class Photo(Document):
 
     class Settings:
         name = "photos"
+
+
+# Every collection of the service, in the order the service initialises them.
+DOCUMENTS: tuple[type[Document], ...] = (Report, Comment, Vote, Follow, Category, RejectedReport, Photo)

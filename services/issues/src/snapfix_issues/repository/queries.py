@@ -9,7 +9,7 @@ from uuid import UUID
 
 from snapfix_issues.domain import CommentRecord, IssueRecord
 from snapfix_issues.models import Comment, Follow, Report
-from snapfix_issues.repository.reports import record_of
+from snapfix_issues.repository.reports import comment_of, record_of
 
 # Lists never carry what only the lifecycle needs.
 LIST_PROJECTION = {"history": 0, "events": 0, "applied_commands": 0}
@@ -31,7 +31,7 @@ class ReportQueries:
         cursor = (
             Comment.get_pymongo_collection().find({"issue_id": str(issue_id)}).sort([("created_at", 1), ("_id", 1)])
         )
-        return [CommentRecord.model_validate({"id": d["_id"], **d}) async for d in cursor]
+        return [comment_of(d) async for d in cursor]
 
     async def audience(self, issue: IssueRecord) -> list[str]:
         """Who hears about changes: the reporter and every active follower."""

@@ -32,16 +32,41 @@ class Reports(Protocol):
     async def reject(self, rejection: RejectedReportRecord) -> RejectedReportRecord: ...
 
 
+# Each record of ``domain.py`` as stored and read back (``models.py`` declares no fields of its own):
+# its ``id`` the string ``_id`` (see the package's docstring), its other fields as they are.
+
+
 def record_of(doc: dict[str, Any]) -> IssueRecord:
     return IssueRecord.model_validate({"id": doc["_id"], **doc})
 
 
 def report_document(record: IssueRecord) -> dict[str, Any]:
-    """A new report as stored: its ``_id`` the issue id as a string (see the module's docstring)."""
+    """A new report as stored: no lifecycle yet (history, applied commands and their events empty)."""
     doc = record.model_dump(exclude={"id"})
     doc["media_ids"] = list(record.media_ids)
     doc["history"], doc["applied_commands"], doc["events"] = [], [], []
     return {"_id": str(record.id), **doc}
+
+
+def comment_of(doc: dict[str, Any]) -> CommentRecord:
+    return CommentRecord.model_validate({"id": doc["_id"], **doc})
+
+
+def comment_document(comment: CommentRecord) -> dict[str, Any]:
+    """A comment as stored: the issue it is on named by a string too."""
+    return {"_id": str(comment.id), **comment.model_dump(exclude={"id"}), "issue_id": str(comment.issue_id)}
+
+
+def rejection_of(doc: dict[str, Any]) -> RejectedReportRecord:
+    errors = [(e["field"], e["message"]) for e in doc.get("errors", [])]
+    return RejectedReportRecord.model_validate({**doc, "id": doc["_id"], "errors": errors})
+
+
+def rejection_document(rejection: RejectedReportRecord) -> dict[str, Any]:
+    """A refused report as stored: each error a ``{field, message}`` document (FerretDB nests no arrays)."""
+    doc = {"_id": str(rejection.id), **rejection.model_dump(exclude={"id"})}
+    doc["errors"] = [{"field": f, "message": m} for f, m in rejection.errors]
+    return doc
 
 
 def participation_id(issue_id: UUID, user_id: str) -> str:
@@ -95,15 +120,14 @@ class ReportWrites:
 
     async def insert_comment(self, comment: CommentRecord) -> CommentRecord | None:
         """Store a comment; if its id is taken, return the stored one instead."""
-        doc = {"_id": str(comment.id), **comment.model_dump(exclude={"id"}), "issue_id": str(comment.issue_id)}
         collection = Comment.get_pymongo_collection()
         try:
-            await collection.insert_one(doc)
+            await collection.insert_one(comment_document(comment))
         except DuplicateKeyError:
             found = await collection.find_one({"_id": str(comment.id)})
             if found is None:
                 raise
-            return CommentRecord.model_validate({"id": found["_id"], **found})
+            return comment_of(found)
         return None
 
     async def get_participation(self, kind: str, issue_id: UUID, user_id: str) -> dict[str, Any] | None:
@@ -158,10 +182,8 @@ class ReportWrites:
 
     async def reject(self, rejection: RejectedReportRecord) -> RejectedReportRecord:
         """Keep a refused report's outcome; the one kept first wins (a redelivery re-announces it)."""
-        doc = {"_id": str(rejection.id), **rejection.model_dump(exclude={"id"})}
-        doc["errors"] = [{"field": f, "message": m} for f, m in rejection.errors]
         try:
-            await RejectedReport.get_pymongo_collection().insert_one(doc)
+            await RejectedReport.get_pymongo_collection().insert_one(rejection_document(rejection))
         except DuplicateKeyError:
             earlier = await self.rejection(rejection.id)
             if earlier is not None:
@@ -171,10 +193,7 @@ class ReportWrites:
 
     async def rejection(self, issue_id: UUID) -> RejectedReportRecord | None:
         doc = await RejectedReport.get_pymongo_collection().find_one({"_id": str(issue_id)})
-        if doc is None:
-            return None
-        errors = [(e["field"], e["message"]) for e in doc.get("errors", [])]
-        return RejectedReportRecord.model_validate({**doc, "id": doc["_id"], "errors": errors})
+        return None if doc is None else rejection_of(doc)
 
     # -- the read model's rebuild: one scan of each collection ------------------------------
 
@@ -194,7 +213,7 @@ class ReportWrites:
         """Every comment, by issue, oldest first."""
         by_issue: dict[UUID, list[CommentRecord]] = {}
         async for doc in Comment.get_pymongo_collection().find({}):
-            comment = CommentRecord.model_validate({"id": doc["_id"], **doc})
+            comment = comment_of(doc)
             by_issue.setdefault(comment.issue_id, []).append(comment)
         for comments in by_issue.values():
             comments.sort(key=lambda c: (c.created_at, str(c.id)))

@@ -180,6 +180,84 @@ async def sign_in_many(sessions: Sessions, tokens: TokenCodec, count: int) -> li
     return out
 
 
+async def report_and_follow(client: httpx.AsyncClient, redis: Redis, user_tokens: list[str], followers: int) -> str:
+    """User 0 reports an issue and users 1..followers follow it, through the API; its id once the
+    gateway's audience projection has them all."""
+    reporter = {"authorization": f"Bearer {user_tokens[0]}"}
+    made = await client.post("/v1/issues", json=BODY, headers=reporter)
+    made.raise_for_status()
+    issue_id: str = made.json()["id"]
+    for _ in range(300):
+        if (await client.get(f"/v1/issues/{issue_id}", headers=reporter)).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    gate = asyncio.Semaphore(50)
+
+    async def follow(i: int) -> None:
+        async with gate:
+            answer = await client.put(
+                f"/v1/issues/{issue_id}/follow", headers={"authorization": f"Bearer {user_tokens[i]}"}
+            )
+            answer.raise_for_status()
+
+    await asyncio.gather(*(follow(i) for i in range(1, followers + 1)))
+    deadline = time.monotonic() + 600
+    while await redis.scard(audience_key(issue_id)) < followers + 2:
+        assert time.monotonic() < deadline, "the follows did not reach the gateway's audience projection"
+        await asyncio.sleep(0.5)
+    return issue_id
+
+
+async def open_streams(streams: list[Stream], host: str, port: int, user_tokens: list[str]) -> dict[str, int]:
+    """Open the streams, OPENING at a time; how many were refused, by status or error."""
+    refused: dict[str, int] = {}
+    gate = asyncio.Semaphore(OPENING)
+
+    async def open_one(stream: Stream) -> None:
+        async with gate:
+            try:
+                status = await asyncio.wait_for(open_stream(stream), 60)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                status = type(exc).__name__  # type: ignore[assignment]
+            if status != 200:
+                refused[str(status)] = refused.get(str(status), 0) + 1
+
+    async def open_stream(stream: Stream) -> int:
+        return await stream.open(host, port, user_tokens[stream.user])
+
+    await asyncio.gather(*(open_one(s) for s in streams))
+    return refused
+
+
+def delivery(to: str, sent: float, expected: list[Stream], *, followers: int, strays: int) -> dict[str, Any]:
+    """How one status change, sent at ``sent``, reached the streams of its audience (``expected``)."""
+    per_connection = [s.arrived[to] - sent for s in expected if to in s.arrived]
+    first_by_user: dict[int, float] = {}
+    for s in expected:
+        if to in s.arrived and s.user != 0:
+            first_by_user[s.user] = min(first_by_user.get(s.user, 1e9), s.arrived[to] - sent)
+    by_user = list(first_by_user.values())
+    # Where the time went: until the update was on the users' streams (the command applied by
+    # the issues consumer, its event consumed by the gateway), then out to the connections.
+    appended = [s.appended[to] - sent for s in expected if to in s.appended]
+    fanned = [s.arrived[to] - s.appended[to] for s in expected if to in s.arrived]
+    return {
+        "to": to,
+        "followers": followers,
+        "followers_reached": len(by_user),
+        "connections_expected": len(expected),
+        "connections_reached": len(per_connection),
+        "outside_audience": strays,
+        "p50_s": round(quantile(by_user, 0.5), 3),
+        "p99_s": round(quantile(by_user, 0.99), 3),
+        "max_s": round(max(by_user, default=float("nan")), 3),
+        "per_connection_p99_s": round(quantile(per_connection, 0.99), 3),
+        "until_appended_p50_s": round(quantile(appended, 0.5), 3),
+        "appended_to_arrival_p50_s": round(quantile(fanned, 0.5), 3),
+        "appended_to_arrival_p99_s": round(quantile(fanned, 0.99), 3),
+    }
+
+
 async def run(gateway: str, pids: dict[str, int], redis_url: str) -> dict[str, Any]:
     gw_pid = pids["gateway"]
     redis_port = urlsplit(redis_url).port or 6379
@@ -200,29 +278,7 @@ async def run(gateway: str, pids: dict[str, int], redis_url: str) -> dict[str, A
 
     host, port = urlsplit(gateway).hostname or "127.0.0.1", urlsplit(gateway).port or 80
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
-        reporter = {"authorization": f"Bearer {user_tokens[0]}"}
-        made = await client.post("/v1/issues", json=BODY, headers=reporter)
-        made.raise_for_status()
-        issue_id = made.json()["id"]
-        for _ in range(300):
-            if (await client.get(f"/v1/issues/{issue_id}", headers=reporter)).status_code == 200:
-                break
-            await asyncio.sleep(0.1)
-        # Followers: users 1..followers, through the API.
-        gate = asyncio.Semaphore(50)
-
-        async def follow(i: int) -> None:
-            async with gate:
-                answer = await client.put(
-                    f"/v1/issues/{issue_id}/follow", headers={"authorization": f"Bearer {user_tokens[i]}"}
-                )
-                answer.raise_for_status()
-
-        await asyncio.gather(*(follow(i) for i in range(1, followers + 1)))
-        deadline = time.monotonic() + 600
-        while await redis.scard(audience_key(issue_id)) < followers + 2:  # type: ignore[misc]
-            assert time.monotonic() < deadline, "the follows did not reach the gateway's audience projection"
-            await asyncio.sleep(0.5)
+        issue_id = await report_and_follow(client, redis, user_tokens, followers)
         result["followed_in_s"] = round(time.monotonic() - started, 1)
 
         peak = {"rss_mb": rss_mb(gw_pid), "redis_connections": redis_connections(gw_pid, redis_port)}
@@ -237,26 +293,10 @@ async def run(gateway: str, pids: dict[str, int], redis_url: str) -> dict[str, A
         unrelated = Unrelated(client, user_tokens[-1], issue_id)
         background = [asyncio.create_task(sample()), asyncio.create_task(unrelated.run())]
 
-        # Open the streams, OPENING at a time.
         streams = [Stream(i, i // PER_USER) for i in range(users * PER_USER)]
-        refused: dict[str, int] = {}
-        gate = asyncio.Semaphore(OPENING)
         meter = Meter(pids)
         opened_at = time.monotonic()
-
-        async def open_one(stream: Stream) -> None:
-            async with gate:
-                try:
-                    status = await asyncio.wait_for(open_stream(stream), 60)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                    status = type(exc).__name__  # type: ignore[assignment]
-                if status != 200:
-                    refused[str(status)] = refused.get(str(status), 0) + 1
-
-        async def open_stream(stream: Stream) -> int:
-            return await stream.open(host, port, user_tokens[stream.user])
-
-        await asyncio.gather(*(open_one(s) for s in streams))
+        refused = await open_streams(streams, host, port, user_tokens)
         open_s = time.monotonic() - opened_at
         live = [s for s in streams if s.task is not None]
         opening_cpu = meter.per_request(len(live))
@@ -293,34 +333,8 @@ async def run(gateway: str, pids: dict[str, int], redis_url: str) -> dict[str, A
             deadline = sent + 30
             while time.time() < deadline and any(to not in s.arrived for s in expected):
                 await asyncio.sleep(0.05)
-            per_connection = [s.arrived[to] - sent for s in expected if to in s.arrived]
-            first_by_user: dict[int, float] = {}
-            for s in expected:
-                if to in s.arrived and s.user != 0:
-                    first_by_user[s.user] = min(first_by_user.get(s.user, 1e9), s.arrived[to] - sent)
-            by_user = list(first_by_user.values())
-            # Where the time went: until the update was on the users' streams (the command applied by
-            # the issues consumer, its event consumed by the gateway), then out to the connections.
-            appended = [s.appended[to] - sent for s in expected if to in s.appended]
-            fanned = [s.arrived[to] - s.appended[to] for s in expected if to in s.arrived]
             strays = sum(1 for s in live if s.user not in audience and to in s.arrived)
-            deliveries.append(
-                {
-                    "to": to,
-                    "followers": followers,
-                    "followers_reached": len(by_user),
-                    "connections_expected": len(expected),
-                    "connections_reached": len(per_connection),
-                    "outside_audience": strays,
-                    "p50_s": round(quantile(by_user, 0.5), 3),
-                    "p99_s": round(quantile(by_user, 0.99), 3),
-                    "max_s": round(max(by_user, default=float("nan")), 3),
-                    "per_connection_p99_s": round(quantile(per_connection, 0.99), 3),
-                    "until_appended_p50_s": round(quantile(appended, 0.5), 3),
-                    "appended_to_arrival_p50_s": round(quantile(fanned, 0.5), 3),
-                    "appended_to_arrival_p99_s": round(quantile(fanned, 0.99), 3),
-                }
-            )
+            deliveries.append(delivery(to, sent, expected, followers=followers, strays=strays))
             print(f"[live] {deliveries[-1]}", flush=True)
             await asyncio.sleep(2)
         result["delivery_cpu_ms_per_change"] = meter.per_request(len(CHANGES))

@@ -159,18 +159,23 @@ def running_edge(stack: Stack, logs: Path) -> Iterator[EdgeSystem]:
             logs=logs,
         )
     finally:
-        if nginx is not None:
-            nginx.send_signal(signal.SIGQUIT)  # graceful: finish in-flight requests
-            try:
-                nginx.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(nginx, list(procs.values()))
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _stop(nginx: subprocess.Popen[bytes] | None, procs: list[subprocess.Popen[bytes]]) -> None:
+    """nginx gracefully (it finishes in-flight requests), then the services, each killed if it hangs."""
+    if nginx is not None:
+        nginx.send_signal(signal.SIGQUIT)
+        try:
+            nginx.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -42,7 +42,7 @@ async def issues(stack: Stack) -> AsyncIterator[Issues]:
 
 
 @pytest.fixture(scope="module")
-async def reported(stack: Stack, issues: Issues) -> set[str]:
+async def reported(stack: Stack, issues: Issues) -> set[str]:  # noqa: ARG001 - issues applies the commands produced here
     """18 roads reports, created over the last ten days, a third of them given another priority."""
     now = utcnow()
     commands = [
@@ -159,7 +159,8 @@ async def test_the_sorts_differ_and_some_reports_are_overdue(issues: Issues, rep
     assert any(i["id"] in reported for i in overdue)
 
 
-async def test_a_cursor_of_another_sort_is_refused(issues: Issues, reported: set[str]) -> None:
+@pytest.mark.usefixtures("reported")
+async def test_a_cursor_of_another_sort_is_refused(issues: Issues) -> None:
     first = await issues.http.get("/v1/staff/queue", params={"sort": "due", "limit": 1}, headers=ROADS)
     cursor = first.json()["next_cursor"]
     assert cursor is not None

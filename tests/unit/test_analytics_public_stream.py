@@ -35,7 +35,12 @@ pii = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 @.+", min_size=6, max_size=40
 ).map(lambda s: "Pii" + s)
 ids = st.uuids()
-times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC))
+# Hypothesis takes naive bounds and gives each drawn time the zone of ``timezones``.
+times = st.datetimes(
+    min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2030, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
 
 
 @st.composite

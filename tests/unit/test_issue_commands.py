@@ -123,10 +123,15 @@ class FakeReadModel:
     followed: dict[tuple[UUID, str], bool] = field(default_factory=dict)
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def index(self, issues: Sequence[IssueRecord], *, fill: bool = False) -> None:
+    async def index(self, issues: Sequence[IssueRecord], *, fill: bool = False) -> None:  # noqa: ARG002 - the interface's keyword, passed by name
         self.rows.update({i.id: i for i in issues})
 
-    async def follows(self, changes: Sequence[tuple[UUID, str, bool, int]], *, keep_since: bool = False) -> None:
+    async def follows(
+        self,
+        changes: Sequence[tuple[UUID, str, bool, int]],
+        *,
+        keep_since: bool = False,  # noqa: ARG002 - the interface's keyword, passed by name
+    ) -> None:
         self.followed.update({(issue, user): active for issue, user, active, _ in changes})
 
 

@@ -49,7 +49,7 @@ class FakeStore:
     async def get(self, key: str) -> bytes | None:
         return self.blobs.get(key)
 
-    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None:  # noqa: ARG002 - the interface's keyword, passed by name
         self.blobs[key] = data
 
     async def delete(self, key: str) -> None:
@@ -61,7 +61,7 @@ class BrokenWorkers:
 
     calls = 0
 
-    async def process(self, data: bytes) -> Any:
+    async def process(self, _data: bytes) -> Any:
         self.calls += 1
         raise KeyError("a bug in the pipeline")
 

@@ -92,7 +92,7 @@ class Log:
             id=issue_id, status="open", followers=[], **{k: fields[k] for k in ("title", "category", "reporter_id")}
         )
 
-    async def set(self, issue_id: UUID, fields: dict[str, Any]) -> None:
+    async def set(self, _issue_id: UUID, fields: dict[str, Any]) -> None:
         self.calls.append(("project", fields))
 
     async def record(self, deliveries: list[Any]) -> None:
@@ -103,7 +103,14 @@ class Log:
 class DeadLetters(list[tuple[int, str, str]]):
     """A runtime as far as the consumer uses it: each dead letter's offset, reason and error."""
 
-    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
+    async def dead_letter(
+        self,
+        record: ConsumerRecord[Any, Any],
+        *,
+        group: str,  # noqa: ARG002 - the interface's keyword, passed by name
+        reason: str,
+        error: str,
+    ) -> None:
         self.append((record.offset, reason, error))
 
 

@@ -50,14 +50,21 @@ class Contacts:
         self.calls.append((user_id, stamp, state, always))
         return self.applied
 
-    async def deleted(self, user_id: str) -> bool:
+    async def deleted(self, _user_id: str) -> bool:
         return False  # no account here was deleted (test_user_deleted covers that)
 
 
 class DeadLetters(list[tuple[int, str, str]]):
     """A runtime as far as the consumer uses it: each dead letter's offset, reason and error."""
 
-    async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
+    async def dead_letter(
+        self,
+        record: ConsumerRecord[Any, Any],
+        *,
+        group: str,  # noqa: ARG002 - the interface's keyword, passed by name
+        reason: str,
+        error: str,
+    ) -> None:
         self.append((record.offset, reason, error))
 
 
@@ -138,7 +145,7 @@ class Store:
         self.done: list[str] = []
         self.delivered: list[str] = []
 
-    async def finish(self, delivery: Any, status: str, at: datetime, error: str | None = None) -> None:
+    async def finish(self, delivery: Any, status: str, _at: datetime, error: str | None = None) -> None:
         self.outcomes.append((delivery.id, status, error))
 
     async def queue_done(self, keys: list[str]) -> None:

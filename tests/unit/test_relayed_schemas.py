@@ -1,8 +1,8 @@
 """The relayed bodies declared once in ``snapfix_shared.schemas`` name what their services use.
 
 ``snapfix_shared`` imports no service, so the few closed sets its models repeat (a platform, a
-status, a measure) are compared here with the service's own; and each service's ``schemas.py``
-serves the shared model itself, not a copy.
+status) are compared here with the service's own (a measure is the service's own: its queries
+import it); and each service serves the shared model itself, not a copy.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from types import ModuleType
 from typing import get_args
 
 import pytest
+from fastapi.routing import APIRoute
 
-from snapfix_shared.schemas import analytics, media, notify
+from snapfix_shared.schemas import analytics, issues, media, notify
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +24,7 @@ def test_the_closed_sets_are_the_services_own() -> None:
     from snapfix_notify.channels.push.devices.models import Platform
     from snapfix_notify.channels.webhook.models import DeliveryStatus
 
-    assert get_args(analytics.Measure) == get_args(Measure)
+    assert Measure is analytics.Measure
     assert get_args(media.MediaStatus) == get_args(MediaStatus)
     assert get_args(notify.Platform) == get_args(Platform)
     assert get_args(notify.DeliveryStatus) == get_args(DeliveryStatus)
@@ -31,8 +32,11 @@ def test_the_closed_sets_are_the_services_own() -> None:
 
 def test_each_service_documents_its_answers_with_the_shared_models() -> None:
     from snapfix_analytics import schemas as analytics_schemas
+    from snapfix_issues import schemas as issues_schemas
     from snapfix_media import schemas as media_schemas
     from snapfix_notify import schemas as notify_schemas
+    from snapfix_notify.channels.push.devices.api import router as devices
+    from snapfix_notify.channels.webhook.api import router as webhooks
 
     assert (notify_schemas.FeedPage, notify_schemas.PreferencesOut, notify_schemas.UserExport) == (
         notify.FeedPage,
@@ -41,9 +45,19 @@ def test_each_service_documents_its_answers_with_the_shared_models() -> None:
     )
     assert (media_schemas.UploadTicket, media_schemas.MediaState) == (media.UploadTicket, media.MediaState)
     assert (analytics_schemas.Summary, analytics_schemas.LateCounts) == (analytics.Summary, analytics.LateCounts)
+    assert issues_schemas.UserExport is issues.IssuesPart
+    # notify's push devices and webhook endpoints answer with the shared models (list[...] included).
+    answered = {
+        model
+        for route in [*devices.routes, *webhooks.routes]
+        if isinstance(route, APIRoute)
+        for model in (route.response_model, *get_args(route.response_model))
+        if isinstance(model, type)
+    }
+    assert answered == {notify.DeviceView, notify.EndpointView, notify.CreatedEndpoint, notify.DeliveryPage}
 
 
-@pytest.mark.parametrize("module", [analytics, media, notify])
+@pytest.mark.parametrize("module", [analytics, issues, media, notify])
 def test_every_relayed_body_refuses_what_it_does_not_document(module: ModuleType) -> None:
     from pydantic import BaseModel
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, TypeAlias
 
 import pygeohash
 
@@ -16,8 +16,11 @@ from snapfix_analytics import sketches
 from snapfix_analytics.windows import WINDOW_SECONDS, WINDOWS, window_end, window_start
 from snapfix_shared.messages.analytics import Distribution, WindowSize
 from snapfix_shared.problems import Problem
+from snapfix_shared.schemas import analytics as answers
 
-COUNT_MEASURES = (
+# What a time series or heatmap may show: declared once, with the answers that name it.
+Measure: TypeAlias = answers.Measure
+COUNT_MEASURES: tuple[Measure, ...] = (
     "reported",
     "acknowledged",
     "in_progress",
@@ -29,24 +32,6 @@ COUNT_MEASURES = (
     "withdrawn",
     "sla_breached",
 )
-Measure = Literal[
-    "reported",
-    "acknowledged",
-    "in_progress",
-    "resolved",
-    "closed",
-    "reopened",
-    "rejected",
-    "duplicate",
-    "withdrawn",
-    "sla_breached",
-    "tta_p50",
-    "tta_p90",
-    "tta_p99",
-    "ttr_p50",
-    "ttr_p90",
-    "ttr_p99",
-]
 GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
 MAX_SPAN = timedelta(days=400)
 MAX_POINTS = 20_000

@@ -4,16 +4,15 @@ The routes serve their answers as JSON bytes written by orjson (views built by `
 and ``lists.py``, or kept rendered: ``rendered.py``), so FastAPI does not validate them on the
 way out: these models document the bodies in the service's OpenAPI document, and the tests
 check bodies against them (``extra="forbid"``: an undocumented field fails).
-The bodies the gateway relays (one issue, its lists, the map, the viewer's state) are declared
-once in ``snapfix_shared.schemas.issues``, for this service's document and the gateway's alike;
-the rest are this service's own.
+The bodies the gateway relays (one issue, its lists, the map, the viewer's state, a user's data
+for their export) are declared once in ``snapfix_shared.schemas.issues``, for this service's
+document and the gateway's alike; the rest are this service's own.
 Requests are the commands of ``snapfix_shared.messages`` and the catalogue's ``CategoryBody``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from snapfix_shared.messages import Status
 from snapfix_shared.messages.catalogue import CategorySpec
 from snapfix_shared.schemas.issues import FollowedPage, IssueDetail, MapCells, ViewerState
+from snapfix_shared.schemas.issues import IssuesPart as UserExport  # the gateway's export names it `IssuesPart`
 from snapfix_shared.schemas.issues import Page as IssuePage  # the gateway's document names it `Page`
 
 __all__ = [
@@ -45,21 +45,11 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# -- an issue's audience, a user's data --------------------------------------------------------
+# -- an issue's audience -----------------------------------------------------------------------
 
 
 class Audience(_Body):
     user_ids: list[str] = Field(description="The reporter and the followers")
-
-
-class UserExport(_Body):
-    """What this service holds about a user, as stored (at most ``EXPORT_LIMIT`` of each kind)."""
-
-    reports: list[dict[str, Any]]
-    rejected_reports: list[dict[str, Any]]
-    comments: list[dict[str, Any]] = Field(description="Public comments only")
-    votes: list[dict[str, Any]]
-    follows: list[dict[str, Any]]
 
 
 # -- public listings (the gateway's Open311) ----------------------------------------------------

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from snapfix_shared.messages.analytics import Distribution, WindowSize
 
-# What a time series or heatmap may show (the analytics service's queries: a unit test keeps them equal).
+# What a time series or heatmap may show (the analytics service's queries name this one).
 Measure = Literal[
     "reported",
     "acknowledged",

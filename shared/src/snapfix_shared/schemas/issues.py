@@ -1,13 +1,15 @@
-"""The issues service's answers that the gateway relays unread: one issue, its lists, the map, the viewer's state.
+"""The issues service's answers that the gateway relays unread: one issue, its lists, the map, the viewer's state,
+and a user's data for their export.
 
 The issues service documents its routes with these (``snapfix_issues.schemas``) and its tests check
 every answer against them (``extra="forbid"``: an undocumented field fails); the gateway's OpenAPI
-document names the same models, under the names its clients know (``Page``, ``HistoryEntry``).
+document names the same models, under the names its clients know (``Page``, ``HistoryEntry``,
+``IssuesPart``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -145,3 +147,16 @@ class ViewerState(_Body):
     voted: bool = Field(description="You have voted for it")
     following: bool = Field(description="You follow it")
     is_reporter: bool = Field(description="You reported it (anonymous reports included)")
+
+
+# -- a user's data, for their export ------------------------------------------------------------
+
+
+class IssuesPart(_Body):
+    """What the issues service holds about you, as stored (at most 10,000 of each kind)."""
+
+    reports: list[dict[str, Any]] = Field(description="Your reports as stored, with your own contact")
+    rejected_reports: list[dict[str, Any]] = Field(description="Reports of yours the service refused")
+    comments: list[dict[str, Any]] = Field(description="Your public comments (internal ones are the city's)")
+    votes: list[dict[str, Any]]
+    follows: list[dict[str, Any]]

@@ -2,12 +2,12 @@
 
 The gateway lets only administrators through; the role it passes (``x-snapfix-role``)
 is checked again here. The signing secret is answered once, when the endpoint is made.
+The answers are ``snapfix_shared.schemas.notify``'s, which the gateway's document names too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,6 +22,7 @@ from snapfix_notify.channels.webhook.targets import TargetPolicy
 from snapfix_notify.config import NotifySettings
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.schemas.notify import CreatedEndpoint, DeliveryPage, DeliveryView, EndpointView
 from snapfix_shared.viewer import AdminUserDep
 
 
@@ -48,58 +49,19 @@ class NewEndpoint(BaseModel):
         return sorted(set(types))
 
 
-class EndpointView(BaseModel):
-    id: UUID
-    url: str
-    event_types: list[str]
-    description: str
-    enabled: bool
-    created_at: datetime
-    disabled_at: datetime | None
-    disabled_reason: str | None
-    consecutive_failures: int
-    last_success_at: datetime | None
-
-    @classmethod
-    def of(cls, e: WebhookEndpoint) -> EndpointView:
-        return cls.model_validate(e.model_dump(exclude={"secret", "created_by", "failing_since", "revision_id"}))
+def _endpoint_view(e: WebhookEndpoint) -> EndpointView:
+    """What an administrator sees of an endpoint: the fields its view documents (never the secret)."""
+    return EndpointView.model_validate(e.model_dump(include=set(EndpointView.model_fields)))
 
 
-class CreatedEndpoint(EndpointView):
-    secret: str = Field(description="whsec_...: verify signatures with it; shown only this once")
-
-
-class AttemptView(BaseModel):
-    at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    retry_in_s: float | None = None
-
-
-class DeliveryView(BaseModel):
-    id: str = Field(description="The webhook-id header of every attempt")
-    event_id: UUID
-    event_type: str
-    status: str = Field(description="pending, delivered, failed or cancelled")
-    created_at: datetime
-    attempt_count: int
-    attempts: list[AttemptView]
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    reason: str | None
-
-    @classmethod
-    def of(cls, d: WebhookDelivery) -> DeliveryView:
-        view = d.model_dump(exclude={"body", "endpoint_id", "revision_id"})
-        if d.status != "pending":
-            view["next_attempt_at"] = None
-        return cls.model_validate(view)
-
-
-class DeliveryPage(BaseModel):
-    items: list[DeliveryView]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
+def _delivery_view(d: WebhookDelivery) -> DeliveryView:
+    """A delivery as its log shows it: the fields its view documents; an attempt that scheduled no
+    retry (delivered, given up, refused) says so with ``retry_in_s`` null."""
+    view = d.model_dump(include=set(DeliveryView.model_fields) - {"attempts"})
+    view["attempts"] = [{"retry_in_s": None, **attempt} for attempt in d.attempts]
+    if d.status != "pending":
+        view["next_attempt_at"] = None
+    return DeliveryView.model_validate(view)
 
 
 AdminDep = AdminUserDep  # an administrator, from the gateway's internal token (snapfix_shared.viewer)
@@ -142,14 +104,14 @@ async def create_endpoint(body: NewEndpoint, admin: AdminDep, request: Request) 
         await endpoints.create(endpoint)
     except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be stored right now.") from exc
-    return CreatedEndpoint(**EndpointView.of(endpoint).model_dump(), secret=endpoint.secret)
+    return CreatedEndpoint.model_validate(endpoint.model_dump(include=set(CreatedEndpoint.model_fields)))
 
 
 @router.get("", response_model=list[EndpointView])
 async def list_endpoints(_admin: AdminDep, request: Request) -> list[EndpointView]:
     _, endpoints, _ = _repos(request)
     try:
-        return [EndpointView.of(e) for e in await endpoints.all()]
+        return [_endpoint_view(e) for e in await endpoints.all()]
     except StoreError as exc:
         raise ServiceUnavailable("Webhook endpoints cannot be read right now.") from exc
 
@@ -157,7 +119,7 @@ async def list_endpoints(_admin: AdminDep, request: Request) -> list[EndpointVie
 @router.get("/{endpoint_id}", response_model=EndpointView)
 async def get_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request) -> EndpointView:
     _, endpoints, _ = _repos(request)
-    return EndpointView.of(await _endpoint(endpoints, endpoint_id))
+    return _endpoint_view(await _endpoint(endpoints, endpoint_id))
 
 
 @router.delete("/{endpoint_id}", status_code=204)
@@ -183,7 +145,7 @@ async def enable_endpoint(endpoint_id: UUID, _admin: AdminDep, request: Request)
         raise ServiceUnavailable("Webhook endpoints cannot be changed right now.") from exc
     if endpoint is None:
         raise Problem(404, "Not Found", f"No webhook endpoint {endpoint_id}.")
-    return EndpointView.of(endpoint)
+    return _endpoint_view(endpoint)
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage)
@@ -193,7 +155,7 @@ async def deliveries(
     request: Request,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^msg_[0-9a-f]{32}_[0-9a-f]{32}$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> DeliveryPage:
     _, endpoints, log = _repos(request)
     await _endpoint(endpoints, endpoint_id)
     try:
@@ -202,4 +164,4 @@ async def deliveries(
         raise ServiceUnavailable("The delivery log cannot be read right now.") from exc
     more = len(page) > limit
     page = page[:limit]
-    return {"items": [DeliveryView.of(d) for d in page], "next_cursor": page[-1].id if more else None}
+    return DeliveryPage(items=[_delivery_view(d) for d in page], next_cursor=page[-1].id if more else None)

@@ -1,12 +1,12 @@
 """``/v1/me/devices``: the signed-in user's push devices (internal: reached through the gateway).
 
 The gateway authenticates and passes the user as ``x-snapfix-user``; a user only ever
-sees and changes their own devices.
+sees and changes their own devices. A device is answered as ``snapfix_shared.schemas.notify.DeviceView``,
+the model the gateway's document names too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -17,6 +17,7 @@ from snapfix_notify.channels.push.devices.repository import DeviceRepository
 from snapfix_notify.repository import StoreError
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.schemas.notify import DeviceView
 from snapfix_shared.viewer import UserIdDep
 
 DEVICE_ID = r"^[A-Za-z0-9._-]{1,128}$"
@@ -29,18 +30,10 @@ class DeviceRegistration(BaseModel):
     token: str = Field(min_length=1, max_length=4096, description="The FCM registration token or APNs device token")
 
 
-class DeviceView(BaseModel):
-    device_id: str
-    platform: Platform
-    token: str
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, d: Device) -> DeviceView:
-        return cls(
-            device_id=d.device_id, platform=d.platform, token=d.token, created_at=d.created_at, updated_at=d.updated_at
-        )
+def _device_view(d: Device) -> DeviceView:
+    return DeviceView(
+        device_id=d.device_id, platform=d.platform, token=d.token, created_at=d.created_at, updated_at=d.updated_at
+    )
 
 
 UserDep = UserIdDep  # the signed-in user, from the gateway's internal token (snapfix_shared.viewer)
@@ -60,13 +53,13 @@ async def register_device(
         device = await _repo(request).register(user, device_id, body.platform, body.token, utcnow())
     except StoreError as exc:
         raise ServiceUnavailable("Devices cannot be registered right now.") from exc
-    return DeviceView.of(device)
+    return _device_view(device)
 
 
 @router.get("", response_model=list[DeviceView])
 async def list_devices(user: UserDep, request: Request) -> list[DeviceView]:
     try:
-        return [DeviceView.of(d) for d in await _repo(request).of_user(user)]
+        return [_device_view(d) for d in await _repo(request).of_user(user)]
     except StoreError as exc:
         raise ServiceUnavailable("Devices cannot be read right now.") from exc
 

@@ -1555,7 +1555,11 @@ export interface components {
              */
             secret: string;
         };
-        /** DataExport */
+        /**
+         * DataExport
+         * @description The export file. Each service's part is as that service sent it: a field a service adds
+         *     appears in it before this document names it.
+         */
         DataExport: {
             /**
              * Format
@@ -2043,11 +2047,14 @@ export interface components {
              */
             api_key: string;
         };
-        /** IssuesPart */
+        /**
+         * IssuesPart
+         * @description What the issues service holds about you, as stored (at most 10,000 of each kind).
+         */
         IssuesPart: {
             /**
              * Reports
-             * @description Your reports as stored, staff-only fields aside
+             * @description Your reports as stored, with your own contact
              */
             reports: {
                 [key: string]: unknown;
@@ -2061,7 +2068,7 @@ export interface components {
             }[];
             /**
              * Comments
-             * @description Your comments (internal ones are staff's)
+             * @description Your public comments (internal ones are the city's)
              */
             comments: {
                 [key: string]: unknown;

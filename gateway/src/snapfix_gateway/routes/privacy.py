@@ -3,9 +3,11 @@
 The export is composed here from the owners of the data, each asked through its internal API
 with the user's own viewer token: the account (the gateway's), the reports, comments, votes and
 follows (the issues service's ``/v1/users/{id}/export``) and the notifications, preferences,
-area watches and push devices (notify's ``/v1/users/{id}/export``, documented by notify's own
-model, ``snapfix_shared.schemas.notify.NotifyPart``). It is all or nothing: an owner that does
-not answer makes it a 503, never a partial file.
+area watches and push devices (notify's ``/v1/users/{id}/export``). Each owner's part is
+documented by the owner's model (``snapfix_shared.schemas.issues.IssuesPart``,
+``snapfix_shared.schemas.notify.NotifyPart``) and embedded as the owner sent it: a field an owner
+adds is neither an error nor dropped from the user's data. It is all or nothing: an owner that
+does not hand over its part (a JSON object) makes it a 503, never a partial file.
 
 Deleting needs the current password in the body (not a recent sign-in: a stolen access token
 alone must not erase an account, and the password proves the person is at the keyboard now).
@@ -23,7 +25,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
@@ -34,6 +36,7 @@ from snapfix_gateway.identity.passwords import MAX_LENGTH
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.upstream import Upstream, viewer_headers
 from snapfix_shared.problems import Problem, ServiceUnavailable
+from snapfix_shared.schemas.issues import IssuesPart
 from snapfix_shared.schemas.notify import NotifyPart
 
 log = logging.getLogger(__name__)
@@ -65,15 +68,10 @@ class ExportedAccount(BaseModel):
     created_at: datetime
 
 
-class IssuesPart(BaseModel):
-    reports: list[dict[str, Any]] = Field(description="Your reports as stored, staff-only fields aside")
-    rejected_reports: list[dict[str, Any]] = Field(description="Reports of yours the service refused")
-    comments: list[dict[str, Any]] = Field(description="Your comments (internal ones are staff's)")
-    votes: list[dict[str, Any]]
-    follows: list[dict[str, Any]]
-
-
 class DataExport(BaseModel):
+    """The export file. Each service's part is as that service sent it: a field a service adds
+    appears in it before this document names it."""
+
     format: int = Field(description=f"The layout of this file ({EXPORT_FORMAT})")
     exported_at: datetime
     account: ExportedAccount
@@ -101,15 +99,36 @@ async def _own_account(accounts: AccountsDep, principal: Principal) -> Account:
     return account
 
 
-async def _part(upstream: Upstream, principal: Principal, request_id: str) -> dict[str, Any]:
+async def _part(upstream: Upstream, principal: Principal, request_id: str, model: type[BaseModel]) -> orjson.Fragment:
+    """The owner's part of the export, as it sent it (an object; the JSON is passed on unchanged).
+
+    It is not read into ``model`` (strict: extra fields forbidden): a field the owner added would
+    turn the user's export into an error, or be dropped from it. One the model does not document
+    is logged, so the document catches up."""
     answer = await upstream.call(
         "GET", f"/v1/users/{principal.user_id}/export", headers=viewer_headers(request_id, principal)
     )
     if answer.status != 200:
         log.warning("export of %s: %s answered %d", principal.user_id, upstream.name, answer.status)
         raise ServiceUnavailable(f"The {upstream.name} service did not hand over its part ({answer.status}).")
-    part: dict[str, Any] = orjson.loads(answer.body)
-    return part
+    try:
+        part = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        part = None
+    if not isinstance(part, dict):
+        log.warning("export of %s: %s answered a part that is not a JSON object", principal.user_id, upstream.name)
+        raise ServiceUnavailable(f"The {upstream.name} service handed over a malformed part.")
+    try:
+        model.model_validate(part)
+    except ValidationError as exc:
+        log.warning(
+            "export of %s: %s's part differs from %s (passed on as sent): %s",
+            principal.user_id,
+            upstream.name,
+            model.__name__,
+            exc.errors(include_url=False, include_input=False)[:5],
+        )
+    return orjson.Fragment(answer.body)
 
 
 @router.get(
@@ -137,18 +156,21 @@ async def export_my_data(
 
     An expensive read: limited per user (`SNAPFIX_RATE_LIMIT_EXPORT`, 5 per hour by default), never cached."""
     account = await _own_account(accounts, principal)
-    issues_part = await _part(issues, principal, request_id)
-    notify_part = await _part(notify, principal, request_id)
-    document = DataExport(
-        format=EXPORT_FORMAT,
-        exported_at=datetime.now(UTC),
-        account=ExportedAccount.model_validate({**account.model_dump(), "id": str(account.id)}),
-        issues=IssuesPart.model_validate(issues_part),
-        notifications=NotifyPart.model_validate(notify_part),
-    )
-    stamp = document.exported_at.strftime("%Y%m%d")
+    issues_part = await _part(issues, principal, request_id, IssuesPart)
+    notify_part = await _part(notify, principal, request_id, NotifyPart)
+    exported_at = datetime.now(UTC)
+    document = {
+        "format": EXPORT_FORMAT,
+        "exported_at": exported_at,
+        "account": ExportedAccount.model_validate({**account.model_dump(), "id": str(account.id)}).model_dump(
+            mode="json"
+        ),
+        "issues": issues_part,
+        "notifications": notify_part,
+    }
+    stamp = exported_at.strftime("%Y%m%d")
     return Response(
-        document.model_dump_json(),
+        orjson.dumps(document, option=orjson.OPT_UTC_Z),
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="snapfix-export-{stamp}.json"',

@@ -1,9 +1,8 @@
 """The gateway's list reads relay the query they declared and validated to the issues service: the values
 the client gave, as validated (a boolean as ``true``, a time in ISO 8601), and nothing it left out; a bad
-value is refused with a 422 naming it before the issues service is asked. ``limit`` on the staff queue,
-the followed issues and the suggestions, taken by the issues service but not declared by the gateway,
-still passes through as given. Through the gateway app (httpx's ASGI transport), the issues service
-replaced by a recording fake."""
+value is refused with a 422 naming it before the issues service is asked; a parameter it does not
+declare is not relayed. Through the gateway app (httpx's ASGI transport), the issues service replaced
+by a recording fake."""
 
 from __future__ import annotations
 
@@ -87,23 +86,23 @@ async def test_map_cells_relays_its_level(gateway: Gateway) -> None:
     assert gateway.relayed() == ("/v1/map/cells", params)
 
 
-async def test_the_staff_queue_relays_a_boolean_as_true_and_passes_limit_through(gateway: Gateway) -> None:
-    params = {"overdue": "1", "sort": "due", "limit": "1"}
+async def test_the_staff_queue_relays_a_boolean_as_true_and_its_limit(gateway: Gateway) -> None:
+    params = {"overdue": "1", "sort": "due", "limit": "1", "other": "x"}
     assert (await gateway.http.get("/v1/staff/queue", params=params)).status_code == 200
     assert gateway.relayed() == ("/v1/staff/queue", {"overdue": "true", "sort": "due", "limit": "1"})
 
 
 async def test_my_lists_are_read_at_the_viewers_own_path(gateway: Gateway) -> None:
-    assert (await gateway.http.get("/v1/me/following", params={"limit": "5"})).status_code == 200
+    assert (await gateway.http.get("/v1/me/following", params={"limit": "5", "other": "x"})).status_code == 200
     assert gateway.relayed() == (f"/v1/users/{STAFF.user_id}/following", {"limit": "5"})
     gateway.issues.asked.clear()
     assert (await gateway.http.get("/v1/me/issues", params={"limit": "5", "other": "x"})).status_code == 200
     assert gateway.relayed() == (f"/v1/users/{STAFF.user_id}/issues", {"limit": "5"})
 
 
-async def test_suggestions_pass_limit_through(gateway: Gateway) -> None:
+async def test_suggestions_relay_their_limit(gateway: Gateway) -> None:
     params = {"lat": "1.5", "lon": "2.5", "category": "pothole", "limit": "3"}
-    assert (await gateway.http.get("/v1/issues/suggestions", params=params)).status_code == 200
+    assert (await gateway.http.get("/v1/issues/suggestions", params={**params, "other": "x"})).status_code == 200
     assert gateway.relayed() == ("/v1/issues/suggestions", params)
 
 
@@ -118,6 +117,9 @@ async def test_suggestions_pass_limit_through(gateway: Gateway) -> None:
         ("/v1/map/cells", {"bbox": "1,2,3,4", "level": "21"}, "level"),
         ("/v1/staff/queue", {"sort": "random"}, "sort"),
         ("/v1/me/issues", {"limit": "101"}, "limit"),
+        ("/v1/me/following", {"limit": "0"}, "limit"),
+        ("/v1/staff/queue", {"limit": "101"}, "limit"),
+        ("/v1/issues/suggestions", {"lat": "0", "lon": "0", "category": "pothole", "limit": "21"}, "limit"),
     ],
 )
 async def test_a_bad_value_is_refused_before_the_issues_service_is_asked(

@@ -5724,6 +5724,7 @@ export interface operations {
                 lon: number;
                 category: string;
                 radius_m?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -6259,6 +6260,7 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: string | null;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -6379,6 +6381,7 @@ export interface operations {
                 priority?: ("low" | "normal" | "high" | "urgent") | null;
                 overdue?: boolean | null;
                 cursor?: string | null;
+                limit?: number;
                 /** @description `priority`: urgent first, then by due date; `due`: earliest due date first (overdue first); `newest` / `oldest`: by report time. Issues without a due date come last. Ties by id; a cursor pages on in the sort it was made by. */
                 sort?: "priority" | "due" | "newest" | "oldest";
             };

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from snapfix_shared.messages import Priority, Status
 from snapfix_shared.messages.issues import CategoryCode, DepartmentCode
@@ -43,13 +43,6 @@ class RelayedQuery(BaseModel):
         return urlencode({name: _text(value) for name, value in given.items()})
 
 
-class UndocumentedPassThrough(RelayedQuery):
-    """A query whose other parameters pass to the issues service as given, as they always have: ``limit``
-    on these routes is taken there (and sent by clients) but not declared in the gateway's document."""
-
-    model_config = ConfigDict(extra="allow")
-
-
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -68,11 +61,12 @@ class NearbyQuery(RelayedQuery):
     limit: int = Field(20, ge=1, le=100)
 
 
-class SuggestionsQuery(UndocumentedPassThrough):
+class SuggestionsQuery(RelayedQuery):
     lat: SearchLatitude
     lon: Longitude
     category: CategoryCode
     radius_m: int = Field(150, ge=1, le=1000)
+    limit: int = Field(5, ge=1, le=20)
 
 
 class MapIssuesQuery(RelayedQuery):
@@ -95,16 +89,18 @@ class MyIssuesQuery(RelayedQuery):
     limit: int = Field(20, ge=1, le=100)
 
 
-class FollowingQuery(UndocumentedPassThrough):
+class FollowingQuery(RelayedQuery):
     cursor: Cursor = None
+    limit: int = Field(20, ge=1, le=100)
 
 
-class StaffQueueQuery(UndocumentedPassThrough):
+class StaffQueueQuery(RelayedQuery):
     department: DepartmentCode | None = None
     status: Status | None = None
     priority: Priority | None = None
     overdue: bool | None = None
     cursor: Cursor = None
+    limit: int = Field(20, ge=1, le=100)
     sort: Literal["priority", "due", "newest", "oldest"] = Field(
         "priority",
         description="`priority`: urgent first, then by due date; `due`: earliest due date first "

@@ -9,7 +9,7 @@ from snapfix_issues.cache import IssueCache
 from snapfix_issues.catalogue import Catalogue
 from snapfix_issues.catalogue_sync import CatalogueSync, kafka_announcer
 from snapfix_issues.config import IssuesSettings
-from snapfix_issues.models import Category, Comment, Follow, Photo, RejectedReport, Report, Vote
+from snapfix_issues.models import DOCUMENTS
 from snapfix_issues.readmodel import ReadModel
 from snapfix_issues.repository import CategoryRepository, PhotoRepository, ReportRepository
 from snapfix_issues.service import IssuePhotos, ReadModelKeeper, UserErasure
@@ -23,7 +23,7 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
         "issues",
         settings,
         mongo_database=settings.mongo_database,
-        documents=[Report, Comment, Vote, Follow, Category, RejectedReport, Photo],
+        documents=list(DOCUMENTS),
     )
     assert runtime.redis is not None
     repo = ReportRepository()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, get_args
 
 import pygeohash
 
@@ -20,18 +20,8 @@ from snapfix_shared.schemas import analytics as answers
 
 # What a time series or heatmap may show: declared once, with the answers that name it.
 Measure: TypeAlias = answers.Measure
-COUNT_MEASURES: tuple[Measure, ...] = (
-    "reported",
-    "acknowledged",
-    "in_progress",
-    "resolved",
-    "closed",
-    "reopened",
-    "rejected",
-    "duplicate",
-    "withdrawn",
-    "sla_breached",
-)
+# The counted measures (the rest are duration percentiles, ``tta_``/``ttr_``), in Measure's order.
+COUNT_MEASURES: tuple[Measure, ...] = tuple(m for m in get_args(Measure) if not m.startswith(("tta_", "ttr_")))
 GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
 MAX_SPAN = timedelta(days=400)
 MAX_POINTS = 20_000

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
 from snapfix_notify.channels.webhook.models import DeliveryStep, WebhookDelivery
@@ -19,7 +18,7 @@ from snapfix_notify.group_commit import GroupCommit
 from snapfix_notify.models import IssueView
 from snapfix_shared.messages import IssueCommented, IssueReported, IssueStatusChanged, Location
 from snapfix_shared.messages.base import utcnow
-from tests.builders import consumed
+from tests.builders import DeadLetters, consumed
 
 TOPIC = "issues.events.v1"
 
@@ -98,20 +97,6 @@ class Log:
     async def record(self, deliveries: list[Any]) -> None:
         if deliveries:
             self.calls.append(("record", sorted(d.moment for d in deliveries)))
-
-
-class DeadLetters(list[tuple[int, str, str]]):
-    """A runtime as far as the consumer uses it: each dead letter's offset, reason and error."""
-
-    async def dead_letter(
-        self,
-        record: ConsumerRecord[Any, Any],
-        *,
-        group: str,  # noqa: ARG002 - the interface's keyword, passed by name
-        reason: str,
-        error: str,
-    ) -> None:
-        self.append((record.offset, reason, error))
 
 
 def consumer(log: Log, dead: DeadLetters | None = None) -> IssueEventsHandler:
@@ -209,8 +194,8 @@ async def test_an_event_failing_permanently_is_dead_lettered_and_a_repeat_within
     )
     log, dead = Broken(), DeadLetters()
     await consumer(log, dead).handle(consumed(TOPIC, broken, report, report))
-    assert [(offset, reason) for offset, reason, _ in dead] == [(0, "failed")]
-    assert "a view this code cannot read" in dead[0][2]
+    assert [(offset, reason) for offset, _, reason, _ in dead.dead] == [(0, "failed")]
+    assert "a view this code cannot read" in dead.dead[0][3]
     assert log.calls == [
         ("read view", report.issue_id),
         ("record", ["report_received"]),  # once: the repeat of its message id is dropped

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import ConsumerRecord
 from uuid_utils.compat import uuid7
 
 from snapfix_notify.consumers import UserEventsHandler
@@ -20,7 +19,7 @@ from snapfix_notify.templates import Renderer
 from snapfix_notify.unsubscribe import UnsubscribeTokens
 from snapfix_shared.messages import UserRegistered, UserUpdated
 from snapfix_shared.messages.base import utcnow
-from tests.builders import consumed
+from tests.builders import DeadLetters, consumed
 
 TOPIC = "users.events.v1"
 
@@ -52,20 +51,6 @@ class Contacts:
 
     async def deleted(self, _user_id: str) -> bool:
         return False  # no account here was deleted (test_user_deleted covers that)
-
-
-class DeadLetters(list[tuple[int, str, str]]):
-    """A runtime as far as the consumer uses it: each dead letter's offset, reason and error."""
-
-    async def dead_letter(
-        self,
-        record: ConsumerRecord[Any, Any],
-        *,
-        group: str,  # noqa: ARG002 - the interface's keyword, passed by name
-        reason: str,
-        error: str,
-    ) -> None:
-        self.append((record.offset, reason, error))
 
 
 def users_consumer(
@@ -131,8 +116,8 @@ async def test_a_permanent_failure_of_a_user_event_goes_to_the_dead_letter_topic
     poison = UserUpdated(correlation_id="unit", user_id=USER, role="staff", disabled=True, changed=("disabled",))
     fine = UserUpdated(correlation_id="unit", user_id=USER, role="admin", changed=("role",))
     await handler.handle(consumed(TOPIC, poison, fine))
-    assert [(offset, reason) for offset, reason, _ in dead] == [(0, "failed")]  # the poison's record
-    assert "cannot store this" in dead[0][2]
+    assert [(offset, reason) for offset, _, reason, _ in dead.dead] == [(0, "failed")]  # the poison's record
+    assert "cannot store this" in dead.dead[0][3]
     assert [c[2]["role"] for c in contacts.calls] == ["admin"]
 
 

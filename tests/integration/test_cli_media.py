@@ -28,6 +28,7 @@ from snapfix_shared.messages import MediaRejected
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.mongo import init_documents
 from snapfix_shared.topics import Topic
+from tests.integration.media_app import media_settings
 from tests.integration.test_cli_export import snapfix
 from tests.stack import Stack, start_groups_at_end
 
@@ -53,17 +54,7 @@ class Env:
 
 @pytest.fixture
 async def env(stack: Stack) -> AsyncIterator[Env]:
-    tag = uuid4().hex[:8]
-    settings = MediaSettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
-        mongo_database=f"snapfix_media_cli_{tag}",
-        consumer_group=f"media-cli-{tag}",
-        media_users_group=f"media-users-cli-{tag}",
-        process_workers=1,
-        storage_backend="gridfs",
-    )
+    settings = media_settings(stack, "cli")
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         stack.mongo_url, timeoutMS=10_000, uuidRepresentation="standard", tz_aware=True
     )

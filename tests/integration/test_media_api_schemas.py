@@ -23,10 +23,10 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from snapfix_media.app import create_app
-from snapfix_media.config import MediaSettings
 from snapfix_shared.schemas.media import MediaState, Uploaded, UploadTicket
 from snapfix_shared.topics import Topic
 from tests.builders import AsViewer
+from tests.integration.media_app import media_settings
 from tests.stack import Stack, start_groups_at_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -50,17 +50,7 @@ def jpeg() -> bytes:
 @pytest.fixture(scope="module")
 async def media(stack: Stack) -> AsyncIterator[Media]:
     """The media service in-process, on a database and consumer groups of this module's own."""
-    tag = uuid4().hex[:8]
-    settings = MediaSettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
-        mongo_database=f"snapfix_media_schemas_{tag}",
-        consumer_group=f"media-schemas-{tag}",
-        media_users_group=f"media-users-schemas-{tag}",
-        process_workers=1,
-        storage_backend="gridfs",
-    )
+    settings = media_settings(stack, "schemas")
     await start_groups_at_end(
         stack.kafka, {settings.consumer_group: Topic.MEDIA_COMMANDS, settings.media_users_group: Topic.USERS_EVENTS}
     )

@@ -26,6 +26,7 @@ from snapfix_media.config import MediaSettings
 from snapfix_shared.kafka import cloudevent_headers
 from snapfix_shared.messages import ProcessMedia
 from snapfix_shared.topics import Topic
+from tests.integration.media_app import media_settings
 from tests.stack import Stack, header, read_topic, start_groups_at_end, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -39,17 +40,7 @@ class Service:
 
 @pytest.fixture
 async def service(stack: Stack) -> AsyncIterator[Service]:
-    tag = uuid4().hex[:8]
-    settings = MediaSettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
-        mongo_database=f"snapfix_media_dlq_{tag}",
-        consumer_group=f"media-dlq-{tag}",
-        media_users_group=f"media-users-dlq-{tag}",
-        process_workers=1,
-        storage_backend="gridfs",
-    )
+    settings = media_settings(stack, "dlq")
     await start_groups_at_end(  # from now on: not the stack's whole history
         stack.kafka,
         {

@@ -50,6 +50,43 @@ async def test_an_unchanged_issue_answers_304_and_a_change_a_new_tag(system: Sys
             await client.aclose()
 
 
+async def test_an_anonymous_visitors_view_is_public_kept_at_the_edge_and_follows_changes(system: System) -> None:
+    """Every anonymous visitor sees the same view: the issues service marks it public for a few
+    seconds, and the gateway answers repeated anonymous reads from memory (``Age``), 304 for
+    the kept tag; signed-in viewers still read through, and a change reaches visitors within the max-age."""
+    reporter, roads = await citizen(system), await staff(system, "roads")
+    anonymous = httpx.AsyncClient(base_url=system.gateway, timeout=10)
+    try:
+        accepted = await reporter.post("/v1/issues", json=make_report_body(category="pothole"))
+        assert accepted.status_code == 202, accepted.text
+        path = accepted.headers["location"]
+        await eventually(reporter, path, lambda _: True)
+
+        first = await anonymous.get(path)
+        assert first.status_code == 200
+        assert first.headers["cache-control"] == "public, max-age=5"
+        assert first.headers["vary"] == "Authorization"
+        kept = await anonymous.get(path)
+        assert kept.headers["etag"] == first.headers["etag"]
+        assert kept.content == first.content
+        assert int(kept.headers["age"]) <= 5  # answered by the gateway's edge cache
+        revalidated = await anonymous.get(path, headers={"if-none-match": first.headers["etag"]})
+        assert (revalidated.status_code, revalidated.content) == (304, b"")
+
+        mine = await reporter.get(path)
+        assert mine.headers["cache-control"] == "private, no-cache"
+        assert "age" not in mine.headers
+
+        step = await roads.post(f"{path}/transitions", json={"to": "acknowledged", "note": "Crew scheduled"})
+        assert step.status_code == 202, step.text
+        await eventually(reporter, path, lambda issue: issue["status"] == "acknowledged")
+        seen = await eventually(anonymous, path, lambda issue: issue["status"] == "acknowledged", timeout_s=10)
+        assert seen["history"][0]["note"] == "Crew scheduled"
+    finally:
+        for client in (reporter, roads, anonymous):
+            await client.aclose()
+
+
 async def test_a_conditional_get_of_an_unknown_issue_is_still_404(system: System) -> None:
     async with httpx.AsyncClient(base_url=system.gateway) as anonymous:
         response = await anonymous.get(

@@ -31,6 +31,21 @@ def test_overdue_follows_the_clock_and_the_status() -> None:
     assert not rendered.overdue(ISSUE, NOW)
 
 
+def test_only_an_anonymous_visitors_view_is_shared_and_never_past_the_moment_it_turns_overdue() -> None:
+    anyone = Viewer()
+    assert rendered.cache_control(ISSUE, anyone, NOW, 5) == "public, max-age=5"
+    assert rendered.cache_control(ISSUE, Viewer(user_id="u-other", role="citizen"), NOW, 5) == "private, no-cache"
+    assert rendered.cache_control(ISSUE, Viewer(user_id="u-crew", role="staff"), NOW, 5) == "private, no-cache"
+    assert rendered.cache_control(ISSUE, anyone, NOW, 0) == "private, no-cache"  # sharing turned off
+    soon = {**ISSUE, "due_at": (NOW + timedelta(seconds=3)).isoformat()}
+    assert rendered.cache_control(soon, anyone, NOW, 5) == "public, max-age=3"
+    assert rendered.cache_control(soon, anyone, NOW + timedelta(seconds=2, milliseconds=500), 5) == "private, no-cache"
+    later = {**ISSUE, "due_at": (NOW + timedelta(hours=1)).isoformat()}
+    assert rendered.cache_control(later, anyone, NOW, 5) == "public, max-age=5"
+    past = {**ISSUE, "due_at": (NOW - timedelta(hours=1)).isoformat()}  # overdue already: it stays so
+    assert rendered.cache_control(past, anyone, NOW, 5) == "public, max-age=5"
+
+
 def test_the_tag_changes_with_each_input() -> None:
     base = rendered.etag(b'{"issue":1}', "hidden", False, [])
     assert base == rendered.etag(b'{"issue":1}', "hidden", False, [])

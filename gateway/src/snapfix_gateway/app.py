@@ -12,6 +12,7 @@ from fastapi.openapi.utils import _get_api_route_for_openapi
 from snapfix_gateway.body_limit import BodyLimitMiddleware
 from snapfix_gateway.catalogue import CatalogueCopy
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
+from snapfix_gateway.edge_cache import EdgeCacheMiddleware
 from snapfix_gateway.idempotency import Idempotency
 from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.models import Account
@@ -128,8 +129,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, tokens: TokenCodec) -> None:
     """Outermost last: request id, the web app (when built; paths that are not the API's, not rate
-    limited), the body cap, then rate limits and idempotency keys (one Redis round trip), then the routes."""
+    limited), the body cap, then rate limits and idempotency keys (one Redis round trip), then the
+    public answers kept at the edge (an anonymous read of an issue), then the routes."""
     assert runtime.redis is not None
+    app.add_middleware(EdgeCacheMiddleware, max_bytes=settings.edge_cache_bytes)
     app.add_middleware(
         RateLimitMiddleware,
         settings=settings,

@@ -145,6 +145,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # 100 kB even with every character escaped. Past this, 413 before the body is read on
     # (body_limit.py): the Idempotency-Key fingerprint and the routes never hold more.
     max_body_bytes: int = Field(default=256 * 1024, ge=4096)
+    # Anonymous reads of an issue that its owner marked public (``Cache-Control: public, max-age``)
+    # are kept in this process for that max-age and served from memory (``edge_cache``). 0: off.
+    edge_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
 
     # -- live updates (GET /v1/events)
     live_updates: bool = Field(default=True, description="Consume issues.events.v1 into users' live streams")

@@ -17,7 +17,7 @@ from snapfix_shared.viewer import Actor, process_tokens
 
 __all__ = ["Answer", "Upstream", "UpstreamError", "relay", "relay_get", "viewer_headers"]
 
-_PASSED_HEADERS = ("content-type", "etag", "cache-control", "last-modified")
+_PASSED_HEADERS = ("content-type", "etag", "cache-control", "last-modified", "vary")
 
 
 def viewer_headers(request_id: str, principal: Actor | None) -> dict[str, str]:

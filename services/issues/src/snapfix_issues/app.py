@@ -65,5 +65,6 @@ def create_app(settings: IssuesSettings | None = None) -> FastAPI:
     app.state.readmodel, app.state.readmodel_keeper = readmodel, keeper
     app.state.catalogue, app.state.catalogue_sync = catalogue, sync
     app.state.media, app.state.photos = media, photos
+    app.state.settings = settings
     api.install(app)
     return app

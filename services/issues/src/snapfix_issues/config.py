@@ -25,3 +25,6 @@ class IssuesSettings(ProcessSettings, MongoSettings, RedisSettings):
     # Commands whose actor the gateway's proof does not vouch for are dead-lettered. False only
     # while upgrading from gateways that did not sign commands (they are then applied, and logged).
     require_actor_proof: bool = True
+    # How long an anonymous visitor's view of an issue may be reused by shared caches (the
+    # gateway's edge cache, nginx, a CDN): ``Cache-Control: public, max-age``. 0: never shared.
+    public_detail_max_age_s: int = Field(default=5, ge=0, le=300)

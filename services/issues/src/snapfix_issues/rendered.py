@@ -4,7 +4,9 @@ A detail view depends on the issue's read-model entry (the bytes Redis holds), o
 (staff; someone the reporter is visible to; someone it is hidden from), on whether it is
 overdue now, and on its photos' states. The digest of those is the view's ETag and the key
 of its rendered bytes in a bounded in-process map: a repeated read re-renders nothing,
-re-validates nothing, and a client that has it gets 304.
+re-validates nothing, and a client that has it gets 304. An anonymous visitor's view is the
+same for every anonymous visitor: it is marked ``public, max-age`` (a few seconds), so the
+gateway's edge cache (and nginx or a CDN) serve it again without asking.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from snapfix_issues.rules import overdue_at
 from snapfix_issues.views import reporter_shown
 from snapfix_shared.viewer import Viewer
 
+# A signed-in viewer's view is theirs: no shared cache keeps it; a client revalidates with its ETag.
+PRIVATE = "private, no-cache"
 # Bounded by bytes, not count: an issue with many comments renders to far more than most.
 MAX_BYTES = 16 * 1024 * 1024
 MAX_VIEW_BYTES = 256 * 1024  # a larger view is rendered each time, never kept
@@ -36,6 +40,19 @@ def viewer_kind(issue: dict[str, Any], viewer: Viewer) -> str:
 def overdue(issue: dict[str, Any], now: datetime) -> bool:
     due = issue.get("due_at")
     return overdue_at(datetime.fromisoformat(due) if due else None, issue.get("status", ""), now)
+
+
+def cache_control(issue: dict[str, Any], viewer: Viewer, now: datetime, public_max_age_s: int) -> str:
+    """``private, no-cache`` for a signed-in viewer (the view may be theirs alone); for an anonymous
+    visitor, whose view is every anonymous visitor's, ``public, max-age`` of at most
+    ``public_max_age_s``, and never past the moment the issue turns overdue (its view changes then)."""
+    if viewer.signed_in or public_max_age_s <= 0:
+        return PRIVATE
+    fresh_s = public_max_age_s
+    due = issue.get("due_at")
+    if due and not overdue(issue, now):
+        fresh_s = min(fresh_s, int((datetime.fromisoformat(due) - now).total_seconds()))
+    return f"public, max-age={fresh_s}" if fresh_s > 0 else PRIVATE
 
 
 def etag(entry: bytes, kind: str, is_overdue: bool, photos: list[dict[str, Any]]) -> str:

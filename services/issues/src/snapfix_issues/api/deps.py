@@ -101,10 +101,6 @@ def _mark(after: tuple[Any, str] | None) -> tuple[float, str] | None:
     return float(key), after[1]
 
 
-# A detail view is per viewer: no shared cache keeps it; a client revalidates with its ETag.
-PRIVATE = "private, no-cache"
-
-
 def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 

@@ -15,7 +15,6 @@ from snapfix_issues import rendered
 from snapfix_issues.api.deps import (
     MAX_RADIUS_M,
     NO_STORE,
-    PRIVATE,
     CacheDep,
     CatalogueDep,
     CursorQuery,
@@ -171,7 +170,13 @@ async def get_issue(  # noqa: PLR0917 - FastAPI injects by parameter
     raw = await cache.raw(issue_id)
     if raw is not None:
         served = await _stored_view(
-            raw, request.app.state.rendered, viewer, now, if_none_match, photo_states=request.app.state.photos
+            raw,
+            request.app.state.rendered,
+            viewer,
+            now,
+            if_none_match,
+            photo_states=request.app.state.photos,
+            public_max_age_s=request.app.state.settings.public_detail_max_age_s,
         )
         if served is not None:
             return served
@@ -194,6 +199,7 @@ async def _stored_view(
     if_none_match: str | None,
     *,
     photo_states: IssuePhotos,
+    public_max_age_s: int,
 ) -> Response | None:
     """The detail view from the read model's bytes, rendered once per ETag; None if they do not read."""
     try:
@@ -203,7 +209,12 @@ async def _stored_view(
         return None  # an older shape: read as a miss
     photos = await photo_states.views(media_ids)
     tag = rendered.etag(raw, rendered.viewer_kind(head, viewer), rendered.overdue(head, now), photos)
-    headers = {"ETag": tag, "Cache-Control": PRIVATE}
+    # The view depends on who asks: a shared cache keys it by the Authorization it was asked with.
+    headers = {
+        "ETag": tag,
+        "Cache-Control": rendered.cache_control(head, viewer, now, public_max_age_s),
+        "Vary": "Authorization",
+    }
     if rendered.matches(if_none_match, tag):
         return Response(status_code=304, headers=headers)
     body = views.get(tag)

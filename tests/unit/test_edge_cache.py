@@ -1,0 +1,183 @@
+"""The gateway's edge cache: an anonymous read of an issue that its owner marked public is kept
+for its max-age and served again without the routes; nothing else is kept or served from it.
+
+A small Starlette app stands in for the routes and the owner behind them: it counts the
+requests that reach it and answers with the headers each test gives it.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, EdgeCacheMiddleware, etag_matches, max_age
+
+pytestmark = pytest.mark.unit
+
+ISSUE = "/v1/issues/01a214af-7a77-7585-be5b-41d730f90259"
+OTHER = "/v1/issues/01a214af-7a77-7585-be5b-41d730f9025a"
+PUBLIC = "public, max-age=5"
+
+
+class Owner:
+    """The routes behind the cache: answers ``status`` with ``cache_control``, counting reads."""
+
+    def __init__(self, cache_control: str = PUBLIC, status: int = 200, body: bytes = b'{"status":"open"}') -> None:
+        self.cache_control, self.status, self.body = cache_control, status, body
+        self.reads: list[str] = []
+        self.extra: dict[str, str] = {}
+
+    async def issue(self, request: Request) -> Response:
+        self.reads.append(request.url.path)
+        headers = {"etag": f'"v{len(self.reads)}"', "cache-control": self.cache_control, **self.extra}
+        return Response(self.body, status_code=self.status, media_type="application/json", headers=headers)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def edge(owner: Owner, clock: Clock, max_bytes: int = 1024 * 1024) -> tuple[httpx.AsyncClient, EdgeCacheMiddleware]:
+    routes = Starlette(routes=[Route("/v1/issues/{issue_id}", owner.issue, methods=["GET", "POST"])])
+    cache = EdgeCacheMiddleware(routes, max_bytes=max_bytes, timer=clock)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=cache), base_url="http://gateway")
+    return client, cache
+
+
+async def test_an_anonymous_read_marked_public_is_served_again_from_memory_until_its_max_age() -> None:
+    owner, clock = Owner(), Clock()
+    client, _ = edge(owner, clock)
+    async with client:
+        first = await client.get(ISSUE)
+        clock.now += 3
+        second = await client.get(ISSUE)
+        clock.now += 2.5  # 5.5 s after it was kept: past its max-age of 5
+        third = await client.get(ISSUE)
+    assert owner.reads == [ISSUE, ISSUE]  # the second read did not reach the routes
+    assert (second.status_code, second.content, second.headers["etag"]) == (200, first.content, '"v1"')
+    assert second.headers["cache-control"] == PUBLIC
+    assert second.headers["age"] == "3"
+    assert second.headers["content-type"] == "application/json"
+    assert second.headers["vary"] == "Authorization"
+    assert "age" not in first.headers
+    assert third.headers["etag"] == '"v2"'
+
+
+async def test_a_client_holding_the_kept_tag_gets_304_without_a_body() -> None:
+    owner, clock = Owner(), Clock()
+    client, _ = edge(owner, clock)
+    async with client:
+        await client.get(ISSUE)
+        same = await client.get(ISSUE, headers={"if-none-match": 'W/"v1", "x"'})
+        other = await client.get(ISSUE, headers={"if-none-match": '"old"'})
+    assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", '"v1"')
+    assert "content-type" not in same.headers
+    assert (other.status_code, other.content) == (200, owner.body)
+    assert owner.reads == [ISSUE]
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "status"),
+    [
+        ("private, no-cache", 200),  # a signed-in viewer's view
+        ("public, max-age=0", 200),
+        ("public", 200),  # no freshness given
+        ("public, max-age=5, no-store", 200),
+        ("", 200),
+        (PUBLIC, 404),  # a problem is never kept, whatever it says
+        (PUBLIC, 410),
+    ],
+)
+async def test_an_answer_that_is_not_a_public_200_with_a_max_age_is_never_kept(cache_control: str, status: int) -> None:
+    owner, clock = Owner(cache_control, status), Clock()
+    client, cache = edge(owner, clock)
+    async with client:
+        answers = [await client.get(ISSUE) for _ in range(2)]
+    assert owner.reads == [ISSUE, ISSUE]
+    assert [a.status_code for a in answers] == [status, status]
+    assert len(cache.kept) == 0
+
+
+async def test_an_answer_setting_a_cookie_is_never_kept() -> None:
+    owner, clock = Owner(), Clock()
+    owner.extra = {"set-cookie": "session=1"}
+    client, cache = edge(owner, clock)
+    async with client:
+        await client.get(ISSUE)
+        await client.get(ISSUE)
+    assert owner.reads == [ISSUE, ISSUE]
+    assert len(cache.kept) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("GET", ISSUE, {"authorization": "Bearer t"}),  # a signed-in viewer may see more
+        ("GET", f"{ISSUE}?fields=all", {}),
+        ("POST", ISSUE, {}),
+        ("GET", "/v1/issues/not-an-id", {}),
+    ],
+)
+async def test_signed_in_reads_queries_and_other_methods_always_reach_the_routes(
+    method: str, path: str, headers: dict[str, str]
+) -> None:
+    owner, clock = Owner(), Clock()
+    client, _ = edge(owner, clock)
+    async with client:
+        await client.get(ISSUE)  # kept for anonymous visitors
+        for _ in range(2):
+            await client.request(method, path, headers=headers)
+    assert len(owner.reads) == 3
+
+
+async def test_the_kept_bytes_are_bounded_least_recently_used_first_out() -> None:
+    owner, clock = Owner(body=b"x" * 1000), Clock()
+    client, cache = edge(owner, clock, max_bytes=2 * (1000 + ENTRY_OVERHEAD) + 10)
+    third = "/v1/issues/01a214af-7a77-7585-be5b-41d730f9025b"
+    async with client:
+        for path in (ISSUE, OTHER, ISSUE, third):  # ISSUE used again: OTHER is the one dropped
+            await client.get(path)
+    assert set(cache.kept) == {ISSUE, third}
+    assert cache.kept.currsize <= cache.kept.maxsize
+
+
+async def test_a_cache_of_zero_bytes_is_off() -> None:
+    owner, clock = Owner(), Clock()
+    client, cache = edge(owner, clock, max_bytes=0)
+    async with client:
+        await client.get(ISSUE)
+        await client.get(ISSUE)
+    assert owner.reads == [ISSUE, ISSUE]
+    assert not cache.enabled
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (b"public, max-age=5", 5),
+        (b"max-age=30, Public", 30),
+        (b"public, max-age=5, private", None),
+        (b"public, no-cache, max-age=5", None),
+        (b"public, max-age=abc", None),
+        (b"private, max-age=5", None),
+    ],
+)
+def test_only_a_public_max_age_is_read_as_shareable_freshness(value: bytes, seconds: int | None) -> None:
+    assert max_age(value) == seconds
+
+
+def test_if_none_match_compares_weakly_and_accepts_a_star() -> None:
+    tag = b'"abc"'
+    assert etag_matches(b'"abc"', tag)
+    assert etag_matches(b'W/"abc"', tag)
+    assert etag_matches(b'"x", "abc"', tag)
+    assert etag_matches(b"*", tag)
+    assert not etag_matches(b'"abd"', tag)

@@ -424,7 +424,9 @@ export interface paths {
          *     (its `Location`) until it answers 200 (applied) or 410 (refused, with the reason).
          *
          *     The answer carries an `ETag`: send it back as `If-None-Match` and an unchanged issue
-         *     answers 304 with no body.
+         *     answers 304 with no body. A signed-in viewer's view is `private, no-cache`; an anonymous
+         *     visitor's is the same for everyone, `public, max-age=5` (`Vary: Authorization`), and is
+         *     answered from the gateway's memory for that long (with `Age`).
          */
         get: operations["get_issue_v1_issues__issue_id__get"];
         put?: never;

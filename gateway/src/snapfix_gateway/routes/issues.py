@@ -242,7 +242,9 @@ async def get_issue(
     (its `Location`) until it answers 200 (applied) or 410 (refused, with the reason).
 
     The answer carries an `ETag`: send it back as `If-None-Match` and an unchanged issue
-    answers 304 with no body."""
+    answers 304 with no body. A signed-in viewer's view is `private, no-cache`; an anonymous
+    visitor's is the same for everyone, `public, max-age=5` (`Vary: Authorization`), and is
+    answered from the gateway's memory for that long (with `Age`)."""
     return await relay_get(
         issues, f"/v1/issues/{issue_id}", request_id=request_id, principal=principal, if_none_match=if_none_match
     )

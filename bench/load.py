@@ -76,12 +76,19 @@ def get_targets(url: str, paths: list[str]) -> str:
 
 
 def vegeta(
-    target: str, *, rate: int, duration_s: int, workers: int = 64, pids: dict[str, int] | None = None
+    target: str,
+    *,
+    rate: int,
+    duration_s: int,
+    workers: int = 64,
+    pids: dict[str, int] | None = None,
+    insecure: bool = False,
 ) -> dict[str, Any]:
     """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers`` allow.
 
     vegeta runs on the load core; with ``pids``, the CPU each of those processes spent per
-    request is reported too (``cpu_ms_per_request``, and their sum).
+    request is reported too (``cpu_ms_per_request``, and their sum). ``insecure``: HTTPS to a
+    server whose certificate is the local edge's own CA's.
     """
     meter = Meter(pids or {})
     attack = [
@@ -97,6 +104,8 @@ def vegeta(
     ]
     if rate == 0:
         attack.append(f"-workers={workers}")
+    if insecure:
+        attack.append("-insecure")
     result = subprocess.run(attack, input=target.encode(), capture_output=True, check=True)
     report = subprocess.run(["vegeta", "report", "-type=json"], input=result.stdout, capture_output=True, check=True)
     data = json.loads(report.stdout)

@@ -116,6 +116,9 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
                 peak = statistics.median(r["throughput_rps"] for r in runs["gateway"])
                 half = max(1, int(peak / 2))
                 at_half = vegeta(targets["gateway"], rate=half, duration_s=duration_s, pids=pids)
+                # The same rate through the floor: the tail a bare endpoint that waits for one
+                # acks=all produce already has here, below which the gateway's cannot go.
+                floor_at_half = vegeta(targets["floor"], rate=half, duration_s=duration_s, pids=pids)
                 accepted = sum(r["requests"] for r in runs["gateway"]) + at_half["requests"]
             consumer = catch_up(env, pids, accepted)
             with_consumer = vegeta(targets["gateway"], rate=0, duration_s=duration_s, pids=pids)
@@ -129,6 +132,7 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         "floor_over_bare": round(floor / bare, 3),
         "gateway_over_floor": round(peak / floor, 3),
         "gateway_at_half_peak": {"rate": half, **at_half},
+        "floor_at_gateway_half_peak": {"rate": half, **floor_at_half},
         "consumer_work": consumer,
         # The issue's "CPU per accepted report, summed over all processes": the accept path's, then its consumers'.
         "cpu_ms_per_report_all_work": round(

@@ -58,6 +58,17 @@ def markdown(results: dict[str, Any]) -> str:
             f"{a['gateway_at_half_peak']['p50_ms']} / {a['gateway_at_half_peak']['p99_ms']}",
             "p99 <= 25",
         ),
+        *(
+            [
+                (
+                    f"floor p50 / p99 at the same {a['floor_at_gateway_half_peak']['rate']} req/s (ms)",
+                    f"{a['floor_at_gateway_half_peak']['p50_ms']} / {a['floor_at_gateway_half_peak']['p99_ms']}",
+                    "",
+                )
+            ]
+            if "floor_at_gateway_half_peak" in a
+            else []
+        ),
         (
             f"accepted -> readable p50 / p99 at {r['rate']} reports/s offered, {r['accepted']} of {r['reports']} accepted (ms)",
             f"{r['readable_p50_ms']} / {r['readable_p99_ms']}",

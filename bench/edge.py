@@ -8,11 +8,9 @@ to the upstream, compression) is the deployment's configuration as rendered for 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import shutil
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,27 +19,14 @@ from typing import Any
 
 import httpx
 
-from bench.cpu import ROOT
-from tests.stack import free_port
-
-
-def _render_module() -> Any:
-    name = "snapfix_edge_render"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "nginx" / "render.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # its dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from tests.stack import free_port, load_script
 
 
 @contextlib.contextmanager
 def nginx_edge(gateway_url: str) -> Iterator[tuple[str, dict[str, int]]]:
     """nginx in front of ``gateway_url``: its https URL, and its master's pid (``bench.cpu`` pins
     and meters a process with its workers)."""
-    render = _render_module()
+    render: Any = load_script("deploy/nginx/render.py", "snapfix_edge_render")
     state = Path(tempfile.mkdtemp(prefix="snapfix-bench-edge-"))  # not 0700: nginx's workers read it
     edge = render.render(
         state,

@@ -73,9 +73,15 @@ class OtlpReceiver:
         with self._lock:
             self.spans.extend(found)
 
-    def snapshot(self) -> list[ReceivedSpan]:
+    def snapshot(self, since: int = 0) -> list[ReceivedSpan]:
+        """The spans received so far, in order of arrival; ``since``: only those after the first
+        ``since`` (a ``count()`` taken earlier), so a test reads what its own action caused."""
         with self._lock:
-            return list(self.spans)
+            return self.spans[since:]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.spans)
 
     def __enter__(self) -> OtlpReceiver:
         self._thread.start()

@@ -71,8 +71,10 @@ def post_target(url: str, token: str | None = None) -> str:
     return f"POST {url}/v1/issues\nContent-Type: application/json\n{auth}@{body}\n"
 
 
-def get_targets(url: str, paths: list[str]) -> str:
-    return "".join(f"GET {url}{path}\n\n" for path in paths)
+def get_targets(url: str, paths: list[str], token: str | None = None) -> str:
+    """vegeta's targets: a GET of each path (signed in with ``token``, if given)."""
+    auth = f"Authorization: Bearer {token}\n" if token else ""
+    return "".join(f"GET {url}{path}\n{auth}\n" for path in paths)
 
 
 def vegeta(

@@ -59,7 +59,7 @@ async def bench_reads(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         ids = await seed_reports(gateway_url, token, int(os.environ.get("BENCH_SEED_REPORTS", "300")))
         one = [f"/v1/issues/{i}" for i in ids]
         bare, gateway, edge = get_targets(bare_url, one), get_targets(gateway_url, one), get_targets(edge_url, one)
-        signed_in = "".join(f"GET {gateway_url}{path}\nAuthorization: Bearer {token}\n\n" for path in one)
+        signed_in = get_targets(gateway_url, one, token)
         near = [f"/v1/issues?lat={BODY['lat']}&lon={BODY['lon']}&radius_m=1000"]
         nearby = get_targets(gateway_url, near)
         with pinned(pids):

@@ -38,7 +38,7 @@ import httpx
 from redis.asyncio import Redis
 
 from bench.cpu import ALL_CORES, LOAD_CORE, SERVER_CORE, STACK_DIR, Meter, pid_on, pin, settle, stack_pids
-from bench.load import BENCH_LIMITS, RESULTS, process
+from bench.load import BENCH_LIMITS, RESULTS, get_targets, process
 from bench.scale_city import EAST, NORTH, SOUTH, WEST, City, ground_truth, place, seed, transitions_per_s
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,11 +82,6 @@ def measured(name: str, targets: str, pids: dict[str, int], rate: int = RATE) ->
     summary["cpu_ms_per_request_all"] = round(sum(summary["cpu_ms_per_request"].values()), 3)
     print(f"[scale] {name}: offered {rate}/s for {DURATION_S}s -> {summary}", flush=True)
     return summary
-
-
-def targets(gateway: str, paths: list[str], token: str | None = None) -> str:
-    auth = f"Authorization: Bearer {token}\n" if token else ""
-    return "".join(f"GET {gateway}{path}\n{auth}\n" for path in paths)
 
 
 # -- accounts ---------------------------------------------------------------------------------
@@ -177,20 +172,24 @@ def measure(
     asyncio.run(drop_entries(redis_url, misses))
     pin(pids, SERVER_CORE)
     try:
-        reads["get_by_id_hit"] = measured("GET by id (read model)", targets(gateway, hits), pids)
+        reads["get_by_id_hit"] = measured("GET by id (read model)", get_targets(gateway, hits), pids)
         for radius in (1000, 5000):
             points = [place(rng) for _ in range(200)]
             paths = [f"/v1/issues?lat={la}&lon={lo}&radius_m={radius}" for la, lo in points]
-            reads[f"nearby_{radius}m"] = measured(f"nearby {radius} m", targets(gateway, paths), pids)
+            reads[f"nearby_{radius}m"] = measured(f"nearby {radius} m", get_targets(gateway, paths), pids)
         boxes = []
         for _ in range(200):
             la, lo = place(rng)
             boxes.append(f"/v1/map/issues?bbox={lo - 0.01},{la - 0.007},{lo + 0.01},{la + 0.007}&limit=200")
-        reads["viewport"] = measured("map viewport", targets(gateway, boxes), pids)
+        reads["viewport"] = measured("map viewport", get_targets(gateway, boxes), pids)
         cells = [f"/v1/map/cells?bbox={WEST},{SOUTH},{EAST},{NORTH}&level=13"]
-        reads["cells"] = measured("map cells (the city at level 13)", targets(gateway, cells), pids)
-        reads["staff_queue"] = measured("staff queue", targets(gateway, ["/v1/staff/queue"], tokens["staff"][0]), pids)
-        reads["my_reports"] = measured("my reports", targets(gateway, ["/v1/me/issues"], tokens["citizen"][0]), pids)
+        reads["cells"] = measured("map cells (the city at level 13)", get_targets(gateway, cells), pids)
+        reads["staff_queue"] = measured(
+            "staff queue", get_targets(gateway, ["/v1/staff/queue"], tokens["staff"][0]), pids
+        )
+        reads["my_reports"] = measured(
+            "my reports", get_targets(gateway, ["/v1/me/issues"], tokens["citizen"][0]), pids
+        )
         reads["transition"] = asyncio.run(
             transition_end_to_end(city, gateway, tokens["staff"][0], 20, avoid=set(misses))
         )
@@ -199,7 +198,7 @@ def measure(
         print(f"[scale] transitions applied: {reads['transitions_applied']}", flush=True)
         # Last: a miss reads the store (every query of which scans), which stays busy a while after.
         reads["get_by_id_miss"] = measured(
-            "GET by id (miss: the store)", targets(gateway, [f"/v1/issues/{i}" for i in misses]), pids, MISS_RATE
+            "GET by id (miss: the store)", get_targets(gateway, [f"/v1/issues/{i}" for i in misses]), pids, MISS_RATE
         )
     finally:
         pin(pids, ALL_CORES)

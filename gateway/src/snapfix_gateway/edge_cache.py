@@ -29,6 +29,7 @@ from cachetools import TLRUCache
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snapfix_shared.conditional import etag_matches
 from snapfix_shared.http_metrics import LATENCY, REQUESTS
 
 # The issue detail route: its path, and the template the request metrics name it by.
@@ -65,12 +66,6 @@ def max_age(cache_control: bytes) -> int | None:
             seconds = int(value.strip())
             return seconds if seconds > 0 else None
     return None
-
-
-def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
-    """RFC 9110 weak comparison of If-None-Match with a strong tag."""
-    candidates = {t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")}
-    return etag in candidates or b"*" in candidates
 
 
 class EdgeCacheMiddleware:
@@ -117,7 +112,7 @@ class EdgeCacheMiddleware:
     def _answer(kept: Kept, scope: Scope) -> int:
         for name, value in scope["headers"]:
             if name == b"if-none-match":
-                return 304 if etag_matches(value, kept.etag) else 200
+                return 304 if etag_matches(value.decode("latin-1"), kept.etag.decode("latin-1")) else 200
         return 200
 
     def _headers(self, kept: Kept, status: int) -> list[tuple[bytes, bytes]]:

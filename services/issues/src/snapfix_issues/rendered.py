@@ -62,14 +62,6 @@ def etag(entry: bytes, kind: str, is_overdue: bool, photos: list[dict[str, Any]]
     return f'"{digest.hexdigest()}"'
 
 
-def matches(if_none_match: str | None, tag: str) -> bool:
-    """RFC 9110 weak comparison of If-None-Match with the view's (strong) tag."""
-    if not if_none_match:
-        return False
-    candidates = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return tag in candidates or "*" in candidates
-
-
 class RenderedViews:
     """The rendered bytes of recent detail views, by ETag (least recently used dropped first)."""
 

@@ -37,6 +37,7 @@ from snapfix_media.schemas import MediaState, Uploaded, UploadRequest, UploadTic
 from snapfix_media.service import UnattachedLimitReached, Uploads
 from snapfix_media.signing import UploadSigner
 from snapfix_media.storage import STORE_UNAVAILABLE, BlobStore, TooLarge, original_key, variant_key
+from snapfix_shared.conditional import etag_matches
 from snapfix_shared.kafka import PublishFailed, publish
 from snapfix_shared.messages import ProcessMedia
 from snapfix_shared.messages.base import utcnow
@@ -257,7 +258,7 @@ async def variant(
         raise Problem(404, "Not Found", f"No processed photo {media_id}.", headers=NO_STORE)
     etag = str(meta["etag"])
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
-    if if_none_match is not None and (if_none_match.strip() == "*" or etag in _etags(if_none_match)):
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     content_type, size = str(meta["content_type"]), int(meta["size"])
     span = None if range_ is None else _byte_range(range_, size)
@@ -275,10 +276,6 @@ async def variant(
     start, end = span
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return Response(data, status_code=206, headers=headers, media_type=content_type)
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
 def _byte_range(header: str, length: int) -> tuple[int, int] | None:

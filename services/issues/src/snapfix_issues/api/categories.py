@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from snapfix_issues.catalogue import Catalogue, CategoryBody, CategorySpec
 from snapfix_issues.catalogue_sync import CatalogueSync
 from snapfix_issues.schemas import CategoryPage
+from snapfix_shared.conditional import etag_matches
 from snapfix_shared.messages.issues import CategoryCode
 from snapfix_shared.problems import Problem
 from snapfix_shared.viewer import AdminDep, OptionalViewerDep, Viewer
@@ -51,7 +52,7 @@ def _cacheable(body: object, if_none_match: str | None, viewer: Viewer) -> Respo
     etag = f'"{hashlib.sha256(raw).hexdigest()[:32]}"'
     cache = STAFF_CACHE if viewer.is_staff else PUBLIC_CACHE
     headers = {"ETag": etag, "Cache-Control": cache, "Vary": "Authorization"}
-    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(raw, media_type="application/json", headers=headers)
 

@@ -40,6 +40,7 @@ from snapfix_issues.schemas import (
 )
 from snapfix_issues.service import IssuePhotos, ReadModelDown, listings, load_issue, reads, refusal
 from snapfix_issues.views import detail
+from snapfix_shared.conditional import etag_matches
 from snapfix_shared.messages import IssueCommand
 from snapfix_shared.problems import Problem
 from snapfix_shared.viewer import InternalCallerDep, SignedInDep, Viewer
@@ -215,7 +216,7 @@ async def _stored_view(
         "Cache-Control": rendered.cache_control(head, viewer, now, public_max_age_s),
         "Vary": "Authorization",
     }
-    if rendered.matches(if_none_match, tag):
+    if etag_matches(if_none_match, tag):
         return Response(status_code=304, headers=headers)
     body = views.get(tag)
     if body is None:

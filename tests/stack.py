@@ -82,6 +82,10 @@ class Stack:
     redis_url: str
     kind: StackKind = "native"
 
+    def connections(self) -> dict[str, str]:
+        """The settings every in-process SnapFix service takes from this stack."""
+        return {"kafka_bootstrap_servers": self.kafka, "mongo_url": self.mongo_url, "redis_url": self.redis_url}
+
 
 @dataclass(frozen=True)
 class StackChoice:

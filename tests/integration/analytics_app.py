@@ -34,9 +34,7 @@ def analytics_settings(stack: Stack, *, lateness_s: int = 600, name: str | None 
     """A database and a consumer group of its own: this instance reads issues.events.v1 from the start."""
     name = name or f"it{uuid4().hex[:8]}"
     return AnalyticsSettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
+        **stack.connections(),
         mongo_database=f"snapfix_analytics_{name}",
         consumer_group=f"analytics-{name}",
         allowed_lateness_s=lateness_s,

@@ -21,9 +21,7 @@ ADMIN = ("admin@city.example", "amber-walrus-93-fjord")
 
 def gateway_settings(stack: Stack, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
-        "kafka_bootstrap_servers": stack.kafka,
-        "mongo_url": stack.mongo_url,
-        "redis_url": stack.redis_url,
+        **stack.connections(),
         "bootstrap_admin_email": ADMIN[0],
         "bootstrap_admin_password": ADMIN[1],
         # Generous per-IP limits here: every request of this module comes from one address.

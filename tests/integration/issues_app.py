@@ -31,9 +31,7 @@ class Issues:
 @asynccontextmanager
 async def running_issues(stack: Stack) -> AsyncIterator[Issues]:
     settings = IssuesSettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
+        **stack.connections(),
         # A group of its own, so this in-process instance shares no partitions with others.
         consumer_group=f"issues-it-{uuid4().hex[:8]}",
         readmodel_check_s=1.0,  # a lost read model is rebuilt within a second

@@ -145,9 +145,7 @@ async def running_live_gateway(stack: Stack) -> AsyncIterator[SimpleNamespace]:
     """The gateway on a free port with small live-update limits and quick heartbeats and session checks;
     the namespace it yields has its url, app, redis, fanout (the consumer, driven by hand), stub and sign_in."""
     settings = GatewaySettings(
-        kafka_bootstrap_servers=stack.kafka,
-        mongo_url=stack.mongo_url,
-        redis_url=stack.redis_url,
+        **stack.connections(),
         live_updates=False,  # the consumer is driven by the tests
         live_streams_per_user=PER_USER,
         live_redis_connections=LIVE_CONNECTIONS,

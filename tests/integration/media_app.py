@@ -13,9 +13,7 @@ def media_settings(stack: Stack, name: str, **overrides: Any) -> MediaSettings:
     """On the real stack, with a database and consumer groups of ``name``'s own (and a fresh tag), GridFS, one worker."""
     tag = uuid4().hex[:8]
     fields: dict[str, Any] = {
-        "kafka_bootstrap_servers": stack.kafka,
-        "mongo_url": stack.mongo_url,
-        "redis_url": stack.redis_url,
+        **stack.connections(),
         "mongo_database": f"snapfix_media_{name}_{tag}",
         "consumer_group": f"media-{name}-{tag}",
         "media_users_group": f"media-users-{name}-{tag}",

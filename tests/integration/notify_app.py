@@ -50,9 +50,7 @@ class Notify:
 def notify_settings(stack: Stack, mailbox: Mailbox, **overrides: Any) -> NotifySettings:
     tag = uuid4().hex[:8]
     fields: dict[str, Any] = {
-        "kafka_bootstrap_servers": stack.kafka,
-        "mongo_url": stack.mongo_url,
-        "redis_url": stack.redis_url,
+        **stack.connections(),
         "mongo_database": f"snapfix_notify_it_{tag}",
         # Groups of its own, so this instance shares no partitions with the others.
         "notify_users_group": f"notify-users-it-{tag}",

@@ -48,9 +48,7 @@ def webhook_settings(stack: Stack, **overrides: Any) -> NotifySettings:
     and timeouts, and the opt-ins a plain-http receiver on loopback needs (both defaults refuse it)."""
     run = uuid4().hex[:8]
     base: dict[str, Any] = {
-        "kafka_bootstrap_servers": stack.kafka,
-        "mongo_url": stack.mongo_url,
-        "redis_url": stack.redis_url,
+        **stack.connections(),
         "mongo_database": f"snapfix_notify_it_{run}",
         "webhooks_group": f"notify-webhooks-it-{run}",
         "webhook_timeout_s": 2.0,

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from limits import parse
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, EdgeCacheMiddleware, max_age
+from snapfix_gateway.app import create_app
+from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, Admit, EdgeCacheMiddleware, max_age
+from snapfix_gateway.ratelimit import CountedHere, Limiter, Policy, RateLimitMiddleware
 from snapfix_shared.conditional import etag_matches
 
 pytestmark = pytest.mark.unit
@@ -46,11 +52,19 @@ class Clock:
         return self.now
 
 
-def edge(owner: Owner, clock: Clock, max_bytes: int = 1024 * 1024) -> tuple[httpx.AsyncClient, EdgeCacheMiddleware]:
+def edge(
+    owner: Owner, clock: Clock, max_bytes: int = 1024 * 1024, admit: Admit | None = None, client: str = "203.0.113.9"
+) -> tuple[httpx.AsyncClient, EdgeCacheMiddleware]:
     routes = Starlette(routes=[Route("/v1/issues/{issue_id}", owner.issue, methods=["GET", "POST"])])
-    cache = EdgeCacheMiddleware(routes, max_bytes=max_bytes, timer=clock)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=cache), base_url="http://gateway")
-    return client, cache
+    cache = EdgeCacheMiddleware(routes, max_bytes=max_bytes, admit=admit, timer=clock)
+    transport = httpx.ASGITransport(app=cache, client=(client, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway"), cache
+
+
+def counted_here(limit: str) -> CountedHere:
+    """The anonymous limit counted in memory. Its Redis client is never connected: a hit never asks Redis."""
+    limiter = Limiter(Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.1))
+    return CountedHere(limiter, Policy("anonymous", parse(limit)))
 
 
 async def test_an_anonymous_read_marked_public_is_served_again_from_memory_until_its_max_age() -> None:
@@ -183,3 +197,54 @@ def test_if_none_match_compares_weakly_and_accepts_a_star() -> None:
     assert etag_matches("*", tag)
     assert not etag_matches('"abd"', tag)
     assert etag_matches('"abc"', 'W/"abc"')  # a weak tag of ours compares the same way
+
+
+async def test_a_hit_carries_a_request_id_and_the_limit_it_was_counted_against() -> None:
+    owner, clock = Owner(), Clock()
+    client, _ = edge(owner, clock, admit=counted_here("5/minute"))
+    async with client:
+        await client.get(ISSUE)
+        given = await client.get(ISSUE, headers={"x-request-id": "trace-me-0001"})
+        fresh = await client.get(ISSUE, headers={"x-request-id": "bad id"})
+    assert owner.reads == [ISSUE]
+    assert given.headers["x-request-id"] == "trace-me-0001"
+    assert fresh.headers["x-request-id"] not in ("", "bad id")
+    assert given.headers["ratelimit-policy"] == '"anonymous";q=5;w=60'
+    # The first read went through (counted in Redis by the routes' middleware, absent here): 2 hits counted.
+    assert given.headers["ratelimit"].startswith('"anonymous";r=4;')
+    assert fresh.headers["ratelimit"].startswith('"anonymous";r=3;')
+
+
+async def test_hits_past_the_anonymous_limit_are_refused_429_per_client_address() -> None:
+    owner, clock = Owner(), Clock()
+    client, cache = edge(owner, clock, admit=counted_here("2/minute"))
+    elsewhere_transport = httpx.ASGITransport(app=cache, client=("198.51.100.4", 50000))
+    other = httpx.AsyncClient(transport=elsewhere_transport, base_url="http://gateway")
+    async with client, other:
+        await client.get(ISSUE)  # read through and kept
+        hits = [await client.get(ISSUE) for _ in range(3)]
+        elsewhere = await other.get(ISSUE)
+    assert owner.reads == [ISSUE]
+    assert [h.status_code for h in hits] == [200, 200, 429]
+    refused = hits[2]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["status"] == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit"].startswith('"anonymous";r=0;')
+    assert refused.headers["x-request-id"]
+    assert elsewhere.status_code == 200  # another address has its own count
+
+
+def test_in_the_gateway_the_cache_is_outside_tracing_and_the_redis_rate_limit() -> None:
+    app = create_app(GatewaySettings())
+    stack = app.build_middleware_stack()
+    assert isinstance(stack, EdgeCacheMiddleware)
+    assert isinstance(stack.admit, CountedHere)
+    inner: object = stack.app
+    layers: list[type] = []
+    while inner is not None:
+        layers.append(type(inner))
+        inner = getattr(inner, "app", None)
+    assert OpenTelemetryMiddleware in layers
+    assert RateLimitMiddleware in layers
+    assert EdgeCacheMiddleware not in layers  # kept answers are served once, from the outside

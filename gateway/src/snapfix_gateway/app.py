@@ -8,11 +8,12 @@ import logging
 
 from fastapi import FastAPI, routing
 from fastapi.openapi.utils import _get_api_route_for_openapi
+from starlette.types import ASGIApp
 
 from snapfix_gateway.body_limit import BodyLimitMiddleware
 from snapfix_gateway.catalogue import CatalogueCopy
 from snapfix_gateway.config import DEV_JWT_SECRET, GatewaySettings
-from snapfix_gateway.edge_cache import EdgeCacheMiddleware
+from snapfix_gateway.edge_cache import Admit, EdgeCacheMiddleware
 from snapfix_gateway.idempotency import Idempotency
 from snapfix_gateway.identity.accounts import Accounts
 from snapfix_gateway.identity.models import Account
@@ -26,7 +27,7 @@ from snapfix_gateway.live_hub import LiveHub
 from snapfix_gateway.open311 import routes as open311
 from snapfix_gateway.open311.keys import ApiKey, ApiKeys
 from snapfix_gateway.openapi import install as install_openapi
-from snapfix_gateway.ratelimit import Limiter, RateLimitMiddleware
+from snapfix_gateway.ratelimit import CountedHere, Limiter, RateLimitMiddleware, anonymous_policy
 from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
 from snapfix_gateway.routes import notifications as notifications_routes
@@ -128,16 +129,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 
 def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, tokens: TokenCodec) -> None:
-    """Outermost last: request id, the web app (when built; paths that are not the API's, not rate
-    limited), the body cap, then rate limits and idempotency keys (one Redis round trip), then the
-    public answers kept at the edge (an anonymous read of an issue), then the routes."""
+    """Outermost first: the public answers kept at the edge (an anonymous read of an issue, counted
+    against the anonymous limit in this process's memory), then tracing, request id, the web app
+    (when built; paths that are not the API's, not rate limited), the body cap, then rate limits
+    and idempotency keys (one Redis round trip), then the routes."""
     assert runtime.redis is not None
-    app.add_middleware(EdgeCacheMiddleware, max_bytes=settings.edge_cache_bytes)
+    limiter = Limiter(runtime.redis, runtime.breakers)
+    _kept_answers_first(
+        app, max_bytes=settings.edge_cache_bytes, admit=CountedHere(limiter, anonymous_policy(settings))
+    )
     app.add_middleware(
         RateLimitMiddleware,
         settings=settings,
         tokens=tokens,
-        limiter=Limiter(runtime.redis, runtime.breakers),
+        limiter=limiter,
         idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -145,6 +150,17 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
         app.add_middleware(WebMiddleware, web=_web_app(settings), routes=lambda: _route_paths(app))
         log.info("serving the web app from %s", settings.web_dist)
     app.add_middleware(RequestIdMiddleware)
+
+
+def _kept_answers_first(app: FastAPI, *, max_bytes: int, admit: Admit) -> None:
+    """The edge cache around everything the app builds (tracing's middleware included): a hit costs
+    what answering from memory does, as at the nginx edge."""
+    built = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        return EdgeCacheMiddleware(built(), max_bytes=max_bytes, admit=admit)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 def _web_app(settings: GatewaySettings) -> WebApp:

@@ -4,9 +4,15 @@ The issues service marks the detail view an anonymous visitor gets ``Cache-Contr
 max-age=N`` (a few seconds: it is every anonymous visitor's view), with its ``ETag``. This
 middleware keeps such answers, for their max-age, in a byte-bounded time-aware LRU
 (``cachetools.TLRUCache``) of this process, and answers the next anonymous reads of the same
-issue from it: after the rate limit (every read still counts), before routing, dependencies
-and the call to the issues service. A client that holds the ETag gets 304. A kept answer
-carries ``Age`` (RFC 9111), so a cache downstream knows how fresh it still is.
+issue from it. A client that holds the ETag gets 304. A kept answer carries ``Age`` (RFC 9111),
+so a cache downstream knows how fresh it still is.
+
+It is the process's outermost layer, as the nginx edge's micro-cache is in front of the
+gateways: a hit is answered before tracing, the Redis round trip of the rate limits, routing,
+dependencies and the call to the issues service. A hit still counts against the anonymous
+limit, in this process's memory (``admit``: ``ratelimit.CountedHere``; past it, 429), and
+carries the ``RateLimit`` headers and an ``X-Request-ID``; it is counted in the request
+metrics under the route's template. It records no span: it touches nothing a trace would show.
 
 What is never kept or served from here:
 - a request with ``Authorization`` (a signed-in viewer may see more: their own report, staff's
@@ -22,13 +28,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cachetools import TLRUCache
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snapfix_gateway.request_id import HEADER as REQUEST_ID
+from snapfix_gateway.request_id import request_id_of
 from snapfix_shared.conditional import etag_matches
 from snapfix_shared.http_metrics import LATENCY, REQUESTS
 
@@ -37,6 +45,9 @@ CACHED_PATH = re.compile(r"/v1/issues/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 ROUTE = "/v1/issues/{issue_id}"
 # What one kept answer costs beyond its body (the entry, its headers, the key).
 ENTRY_OVERHEAD = 512
+
+# Counts a hit against a limit: the headers to send when admitted; None when refused (and answered).
+Admit = Callable[[Scope, Send], Awaitable[list[tuple[bytes, bytes]] | None]]
 
 EDGE_CACHE = Counter(
     "snapfix_gateway_edge_cache_total",
@@ -72,9 +83,15 @@ class EdgeCacheMiddleware:
     """Pure ASGI: a hit is answered without the routes below it."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, timer: Callable[[], float] = time.monotonic, service: str = "gateway"
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        admit: Admit | None = None,
+        timer: Callable[[], float] = time.monotonic,
+        service: str = "gateway",
     ) -> None:
-        self.app, self.timer, self.service = app, timer, service
+        self.app, self.admit, self.timer, self.service = app, admit, timer, service
         self.enabled = max_bytes > 0
         self.kept: TLRUCache[str, Kept] = TLRUCache(
             maxsize=max(1, max_bytes),
@@ -94,12 +111,29 @@ class EdgeCacheMiddleware:
             await self.app(scope, receive, self._keeping(path, send))
             return
         start = time.perf_counter()
+        headers = [(REQUEST_ID, request_id_of(scope).encode())]
+        if self.admit is not None:
+            admitted = await self.admit(scope, self._with(headers, send))
+            if admitted is None:  # refused: answered 429
+                REQUESTS.labels(self.service, "GET", ROUTE, "429").inc()
+                return
+            headers += admitted
         status = self._answer(kept, scope)
-        await send({"type": "http.response.start", "status": status, "headers": self._headers(kept, status)})
+        headers += self._headers(kept, status)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": kept.body if status == 200 else b""})
         EDGE_CACHE.labels("hit" if status == 200 else "revalidated").inc()
         REQUESTS.labels(self.service, "GET", ROUTE, str(status)).inc()
         LATENCY.labels(self.service, "GET", ROUTE).observe(time.perf_counter() - start)
+
+    @staticmethod
+    def _with(headers: list[tuple[bytes, bytes]], send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).extend(headers)
+            await send(message)
+
+        return sending
 
     def _cacheable(self, scope: Scope) -> bool:
         if not self.enabled or scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:

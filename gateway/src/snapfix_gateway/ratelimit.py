@@ -11,8 +11,11 @@ Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelim
 a refused request is ``429`` problem+json with ``Retry-After``. When Redis is down the
 counting falls back to this process's memory (the `limits` library's) rather than failing
 the request. Counts in Redis are exact across replicas: every replica increments the same
-key. A caller's counters and idempotency keys share a hash tag (``{u:<user>}`` or
-``{ip:<address>}``), so the script touches one slot on Redis Cluster too.
+key. The one exception is an anonymous read answered from the edge cache (``edge_cache``):
+it is served before the Redis round trip, so it counts against the anonymous limit in this
+process's memory (``CountedHere``), as a node of the nginx edge counts its ``limit_req`` zone.
+A caller's counters and idempotency keys share a hash tag (``{u:<user>}`` or ``{ip:<address>}``),
+so the script touches one slot on Redis Cluster too.
 """
 
 from __future__ import annotations
@@ -179,9 +182,48 @@ class Limiter:
         return [verdicts[i] for i in range(len(checks))], outcome
 
     async def _in_memory(self, policy: Policy, caller: str) -> Verdict:
+        return await self.count_here(policy, caller)
+
+    async def count_here(self, policy: Policy, caller: str) -> Verdict:
+        """Count the request in this process's memory only (the same counters as while Redis is down)."""
         key = counter_key(policy, caller)
         count = await self._local.incr(key, policy.item.get_expiry())
         return _verdict(policy, count, await self._local.get_expiry(key) - time.time())
+
+
+def anonymous_policy(settings: GatewaySettings) -> Policy:
+    return Policy("anonymous", parse(settings.rate_limit_anonymous))
+
+
+def client_of(scope: Scope) -> str:
+    """The caller key of an anonymous request: its client's address (after the trusted proxies' headers)."""
+    return "ip:" + (scope.get("client") or ("unknown", 0))[0]
+
+
+async def refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple[bytes, bytes]]) -> None:
+    """Answer 429 problem+json with ``Retry-After`` for a refused verdict."""
+    detail = (
+        f"At most {verdict.policy.item.amount} requests per {verdict.policy.window_s} s "
+        f"({verdict.policy.name}); retry in {verdict.reset_s} s."
+    )
+    retry = [(b"retry-after", str(verdict.reset_s).encode()), *headers]
+    await send_problem(scope, send, 429, "Too Many Requests", detail, headers=retry)
+
+
+class CountedHere:
+    """The anonymous limit counted in this process's memory, for answers served before the Redis
+    round trip: admitted, the ``RateLimit`` headers to send; refused, answered 429 here (None)."""
+
+    def __init__(self, limiter: Limiter, policy: Policy) -> None:
+        self.limiter, self.policy = limiter, policy
+
+    async def __call__(self, scope: Scope, send: Send) -> list[tuple[bytes, bytes]] | None:
+        verdict = await self.limiter.count_here(self.policy, client_of(scope))
+        headers = _ratelimit_headers(verdict)
+        if verdict.allowed:
+            return headers
+        await refuse(scope, send, verdict, headers)
+        return None
 
 
 def _ratelimit_headers(shown: Verdict) -> list[tuple[bytes, bytes]]:
@@ -215,7 +257,7 @@ class RateLimitMiddleware:
     ) -> None:
         self.app, self.tokens, self.limiter, self.idempotency = app, tokens, limiter, idempotency
         self.user = Policy("user", parse(settings.rate_limit_user))
-        self.anonymous = Policy("anonymous", parse(settings.rate_limit_anonymous))
+        self.anonymous = anonymous_policy(settings)
         self.credentials = Policy("credentials", parse(settings.rate_limit_token))
         self.expensive = Policy("export", parse(settings.rate_limit_export))
 
@@ -236,7 +278,7 @@ class RateLimitMiddleware:
     def _checks(self, scope: Scope, path: str) -> tuple[str, list[tuple[Policy, str]]]:
         """The caller (the signed-in user, else the client's address) and the policies the request counts
         against: the caller's own, and for sign-ins and exports also theirs."""
-        client = "ip:" + (scope.get("client") or ("unknown", 0))[0]
+        client = client_of(scope)
         user_id = self._user_id(scope)
         caller = f"u:{user_id}" if user_id else client
         checks = [(self.user if user_id else self.anonymous, caller)]
@@ -269,7 +311,7 @@ class RateLimitMiddleware:
         shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
         headers = _ratelimit_headers(shown)
         if not shown.allowed:
-            await self._refuse(scope, send, shown, headers)
+            await refuse(scope, send, shown, headers)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -283,12 +325,3 @@ class RateLimitMiddleware:
             await self.idempotency.refuse_key(scope, send_with_headers)
         else:
             await self.idempotency.respond(self.app, scope, receive, send_with_headers, claim=claim, outcome=outcome)
-
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple[bytes, bytes]]) -> None:
-        detail = (
-            f"At most {verdict.policy.item.amount} requests per {verdict.policy.window_s} s "
-            f"({verdict.policy.name}); retry in {verdict.reset_s} s."
-        )
-        retry = [(b"retry-after", str(verdict.reset_s).encode()), *headers]
-        await send_problem(scope, send, 429, "Too Many Requests", detail, headers=retry)

@@ -14,6 +14,12 @@ HEADER = b"x-request-id"
 _SANE = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
 
 
+def request_id_of(scope: Scope) -> str:
+    """The request's id: its ``X-Request-ID`` when sane, else a new UUIDv7."""
+    given = dict(scope["headers"]).get(HEADER, b"")
+    return given.decode() if _SANE.match(given) else str(uuid7())
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -22,8 +28,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(HEADER, b"")
-        request_id = given.decode() if _SANE.match(given) else str(uuid7())
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

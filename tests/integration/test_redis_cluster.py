@@ -197,7 +197,12 @@ async def test_the_gateway_runs_on_the_cluster(gw_on_cluster: httpx.AsyncClient,
     assert signed_in.status_code == 200, signed_in.text
     tokens = signed_in.json()
     assert "ratelimit" in signed_in.headers
-    assert [k async for k in cluster.scan_iter(match="gw:rl*credentials*")]  # counted in the cluster
+    # Counted in the process, added to the cluster's counts within rate_limit_settle_ms.
+    counted = [k async for k in cluster.scan_iter(match="gw:rl*credentials*")]
+    while not counted and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        counted = [k async for k in cluster.scan_iter(match="gw:rl*credentials*")]
+    assert counted
     rotated = await gw.post(
         "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     )

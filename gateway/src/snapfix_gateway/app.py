@@ -132,9 +132,13 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
     """Outermost first: the public answers kept at the edge (an anonymous read of an issue, counted
     against the anonymous limit in this process's memory), then tracing, request id, the web app
     (when built; paths that are not the API's, not rate limited), the body cap, then rate limits
-    and idempotency keys (one Redis round trip), then the routes."""
+    (counted here, settled in Redis every ``rate_limit_settle_ms``) and idempotency keys (one
+    Redis round trip, for a request that has one), then the routes."""
     assert runtime.redis is not None
-    limiter = Limiter(runtime.redis, runtime.breakers)
+    settle_every_s = settings.rate_limit_settle_ms / 1000 if settings.rate_limit_settle_ms else None
+    limiter = Limiter(runtime.redis, runtime.breakers, settle_every_s=settle_every_s)
+    runtime.on_startup.append(limiter.start)
+    runtime.on_shutdown.append(limiter.stop)
     _kept_answers_first(
         app, max_bytes=settings.edge_cache_bytes, admit=CountedHere(limiter, anonymous_policy(settings))
     )

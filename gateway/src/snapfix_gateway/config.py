@@ -89,6 +89,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     rate_limit_anonymous: str = "60/minute"
     rate_limit_token: str = "10/minute"  # noqa: S105 - a rate, not a secret
     rate_limit_export: str = "5/hour"  # GET /v1/me/export per user: it reads from every service
+    # Requests without an Idempotency-Key are counted in this process and added to Redis's counts
+    # in one pipeline this often (ms): no Redis round trip per request. 0: every request asks Redis.
+    rate_limit_settle_ms: int = Field(default=100, ge=0)
 
     # -- the web app (web/): its built files, served at / next to the API (web.py). An empty
     # SNAPFIX_WEB_DIST turns it off; unset, the repository's web/dist when it is built.

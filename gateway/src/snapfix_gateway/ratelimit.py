@@ -20,9 +20,12 @@ so the script touches one slot on Redis Cluster too.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,16 +118,103 @@ def counter_key(policy: Policy, caller: str) -> str:
 
 
 class Limiter:
-    """Fixed windows in Redis (one script call per caller, with the idempotency claim), and
-    in this process's memory while Redis does not answer."""
+    """Fixed windows in Redis, and in this process's memory while Redis does not answer.
 
-    def __init__(self, redis: Redis, breakers: Breakers | None = None) -> None:
+    A request with an ``Idempotency-Key`` is counted in Redis in its own round trip (one script
+    call per caller, with the key's claim, which must be atomic across replicas). With
+    ``settle_every_s``, every other request is counted without one: here first (the caller's
+    count in Redis when last settled, plus what this process counted since), and every
+    ``settle_every_s`` one pipeline adds this process's counts to Redis's (``INCRBY``) and
+    reads the totals back. One process's own counts are exact; what other replicas counted
+    reaches it within one interval, so a caller spread over N replicas can get at most what
+    N-1 of them admit in one interval beyond the limit. Without it, every request asks Redis.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        breakers: Breakers | None = None,
+        *,
+        settle_every_s: float | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         # While Redis's circuit is open, counting goes straight to memory instead of each
         # request waiting out the Redis timeout first.
         self.redis, self.breakers = redis, breakers or Breakers("gateway")
         self._script = redis.register_script(_LIMIT_AND_CLAIM)
         self._local = MemoryStorage()
         self.degraded = False
+        self.settle_every_s, self.timer = settle_every_s, timer
+        self._unsettled: dict[str, tuple[int, int]] = {}  # key -> (count since the last settle, window ms)
+        self._in_flight: dict[str, int] = {}  # counts being added to Redis's right now
+        self._settled: dict[str, tuple[int, float]] = {}  # key -> (Redis's count, when its window ends)
+        self._settling: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.settle_every_s is not None and self._settling is None:
+            self._settling = asyncio.create_task(self._settle_forever(), name="rate-limit-settle")
+
+    async def stop(self) -> None:
+        if self._settling is not None:
+            self._settling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settling
+            self._settling = None
+        await self.settle()  # what this process counted last still reaches the other replicas
+
+    async def _settle_forever(self) -> None:
+        assert self.settle_every_s is not None
+        while True:
+            await asyncio.sleep(self.settle_every_s)
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Add this process's counts since the last settle to Redis's, in one pipeline, and read the totals back."""
+        now = self.timer()
+        self._settled = {key: kept for key, kept in self._settled.items() if kept[1] > now}
+        if not self._unsettled:
+            return
+        batch, self._unsettled = self._unsettled, {}
+        self._in_flight = {key: count for key, (count, _) in batch.items()}
+        try:
+            async with self.breakers.guard("redis", REDIS_DOWN):
+                pipe = self.redis.pipeline(transaction=False)
+                for key, (count, window_ms) in batch.items():
+                    pipe.incrby(key, count)
+                    pipe.pexpire(key, window_ms, nx=True)
+                    pipe.pttl(key)
+                replies = await pipe.execute()
+        except RedisBusy:  # a burst, not an outage: these counts go with the next settle
+            for key, (count, window_ms) in batch.items():
+                pending, _ = self._unsettled.get(key, (0, window_ms))
+                self._unsettled[key] = (pending + count, window_ms)
+            return
+        except (RedisError, CircuitOpen) as exc:
+            # Counted in memory meanwhile (``count_here``); these counts never reach Redis.
+            if not self.degraded:
+                log.warning("rate limits counted locally: Redis is not answering (%r)", exc)
+            self.degraded = True
+            return
+        finally:
+            self._in_flight = {}
+        self.degraded = False
+        now = self.timer()
+        for index, key in enumerate(batch):
+            total, ttl_ms = int(replies[3 * index]), int(replies[3 * index + 2])
+            self._settled[key] = (total, now + max(ttl_ms, 0) / 1000)
+
+    def _not_settled(self, key: str) -> int:
+        return self._unsettled.get(key, (0, 0))[0] + self._in_flight.get(key, 0)
+
+    def _counted_here(self, policy: Policy, caller: str) -> Verdict:
+        key = counter_key(policy, caller)
+        now = self.timer()
+        total, ends = self._settled.get(key, (0, 0.0))
+        if ends <= now:  # not counted in Redis yet, or its window is over: a new window
+            total, ends = 0, now + policy.window_s
+        unsettled, window_ms = self._unsettled.get(key, (0, policy.window_s * 1000))
+        self._unsettled[key] = (unsettled + 1, window_ms)
+        return _verdict(policy, total + self._in_flight.get(key, 0) + unsettled + 1, ends - now)
 
     async def check(self, policy: Policy, caller: str) -> Verdict:
         verdicts, _ = await self.check_all([(policy, caller)])
@@ -135,6 +225,12 @@ class Limiter:
     ) -> tuple[list[Verdict], ClaimOutcome | None]:
         """Count the request against each (policy, caller); claim the idempotency key when
         every limit allows it. The outcome is None when Redis could not be asked."""
+        if claim is None and self.settle_every_s is not None:
+            if self.degraded:  # the last settle failed: memory's own windows until Redis answers again
+                for policy, caller in checks:
+                    self._counted_here(policy, caller)  # so that the next settle tries Redis again
+                return [await self._in_memory(policy, caller) for policy, caller in checks], None
+            return [self._counted_here(policy, caller) for policy, caller in checks], None
         try:
             async with self.breakers.guard("redis", REDIS_DOWN):
                 verdicts, outcome = await self._in_redis(checks, claim)
@@ -166,9 +262,12 @@ class Limiter:
             indexes = by_caller[caller]
             policies = [checks[i][0] for i in indexes]
             keys = [counter_key(policy, caller) for policy in policies]
+            # What this process counted and has not settled yet counts too (the script compares
+            # Redis's count with what is left of the limit), so a claim never outruns a refusal.
+            here = [self._not_settled(key) for key in keys]
             args: list[Any] = [len(policies)]
-            for policy in policies:
-                args += [policy.window_s * 1000, policy.item.amount]
+            for policy, counted in zip(policies, here, strict=True):
+                args += [policy.window_s * 1000, policy.item.amount - counted]
             with_claim = claim is not None and caller == claim.caller and all(v.allowed for v in verdicts.values())
             if with_claim:
                 assert claim is not None
@@ -176,7 +275,8 @@ class Limiter:
                 args += [claim.pending, claim.pending_ttl_s]
             reply: list[Any] = await self._script(keys=keys, args=args)
             for position, (i, policy) in enumerate(zip(indexes, policies, strict=True)):
-                verdicts[i] = _verdict(policy, int(reply[2 * position]), int(reply[2 * position + 1]) / 1000)
+                count = int(reply[2 * position]) + here[position]
+                verdicts[i] = _verdict(policy, count, int(reply[2 * position + 1]) / 1000)
             if with_claim:
                 outcome = ClaimOutcome(claimed=int(reply[-2]) == 1, kept=bytes(reply[-1]) or None)
         return [verdicts[i] for i in range(len(checks))], outcome

@@ -166,7 +166,10 @@ class Limiter:
         assert self.settle_every_s is not None
         while True:
             await asyncio.sleep(self.settle_every_s)
-            await self.settle()
+            try:
+                await self.settle()
+            except Exception:  # never let the loop die: the counts would pile up here, unsettled
+                log.exception("settling the rate-limit counts failed; retrying in %.2f s", self.settle_every_s)
 
     async def settle(self) -> None:
         """Add this process's counts since the last settle to Redis's, in one pipeline, and read the totals back."""

@@ -70,7 +70,7 @@ async def test_an_anonymous_visitors_view_is_public_kept_at_the_edge_and_follows
         assert kept.headers["etag"] == first.headers["etag"]
         assert kept.content == first.content
         assert int(kept.headers["age"]) <= 5  # answered by the gateway's edge cache
-        # ... before the Redis rate limit, yet counted against the anonymous limit (in the process's memory)
+        # ... before the rate-limit middleware, yet counted against the anonymous limit
         assert kept.headers["ratelimit-policy"].startswith('"anonymous";')
         assert kept.headers["ratelimit"].startswith('"anonymous";r=')
         assert kept.headers["x-request-id"] != first.headers["x-request-id"]

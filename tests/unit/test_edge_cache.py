@@ -20,7 +20,7 @@ from starlette.routing import Route
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, Admit, EdgeCacheMiddleware, max_age
-from snapfix_gateway.ratelimit import CountedHere, Limiter, Policy, RateLimitMiddleware
+from snapfix_gateway.ratelimit import AnonymousLimit, Limiter, Policy, RateLimitMiddleware
 from snapfix_shared.conditional import etag_matches
 
 pytestmark = pytest.mark.unit
@@ -61,10 +61,11 @@ def edge(
     return httpx.AsyncClient(transport=transport, base_url="http://gateway"), cache
 
 
-def counted_here(limit: str) -> CountedHere:
-    """The anonymous limit counted in memory. Its Redis client is never connected: a hit never asks Redis."""
-    limiter = Limiter(Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.1))
-    return CountedHere(limiter, Policy("anonymous", parse(limit)))
+def anonymous_limit(limit: str) -> AnonymousLimit:
+    """The anonymous limit, counted by a limiter that settles in Redis (never here: its settling is not
+    started, and its Redis client is never connected): a hit never asks Redis."""
+    limiter = Limiter(Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.1), settle_every_s=60)
+    return AnonymousLimit(limiter, Policy("anonymous", parse(limit)))
 
 
 async def test_an_anonymous_read_marked_public_is_served_again_from_memory_until_its_max_age() -> None:
@@ -201,7 +202,7 @@ def test_if_none_match_compares_weakly_and_accepts_a_star() -> None:
 
 async def test_a_hit_carries_a_request_id_and_the_limit_it_was_counted_against() -> None:
     owner, clock = Owner(), Clock()
-    client, _ = edge(owner, clock, admit=counted_here("5/minute"))
+    client, _ = edge(owner, clock, admit=anonymous_limit("5/minute"))
     async with client:
         await client.get(ISSUE)
         given = await client.get(ISSUE, headers={"x-request-id": "trace-me-0001"})
@@ -217,7 +218,7 @@ async def test_a_hit_carries_a_request_id_and_the_limit_it_was_counted_against()
 
 async def test_hits_past_the_anonymous_limit_are_refused_429_per_client_address() -> None:
     owner, clock = Owner(), Clock()
-    client, cache = edge(owner, clock, admit=counted_here("2/minute"))
+    client, cache = edge(owner, clock, admit=anonymous_limit("2/minute"))
     elsewhere_transport = httpx.ASGITransport(app=cache, client=("198.51.100.4", 50000))
     other = httpx.AsyncClient(transport=elsewhere_transport, base_url="http://gateway")
     async with client, other:
@@ -239,7 +240,7 @@ def test_in_the_gateway_the_cache_is_outside_tracing_and_the_redis_rate_limit() 
     app = create_app(GatewaySettings())
     stack = app.build_middleware_stack()
     assert isinstance(stack, EdgeCacheMiddleware)
-    assert isinstance(stack.admit, CountedHere)
+    assert isinstance(stack.admit, AnonymousLimit)
     inner: object = stack.app
     layers: list[type] = []
     while inner is not None:

@@ -27,7 +27,7 @@ from snapfix_gateway.live_hub import LiveHub
 from snapfix_gateway.open311 import routes as open311
 from snapfix_gateway.open311.keys import ApiKey, ApiKeys
 from snapfix_gateway.openapi import install as install_openapi
-from snapfix_gateway.ratelimit import CountedHere, Limiter, RateLimitMiddleware, anonymous_policy
+from snapfix_gateway.ratelimit import AnonymousLimit, Limiter, RateLimitMiddleware, anonymous_policy
 from snapfix_gateway.request_id import RequestIdMiddleware
 from snapfix_gateway.routes import analytics, auth, devices, issues, live, media, webhooks
 from snapfix_gateway.routes import notifications as notifications_routes
@@ -130,7 +130,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, tokens: TokenCodec) -> None:
     """Outermost first: the public answers kept at the edge (an anonymous read of an issue, counted
-    against the anonymous limit in this process's memory), then tracing, request id, the web app
+    against the anonymous limit by the same limiter), then tracing, request id, the web app
     (when built; paths that are not the API's, not rate limited), the body cap, then rate limits
     (counted here, settled in Redis every ``rate_limit_settle_ms``) and idempotency keys (one
     Redis round trip, for a request that has one), then the routes."""
@@ -140,7 +140,7 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
     runtime.on_startup.append(limiter.start)
     runtime.on_shutdown.append(limiter.stop)
     _kept_answers_first(
-        app, max_bytes=settings.edge_cache_bytes, admit=CountedHere(limiter, anonymous_policy(settings))
+        app, max_bytes=settings.edge_cache_bytes, admit=AnonymousLimit(limiter, anonymous_policy(settings))
     )
     app.add_middleware(
         RateLimitMiddleware,

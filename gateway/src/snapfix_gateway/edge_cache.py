@@ -8,9 +8,10 @@ issue from it. A client that holds the ETag gets 304. A kept answer carries ``Ag
 so a cache downstream knows how fresh it still is.
 
 It is the process's outermost layer, as the nginx edge's micro-cache is in front of the
-gateways: a hit is answered before tracing, the Redis round trip of the rate limits, routing,
+gateways: a hit is answered before tracing, the rate-limit and idempotency middleware, routing,
 dependencies and the call to the issues service. A hit still counts against the anonymous
-limit, in this process's memory (``admit``: ``ratelimit.CountedHere``; past it, 429), and
+limit, by the same limiter as every request (``admit``: ``ratelimit.AnonymousLimit``; past it,
+429, and no Redis round trip unless the limiter is set to ask Redis per request), and
 carries the ``RateLimit`` headers and an ``X-Request-ID``; it is counted in the request
 metrics under the route's template. It records no span: it touches nothing a trace would show.
 

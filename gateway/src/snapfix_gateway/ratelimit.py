@@ -10,10 +10,9 @@ request's ``Idempotency-Key`` claim (one Lua script).
 Answers carry ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers);
 a refused request is ``429`` problem+json with ``Retry-After``. When Redis is down the
 counting falls back to this process's memory (the `limits` library's) rather than failing
-the request. Counts in Redis are exact across replicas: every replica increments the same
-key. The one exception is an anonymous read answered from the edge cache (``edge_cache``):
-it is served before the Redis round trip, so it counts against the anonymous limit in this
-process's memory (``CountedHere``), as a node of the nginx edge counts its ``limit_req`` zone.
+the request. Every replica adds its counts to the same key in Redis, so a replica knows
+what the others counted to within one settle interval (``Limiter``). An anonymous read answered from the edge
+cache (``edge_cache``), before this middleware, is counted the same way (``AnonymousLimit``).
 A caller's counters and idempotency keys share a hash tag (``{u:<user>}`` or ``{ip:<address>}``),
 so the script touches one slot on Redis Cluster too.
 """
@@ -193,7 +192,7 @@ class Limiter:
                 self._unsettled[key] = (pending + count, window_ms)
             return
         except (RedisError, CircuitOpen) as exc:
-            # Counted in memory meanwhile (``count_here``); these counts never reach Redis.
+            # Counted in memory meanwhile (``_in_memory``); these counts never reach Redis.
             if not self.degraded:
                 log.warning("rate limits counted locally: Redis is not answering (%r)", exc)
             self.degraded = True
@@ -285,10 +284,6 @@ class Limiter:
         return [verdicts[i] for i in range(len(checks))], outcome
 
     async def _in_memory(self, policy: Policy, caller: str) -> Verdict:
-        return await self.count_here(policy, caller)
-
-    async def count_here(self, policy: Policy, caller: str) -> Verdict:
-        """Count the request in this process's memory only (the same counters as while Redis is down)."""
         key = counter_key(policy, caller)
         count = await self._local.incr(key, policy.item.get_expiry())
         return _verdict(policy, count, await self._local.get_expiry(key) - time.time())
@@ -313,15 +308,17 @@ async def refuse(scope: Scope, send: Send, verdict: Verdict, headers: list[tuple
     await send_problem(scope, send, 429, "Too Many Requests", detail, headers=retry)
 
 
-class CountedHere:
-    """The anonymous limit counted in this process's memory, for answers served before the Redis
-    round trip: admitted, the ``RateLimit`` headers to send; refused, answered 429 here (None)."""
+class AnonymousLimit:
+    """The anonymous limit, for answers served before ``RateLimitMiddleware`` (the edge cache's),
+    counted by the same limiter as every other request: admitted, the ``RateLimit`` headers to
+    send; refused, answered 429 here (None)."""
 
     def __init__(self, limiter: Limiter, policy: Policy) -> None:
         self.limiter, self.policy = limiter, policy
 
     async def __call__(self, scope: Scope, send: Send) -> list[tuple[bytes, bytes]] | None:
-        verdict = await self.limiter.count_here(self.policy, client_of(scope))
+        verdicts, _ = await self.limiter.check_all([(self.policy, client_of(scope))])
+        verdict = verdicts[0]
         headers = _ratelimit_headers(verdict)
         if verdict.allowed:
             return headers

@@ -1,5 +1,6 @@
-"""Rate limits at the edge: fixed windows counted in Redis, in the same round trip as the
-request's ``Idempotency-Key`` claim (one Lua script).
+"""Rate limits at the edge: fixed windows counted in each process and settled in Redis every
+``rate_limit_settle_ms``; a request with an ``Idempotency-Key`` is counted in Redis in the round
+trip that claims the key (one Lua script).
 
 - every signed-in user: ``rate_limit_user`` over the whole API (the product's 100/minute);
 - anonymous callers: ``rate_limit_anonymous`` per client IP;
@@ -24,10 +25,10 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TLRUCache
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
@@ -94,6 +95,10 @@ return out
 """
 
 
+# The most callers whose Redis counts a process keeps between settles (about 100 bytes each).
+SETTLED_KEYS = 200_000
+
+
 @dataclass(frozen=True)
 class Policy:
     name: str
@@ -129,24 +134,21 @@ class Limiter:
     N-1 of them admit in one interval beyond the limit. Without it, every request asks Redis.
     """
 
-    def __init__(
-        self,
-        redis: Redis,
-        breakers: Breakers | None = None,
-        *,
-        settle_every_s: float | None = None,
-        timer: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, redis: Redis, breakers: Breakers | None = None, *, settle_every_s: float | None = None) -> None:
         # While Redis's circuit is open, counting goes straight to memory instead of each
         # request waiting out the Redis timeout first.
         self.redis, self.breakers = redis, breakers or Breakers("gateway")
         self._script = redis.register_script(_LIMIT_AND_CLAIM)
         self._local = MemoryStorage()
         self.degraded = False
-        self.settle_every_s, self.timer = settle_every_s, timer
-        self._unsettled: dict[str, tuple[int, int]] = {}  # key -> (count since the last settle, window ms)
+        self.settle_every_s = settle_every_s
+        self._unsettled: dict[str, tuple[int, Policy]] = {}  # key -> (count since the last settle, its policy)
         self._in_flight: dict[str, int] = {}  # counts being added to Redis's right now
-        self._settled: dict[str, tuple[int, float]] = {}  # key -> (Redis's count, when its window ends)
+        # key -> (Redis's count, when its window ends): dropped when the window ends (or, past
+        # SETTLED_KEYS, least recently used first: that caller's next settle reads it back).
+        self._settled: TLRUCache[str, tuple[int, float]] = TLRUCache(
+            maxsize=SETTLED_KEYS, ttu=lambda _key, settled, _now: settled[1]
+        )
         self._settling: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -172,8 +174,6 @@ class Limiter:
 
     async def settle(self) -> None:
         """Add this process's counts since the last settle to Redis's, in one pipeline, and read the totals back."""
-        now = self.timer()
-        self._settled = {key: kept for key, kept in self._settled.items() if kept[1] > now}
         if not self._unsettled:
             return
         batch, self._unsettled = self._unsettled, {}
@@ -181,15 +181,14 @@ class Limiter:
         try:
             async with self.breakers.guard("redis", REDIS_DOWN):
                 pipe = self.redis.pipeline(transaction=False)
-                for key, (count, window_ms) in batch.items():
+                for key, (count, policy) in batch.items():
                     pipe.incrby(key, count)
-                    pipe.pexpire(key, window_ms, nx=True)
+                    pipe.pexpire(key, policy.window_s * 1000, nx=True)
                     pipe.pttl(key)
                 replies = await pipe.execute()
         except RedisBusy:  # a burst, not an outage: these counts go with the next settle
-            for key, (count, window_ms) in batch.items():
-                pending, _ = self._unsettled.get(key, (0, window_ms))
-                self._unsettled[key] = (pending + count, window_ms)
+            for key, (count, policy) in batch.items():
+                self._add(key, policy, count)
             return
         except (RedisError, CircuitOpen) as exc:
             # Counted in memory meanwhile (``_in_memory``); these counts never reach Redis.
@@ -200,23 +199,28 @@ class Limiter:
         finally:
             self._in_flight = {}
         self.degraded = False
-        now = self.timer()
+        now = time.monotonic()
         for index, key in enumerate(batch):
             total, ttl_ms = int(replies[3 * index]), int(replies[3 * index + 2])
             self._settled[key] = (total, now + max(ttl_ms, 0) / 1000)
 
     def _not_settled(self, key: str) -> int:
-        return self._unsettled.get(key, (0, 0))[0] + self._in_flight.get(key, 0)
+        """What this process counted for ``key`` that Redis's count does not hold yet."""
+        unsettled = self._unsettled.get(key)
+        return (unsettled[0] if unsettled else 0) + self._in_flight.get(key, 0)
 
     def _counted_here(self, policy: Policy, caller: str) -> Verdict:
         key = counter_key(policy, caller)
-        now = self.timer()
-        total, ends = self._settled.get(key, (0, 0.0))
-        if ends <= now:  # not counted in Redis yet, or its window is over: a new window
-            total, ends = 0, now + policy.window_s
-        unsettled, window_ms = self._unsettled.get(key, (0, policy.window_s * 1000))
-        self._unsettled[key] = (unsettled + 1, window_ms)
-        return _verdict(policy, total + self._in_flight.get(key, 0) + unsettled + 1, ends - now)
+        now = time.monotonic()
+        # Not counted in Redis yet, or its window is over (the cache drops it then): a new window.
+        total, ends = self._settled.get(key) or (0, now + policy.window_s)
+        count = total + self._not_settled(key) + 1
+        self._add(key, policy, 1)
+        return _verdict(policy, count, ends - now)
+
+    def _add(self, key: str, policy: Policy, count: int) -> None:
+        unsettled = self._unsettled.get(key)
+        self._unsettled[key] = ((unsettled[0] if unsettled else 0) + count, policy)
 
     async def check(self, policy: Policy, caller: str) -> Verdict:
         verdicts, _ = await self.check_all([(policy, caller)])

@@ -13,6 +13,7 @@ Tests that stop and start the stack's own servers (``test_degradation``) need th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import os
@@ -259,9 +260,17 @@ def process_env(stack: Stack, port: int, extra: dict[str, str] | None = None) ->
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: each socket stays bound until all are chosen (closed one by
+    one, the kernel may hand the same port out twice, and two apps then race for it)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> bool:

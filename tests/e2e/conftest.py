@@ -18,7 +18,7 @@ import pytest
 from snapfix_shared.topics import Topic
 from tests.mailbox import Mailbox
 from tests.otlp import OtlpReceiver
-from tests.stack import ROOT, Stack, free_port, start_groups_at_end, wait_ready
+from tests.stack import ROOT, Stack, free_ports, start_groups_at_end, wait_ready
 
 APPS = ("gateway", "issues", "media", "notify", "analytics")
 ADMIN = ("admin@city.example", "amber-walrus-93-fjord")
@@ -95,7 +95,7 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mail
     with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever runs in this thread
         pool.submit(asyncio.run, start_groups_at_end(stack.kafka, groups)).result(timeout=60)
     logs = tmp_path_factory.mktemp("apps")
-    ports = {app: free_port() for app in APPS}
+    ports = dict(zip(APPS, free_ports(len(APPS)), strict=True))
     urls = {app: f"http://127.0.0.1:{port}" for app, port in ports.items()}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     with OtlpReceiver() as traces:

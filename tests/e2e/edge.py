@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.e2e.api import PASSWORD
-from tests.stack import ROOT, Stack, free_port, load_script, wait_ready
+from tests.stack import ROOT, Stack, free_ports, load_script, wait_ready
 
 render = load_script("deploy/nginx/render.py", "snapfix_edge_render")
 
@@ -98,9 +98,10 @@ def running_edge(stack: Stack, logs: Path) -> Iterator[EdgeSystem]:
     ``logs``); stop them all again, nginx gracefully."""
     # Not under pytest's tmp folder: that is 0700, and nginx's workers (nobody) must reach this one.
     state = Path(tempfile.mkdtemp(prefix="snapfix-edge-"))  # render() opens it to nginx's workers
-    ports = {"issues": free_port(), "media": free_port(), "gw-a": free_port(), "gw-b": free_port()}
-    purge_port = free_port()
-    nothing = f"http://127.0.0.1:{free_port()}"  # notify, analytics: not needed here
+    names = ("issues", "media", "gw-a", "gw-b", "purge", "nothing", "https", "http")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    purge_port = ports["purge"]
+    nothing = f"http://127.0.0.1:{ports['nothing']}"  # notify, analytics: not needed here
     base_env = {
         **os.environ,
         "SNAPFIX_KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
@@ -134,8 +135,8 @@ def running_edge(stack: Stack, logs: Path) -> Iterator[EdgeSystem]:
         edge = render.render(
             state,
             gateways=[f"127.0.0.1:{ports['gw-a']}", f"127.0.0.1:{ports['gw-b']}"],
-            https_port=free_port(),
-            http_port=free_port(),
+            https_port=ports["https"],
+            http_port=ports["http"],
             purge_port=purge_port,
             rate="100000r/s",
             burst=100000,

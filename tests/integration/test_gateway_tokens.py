@@ -6,11 +6,15 @@ when the feed is lost).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import time
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import jwt
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -196,3 +200,81 @@ async def test_a_lost_revocation_feed_makes_requests_ask_redis(stack: Stack) -> 
             line for line in metrics.splitlines() if line.startswith("snapfix_gateway_sessions_checked_total")
         )
         assert float(checked.split()[-1]) >= 2
+
+
+def _idempotency_key(user_id: str, key: str) -> str:
+    return f"gw:idem:{{u:{user_id}}}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+async def test_a_request_with_an_idempotency_key_makes_one_redis_call_and_its_answer_is_kept(stack: Stack) -> None:
+    """The key's claim is the request's one round trip (with its rate limit); the answers are
+    written together every ``rate_limit_settle_ms`` (a SET pipeline per interval, not per request)."""
+    async for app, gw in running_app(gateway_settings(stack)):
+        email = new_email()
+        await register(gw, email)
+        tokens = await sign_in(gw, email)
+        await _until_fresh(app)
+        redis = app.state.runtime.redis
+        user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
+        keys = [f"k-{uuid4()}" for _ in range(20)]
+        idempotency = app.state.idempotency
+        written: list[int] = []  # the answers in each pipeline that wrote some (one round trip each)
+        write = idempotency._write
+
+        async def counted(batch: list[tuple[str, bytes | None]]) -> None:
+            written.append(len(batch))
+            await write(batch)
+
+        idempotency._write = counted
+        before, started = await _redis_calls(redis), time.monotonic()
+        # Refused by validation (no other service needed): a 4xx is an answer, and is kept.
+        answers = [
+            await gw.post("/v1/issues", json={"title": "?"}, headers={**bearer(tokens), "idempotency-key": key})
+            for key in keys
+        ]
+        served = await _redis_calls(redis)
+        assert {a.status_code for a in answers} == {422}
+        delta = {name: served.get(name, 0) - before.get(name, 0) for name in served}
+        assert delta.get("evalsha", 0) + delta.get("eval", 0) == 20  # one claim per request
+
+        await asyncio.sleep(3 * app.state.settings.rate_limit_settle_ms / 1000)  # the last answers are written
+        settles = (time.monotonic() - started) / app.state.settings.rate_limit_settle_ms * 1000 + 1
+        after = await _redis_calls(redis)
+        # Commands run by the claim's script count too: 20 claims (SET NX) and 20 answers.
+        assert after.get("set", 0) - before.get("set", 0) == 40
+        assert sum(written) == 20
+        assert 1 <= len(written) <= settles  # one pipeline per interval that had answers, not one per request
+        for key, answer in zip(keys, answers, strict=True):
+            kept = orjson.loads(await redis.get(_idempotency_key(user_id, key)))
+            assert (kept["state"], kept["status"]) == ("done", 422)
+            assert base64.b64decode(kept["body"]) == answer.content
+
+
+async def test_a_retry_before_its_answer_is_written_is_answered_from_the_process(stack: Stack) -> None:
+    """Until the interval writes it, Redis holds the key's claim (another replica answers 409,
+    retry later) and this process answers a retry from the answer it keeps."""
+    settings = gateway_settings(stack).model_copy(update={"rate_limit_settle_ms": 60_000})
+    async for app, gw in running_app(settings):
+        email = new_email()
+        await register(gw, email)
+        tokens = await sign_in(gw, email)
+        redis = app.state.runtime.redis
+        user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
+        key, body = f"k-{uuid4()}", {"title": "?"}
+        headers = {**bearer(tokens), "idempotency-key": key}
+        first = await gw.post("/v1/issues", json=body, headers=headers)
+        again = await gw.post("/v1/issues", json=body, headers=headers)
+        assert first.status_code == again.status_code == 422
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.content == first.content
+        stored = _idempotency_key(user_id, key)
+        assert orjson.loads(await redis.get(stored))["state"] == "pending"
+        other = await gw.post("/v1/issues", json={"title": "!"}, headers=headers)
+        assert other.status_code == 422
+        assert "different request" in other.json()["detail"]
+
+        await app.state.idempotency.write_kept()
+        kept = orjson.loads(await redis.get(stored))
+        assert (kept["state"], kept["status"]) == ("done", 422)
+        assert base64.b64decode(kept["body"]) == first.content
+        assert 23 * 3600 < await redis.ttl(stored) <= 24 * 3600

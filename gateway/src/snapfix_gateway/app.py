@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from fastapi import FastAPI, routing
@@ -36,6 +35,7 @@ from snapfix_gateway.web import WebApp, WebMiddleware
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.sealing import LinkSeal
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,17 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
     against the anonymous limit by the same limiter), then tracing, request id, the web app
     (when built; paths that are not the API's, not rate limited), the body cap, then rate limits
     (counted here, settled in Redis every ``rate_limit_settle_ms``) and idempotency keys (one
-    Redis round trip, for a request that has one), then the routes."""
+    Redis round trip, for a request that has one: its claim; its answer is written with the
+    others every ``rate_limit_settle_ms``), then the routes."""
     assert runtime.redis is not None
     settle_every_s = settings.rate_limit_settle_ms / 1000 if settings.rate_limit_settle_ms else None
     limiter = Limiter(runtime.redis, runtime.breakers, settle_every_s=settle_every_s)
-    runtime.on_startup.append(limiter.start)
-    runtime.on_shutdown.append(limiter.stop)
+    # Answers to Idempotency-Key requests are written to Redis on the same interval.
+    idempotency = Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s, keep_every_s=settle_every_s)
+    for part in (limiter, idempotency):
+        runtime.on_startup.append(part.start)
+        runtime.on_shutdown.append(part.stop)
+    app.state.idempotency = idempotency
     _kept_answers_first(
         app, max_bytes=settings.edge_cache_bytes, admit=AnonymousLimit(limiter, anonymous_policy(settings))
     )
@@ -147,7 +152,7 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
         settings=settings,
         tokens=tokens,
         limiter=limiter,
-        idempotency=Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s),
+        idempotency=idempotency,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.web_dist is not None:
@@ -225,10 +230,7 @@ def _background(runtime: Runtime, accounts: Accounts, settings: GatewaySettings)
         tasks.append(asyncio.create_task(accounts.relay_outbox(), name="user-outbox-relay"))
 
     async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(*tasks)
 
     runtime.on_startup.append(start)
     runtime.on_shutdown.append(stop)

@@ -10,7 +10,6 @@ start); the issues consumer, which checks every report again, stays the authorit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from snapfix_shared.kafka_security import aiokafka_options
 from snapfix_shared.messages.catalogue import CATALOGUE_RECORDS, CategorySpec
 from snapfix_shared.settings import KafkaSettings
+from snapfix_shared.tasks import cancelled
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,7 @@ class CatalogueCopy:
         self._task = asyncio.create_task(self._run(), name="catalogue-copy")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
     async def _run(self) -> None:
         while True:  # a broker that is away comes back: read again from where this copy stands

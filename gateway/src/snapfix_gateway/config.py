@@ -90,7 +90,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     rate_limit_token: str = "10/minute"  # noqa: S105 - a rate, not a secret
     rate_limit_export: str = "5/hour"  # GET /v1/me/export per user: it reads from every service
     # Requests without an Idempotency-Key are counted in this process and added to Redis's counts
-    # in one pipeline this often (ms): no Redis round trip per request. 0: every request asks Redis.
+    # in one pipeline this often (ms): no Redis round trip per request. The answers to requests
+    # with a key are written on the same interval (their one round trip is the key's claim).
+    # 0: every request asks Redis, and every answer is written as it is sent.
     rate_limit_settle_ms: int = Field(default=100, ge=0)
 
     # -- the web app (web/): its built files, served at / next to the API (web.py). An empty

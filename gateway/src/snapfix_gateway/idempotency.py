@@ -9,6 +9,16 @@ retried. When Redis does not answer, requests go through unprotected rather than
 
 The key is claimed in the rate limiter's round trip (``ratelimit.py``: one script for
 both); this module reads the request, names the key, and answers from the claim's outcome.
+
+With ``keep_every_s`` (the rate limits' settle interval) the answers are not written one
+round trip each: they are kept in the process and written together every interval (one
+pipeline), so a request with a key makes one Redis round trip, its claim. Until its answer
+is written, a retry that reaches this process is answered from memory; one that reaches
+another replica meanwhile finds the key still pending (``409``, ``Retry-After: 1``), as it
+would while the first request runs. Should the process die before writing, the key's claim
+lapses (``_PENDING_TTL_S``) and a retry is processed again: a report or comment gets the
+same id (derived from the key) and is recognised downstream. A claim dropped after a server
+error is deleted at once, so that the retry can go ahead.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_shared.problems import send_problem
+from snapfix_shared.redis_client import RedisBusy
+from snapfix_shared.tasks import cancelled, every
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +69,39 @@ class ClaimOutcome:
 
 
 class Idempotency:
-    def __init__(self, redis: Redis, *, ttl_s: int) -> None:
-        self.redis, self.ttl_s = redis, ttl_s
+    def __init__(self, redis: Redis, *, ttl_s: int, keep_every_s: float | None = None) -> None:
+        self.redis, self.ttl_s, self.keep_every_s = redis, ttl_s, keep_every_s
         # Answers to keep (key, value or None to drop the claim), written by whichever request
         # holds the lock next: concurrent requests share one pipelined round trip.
         self._to_keep: list[tuple[str, bytes | None]] = []
         self._writing = asyncio.Lock()
+        # With keep_every_s: answers not written yet, and those being written right now.
+        self._unwritten: dict[str, bytes] = {}
+        self._in_flight: dict[str, bytes] = {}
+        self._keeping: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.keep_every_s is not None and self._keeping is None:
+            work = every(self.keep_every_s, self.write_kept, what="keeping Idempotency-Key answers")
+            self._keeping = asyncio.create_task(work, name="idempotency-keep")
+
+    async def stop(self) -> None:
+        await cancelled(self._keeping)
+        self._keeping = None
+        await self.write_kept()  # a retry after this process is gone finds the answer
+
+    async def write_kept(self) -> None:
+        """Write the answers kept since the last time, in one pipeline."""
+        if not self._unwritten:
+            return
+        batch, self._unwritten = self._unwritten, {}
+        self._in_flight = batch
+        try:
+            await self._write(list(batch.items()))
+        except RedisBusy:  # a burst, not an outage: written with the next ones
+            self._unwritten = batch | self._unwritten
+        finally:
+            self._in_flight = {}
 
     @staticmethod
     def key_of(scope: Scope) -> str | None:
@@ -108,7 +147,9 @@ class Idempotency:
             log.warning("Idempotency-Key not enforced: Redis is not answering")
             await app(scope, receive, send)
         elif not outcome.claimed and outcome.kept is not None:
-            await self._repeat(scope, send, orjson.loads(outcome.kept), claim.fingerprint)
+            # Pending in Redis, answered here already: its answer is not written yet.
+            kept = self._unwritten.get(claim.store_key) or self._in_flight.get(claim.store_key) or outcome.kept
+            await self._repeat(scope, send, orjson.loads(kept), claim.fingerprint)
         else:
             await self._first(app, scope, receive, send, store_key=claim.store_key, fingerprint=claim.fingerprint)
 
@@ -168,7 +209,10 @@ class Idempotency:
                     ],
                     "body": base64.b64encode(b"".join(chunks)).decode(),
                 }
-                await self._keep(store_key, orjson.dumps(kept))
+                if self.keep_every_s is None:
+                    await self._keep(store_key, orjson.dumps(kept))
+                else:  # written with the others at the next interval
+                    self._unwritten[store_key] = orjson.dumps(kept)
 
     async def _keep(self, store_key: str, answer: bytes | None) -> None:
         """Returns once the answer is written (the response is sent already), with others
@@ -178,9 +222,13 @@ class Idempotency:
             batch, self._to_keep = self._to_keep, []
             if batch:  # else written by the request that held the lock before
                 # Shielded: a request cancelled meanwhile does not cancel the others' answers.
-                await asyncio.shield(self._write(batch))
+                try:
+                    await asyncio.shield(self._write(batch))
+                except RedisBusy as exc:
+                    log.warning("%d Idempotency-Key answers not kept (%r)", len(batch), exc)
 
     async def _write(self, batch: list[tuple[str, bytes | None]]) -> None:
+        """Raises RedisBusy (no connection free now); other Redis errors lose the batch, logged."""
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, value in batch:
@@ -189,6 +237,8 @@ class Idempotency:
                     else:
                         pipe.set(key, value, ex=self.ttl_s)
                 await pipe.execute()
+        except RedisBusy:
+            raise
         except RedisError as exc:
             log.warning("%d Idempotency-Key answers not kept (%r)", len(batch), exc)
 

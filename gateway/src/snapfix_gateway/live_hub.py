@@ -33,7 +33,6 @@ A connection's queue is a ``Listener`` (``live_listener``, with the frames and s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -52,6 +51,7 @@ from snapfix_gateway.live import FEED_KEY, stream_key
 from snapfix_gateway.live_listener import Listener, StreamRefused, frame, parse_id, session_key
 from snapfix_shared.redis_client import RedisBusy, redis_client
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +199,7 @@ class LiveHub:
     async def stop(self) -> None:
         for listener in self.listeners():
             self.close(listener)
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(*self._tasks)
         await self.reader_redis.aclose()
 
     async def _read_feed(self) -> None:

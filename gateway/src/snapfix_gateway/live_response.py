@@ -4,7 +4,6 @@ and ends the listener when the client hangs up."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from snapfix_gateway.live_hub import LiveHub
 from snapfix_gateway.live_listener import Listener
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,7 @@ class LiveResponse(Response):
             log.debug("live stream ended: %r", exc)
         finally:
             self.hub.close(listener)
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await cancelled(watcher)
 
 
 def _gone(watcher: asyncio.Task[None]) -> bool:

@@ -21,7 +21,6 @@ so the script touches one slot on Redis Cluster too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -42,6 +41,7 @@ from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenC
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import send_problem
 from snapfix_shared.redis_client import RedisBusy
+from snapfix_shared.tasks import cancelled, every
 
 log = logging.getLogger(__name__)
 
@@ -153,24 +153,13 @@ class Limiter:
 
     async def start(self) -> None:
         if self.settle_every_s is not None and self._settling is None:
-            self._settling = asyncio.create_task(self._settle_forever(), name="rate-limit-settle")
+            work = every(self.settle_every_s, self.settle, what="settling the rate-limit counts")
+            self._settling = asyncio.create_task(work, name="rate-limit-settle")
 
     async def stop(self) -> None:
-        if self._settling is not None:
-            self._settling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._settling
-            self._settling = None
+        await cancelled(self._settling)
+        self._settling = None
         await self.settle()  # what this process counted last still reaches the other replicas
-
-    async def _settle_forever(self) -> None:
-        assert self.settle_every_s is not None
-        while True:
-            await asyncio.sleep(self.settle_every_s)
-            try:
-                await self.settle()
-            except Exception:  # never let the loop die: the counts would pile up here, unsettled
-                log.exception("settling the rate-limit counts failed; retrying in %.2f s", self.settle_every_s)
 
     async def settle(self) -> None:
         """Add this process's counts since the last settle to Redis's, in one pipeline, and read the totals back."""

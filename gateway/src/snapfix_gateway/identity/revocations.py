@@ -15,7 +15,6 @@ access token's lifetime and a margin) no longer matter: no token of that session
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -24,6 +23,8 @@ from typing import Any
 from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,7 @@ class Revocations:
         self._task.add_done_callback(_ended)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
     async def follow(self) -> None:
         """Runs for the life of the process: reload, then follow; after an error, the same again."""

@@ -8,7 +8,6 @@ the gateway's copy read from it, follow the store within ``refresh_s`` even afte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -20,6 +19,7 @@ from snapfix_shared.kafka import PublishFailed, publish_all
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.messages.catalogue import CategoryPublished
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.tasks import cancelled
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,7 @@ class CatalogueSync:
         self._task = asyncio.create_task(self._refresh_forever(), name="catalogue-refresh")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
     async def loaded(self) -> None:
         """Wait until the first load (consumers may start before the start-up hooks have run)."""

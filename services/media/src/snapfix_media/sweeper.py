@@ -24,7 +24,6 @@ written before this sweep existed carry no ``unattached_since`` and are left alo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -40,6 +39,7 @@ from snapfix_shared.kafka import PublishFailed
 from snapfix_shared.messages import MEDIA_EVENTS, MediaDeleted
 from snapfix_shared.messages.base import utcnow
 from snapfix_shared.messages.media import VariantName
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 EXPIRED_REASON = "The upload URL expired before a photo was uploaded."
@@ -78,10 +78,7 @@ class PeriodicSweep:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(task)
 
 
 class UploadSweeper(PeriodicSweep):

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from snapfix_notify.preferences import EMAIL, channels_for
 from snapfix_notify.repository import Contacts, DigestItems, Issues, Preferences, StoreError, Watches
 from snapfix_notify.service import facts_of
 from snapfix_shared.messages.base import utcnow
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,7 @@ class Sweeps:
         self._tasks.append(asyncio.create_task(self._every(digest_every, self.digest), name="digests"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(*self._tasks)
 
     @staticmethod
     async def _every(interval_s: float, sweep: object) -> None:

@@ -20,6 +20,7 @@ from redis.exceptions import LockError, RedisError
 from snapfix_issues.cache import CachedIssue, IssueCache
 from snapfix_issues.readmodel import BUILT, PREFIX, ReadModel, ReadModelDown
 from snapfix_issues.repository import ReportRepository
+from snapfix_shared.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,7 @@ class ReadModelKeeper:
         self._task = asyncio.create_task(self._watch(), name="issues-readmodel-keeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
     async def _watch(self) -> None:
         while True:

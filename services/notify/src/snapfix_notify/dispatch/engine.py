@@ -43,6 +43,7 @@ from snapfix_notify.repository import StoreError
 from snapfix_shared.kafka import publish
 from snapfix_shared.messages import NotificationFailed
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.tasks import cancelled
 from snapfix_shared.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,8 @@ class Engine(Generic[T]):
         self._loop = asyncio.create_task(self._run(), name=f"{self.name}-send")
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        await cancelled(self._loop)
+        self._loop = None
         await finish_or_cut(self._sends)  # cut, not finished: their leases lapse and they are due again
 
     async def _run(self) -> None:

@@ -6,6 +6,10 @@
   ack (aiokafka, acks=all, idempotent). No accept path that keeps the zero-loss rule can be
   faster on this machine, so ``gateway / floor`` says how much of the gap is the gateway's own.
 
+Beside the gateway's plain ``POST /v1/issues``, the same with an ``Idempotency-Key`` of its own on
+every request (**keyed**), as the apps send every POST: its claim is a Redis round trip the plain
+request does not make.
+
 The servers (the stack, the apps) run on core 0, vegeta on core 1, one worker each. While the
 gateway is measured the issues service is paused (SIGSTOP): the consumer work its reports set
 off (storing them, their events, the gateway's live fan-out of those events) would otherwise
@@ -29,7 +33,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.cpu import LOAD_CORE, SERVER_CORE, Meter, pid_on, pinned, stack_pids
-from bench.load import ROOT, issues_and_gateway, post_target, process, sign_up, vegeta
+from bench.load import ROOT, issues_and_gateway, keyed_post_targets, post_target, process, sign_up, vegeta
 from snapfix_issues.config import IssuesSettings
 from snapfix_shared.topics import Topic
 from tests.stack import wait_caught_up
@@ -66,6 +70,8 @@ def paused(pid: int) -> Iterator[None]:
 # warm 0.19 ms (a producer alone against the broker on core 0), and a cold tail is not the accept
 # path's. In production the broker is warm.
 WARM_RATE, WARM_S = 400, 30
+# Keys made for each keyed run, per second of it: above any peak here, so that none repeats.
+KEYS_PER_S = 4000
 
 
 def warm_up(targets: dict[str, str]) -> None:
@@ -93,33 +99,41 @@ def catch_up(env: dict[str, str], pids: dict[str, int], reports: int) -> dict[st
 def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
     asyncio.run(_floor_topic(env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"]))
     bare_app = [sys.executable, str(ROOT / "bench" / "bare_app.py")]
-    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "floor": [], "gateway": []}
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "floor": [], "gateway": [], "keyed": []}
     with (
         process("bare", bare_app, env) as bare_url,
         process("floor", bare_app, {**env, "BARE_PRODUCE_TOPIC": FLOOR_TOPIC}) as floor_url,
         issues_and_gateway(env) as (issues_url, gateway_url),
     ):
+        token = sign_up(gateway_url)
         targets = {
             "bare": post_target(bare_url),
             "floor": post_target(floor_url),
-            "gateway": post_target(gateway_url, sign_up(gateway_url)),
+            "gateway": post_target(gateway_url, token),
         }
+
+        def keyed() -> str:  # fresh keys for every run: a key used before would be a replay
+            return keyed_post_targets(gateway_url, token, count=KEYS_PER_S * duration_s)
+
         apps = {name: pid_on(url) for name, url in (("bare", bare_url), ("floor", floor_url), ("gateway", gateway_url))}
         pids = stack_pids({**apps, "issues": pid_on(issues_url)})
         with pinned(pids):
-            warm_up(targets)
+            warm_up({**targets, "keyed": keyed()})
             asyncio.run(_caught_up(env, timeout_s=120))  # the warm-up's reports stored before anything is measured
             with paused(pids["issues"]):
                 for _ in range(2):  # interleaved, so drift on this shared machine hits all alike
                     for name, target in targets.items():
                         runs[name].append(vegeta(target, rate=0, duration_s=duration_s, pids=pids))
+                    runs["keyed"].append(vegeta(keyed(), rate=0, duration_s=duration_s, pids=pids))
                 peak = statistics.median(r["throughput_rps"] for r in runs["gateway"])
                 half = max(1, int(peak / 2))
                 at_half = vegeta(targets["gateway"], rate=half, duration_s=duration_s, pids=pids)
                 # The same rate through the floor: the tail a bare endpoint that waits for one
                 # acks=all produce already has here, below which the gateway's cannot go.
                 floor_at_half = vegeta(targets["floor"], rate=half, duration_s=duration_s, pids=pids)
-                accepted = sum(r["requests"] for r in runs["gateway"]) + at_half["requests"]
+                keyed_at_half = vegeta(keyed(), rate=half, duration_s=duration_s, pids=pids)
+                accepted = sum(r["requests"] for r in runs["gateway"] + runs["keyed"])
+                accepted += at_half["requests"] + keyed_at_half["requests"]
             consumer = catch_up(env, pids, accepted)
             with_consumer = vegeta(targets["gateway"], rate=0, duration_s=duration_s, pids=pids)
     bare = statistics.median(r["throughput_rps"] for r in runs["bare"])
@@ -132,6 +146,9 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         "floor_over_bare": round(floor / bare, 3),
         "gateway_over_floor": round(peak / floor, 3),
         "gateway_at_half_peak": {"rate": half, **at_half},
+        # The same report, each with its own Idempotency-Key, as phones send them: one Redis round trip more.
+        "keyed_over_bare": round(statistics.median(r["throughput_rps"] for r in runs["keyed"]) / bare, 3),
+        "keyed_at_gateway_half_peak": {"rate": half, **keyed_at_half},
         "floor_at_gateway_half_peak": {"rate": half, **floor_at_half},
         "consumer_work": consumer,
         # The issue's "CPU per accepted report, summed over all processes": the accept path's, then its consumers'.

@@ -71,6 +71,16 @@ def post_target(url: str, token: str | None = None) -> str:
     return f"POST {url}/v1/issues\nContent-Type: application/json\n{auth}@{body}\n"
 
 
+def keyed_post_targets(url: str, token: str, count: int) -> str:
+    """``count`` targets of the same report, each with an ``Idempotency-Key`` of its own, as a phone
+    sends every POST: enough of them that vegeta's round robin never repeats one (a repeat would be
+    a replay, not an accepted report)."""
+    body = RESULTS / "body.json"
+    body.write_text(json.dumps(BODY))
+    head = f"POST {url}/v1/issues\nContent-Type: application/json\nAuthorization: Bearer {token}\n"
+    return "".join(f"{head}Idempotency-Key: {uuid4()}\n@{body}\n\n" for _ in range(count))
+
+
 def get_targets(url: str, paths: list[str], token: str | None = None) -> str:
     """vegeta's targets: a GET of each path (signed in with ``token``, if given)."""
     auth = f"Authorization: Bearer {token}\n" if token else ""

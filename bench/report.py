@@ -21,6 +21,26 @@ def markdown(results: dict[str, Any]) -> str:
         ),
         ("gateway / bare", a["gateway_over_bare"], ">= 0.6"),
     ]
+    if a.get("keyed"):  # each report with its own Idempotency-Key, measured since stop 27
+        keyed_half = a["keyed_at_gateway_half_peak"]
+        rows += [
+            (
+                "the same, each report with its own Idempotency-Key, as phones send them (median req/s)",
+                round(statistics.median(x["throughput_rps"] for x in a["keyed"]), 1),
+                "",
+            ),
+            ("keyed / bare", a["keyed_over_bare"], ""),
+            (
+                "CPU per keyed report, all processes, while measured (median ms)",
+                round(statistics.median(x["cpu_ms_per_request_all"] for x in a["keyed"]), 2),
+                "",
+            ),
+            (
+                f"keyed accept p50 / p99 at the gateway's half peak, {keyed_half['rate']} req/s (ms)",
+                f"{keyed_half['p50_ms']} / {keyed_half['p99_ms']}",
+                "",
+            ),
+        ]
     if "floor" in a:  # the produce floor and the consumer's share, measured since stop 23
         rows += [
             (
@@ -69,6 +89,7 @@ def markdown(results: dict[str, Any]) -> str:
             if "floor_at_gateway_half_peak" in a
             else []
         ),
+        *_cpu_at_half_peak(a),
         (
             f"accepted -> readable p50 / p99 at {r['rate']} reports/s offered, {r['accepted']} of {r['reports']} accepted (ms)",
             f"{r['readable_p50_ms']} / {r['readable_p99_ms']}",
@@ -165,3 +186,29 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _cpu_at_half_peak(a: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """What one request costs the server's own process at full throttle and at half of it: on this
+    machine a request costs more CPU the fewer arrive (a bare endpoint too), so half of the peak
+    rate keeps the core more than half as busy."""
+    floor_half = a.get("floor_at_gateway_half_peak", {}).get("cpu_ms_per_request")
+    gateway_half = a["gateway_at_half_peak"].get("cpu_ms_per_request")
+    if not floor_half or not gateway_half or not a.get("floor"):
+        return []
+
+    def peak(name: str) -> float:
+        return round(statistics.median(x["cpu_ms_per_request"][name] for x in a[name]), 3)
+
+    return [
+        (
+            "CPU per request of the server process, gateway / floor: at full throttle | at half peak (ms)",
+            f"{peak('gateway')} / {peak('floor')} | {gateway_half['gateway']} / {floor_half['floor']}",
+            "",
+        ),
+        (
+            "CPU per request, all processes, at half peak: gateway / floor (ms)",
+            f"{a['gateway_at_half_peak']['cpu_ms_per_request_all']} / {a['floor_at_gateway_half_peak']['cpu_ms_per_request_all']}",
+            "",
+        ),
+    ]

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import time
 from typing import Any
+from unittest.mock import AsyncMock
 from uuid import uuid4
 
 import httpx
@@ -148,12 +149,8 @@ async def test_a_signed_in_request_makes_no_redis_call_of_its_own(stack: Stack) 
     rate limit is counted in the process and added to Redis's count by a pipeline every
     ``rate_limit_settle_ms``, not per request (a POST with an Idempotency-Key makes one call)."""
     async for app, gw in running_app(gateway_settings(stack)):
-        email = new_email()
-        await register(gw, email)
-        tokens = await sign_in(gw, email)
-        await _until_fresh(app)
+        tokens, user_id = await _signed_in(app, gw)
         redis = app.state.runtime.redis
-        user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
         counter = f"gw:rl:{{u:{user_id}}}:user:100/60"
         before, started = await _redis_calls(redis), time.monotonic()
         answers = [await gw.get("/v1/me", headers=bearer(tokens)) for _ in range(20)]
@@ -169,6 +166,15 @@ async def test_a_signed_in_request_makes_no_redis_call_of_its_own(stack: Stack) 
         assert int(await redis.get(counter) or 0) == 20  # every request counted, in Redis too
         incrby = after.get("incrby", 0) - before.get("incrby", 0)
         assert 1 <= incrby <= settles  # one per settle that had counts, not one per request
+
+
+async def _signed_in(app: FastAPI, gw: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
+    """A new citizen's tokens and user id, once the gateway follows the revocation feed."""
+    email = new_email()
+    await register(gw, email)
+    tokens = await sign_in(gw, email)
+    await _until_fresh(app)
+    return tokens, jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
 
 
 async def _until_fresh(app: FastAPI, fresh: bool = True, timeout_s: float = 10) -> None:
@@ -210,22 +216,11 @@ async def test_a_request_with_an_idempotency_key_makes_one_redis_call_and_its_an
     """The key's claim is the request's one round trip (with its rate limit); the answers are
     written together every ``rate_limit_settle_ms`` (a SET pipeline per interval, not per request)."""
     async for app, gw in running_app(gateway_settings(stack)):
-        email = new_email()
-        await register(gw, email)
-        tokens = await sign_in(gw, email)
-        await _until_fresh(app)
+        tokens, user_id = await _signed_in(app, gw)
         redis = app.state.runtime.redis
-        user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
         keys = [f"k-{uuid4()}" for _ in range(20)]
-        idempotency = app.state.idempotency
-        written: list[int] = []  # the answers in each pipeline that wrote some (one round trip each)
-        write = idempotency._write
-
-        async def counted(batch: list[tuple[str, bytes | None]]) -> None:
-            written.append(len(batch))
-            await write(batch)
-
-        idempotency._write = counted
+        # Each pipeline that writes answers (one round trip), spied on: the real write still runs.
+        writes = app.state.idempotency._write = AsyncMock(wraps=app.state.idempotency._write)
         before, started = await _redis_calls(redis), time.monotonic()
         # Refused by validation (no other service needed): a 4xx is an answer, and is kept.
         answers = [
@@ -242,6 +237,7 @@ async def test_a_request_with_an_idempotency_key_makes_one_redis_call_and_its_an
         after = await _redis_calls(redis)
         # Commands run by the claim's script count too: 20 claims (SET NX) and 20 answers.
         assert after.get("set", 0) - before.get("set", 0) == 40
+        written = [len(call.args[0]) for call in writes.await_args_list]
         assert sum(written) == 20
         assert 1 <= len(written) <= settles  # one pipeline per interval that had answers, not one per request
         for key, answer in zip(keys, answers, strict=True):
@@ -255,11 +251,8 @@ async def test_a_retry_before_its_answer_is_written_is_answered_from_the_process
     retry later) and this process answers a retry from the answer it keeps."""
     settings = gateway_settings(stack).model_copy(update={"rate_limit_settle_ms": 60_000})
     async for app, gw in running_app(settings):
-        email = new_email()
-        await register(gw, email)
-        tokens = await sign_in(gw, email)
+        tokens, user_id = await _signed_in(app, gw)
         redis = app.state.runtime.redis
-        user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
         key, body = f"k-{uuid4()}", {"title": "?"}
         headers = {**bearer(tokens), "idempotency-key": key}
         first = await gw.post("/v1/issues", json=body, headers=headers)

@@ -140,9 +140,9 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
     limiter = Limiter(runtime.redis, runtime.breakers, settle_every_s=settle_every_s)
     # Answers to Idempotency-Key requests are written to Redis on the same interval.
     idempotency = Idempotency(runtime.redis, ttl_s=settings.idempotency_ttl_s, keep_every_s=settle_every_s)
-    for part in (limiter, idempotency):
-        runtime.on_startup.append(part.start)
-        runtime.on_shutdown.append(part.stop)
+    for flusher in (limiter.flusher, idempotency.flusher):
+        runtime.on_startup.append(flusher.start)
+        runtime.on_shutdown.append(flusher.stop)
     app.state.idempotency = idempotency
     _kept_answers_first(
         app, max_bytes=settings.edge_cache_bytes, admit=AnonymousLimit(limiter, anonymous_policy(settings))

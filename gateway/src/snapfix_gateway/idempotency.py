@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_shared.problems import send_problem
 from snapfix_shared.redis_client import RedisBusy
-from snapfix_shared.tasks import cancelled, every
+from snapfix_shared.tasks import Flusher
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +78,8 @@ class Idempotency:
         # With keep_every_s: answers not written yet, and those being written right now.
         self._unwritten: dict[str, bytes] = {}
         self._in_flight: dict[str, bytes] = {}
-        self._keeping: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self.keep_every_s is not None and self._keeping is None:
-            work = every(self.keep_every_s, self.write_kept, what="keeping Idempotency-Key answers")
-            self._keeping = asyncio.create_task(work, name="idempotency-keep")
-
-    async def stop(self) -> None:
-        await cancelled(self._keeping)
-        self._keeping = None
-        await self.write_kept()  # a retry after this process is gone finds the answer
+        # Started and stopped with the process; its last flush: a retry after this process is gone finds the answer.
+        self.flusher = Flusher(keep_every_s, self.write_kept, name="idempotency-keep")
 
     async def write_kept(self) -> None:
         """Write the answers kept since the last time, in one pipeline."""

@@ -20,7 +20,6 @@ so the script touches one slot on Redis Cluster too.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -41,7 +40,7 @@ from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenC
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import send_problem
 from snapfix_shared.redis_client import RedisBusy
-from snapfix_shared.tasks import cancelled, every
+from snapfix_shared.tasks import Flusher
 
 log = logging.getLogger(__name__)
 
@@ -149,17 +148,9 @@ class Limiter:
         self._settled: TLRUCache[str, tuple[int, float]] = TLRUCache(
             maxsize=SETTLED_KEYS, ttu=lambda _key, settled, _now: settled[1]
         )
-        self._settling: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self.settle_every_s is not None and self._settling is None:
-            work = every(self.settle_every_s, self.settle, what="settling the rate-limit counts")
-            self._settling = asyncio.create_task(work, name="rate-limit-settle")
-
-    async def stop(self) -> None:
-        await cancelled(self._settling)
-        self._settling = None
-        await self.settle()  # what this process counted last still reaches the other replicas
+        # Started and stopped with the process; its last settle: what this process counted last
+        # still reaches the other replicas.
+        self.flusher = Flusher(settle_every_s, self.settle, name="rate-limit-settle")
 
     async def settle(self) -> None:
         """Add this process's counts since the last settle to Redis's, in one pipeline, and read the totals back."""

@@ -202,8 +202,8 @@ def _cpu_at_half_peak(a: dict[str, Any]) -> list[tuple[str, Any, str]]:
 
     return [
         (
-            "CPU per request of the server process, gateway / floor: at full throttle | at half peak (ms)",
-            f"{peak('gateway')} / {peak('floor')} | {gateway_half['gateway']} / {floor_half['floor']}",
+            "CPU per request of the server process, gateway / floor: at full throttle; at half peak (ms)",
+            f"{peak('gateway')} / {peak('floor')}; {gateway_half['gateway']} / {floor_half['floor']}",
             "",
         ),
         (

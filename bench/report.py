@@ -11,12 +11,12 @@ def markdown(results: dict[str, Any]) -> str:
     rows = [
         (
             "bare FastAPI POST, 1 worker (median req/s)",
-            round(statistics.median(x["throughput_rps"] for x in a["bare"]), 1),
+            _median(a["bare"], "throughput_rps", 1),
             "",
         ),
         (
             "gateway accept path, 1 worker (median req/s)",
-            round(statistics.median(x["throughput_rps"] for x in a["gateway"]), 1),
+            _median(a["gateway"], "throughput_rps", 1),
             "",
         ),
         ("gateway / bare", a["gateway_over_bare"], ">= 0.6"),
@@ -26,13 +26,13 @@ def markdown(results: dict[str, Any]) -> str:
         rows += [
             (
                 "the same, each report with its own Idempotency-Key, as phones send them (median req/s)",
-                round(statistics.median(x["throughput_rps"] for x in a["keyed"]), 1),
+                _median(a["keyed"], "throughput_rps", 1),
                 "",
             ),
             ("keyed / bare", a["keyed_over_bare"], ""),
             (
                 "CPU per keyed report, all processes, while measured (median ms)",
-                round(statistics.median(x["cpu_ms_per_request_all"] for x in a["keyed"]), 2),
+                _median(a["keyed"], "cpu_ms_per_request_all", 2),
                 "",
             ),
             (
@@ -45,7 +45,7 @@ def markdown(results: dict[str, Any]) -> str:
         rows += [
             (
                 "floor: bare POST + one Kafka produce acked (acks=all), 1 worker (median req/s)",
-                round(statistics.median(x["throughput_rps"] for x in a["floor"]), 1),
+                _median(a["floor"], "throughput_rps", 1),
                 "",
             ),
             ("floor / bare", a["floor_over_bare"], ""),
@@ -69,7 +69,7 @@ def markdown(results: dict[str, Any]) -> str:
     rows += [
         (
             "CPU per accepted report, all processes, while the gateway was measured (median ms)",
-            round(statistics.median(x["cpu_ms_per_request_all"] for x in a["gateway"]), 2),
+            _median(a["gateway"], "cpu_ms_per_request_all", 2),
             "" if "floor" in a else "<= 3",
         ),
         ("gateway p99 at full throttle (ms)", max(x["p99_ms"] for x in a["gateway"]), ""),
@@ -117,12 +117,12 @@ def markdown(results: dict[str, Any]) -> str:
     rows += [
         (
             "bare FastAPI GET (median req/s)",
-            round(statistics.median(x["throughput_rps"] for x in g["bare_get"]), 1),
+            _median(g["bare_get"], "throughput_rps", 1),
             "",
         ),
         (
             "GET /v1/issues/{id} through the gateway, anonymous: from its edge cache (median req/s)",
-            round(statistics.median(x["throughput_rps"] for x in g["gateway_get"]), 1),
+            _median(g["gateway_get"], "throughput_rps", 1),
             "",
         ),
         ("gateway GET / bare GET", g["gateway_get_over_bare"], ">= 0.6"),
@@ -131,13 +131,13 @@ def markdown(results: dict[str, Any]) -> str:
         rows += [
             (
                 "the same, signed in: read through to the issues service's rendered bytes (median req/s)",
-                round(statistics.median(x["throughput_rps"] for x in g["gateway_get_signed_in"]), 1),
+                _median(g["gateway_get_signed_in"], "throughput_rps", 1),
                 "",
             ),
             ("signed-in gateway GET / bare GET", g["gateway_get_signed_in_over_bare"], ""),
             (
                 "anonymous GET through the nginx edge (TLS 1.3) in front of the gateway (median req/s)",
-                round(statistics.median(x["throughput_rps"] for x in g["edge_get"]), 1),
+                _median(g["edge_get"], "throughput_rps", 1),
                 "",
             ),
             ("edge GET / bare GET", g["edge_get_over_bare"], ""),
@@ -212,3 +212,8 @@ def _cpu_at_half_peak(a: dict[str, Any]) -> list[tuple[str, Any, str]]:
             "",
         ),
     ]
+
+
+def _median(runs: list[dict[str, Any]], field: str, digits: int) -> float:
+    """The median of one figure over a phase's interleaved runs."""
+    return round(statistics.median(run[field] for run in runs), digits)

@@ -48,6 +48,11 @@ _PENDING_TTL_S = 60
 _NOT_KEPT = {b"content-length", b"x-request-id", b"ratelimit", b"ratelimit-policy"}
 
 
+def store_key(caller: str, key: str) -> str:
+    """Where ``caller``'s key is claimed and its answer kept (in the hash slot of its rate-limit counters)."""
+    return f"gw:idem:{{{caller}}}:{hashlib.sha256(key.encode('latin-1')).hexdigest()}"
+
+
 @dataclass(frozen=True)
 class Claim:
     """A request's key, to be claimed (``SET NX`` of a pending marker) by the rate limiter's script."""
@@ -71,18 +76,15 @@ class ClaimOutcome:
 class Idempotency:
     def __init__(self, redis: Redis, *, ttl_s: int, keep_every_s: float | None = None) -> None:
         self.redis, self.ttl_s, self.keep_every_s = redis, ttl_s, keep_every_s
-        # Answers to keep (key, value or None to drop the claim), written by whichever request
-        # holds the lock next: concurrent requests share one pipelined round trip.
-        self._to_keep: list[tuple[str, bytes | None]] = []
-        self._writing = asyncio.Lock()
-        # With keep_every_s: answers not written yet, and those being written right now.
-        self._unwritten: dict[str, bytes] = {}
-        self._in_flight: dict[str, bytes] = {}
+        # Answers not written yet (None: the claim to drop), and those being written right now.
+        # Whoever writes takes all of them: requests finishing together share one round trip.
+        self._unwritten: dict[str, bytes | None] = {}
+        self._in_flight: dict[str, bytes | None] = {}
         # Started and stopped with the process; its last flush: a retry after this process is gone finds the answer.
         self.flusher = Flusher(keep_every_s, self.write_kept, name="idempotency-keep")
 
     async def write_kept(self) -> None:
-        """Write the answers kept since the last time, in one pipeline."""
+        """Write the answers kept (and drop the claims given up) since the last time, in one pipeline."""
         if not self._unwritten:
             return
         batch, self._unwritten = self._unwritten, {}
@@ -125,8 +127,7 @@ class Idempotency:
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        store_key = f"gw:idem:{{{caller}}}:{hashlib.sha256(key.encode('latin-1')).hexdigest()}"
-        return Claim(caller, store_key, fingerprint), _replay_body(body, receive)
+        return Claim(caller, store_key(caller, key), fingerprint), _replay_body(body, receive)
 
     async def refuse_key(self, scope: Scope, send: Send) -> None:
         await send_problem(scope, send, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
@@ -188,8 +189,9 @@ class Idempotency:
             no_store = any(k.lower() == b"cache-control" and b"no-store" in v for k, v in out_headers)
             # A failure is not an answer: the retry tries again. Answers marked no-store
             # (tokens) are never kept; such a retry is simply processed again.
-            if status >= 500 or no_store:
-                await self._keep(store_key, None)
+            dropped = status >= 500 or no_store
+            if dropped:
+                self._unwritten[store_key] = None
             else:
                 kept = {
                     "fp": fingerprint,
@@ -200,23 +202,11 @@ class Idempotency:
                     ],
                     "body": base64.b64encode(b"".join(chunks)).decode(),
                 }
-                if self.keep_every_s is None:
-                    await self._keep(store_key, orjson.dumps(kept))
-                else:  # written with the others at the next interval
-                    self._unwritten[store_key] = orjson.dumps(kept)
-
-    async def _keep(self, store_key: str, answer: bytes | None) -> None:
-        """Returns once the answer is written (the response is sent already), with others
-        queued meanwhile (a group commit); a retry after that is answered from it."""
-        self._to_keep.append((store_key, answer))
-        async with self._writing:
-            batch, self._to_keep = self._to_keep, []
-            if batch:  # else written by the request that held the lock before
-                # Shielded: a request cancelled meanwhile does not cancel the others' answers.
-                try:
-                    await asyncio.shield(self._write(batch))
-                except RedisBusy as exc:
-                    log.warning("%d Idempotency-Key answers not kept (%r)", len(batch), exc)
+                self._unwritten[store_key] = orjson.dumps(kept)
+            # A dropped claim is written at once, so that the retry can go ahead; an answer too
+            # without keep_every_s. Shielded: a request cancelled meanwhile does not lose the batch.
+            if dropped or self.keep_every_s is None:
+                await asyncio.shield(self.write_kept())
 
     async def _write(self, batch: list[tuple[str, bytes | None]]) -> None:
         """Raises RedisBusy (no connection free now); other Redis errors lose the batch, logged."""

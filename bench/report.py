@@ -74,14 +74,16 @@ def markdown(results: dict[str, Any]) -> str:
         ),
         ("gateway p99 at full throttle (ms)", max(x["p99_ms"] for x in a["gateway"]), ""),
         (
-            f"gateway accept p50 / p99 at {a['gateway_at_half_peak']['rate']} req/s (half peak, ms)",
+            f"gateway accept p50 / p99 at {a['gateway_at_half_peak']['rate']} req/s (half peak, ms"
+            f"{_of_runs(a.get('gateway_at_half_peak_p99s_ms'))})",
             f"{a['gateway_at_half_peak']['p50_ms']} / {a['gateway_at_half_peak']['p99_ms']}",
             "p99 <= 25",
         ),
         *(
             [
                 (
-                    f"floor p50 / p99 at the same {a['floor_at_gateway_half_peak']['rate']} req/s (ms)",
+                    f"floor p50 / p99 at the same {a['floor_at_gateway_half_peak']['rate']} req/s (ms"
+                    f"{_of_runs(a.get('floor_at_gateway_half_peak_p99s_ms'))})",
                     f"{a['floor_at_gateway_half_peak']['p50_ms']} / {a['floor_at_gateway_half_peak']['p99_ms']}",
                     "",
                 )
@@ -186,6 +188,13 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _of_runs(p99s: list[float] | None) -> str:
+    """Which run a row shows, when there were several: the one with the median p99."""
+    if not p99s:
+        return ""
+    return f"; the run with the median p99 of {len(p99s)}, whose p99s were {', '.join(map(str, p99s))}"
 
 
 def _cpu_at_half_peak(a: dict[str, Any]) -> list[tuple[str, Any, str]]:

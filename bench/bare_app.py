@@ -2,7 +2,8 @@
 
 No auth, no rate limit, no Kafka, no telemetry: what one uvicorn worker does at best. Its garbage
 collector is set as every SnapFix process's is (``runtime.freeze_startup_objects``), so that the
-ratios do not count that setting as the gateway's own gain.
+ratios do not count that setting as the gateway's own gain; ``BARE_GC=default`` leaves CPython's
+own, to measure what the setting is worth to a bare endpoint.
 
 With ``BARE_PRODUCE_TOPIC`` set, the endpoint also hands the body to Kafka and answers only
 after the broker's ack (aiokafka, acks=all, idempotent, the stack's settings): the floor of any

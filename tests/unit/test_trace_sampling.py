@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.sdk.trace.sampling import Decision, Sampler
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, set_span_in_context
 
 from snapfix_shared import telemetry
 
@@ -45,3 +49,46 @@ def test_a_child_follows_its_parents_decision(monkeypatch: pytest.MonkeyPatch) -
 def test_the_standard_variable_decides_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     assert telemetry.sampler() is None  # the SDK reads OTEL_TRACES_SAMPLER itself
+
+
+def test_the_decision_taken_before_the_middleware_is_the_one_its_span_gets() -> None:
+    """``ServerSampling`` decides for a request before the tracing middleware; the middleware's
+    span, started after it (a new trace), must be kept exactly when that decision kept it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5)), id_generator=telemetry.PresetTraceIds())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sampling = telemetry.ServerSampling(provider, "POST /v1/issues")
+    middleware = provider.get_tracer("the tracing middleware")
+    kept_here, dropped_here = [], []
+    for _ in range(400):
+        unsampled = sampling.unsampled({})
+        if unsampled is None:  # kept: the middleware starts the server span
+            span = middleware.start_span("POST /v1/issues", kind=SpanKind.SERVER)
+            span.end()
+            kept_here.append(span.get_span_context().trace_id)
+        else:  # the request's context: a span of a new trace, not recorded
+            span_context = trace.get_current_span(unsampled).get_span_context()
+            assert span_context.is_valid
+            assert not span_context.trace_flags.sampled
+            dropped_here.append(span_context.trace_id)
+    exported = [span.context.trace_id for span in exporter.get_finished_spans()]
+    assert exported == kept_here  # every kept request's span was recorded, with its preset trace id
+    assert 120 < len(kept_here) < 280  # about half, as the ratio says: each decided once, not twice
+    assert len(set(kept_here + dropped_here)) == 400  # and a new trace for every request
+    # The preset id is taken once: the next new trace has an id of its own.
+    sampling.unsampled({})
+    first = middleware.start_span("a").get_span_context().trace_id
+    assert middleware.start_span("b").get_span_context().trace_id != first
+
+
+def test_the_decision_follows_the_callers_trace() -> None:
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5)), id_generator=telemetry.PresetTraceIds())
+    sampling = telemetry.ServerSampling(provider, "POST /v1/issues")
+    trace_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    sampled = f"00-{trace_id:032x}-00f067aa0ba902b7-01"
+    assert sampling.unsampled({"traceparent": sampled}) is None
+    unsampled = sampling.unsampled({"traceparent": sampled[:-2] + "00"})
+    assert unsampled is not None
+    span_context = trace.get_current_span(unsampled).get_span_context()
+    assert span_context.trace_id == trace_id
+    assert span_context.span_id != 0x00F067AA0BA902B7  # the server's own span, under the caller's

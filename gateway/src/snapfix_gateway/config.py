@@ -153,6 +153,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # Anonymous reads of an issue that its owner marked public (``Cache-Control: public, max-age``)
     # are kept in this process for that max-age and served from memory (``edge_cache``). 0: off.
     edge_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    # A report whose trace is not sampled goes through the app's middleware straight to its route,
+    # without the router and the tracing middleware (``accept_lane``). Off: through the whole stack.
+    accept_lane: bool = True
 
     # -- live updates (GET /v1/events)
     live_updates: bool = Field(default=True, description="Consume issues.events.v1 into users' live streams")

@@ -178,7 +178,15 @@ class Runtime:
     ) -> FastAPI:
         """The process's FastAPI app: problems, health, metrics, tracing, and the Mongo circuit
         around the requests whose path ``needs_mongo`` (every one, for a service)."""
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="0.1.0",
+            lifespan=self.lifespan,
+            # Traced by OpenTelemetry's instrumentation (``telemetry.instrument_app``): FastAPI's own
+            # layer would only look, on every request, whether it has anything to do.
+            telemetry={"tracing": False, "metrics": False, "logs": False},
+        )
         app.state.internal_tokens = self.internal_tokens
         install_problem_handlers(app)
         app.include_router(health_router(self.checks()))

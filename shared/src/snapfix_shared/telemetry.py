@@ -19,10 +19,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -32,8 +34,9 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import Status
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, Status
 from starlette.types import ASGIApp, Scope
 
 from snapfix_shared.redaction import redact
@@ -127,13 +130,60 @@ def export_to(provider: TracerProvider, exporter: SpanExporter) -> None:
     provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
 
 
+# The trace id the next new trace of this context takes (``PresetTraceIds``), set by ``ServerSampling``.
+_PRESET_TRACE_ID: ContextVar[int | None] = ContextVar("snapfix_preset_trace_id", default=None)
+
+
+class PresetTraceIds(RandomIdGenerator):
+    """Random ids, except a new trace's id when ``ServerSampling`` decided on it beforehand.
+
+    So the tracing middleware's server span gets the trace id that its sampling was decided
+    for, and the sampler (a function of the parent and the trace id) decides the same again.
+    """
+
+    def generate_trace_id(self) -> int:
+        preset = _PRESET_TRACE_ID.get()
+        if preset is None:
+            return super().generate_trace_id()
+        _PRESET_TRACE_ID.set(None)  # one trace only
+        return preset
+
+
+class ServerSampling:
+    """Whether a request's trace is kept, decided before the tracing middleware runs.
+
+    A request whose trace is dropped (not even recorded) needs nothing of the tracing middleware but the context
+    it would make current (the propagated trace id, the not-sampled flag); a route can then
+    serve it without that middleware (``snapfix_gateway.accept_lane``). ``unsampled`` gives that
+    context, as the SDK makes it; for a kept trace it gives None and presets the trace id the
+    middleware's span will take, so the decision is the one the SDK makes there.
+    """
+
+    def __init__(self, provider: TracerProvider, span_name: str) -> None:
+        self.provider, self.span_name = provider, span_name
+        self.tracer = provider.get_tracer(__name__)
+
+    def unsampled(self, headers: Mapping[str, str]) -> otel_context.Context | None:
+        parent = propagate.extract(headers, context=otel_context.Context())
+        parent_span = trace.get_current_span(parent).get_span_context()
+        new_trace = not parent_span.is_valid
+        trace_id = self.provider.id_generator.generate_trace_id() if new_trace else parent_span.trace_id
+        decided = self.provider.sampler.should_sample(parent, trace_id, self.span_name, SpanKind.SERVER)
+        _PRESET_TRACE_ID.set(trace_id if new_trace else None)
+        if decided.decision is not Decision.DROP:  # recorded (and maybe exported): the middleware's span
+            return None
+        # The SDK's own not-recording span for this trace: its span id, the parent's trace state.
+        span = self.tracer.start_span(self.span_name, context=parent, kind=SpanKind.SERVER)
+        return trace.set_span_in_context(span, parent)
+
+
 def setup_tracing(service: str) -> TracerProvider:
     """The process's tracer provider (created once), exporting over OTLP/HTTP if configured."""
     global _provider  # noqa: PLW0603 - one provider per process, set once
     if _provider is not None:
         return _provider
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", f"snapfix-{service}")})
-    provider = TracerProvider(resource=resource, sampler=sampler())
+    provider = TracerProvider(resource=resource, sampler=sampler(), id_generator=PresetTraceIds())
     if _otlp_requested():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

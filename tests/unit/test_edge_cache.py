@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import GatewaySettings
+from snapfix_gateway.accept_lane import AcceptLane
 from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, Admit, EdgeCacheMiddleware, max_age
 from snapfix_gateway.ratelimit import AnonymousLimit, Limiter, Policy, RateLimitMiddleware
 from snapfix_shared.conditional import etag_matches
@@ -249,3 +250,5 @@ def test_in_the_gateway_the_cache_is_outside_tracing_and_the_redis_rate_limit() 
     assert OpenTelemetryMiddleware in layers
     assert RateLimitMiddleware in layers
     assert EdgeCacheMiddleware not in layers  # kept answers are served once, from the outside
+    # The accept lane decides on a report's trace before the tracing middleware would.
+    assert layers.index(AcceptLane) < layers.index(OpenTelemetryMiddleware)

@@ -75,11 +75,12 @@ def lane_stack(app: FastAPI, route: APIRoute) -> ASGIApp:
 
 
 class AcceptLane:
-    """Sends an unsampled ``POST /v1/issues`` through ``lane``, every other request through ``full``."""
+    """Sends an unsampled ``POST /v1/issues`` through ``lane``, every other request through ``app``
+    (the whole stack, wrapped as middleware wraps)."""
 
-    def __init__(self, full: ASGIApp, *, app: FastAPI, sampling: ServerSampling) -> None:
-        self.full, self.app, self.sampling = full, app, sampling
-        self.lane = lane_stack(app, report_route(app))
+    def __init__(self, app: ASGIApp, *, fastapi: FastAPI, sampling: ServerSampling) -> None:
+        self.app, self.fastapi, self.sampling = app, fastapi, sampling
+        self.lane = lane_stack(fastapi, report_route(fastapi))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -87,14 +88,14 @@ class AcceptLane:
             or scope["method"] != METHOD
             or scope["path"] != PATH
             or scope.get("root_path")
-            or self.app.dependency_overrides
+            or self.fastapi.dependency_overrides
         ):
-            await self.full(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         unsampled = self.sampling.unsampled(headers)
         if unsampled is None:  # kept: the tracing middleware records it, with the trace id decided here
-            await self.full(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         LANE_REQUESTS.inc()
         token = otel_context.attach(unsampled)

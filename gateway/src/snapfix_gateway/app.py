@@ -182,7 +182,7 @@ def _kept_answers_first(app: FastAPI, *, max_bytes: int, admit: Admit, sampling:
     built = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        stack = built() if sampling is None else AcceptLane(built(), app=app, sampling=sampling)
+        stack = built() if sampling is None else AcceptLane(built(), fastapi=app, sampling=sampling)
         return EdgeCacheMiddleware(stack, max_bytes=max_bytes, admit=admit)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from snapfix_gateway.accept_lane import AcceptLane
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import GatewaySettings
-from snapfix_gateway.accept_lane import AcceptLane
 from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, Admit, EdgeCacheMiddleware, max_age
 from snapfix_gateway.ratelimit import AnonymousLimit, Limiter, Policy, RateLimitMiddleware
 from snapfix_shared.conditional import etag_matches

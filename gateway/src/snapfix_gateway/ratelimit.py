@@ -39,7 +39,7 @@ from snapfix_gateway.idempotency import Claim, ClaimOutcome, Idempotency
 from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenCodec
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import send_problem
-from snapfix_shared.redis_client import RedisBusy
+from snapfix_shared.redis_client import BatchedScript, RedisBusy
 from snapfix_shared.tasks import Flusher
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class Limiter:
         # While Redis's circuit is open, counting goes straight to memory instead of each
         # request waiting out the Redis timeout first.
         self.redis, self.breakers = redis, breakers or Breakers("gateway")
-        self._script = redis.register_script(_LIMIT_AND_CLAIM)
+        # Claims made at once share one pipeline (``BatchedScript``).
+        self._script = BatchedScript(redis, _LIMIT_AND_CLAIM)
         self._local = MemoryStorage()
         self.degraded = False
         self.settle_every_s = settle_every_s

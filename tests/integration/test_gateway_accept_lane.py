@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
-from snapfix_gateway.accept_lane import LANE_REQUESTS
 from snapfix_shared.messages.catalogue import CategoryPublished, CategorySpec
 from snapfix_shared.topics import Topic
 from tests.integration.gateway_app import bearer, gateway_settings, new_email, register, running_app, sign_in
@@ -38,7 +38,7 @@ def report(**overrides: Any) -> dict[str, Any]:
 
 
 def lane_count() -> float:
-    return LANE_REQUESTS._value.get()
+    return REGISTRY.get_sample_value("snapfix_gateway_accept_lane_requests_total") or 0.0
 
 
 @pytest.fixture

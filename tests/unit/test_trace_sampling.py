@@ -92,3 +92,9 @@ def test_the_decision_follows_the_callers_trace() -> None:
     span_context = trace.get_current_span(unsampled).get_span_context()
     assert span_context.trace_id == trace_id
     assert span_context.span_id != 0x00F067AA0BA902B7  # the server's own span, under the caller's
+
+
+def test_deciding_beforehand_needs_the_preset_trace_ids() -> None:
+    # With random ids only, the middleware's span would be decided again on another trace id.
+    with pytest.raises(TypeError, match="PresetTraceIds"):
+        telemetry.ServerSampling(TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5))), "POST /v1/issues")

@@ -26,6 +26,7 @@ from typing import cast
 from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
 from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -78,8 +79,9 @@ class AcceptLane:
     """Sends an unsampled ``POST /v1/issues`` through ``lane``, every other request through ``app``
     (the whole stack, wrapped as middleware wraps)."""
 
-    def __init__(self, app: ASGIApp, *, fastapi: FastAPI, sampling: ServerSampling) -> None:
-        self.app, self.fastapi, self.sampling = app, fastapi, sampling
+    def __init__(self, app: ASGIApp, *, fastapi: FastAPI, tracer_provider: TracerProvider) -> None:
+        self.app, self.fastapi = app, fastapi
+        self.sampling = ServerSampling(tracer_provider, f"{METHOD} {PATH}")  # the server span's name
         self.lane = lane_stack(fastapi, report_route(fastapi))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

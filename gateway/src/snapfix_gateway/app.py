@@ -7,10 +7,9 @@ import logging
 
 from fastapi import FastAPI, routing
 from fastapi.openapi.utils import _get_api_route_for_openapi
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp
 
-from snapfix_gateway.accept_lane import METHOD as LANE_METHOD
-from snapfix_gateway.accept_lane import PATH as LANE_PATH
 from snapfix_gateway.accept_lane import AcceptLane
 from snapfix_gateway.body_limit import BodyLimitMiddleware
 from snapfix_gateway.catalogue import CatalogueCopy
@@ -39,7 +38,6 @@ from snapfix_shared.redis_client import redis_client
 from snapfix_shared.runtime import Runtime
 from snapfix_shared.sealing import LinkSeal
 from snapfix_shared.tasks import cancelled
-from snapfix_shared.telemetry import ServerSampling
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +150,8 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
         app,
         max_bytes=settings.edge_cache_bytes,
         admit=AnonymousLimit(limiter, anonymous_policy(settings)),
-        sampling=_lane_sampling(runtime, settings),
+        # The accept lane's sampling is decided with the process's tracer provider; None: off.
+        lane_tracing=runtime.tracer_provider if settings.accept_lane else None,
     )
     app.add_middleware(
         RateLimitMiddleware,
@@ -168,21 +167,14 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
     app.add_middleware(RequestIdMiddleware)
 
 
-def _lane_sampling(runtime: Runtime, settings: GatewaySettings) -> ServerSampling | None:
-    """What decides, before tracing, which reports take the accept lane; None: it is off."""
-    if not settings.accept_lane:
-        return None
-    return ServerSampling(runtime.tracer_provider, f"{LANE_METHOD} {LANE_PATH}")
-
-
-def _kept_answers_first(app: FastAPI, *, max_bytes: int, admit: Admit, sampling: ServerSampling | None) -> None:
+def _kept_answers_first(app: FastAPI, *, max_bytes: int, admit: Admit, lane_tracing: TracerProvider | None) -> None:
     """The edge cache around everything the app builds (tracing's middleware included): a hit costs
     what answering from memory does, as at the nginx edge. Inside it, the accept lane: a report
     whose trace is not kept skips the tracing middleware and the router (``accept_lane``)."""
     built = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        stack = built() if sampling is None else AcceptLane(built(), fastapi=app, sampling=sampling)
+        stack = built() if lane_tracing is None else AcceptLane(built(), fastapi=app, tracer_provider=lane_tracing)
         return EdgeCacheMiddleware(stack, max_bytes=max_bytes, admit=admit)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

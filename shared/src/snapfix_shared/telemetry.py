@@ -152,14 +152,16 @@ class PresetTraceIds(RandomIdGenerator):
 class ServerSampling:
     """Whether a request's trace is kept, decided before the tracing middleware runs.
 
-    A request whose trace is dropped (not even recorded) needs nothing of the tracing middleware but the context
-    it would make current (the propagated trace id, the not-sampled flag); a route can then
+    A request whose trace is dropped (not even recorded) needs nothing of the tracing middleware
+    but the context it would make current (the propagated trace id, the not-sampled flag); a route can then
     serve it without that middleware (``snapfix_gateway.accept_lane``). ``unsampled`` gives that
     context, as the SDK makes it; for a kept trace it gives None and presets the trace id the
     middleware's span will take, so the decision is the one the SDK makes there.
     """
 
     def __init__(self, provider: TracerProvider, span_name: str) -> None:
+        if not isinstance(provider.id_generator, PresetTraceIds):  # else a kept trace is decided twice
+            raise TypeError("ServerSampling needs a tracer provider whose id generator is PresetTraceIds")
         self.provider, self.span_name = provider, span_name
         self.tracer = provider.get_tracer(__name__)
 

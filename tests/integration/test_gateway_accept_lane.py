@@ -1,5 +1,6 @@
 """The accept lane (``accept_lane``) against the real stack: a report whose trace is not sampled
-skips the router and the tracing middleware, and is answered exactly as the whole stack answers.
+skips the router and the tracing middleware, and is answered exactly as the whole stack answers;
+a plain one (``accept_direct``) without FastAPI's request machinery, again with the same answer.
 
 Which way a request goes is decided by the real sampler: a ``traceparent`` whose flags say
 "not sampled" makes the parent-based sampler drop the trace (the lane); one that says "sampled"
@@ -41,6 +42,15 @@ def lane_count() -> float:
     return REGISTRY.get_sample_value("snapfix_gateway_accept_lane_requests_total") or 0.0
 
 
+def direct_count() -> float:
+    return REGISTRY.get_sample_value("snapfix_gateway_accept_direct_total") or 0.0
+
+
+def accepted_count() -> float:
+    labels = {"service": "gateway", "method": "POST", "route": "/v1/issues", "status": "202"}
+    return REGISTRY.get_sample_value("snapfix_http_requests_total", labels) or 0.0
+
+
 @pytest.fixture
 async def gateway(stack: Stack) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, dict[str, str]]]:
     message = CategoryPublished(correlation_id="test", category=CATEGORY)
@@ -66,30 +76,115 @@ async def test_an_unsampled_report_takes_the_lane_and_gets_the_answer_the_whole_
 ) -> None:
     _, gw, auth = gateway
     json_type = {"content-type": "application/json"}
-    requests: list[tuple[str, dict[str, str], bytes]] = [
-        ("accepted", auth | json_type, orjson.dumps(report())),
-        ("attributes refused", auth | json_type, orjson.dumps(report(attributes={"colour": 3}))),
-        ("body invalid", auth | json_type, orjson.dumps({"title": "?"})),
-        ("not JSON", auth | json_type, b"{not json"),
-        ("a form", auth | {"content-type": "application/x-www-form-urlencoded"}, b"title=x"),
-        ("no token", json_type, orjson.dumps(report())),
-        ("a bad token", {"authorization": "Bearer nope"} | json_type, orjson.dumps(report())),
-        ("too large", auth | json_type, orjson.dumps(report(description="x" * 200_000))),
+    # (what, headers, body, answered directly): a plain report is, and so is one its route refuses
+    # once counted; everything else the direct answer leaves to the lane's stack, untouched.
+    requests: list[tuple[str, dict[str, str], bytes, bool]] = [
+        ("accepted", auth | json_type, orjson.dumps(report()), True),
+        ("attributes refused", auth | json_type, orjson.dumps(report(attributes={"colour": 3})), True),
+        ("backdated by a citizen", auth | json_type, orjson.dumps(report(reported_at="2026-01-01T00:00:00Z")), True),
+        ("with a key", auth | json_type, orjson.dumps(report()), False),
+        ("body invalid", auth | json_type, orjson.dumps({"title": "?"}), False),
+        ("not JSON", auth | json_type, b"{not json", False),
+        ("a form", auth | {"content-type": "application/x-www-form-urlencoded"}, b"title=x", False),
+        ("no token", json_type, orjson.dumps(report()), False),
+        ("a bad token", {"authorization": "Bearer nope"} | json_type, orjson.dumps(report()), False),
+        ("too long", auth | json_type, orjson.dumps(report(description="x" * 200_000)), False),
+        ("over the cap", auth | json_type, orjson.dumps(report(description="x" * 300_000)), False),
     ]
-    for name, headers, content in requests:
-        before = lane_count()
-        whole = await gw.post(
-            "/v1/issues", content=content, headers=headers | {"traceparent": traceparent(sampled=True)}
-        )
+    for name, headers, content, direct in requests:
+        before, before_direct = lane_count(), direct_count()
+
+        def sent(sampled: bool, headers: dict[str, str] = headers, name: str = name) -> dict[str, str]:
+            key = {"idempotency-key": str(uuid4())} if name == "with a key" else {}
+            return headers | key | {"traceparent": traceparent(sampled=sampled)}
+
+        whole = await gw.post("/v1/issues", content=content, headers=sent(True))
         assert lane_count() == before, f"{name}: a sampled report went through the lane"
-        lane = await gw.post(
-            "/v1/issues", content=content, headers=headers | {"traceparent": traceparent(sampled=False)}
-        )
+        lane = await gw.post("/v1/issues", content=content, headers=sent(False))
         assert lane_count() == before + 1, f"{name}: an unsampled report did not take the lane"
+        assert direct_count() == before_direct + direct, f"{name}: answered directly: {not direct}"
         assert _shape(lane) == _shape(whole), name
         assert lane.headers["x-request-id"] != whole.headers["x-request-id"]
         if name == "accepted":  # two reports, each at its own address
             assert lane.headers["location"] != whole.headers["location"]
+
+
+async def test_a_direct_answer_is_counted_as_the_stack_counts_it(
+    gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]],
+) -> None:
+    """The route's request metrics and the rate limit's headers, as the stack's layers give them."""
+    _, gw, auth = gateway
+    before, before_direct = accepted_count(), direct_count()
+    answers = [
+        await gw.post("/v1/issues", json=report(), headers=auth | {"traceparent": traceparent(sampled=False)})
+        for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert direct_count() == before_direct + 3
+    assert accepted_count() == before + 3
+    remaining = [int(a.headers["ratelimit"].split(";r=")[1].split(";")[0]) for a in answers]
+    assert remaining[0] - remaining[2] == 2  # each counted once
+    assert answers[0].headers["ratelimit-policy"].startswith('"user";q=10000;')
+
+
+async def _asgi_post(app: FastAPI, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, dict[str, str], bytes]:
+    """``POST /v1/issues`` straight to the ASGI app, its body in ``chunks`` (as a client streams it)."""
+    pending = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1} for i, chunk in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/issues",
+        "raw_path": b"/v1/issues",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
+
+
+async def test_a_body_in_chunks_is_read_whole_and_one_past_the_cap_is_left_to_the_stack(
+    gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]],
+) -> None:
+    app, _, auth = gateway
+    content = orjson.dumps(report())
+    chunks = [content[:10], content[10:20], content[20:]]
+    headers = auth | {"content-type": "application/json", "content-length": str(len(content))}
+    before_direct = direct_count()
+    status, answered, body = await _asgi_post(app, headers | {"traceparent": traceparent(sampled=False)}, chunks)
+    assert status == 202, body
+    assert direct_count() == before_direct + 1
+    assert answered["location"] == f"/v1/issues/{orjson.loads(body)['id']}"
+    # A body longer than it said, past the cap: read up to the cap, then handed on as it came.
+    big = orjson.dumps(report(description="x" * 300_000))
+    chunks = [big[i : i + 65536] for i in range(0, len(big), 65536)]
+    answers = [
+        await _asgi_post(app, headers | {"traceparent": traceparent(sampled=sampled)}, list(chunks))
+        for sampled in (True, False)
+    ]
+    assert direct_count() == before_direct + 1
+    [(whole_status, whole_headers, whole_body), (lane_status, lane_headers, lane_body)] = answers
+    assert whole_status == lane_status == 413
+    assert set(whole_headers) == set(lane_headers)
+    assert orjson.loads(whole_body)["detail"] == orjson.loads(lane_body)["detail"]
 
 
 async def test_the_lane_publishes_the_report_in_the_callers_trace_not_sampled(
@@ -117,19 +212,27 @@ async def test_the_lane_publishes_the_report_in_the_callers_trace_not_sampled(
     assert orjson.loads(command.value)["correlation_id"] == accepted.headers["x-request-id"]
 
 
-async def test_the_lane_counts_reports_against_the_rate_limit_and_refuses_past_it(stack: Stack) -> None:
-    async for _, gw in running_app(gateway_settings(stack, rate_limit_user="2/minute")):
+@pytest.mark.parametrize("plain", [False, True], ids=["by the stack", "directly"])
+async def test_the_lane_counts_reports_against_the_rate_limit_and_refuses_past_it(stack: Stack, plain: bool) -> None:
+    message = CategoryPublished(correlation_id="test", category=CATEGORY)
+    await produce(stack.kafka, Topic.ISSUES_CATALOGUE, message.model_dump_json().encode(), key=CATEGORY.code.encode())
+    async for app, gw in running_app(gateway_settings(stack, rate_limit_user="2/minute")):
+        await until_known(app.state.catalogue, CATEGORY.code, CATEGORY.name)
         email = new_email()
         await register(gw, email)
         auth = bearer(await sign_in(gw, email))
-        before = lane_count()
+        before, before_direct = lane_count(), direct_count()
+        body = report() if plain else {"title": "?"}  # a plain report is answered directly, an invalid one by the stack
         answers = [
-            await gw.post("/v1/issues", json={"title": "?"}, headers=auth | {"traceparent": traceparent(sampled=False)})
+            await gw.post("/v1/issues", json=body, headers=auth | {"traceparent": traceparent(sampled=False)})
             for _ in range(3)
         ]
         assert lane_count() == before + 3
-        assert [a.status_code for a in answers] == [422, 422, 429]
+        assert direct_count() == before_direct + (3 if plain else 0)
+        assert [a.status_code for a in answers] == ([202, 202, 429] if plain else [422, 422, 429])
         refused = answers[-1]
         assert refused.headers["content-type"] == "application/problem+json"
         assert int(refused.headers["retry-after"]) > 0
         assert refused.headers["ratelimit"].startswith('"user";r=0;')
+        assert refused.headers["x-request-id"]
+        assert refused.json()["status"] == 429

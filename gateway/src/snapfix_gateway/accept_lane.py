@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from snapfix_gateway.accept_direct import DirectReport
 from snapfix_shared.telemetry import ServerSampling
 
 METHOD, PATH = "POST", "/v1/issues"
@@ -79,10 +80,13 @@ class AcceptLane:
     """Sends an unsampled ``POST /v1/issues`` through ``lane``, every other request through ``app``
     (the whole stack, wrapped as middleware wraps)."""
 
-    def __init__(self, app: ASGIApp, *, fastapi: FastAPI, tracer_provider: TracerProvider) -> None:
+    def __init__(self, app: ASGIApp, *, fastapi: FastAPI, tracer_provider: TracerProvider, direct: bool) -> None:
         self.app, self.fastapi = app, fastapi
         self.sampling = ServerSampling(tracer_provider, f"{METHOD} {PATH}")  # the server span's name
-        self.lane = lane_stack(fastapi, report_route(fastapi))
+        route = report_route(fastapi)
+        self.lane = lane_stack(fastapi, route)
+        # A plain report is answered without FastAPI's request machinery (``accept_direct``).
+        self.direct = DirectReport(fastapi, route, self.lane) if direct else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -102,6 +106,10 @@ class AcceptLane:
         LANE_REQUESTS.inc()
         token = otel_context.attach(unsampled)
         try:
+            if self.direct is not None:
+                answered, receive = await self.direct(scope, receive, send, headers)
+                if answered:
+                    return
             await self.lane(scope, receive, send)
         finally:
             otel_context.detach(token)

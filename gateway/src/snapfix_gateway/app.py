@@ -152,6 +152,7 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
         admit=AnonymousLimit(limiter, anonymous_policy(settings)),
         # The accept lane's sampling is decided with the process's tracer provider; None: off.
         lane_tracing=runtime.tracer_provider if settings.accept_lane else None,
+        direct=settings.accept_direct,
     )
     app.add_middleware(
         RateLimitMiddleware,
@@ -167,14 +168,19 @@ def _edge_middleware(app: FastAPI, runtime: Runtime, settings: GatewaySettings, 
     app.add_middleware(RequestIdMiddleware)
 
 
-def _kept_answers_first(app: FastAPI, *, max_bytes: int, admit: Admit, lane_tracing: TracerProvider | None) -> None:
+def _kept_answers_first(
+    app: FastAPI, *, max_bytes: int, admit: Admit, lane_tracing: TracerProvider | None, direct: bool
+) -> None:
     """The edge cache around everything the app builds (tracing's middleware included): a hit costs
     what answering from memory does, as at the nginx edge. Inside it, the accept lane: a report
     whose trace is not kept skips the tracing middleware and the router (``accept_lane``)."""
     built = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        stack = built() if lane_tracing is None else AcceptLane(built(), fastapi=app, tracer_provider=lane_tracing)
+        if lane_tracing is None:
+            stack = built()
+        else:
+            stack = AcceptLane(built(), fastapi=app, tracer_provider=lane_tracing, direct=direct)
         return EdgeCacheMiddleware(stack, max_bytes=max_bytes, admit=admit)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

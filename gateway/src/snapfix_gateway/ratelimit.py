@@ -304,14 +304,19 @@ class AnonymousLimit:
     async def __call__(self, scope: Scope, send: Send) -> list[tuple[bytes, bytes]] | None:
         verdicts, _ = await self.limiter.check_all([(self.policy, client_of(scope))])
         verdict = verdicts[0]
-        headers = _ratelimit_headers(verdict)
+        headers = ratelimit_headers(verdict)
         if verdict.allowed:
             return headers
         await refuse(scope, send, verdict, headers)
         return None
 
 
-def _ratelimit_headers(shown: Verdict) -> list[tuple[bytes, bytes]]:
+def shown_verdict(verdicts: list[Verdict]) -> Verdict:
+    """The verdict the client is told about: the policy closest to refusing."""
+    return min(verdicts, key=lambda v: (v.allowed, v.remaining))
+
+
+def ratelimit_headers(shown: Verdict) -> list[tuple[bytes, bytes]]:
     """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers) of one policy's verdict."""
     return [
         (
@@ -360,7 +365,7 @@ class RateLimitMiddleware:
                     return claims.user_id
         return None
 
-    def _checks(self, scope: Scope, path: str) -> tuple[str, list[tuple[Policy, str]]]:
+    def checks_of(self, scope: Scope, path: str) -> tuple[str, list[tuple[Policy, str]]]:
         """The caller (the signed-in user, else the client's address) and the policies the request counts
         against: the caller's own, and for sign-ins and exports also theirs."""
         client = client_of(scope)
@@ -378,7 +383,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or path.startswith(_EXEMPT):
             await self.app(scope, receive, send)
             return
-        caller, checks = self._checks(scope, path)
+        caller, checks = self.checks_of(scope, path)
         key = self.idempotency.key_of(scope)
         claim = None
         if key is not None and self.idempotency.valid(key):
@@ -392,9 +397,8 @@ class RateLimitMiddleware:
             detail = "Too busy to record the Idempotency-Key just now; retry with the same key."
             await send_problem(scope, send, 503, "Service Unavailable", detail, headers=[(b"retry-after", b"1")])
             return
-        # The policy closest to refusing is the one the client is told about.
-        shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
-        headers = _ratelimit_headers(shown)
+        shown = shown_verdict(verdicts)
+        headers = ratelimit_headers(shown)
         if not shown.allowed:
             await refuse(scope, send, shown, headers)
             return

@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute, serialize_response
 
 from snapfix_gateway.commands import get_submitter
 from snapfix_gateway.deps import get_optional_principal, get_principal, get_request_id, oauth2_scheme
+from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.verified_email import reporter_verified
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -30,54 +31,73 @@ PARAMETERS = ("_verified", "body", "submit")
 
 
 class ReportRoute(APIRoute):
-    """An ``APIRoute`` (same OpenAPI, same matching) whose handler resolves the report's dependencies itself."""
+    """An ``APIRoute`` (same OpenAPI, same matching) whose handler resolves the report's dependencies itself.
+
+    Its steps are methods, so that the accept lane's direct answer (``accept_direct``) takes the
+    same ones: ``parse`` the body, find its ``reporter``, ``accept`` the report.
+    """
 
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
         if tuple(inspect.signature(self.endpoint).parameters) != PARAMETERS:
             raise TypeError(f"{self.path}: ReportRoute resolves {PARAMETERS}, the endpoint takes others")
-        assert self.body_field is not None
-        assert self.response_field is not None
-        body_field, response_field, endpoint = self.body_field, self.response_field, self.endpoint
 
         async def handler(request: Request) -> Response:
-            if request.app.dependency_overrides or not _json(request):
+            if request.app.dependency_overrides or not is_json(request.headers.get("content-type", "")):
                 return await standard(request)
-            raw = await request.body()  # kept on the request: FastAPI's handler reads it again if it must
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            # The body stays on the request: FastAPI's handler reads it again if it must.
+            body = self.parse(await request.body())
+            if body is None:
                 return await standard(request)
-            body, errors = body_field.validate(value, {}, loc=("body",))
-            if errors:
-                return await standard(request)
-            state = request.app.state
-            principal = await get_principal(await get_optional_principal(request, await oauth2_scheme(request)))
-            await reporter_verified(principal, state.accounts, state.settings, request)
-            sub_response = Response()  # as FastAPI gives a route: headers the endpoint sets, no status of its own
-            del sub_response.headers["content-length"]
-            sub_response.status_code = None  # type: ignore[assignment]
-            submit = await get_submitter(
-                state.runtime,
-                state.settings,
-                state.issues_http,
-                await get_request_id(request),
-                principal,
-                sub_response,
-                state.catalogue,
-                state.media_http,
-                request.headers.get("idempotency-key"),
-            )
-            result = await endpoint(_verified=None, body=body, submit=submit)
-            content = await serialize_response(field=response_field, response_content=result, dump_json=True)
-            status = sub_response.status_code or self.status_code or 200  # as FastAPI: the endpoint's own status wins
-            response = Response(content, status_code=status, media_type="application/json")
-            response.headers.raw.extend(sub_response.headers.raw)
-            return response
+            return await self.accept(request, body, await self.reporter(request))
 
         return handler
 
+    def parse(self, raw: bytes) -> Any | None:
+        """The request's body as the endpoint takes it; None when it does not parse or validate
+        (FastAPI's own handler then answers, with its own words)."""
+        assert self.body_field is not None
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        body, errors = self.body_field.validate(value, {}, loc=("body",))
+        return None if errors else body
 
-def _json(request: Request) -> bool:
-    content_type = request.headers.get("content-type", "")
+    @staticmethod
+    async def reporter(request: Request) -> Principal:
+        """The signed-in user, allowed to report (a Problem otherwise)."""
+        state = request.app.state
+        principal = await get_principal(await get_optional_principal(request, await oauth2_scheme(request)))
+        await reporter_verified(principal, state.accounts, state.settings, request)
+        return principal
+
+    async def accept(self, request: Request, body: Any, principal: Principal) -> Response:
+        """The endpoint's answer to a report (a Problem raised when it is refused)."""
+        assert self.response_field is not None
+        state = request.app.state
+        sub_response = Response()  # as FastAPI gives a route: headers the endpoint sets, no status of its own
+        del sub_response.headers["content-length"]
+        sub_response.status_code = None  # type: ignore[assignment]
+        submit = await get_submitter(
+            state.runtime,
+            state.settings,
+            state.issues_http,
+            await get_request_id(request),
+            principal,
+            sub_response,
+            state.catalogue,
+            state.media_http,
+            request.headers.get("idempotency-key"),
+        )
+        result = await self.endpoint(_verified=None, body=body, submit=submit)
+        content = await serialize_response(field=self.response_field, response_content=result, dump_json=True)
+        status = sub_response.status_code or self.status_code or 200  # as FastAPI: the endpoint's own status wins
+        response = Response(content, status_code=status, media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a ``Content-Type`` is JSON's (FastAPI's handler answers every other kind)."""
     return content_type.partition(";")[0].strip().lower() == "application/json"

@@ -38,6 +38,15 @@ def report(**overrides: Any) -> dict[str, Any]:
     return {"title": "Bench broken", "category": CATEGORY.code, "lat": 52.52, "lon": 13.405, **overrides}
 
 
+def _issue_id(value: bytes) -> Any:
+    """The ``issue_id`` of a command (None for other tests' poison: not JSON, or not an object)."""
+    try:
+        command = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return command.get("issue_id") if isinstance(command, dict) else None
+
+
 def lane_count() -> float:
     return REGISTRY.get_sample_value("snapfix_gateway_accept_lane_requests_total") or 0.0
 
@@ -203,9 +212,7 @@ async def test_the_lane_publishes_the_report_in_the_callers_trace_not_sampled(
     issue_id = accepted.json()["id"]
     assert accepted.headers["location"] == f"/v1/issues/{issue_id}"
     # 202 only after the broker's ack: the command is on the topic, in the caller's trace.
-    [command] = await read_topic(
-        stack.kafka, Topic.ISSUES_COMMANDS, lambda r: orjson.loads(r.value).get("issue_id") == issue_id
-    )
+    [command] = await read_topic(stack.kafka, Topic.ISSUES_COMMANDS, lambda r: _issue_id(r.value) == issue_id)
     version, carried_trace, span_id, flags = (header(command, "traceparent") or "").split("-")
     assert (version, carried_trace, flags) == ("00", trace_id, "00")
     assert span_id != caller_span  # the gateway's own (not recorded) server span is the parent

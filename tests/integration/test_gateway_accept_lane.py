@@ -91,7 +91,8 @@ async def test_an_unsampled_report_takes_the_lane_and_gets_the_answer_the_whole_
         ("accepted", auth | json_type, orjson.dumps(report()), True),
         ("attributes refused", auth | json_type, orjson.dumps(report(attributes={"colour": 3})), True),
         ("backdated by a citizen", auth | json_type, orjson.dumps(report(reported_at="2026-01-01T00:00:00Z")), True),
-        ("with a key", auth | json_type, orjson.dumps(report()), False),
+        ("with a key", auth | json_type, orjson.dumps(report()), True),
+        ("with a key not valid", auth | json_type | {"idempotency-key": "k" * 300}, orjson.dumps(report()), False),
         ("body invalid", auth | json_type, orjson.dumps({"title": "?"}), False),
         ("not JSON", auth | json_type, b"{not json", False),
         ("a form", auth | {"content-type": "application/x-www-form-urlencoded"}, b"title=x", False),
@@ -116,6 +117,27 @@ async def test_an_unsampled_report_takes_the_lane_and_gets_the_answer_the_whole_
         assert lane.headers["x-request-id"] != whole.headers["x-request-id"]
         if name == "accepted":  # two reports, each at its own address
             assert lane.headers["location"] != whole.headers["location"]
+
+
+async def test_a_keyed_report_answered_directly_is_replayed_as_the_stack_replays_it(
+    gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]],
+) -> None:
+    _, gw, auth = gateway
+    answers: dict[bool, list[httpx.Response]] = {}
+    before_direct = direct_count()
+    for sampled in (True, False):
+        key = {"idempotency-key": str(uuid4()), "traceparent": traceparent(sampled=sampled)}
+        answers[sampled] = [await gw.post("/v1/issues", json=report(), headers=auth | key) for _ in range(2)]
+        # The same key with another body: refused, the same way.
+        answers[sampled].append(await gw.post("/v1/issues", json=report(title="Another"), headers=auth | key))
+    assert direct_count() == before_direct + 3
+    for whole, lane in zip(answers[True], answers[False], strict=True):
+        assert _shape(lane) == _shape(whole)
+    first, again, other = answers[False]
+    assert (first.status_code, again.status_code, other.status_code) == (202, 202, 422)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
 
 
 async def test_a_direct_answer_is_counted_as_the_stack_counts_it(

@@ -311,6 +311,12 @@ class AnonymousLimit:
         return None
 
 
+async def too_busy_to_claim(scope: Scope, send: Send) -> None:
+    """Answer 503 to a request whose ``Idempotency-Key`` could not be claimed (every Redis connection busy)."""
+    detail = "Too busy to record the Idempotency-Key just now; retry with the same key."
+    await send_problem(scope, send, 503, "Service Unavailable", detail, headers=[(b"retry-after", b"1")])
+
+
 def shown_verdict(verdicts: list[Verdict]) -> Verdict:
     """The verdict the client is told about: the policy closest to refusing."""
     return min(verdicts, key=lambda v: (v.allowed, v.remaining))
@@ -394,8 +400,7 @@ class RateLimitMiddleware:
         try:
             verdicts, outcome = await self.limiter.check_all(checks, claim)
         except RedisBusy:  # every Redis connection busy: the key cannot be claimed now
-            detail = "Too busy to record the Idempotency-Key just now; retry with the same key."
-            await send_problem(scope, send, 503, "Service Unavailable", detail, headers=[(b"retry-after", b"1")])
+            await too_busy_to_claim(scope, send)
             return
         shown = shown_verdict(verdicts)
         headers = ratelimit_headers(shown)

@@ -11,7 +11,7 @@ none), signed in by a token the rate limiter accepts, a body that parses and val
 reporter the route accepts. Each of those is decided by the stack's own parts (the rate
 limiter's ``checks_of``, the route's ``parse`` and ``reporter``), before anything is counted or
 kept. Then, in the stack's order: the request id, the key's claim and the rate limit
-(``Limiter.check_all``; a refusal is the limiter's own 429), the route's ``accept`` (through
+(``ratelimit.admit``, the limiter's own: a refusal is its 429), the route's ``accept`` (through
 ``Idempotency.respond`` for a key: a repeat is answered from what was kept), the app's
 exception handlers, and the response with the headers the layers add (``RateLimit``,
 ``X-Request-ID``) and the metrics they record.
@@ -37,19 +37,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from snapfix_gateway.body_limit import BodyLimitMiddleware
 from snapfix_gateway.idempotency import Idempotency
 from snapfix_gateway.identity.sessions import Principal
-from snapfix_gateway.ratelimit import (
-    Policy,
-    RateLimitMiddleware,
-    ratelimit_headers,
-    refuse,
-    shown_verdict,
-    too_busy_to_claim,
-)
+from snapfix_gateway.ratelimit import Policy, RateLimitMiddleware, admit
 from snapfix_gateway.request_id import HEADER as REQUEST_ID
 from snapfix_gateway.request_id import request_id_of
 from snapfix_gateway.routes.report_route import ReportRoute, is_json
 from snapfix_shared.http_metrics import LATENCY, REQUESTS, HttpMetricsMiddleware
-from snapfix_shared.redis_client import RedisBusy
 
 DIRECT_REPORTS = Counter(
     "snapfix_gateway_accept_direct_total",
@@ -148,16 +140,10 @@ class DirectReport:
         claim = None
         if plain.key is not None:  # claiming reads the body again: the messages already read
             claim, receive = await self.idempotency.claim(scope, receive, key=plain.key, caller=plain.caller)
-        try:
-            verdicts, outcome = await self.rate_limit.limiter.check_all(plain.checks, claim)
-        except RedisBusy:
-            await too_busy_to_claim(scope, with_id)
+        admitted = await admit(self.rate_limit.limiter, plain.checks, claim, scope, with_id)
+        if admitted is None:  # refused: answered by the limiter
             return
-        shown = shown_verdict(verdicts)
-        limits = ratelimit_headers(shown)
-        if not shown.allowed:
-            await refuse(scope, with_id, shown, limits)
-            return
+        limits, outcome = admitted
 
         async def route(scope: Scope, receive: Receive, send: Send) -> None:
             await self._route(plain, start, scope, receive, send)

@@ -311,15 +311,25 @@ class AnonymousLimit:
         return None
 
 
-async def too_busy_to_claim(scope: Scope, send: Send) -> None:
-    """Answer 503 to a request whose ``Idempotency-Key`` could not be claimed (every Redis connection busy)."""
-    detail = "Too busy to record the Idempotency-Key just now; retry with the same key."
-    await send_problem(scope, send, 503, "Service Unavailable", detail, headers=[(b"retry-after", b"1")])
-
-
-def shown_verdict(verdicts: list[Verdict]) -> Verdict:
-    """The verdict the client is told about: the policy closest to refusing."""
-    return min(verdicts, key=lambda v: (v.allowed, v.remaining))
+async def admit(
+    limiter: Limiter, checks: list[tuple[Policy, str]], claim: Claim | None, scope: Scope, send: Send
+) -> tuple[list[tuple[bytes, bytes]], ClaimOutcome | None] | None:
+    """Count a request against its policies (and claim its key): the ``RateLimit`` headers to send
+    and the claim's outcome; None when it was refused, answered here (429, or 503 when every Redis
+    connection was busy and its key could not be claimed)."""
+    try:
+        verdicts, outcome = await limiter.check_all(checks, claim)
+    except RedisBusy:
+        detail = "Too busy to record the Idempotency-Key just now; retry with the same key."
+        await send_problem(scope, send, 503, "Service Unavailable", detail, headers=[(b"retry-after", b"1")])
+        return None
+    # The policy closest to refusing is the one the client is told about.
+    shown = min(verdicts, key=lambda v: (v.allowed, v.remaining))
+    headers = ratelimit_headers(shown)
+    if not shown.allowed:
+        await refuse(scope, send, shown, headers)
+        return None
+    return headers, outcome
 
 
 def ratelimit_headers(shown: Verdict) -> list[tuple[bytes, bytes]]:
@@ -397,16 +407,10 @@ class RateLimitMiddleware:
                 claim, receive = await self.idempotency.claim(scope, receive, key=key, caller=caller)
             except ClientDisconnect:  # gone before its body arrived: nothing is claimed, nothing to answer
                 return
-        try:
-            verdicts, outcome = await self.limiter.check_all(checks, claim)
-        except RedisBusy:  # every Redis connection busy: the key cannot be claimed now
-            await too_busy_to_claim(scope, send)
+        admitted = await admit(self.limiter, checks, claim, scope, send)
+        if admitted is None:
             return
-        shown = shown_verdict(verdicts)
-        headers = ratelimit_headers(shown)
-        if not shown.allowed:
-            await refuse(scope, send, shown, headers)
-            return
+        headers, outcome = admitted
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -80,6 +80,9 @@ class Idempotency:
         # Whoever writes takes all of them: requests finishing together share one round trip.
         self._unwritten: dict[str, bytes | None] = {}
         self._in_flight: dict[str, bytes | None] = {}
+        # The last batch written, kept until the next is: a repeat whose claim Redis answered
+        # "pending" just before that batch was written finds the answer here, not a 409.
+        self._written: dict[str, bytes | None] = {}
         # Started and stopped with the process; its last flush: a retry after this process is gone finds the answer.
         self.flusher = Flusher(keep_every_s, self.write_kept, name="idempotency-keep")
 
@@ -93,6 +96,8 @@ class Idempotency:
             await self._write(list(batch.items()))
         except RedisBusy:  # a burst, not an outage: written with the next ones
             self._unwritten = batch | self._unwritten
+        else:
+            self._written = batch
         finally:
             self._in_flight = {}
 
@@ -140,7 +145,8 @@ class Idempotency:
             await app(scope, receive, send)
         elif not outcome.claimed and outcome.kept is not None:
             # Pending in Redis, answered here already: its answer is not written yet.
-            kept = self._unwritten.get(claim.store_key) or self._in_flight.get(claim.store_key) or outcome.kept
+            key = claim.store_key
+            kept = self._unwritten.get(key) or self._in_flight.get(key) or self._written.get(key) or outcome.kept
             await self._repeat(scope, send, orjson.loads(kept), claim.fingerprint)
         else:
             await self._first(app, scope, receive, send, store_key=claim.store_key, fingerprint=claim.fingerprint)

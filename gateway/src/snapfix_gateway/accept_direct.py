@@ -11,10 +11,11 @@ none), signed in by a token the rate limiter accepts, a body that parses and val
 reporter the route accepts. Each of those is decided by the stack's own parts (the rate
 limiter's ``checks_of``, the route's ``parse`` and ``reporter``), before anything is counted or
 kept. Then, in the stack's order: the request id, the key's claim and the rate limit
-(``ratelimit.admit``, the limiter's own: a refusal is its 429), the route's ``accept`` (through
-``Idempotency.respond`` for a key: a repeat is answered from what was kept), the app's
-exception handlers, and the response with the headers the layers add (``RateLimit``,
-``X-Request-ID``) and the metrics they record.
+(``ratelimit.admit``: a refusal is the limiter's own 429), the route's ``accept`` (through
+``Idempotency.respond`` for a key: a repeat is answered from what was kept), inside the stack's
+own layers that answer for a route (``HttpMetricsMiddleware``, Starlette's exception middleware
+with the app's handlers) and its error middleware (the app's 500), with the headers the layers
+add (``RateLimit``, ``X-Request-ID``).
 
 Any other request (another content type, a key that is not valid, no token or a bad one, a
 body over the cap or that does not validate, a reporter refused) goes through the lane's stack,
@@ -23,46 +24,40 @@ with the body read so far handed on as it came: every refusal is the stack's, wo
 
 from __future__ import annotations
 
-import inspect
-import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client import Counter
-from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.body_limit import BodyLimitMiddleware
-from snapfix_gateway.idempotency import Idempotency
+from snapfix_gateway.idempotency import Idempotency, replaying
 from snapfix_gateway.identity.sessions import Principal
 from snapfix_gateway.ratelimit import Policy, RateLimitMiddleware, admit
 from snapfix_gateway.request_id import HEADER as REQUEST_ID
-from snapfix_gateway.request_id import request_id_of
+from snapfix_gateway.request_id import request_id_from
 from snapfix_gateway.routes.report_route import ReportRoute, is_json
-from snapfix_shared.http_metrics import LATENCY, REQUESTS, HttpMetricsMiddleware
+from snapfix_shared.http_metrics import HttpMetricsMiddleware
 
 DIRECT_REPORTS = Counter(
     "snapfix_gateway_accept_direct_total",
     "Reports in the accept lane answered directly (no FastAPI request machinery)",
 )
-
-
-def layers(stack: ASGIApp) -> list[Any]:
-    """The middleware of a stack, outermost first (each holds the next as ``.app``)."""
-    found: list[Any] = []
-    node: Any = stack
-    while node is not None and len(found) < 64:
-        found.append(node)
-        node = getattr(node, "app", None)
-    return found
+# Where the report being answered waits, in its scope, for the route inside the layers.
+PLAIN = "snapfix.plain_report"
 
 
 def layer(stack: ASGIApp, kind: type[Any]) -> Any:
-    for node in layers(stack):
+    """The middleware of ``kind`` in a stack (each layer holds the next as ``.app``)."""
+    node: Any = stack
+    while node is not None:
         if isinstance(node, kind):
             return node
+        node = getattr(node, "app", None)
     raise LookupError(f"the stack has no {kind.__name__}")
 
 
@@ -72,6 +67,7 @@ class Plain:
 
     request: Request
     body: Any
+    raw: bytes
     principal: Principal
     caller: str
     checks: list[tuple[Policy, str]]
@@ -84,25 +80,35 @@ class DirectReport:
     def __init__(self, fastapi: FastAPI, route: APIRoute, stack: ASGIApp) -> None:
         if not isinstance(route, ReportRoute):
             raise TypeError(f"{route.path}: the direct answer takes the steps of a ReportRoute")
-        self.fastapi, self.route = fastapi, route
+        self.route = route
         self.rate_limit: RateLimitMiddleware = layer(stack, RateLimitMiddleware)
         self.idempotency: Idempotency = self.rate_limit.idempotency
         self.max_bytes: int = layer(stack, BodyLimitMiddleware).max_bytes
-        service = layer(stack, HttpMetricsMiddleware).service
-        self.labels = (service, "POST", route.path)
-        self.latency = LATENCY.labels(*self.labels)
-        self.accepted = REQUESTS.labels(*self.labels, str(route.status_code))
+        errors: ServerErrorMiddleware = layer(stack, ServerErrorMiddleware)
+        self.error_handler, self.debug = errors.handler, errors.debug
+        # The route inside the stack's layers that answer for it: its metrics, then the app's
+        # exception handlers (all but the 500 one, the error middleware's: split as FastAPI does).
+        refusals = {k: v for k, v in fastapi.exception_handlers.items() if k not in (500, Exception)}
+        self.routed = HttpMetricsMiddleware(
+            ExceptionMiddleware(self._accept, handlers=refusals, debug=self.debug),
+            layer(stack, HttpMetricsMiddleware).service,
+        )
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]
     ) -> tuple[bool, Receive]:
         """Whether the report was answered here; else the ``receive`` the stack must read (the body
         read so far, then the rest)."""
-        start = time.perf_counter()
         plain, receive = await self._plain(scope, receive, headers)
         if plain is None:
             return False, receive
-        await self._answer(plain, start, scope, receive, send)
+        request_id = request_id_from(headers.get("x-request-id", "").encode("latin-1"))
+
+        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._answer(plain, request_id, scope, receive, send)
+
+        # As in the stack, the error middleware answers a failure, outside every other layer.
+        await ServerErrorMiddleware(answer, handler=self.error_handler, debug=self.debug)(scope, receive, send)
         return True, receive
 
     async def _plain(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> tuple[Plain | None, Receive]:
@@ -120,68 +126,42 @@ class DirectReport:
         if not caller.startswith("u:"):  # no token, or one the limiter does not accept
             return None, receive
         raw, read = await self._body(receive)
-        receive = _replay(read, receive)
-        body = self.route.parse(raw) if raw is not None else None
-        if body is None:
+        receive = replaying(read, receive)
+        body = None if raw is None else self.route.parse(raw)
+        if raw is None or body is None:  # not all of it within the cap, or not a report
             return None, receive
         request = Request(scope, receive)
         try:
             principal = await self.route.reporter(request)
         except Exception:  # noqa: BLE001 - refused, or could not be decided: the stack answers, in its words
             return None, receive
-        return Plain(request, body, principal, caller, checks, key), receive
+        return Plain(request, body, raw, principal, caller, checks, key), receive
 
-    async def _answer(self, plain: Plain, start: float, scope: Scope, receive: Receive, send: Send) -> None:
-        """The stack's steps, in its order: request id, rate limit and key, route, error handling."""
+    async def _answer(self, plain: Plain, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The stack's steps, in its order: request id, rate limit and key, then the route."""
         DIRECT_REPORTS.inc()
-        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         with_id = _adding(send, [(REQUEST_ID, request_id.encode())])
         claim = None
-        if plain.key is not None:  # claiming reads the body again: the messages already read
-            claim, receive = await self.idempotency.claim(scope, receive, key=plain.key, caller=plain.caller)
+        if plain.key is not None:
+            claim = self.idempotency.claim_of(scope, plain.raw, key=plain.key, caller=plain.caller)
         admitted = await admit(self.rate_limit.limiter, plain.checks, claim, scope, with_id)
         if admitted is None:  # refused: answered by the limiter
             return
         limits, outcome = admitted
+        scope["route"], scope[PLAIN] = self.route, plain  # the metrics' route template; the report
+        if claim is None:
+            await self.routed(scope, receive, _adding(with_id, limits))
+        else:
+            await self.idempotency.respond(
+                self.routed, scope, receive, _adding(with_id, limits), claim=claim, outcome=outcome
+            )
 
-        async def route(scope: Scope, receive: Receive, send: Send) -> None:
-            await self._route(plain, start, scope, receive, send)
-
-        try:
-            if claim is None:
-                await route(scope, receive, _adding(with_id, limits))
-            else:
-                await self.idempotency.respond(
-                    route, scope, receive, _adding(with_id, limits), claim=claim, outcome=outcome
-                )
-        except Exception as exc:
-            # As Starlette's error middleware, outside every other layer: answered, then raised on
-            # to the server's log.
-            handler = self.fastapi.exception_handlers.get(500) or self.fastapi.exception_handlers.get(Exception)
-            if handler is not None:
-                await (await _handled(handler, plain.request, exc))(scope, receive, send)
-            raise
-
-    async def _route(self, plain: Plain, start: float, scope: Scope, receive: Receive, send: Send) -> None:
-        """The route's answer, or the app's exception handler's for a refusal, with the metrics
-        the stack's ``HttpMetricsMiddleware`` records. A failure (no handler but the catch-all)
-        is raised, as the stack's exception middleware raises it."""
-        status = 500
-        try:
-            try:
-                response = await self.route.accept(plain.request, plain.body, plain.principal)
-            except Exception as exc:
-                handler = self._refusal_handler(exc)
-                if handler is None:
-                    raise
-                response = await _handled(handler, plain.request, exc)
-            status = response.status_code
-            await response(scope, receive, send)
-        finally:
-            counter = self.accepted if status == self.route.status_code else REQUESTS.labels(*self.labels, str(status))
-            counter.inc()
-            self.latency.observe(time.perf_counter() - start)
+    async def _accept(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's answer to the report in ``scope``."""
+        plain: Plain = scope[PLAIN]
+        response = await self.route.accept(plain.request, plain.body, plain.principal)
+        await response(scope, receive, send)
 
     async def _body(self, receive: Receive) -> tuple[bytes | None, list[Message]]:
         """The whole body (None: not all of it, within the cap) and the messages read."""
@@ -199,24 +179,6 @@ class DirectReport:
                 break
         return b"".join(m.get("body", b"") for m in read), read
 
-    def _refusal_handler(self, exc: Exception) -> Any:
-        """The app's handler for ``exc`` (for the closest class it has one for), but the catch-all one."""
-        handlers = self.fastapi.exception_handlers
-        if isinstance(exc, HTTPException) and exc.status_code in handlers:  # as Starlette looks them up
-            return handlers[exc.status_code]
-        for kind in type(exc).__mro__:
-            if kind is Exception:
-                return None
-            if kind in handlers:
-                return handlers[kind]
-        return None
-
-
-async def _handled(handler: Any, request: Request, exc: Exception) -> Response:
-    """A Starlette exception handler's answer (the app's are coroutines; Starlette allows functions)."""
-    answer = handler(request, exc)
-    return cast("Response", await answer if inspect.isawaitable(answer) else answer)
-
 
 def _adding(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     async def sending(message: Message) -> None:
@@ -225,15 +187,3 @@ def _adding(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
         await send(message)
 
     return sending
-
-
-def _replay(read: list[Message], receive: Receive) -> Receive:
-    """``receive`` that gives the messages already read first."""
-    pending = list(read)
-
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replayed

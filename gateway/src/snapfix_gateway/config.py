@@ -156,8 +156,9 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # A report whose trace is not sampled goes through the app's middleware straight to its route,
     # without the router and the tracing middleware (``accept_lane``). Off: through the whole stack.
     accept_lane: bool = True
-    # In the lane, a plain report (JSON, no Idempotency-Key, signed in, valid) is answered without
-    # FastAPI's request machinery (``accept_direct``). Off: every lane report crosses the stack.
+    # In the lane, a plain report (valid JSON from a signed-in user, with a valid Idempotency-Key or
+    # none) is answered without FastAPI's request machinery (``accept_direct``). Off: every lane
+    # report crosses the stack.
     accept_direct: bool = True
 
     # -- live updates (GET /v1/events)

@@ -129,10 +129,16 @@ class Idempotency:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        whole: Message = {"type": "http.request", "body": body, "more_body": False}
+        return self.claim_of(scope, body, key=key, caller=caller), replaying([whole], receive)
+
+    @staticmethod
+    def claim_of(scope: Scope, body: bytes, *, key: str, caller: str) -> Claim:
+        """The claim for a request whose whole body has been read."""
         fingerprint = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
-        return Claim(caller, store_key(caller, key), fingerprint), _replay_body(body, receive)
+        return Claim(caller, store_key(caller, key), fingerprint)
 
     async def refuse_key(self, scope: Scope, send: Send) -> None:
         await send_problem(scope, send, 400, "Bad Request", "Idempotency-Key must be 1-255 visible ASCII characters.")
@@ -230,15 +236,13 @@ class Idempotency:
             log.warning("%d Idempotency-Key answers not kept (%r)", len(batch), exc)
 
 
-def _replay_body(body: bytes, receive: Receive) -> Receive:
-    """The body already read, then the client's own messages (a disconnect, eventually)."""
-    sent = False
+def replaying(read: list[Message], receive: Receive) -> Receive:
+    """A receive that gives the messages already read first, then the client's own (a disconnect, eventually)."""
+    pending = list(read)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            return pending.pop(0)
         return await receive()
 
     return replay

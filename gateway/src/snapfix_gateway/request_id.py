@@ -16,7 +16,11 @@ _SANE = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
 
 def request_id_of(scope: Scope) -> str:
     """The request's id: its ``X-Request-ID`` when sane, else a new UUIDv7."""
-    given = dict(scope["headers"]).get(HEADER, b"")
+    return request_id_from(dict(scope["headers"]).get(HEADER, b""))
+
+
+def request_id_from(given: bytes) -> str:
+    """The id for a request that gave ``given`` as its ``X-Request-ID`` (empty: none)."""
     return given.decode() if _SANE.match(given) else str(uuid7())
 
 

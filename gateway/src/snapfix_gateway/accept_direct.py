@@ -150,12 +150,17 @@ class DirectReport:
             return
         limits, outcome = admitted
         scope["route"], scope[PLAIN] = self.route, plain  # the metrics' route template; the report
-        if claim is None:
-            await self.routed(scope, receive, _adding(with_id, limits))
-        else:
-            await self.idempotency.respond(
-                self.routed, scope, receive, _adding(with_id, limits), claim=claim, outcome=outcome
-            )
+        try:
+            if claim is None:
+                await self.routed(scope, receive, _adding(with_id, limits))
+            else:
+                await self.idempotency.respond(
+                    self.routed, scope, receive, _adding(with_id, limits), claim=claim, outcome=outcome
+                )
+        finally:
+            # The report holds its request, which holds the scope: left there, the two would be
+            # a cycle only the garbage collector frees (an A/B: 7-12% more gateway CPU per report).
+            del scope[PLAIN]
 
     async def _accept(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The route's answer to the report in ``scope``."""

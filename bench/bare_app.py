@@ -6,8 +6,9 @@ ratios do not count that setting as the gateway's own gain; ``BARE_GC=default`` 
 own, to measure what the setting is worth to a bare endpoint.
 
 With ``BARE_PRODUCE_TOPIC`` set, the endpoint also hands the body to Kafka and answers only
-after the broker's ack (aiokafka, acks=all, idempotent, the stack's settings): the floor of any
-accept path that keeps the zero-loss rule, with nothing else of the gateway's work.
+after the broker's ack (aiokafka, acks=all, idempotent, the stack's settings, and the gateway's
+publish window): the floor of any accept path that keeps the zero-loss rule, with nothing else
+of the gateway's work.
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Response, status
 from uuid_utils.compat import uuid7
 
+from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.routes.issue_requests import Accepted, ReportIssueRequest
+from snapfix_shared.kafka import PublishWindow
 from snapfix_shared.runtime import freeze_startup_objects
 from snapfix_shared.settings import ProcessSettings
 
 PRODUCE_TOPIC = os.environ.get("BARE_PRODUCE_TOPIC")
 producer: AIOKafkaProducer | None = None
+# The gateway's publish window (its default, or SNAPFIX_KAFKA_LINGER_MS as the gateway reads it).
+window = PublishWindow(
+    int(os.environ.get("SNAPFIX_KAFKA_LINGER_MS", GatewaySettings.model_fields["kafka_linger_ms"].default)) / 1000
+)
 
 
 @asynccontextmanager
@@ -38,7 +45,6 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             bootstrap_servers=os.environ["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"],
             acks="all",
             enable_idempotence=True,
-            linger_ms=int(os.environ.get("SNAPFIX_KAFKA_LINGER_MS", "0")),
         )
         await producer.start()
     if os.environ.get("BARE_GC") != "default":
@@ -57,6 +63,7 @@ app = FastAPI(lifespan=lifespan)
 async def report_issue(body: ReportIssueRequest, response: Response) -> Accepted:
     issue_id = uuid7()
     if producer is not None and PRODUCE_TOPIC:
+        await window.wait()
         await producer.send_and_wait(PRODUCE_TOPIC, body.model_dump_json().encode(), key=str(issue_id).encode())
     response.headers["Location"] = f"/v1/issues/{issue_id}"
     return Accepted(id=issue_id)

@@ -156,6 +156,10 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # A report whose trace is not sampled goes through the app's middleware straight to its route,
     # without the router and the tracing middleware (``accept_lane``). Off: through the whole stack.
     accept_lane: bool = True
+    # Each request publishes its own command: waiting up to 5 ms for others puts those of every
+    # partition in one produce request (``snapfix_shared.kafka.PublishWindow``; Kafka 4.0's
+    # default linger). 0: each goes at once.
+    kafka_linger_ms: int = Field(default=5, ge=0, le=1000)
     # In the lane, a plain report (valid JSON from a signed-in user, with a valid Idempotency-Key or
     # none) is answered without FastAPI's request machinery (``accept_direct``). Off: every lane
     # report crosses the stack.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,45 @@ class PublishFailed(RuntimeError):
     """The broker did not acknowledge a message in time: the caller must not report success."""
 
 
+class PublishWindow:
+    """Java's ``linger.ms`` across partitions: publishes wait up to ``linger_s`` for each other.
+
+    aiokafka lingers per partition and sends only the batches whose linger is over, so keyed
+    messages spread over 24 partitions would still go one produce request each. Handing them to
+    the producer together instead (in one turn of the loop, with its own linger 0) puts every
+    partition's batch in one request, which costs the producer and the broker far less than a
+    request each (the figures: docs/operations.md, "Scale"). The first publish opens a window;
+    all that come before it closes are released at once.
+    """
+
+    def __init__(self, linger_s: float) -> None:
+        self.linger_s = linger_s
+        self._waiting: list[asyncio.Future[None]] = []
+
+    async def wait(self) -> None:
+        """Return when the current window closes (at once when ``linger_s`` is 0)."""
+        if self.linger_s <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_later(self.linger_s, self._close)
+        # A future per publish: one cancelled (its caller's deadline) leaves the others waiting.
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(waiter)
+        await waiter
+
+    def _close(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+# The window of each broker made by create_broker (the broker is FastStream's; its producer is
+# made when it connects, so the window is kept beside it rather than on it).
+_WINDOWS: weakref.WeakKeyDictionary[KafkaBroker, PublishWindow] = weakref.WeakKeyDictionary()
+
+
 def create_broker(
     settings: KafkaSettings,
     *,
@@ -79,7 +119,8 @@ def create_broker(
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=settings.kafka_request_timeout_ms,
-        linger_ms=settings.kafka_linger_ms,
+        # aiokafka's own linger is per partition: PublishWindow lingers across them instead.
+        linger_ms=0,
         allow_auto_create_topics=False,
         # Commit after the handler returns; on an unhandled error rewind and retry.
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -93,6 +134,7 @@ def create_broker(
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
     )
     consumer_lag.track(broker)
+    _WINDOWS[broker] = PublishWindow(settings.kafka_linger_ms / 1000)
     return broker
 
 
@@ -189,8 +231,9 @@ async def publish_all(
     """Publish messages keyed by aggregate id, each in its own trace context; wait for every ack,
     all within ``timeout_s`` of the call (handing over included).
 
-    All are handed to the producer first (it batches them into few requests), then
-    the acknowledgements are awaited together. Raises PublishFailed if any is missing.
+    They wait for the broker's publish window (``PublishWindow``), are all handed to the
+    producer (it batches them into few requests), then the acknowledgements are awaited
+    together. Raises PublishFailed if any is missing.
     With a connected broker each message goes straight to its aiokafka producer (the same
     one, acks=all and idempotent) under a producer span of its own trace: FastStream's
     per-message publish path cost a third of a consumer's CPU.
@@ -202,6 +245,9 @@ async def publish_all(
         # leader is gone (metadata), and the gateway's accept_by (now + timeout + skew) holds
         # only if a publish that returns has been appended within timeout_s of its start.
         async with asyncio.timeout(timeout_s):
+            window = _WINDOWS.get(broker)
+            if producer is not None and window is not None:
+                await window.wait()
             for message, trace_context in messages:
                 if producer is not None:
                     acks.append(await _send(producer, topic, message, trace_context, source))

@@ -47,8 +47,12 @@ class KafkaSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Bounds how long a produce may wait for the broker's acknowledgement.
     kafka_request_timeout_ms: int = Field(default=5000, ge=500)
-    # 0: a message waits only while an earlier request is in flight, which batches enough.
-    kafka_linger_ms: int = Field(default=0, ge=0)
+    # How long a publish waits for others before it is handed to the producer, so that those of
+    # every partition go in one produce request (Java's linger.ms; aiokafka's own lingers per
+    # partition, so its batches of 24 partitions would go one request each). 0: handed over at
+    # once (a message still waits while an earlier request is in flight). Consumers publish a
+    # batch at a time and keep 0; the gateway, one publish per request, sets 5 (Kafka 4.0's default).
+    kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1)
     # Client TLS and authentication (snapfix_shared.kafka_security builds the client options).
     # PLAINTEXT by default; prod sets SSL (Strimzi's TLS listener) or SASL_SSL with SCRAM.

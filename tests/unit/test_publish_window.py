@@ -58,3 +58,19 @@ async def test_a_publish_after_the_window_closed_opens_a_new_one() -> None:
     started = loop.time()
     await window.wait()
     assert loop.time() - started >= 0.045
+
+
+def test_a_window_left_open_by_a_stopped_loop_does_not_hold_the_next_loops_publishes() -> None:
+    window = PublishWindow(0.05)
+
+    async def abandoned() -> None:
+        waiting = asyncio.ensure_future(window.wait())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # the loop ends with the window open
+
+    asyncio.run(abandoned())
+
+    async def next_loop() -> None:
+        await asyncio.wait_for(window.wait(), 1)
+
+    asyncio.run(next_loop())

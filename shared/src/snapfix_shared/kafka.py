@@ -77,13 +77,15 @@ class PublishWindow:
     def __init__(self, linger_s: float) -> None:
         self.linger_s = linger_s
         self._waiting: list[asyncio.Future[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def wait(self) -> None:
         """Return when the current window closes (at once when ``linger_s`` is 0)."""
         if self.linger_s <= 0:
             return
         loop = asyncio.get_running_loop()
-        if not self._waiting:
+        if not self._waiting or loop is not self._loop:  # none open (or one a stopped loop left)
+            self._waiting, self._loop = [], loop
             loop.call_later(self.linger_s, self._close)
         # A future per publish: one cancelled (its caller's deadline) leaves the others waiting.
         waiter: asyncio.Future[None] = loop.create_future()

@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from snapfix_shared.messages import Message
 from snapfix_shared.messages.base import Command
@@ -313,6 +314,18 @@ async def produce_command(stack: Stack, command: Message) -> None:
     await produce(stack.kafka, Topic.ISSUES_COMMANDS, body, key=key)
 
 
+async def create_topic(bootstrap: str, topic: str, *, partitions: int) -> None:
+    """A topic of the test's own (replication factor 1)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await asyncio.wait_for(admin.start(), 30)
+    try:
+        await asyncio.wait_for(
+            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)]), 30
+        )
+    finally:
+        await admin.close()
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,
@@ -354,8 +367,6 @@ def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
 
 async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: float = 30.0) -> None:
     """Wait until ``group`` has committed every record of ``topic`` (its lag is zero)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()

@@ -7,12 +7,11 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
 from snapfix_shared.kafka import create_broker
 from snapfix_shared.settings import KafkaSettings
-from tests.stack import Stack
+from tests.stack import Stack, create_topic
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +31,7 @@ async def eventually_equal(topic: str, group: str, expected: float, timeout_s: f
 
 async def test_lag_counts_the_records_a_group_has_not_consumed_and_drops_to_zero(stack: Stack) -> None:
     topic, group = f"test.lag.{uuid.uuid4().hex[:8]}", f"test-lag-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, request_timeout_ms=10000)
-    await asyncio.wait_for(admin.start(), 30)
-    try:
-        await asyncio.wait_for(admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)]), 30)
-    finally:
-        await admin.close()
+    await create_topic(stack.kafka, topic, partitions=1)
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", enable_idempotence=True)
     await asyncio.wait_for(producer.start(), 30)
     try:

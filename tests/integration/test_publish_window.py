@@ -13,12 +13,11 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from snapfix_shared.kafka import create_broker, publish, raw_producer
 from snapfix_shared.settings import KafkaSettings
 from tests.builders import make_report_command
-from tests.stack import Stack, read_topic
+from tests.stack import Stack, create_topic, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +60,7 @@ async def staggered_publishes(stack: Stack, topic: str, linger_ms: int) -> tuple
 
 async def test_publishes_within_the_window_share_one_produce_request(stack: Stack) -> None:
     topic = f"test.window.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, request_timeout_ms=10000)
-    await asyncio.wait_for(admin.start(), 30)
-    try:
-        await asyncio.wait_for(admin.create_topics([NewTopic(topic, num_partitions=24, replication_factor=1)]), 30)
-    finally:
-        await admin.close()
+    await create_topic(stack.kafka, topic, partitions=24)
 
     # Without a window each publish that finds no request in flight is a request of its own.
     alone, _, sent_alone = await staggered_publishes(stack, topic, linger_ms=0)

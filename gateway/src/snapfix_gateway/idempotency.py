@@ -83,23 +83,27 @@ class Idempotency:
         # The last batch written, kept until the next is: a repeat whose claim Redis answered
         # "pending" just before that batch was written finds the answer here, not a 409.
         self._written: dict[str, bytes | None] = {}
+        # One write at a time (the flusher's, a dropped claim's at once): two at once would each
+        # replace the batch in flight, and the first to end would hide the other's until written.
+        self._writing = asyncio.Lock()
         # Started and stopped with the process; its last flush: a retry after this process is gone finds the answer.
         self.flusher = Flusher(keep_every_s, self.write_kept, name="idempotency-keep")
 
     async def write_kept(self) -> None:
         """Write the answers kept (and drop the claims given up) since the last time, in one pipeline."""
-        if not self._unwritten:
-            return
-        batch, self._unwritten = self._unwritten, {}
-        self._in_flight = batch
-        try:
-            await self._write(list(batch.items()))
-        except RedisBusy:  # a burst, not an outage: written with the next ones
-            self._unwritten = batch | self._unwritten
-        else:
-            self._written = batch
-        finally:
-            self._in_flight = {}
+        async with self._writing:
+            if not self._unwritten:
+                return
+            batch, self._unwritten = self._unwritten, {}
+            self._in_flight = batch
+            try:
+                await self._write(list(batch.items()))
+            except RedisBusy:  # a burst, not an outage: written with the next ones
+                self._unwritten = batch | self._unwritten
+            else:
+                self._written = batch
+            finally:
+                self._in_flight = {}
 
     @staticmethod
     def key_of(scope: Scope) -> str | None:

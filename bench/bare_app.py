@@ -7,7 +7,7 @@ own, to measure what the setting is worth to a bare endpoint.
 
 With ``BARE_PRODUCE_TOPIC`` set, the endpoint also hands the body to Kafka and answers only
 after the broker's ack (aiokafka, acks=all, idempotent, the stack's settings, and the gateway's
-publish window): the floor of any accept path that keeps the zero-loss rule, with nothing else
+publish window and partitioner): the floor of any accept path that keeps the zero-loss rule, with nothing else
 of the gateway's work.
 """
 
@@ -25,7 +25,7 @@ from uuid_utils.compat import uuid7
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.routes.issue_requests import Accepted, ReportIssueRequest
-from snapfix_shared.kafka import PublishWindow
+from snapfix_shared.kafka import PublishWindow, java_partitioner
 from snapfix_shared.runtime import freeze_startup_objects
 from snapfix_shared.settings import ProcessSettings
 
@@ -45,6 +45,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             bootstrap_servers=os.environ["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"],
             acks="all",
             enable_idempotence=True,
+            partitioner=java_partitioner,
         )
         await producer.start()
     if os.environ.get("BARE_GC") != "default":

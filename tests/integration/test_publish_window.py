@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from snapfix_shared.kafka import create_broker, publish, raw_producer
+from snapfix_shared.kafka import create_broker, java_partitioner, publish, raw_producer
 from snapfix_shared.settings import KafkaSettings
 from tests.builders import make_report_command
 from tests.stack import Stack, create_topic, read_topic
@@ -76,3 +76,6 @@ async def test_publishes_within_the_window_share_one_produce_request(stack: Stac
     records = await read_topic(stack.kafka, topic, lambda _: True, count=2 * PUBLISHES)
     on_topic = {r.key.decode() for r in records}
     assert sent | sent_alone <= on_topic
+    # Each in the partition Java's producer would have put it in.
+    partitions = list(range(24))
+    assert all(r.partition == java_partitioner(r.key, partitions, partitions) for r in records)

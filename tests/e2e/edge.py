@@ -56,6 +56,16 @@ class EdgeSystem:
     def access_log(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.edge.access_log.read_text().splitlines() if line.strip()]
 
+    def logged(self, request_id: str, *, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+        """The access log's entries of ``request_id``, once there: nginx writes a request's line
+        after its answer has gone out, so the client can read the answer first."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            entries = [e for e in self.access_log() if e["request_id"] == request_id]
+            if entries or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.05)
+
 
 def _start(name: str, module: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
     with (logs / f"{name}.log").open("wb") as out:

@@ -78,7 +78,7 @@ async def test_answers_carry_hsts_the_request_id_and_come_compressed_over_http2(
     assert response.headers.get_list("x-request-id") == [request_id]
     assert response.headers["content-encoding"] == "gzip"
     assert response.json()  # httpx decoded it: a real gzip body
-    logged = [e for e in edge_system.access_log() if e["request_id"] == request_id]
+    logged = edge_system.logged(request_id)
     assert [(e["path"], e["status"], e["tls"]) for e in logged] == [("/v1/categories", 200, "TLSv1.3")]
     assert logged[0]["upstream"] in edge_system.gateway_addrs.values()
 

@@ -41,6 +41,7 @@ from snapfix_gateway.ratelimit import Policy, RateLimitMiddleware, admit
 from snapfix_gateway.request_id import HEADER as REQUEST_ID
 from snapfix_gateway.request_id import request_id_from
 from snapfix_gateway.routes.report_route import ReportRoute, is_json
+from snapfix_gateway.sending import adding_headers
 from snapfix_shared.http_metrics import HttpMetricsMiddleware
 
 DIRECT_REPORTS = Counter(
@@ -141,7 +142,7 @@ class DirectReport:
         """The stack's steps, in its order: request id, rate limit and key, then the route."""
         DIRECT_REPORTS.inc()
         scope.setdefault("state", {})["request_id"] = request_id
-        with_id = _adding(send, [(REQUEST_ID, request_id.encode())])
+        with_id = adding_headers(send, [(REQUEST_ID, request_id.encode())])
         claim = None
         if plain.key is not None:
             claim = self.idempotency.claim_of(scope, plain.raw, key=plain.key, caller=plain.caller)
@@ -152,10 +153,10 @@ class DirectReport:
         scope["route"], scope[PLAIN] = self.route, plain  # the metrics' route template; the report
         try:
             if claim is None:
-                await self.routed(scope, receive, _adding(with_id, limits))
+                await self.routed(scope, receive, adding_headers(with_id, limits))
             else:
                 await self.idempotency.respond(
-                    self.routed, scope, receive, _adding(with_id, limits), claim=claim, outcome=outcome
+                    self.routed, scope, receive, adding_headers(with_id, limits), claim=claim, outcome=outcome
                 )
         finally:
             # The report holds its request, which holds the scope: left there, the two would be
@@ -183,12 +184,3 @@ class DirectReport:
             if not message.get("more_body", False):
                 break
         return b"".join(m.get("body", b"") for m in read), read
-
-
-def _adding(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message.setdefault("headers", []).extend(headers)
-        await send(message)
-
-    return sending

@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapfix_gateway.request_id import HEADER as REQUEST_ID
 from snapfix_gateway.request_id import request_id_of
+from snapfix_gateway.sending import adding_headers
 from snapfix_shared.conditional import etag_matches
 from snapfix_shared.http_metrics import LATENCY, REQUESTS
 
@@ -114,7 +115,7 @@ class EdgeCacheMiddleware:
         start = time.perf_counter()
         headers = [(REQUEST_ID, request_id_of(scope).encode())]
         if self.admit is not None:
-            admitted = await self.admit(scope, self._with(headers, send))
+            admitted = await self.admit(scope, adding_headers(send, headers))
             if admitted is None:  # refused: answered 429
                 REQUESTS.labels(self.service, "GET", ROUTE, "429").inc()
                 return
@@ -126,15 +127,6 @@ class EdgeCacheMiddleware:
         EDGE_CACHE.labels("hit" if status == 200 else "revalidated").inc()
         REQUESTS.labels(self.service, "GET", ROUTE, str(status)).inc()
         LATENCY.labels(self.service, "GET", ROUTE).observe(time.perf_counter() - start)
-
-    @staticmethod
-    def _with(headers: list[tuple[bytes, bytes]], send: Send) -> Send:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).extend(headers)
-            await send(message)
-
-        return sending
 
     def _cacheable(self, scope: Scope) -> bool:
         if not self.enabled or scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:

@@ -32,11 +32,12 @@ from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.idempotency import Claim, ClaimOutcome, Idempotency
 from snapfix_gateway.identity.tokens import VERIFIED_TOKEN, InvalidToken, TokenCodec
+from snapfix_gateway.sending import adding_headers
 from snapfix_shared.breakers import REDIS_DOWN, Breakers, CircuitOpen
 from snapfix_shared.problems import send_problem
 from snapfix_shared.redis_client import BatchedScript, RedisBusy
@@ -411,12 +412,7 @@ class RateLimitMiddleware:
         if admitted is None:
             return
         headers, outcome = admitted
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).extend(headers)
-            await send(message)
-
+        send_with_headers = adding_headers(send, headers)
         if key is None:
             await self.app(scope, receive, send_with_headers)
         elif claim is None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uuid_utils.compat import uuid7
+
+from snapfix_gateway.sending import adding_headers
 
 HEADER = b"x-request-id"
 _SANE = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
@@ -34,10 +36,4 @@ class RequestIdMiddleware:
             return
         request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((HEADER, request_id.encode()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+        await self.app(scope, receive, adding_headers(send, [(HEADER, request_id.encode())]))

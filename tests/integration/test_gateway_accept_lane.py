@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
+from snapfix_gateway.commands import Submitter
 from snapfix_shared.messages.catalogue import CategoryPublished, CategorySpec
 from snapfix_shared.topics import Topic
 from tests.integration.gateway_app import bearer, gateway_settings, new_email, register, running_app, sign_in
@@ -138,6 +139,30 @@ async def test_a_keyed_report_answered_directly_is_replayed_as_the_stack_replays
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
     assert again.headers["location"] == first.headers["location"]
+
+
+async def test_an_unexpected_failure_in_a_direct_answer_is_the_apps_500_as_in_the_stack(
+    gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _, auth = gateway
+
+    async def broken(_self: Submitter, _command: Any) -> None:
+        raise RuntimeError("the publish broke unexpectedly")
+
+    monkeypatch.setattr(Submitter, "__call__", broken)
+    before_direct = direct_count()
+    # The failure is raised on to the server after the answer (as Starlette's error middleware does).
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        answers = [
+            await client.post("/v1/issues", json=report(), headers=auth | {"traceparent": traceparent(sampled=sampled)})
+            for sampled in (True, False)
+        ]
+    whole, lane = answers
+    assert direct_count() == before_direct + 1
+    assert whole.status_code == 500
+    assert whole.headers["content-type"] == "application/problem+json"
+    assert _shape(lane) == _shape(whole)
 
 
 async def test_a_direct_answer_is_counted_as_the_stack_counts_it(

@@ -31,10 +31,8 @@ from snapfix_shared.settings import ProcessSettings
 
 PRODUCE_TOPIC = os.environ.get("BARE_PRODUCE_TOPIC")
 producer: AIOKafkaProducer | None = None
-# The gateway's publish window (its default, or SNAPFIX_KAFKA_LINGER_MS as the gateway reads it).
-window = PublishWindow(
-    int(os.environ.get("SNAPFIX_KAFKA_LINGER_MS", GatewaySettings.model_fields["kafka_linger_ms"].default)) / 1000
-)
+# The gateway's publish window, read as the gateway reads it.
+window = PublishWindow(GatewaySettings().kafka_linger_ms / 1000)
 
 
 @asynccontextmanager

@@ -101,6 +101,7 @@ class PublishWindow:
                 waiter.set_result(None)
 
 
+_AIOKAFKA_PARTITIONER = DefaultPartitioner()
 # Java's Utils.murmur2 seed: keyed records land where Java's producer (and aiokafka's) puts them.
 _MURMUR2_SEED = 0x9747B28C
 
@@ -114,7 +115,7 @@ def java_partitioner(key: bytes | None, all_partitions: list[int], available: li
     aiokafka's own puts it.
     """
     if key is None:
-        return int(DefaultPartitioner()(key, all_partitions, available))
+        return int(_AIOKAFKA_PARTITIONER(key, all_partitions, available))
     return all_partitions[(murmurhash2(key, _MURMUR2_SEED) & 0x7FFFFFFF) % len(all_partitions)]
 
 

@@ -1,15 +1,18 @@
-"""The accept lane (``accept_lane``) against the real stack: a report whose trace is not sampled
-skips the router and the tracing middleware, and is answered exactly as the whole stack answers;
-a plain one (``accept_direct``) without FastAPI's request machinery, again with the same answer.
+"""The accept lane (``accept_lane``) against the real stack: a report skips the router and is
+answered exactly as the whole stack answers; a plain one (``accept_direct``) without FastAPI's
+request machinery, again with the same answer.
 
-Which way a request goes is decided by the real sampler: a ``traceparent`` whose flags say
-"not sampled" makes the parent-based sampler drop the trace (the lane); one that says "sampled"
-keeps it (the whole stack, with its server span).
+Whether the tracing middleware records it is decided by the real sampler: a ``traceparent``
+whose flags say "not sampled" makes the parent-based sampler drop the trace (no tracing layers);
+one that says "sampled" keeps it (the app's tracing layers around the lane, with the server span
+the whole stack records). The whole stack's own answer, to compare with, is had the way the lane
+steps aside for tests: while a dependency is overridden.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -17,6 +20,10 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
 from snapfix_gateway.commands import Submitter
@@ -48,8 +55,23 @@ def _issue_id(value: bytes) -> Any:
     return command.get("issue_id") if isinstance(command, dict) else None
 
 
-def lane_count() -> float:
-    return REGISTRY.get_sample_value("snapfix_gateway_accept_lane_requests_total") or 0.0
+def lane_count(*, traced: bool = False) -> float:
+    labels = {"traced": "true" if traced else "false"}
+    return REGISTRY.get_sample_value("snapfix_gateway_accept_lane_requests_total", labels) or 0.0
+
+
+def _not_a_dependency() -> None:
+    """Overridden to have the whole stack answer (no route depends on it)."""
+
+
+@contextlib.contextmanager
+def whole_stack(app: FastAPI) -> Iterator[None]:
+    """While a test overrides a dependency, the lane steps aside: the app's whole stack answers."""
+    app.dependency_overrides[_not_a_dependency] = _not_a_dependency
+    try:
+        yield
+    finally:
+        del app.dependency_overrides[_not_a_dependency]
 
 
 def direct_count() -> float:
@@ -81,10 +103,10 @@ def _shape(response: httpx.Response) -> tuple[int, Any, set[str]]:
     return response.status_code, body, set(response.headers) - {"date"}
 
 
-async def test_an_unsampled_report_takes_the_lane_and_gets_the_answer_the_whole_stack_gives(
+async def test_a_report_takes_the_lane_traced_or_not_and_gets_the_answer_the_whole_stack_gives(
     gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]],
 ) -> None:
-    _, gw, auth = gateway
+    app, gw, auth = gateway
     json_type = {"content-type": "application/json"}
     # (what, headers, body, answered directly): a plain report is, and so is one its route refuses
     # once counted; everything else the direct answer leaves to the lane's stack, untouched.
@@ -103,42 +125,104 @@ async def test_an_unsampled_report_takes_the_lane_and_gets_the_answer_the_whole_
         ("over the cap", auth | json_type, orjson.dumps(report(description="x" * 300_000)), False),
     ]
     for name, headers, content, direct in requests:
-        before, before_direct = lane_count(), direct_count()
 
         def sent(sampled: bool, headers: dict[str, str] = headers, name: str = name) -> dict[str, str]:
             key = {"idempotency-key": str(uuid4())} if name == "with a key" else {}
             return headers | key | {"traceparent": traceparent(sampled=sampled)}
 
-        whole = await gw.post("/v1/issues", content=content, headers=sent(True))
-        assert lane_count() == before, f"{name}: a sampled report went through the lane"
+        counts = lane_count(), lane_count(traced=True), direct_count()
+        with whole_stack(app):
+            whole = await gw.post("/v1/issues", content=content, headers=sent(False))
+        assert (lane_count(), lane_count(traced=True), direct_count()) == counts, f"{name}: not the whole stack"
         lane = await gw.post("/v1/issues", content=content, headers=sent(False))
-        assert lane_count() == before + 1, f"{name}: an unsampled report did not take the lane"
-        assert direct_count() == before_direct + direct, f"{name}: answered directly: {not direct}"
+        assert lane_count() == counts[0] + 1, f"{name}: an unsampled report did not take the lane"
+        traced = await gw.post("/v1/issues", content=content, headers=sent(True))
+        assert lane_count(traced=True) == counts[1] + 1, f"{name}: a sampled report did not take the lane"
+        assert direct_count() == counts[2] + 2 * direct, f"{name}: answered directly: {not direct}"
         assert _shape(lane) == _shape(whole), name
-        assert lane.headers["x-request-id"] != whole.headers["x-request-id"]
-        if name == "accepted":  # two reports, each at its own address
-            assert lane.headers["location"] != whole.headers["location"]
+        assert _shape(traced) == _shape(whole), name
+        assert len({lane.headers["x-request-id"], traced.headers["x-request-id"], whole.headers["x-request-id"]}) == 3
+        if name == "accepted":  # three reports, each at its own address
+            assert len({lane.headers["location"], traced.headers["location"], whole.headers["location"]}) == 3
 
 
 async def test_a_keyed_report_answered_directly_is_replayed_as_the_stack_replays_it(
     gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]],
 ) -> None:
-    _, gw, auth = gateway
-    answers: dict[bool, list[httpx.Response]] = {}
+    app, gw, auth = gateway
+    answers: dict[str, list[httpx.Response]] = {}
     before_direct = direct_count()
-    for sampled in (True, False):
-        key = {"idempotency-key": str(uuid4()), "traceparent": traceparent(sampled=sampled)}
-        answers[sampled] = [await gw.post("/v1/issues", json=report(), headers=auth | key) for _ in range(2)]
-        # The same key with another body: refused, the same way.
-        answers[sampled].append(await gw.post("/v1/issues", json=report(title="Another"), headers=auth | key))
-    assert direct_count() == before_direct + 3
-    for whole, lane in zip(answers[True], answers[False], strict=True):
+    for way in ("whole", "lane", "traced"):
+        key = {"idempotency-key": str(uuid4()), "traceparent": traceparent(sampled=way == "traced")}
+        with whole_stack(app) if way == "whole" else contextlib.nullcontext():
+            answers[way] = [await gw.post("/v1/issues", json=report(), headers=auth | key) for _ in range(2)]
+            # The same key with another body: refused, the same way.
+            answers[way].append(await gw.post("/v1/issues", json=report(title="Another"), headers=auth | key))
+    assert direct_count() == before_direct + 6
+    for whole, lane, traced in zip(answers["whole"], answers["lane"], answers["traced"], strict=True):
         assert _shape(lane) == _shape(whole)
-    first, again, other = answers[False]
-    assert (first.status_code, again.status_code, other.status_code) == (202, 202, 422)
-    assert again.headers["idempotent-replayed"] == "true"
-    assert again.json() == first.json()
-    assert again.headers["location"] == first.headers["location"]
+        assert _shape(traced) == _shape(whole)
+    for way in ("lane", "traced"):
+        first, again, other = answers[way]
+        assert (first.status_code, again.status_code, other.status_code) == (202, 202, 422)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        assert again.headers["location"] == first.headers["location"]
+
+
+@pytest.fixture
+def spans(gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]]) -> Iterator[InMemorySpanExporter]:
+    """What the gateway's tracer provider records from now on."""
+    app, _, _ = gateway
+    exporter = InMemorySpanExporter()
+    app.state.runtime.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # the provider is the process's: what it records later is no longer kept
+
+
+_OWN = (".port", ".message.id", ".conversation_id")
+
+
+def _traced_as(spans: list[ReadableSpan]) -> list[tuple[str, SpanKind, Any, dict[str, Any], str | None]]:
+    """What must not differ between the ways: each span's name, kind, status, attributes (less the
+    request's own values: the client's port, the message and request ids) and its parent's name."""
+    names = {span.context.span_id: span.name for span in spans}
+    return sorted(
+        (
+            span.name,
+            span.kind,
+            span.status.status_code,
+            {k: v for k, v in (span.attributes or {}).items() if not k.endswith(_OWN)},
+            names.get(span.parent.span_id) if span.parent else None,
+        )
+        for span in spans
+    )
+
+
+async def test_a_sampled_report_in_the_lane_is_traced_as_the_whole_stack_traces_it(
+    gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]], spans: InMemorySpanExporter
+) -> None:
+    app, gw, auth = gateway
+    for body, status in ((report(), 202), ({"title": "?"}, 422)):  # answered directly, and by the lane's stack
+        traces: dict[str, str] = {}
+        for way in ("whole", "lane"):
+            traces[way] = uuid4().hex
+            headers = auth | {"traceparent": traceparent(sampled=True, trace_id=traces[way])}
+            with whole_stack(app) if way == "whole" else contextlib.nullcontext():
+                answer = await gw.post("/v1/issues", json=body, headers=headers)
+            assert answer.status_code == status, answer.text
+        recorded = spans.get_finished_spans()
+        whole, lane = (
+            [s for s in recorded if f"{s.context.trace_id:032x}" == traces[way]] for way in ("whole", "lane")
+        )
+        [server] = [s for s in lane if s.kind is SpanKind.SERVER]
+        assert server.name == "POST /v1/issues"
+        assert (server.attributes or {}).get("http.route") == "/v1/issues"
+        if status == 202:  # the command's publish, inside the server span
+            [producer] = [s for s in lane if s.kind is SpanKind.PRODUCER]
+            assert producer.parent is not None
+            assert producer.parent.span_id == server.context.span_id
+        assert _traced_as(lane) == _traced_as(whole)
 
 
 async def test_an_unexpected_failure_in_a_direct_answer_is_the_apps_500_as_in_the_stack(
@@ -154,15 +238,19 @@ async def test_an_unexpected_failure_in_a_direct_answer_is_the_apps_500_as_in_th
     # The failure is raised on to the server after the answer (as Starlette's error middleware does).
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        answers = [
-            await client.post("/v1/issues", json=report(), headers=auth | {"traceparent": traceparent(sampled=sampled)})
-            for sampled in (True, False)
-        ]
-    whole, lane = answers
-    assert direct_count() == before_direct + 1
+
+        async def post(sampled: bool) -> httpx.Response:
+            headers = auth | {"traceparent": traceparent(sampled=sampled)}
+            return await client.post("/v1/issues", json=report(), headers=headers)
+
+        with whole_stack(app):
+            whole = await post(False)
+        lane, traced = await post(False), await post(True)
+    assert direct_count() == before_direct + 2
     assert whole.status_code == 500
     assert whole.headers["content-type"] == "application/problem+json"
     assert _shape(lane) == _shape(whole)
+    assert _shape(traced) == _shape(whole)
 
 
 async def test_a_direct_answer_is_counted_as_the_stack_counts_it(
@@ -232,10 +320,10 @@ async def test_a_body_in_chunks_is_read_whole_and_one_past_the_cap_is_left_to_th
     # A body longer than it said, past the cap: read up to the cap, then handed on as it came.
     big = orjson.dumps(report(description="x" * 300_000))
     chunks = [big[i : i + 65536] for i in range(0, len(big), 65536)]
-    answers = [
-        await _asgi_post(app, headers | {"traceparent": traceparent(sampled=sampled)}, list(chunks))
-        for sampled in (True, False)
-    ]
+    with whole_stack(app):
+        whole = await _asgi_post(app, headers | {"traceparent": traceparent(sampled=False)}, list(chunks))
+    lane = await _asgi_post(app, headers | {"traceparent": traceparent(sampled=False)}, list(chunks))
+    answers = [whole, lane]
     assert direct_count() == before_direct + 1
     [(whole_status, whole_headers, whole_body), (lane_status, lane_headers, lane_body)] = answers
     assert whole_status == lane_status == 413

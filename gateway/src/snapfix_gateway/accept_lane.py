@@ -1,21 +1,30 @@
 """The accept lane: ``POST /v1/issues`` through the app's own middleware, straight to its route.
 
-Every request of the app goes through the tracing middleware (one server span) and FastAPI's
-router (about 100 routes, matched one included router after another). For a report whose trace
-is not kept (nine in ten, by default: ``telemetry.DEFAULT_RATIO``), neither does anything the
-answer needs: the span is not recorded and the route is known from the method and the path.
-Under the accept benchmark they were a third of the gateway's CPU (cProfile, in process:
-OpenTelemetry 16 %, FastAPI's routing 16 %).
+Every request of the app goes through FastAPI's router (about 100 routes, matched one included
+router after another) and the tracing middleware. For a report neither matching nor, when its
+trace is not kept (nine in ten, by default: ``telemetry.DEFAULT_RATIO``), the tracing
+middleware does anything the answer needs: the route is known from the method and the path, and
+the span is not recorded. Under the accept benchmark they were a third of the gateway's CPU
+(cProfile, in process: OpenTelemetry 16 %, FastAPI's routing 16 %).
 
-So such a report takes a stack of its own: the one FastAPI builds for the app (its error
-middleware, every middleware the app added, its exception handlers, in the same order: request
-id, body cap, rate limit and ``Idempotency-Key``, metrics, allowed methods) around that one
-route instead of the router. Its trace context is the one the tracing middleware would have
-made current: the caller's trace id (or a new one), not sampled, propagated with the command.
+So a report takes a stack of its own: the one FastAPI builds for the app (its error middleware,
+every middleware the app added, its exception handlers, in the same order: request id, body cap,
+rate limit and ``Idempotency-Key``, metrics, allowed methods) around that one route instead of
+the router; a plain report is answered without even that machinery (``accept_direct``).
 
-Everything else takes the app's whole stack, as before: another path or method, a trace that
-is kept (then with the trace id its sampling was decided for: ``ServerSampling``), and any
-request while a test overrides a dependency.
+- A report whose trace is not kept skips the tracing middleware. Its trace context is the one
+  that middleware would have made current: the caller's trace id (or a new one), not sampled,
+  propagated with the command.
+- A report whose trace is kept goes through the app's own tracing layers (copies of those the
+  instrumentation built for the app, sharing its tracer and instruments) around the same lane:
+  the same server span, named and attributed as for the whole stack, with the trace id its
+  sampling was decided for (``ServerSampling``), and the producer span inside it. Through the
+  whole stack such a report cost twice what an unsampled one does (router and request
+  machinery): a tenth of the gateway's CPU at the default ratio.
+
+Everything else takes the app's whole stack, as before: another path or method, and any request
+while a test overrides a dependency (which is how the tests get the whole stack's answer to
+compare with).
 """
 
 from __future__ import annotations
@@ -26,8 +35,10 @@ from typing import cast
 from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
 from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Counter
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from snapfix_gateway.accept_direct import DirectReport
@@ -37,8 +48,10 @@ METHOD, PATH = "POST", "/v1/issues"
 
 LANE_REQUESTS = Counter(
     "snapfix_gateway_accept_lane_requests_total",
-    "Reports that took the accept lane (trace not sampled): the app's middleware and the route, no router",
+    "Reports that took the accept lane: the app's middleware and the route, no router",
+    ["traced"],
 )
+UNTRACED, TRACED = LANE_REQUESTS.labels("false"), LANE_REQUESTS.labels("true")
 
 
 def report_route(app: FastAPI) -> APIRoute:
@@ -76,9 +89,36 @@ def lane_stack(app: FastAPI, route: APIRoute) -> ASGIApp:
     return FastAPI.build_middleware_stack(shadow)
 
 
+def tracing_layers(stack: ASGIApp, inner: ASGIApp) -> ASGIApp:
+    """The tracing layers the instrumentation built around the app's middleware, around ``inner``.
+
+    The instrumented stack is: an error middleware of its own, the tracing middleware (the server
+    span), the app's error middleware, the instrumentation's exception recorder, then the app's
+    middleware. The copies keep what each was given (tracer, instruments, span names) and wrap
+    ``inner`` instead; ``inner`` has the app's error middleware of its own.
+    """
+    errors, tracing = stack, getattr(stack, "app", None)
+    app_errors = getattr(tracing, "app", None)
+    recorder = getattr(app_errors, "app", None)
+    if not (
+        isinstance(errors, ServerErrorMiddleware)
+        and isinstance(tracing, OpenTelemetryMiddleware)
+        and isinstance(app_errors, ServerErrorMiddleware)
+        and recorder is not None
+    ):
+        raise TypeError("the app's stack is not the one the FastAPI instrumentation builds")
+    recording = copy.copy(recorder)
+    recording.app = inner
+    traced = copy.copy(tracing)
+    traced.app = recording
+    outer = copy.copy(errors)
+    outer.app = traced
+    return outer
+
+
 class AcceptLane:
-    """Sends an unsampled ``POST /v1/issues`` through ``lane``, every other request through ``app``
-    (the whole stack, wrapped as middleware wraps)."""
+    """Sends ``POST /v1/issues`` through ``lane`` (inside the app's tracing layers when its trace
+    is kept), every other request through ``app`` (the whole stack, wrapped as middleware wraps)."""
 
     def __init__(self, app: ASGIApp, *, fastapi: FastAPI, tracer_provider: TracerProvider, direct: bool) -> None:
         self.app, self.fastapi = app, fastapi
@@ -87,6 +127,7 @@ class AcceptLane:
         self.lane = lane_stack(fastapi, route)
         # A plain report is answered without FastAPI's request machinery (``accept_direct``).
         self.direct = DirectReport(fastapi, route, self.lane) if direct else None
+        self.traced = tracing_layers(app, self._traced)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -98,18 +139,30 @@ class AcceptLane:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = _text(scope)
         unsampled = self.sampling.unsampled(headers)
-        if unsampled is None:  # kept: the tracing middleware records it, with the trace id decided here
-            await self.app(scope, receive, send)
+        if unsampled is None:  # kept: the tracing layers record it, with the trace id decided here
+            TRACED.inc()
+            await self.traced(scope, receive, send)
             return
-        LANE_REQUESTS.inc()
+        UNTRACED.inc()
         token = otel_context.attach(unsampled)
         try:
-            if self.direct is not None:
-                answered, receive = await self.direct(scope, receive, send, headers)
-                if answered:
-                    return
-            await self.lane(scope, receive, send)
+            await self._answer(scope, receive, send, headers)
         finally:
             otel_context.detach(token)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._answer(scope, receive, send, _text(scope))
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+        if self.direct is not None:
+            answered, receive = await self.direct(scope, receive, send, headers)
+            if answered:
+                return
+        await self.lane(scope, receive, send)
+
+
+def _text(scope: Scope) -> dict[str, str]:
+    """A request's headers by (lower-case) name."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}

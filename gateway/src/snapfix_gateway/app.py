@@ -173,7 +173,7 @@ def _kept_answers_first(
 ) -> None:
     """The edge cache around everything the app builds (tracing's middleware included): a hit costs
     what answering from memory does, as at the nginx edge. Inside it, the accept lane: a report
-    whose trace is not kept skips the tracing middleware and the router (``accept_lane``)."""
+    skips the router, and the tracing middleware when its trace is not kept (``accept_lane``)."""
     built = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:

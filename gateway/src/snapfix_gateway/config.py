@@ -153,8 +153,8 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # Anonymous reads of an issue that its owner marked public (``Cache-Control: public, max-age``)
     # are kept in this process for that max-age and served from memory (``edge_cache``). 0: off.
     edge_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
-    # A report whose trace is not sampled goes through the app's middleware straight to its route,
-    # without the router and the tracing middleware (``accept_lane``). Off: through the whole stack.
+    # A report goes through the app's middleware straight to its route, without the router (and,
+    # when its trace is not sampled, the tracing middleware: ``accept_lane``). Off: the whole stack.
     accept_lane: bool = True
     # Each request publishes its own command: waiting up to 5 ms for others puts those of every
     # partition in one produce request (``snapfix_shared.kafka.PublishWindow``; Kafka 4.0's

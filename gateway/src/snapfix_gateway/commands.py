@@ -48,6 +48,7 @@ REPORTS_CHECKED = Counter(
     "Reports checked before publishing, by who checked the category (gateway: its copy; owner: the issues service)",
     ["by"],
 )
+CHECKED_HERE, CHECKED_BY_OWNER = REPORTS_CHECKED.labels("gateway"), REPORTS_CHECKED.labels("owner")
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,12 @@ class Submitter:
         # The deadline starts now, after the check: a command the broker appends later than
         # this was given up on (503), and the consumer dead-letters it instead of applying it.
         allowance = runtime.publish_timeout_s + self.settings.clock_skew_allowance_s
-        command = command.model_copy(update={"accept_by": utcnow() + timedelta(seconds=allowance)})
-        # The consumer applies only commands whose actor this proof vouches for.
-        command = runtime.internal_tokens.sign_command(command)
+        # The consumer applies only commands whose actor this proof vouches for (one copy for both).
+        update = {
+            "accept_by": utcnow() + timedelta(seconds=allowance),
+            "actor_proof": runtime.internal_tokens.command_proof(command),
+        }
+        command = command.model_copy(update=update)
         try:
             await publish(
                 runtime.broker,
@@ -125,9 +129,9 @@ class Submitter:
         """
         spec = self.catalogue.get(command.category) if self.catalogue is not None else None
         if spec is None or self.media_http is None:
-            REPORTS_CHECKED.labels("owner").inc()
+            CHECKED_BY_OWNER.inc()
             return False
-        REPORTS_CHECKED.labels("gateway").inc()
+        CHECKED_HERE.inc()
         check_attributes(command, spec)
         await check_photos(self.media_http, command.media_ids, actor_id=command.actor_id, request_id=self.request_id)
         return True

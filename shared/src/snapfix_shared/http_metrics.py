@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from prometheus_client import Counter, Histogram
@@ -14,6 +15,10 @@ LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+# Each label set's child, looked up once (``labels`` takes a lock and checks its values every
+# time); route templates, methods and statuses are few.
+_requests = functools.lru_cache(maxsize=4096)(REQUESTS.labels)
+_latency = functools.lru_cache(maxsize=4096)(LATENCY.labels)
 
 
 class HttpMetricsMiddleware:
@@ -42,5 +47,5 @@ class HttpMetricsMiddleware:
             template = getattr(route, "path", "unmatched")
             if template not in {"/livez", "/readyz", "/metrics"}:
                 method = scope["method"]
-                REQUESTS.labels(self.service, method, template, str(status)).inc()
-                LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
+                _requests(self.service, method, template, str(status)).inc()
+                _latency(self.service, method, template).observe(time.perf_counter() - start)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -56,6 +57,8 @@ DEAD_LETTERS = Counter(
 # The broker did not acknowledge a publish in time (the alert "Kafka publish errors" reads it).
 PUBLISH_FAILURES = Counter("snapfix_publish_failures_total", "Publishes the broker did not acknowledge", ["topic"])
 PUBLISHED = Counter("snapfix_published_messages_total", "Messages the broker acknowledged", ["topic"])
+# Each topic's child, looked up once (``labels`` takes a lock and checks its values every time).
+_published = functools.cache(PUBLISHED.labels)
 
 
 _tracer = trace.get_tracer("snapfix_shared.kafka")
@@ -289,8 +292,11 @@ async def publish_all(
                     otel_context.detach(token)
                 if ack is not None:  # FastStream's in-memory test broker delivers at once
                     acks.append(ack)
-            await asyncio.gather(*acks)
-        PUBLISHED.labels(topic).inc(len(messages))
+            if len(acks) == 1:  # the edge's one command per request: no gathering future around it
+                await acks[0]
+            else:
+                await asyncio.gather(*acks)
+        _published(topic).inc(len(messages))
     except Exception as exc:
         for ack in acks:
             ack.cancel()

@@ -193,7 +193,12 @@ class InternalTokens:
 
     def sign_command(self, command: C) -> C:
         """The command with ``actor_proof`` over its type, id, aggregate and actor."""
-        return command.model_copy(update={"actor_proof": _proof(self._command_keys[0], command)})
+        return command.model_copy(update={"actor_proof": self.command_proof(command)})
+
+    def command_proof(self, command: Command) -> str:
+        """The ``actor_proof`` a command with this type, id, aggregate and actor is signed with
+        (its other fields are not covered: a copy with them changed keeps the proof)."""
+        return _proof(self._command_keys[0], command)
 
     def command_verified(self, command: Command) -> bool:
         """Whether the command's actor is the one the gateway signed (no expiry: it may wait in Kafka)."""

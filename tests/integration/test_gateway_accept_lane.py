@@ -323,9 +323,8 @@ async def test_a_body_in_chunks_is_read_whole_and_one_past_the_cap_is_left_to_th
     with whole_stack(app):
         whole = await _asgi_post(app, headers | {"traceparent": traceparent(sampled=False)}, list(chunks))
     lane = await _asgi_post(app, headers | {"traceparent": traceparent(sampled=False)}, list(chunks))
-    answers = [whole, lane]
     assert direct_count() == before_direct + 1
-    [(whole_status, whole_headers, whole_body), (lane_status, lane_headers, lane_body)] = answers
+    (whole_status, whole_headers, whole_body), (lane_status, lane_headers, lane_body) = whole, lane
     assert whole_status == lane_status == 413
     assert set(whole_headers) == set(lane_headers)
     assert orjson.loads(whole_body)["detail"] == orjson.loads(lane_body)["detail"]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from limits import parse
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from snapfix_gateway.accept_lane import AcceptLane
 from snapfix_gateway.app import create_app
 from snapfix_gateway.config import GatewaySettings
-from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, Admit, EdgeCacheMiddleware, max_age
+from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, ROUTE, Admit, EdgeCacheMiddleware, max_age
 from snapfix_gateway.ratelimit import AnonymousLimit, Limiter, Policy, RateLimitMiddleware
 from snapfix_shared.conditional import etag_matches
 
@@ -235,6 +236,27 @@ async def test_hits_past_the_anonymous_limit_are_refused_429_per_client_address(
     assert refused.headers["ratelimit"].startswith('"anonymous";r=0;')
     assert refused.headers["x-request-id"]
     assert elsewhere.status_code == 200  # another address has its own count
+
+
+def _answered(service: str, status: int) -> tuple[float, float]:
+    """How many answers of ``status`` the RED metrics counted for the issue route, and how many
+    latencies they observed for it (all statuses)."""
+    labels = {"service": service, "method": "GET", "route": ROUTE}
+    counted = REGISTRY.get_sample_value("snapfix_http_requests_total", labels | {"status": str(status)}) or 0.0
+    timed = REGISTRY.get_sample_value("snapfix_http_request_duration_seconds_count", labels) or 0.0
+    return counted, timed
+
+
+async def test_answers_from_memory_are_counted_and_timed_as_the_routes_answers_are() -> None:
+    owner, clock = Owner(), Clock()
+    client, cache = edge(owner, clock, admit=anonymous_limit("2/minute"))
+    async with client:
+        await client.get(ISSUE)  # read through and kept: counted by the routes' middleware, absent here
+        (hits, timed), (refused, _) = _answered(cache.service, 200), _answered(cache.service, 429)
+        answers = [await client.get(ISSUE) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert _answered(cache.service, 200) == (hits + 2, timed + 3)
+    assert _answered(cache.service, 429)[0] == refused + 1
 
 
 def test_in_the_gateway_the_cache_is_outside_tracing_and_the_redis_rate_limit() -> None:

@@ -40,7 +40,7 @@ from snapfix_gateway.request_id import HEADER as REQUEST_ID
 from snapfix_gateway.request_id import request_id_of
 from snapfix_gateway.sending import adding_headers
 from snapfix_shared.conditional import etag_matches
-from snapfix_shared.http_metrics import LATENCY, REQUESTS
+from snapfix_shared.http_metrics import record
 
 # The issue detail route: its path, and the template the request metrics name it by.
 CACHED_PATH = re.compile(r"/v1/issues/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -56,6 +56,7 @@ EDGE_CACHE = Counter(
     "Anonymous issue reads: served from the edge cache (hit, revalidated) or read through (miss, kept)",
     ["outcome"],
 )
+HIT, REVALIDATED, MISS, KEPT = (EDGE_CACHE.labels(outcome) for outcome in ("hit", "revalidated", "miss", "kept"))
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class EdgeCacheMiddleware:
         path: str = scope["path"]
         kept = self.kept.get(path)
         if kept is None:
-            EDGE_CACHE.labels("miss").inc()
+            MISS.inc()
             await self.app(scope, receive, self._keeping(path, send))
             return
         start = time.perf_counter()
@@ -117,16 +118,15 @@ class EdgeCacheMiddleware:
         if self.admit is not None:
             admitted = await self.admit(scope, adding_headers(send, headers))
             if admitted is None:  # refused: answered 429
-                REQUESTS.labels(self.service, "GET", ROUTE, "429").inc()
+                record(self.service, "GET", ROUTE, 429, time.perf_counter() - start)
                 return
             headers += admitted
         status = self._answer(kept, scope)
         headers += self._headers(kept, status)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": kept.body if status == 200 else b""})
-        EDGE_CACHE.labels("hit" if status == 200 else "revalidated").inc()
-        REQUESTS.labels(self.service, "GET", ROUTE, str(status)).inc()
-        LATENCY.labels(self.service, "GET", ROUTE).observe(time.perf_counter() - start)
+        (HIT if status == 200 else REVALIDATED).inc()
+        record(self.service, "GET", ROUTE, status, time.perf_counter() - start)
 
     def _cacheable(self, scope: Scope) -> bool:
         if not self.enabled or scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
@@ -189,4 +189,4 @@ class EdgeCacheMiddleware:
             self.kept[path] = kept
         except ValueError:  # larger than the whole cache: served, not kept
             return
-        EDGE_CACHE.labels("kept").inc()
+        KEPT.inc()

@@ -21,6 +21,12 @@ _requests = functools.lru_cache(maxsize=4096)(REQUESTS.labels)
 _latency = functools.lru_cache(maxsize=4096)(LATENCY.labels)
 
 
+def record(service: str, method: str, route: str, status: int, seconds: float) -> None:
+    """One answered request: its count by status and its latency, under its route template."""
+    _requests(service, method, route, str(status)).inc()
+    _latency(service, method, route).observe(seconds)
+
+
 class HttpMetricsMiddleware:
     """Pure ASGI middleware (no per-request task), cheap enough for the hot path."""
 
@@ -46,6 +52,4 @@ class HttpMetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             if template not in {"/livez", "/readyz", "/metrics"}:
-                method = scope["method"]
-                _requests(self.service, method, template, str(status)).inc()
-                _latency(self.service, method, template).observe(time.perf_counter() - start)
+                record(self.service, scope["method"], template, status, time.perf_counter() - start)

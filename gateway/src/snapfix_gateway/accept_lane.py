@@ -35,14 +35,12 @@ from typing import cast
 from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Counter
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from snapfix_gateway.accept_direct import DirectReport
-from snapfix_shared.telemetry import ServerSampling
+from snapfix_shared.telemetry import ServerSampling, tracing_layers
 
 METHOD, PATH = "POST", "/v1/issues"
 
@@ -87,33 +85,6 @@ def lane_stack(app: FastAPI, route: APIRoute) -> ASGIApp:
     shadow = copy.copy(app)
     shadow.router = cast("object", _route_only(app, route))  # type: ignore[assignment]
     return FastAPI.build_middleware_stack(shadow)
-
-
-def tracing_layers(stack: ASGIApp, inner: ASGIApp) -> ASGIApp:
-    """The tracing layers the instrumentation built around the app's middleware, around ``inner``.
-
-    The instrumented stack is: an error middleware of its own, the tracing middleware (the server
-    span), the app's error middleware, the instrumentation's exception recorder, then the app's
-    middleware. The copies keep what each was given (tracer, instruments, span names) and wrap
-    ``inner`` instead; ``inner`` has the app's error middleware of its own.
-    """
-    errors, tracing = stack, getattr(stack, "app", None)
-    app_errors = getattr(tracing, "app", None)
-    recorder = getattr(app_errors, "app", None)
-    if not (
-        isinstance(errors, ServerErrorMiddleware)
-        and isinstance(tracing, OpenTelemetryMiddleware)
-        and isinstance(app_errors, ServerErrorMiddleware)
-        and recorder is not None
-    ):
-        raise TypeError("the app's stack is not the one the FastAPI instrumentation builds")
-    recording = copy.copy(recorder)
-    recording.app = inner
-    traced = copy.copy(tracing)
-    traced.app = recording
-    outer = copy.copy(errors)
-    outer.app = traced
-    return outer
 
 
 class AcceptLane:

@@ -16,6 +16,7 @@ an exception message quoting a URL).
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Scope
 
 from snapfix_shared.redaction import redact
@@ -214,6 +216,34 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
         return stack
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+
+
+def tracing_layers(stack: ASGIApp, inner: ASGIApp) -> ASGIApp:
+    """The tracing layers the instrumentation built around the app's middleware (``instrument_app``),
+    around ``inner``: for a route that serves some requests without the app's router.
+
+    The instrumented stack is: an error middleware of its own, the tracing middleware (the server
+    span), the app's error middleware, the instrumentation's exception recorder, then the app's
+    middleware. The copies keep what each was given (tracer, instruments, span names) and wrap
+    ``inner`` instead; ``inner`` has the app's error middleware of its own.
+    """
+    errors, tracing = stack, getattr(stack, "app", None)
+    app_errors = getattr(tracing, "app", None)
+    recorder = getattr(app_errors, "app", None)
+    if not (
+        isinstance(errors, ServerErrorMiddleware)
+        and isinstance(tracing, OpenTelemetryMiddleware)
+        and isinstance(app_errors, ServerErrorMiddleware)
+        and recorder is not None
+    ):
+        raise TypeError("the app's stack is not the one the FastAPI instrumentation builds")
+    recording = copy.copy(recorder)
+    recording.app = inner
+    traced = copy.copy(tracing)
+    traced.app = recording
+    outer = copy.copy(errors)
+    outer.app = traced
+    return outer
 
 
 SpanDetails = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]

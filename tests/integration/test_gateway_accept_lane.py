@@ -78,9 +78,14 @@ def direct_count() -> float:
     return REGISTRY.get_sample_value("snapfix_gateway_accept_direct_total") or 0.0
 
 
-def accepted_count() -> float:
-    labels = {"service": "gateway", "method": "POST", "route": "/v1/issues", "status": "202"}
+def accepted_count(status: int = 202) -> float:
+    labels = {"service": "gateway", "method": "POST", "route": "/v1/issues", "status": str(status)}
     return REGISTRY.get_sample_value("snapfix_http_requests_total", labels) or 0.0
+
+
+def timed_count() -> float:
+    labels = {"service": "gateway", "method": "POST", "route": "/v1/issues"}
+    return REGISTRY.get_sample_value("snapfix_http_request_duration_seconds_count", labels) or 0.0
 
 
 @pytest.fixture
@@ -269,6 +274,23 @@ async def test_a_direct_answer_is_counted_as_the_stack_counts_it(
     remaining = [int(a.headers["ratelimit"].split(";r=")[1].split(";")[0]) for a in answers]
     assert remaining[0] - remaining[2] == 2  # each counted once
     assert answers[0].headers["ratelimit-policy"].startswith('"user";q=10000;')
+
+
+async def test_a_refusal_in_the_direct_answer_is_counted_and_timed_as_the_stack_counts_it(
+    gateway: tuple[FastAPI, httpx.AsyncClient, dict[str, str]],
+) -> None:
+    """A report its route refuses (its attributes) is counted under its status and timed, once,
+    whether the whole stack's layers or the direct answer handled it."""
+    app, gw, auth = gateway
+    refused = report(attributes={"colour": 3})
+    for way in ("whole", "direct"):
+        before, before_timed, before_direct = accepted_count(422), timed_count(), direct_count()
+        with whole_stack(app) if way == "whole" else contextlib.nullcontext():
+            answer = await gw.post("/v1/issues", json=refused, headers=auth)
+        assert answer.status_code == 422, way
+        assert direct_count() == before_direct + (way == "direct")
+        assert accepted_count(422) == before + 1, way
+        assert timed_count() == before_timed + 1, way
 
 
 async def _asgi_post(app: FastAPI, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, dict[str, str], bytes]:

@@ -13,9 +13,14 @@ limiter's ``checks_of``, the route's ``parse`` and ``reporter``), before anythin
 kept. Then, in the stack's order: the request id, the key's claim and the rate limit
 (``ratelimit.admit``: a refusal is the limiter's own 429), the route's ``accept`` (through
 ``Idempotency.respond`` for a key: a repeat is answered from what was kept), inside the stack's
-own layers that answer for a route (``HttpMetricsMiddleware``, Starlette's exception middleware
-with the app's handlers) and its error middleware (the app's 500), with the headers the layers
-add (``RateLimit``, ``X-Request-ID``).
+error middleware (the app's 500), with the headers the layers add (``RateLimit``,
+``X-Request-ID``).
+
+The two layers that answer for a route are not wrapped around the report: their work is done in
+line (``_routed``). It is counted and timed with the metrics middleware's own ``record``, and only
+a refusal (an exception the route raises) is handed to Starlette's exception middleware with the
+app's handlers, which answers it as in the stack. Wrapped, they cost about 0.04 ms a report, a
+seventh of its CPU (in process), for an answer that passes through them untouched.
 
 Any other request (another content type, a key that is not valid, no token or a bad one, a
 body over the cap or that does not validate, a reporter refused) goes through the lane's stack,
@@ -24,6 +29,7 @@ with the body read so far handed on as it came: every refusal is the stack's, wo
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +48,7 @@ from snapfix_gateway.request_id import HEADER as REQUEST_ID
 from snapfix_gateway.request_id import request_id_from
 from snapfix_gateway.routes.report_route import ReportRoute, is_json
 from snapfix_gateway.sending import adding_headers
-from snapfix_shared.http_metrics import HttpMetricsMiddleware
+from snapfix_shared.http_metrics import HttpMetricsMiddleware, record
 
 DIRECT_REPORTS = Counter(
     "snapfix_gateway_accept_direct_total",
@@ -50,6 +56,8 @@ DIRECT_REPORTS = Counter(
 )
 # Where the report being answered waits, in its scope, for the steps inside the layers built once.
 PLAIN = "snapfix.plain_report"
+# Where a refusal the route raised waits, in its scope, for the exception middleware to answer it.
+REFUSAL = "snapfix.report_refusal"
 
 
 def layer(stack: ASGIApp, kind: type[Any]) -> Any:
@@ -88,13 +96,12 @@ class DirectReport:
         errors: ServerErrorMiddleware = layer(stack, ServerErrorMiddleware)
         # As in the stack, the error middleware answers a failure, outside every other layer.
         self.answering = ServerErrorMiddleware(self._answer, handler=errors.handler, debug=errors.debug)
-        # The route inside the stack's layers that answer for it: its metrics, then the app's
-        # exception handlers (all but the 500 one, the error middleware's: split as FastAPI does).
+        # The route's answer is counted as the stack's metrics middleware counts it, and a refusal
+        # answered by an exception middleware with the app's handlers (all but the 500 one, the
+        # error middleware's: split as FastAPI does).
+        self.service: str = layer(stack, HttpMetricsMiddleware).service
         refusals = {k: v for k, v in fastapi.exception_handlers.items() if k not in (500, Exception)}
-        self.routed = HttpMetricsMiddleware(
-            ExceptionMiddleware(self._accept, handlers=refusals, debug=errors.debug),
-            layer(stack, HttpMetricsMiddleware).service,
-        )
+        self.refusing = ExceptionMiddleware(_refused, handlers=refusals, debug=errors.debug)
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]
@@ -156,17 +163,47 @@ class DirectReport:
         limits, outcome = admitted
         scope["route"] = self.route  # the metrics' route template
         if claim is None:
-            await self.routed(scope, receive, adding_headers(with_id, limits))
+            await self._routed(scope, receive, adding_headers(with_id, limits))
         else:
             await self.idempotency.respond(
-                self.routed, scope, receive, adding_headers(with_id, limits), claim=claim, outcome=outcome
+                self._routed, scope, receive, adding_headers(with_id, limits), claim=claim, outcome=outcome
             )
 
-    async def _accept(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The route's answer to the report in ``scope``."""
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's answer to the report in ``scope``, as the metrics and exception middleware
+        around the route give it: counted and timed under the route (a failure as a 500, as the
+        metrics middleware counts one), a refusal answered by the app's handler for it."""
         plain: Plain = scope[PLAIN]
-        response = await self.route.accept(plain.request, plain.body, plain.principal)
-        await response(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+        try:
+            try:
+                response = await self.route.accept(plain.request, plain.body, plain.principal)
+            except Exception as exc:  # noqa: BLE001 - the exception middleware answers it, or raises it on
+                status = await self._refuse(scope, receive, send, exc)
+                return
+            status = response.status_code
+            await response(scope, receive, send)
+        finally:
+            record(self.service, scope["method"], self.route.path, status, time.perf_counter() - start)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
+        """Answer a refusal with the app's handler for it (an exception without one goes on, to
+        the error middleware); the status it was answered with."""
+        status = 500
+
+        async def noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        scope[REFUSAL] = exc
+        try:
+            await self.refusing(scope, receive, noting)
+        finally:
+            del scope[REFUSAL]  # it holds its traceback, which holds the scope
+        return status
 
     async def _body(self, receive: Receive) -> tuple[bytes | None, list[Message]]:
         """The whole body (None: not all of it, within the cap) and the messages read."""
@@ -183,3 +220,8 @@ class DirectReport:
             if not message.get("more_body", False):
                 break
         return b"".join(m.get("body", b"") for m in read), read
+
+
+async def _refused(scope: Scope, _receive: Receive, _send: Send) -> None:
+    """The route, as the exception middleware sees it: it raised the refusal in ``scope``."""
+    raise scope[REFUSAL]

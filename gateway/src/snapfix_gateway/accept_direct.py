@@ -48,7 +48,7 @@ from snapfix_gateway.request_id import HEADER as REQUEST_ID
 from snapfix_gateway.request_id import request_id_from
 from snapfix_gateway.routes.report_route import ReportRoute, is_json
 from snapfix_gateway.sending import adding_headers
-from snapfix_shared.http_metrics import HttpMetricsMiddleware, record
+from snapfix_shared.http_metrics import HttpMetricsMiddleware, NotedSend, record
 
 DIRECT_REPORTS = Counter(
     "snapfix_gateway_accept_direct_total",
@@ -190,20 +190,13 @@ class DirectReport:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
         """Answer a refusal with the app's handler for it (an exception without one goes on, to
         the error middleware); the status it was answered with."""
-        status = 500
-
-        async def noting(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        noted = NotedSend(send)
         scope[REFUSAL] = exc
         try:
-            await self.refusing(scope, receive, noting)
+            await self.refusing(scope, receive, noted)
         finally:
             del scope[REFUSAL]  # it holds its traceback, which holds the scope
-        return status
+        return noted.status
 
     async def _body(self, receive: Receive) -> tuple[bytes | None, list[Message]]:
         """The whole body (None: not all of it, within the cap) and the messages read."""

@@ -27,6 +27,20 @@ def record(service: str, method: str, route: str, status: int, seconds: float) -
     _latency(service, method, route).observe(seconds)
 
 
+class NotedSend:
+    """``send``, noting the status of the response it starts (500 until one starts: a failure)."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send, self.status = send, 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class HttpMetricsMiddleware:
     """Pure ASGI middleware (no per-request task), cheap enough for the hot path."""
 
@@ -38,18 +52,11 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        noted = NotedSend(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, noted)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             if template not in {"/livez", "/readyz", "/metrics"}:
-                record(self.service, scope["method"], template, status, time.perf_counter() - start)
+                record(self.service, scope["method"], template, noted.status, time.perf_counter() - start)

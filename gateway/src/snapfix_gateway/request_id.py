@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+import uuid_utils
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uuid_utils.compat import uuid7
 
 from snapfix_gateway.sending import adding_headers
 
@@ -23,7 +23,9 @@ def request_id_of(scope: Scope) -> str:
 
 def request_id_from(given: bytes) -> str:
     """The id for a request that gave ``given`` as its ``X-Request-ID`` (empty: none)."""
-    return given.decode() if _SANE.match(given) else str(uuid7())
+    # uuid_utils' own UUID (not the stdlib's its compat module makes): only its text is needed,
+    # and that is made natively (0.3 against 2.2 µs a request).
+    return given.decode() if _SANE.match(given) else str(uuid_utils.uuid7())
 
 
 class RequestIdMiddleware:

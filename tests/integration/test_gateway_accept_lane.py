@@ -74,6 +74,11 @@ def whole_stack(app: FastAPI) -> Iterator[None]:
         del app.dependency_overrides[_not_a_dependency]
 
 
+def going(app: FastAPI, way: str) -> contextlib.AbstractContextManager[None]:
+    """Where a request goes: through the whole stack ("whole"), else as the lane takes it."""
+    return whole_stack(app) if way == "whole" else contextlib.nullcontext()
+
+
 def direct_count() -> float:
     return REGISTRY.get_sample_value("snapfix_gateway_accept_direct_total") or 0.0
 
@@ -159,7 +164,7 @@ async def test_a_keyed_report_answered_directly_is_replayed_as_the_stack_replays
     before_direct = direct_count()
     for way in ("whole", "lane", "traced"):
         key = {"idempotency-key": str(uuid4()), "traceparent": traceparent(sampled=way == "traced")}
-        with whole_stack(app) if way == "whole" else contextlib.nullcontext():
+        with going(app, way):
             answers[way] = [await gw.post("/v1/issues", json=report(), headers=auth | key) for _ in range(2)]
             # The same key with another body: refused, the same way.
             answers[way].append(await gw.post("/v1/issues", json=report(title="Another"), headers=auth | key))
@@ -213,7 +218,7 @@ async def test_a_sampled_report_in_the_lane_is_traced_as_the_whole_stack_traces_
         for way in ("whole", "lane"):
             traces[way] = uuid4().hex
             headers = auth | {"traceparent": traceparent(sampled=True, trace_id=traces[way])}
-            with whole_stack(app) if way == "whole" else contextlib.nullcontext():
+            with going(app, way):
                 answer = await gw.post("/v1/issues", json=body, headers=headers)
             assert answer.status_code == status, answer.text
         recorded = spans.get_finished_spans()
@@ -285,7 +290,7 @@ async def test_a_refusal_in_the_direct_answer_is_counted_and_timed_as_the_stack_
     refused = report(attributes={"colour": 3})
     for way in ("whole", "direct"):
         before, before_timed, before_direct = accepted_count(422), timed_count(), direct_count()
-        with whole_stack(app) if way == "whole" else contextlib.nullcontext():
+        with going(app, way):
             answer = await gw.post("/v1/issues", json=refused, headers=auth)
         assert answer.status_code == 422, way
         assert direct_count() == before_direct + (way == "direct")

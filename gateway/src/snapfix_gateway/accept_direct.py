@@ -56,8 +56,6 @@ DIRECT_REPORTS = Counter(
 )
 # Where the report being answered waits, in its scope, for the steps inside the layers built once.
 PLAIN = "snapfix.plain_report"
-# Where a refusal the route raised waits, in its scope, for the exception middleware to answer it.
-REFUSAL = "snapfix.report_refusal"
 
 
 def layer(stack: ASGIApp, kind: type[Any]) -> Any:
@@ -100,8 +98,8 @@ class DirectReport:
         # answered by an exception middleware with the app's handlers (all but the 500 one, the
         # error middleware's: split as FastAPI does).
         self.service: str = layer(stack, HttpMetricsMiddleware).service
-        refusals = {k: v for k, v in fastapi.exception_handlers.items() if k not in (500, Exception)}
-        self.refusing = ExceptionMiddleware(_refused, handlers=refusals, debug=errors.debug)
+        self.refusals = {k: v for k, v in fastapi.exception_handlers.items() if k not in (500, Exception)}
+        self.debug = errors.debug
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]
@@ -161,7 +159,6 @@ class DirectReport:
         if admitted is None:  # refused: answered by the limiter
             return
         limits, outcome = admitted
-        scope["route"] = self.route  # the metrics' route template
         if claim is None:
             await self._routed(scope, receive, adding_headers(with_id, limits))
         else:
@@ -190,12 +187,12 @@ class DirectReport:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
         """Answer a refusal with the app's handler for it (an exception without one goes on, to
         the error middleware); the status it was answered with."""
+
+        async def refused(_scope: Scope, _receive: Receive, _send: Send) -> None:
+            raise exc  # the route, as the exception middleware sees it
+
         noted = NotedSend(send)
-        scope[REFUSAL] = exc
-        try:
-            await self.refusing(scope, receive, noted)
-        finally:
-            del scope[REFUSAL]  # it holds its traceback, which holds the scope
+        await ExceptionMiddleware(refused, handlers=self.refusals, debug=self.debug)(scope, receive, noted)
         return noted.status
 
     async def _body(self, receive: Receive) -> tuple[bytes | None, list[Message]]:
@@ -213,8 +210,3 @@ class DirectReport:
             if not message.get("more_body", False):
                 break
         return b"".join(m.get("body", b"") for m in read), read
-
-
-async def _refused(scope: Scope, _receive: Receive, _send: Send) -> None:
-    """The route, as the exception middleware sees it: it raised the refusal in ``scope``."""
-    raise scope[REFUSAL]

@@ -13,9 +13,13 @@ of the gateway's work.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
 
 import orjson
 import uvicorn
@@ -25,7 +29,8 @@ from uuid_utils.compat import uuid7
 
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.routes.issue_requests import Accepted, ReportIssueRequest
-from snapfix_shared.kafka import PublishWindow, java_partitioner
+from snapfix_shared.kafka import java_partitioner
+from snapfix_shared.publish_window import PublishWindow
 from snapfix_shared.runtime import freeze_startup_objects
 from snapfix_shared.settings import ProcessSettings
 
@@ -58,12 +63,19 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
+async def hand_over(
+    producer: AIOKafkaProducer, topic: str, body: ReportIssueRequest, issue_id: UUID
+) -> list[asyncio.Future[Any]]:
+    ack: asyncio.Future[Any] = await producer.send(topic, body.model_dump_json().encode(), key=str(issue_id).encode())
+    return [ack]
+
+
 @app.post("/v1/issues", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def report_issue(body: ReportIssueRequest, response: Response) -> Accepted:
     issue_id = uuid7()
     if producer is not None and PRODUCE_TOPIC:
-        await window.wait()
-        await producer.send_and_wait(PRODUCE_TOPIC, body.model_dump_json().encode(), key=str(issue_id).encode())
+        # In the gateway's window, as the gateway hands a command over: one wait, for the ack.
+        await window.join(functools.partial(hand_over, producer, PRODUCE_TOPIC, body, issue_id), timeout_s=5)
     response.headers["Location"] = f"/v1/issues/{issue_id}"
     return Accepted(id=issue_id)
 

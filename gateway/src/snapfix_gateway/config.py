@@ -157,7 +157,7 @@ class GatewaySettings(ProcessSettings, MongoSettings, RedisSettings):
     # when its trace is not sampled, the tracing middleware: ``accept_lane``). Off: the whole stack.
     accept_lane: bool = True
     # Each request publishes its own command: waiting up to 10 ms for others puts those of every
-    # partition in one produce request (``snapfix_shared.kafka.PublishWindow``). Each window costs
+    # partition in one produce request (``snapfix_shared.publish_window``). Each window costs
     # the gateway and the broker on their core about 0.4 ms whatever it carries; 10 ms (Kafka 4.0's
     # default linger is 5) halves their number, for less CPU per report at every rate and no worse
     # a tail at half the peak (docs/operations.md, "Scale"). 0: each goes at once.

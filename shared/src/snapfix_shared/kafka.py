@@ -33,6 +33,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from snapfix_shared import consumer_lag
 from snapfix_shared.kafka_security import broker_security
 from snapfix_shared.messages.base import Command, Message
+from snapfix_shared.publish_window import PublishWindow
 from snapfix_shared.settings import KafkaSettings
 
 if TYPE_CHECKING:
@@ -66,42 +67,6 @@ _tracer = trace.get_tracer("snapfix_shared.kafka")
 
 class PublishFailed(RuntimeError):
     """The broker did not acknowledge a message in time: the caller must not report success."""
-
-
-class PublishWindow:
-    """Java's ``linger.ms`` across partitions: publishes wait up to ``linger_s`` for each other.
-
-    aiokafka lingers per partition and sends only the batches whose linger is over, so keyed
-    messages spread over 24 partitions would still go one produce request each. Handing them to
-    the producer together instead (in one turn of the loop, with its own linger 0) puts every
-    partition's batch in one request, which costs the producer and the broker far less than a
-    request each (the figures: docs/operations.md, "Scale"). The first publish opens a window;
-    all that come before it closes are released at once.
-    """
-
-    def __init__(self, linger_s: float) -> None:
-        self.linger_s = linger_s
-        self._waiting: list[asyncio.Future[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def wait(self) -> None:
-        """Return when the current window closes (at once when ``linger_s`` is 0)."""
-        if self.linger_s <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        if not self._waiting or loop is not self._loop:  # none open (or one a stopped loop left)
-            self._waiting, self._loop = [], loop
-            loop.call_later(self.linger_s, self._close)
-        # A future per publish: one cancelled (its caller's deadline) leaves the others waiting.
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiting.append(waiter)
-        await waiter
-
-    def _close(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        for waiter in waiting:
-            if not waiter.done():
-                waiter.set_result(None)
 
 
 _AIOKAFKA_PARTITIONER = DefaultPartitioner()
@@ -257,23 +222,47 @@ async def publish_all(
     """Publish messages keyed by aggregate id, each in its own trace context; wait for every ack,
     all within ``timeout_s`` of the call (handing over included).
 
-    They wait for the broker's publish window (``PublishWindow``), are all handed to the
-    producer (it batches them into few requests), then the acknowledgements are awaited
-    together. Raises PublishFailed if any is missing.
+    Raises PublishFailed if any is missing.
     With a connected broker each message goes straight to its aiokafka producer (the same
     one, acks=all and idempotent) under a producer span of its own trace: FastStream's
-    per-message publish path cost a third of a consumer's CPU.
+    per-message publish path cost a third of a consumer's CPU. Where the broker lingers (the
+    edge), they join its publish window (``publish_window``) and are handed over with every
+    publish in it; otherwise they are handed over at once.
     """
     producer = raw_producer(broker)
+    window = _WINDOWS.get(broker)
+    try:
+        if producer is not None and window is not None and window.linger_s > 0:
+            await window.join(functools.partial(_hand_over_all, producer, topic, messages, source), timeout_s)
+        else:
+            await _publish_now(broker, producer, topic, messages, source=source, timeout_s=timeout_s)
+        _published(topic).inc(len(messages))
+    except Exception as exc:
+        PUBLISH_FAILURES.labels(topic).inc()
+        raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
+
+
+async def _hand_over_all(
+    producer: AIOKafkaProducer, topic: str, messages: Sequence[tuple[Message, Context]], source: str
+) -> list[asyncio.Future[Any]]:
+    return [await _send(producer, topic, message, trace_context, source) for message, trace_context in messages]
+
+
+async def _publish_now(
+    broker: KafkaBroker,
+    producer: AIOKafkaProducer | None,
+    topic: str,
+    messages: Sequence[tuple[Message, Context]],
+    *,
+    source: str,
+    timeout_s: float,
+) -> None:
     acks: list[asyncio.Future[Any]] = []
     try:
         # One deadline for handing over and acknowledgement together: handing over waits when a
         # leader is gone (metadata), and the gateway's accept_by (now + timeout + skew) holds
         # only if a publish that returns has been appended within timeout_s of its start.
         async with asyncio.timeout(timeout_s):
-            window = _WINDOWS.get(broker)
-            if producer is not None and window is not None:
-                await window.wait()
             for message, trace_context in messages:
                 if producer is not None:
                     acks.append(await _send(producer, topic, message, trace_context, source))
@@ -292,16 +281,14 @@ async def publish_all(
                     otel_context.detach(token)
                 if ack is not None:  # FastStream's in-memory test broker delivers at once
                     acks.append(ack)
-            if len(acks) == 1:  # the edge's one command per request: no gathering future around it
+            if len(acks) == 1:  # one command: no gathering future around it
                 await acks[0]
             else:
                 await asyncio.gather(*acks)
-        _published(topic).inc(len(messages))
-    except Exception as exc:
+    except Exception:
         for ack in acks:
             ack.cancel()
-        PUBLISH_FAILURES.labels(topic).inc()
-        raise PublishFailed(f"{topic}: {type(exc).__name__}: {exc}") from exc
+        raise
 
 
 async def _send(
@@ -321,10 +308,14 @@ async def _send(
         SpanAttributes.MESSAGING_MESSAGE_ID: str(message.message_id),
         SpanAttributes.MESSAGING_MESSAGE_CONVERSATION_ID: message.correlation_id,
     }
-    with _tracer.start_as_current_span(
-        f"{topic} publish", context=trace_context, kind=SpanKind.PRODUCER, attributes=attributes
-    ):
-        return await _handed_over(producer, topic, message, otel_context.get_current(), source)
+    token = otel_context.attach(trace_context)  # the publish's trace, whichever task hands it over
+    try:
+        with _tracer.start_as_current_span(
+            f"{topic} publish", context=trace_context, kind=SpanKind.PRODUCER, attributes=attributes
+        ):
+            return await _handed_over(producer, topic, message, otel_context.get_current(), source)
+    finally:
+        otel_context.detach(token)
 
 
 async def _handed_over(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import baggage, propagate, trace
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -92,6 +93,41 @@ def test_the_decision_follows_the_callers_trace() -> None:
     span_context = trace.get_current_span(unsampled).get_span_context()
     assert span_context.trace_id == trace_id
     assert span_context.span_id != 0x00F067AA0BA902B7  # the server's own span, under the caller's
+
+
+def test_a_dropped_trace_keeps_the_callers_trace_state_and_baggage_as_the_sdk_would() -> None:
+    """The context a dropped request gets is the SDK's own for it: the one its tracer gives a span
+    started under the caller's context (same trace, state and flags; baggage kept)."""
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5)), id_generator=telemetry.PresetTraceIds())
+    sampling = telemetry.ServerSampling(provider, "POST /v1/issues")
+    trace_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    headers = {
+        "traceparent": f"00-{trace_id:032x}-00f067aa0ba902b7-00",
+        "tracestate": "vendor=opaque",
+        "baggage": "ward=17",
+    }
+    unsampled = sampling.unsampled(headers)
+    assert unsampled is not None
+    ours = trace.get_current_span(unsampled).get_span_context()
+    caller = propagate.extract(headers, context=otel_context.Context())
+    sdks = provider.get_tracer("sdk").start_span("POST /v1/issues", context=caller, kind=SpanKind.SERVER)
+    theirs = sdks.get_span_context()
+    assert not sdks.is_recording()
+    assert not trace.get_current_span(unsampled).is_recording()
+    assert (ours.trace_id, ours.trace_flags, ours.trace_state, ours.is_remote) == (
+        theirs.trace_id,
+        theirs.trace_flags,
+        theirs.trace_state,
+        theirs.is_remote,
+    )
+    assert ours.trace_state.get("vendor") == "opaque"
+    assert baggage.get_baggage("ward", unsampled) == "17"
+    # Baggage alone (no caller's trace) is still read: a new trace, the caller's baggage.
+    dropping = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)), id_generator=telemetry.PresetTraceIds())
+    only_baggage = telemetry.ServerSampling(dropping, "POST /v1/issues").unsampled({"baggage": "ward=18"})
+    assert only_baggage is not None
+    assert trace.get_current_span(only_baggage).get_span_context().trace_id != trace_id
+    assert baggage.get_baggage("ward", only_baggage) == "18"
 
 
 def test_deciding_beforehand_needs_the_preset_trace_ids() -> None:

@@ -165,20 +165,35 @@ class ServerSampling:
         if not isinstance(provider.id_generator, PresetTraceIds):  # else a kept trace is decided twice
             raise TypeError("ServerSampling needs a tracer provider whose id generator is PresetTraceIds")
         self.provider, self.span_name = provider, span_name
-        self.tracer = provider.get_tracer(__name__)
+        self.ids: PresetTraceIds = provider.id_generator
+        self._textmap: Any = None
+        self._fields: tuple[str, ...] = ()
 
     def unsampled(self, headers: Mapping[str, str]) -> otel_context.Context | None:
-        parent = propagate.extract(headers, context=otel_context.Context())
+        parent = otel_context.Context()
+        textmap = propagate.get_global_textmap()
+        if textmap is not self._textmap:  # the headers the process's propagators read
+            self._textmap, self._fields = textmap, tuple(textmap.fields)
+        if any(field in headers for field in self._fields):  # none: nothing to extract (a phone's request)
+            parent = textmap.extract(headers, context=parent)
         parent_span = trace.get_current_span(parent).get_span_context()
         new_trace = not parent_span.is_valid
-        trace_id = self.provider.id_generator.generate_trace_id() if new_trace else parent_span.trace_id
+        trace_id = self.ids.generate_trace_id() if new_trace else parent_span.trace_id
         decided = self.provider.sampler.should_sample(parent, trace_id, self.span_name, SpanKind.SERVER)
-        _PRESET_TRACE_ID.set(trace_id if new_trace else None)
         if decided.decision is not Decision.DROP:  # recorded (and maybe exported): the middleware's span
+            _PRESET_TRACE_ID.set(trace_id if new_trace else None)
             return None
-        # The SDK's own not-recording span for this trace: its span id, the parent's trace state.
-        span = self.tracer.start_span(self.span_name, context=parent, kind=SpanKind.SERVER)
-        return trace.set_span_in_context(span, parent)
+        # What the SDK's tracer makes of a dropped decision (``Tracer.start_span``, which would
+        # sample again to learn it): a span recording nothing, with a span id of its own, in this
+        # trace, with the state the sampler gave, not sampled.
+        span_context = trace.SpanContext(
+            trace_id,
+            self.ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+            trace_state=decided.trace_state,
+        )
+        return trace.set_span_in_context(trace.NonRecordingSpan(span_context), parent)
 
 
 def setup_tracing(service: str) -> TracerProvider:

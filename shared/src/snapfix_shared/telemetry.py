@@ -42,6 +42,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Scope
 
 from snapfix_shared.redaction import redact
+from snapfix_shared.server_span import ServerSpan
 
 _provider: TracerProvider | None = None
 
@@ -254,10 +255,8 @@ def tracing_layers(stack: ASGIApp, inner: ASGIApp) -> ASGIApp:
         raise TypeError("the app's stack is not the one the FastAPI instrumentation builds")
     recording = copy.copy(recorder)
     recording.app = inner
-    traced = copy.copy(tracing)
-    traced.app = recording
     outer = copy.copy(errors)
-    outer.app = traced
+    outer.app = ServerSpan(tracing, recording)  # the tracing middleware's span, without its other work
     return outer
 
 

@@ -240,8 +240,9 @@ def tracing_layers(stack: ASGIApp, inner: ASGIApp) -> ASGIApp:
 
     The instrumented stack is: an error middleware of its own, the tracing middleware (the server
     span), the app's error middleware, the instrumentation's exception recorder, then the app's
-    middleware. The copies keep what each was given (tracer, instruments, span names) and wrap
-    ``inner`` instead; ``inner`` has the app's error middleware of its own.
+    middleware. Copies of the two error layers keep what each was given and wrap ``inner``
+    instead (``inner`` has the app's error middleware of its own); the tracing middleware's span
+    is made by ``ServerSpan`` from that middleware's own parts, without its other work.
     """
     errors, tracing = stack, getattr(stack, "app", None)
     app_errors = getattr(tracing, "app", None)

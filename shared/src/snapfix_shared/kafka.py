@@ -263,24 +263,10 @@ async def _publish_now(
         # leader is gone (metadata), and the gateway's accept_by (now + timeout + skew) holds
         # only if a publish that returns has been appended within timeout_s of its start.
         async with asyncio.timeout(timeout_s):
-            for message, trace_context in messages:
-                if producer is not None:
-                    acks.append(await _send(producer, topic, message, trace_context, source))
-                    continue
-                token = otel_context.attach(trace_context)
-                try:
-                    ack = await broker.publish(
-                        message.model_dump_json().encode(),
-                        topic,
-                        key=message.partition_key().encode(),
-                        headers=cloudevent_headers(message, source),
-                        correlation_id=message.correlation_id,
-                        no_confirm=True,
-                    )
-                finally:
-                    otel_context.detach(token)
-                if ack is not None:  # FastStream's in-memory test broker delivers at once
-                    acks.append(ack)
+            if producer is not None:
+                acks = await _hand_over_all(producer, topic, messages, source)
+            else:
+                acks = await _through_faststream(broker, topic, messages, source)
             if len(acks) == 1:  # one command: no gathering future around it
                 await acks[0]
             else:
@@ -289,6 +275,29 @@ async def _publish_now(
         for ack in acks:
             ack.cancel()
         raise
+
+
+async def _through_faststream(
+    broker: KafkaBroker, topic: str, messages: Sequence[tuple[Message, Context]], source: str
+) -> list[asyncio.Future[Any]]:
+    """FastStream's own publish, before the broker connects its producer (and under its test broker)."""
+    acks: list[asyncio.Future[Any]] = []
+    for message, trace_context in messages:
+        token = otel_context.attach(trace_context)
+        try:
+            ack = await broker.publish(
+                message.model_dump_json().encode(),
+                topic,
+                key=message.partition_key().encode(),
+                headers=cloudevent_headers(message, source),
+                correlation_id=message.correlation_id,
+                no_confirm=True,
+            )
+        finally:
+            otel_context.detach(token)
+        if ack is not None:  # FastStream's in-memory test broker delivers at once
+            acks.append(ack)
+    return acks
 
 
 async def _send(

@@ -58,8 +58,7 @@ class PublishWindow:
         return publish.done
 
     def _close(self) -> None:
-        flight = Flight(self._open, self._deadline)
-        self._open, self._deadline = [], math.inf
+        flight, self._open = Flight(self._open, self._deadline), []  # the next join opens another
         flight.start()
 
 
@@ -112,11 +111,11 @@ class Flight:
         self.publishes, self.deadline = publishes, deadline
         self.unsettled = len(publishes)
         self.expiry: asyncio.TimerHandle | None = None
+        for publish in publishes:
+            publish.flight = self
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for publish in self.publishes:
-            publish.flight = self
         # A context of its own: not the one of the publish that happened to open the window.
         task = loop.create_task(self._hand_over(), context=contextvars.Context())
         _FLYING.add(task)

@@ -6,9 +6,11 @@ import random
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.protocol.metadata import MetadataResponse_v0
 
-from snapfix_shared.kafka import java_partitioner
+from snapfix_shared.kafka import java_partitioner, partition_of
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +48,22 @@ def test_the_partition_javas_producer_computes(partitions: int) -> None:
 
 def test_an_unkeyed_record_goes_to_an_available_partition() -> None:
     assert java_partitioner(None, [0, 1, 2], [2]) == 2
+
+
+async def test_partition_of_is_the_partition_the_producer_would_pick() -> None:
+    """The edge picks a keyed record's partition itself (``partition_of``): the one aiokafka's own
+    partitioning (with ``java_partitioner``) picks, partitions without a leader included."""
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", partitioner=java_partitioner)
+    leaders = {partition: (-1 if partition % 5 == 0 else 0) for partition in range(24)}
+    producer.client.cluster.update_metadata(
+        MetadataResponse_v0(
+            [(0, "127.0.0.1", 1)], [(0, "t", [(0, p, leader, [0], [0]) for p, leader in leaders.items()])]
+        )
+    )
+    rng = random.Random(24)
+    keys = [str(uuid.UUID(int=rng.getrandbits(128))).encode() for _ in range(2000)]
+    picked = {partition_of(producer, "t", key) for key in keys}
+    assert picked == set(range(24))  # every partition, those without a leader too
+    for key in keys:
+        assert partition_of(producer, "t", key) == producer._partition("t", None, None, None, key, b"{}"), key
+    assert partition_of(producer, "not-known-yet", b"k") is None  # aiokafka waits for it, then picks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,10 +28,14 @@ class Producer:
 
     def __init__(self) -> None:
         self.headers: list[dict[str, bytes]] = []
+        self.client = SimpleNamespace(cluster=SimpleNamespace(partitions_for_topic=lambda _topic: {0, 1, 2}))
 
-    async def send(self, _topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
+    async def send(
+        self, _topic: str, *, value: bytes, key: bytes, partition: int | None, headers: list[tuple[str, bytes]]
+    ) -> Any:
         assert value
         assert key
+        assert partition in {0, 1, 2}
         self.headers.append(dict(headers))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)

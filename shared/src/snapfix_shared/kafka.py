@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLOUDEVENTS_SPEC = "1.0"
+_SPEC = CLOUDEVENTS_SPEC.encode()
 # Far above any valid message (the largest, a report, is a few tens of KiB), far below the
 # broker's limit (1 MiB by default): a larger body is poison, refused before it is parsed,
 # and its dead letter keeps this much of it (the whole record stays in its topic).
@@ -177,16 +178,21 @@ def cloudevents_mismatch(record: ConsumerRecord[Any, Any], message: object) -> s
     return f"CloudEvents headers contradict the body: {'; '.join(wrong)}" if wrong else None
 
 
+def cloudevent_record_headers(message: Message, source: str) -> list[tuple[str, bytes]]:
+    """CloudEvents Kafka binding (binary mode) attributes, as a record's headers, so any tool can read the stream."""
+    return [
+        ("ce_specversion", _SPEC),
+        ("ce_id", str(message.message_id).encode()),
+        ("ce_type", ce_type(message).encode()),
+        ("ce_source", source.encode()),
+        ("ce_time", message.occurred_at.isoformat().encode()),
+        ("content-type", b"application/json"),
+    ]
+
+
 def cloudevent_headers(message: Message, source: str) -> dict[str, str]:
-    """CloudEvents Kafka binding (binary mode) attributes, so any tool can read the stream."""
-    return {
-        "ce_specversion": CLOUDEVENTS_SPEC,
-        "ce_id": str(message.message_id),
-        "ce_type": ce_type(message),
-        "ce_source": source,
-        "ce_time": message.occurred_at.isoformat(),
-        "content-type": "application/json",
-    }
+    """The same attributes as text (FastStream's publish takes them so)."""
+    return {name: value.decode() for name, value in cloudevent_record_headers(message, source)}
 
 
 async def publish(
@@ -330,15 +336,32 @@ async def _send(
 async def _handed_over(
     producer: AIOKafkaProducer, topic: str, message: Message, trace_context: Context, source: str
 ) -> asyncio.Future[Any]:
-    headers = cloudevent_headers(message, source) | {"correlation_id": message.correlation_id}
-    propagate.inject(headers, context=trace_context)  # the W3C trace context, as FastStream's middleware does
+    headers = cloudevent_record_headers(message, source)
+    headers.append(("correlation_id", message.correlation_id.encode()))
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace_context)  # the W3C trace context, as FastStream's middleware does
+    headers.extend((name, value.encode()) for name, value in carrier.items())
+    key = message.partition_key().encode()
     future: asyncio.Future[Any] = await producer.send(  # type: ignore[no-untyped-call]
         topic,
         value=message.model_dump_json().encode(),
-        key=message.partition_key().encode(),
-        headers=[(name, value.encode()) for name, value in headers.items()],
+        key=key,
+        partition=partition_of(producer, topic, key),
+        headers=headers,
     )
     return future
+
+
+def partition_of(producer: AIOKafkaProducer, topic: str, key: bytes) -> int | None:
+    """The partition of a keyed record, as the producer's partitioner (``java_partitioner``) picks it.
+
+    Left to aiokafka, every record it partitions costs a new set of the topic's partitions
+    that have a leader (a comprehension over all 24, about 4% of a report's Python bytecode at
+    the edge) that a keyed record's partition does not depend on. None while the producer does
+    not know the topic yet: aiokafka then waits for its metadata and picks the same partition.
+    """
+    partitions = producer.client.cluster.partitions_for_topic(topic)
+    return java_partitioner(key, list(partitions), []) if partitions else None
 
 
 def accepted_too_late(command: Command, record: ConsumerRecord[Any, Any]) -> bool:

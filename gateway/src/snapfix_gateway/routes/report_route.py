@@ -76,9 +76,7 @@ class ReportRoute(APIRoute):
         """The endpoint's answer to a report (a Problem raised when it is refused)."""
         assert self.response_field is not None
         state = request.app.state
-        sub_response = Response()  # as FastAPI gives a route: headers the endpoint sets, no status of its own
-        del sub_response.headers["content-length"]
-        sub_response.status_code = None  # type: ignore[assignment]
+        sub_response = SubResponse()
         submit = await get_submitter(
             state.runtime,
             state.settings,
@@ -91,11 +89,54 @@ class ReportRoute(APIRoute):
             request.headers.get("idempotency-key"),
         )
         result = await self.endpoint(_verified=None, body=body, submit=submit)
-        content = await serialize_response(field=self.response_field, response_content=result, dump_json=True)
+        if type(result) is self.response_model and self._plain_model:  # its own model: as FastAPI dumps it
+            content = result.model_dump_json(by_alias=True).encode()
+        else:
+            content = await serialize_response(field=self.response_field, response_content=result, dump_json=True)
         status = sub_response.status_code or self.status_code or 200  # as FastAPI: the endpoint's own status wins
-        response = Response(content, status_code=status, media_type="application/json")
-        response.headers.raw.extend(sub_response.headers.raw)
-        return response
+        return JSONAnswer(content, status, sub_response.raw_headers)
+
+    @property
+    def _plain_model(self) -> bool:
+        """Whether FastAPI dumps the route's response model as the model dumps itself (no field
+        included, excluded or left out by the route's options): then an instance of exactly that
+        model needs neither FastAPI's validation (it is one) nor its filtering."""
+        return (
+            self.response_model_include is None
+            and self.response_model_exclude is None
+            and self.response_model_by_alias
+            and not (
+                self.response_model_exclude_unset
+                or self.response_model_exclude_defaults
+                or self.response_model_exclude_none
+            )
+        )
+
+
+class SubResponse(Response):
+    """FastAPI's sub-response: what a route's code sets on the ``Response`` it is given (headers
+    such as ``Location``, perhaps a status), nothing else. ``Response()`` would compute a body's
+    headers only for them to be deleted again (FastAPI's handler deletes its ``content-length``)."""
+
+    def __init__(self) -> None:  # no body, so none of Response's own work (no super().__init__)
+        self.raw_headers = []
+        self.status_code = None  # type: ignore[assignment]  # None: the route's own status stands
+        self.background = None
+
+
+class JSONAnswer(Response):
+    """A route's JSON answer, with the headers the route's code set after the body's own, as
+    FastAPI's handler makes it (``Response(content, media_type="application/json")``, then the
+    sub-response's headers): the same headers in the same order, made directly."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.body, self.status_code, self.background = content, status_code, None
+        own = [(b"content-type", b"application/json")]
+        if not (status_code < 200 or status_code in {204, 304}):  # as Response: no length without a body
+            own.insert(0, (b"content-length", str(len(content)).encode()))
+        self.raw_headers = [*own, *headers]
 
 
 def is_json(content_type: str) -> bool:

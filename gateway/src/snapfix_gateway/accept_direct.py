@@ -151,20 +151,20 @@ class DirectReport:
         key, then the route."""
         DIRECT_REPORTS.inc()
         plain: Plain = scope[PLAIN]
-        with_id = adding_headers(send, [(REQUEST_ID, scope["state"]["request_id"].encode())])
+        request_id = (REQUEST_ID, scope["state"]["request_id"].encode())
         claim = None
         if plain.key is not None:
             claim = self.idempotency.claim_of(scope, plain.raw, key=plain.key, caller=plain.caller)
-        admitted = await admit(self.rate_limit.limiter, plain.checks, claim, scope, with_id)
+        admitted = await admit(self.rate_limit.limiter, plain.checks, claim, scope, adding_headers(send, [request_id]))
         if admitted is None:  # refused: answered by the limiter
             return
         limits, outcome = admitted
+        # The rate limit's headers, then the request id: as the two layers add theirs, in one.
+        answering = adding_headers(send, [*limits, request_id])
         if claim is None:
-            await self._routed(scope, receive, adding_headers(with_id, limits))
+            await self._routed(scope, receive, answering)
         else:
-            await self.idempotency.respond(
-                self._routed, scope, receive, adding_headers(with_id, limits), claim=claim, outcome=outcome
-            )
+            await self.idempotency.respond(self._routed, scope, receive, answering, claim=claim, outcome=outcome)
 
     async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The route's answer to the report in ``scope``, as the metrics and exception middleware
@@ -175,7 +175,7 @@ class DirectReport:
         status = 500
         try:
             try:
-                response = await self.route.accept(plain.request, plain.body, plain.principal)
+                response = await self.route.accept(plain.request, plain.body, plain.principal, plain.key)
             except Exception as exc:  # noqa: BLE001 - the exception middleware answers it, or raises it on
                 status = await self._refuse(scope, receive, send, exc)
                 return

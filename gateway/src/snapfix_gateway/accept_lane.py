@@ -135,5 +135,6 @@ class AcceptLane:
 
 
 def _text(scope: Scope) -> dict[str, str]:
-    """A request's headers by (lower-case) name."""
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    """A request's headers by (lower-case) name; a name sent twice has its first value, as
+    Starlette's ``Headers.get`` and the stack's ``Idempotency-Key`` layer read it."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}

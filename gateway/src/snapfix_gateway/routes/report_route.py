@@ -49,7 +49,8 @@ class ReportRoute(APIRoute):
             body = self.parse(await request.body())
             if body is None:
                 return await standard(request)
-            return await self.accept(request, body, await self.reporter(request))
+            principal = await self.reporter(request)
+            return await self.accept(request, body, principal, request.headers.get("idempotency-key"))
 
         return handler
 
@@ -72,8 +73,9 @@ class ReportRoute(APIRoute):
         await reporter_verified(principal, state.accounts, state.settings, request)
         return principal
 
-    async def accept(self, request: Request, body: Any, principal: Principal) -> Response:
-        """The endpoint's answer to a report (a Problem raised when it is refused)."""
+    async def accept(self, request: Request, body: Any, principal: Principal, idempotency_key: str | None) -> Response:
+        """The endpoint's answer to a report (a Problem raised when it is refused); its
+        ``Idempotency-Key`` header is given (the accept lane has read it already)."""
         assert self.response_field is not None
         state = request.app.state
         sub_response = SubResponse()
@@ -86,7 +88,7 @@ class ReportRoute(APIRoute):
             sub_response,
             state.catalogue,
             state.media_http,
-            request.headers.get("idempotency-key"),
+            idempotency_key,
         )
         result = await self.endpoint(_verified=None, body=body, submit=submit)
         if type(result) is self.response_model and self._plain_model:  # its own model: as FastAPI dumps it

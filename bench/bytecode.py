@@ -37,6 +37,7 @@ from typing import Any
 
 from bench.cpu import pid_on
 from bench.load import BENCH_LIMITS, BODY, RESULTS, ROOT, issues_and_gateway, sign_up
+from tests.builders import http_scope
 
 WARM, COUNTED, AT_ONCE = 600, 320, 32
 # Work on a timer or for the process's consumers: counted in "all", left out of "request_path".
@@ -65,19 +66,6 @@ def _reports(app: Any, token: str, statuses: collections.Counter[int]) -> Callab
         (b"authorization", f"Bearer {token}".encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/issues",
-        "raw_path": b"/v1/issues",
-        "root_path": "",
-        "query_string": b"",
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 80),
-    }
 
     async def report() -> None:
         received = [{"type": "http.request", "body": body, "more_body": False}]
@@ -92,7 +80,7 @@ def _reports(app: Any, token: str, statuses: collections.Counter[int]) -> Callab
             if message["type"] == "http.response.start":
                 statuses[message["status"]] += 1
 
-        await app({**scope, "headers": list(headers), "state": {}}, receive, send)
+        await app(http_scope("POST", "/v1/issues", list(headers), client=("127.0.0.1", 5000)), receive, send)
 
     async def reports(count: int) -> None:
         async def one_after_another(n: int) -> None:

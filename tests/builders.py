@@ -148,3 +148,24 @@ class DeadLetters:
 
     async def dead_letter(self, record: ConsumerRecord[Any, Any], *, group: str, reason: str, error: str) -> None:
         self.dead.append((record.offset, group, reason, error))
+
+
+def http_scope(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], *, client: tuple[str, int] = ("127.0.0.1", 50000)
+) -> dict[str, Any]:
+    """An ASGI HTTP scope, as uvicorn gives an app a request (headers as sent: lower-case names, bytes)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": client,
+        "server": ("gateway", 80),
+        "state": {},
+    }

@@ -29,6 +29,7 @@ from prometheus_client import REGISTRY
 from snapfix_gateway.commands import Submitter
 from snapfix_shared.messages.catalogue import CategoryPublished, CategorySpec
 from snapfix_shared.topics import Topic
+from tests.builders import http_scope
 from tests.integration.gateway_app import bearer, gateway_settings, new_email, register, running_app, sign_in
 from tests.integration.test_gateway_catalogue import until_known
 from tests.stack import Stack, header, produce, read_topic
@@ -311,21 +312,7 @@ async def _asgi_post(app: FastAPI, headers: dict[str, str], chunks: list[bytes])
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/issues",
-        "raw_path": b"/v1/issues",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("gateway", 80),
-        "state": {},
-    }
+    scope = http_scope("POST", "/v1/issues", [(k.encode(), v.encode()) for k, v in headers.items()])
     await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")

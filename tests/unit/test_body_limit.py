@@ -16,6 +16,7 @@ from snapfix_gateway.app import create_app
 from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.deps import get_principal
 from snapfix_gateway.identity.sessions import Principal
+from tests.builders import http_scope
 
 pytestmark = pytest.mark.unit
 
@@ -49,21 +50,9 @@ class Client:
 
 
 def scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("203.0.113.8", 50000),
-        "server": ("gateway", 80),
-        "state": {},
-    }
+    return http_scope(
+        method, path, [(k.lower().encode(), v.encode()) for k, v in headers.items()], client=("203.0.113.8", 50000)
+    )
 
 
 @pytest.fixture

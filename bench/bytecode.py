@@ -49,9 +49,8 @@ def _key(frame: FrameType, by: str) -> str:
     if "site-packages/" in path:
         path = path.split("site-packages/", 1)[1]
         unit = path.split("/", 1)[0]
-    elif path.startswith(str(ROOT)) or "/src/snapfix_" in path:
-        path = "snapfix_" + path.split("/src/snapfix_", 1)[-1] if "/src/snapfix_" in path else path
-        unit = path
+    elif "/src/snapfix_" in path:  # this checkout's packages or the baseline's: named alike
+        path = unit = "snapfix_" + path.split("/src/snapfix_", 1)[1]
     else:
         unit = path.rsplit("/", 1)[-1]
     return f"{path}:{frame.f_code.co_name}" if by == "function" else unit

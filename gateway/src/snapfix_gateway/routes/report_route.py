@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -96,9 +97,11 @@ class ReportRoute(APIRoute):
         else:
             content = await serialize_response(field=self.response_field, response_content=result, dump_json=True)
         status = sub_response.status_code or self.status_code or 200  # as FastAPI: the endpoint's own status wins
-        return JSONAnswer(content, status, sub_response.raw_headers)
+        response = Response(content, status_code=status, media_type="application/json")
+        response.raw_headers.extend(sub_response.raw_headers)  # the list itself: no MutableHeaders view made
+        return response
 
-    @property
+    @cached_property
     def _plain_model(self) -> bool:
         """Whether FastAPI dumps the route's response model as the model dumps itself (no field
         included, excluded or left out by the route's options): then an instance of exactly that
@@ -124,21 +127,6 @@ class SubResponse(Response):
         self.raw_headers = []
         self.status_code = None  # type: ignore[assignment]  # None: the route's own status stands
         self.background = None
-
-
-class JSONAnswer(Response):
-    """A route's JSON answer, with the headers the route's code set after the body's own, as
-    FastAPI's handler makes it (``Response(content, media_type="application/json")``, then the
-    sub-response's headers): the same headers in the same order, made directly."""
-
-    media_type = "application/json"
-
-    def __init__(self, content: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.body, self.status_code, self.background = content, status_code, None
-        own = [(b"content-type", b"application/json")]
-        if not (status_code < 200 or status_code in {204, 304}):  # as Response: no length without a body
-            own.insert(0, (b"content-length", str(len(content)).encode()))
-        self.raw_headers = [*own, *headers]
 
 
 def is_json(content_type: str) -> bool:

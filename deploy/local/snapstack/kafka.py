@@ -129,7 +129,7 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
     nodes = [node] if node else list(range(1, layout.kafka_nodes + 1))
     for n in nodes:
         home = layout.dir / f"kafka-{n}"
-        home.mkdir(parents=True, exist_ok=True)
+        (home / "logs").mkdir(parents=True, exist_ok=True)  # the JVM does not make its GC log's folder
         props = home / "server.properties"
         props.write_text(kafka_properties(layout, n, home / "data"))
         (home / "log4j2.properties").write_text(LOG4J2)
@@ -156,13 +156,12 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
                 java,
                 "-Xms256m",
                 "-Xmx512m",
-                # Kafka's own launcher's collector settings (kafka-run-class.sh): G1 aiming at 20 ms
-                # pauses (the JVM's default aims at 200): young pauses under the accept load here
-                # were 19-70 ms with the default, 14-24 ms with these.
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
-                "-XX:InitiatingHeapOccupancyPercent=35",
-                "-XX:+ExplicitGCInvokesConcurrent",
+                # ZGC: its pauses are under a millisecond, where G1's young pauses (Kafka's launcher's
+                # settings, a 20 ms goal) took 12-52 ms on a core shared with the apps, and every
+                # acks=all produce waited them out (docs/operations.md, "Scale"); the broker CPU per report is the same.
+                "-XX:+UseZGC",
+                # The collector's log, as Kafka's own launcher keeps one (kafkaServer-gc.log).
+                f"-Xlog:gc:file={home / 'logs' / 'gc.log'}:time,uptime:filecount=4,filesize=10M",
                 # Tests want a fast start; run and bench want the optimizing JIT.
                 *(["-XX:TieredStopAtLevel=1"] if layout.profile == "test" else []),
                 f"-Dkafka.logs.dir={home / 'logs'}",

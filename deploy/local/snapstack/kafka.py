@@ -129,7 +129,8 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
     nodes = [node] if node else list(range(1, layout.kafka_nodes + 1))
     for n in nodes:
         home = layout.dir / f"kafka-{n}"
-        (home / "logs").mkdir(parents=True, exist_ok=True)  # the JVM does not make its GC log's folder
+        logs = home / "logs"  # Kafka's own logs and the collector's
+        logs.mkdir(parents=True, exist_ok=True)  # the JVM does not make its GC log's folder
         props = home / "server.properties"
         props.write_text(kafka_properties(layout, n, home / "data"))
         (home / "log4j2.properties").write_text(LOG4J2)
@@ -158,13 +159,14 @@ def start_kafka(layout: Layout, node: int | None = None) -> None:
                 "-Xmx512m",
                 # ZGC: its pauses are under a millisecond, where G1's young pauses (Kafka's launcher's
                 # settings, a 20 ms goal) took 12-52 ms on a core shared with the apps, and every
-                # acks=all produce waited them out (docs/operations.md, "Scale"); the broker CPU per report is the same.
+                # acks=all produce waited them out; the broker's CPU per report is the same
+                # (docs/operations.md, "Scale").
                 "-XX:+UseZGC",
                 # The collector's log, as Kafka's own launcher keeps one (kafkaServer-gc.log).
-                f"-Xlog:gc:file={home / 'logs' / 'gc.log'}:time,uptime:filecount=4,filesize=10M",
+                f"-Xlog:gc:file={logs / 'gc.log'}:time,uptime:filecount=4,filesize=10M",
                 # Tests want a fast start; run and bench want the optimizing JIT.
                 *(["-XX:TieredStopAtLevel=1"] if layout.profile == "test" else []),
-                f"-Dkafka.logs.dir={home / 'logs'}",
+                f"-Dkafka.logs.dir={logs}",
                 f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
                 "-cp",
                 cp,

@@ -68,9 +68,11 @@ def layer(stack: ASGIApp, kind: type[Any]) -> Any:
     raise LookupError(f"the stack has no {kind.__name__}")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Plain:
-    """A report the direct answer takes: what the stack's parts decided about it."""
+    """A report the direct answer takes: what the stack's parts decided about it (one per report,
+    never changed: not frozen only because a frozen dataclass sets each field through
+    ``object.__setattr__``, a call per field on the hot path)."""
 
     request: Request
     body: Any

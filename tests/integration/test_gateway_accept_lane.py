@@ -28,6 +28,7 @@ from prometheus_client import REGISTRY
 
 from snapfix_gateway.commands import Submitter
 from snapfix_shared.messages.catalogue import CategoryPublished, CategorySpec
+from snapfix_shared.tally import flush_all
 from snapfix_shared.topics import Topic
 from tests.builders import http_scope
 from tests.integration.gateway_app import bearer, gateway_settings, new_email, register, running_app, sign_in
@@ -58,6 +59,7 @@ def _issue_id(value: bytes) -> Any:
 
 def lane_count(*, traced: bool = False) -> float:
     labels = {"traced": "true" if traced else "false"}
+    flush_all()
     return REGISTRY.get_sample_value("snapfix_gateway_accept_lane_requests_total", labels) or 0.0
 
 
@@ -81,11 +83,13 @@ def going(app: FastAPI, way: str) -> contextlib.AbstractContextManager[None]:
 
 
 def direct_count() -> float:
+    flush_all()
     return REGISTRY.get_sample_value("snapfix_gateway_accept_direct_total") or 0.0
 
 
 def accepted_count(status: int = 202) -> float:
     labels = {"service": "gateway", "method": "POST", "route": "/v1/issues", "status": str(status)}
+    flush_all()
     return REGISTRY.get_sample_value("snapfix_http_requests_total", labels) or 0.0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from snapfix_shared.tally import FLUSH_EVERY_S
 from tests.stack import ROOT, Stack, free_port, process_env, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,11 @@ def test_two_workers_share_the_port_and_metrics_count_every_request(stack: Stack
         # A fresh connection per request, so the kernel spreads them over both workers.
         for _ in range(REQUESTS):
             assert httpx.get(f"{url}/no-such-path", timeout=5).status_code == 404
-        # Whichever worker answers the scrape, it reports both workers' requests.
+        # Whichever worker answers the scrape, it reports both workers' requests: its own at
+        # once, the other's once that worker has flushed its tallies (every FLUSH_EVERY_S).
+        deadline = time.monotonic() + 10 * FLUSH_EVERY_S
+        while _unmatched(httpx.get(f"{url}/metrics", timeout=5).text) < REQUESTS and time.monotonic() < deadline:
+            time.sleep(0.2)
         for _ in range(4):
             assert _unmatched(httpx.get(f"{url}/metrics", timeout=5).text) == REQUESTS
     finally:

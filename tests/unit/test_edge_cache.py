@@ -24,6 +24,7 @@ from snapfix_gateway.config import GatewaySettings
 from snapfix_gateway.edge_cache import ENTRY_OVERHEAD, ROUTE, Admit, EdgeCacheMiddleware, max_age
 from snapfix_gateway.ratelimit import AnonymousLimit, Limiter, Policy, RateLimitMiddleware
 from snapfix_shared.conditional import etag_matches
+from snapfix_shared.tally import flush_all
 
 pytestmark = pytest.mark.unit
 
@@ -242,6 +243,7 @@ def _answered(service: str, status: int) -> tuple[float, float]:
     """How many answers of ``status`` the RED metrics counted for the issue route, and how many
     latencies they observed for it (all statuses)."""
     labels = {"service": service, "method": "GET", "route": ROUTE}
+    flush_all()
     counted = REGISTRY.get_sample_value("snapfix_http_requests_total", labels | {"status": str(status)}) or 0.0
     timed = REGISTRY.get_sample_value("snapfix_http_request_duration_seconds_count", labels) or 0.0
     return counted, timed

@@ -49,10 +49,13 @@ from snapfix_gateway.request_id import request_id_from
 from snapfix_gateway.routes.report_route import ReportRoute, is_json
 from snapfix_gateway.sending import adding_headers
 from snapfix_shared.http_metrics import HttpMetricsMiddleware, NotedSend, record
+from snapfix_shared.tally import Tally
 
-DIRECT_REPORTS = Counter(
-    "snapfix_gateway_accept_direct_total",
-    "Reports in the accept lane answered directly (no FastAPI request machinery)",
+DIRECT_REPORTS = Tally(  # counted on every report: tallied (``snapfix_shared.tally``)
+    Counter(
+        "snapfix_gateway_accept_direct_total",
+        "Reports in the accept lane answered directly (no FastAPI request machinery)",
+    )
 )
 # Where the report being answered waits, in its scope, for the steps inside the layers built once.
 PLAIN = "snapfix.plain_report"
@@ -151,7 +154,7 @@ class DirectReport:
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The stack's steps for the report in ``scope``, in its order: request id, rate limit and
         key, then the route."""
-        DIRECT_REPORTS.inc()
+        DIRECT_REPORTS.count += 1
         plain: Plain = scope[PLAIN]
         request_id = (REQUEST_ID, scope["state"]["request_id"].encode())
         claim = None

@@ -40,6 +40,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from snapfix_gateway.accept_direct import DirectReport
+from snapfix_shared.tally import Tally
 from snapfix_shared.telemetry import ServerSampling, tracing_layers
 
 METHOD, PATH = "POST", "/v1/issues"
@@ -49,7 +50,8 @@ LANE_REQUESTS = Counter(
     "Reports that took the accept lane: the app's middleware and the route, no router",
     ["traced"],
 )
-UNTRACED, TRACED = LANE_REQUESTS.labels("false"), LANE_REQUESTS.labels("true")
+# Counted on every report: tallied (``snapfix_shared.tally``).
+UNTRACED, TRACED = Tally(LANE_REQUESTS.labels("false")), Tally(LANE_REQUESTS.labels("true"))
 
 
 def report_route(app: FastAPI) -> APIRoute:
@@ -113,10 +115,10 @@ class AcceptLane:
         headers = _text(scope)
         unsampled = self.sampling.unsampled(headers)
         if unsampled is None:  # kept: the tracing layers record it, with the trace id decided here
-            TRACED.inc()
+            TRACED.count += 1
             await self.traced(scope, receive, send)
             return
-        UNTRACED.inc()
+        UNTRACED.count += 1
         token = otel_context.attach(unsampled)
         try:
             await self._answer(scope, receive, send, headers)

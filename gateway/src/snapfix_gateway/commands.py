@@ -35,6 +35,7 @@ from snapfix_shared.messages.base import utcnow
 from snapfix_shared.messages.issues import IssueCommandBase, ReportIssue
 from snapfix_shared.problems import Problem, ServiceUnavailable
 from snapfix_shared.runtime import Runtime
+from snapfix_shared.tally import Tally
 from snapfix_shared.topics import Topic
 
 CHECKS_DEFERRED = Counter(
@@ -47,7 +48,8 @@ REPORTS_CHECKED = Counter(
     "Reports checked before publishing, by who checked the category (gateway: its copy; owner: the issues service)",
     ["by"],
 )
-CHECKED_HERE, CHECKED_BY_OWNER = REPORTS_CHECKED.labels("gateway"), REPORTS_CHECKED.labels("owner")
+# Counted on every report: tallied (``snapfix_shared.tally``).
+CHECKED_HERE, CHECKED_BY_OWNER = Tally(REPORTS_CHECKED.labels("gateway")), Tally(REPORTS_CHECKED.labels("owner"))
 
 
 @dataclass(slots=True)
@@ -132,9 +134,9 @@ class Submitter:
         """
         spec = self.catalogue.get(command.category) if self.catalogue is not None else None
         if spec is None or self.media_http is None:
-            CHECKED_BY_OWNER.inc()
+            CHECKED_BY_OWNER.count += 1
             return False
-        CHECKED_HERE.inc()
+        CHECKED_HERE.count += 1
         check_attributes(command, spec)
         await check_photos(self.media_http, command.media_ids, actor_id=command.actor_id, request_id=self.request_id)
         return True

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from snapfix_shared.problems import problem_response
+from snapfix_shared.tally import flush_all
 
 Check = Callable[[], Awaitable[object]]
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def health_router(checks: Mapping[str, Check], *, timeout_s: float = 2.0) -> API
 
     @router.get("/metrics")
     async def metrics() -> Response:
+        flush_all()  # this process's tallies (other workers flush theirs every tally.FLUSH_EVERY_S)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several workers (serve.py): all of them
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -8,6 +8,8 @@ import time
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snapfix_shared.tally import Tally
+
 REQUESTS = Counter("snapfix_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram(
     "snapfix_http_request_duration_seconds",
@@ -16,14 +18,19 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 # Each label set's child, looked up once (``labels`` takes a lock and checks its values every
-# time); route templates, methods and statuses are few.
-_requests = functools.lru_cache(maxsize=4096)(REQUESTS.labels)
+# time); route templates, methods and statuses are few. The count is a ``Tally`` (one per label
+# set, kept for the process: flushed to its child in bulk).
 _latency = functools.lru_cache(maxsize=4096)(LATENCY.labels)
+
+
+@functools.cache
+def _requests(service: str, method: str, route: str, status: int) -> Tally:
+    return Tally(REQUESTS.labels(service, method, route, str(status)))
 
 
 def record(service: str, method: str, route: str, status: int, seconds: float) -> None:
     """One answered request: its count by status and its latency, under its route template."""
-    _requests(service, method, route, str(status)).inc()
+    _requests(service, method, route, status).count += 1
     _latency(service, method, route).observe(seconds)
 
 

@@ -26,7 +26,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from snapfix_shared import telemetry, viewer
+from snapfix_shared import tally, telemetry, viewer
 from snapfix_shared.breakers import Breakers, MongoCircuitMiddleware
 from snapfix_shared.consuming import bind_stopping
 from snapfix_shared.health import Check, health_router
@@ -37,6 +37,7 @@ from snapfix_shared.mongo import init_documents, mongo_client, ping
 from snapfix_shared.problems import install_problem_handlers
 from snapfix_shared.redis_client import redis_client
 from snapfix_shared.settings import MongoSettings, ProcessSettings, RedisSettings
+from snapfix_shared.tasks import Flusher
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class Runtime:
         self.readiness: dict[str, Check] = {}
         # Set when the process starts to stop: retries still waiting give up (uncommitted).
         self.stopping = asyncio.Event()
+        # Hot-path counters (``tally``) added to Prometheus's while the app runs, and at its stop.
+        self._tallies = Flusher(tally.FLUSH_EVERY_S, tally.flush_all_async, name="metrics tallies")
 
         self.broker: KafkaBroker = create_broker(
             settings, client_id=f"snapfix-{name}", tracer_provider=self.tracer_provider
@@ -144,6 +147,7 @@ class Runtime:
         await self.broker.start()
         for hook in self.on_startup:
             await hook()
+        await self._tallies.start()
         thresholds = freeze_startup_objects(self.settings.gc_young_threshold)
         log.info("%s started", self.name)
         try:
@@ -156,6 +160,7 @@ class Runtime:
                     await self._stop()
             except TimeoutError:
                 log.error("%s did not stop within %.0f s: the rest was cut, uncommitted", self.name, STOP_BUDGET_S)
+            await self._tallies.stop()
             telemetry.flush()
             gc.set_threshold(*thresholds)
             gc.unfreeze()

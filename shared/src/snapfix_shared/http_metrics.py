@@ -17,10 +17,10 @@ LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-# Each label set's child, looked up once (``labels`` takes a lock and checks its values every
-# time); route templates, methods and statuses are few. The count is a ``Tally`` (one per label
-# set, kept for the process: flushed to its child in bulk).
-_latency = functools.lru_cache(maxsize=4096)(LATENCY.labels)
+# Each label set's child, looked up once and kept for the process (``labels`` takes a lock and
+# checks its values every time); route templates, methods and statuses are few, an unknown path
+# being "unmatched". The count is a ``Tally`` of its child (flushed to it in bulk).
+_latency = functools.cache(LATENCY.labels)
 
 
 @functools.cache

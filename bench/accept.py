@@ -10,16 +10,26 @@ Beside the gateway's plain ``POST /v1/issues``, the same with an ``Idempotency-K
 every request (**keyed**), as the apps send every POST: its claim is a Redis round trip the plain
 request does not make.
 
-The servers (the stack, the apps) run on core 0, vegeta on core 1, one worker each. While the
-gateway is measured the issues service is paused (SIGSTOP): the consumer work its reports set
-off (storing them, their events, the gateway's live fan-out of those events) would otherwise
-run on the same core, mixed into the accept figures. So is the store's (FerretDB and PostgreSQL,
-which no accept path here touches): its background work on the warm-up's reports (PostgreSQL's
-autovacuum took 14 % of the core in one bare run) would land at random in one round or another,
-so while the service is paused the store runs on vegeta's core, and its CPU is still read from
-``/proc`` and reported. The consumer work is measured on its own right after, as the paused
-service catches up (the store back on core 0), and reported per report. One run with the consumer
-working, as the accept path meets it in production on a machine this small, is reported too.
+The servers under test (bare, floor, gateway) run on core 0, one worker each, vegeta on core 1.
+While they are measured, each has its core to itself, as the bare endpoint does: what the accept
+paths call (the broker; Redis for the gateway) runs on vegeta's core, as in production it runs
+on machines of its own, and its CPU is still read from ``/proc`` and reported per request. Until
+stop 37 the broker and Redis shared the servers' core, so the broker's requests, collections and
+JIT compiler bursts were the measured server's too (a 30 ms stall there drained in about 150 ms
+at half of the gateway's peak, and became its p99); one round at full throttle and the half-peak
+runs are still measured that way (``dependencies_on_server_core``), so runs of different stops
+compare. The load core's busy share is reported for every run (``cores_busy``): vegeta must have
+room to spare there.
+
+While the gateway is measured the issues service is paused (SIGSTOP): the consumer work its
+reports set off (storing them, their events, the gateway's live fan-out of those events) would
+otherwise run on the same core, mixed into the accept figures. So is the store's (FerretDB and
+PostgreSQL, which no accept path here touches): its background work on the warm-up's reports
+(PostgreSQL's autovacuum took 14 % of the core in one bare run) would land at random in one round
+or another, so while the service is paused the store runs on vegeta's core too. The consumer
+work is measured on its own right after, as the paused service catches up (the whole stack back
+on core 0), and reported per report. One run with the consumer working, as the accept path meets
+it in production on a machine this small, is reported too.
 """
 
 from __future__ import annotations
@@ -60,15 +70,15 @@ async def _floor_topic(bootstrap: str) -> None:
 
 
 @contextmanager
-def store_aside(pids: dict[str, int]) -> Iterator[None]:
-    """The store's processes (FerretDB, PostgreSQL and its backends) on the load generator's core
-    for the block, then back on the servers' core."""
-    store = {name: pids[name] for name in STORE if name in pids}
-    pin(store, LOAD_CORE)
+def aside(pids: dict[str, int], names: tuple[str, ...]) -> Iterator[None]:
+    """The named processes (and their children: PostgreSQL's backends) on the load generator's
+    core for the block, then back on the servers' core."""
+    moved = {name: pids[name] for name in names if name in pids}
+    pin(moved, LOAD_CORE)
     try:
         yield
     finally:
-        pin(store, SERVER_CORE)
+        pin(moved, SERVER_CORE)
 
 
 @contextmanager
@@ -93,8 +103,17 @@ HALF_RUNS = 3
 # Full-throttle rounds of every target, interleaved: the ratios are of their medians (three, so
 # that one round a stray burst of work fell into is not half of the figure).
 ROUNDS = 3
+# Connections of each full-throttle run. The floor and the gateway answer after the broker's ack
+# of a window of records, so each request waits a window however light the load: with 64
+# connections (the bench's until stop 37) their runs of 2026-12-05 15:10 kept their core only 59%
+# and 80% busy (``cores_busy``), a peak of vegeta's connections, not of the server. With 256 every
+# target keeps its core 97-99% busy, and the bare endpoint, busy at any count, served as much at
+# 256 as at 32-128 (one stack at 15:32: 6,941-7,480 requests/s in one round, 6,205-7,503 in the next).
+PEAK_CONNECTIONS = 256
 # The stack's processes no accept path uses (names of their pid files).
 STORE = ("ferretdb", "postmaster")
+# What the accept paths call: the broker (the floor and the gateway) and Redis (the gateway).
+DEPENDENCIES = ("kafka", "redis")
 
 
 def median_p99(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -148,32 +167,58 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         with pinned(pids):
             warm_up({**targets, "keyed": keyed()})
             asyncio.run(_caught_up(env, timeout_s=120))  # the warm-up's reports stored before anything is measured
-            with paused(pids["issues"]), store_aside(pids):
-                for _ in range(ROUNDS):  # interleaved, so drift on this shared machine hits all alike
-                    for name, target in targets.items():
-                        runs[name].append(vegeta(target, rate=0, duration_s=duration_s, pids=pids))
-                    runs["keyed"].append(vegeta(keyed(), rate=0, duration_s=duration_s, pids=pids))
-                peak = statistics.median(r["throughput_rps"] for r in runs["gateway"])
-                half = max(1, int(peak / 2))
-                # A tail percentile of one short run says mostly whether a rare pause fell into
-                # it (p99s of 6 to 131 ms at one rate on one stack): HALF_RUNS runs, interleaved
-                # with the floor at the same rate (the tail a bare endpoint that waits for one
-                # acks=all produce already has here); the run with the median p99 is reported.
-                at_half_runs, floor_half_runs = [], []
+            with paused(pids["issues"]), aside(pids, STORE):
+                with aside(pids, DEPENDENCIES):  # each server under test alone on its core, as bare is
+                    for _ in range(ROUNDS):  # interleaved, so drift on this shared machine hits all alike
+                        for name, target in targets.items():
+                            runs[name].append(
+                                vegeta(target, rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
+                            )
+                        runs["keyed"].append(
+                            vegeta(keyed(), rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
+                        )
+                    peak = statistics.median(r["throughput_rps"] for r in runs["gateway"])
+                    half = max(1, int(peak / 2))
+                    # A tail percentile of one short run says mostly whether a rare pause fell into
+                    # it (p99s of 6 to 131 ms at one rate on one stack): HALF_RUNS runs, interleaved
+                    # with the floor at the same rate (the tail a bare endpoint that waits for one
+                    # acks=all produce already has here); the run with the median p99 is reported.
+                    at_half_runs, floor_half_runs = [], []
+                    for _ in range(HALF_RUNS):
+                        at_half_runs.append(vegeta(targets["gateway"], rate=half, duration_s=duration_s, pids=pids))
+                        floor_half_runs.append(vegeta(targets["floor"], rate=half, duration_s=duration_s, pids=pids))
+                    keyed_at_half = vegeta(keyed(), rate=half, duration_s=duration_s, pids=pids)
+                # The placement of the stops before 37: the broker and Redis on the servers' core,
+                # so each of their requests and pauses is the measured server's too.
+                shared: dict[str, list[dict[str, Any]]] = {
+                    "gateway": [],
+                    "floor": [],
+                    "gateway_half": [],
+                    "floor_half": [],
+                }
+                for name in ("gateway", "floor"):
+                    shared[name].append(
+                        vegeta(targets[name], rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
+                    )
                 for _ in range(HALF_RUNS):
-                    at_half_runs.append(vegeta(targets["gateway"], rate=half, duration_s=duration_s, pids=pids))
-                    floor_half_runs.append(vegeta(targets["floor"], rate=half, duration_s=duration_s, pids=pids))
-                keyed_at_half = vegeta(keyed(), rate=half, duration_s=duration_s, pids=pids)
+                    for name in ("gateway", "floor"):
+                        shared[f"{name}_half"].append(
+                            vegeta(targets[name], rate=half, duration_s=duration_s, pids=pids)
+                        )
                 accepted = sum(r["requests"] for r in runs["gateway"] + runs["keyed"] + at_half_runs)
-                accepted += keyed_at_half["requests"]
+                accepted += keyed_at_half["requests"] + shared["gateway"][0]["requests"]
+                accepted += sum(r["requests"] for r in shared["gateway_half"])
             consumer = catch_up(env, pids, accepted)
-            with_consumer = vegeta(targets["gateway"], rate=0, duration_s=duration_s, pids=pids)
+            with_consumer = vegeta(
+                targets["gateway"], rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids
+            )
     bare = statistics.median(r["throughput_rps"] for r in runs["bare"])
     floor = statistics.median(r["throughput_rps"] for r in runs["floor"])
     return {
-        "cores": f"servers on core {SERVER_CORE} (the stack, the baselines, the gateway, the issues service; one "
-        f"worker each), vegeta on core {LOAD_CORE}; while the targets are measured the issues service is paused "
-        f"and the store (FerretDB, PostgreSQL) is on core {LOAD_CORE}",
+        "cores": f"servers on core {SERVER_CORE} (the baselines, the gateway, the issues service; one worker each), "
+        f"vegeta on core {LOAD_CORE}; while the targets are measured the issues service is paused, the store "
+        f"(FerretDB, PostgreSQL) is on core {LOAD_CORE}, and so are the broker and Redis except in "
+        f"dependencies_on_server_core; the rest of the time the whole stack is on core {SERVER_CORE}",
         "rounds": ROUNDS,
         **runs,
         "gateway_over_bare": round(peak / bare, 3),
@@ -193,6 +238,16 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
             3,
         ),
         "gateway_with_consumer_working": with_consumer,
+        "dependencies_on_server_core": {
+            "gateway_over_bare": round(shared["gateway"][0]["throughput_rps"] / bare, 3),
+            "floor_over_bare": round(shared["floor"][0]["throughput_rps"] / bare, 3),
+            "gateway": shared["gateway"][0],
+            "floor": shared["floor"][0],
+            "gateway_at_half_peak": {"rate": half, **median_p99(shared["gateway_half"])},
+            "gateway_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared["gateway_half"]],
+            "floor_at_half_peak": {"rate": half, **median_p99(shared["floor_half"])},
+            "floor_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared["floor_half"]],
+        },
     }
 
 

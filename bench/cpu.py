@@ -108,6 +108,32 @@ def pinned(pids: dict[str, int]) -> Iterator[None]:
         pin(pids, ALL_CORES)
 
 
+def core_ticks(core: str) -> tuple[int, int]:
+    """(busy, all) clock ticks one core has spent since boot, from ``/proc/stat``."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{core} "):
+            ticks = [int(v) for v in line.split()[1:]]
+            idle = ticks[3] + ticks[4]  # idle, iowait
+            return sum(ticks) - idle, sum(ticks)
+    raise LookupError(f"no core {core} in /proc/stat")
+
+
+class Cores:
+    """How busy each core was between ``start`` and ``shares``: whether the load generator's core
+    had room to spare, whatever else ran on it."""
+
+    def __init__(self) -> None:
+        self.start = {core: core_ticks(core) for core in (SERVER_CORE, LOAD_CORE)}
+
+    def shares(self) -> dict[str, float]:
+        shares = {}
+        for name, core in (("server_core", SERVER_CORE), ("load_core", LOAD_CORE)):
+            busy, total = core_ticks(core)
+            busy0, total0 = self.start[core]
+            shares[name] = round((busy - busy0) / max(total - total0, 1), 3)
+        return shares
+
+
 class Meter:
     """CPU seconds each process (with its live children) spent between ``start`` and ``per_request``."""
 

@@ -15,7 +15,7 @@ from uuid import uuid4
 
 import httpx
 
-from bench.cpu import LOAD_CORE, Meter
+from bench.cpu import LOAD_CORE, Cores, Meter
 from tests.stack import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +87,12 @@ def get_targets(url: str, paths: list[str], token: str | None = None) -> str:
     return "".join(f"GET {url}{path}\n{auth}\n" for path in paths)
 
 
+# An open-loop run (a fixed rate) may hold this many requests in flight: a stall of the server
+# then shows as the latency of every request sent on schedule meanwhile, not as requests vegeta
+# held back for want of a free worker and sent late (whose latency would hide the stall).
+OPEN_LOOP_MAX_WORKERS = 2048
+
+
 def vegeta(
     target: str,
     *,
@@ -96,13 +102,14 @@ def vegeta(
     pids: dict[str, int] | None = None,
     insecure: bool = False,
 ) -> dict[str, Any]:
-    """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers`` allow.
+    """Attack with the vegeta ``target`` text (round-robin); rate 0 means as fast as ``workers``
+    connections allow (a closed loop), any other rate is held whatever the latency (an open loop).
 
     vegeta runs on the load core; with ``pids``, the CPU each of those processes spent per
     request is reported too (``cpu_ms_per_request``, and their sum). ``insecure``: HTTPS to a
     server whose certificate is the local edge's own CA's.
     """
-    meter = Meter(pids or {})
+    meter, cores = Meter(pids or {}), Cores()
     attack = [
         "taskset",
         "-c",
@@ -111,7 +118,7 @@ def vegeta(
         "attack",
         f"-rate={rate}",
         f"-duration={duration_s}s",
-        f"-max-workers={workers}",
+        f"-max-workers={workers if rate == 0 else OPEN_LOOP_MAX_WORKERS}",
         "-timeout=10s",
     ]
     if rate == 0:
@@ -128,6 +135,7 @@ def vegeta(
         "p99_ms": round(data["latencies"]["99th"] / 1e6, 2),
         "success": data["success"],
         "status_codes": data["status_codes"],
+        "cores_busy": cores.shares(),
     }
     if pids:
         cpu = meter.per_request(data["requests"])

@@ -92,6 +92,7 @@ def markdown(results: dict[str, Any]) -> str:
             else []
         ),
         *_cpu_at_half_peak(a),
+        *_dependencies_on_server_core(a),
         (
             f"accepted -> readable p50 / p99 at {r['rate']} reports/s offered, {r['accepted']} of {r['reports']} accepted (ms)",
             f"{r['readable_p50_ms']} / {r['readable_p99_ms']}",
@@ -218,6 +219,28 @@ def _cpu_at_half_peak(a: dict[str, Any]) -> list[tuple[str, Any, str]]:
         (
             "CPU per request, all processes, at half peak: gateway / floor (ms)",
             f"{a['gateway_at_half_peak']['cpu_ms_per_request_all']} / {a['floor_at_gateway_half_peak']['cpu_ms_per_request_all']}",
+            "",
+        ),
+    ]
+
+
+def _dependencies_on_server_core(a: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """The same targets with the broker and Redis on the servers' core, as every bench before stop 37
+    ran them: each of their requests and pauses then lands on the measured server's core."""
+    d = a.get("dependencies_on_server_core")
+    if not d:
+        return []
+    return [
+        (
+            "the broker and Redis on the servers' core (as before stop 37), one round: gateway / bare; floor / bare",
+            f"{d['gateway_over_bare']}; {d['floor_over_bare']}",
+            "",
+        ),
+        (
+            f"the same placement, p99 at {d['gateway_at_half_peak']['rate']} req/s: gateway; floor (ms; the median "
+            f"of {len(d['gateway_at_half_peak_p99s_ms'])} runs each, whose p99s were "
+            f"{', '.join(map(str, d['gateway_at_half_peak_p99s_ms']))}; {', '.join(map(str, d['floor_at_half_peak_p99s_ms']))})",
+            f"{d['gateway_at_half_peak']['p99_ms']}; {d['floor_at_half_peak']['p99_ms']}",
             "",
         ),
     ]

@@ -28,8 +28,9 @@ PostgreSQL, which no accept path here touches): its background work on the warm-
 (PostgreSQL's autovacuum took 14 % of the core in one bare run) would land at random in one round
 or another, so while the service is paused the store runs on vegeta's core too. The consumer
 work is measured on its own right after, as the paused service catches up (the whole stack back
-on core 0), and reported per report. One run with the consumer working, as the accept path meets
-it in production on a machine this small, is reported too.
+on core 0), and reported per report (of the first 100,000). One run with the consumer working
+through the rest of that backlog on the same core (the accept path on a machine this small
+right after a burst) is reported too.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def paused(pid: int) -> Iterator[None]:
 WARM_RATE, WARM_S = 400, 30
 # Keys made for each keyed run, per second of it: above any peak here, so that none repeats.
 KEYS_PER_S = 4000
+# Reports whose consumer work is metered (the paused service's backlog is larger: 400,000 in a run
+# of 15:40, more than it stores in the 5 minutes allowed).
+METERED_REPORTS = 100_000
 # Runs at half of the gateway's peak, each of the gateway and of the floor.
 HALF_RUNS = 3
 # Full-throttle rounds of every target, interleaved: the ratios are of their medians (three, so
@@ -129,15 +133,22 @@ def warm_up(targets: dict[str, str]) -> None:
 
 
 def catch_up(env: dict[str, str], pids: dict[str, int], reports: int) -> dict[str, Any]:
-    """The consumer work the paused reports set off, measured as the resumed service stores them."""
+    """The consumer work the paused reports set off, measured as the resumed service stores the
+    first ``METERED_REPORTS`` of them (all, when fewer) and the gateway fans their events out.
+
+    The CPU is read until both groups have committed that many more records, so a group ahead
+    of the other is counted for more than ``metered`` reports: the figure errs high. The rest
+    of the backlog is left to the service (a phase's stack is not used after it)."""
+    metered = min(reports, METERED_REPORTS)
     meter, started = Meter(pids), time.monotonic()
-    asyncio.run(_caught_up(env, timeout_s=300))
-    cpu = meter.per_request(reports)
+    asyncio.run(_advanced(env, metered, timeout_s=300))
+    cpu = meter.per_request(metered)
     seconds = time.monotonic() - started
     return {
         "reports": reports,
+        "metered": metered,
         "seconds": round(seconds, 1),
-        "reports_per_s": round(reports / seconds, 1),
+        "reports_per_s": round(metered / seconds, 1),
         "cpu_ms_per_report": cpu,
         "cpu_ms_per_report_all": round(sum(cpu.values()), 3),
     }
@@ -249,6 +260,30 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
             "floor_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared["floor_half"]],
         },
     }
+
+
+async def _committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
+    """How many records of ``topic`` ``group`` has committed, over all its partitions."""
+    offsets = await admin.list_consumer_group_offsets(group)
+    return sum(max(o.offset, 0) for tp, o in offsets.items() if tp.topic == topic)
+
+
+async def _advanced(env: dict[str, str], count: int, *, timeout_s: float) -> None:
+    """``count`` more reports stored by the issues service and their events fanned out by the gateway."""
+    groups = ((IssuesSettings().consumer_group, Topic.ISSUES_COMMANDS), ("gateway-live", Topic.ISSUES_EVENTS))
+    admin = AIOKafkaAdminClient(bootstrap_servers=env["SNAPFIX_KAFKA_BOOTSTRAP_SERVERS"], request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        start = [await _committed(admin, group, topic) for group, topic in groups]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = [await _committed(admin, group, topic) for group, topic in groups]
+            if all(n - s >= count for n, s in zip(now, start, strict=True)):
+                return
+            await asyncio.sleep(0.3)
+        raise TimeoutError(f"{count} reports not stored and fanned out within {timeout_s} s: {start} -> {now}")
+    finally:
+        await admin.close()
 
 
 async def _caught_up(env: dict[str, str], *, timeout_s: float) -> None:

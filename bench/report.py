@@ -61,7 +61,7 @@ def markdown(results: dict[str, Any]) -> str:
                 "<= 3",
             ),
             (
-                "gateway accept path with the issues consumer working on the same core (req/s)",
+                "gateway accept path with the issues consumer working through a backlog on the same core (req/s)",
                 a["gateway_with_consumer_working"]["throughput_rps"],
                 "",
             ),

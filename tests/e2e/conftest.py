@@ -120,7 +120,7 @@ def system(stack: Stack, tmp_path_factory: pytest.TempPathFactory, mailbox: Mail
             "SNAPFIX_WEB_BASE_URL": urls["gateway"],
             # Every test request comes from one address and a few users polling for results;
             # the limits themselves are tested on their own (integration and the test below).
-            "SNAPFIX_RATE_LIMIT_USER": "2000/minute",
+            "SNAPFIX_RATE_LIMIT_USER": "20000/minute",
             "SNAPFIX_RATE_LIMIT_ANONYMOUS": "20000/minute",
             "SNAPFIX_RATE_LIMIT_TOKEN": "20000/minute",
             "SNAPFIX_RATE_LIMIT_EXPORT": "2000/minute",

@@ -109,10 +109,11 @@ HALF_RUNS = 3
 ROUNDS = 3
 # Connections of each full-throttle run. The floor and the gateway answer after the broker's ack
 # of a window of records, so each request waits a window however light the load: with 64
-# connections (the bench's until stop 37) their runs of 2026-12-05 15:10 kept their core only 59%
-# and 80% busy (``cores_busy``), a peak of vegeta's connections, not of the server. With 256 every
-# target keeps its core 97-99% busy, and the bare endpoint, busy at any count, served as much at
-# 256 as at 32-128 (one stack at 15:32: 6,941-7,480 requests/s in one round, 6,205-7,503 in the next).
+# connections (the bench's until stop 37), the accept-only bench of 2026-12-05 15:03 kept their
+# core only 59% and 80% busy (``cores_busy``), a peak of vegeta's connections, not of the server.
+# With 256 every target keeps its core 97-99% busy, and the bare endpoint, busy at any count,
+# served as much at 256 as at 32-128 (one stack at 15:32: 6,941-7,480 requests/s in one round,
+# 6,205-7,503 in the next; docs/operations.md).
 PEAK_CONNECTIONS = 256
 # The stack's processes no accept path uses (names of their pid files).
 STORE = ("ferretdb", "postmaster")

@@ -41,7 +41,7 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -126,6 +126,18 @@ def median_p99(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return sorted(runs, key=lambda r: r["p99_ms"])[len(runs) // 2]
 
 
+def half_peak_runs(run: Callable[[str], dict[str, Any]], targets: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """HALF_RUNS runs of the gateway, interleaved with the floor's at the same rate (the tail a bare
+    endpoint that waits for one acks=all produce already has here). A tail percentile of one short
+    run says mostly whether a rare pause fell into it (p99s of 6 to 131 ms at one rate on one
+    stack), so the run with the median p99 is reported (``median_p99``)."""
+    runs: dict[str, list[dict[str, Any]]] = {"gateway": [], "floor": []}
+    for _ in range(HALF_RUNS):
+        for name, made in runs.items():
+            made.append(run(targets[name]))
+    return runs
+
+
 def warm_up(targets: dict[str, str]) -> None:
     for target in targets.values():
         vegeta(target, rate=0, duration_s=2)
@@ -179,53 +191,34 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         with pinned(pids):
             warm_up({**targets, "keyed": keyed()})
             asyncio.run(_caught_up(env, timeout_s=120))  # the warm-up's reports stored before anything is measured
+
+            def full(target: str) -> dict[str, Any]:  # as fast as PEAK_CONNECTIONS go
+                return vegeta(target, rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
+
             with paused(pids["issues"]), aside(pids, STORE):
                 with aside(pids, DEPENDENCIES):  # each server under test alone on its core, as bare is
                     for _ in range(ROUNDS):  # interleaved, so drift on this shared machine hits all alike
                         for name, target in targets.items():
-                            runs[name].append(
-                                vegeta(target, rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
-                            )
-                        runs["keyed"].append(
-                            vegeta(keyed(), rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
-                        )
-                    peak = statistics.median(r["throughput_rps"] for r in runs["gateway"])
-                    half = max(1, int(peak / 2))
-                    # A tail percentile of one short run says mostly whether a rare pause fell into
-                    # it (p99s of 6 to 131 ms at one rate on one stack): HALF_RUNS runs, interleaved
-                    # with the floor at the same rate (the tail a bare endpoint that waits for one
-                    # acks=all produce already has here); the run with the median p99 is reported.
-                    at_half_runs, floor_half_runs = [], []
-                    for _ in range(HALF_RUNS):
-                        at_half_runs.append(vegeta(targets["gateway"], rate=half, duration_s=duration_s, pids=pids))
-                        floor_half_runs.append(vegeta(targets["floor"], rate=half, duration_s=duration_s, pids=pids))
-                    keyed_at_half = vegeta(keyed(), rate=half, duration_s=duration_s, pids=pids)
+                            runs[name].append(full(target))
+                        runs["keyed"].append(full(keyed()))
+                    half = max(1, int(statistics.median(r["throughput_rps"] for r in runs["gateway"]) / 2))
+
+                    def at_half(target: str) -> dict[str, Any]:
+                        return vegeta(target, rate=half, duration_s=duration_s, pids=pids)
+
+                    at_half_runs = half_peak_runs(at_half, targets)
+                    keyed_at_half = at_half(keyed())
                 # The placement of the stops before 37: the broker and Redis on the servers' core,
                 # so each of their requests and pauses is the measured server's too.
-                shared: dict[str, list[dict[str, Any]]] = {
-                    "gateway": [],
-                    "floor": [],
-                    "gateway_half": [],
-                    "floor_half": [],
-                }
-                for name in ("gateway", "floor"):
-                    shared[name].append(
-                        vegeta(targets[name], rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids)
-                    )
-                for _ in range(HALF_RUNS):
-                    for name in ("gateway", "floor"):
-                        shared[f"{name}_half"].append(
-                            vegeta(targets[name], rate=half, duration_s=duration_s, pids=pids)
-                        )
-                accepted = sum(r["requests"] for r in runs["gateway"] + runs["keyed"] + at_half_runs)
-                accepted += keyed_at_half["requests"] + shared["gateway"][0]["requests"]
-                accepted += sum(r["requests"] for r in shared["gateway_half"])
-            consumer = catch_up(env, pids, accepted)
-            with_consumer = vegeta(
-                targets["gateway"], rate=0, duration_s=duration_s, workers=PEAK_CONNECTIONS, pids=pids
-            )
-    bare = statistics.median(r["throughput_rps"] for r in runs["bare"])
-    floor = statistics.median(r["throughput_rps"] for r in runs["floor"])
+                shared_full = {name: full(targets[name]) for name in ("gateway", "floor")}
+                shared_half = half_peak_runs(at_half, targets)
+                to_gateway = [*runs["gateway"], *runs["keyed"], *at_half_runs["gateway"], keyed_at_half]
+                to_gateway += [shared_full["gateway"], *shared_half["gateway"]]
+            consumer = catch_up(env, pids, sum(r["requests"] for r in to_gateway))
+            with_consumer = full(targets["gateway"])
+    bare, floor, peak = (
+        statistics.median(r["throughput_rps"] for r in runs[name]) for name in ("bare", "floor", "gateway")
+    )
     return {
         "cores": f"servers on core {SERVER_CORE} (the baselines, the gateway, the issues service; one worker each), "
         f"vegeta on core {LOAD_CORE}; while the targets are measured the issues service is paused, the store "
@@ -236,13 +229,13 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         "gateway_over_bare": round(peak / bare, 3),
         "floor_over_bare": round(floor / bare, 3),
         "gateway_over_floor": round(peak / floor, 3),
-        "gateway_at_half_peak": {"rate": half, **median_p99(at_half_runs)},
-        "gateway_at_half_peak_p99s_ms": [r["p99_ms"] for r in at_half_runs],
+        "gateway_at_half_peak": {"rate": half, **median_p99(at_half_runs["gateway"])},
+        "gateway_at_half_peak_p99s_ms": [r["p99_ms"] for r in at_half_runs["gateway"]],
         # The same report, each with its own Idempotency-Key, as phones send them: one Redis round trip more.
         "keyed_over_bare": round(statistics.median(r["throughput_rps"] for r in runs["keyed"]) / bare, 3),
         "keyed_at_gateway_half_peak": {"rate": half, **keyed_at_half},
-        "floor_at_gateway_half_peak": {"rate": half, **median_p99(floor_half_runs)},
-        "floor_at_gateway_half_peak_p99s_ms": [r["p99_ms"] for r in floor_half_runs],
+        "floor_at_gateway_half_peak": {"rate": half, **median_p99(at_half_runs["floor"])},
+        "floor_at_gateway_half_peak_p99s_ms": [r["p99_ms"] for r in at_half_runs["floor"]],
         "consumer_work": consumer,
         # The issue's "CPU per accepted report, summed over all processes": the accept path's, then its consumers'.
         "cpu_ms_per_report_all_work": round(
@@ -251,14 +244,13 @@ def bench_accept(env: dict[str, str], duration_s: int) -> dict[str, Any]:
         ),
         "gateway_with_consumer_working": with_consumer,
         "dependencies_on_server_core": {
-            "gateway_over_bare": round(shared["gateway"][0]["throughput_rps"] / bare, 3),
-            "floor_over_bare": round(shared["floor"][0]["throughput_rps"] / bare, 3),
-            "gateway": shared["gateway"][0],
-            "floor": shared["floor"][0],
-            "gateway_at_half_peak": {"rate": half, **median_p99(shared["gateway_half"])},
-            "gateway_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared["gateway_half"]],
-            "floor_at_half_peak": {"rate": half, **median_p99(shared["floor_half"])},
-            "floor_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared["floor_half"]],
+            "gateway_over_bare": round(shared_full["gateway"]["throughput_rps"] / bare, 3),
+            "floor_over_bare": round(shared_full["floor"]["throughput_rps"] / bare, 3),
+            **shared_full,
+            "gateway_at_half_peak": {"rate": half, **median_p99(shared_half["gateway"])},
+            "gateway_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared_half["gateway"]],
+            "floor_at_half_peak": {"rate": half, **median_p99(shared_half["floor"])},
+            "floor_at_half_peak_p99s_ms": [r["p99_ms"] for r in shared_half["floor"]],
         },
     }
 
